@@ -1,0 +1,354 @@
+//! Adapter selection, device creation with negotiated limits, and the error plumbing that turns
+//! wgpu validation errors, out-of-memory and device loss into [`Error`] values.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// How long a blocking wait on the GPU may take before it is reported as an error instead of a
+/// hang. Generous: a software adapter filtering a large volume can take tens of seconds.
+const GPU_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What the chosen adapter is and what it allows, for printing and for planning work.
+#[derive(Debug, Clone)]
+pub struct AdapterSummary {
+    /// Adapter name as the driver reports it (e.g. "NVIDIA GeForce RTX 4090", "llvmpipe ...").
+    pub name: String,
+    /// Graphics API backend (Vulkan, Metal, Dx12, Gl).
+    pub backend: String,
+    /// Discrete, integrated, virtual, CPU (software) or other.
+    pub device_type: String,
+    /// Driver name and version information.
+    pub driver: String,
+    /// True for software rasterisers such as Mesa lavapipe: timings are not GPU timings.
+    pub is_software: bool,
+    /// Largest storage buffer binding, bytes (volumes above it are processed in slabs).
+    pub max_storage_binding: u64,
+    /// Largest buffer, bytes (a resident volume must fit one buffer).
+    pub max_buffer_size: u64,
+    /// Largest workgroup size (invocations).
+    pub max_invocations_per_workgroup: u32,
+    /// Whether kernel time can be measured with timestamp queries.
+    pub timestamps: bool,
+}
+
+impl fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        write!(
+            f,
+            "{} ({}, {}{}, driver: {}); max storage binding {:.0} MiB, max buffer {:.0} MiB, \
+             {} invocations/workgroup, timestamps {}",
+            self.name,
+            self.backend,
+            self.device_type,
+            if self.is_software {
+                " — software, not a real GPU"
+            } else {
+                ""
+            },
+            if self.driver.is_empty() {
+                "unknown"
+            } else {
+                &self.driver
+            },
+            mib(self.max_storage_binding),
+            mib(self.max_buffer_size),
+            self.max_invocations_per_workgroup,
+            if self.timestamps {
+                "available"
+            } else {
+                "not available"
+            },
+        )
+    }
+}
+
+/// One GPU device and everything kernels share on it: limits, the pipeline cache, the error
+/// plumbing. Create it once ([`GpuContext::new`]) and share it (`Arc`) between calls: device
+/// creation and shader compilation are the expensive parts.
+pub struct GpuContext {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    pub(crate) summary: AdapterSummary,
+    pub(crate) limits: wgpu::Limits,
+    pub(crate) pipelines: Mutex<HashMap<&'static str, Arc<wgpu::ComputePipeline>>>,
+    lost: Arc<Mutex<Option<String>>>,
+    uncaptured: Arc<Mutex<Option<String>>>,
+    is_lost: Arc<AtomicBool>,
+}
+
+impl fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.summary)
+            .finish()
+    }
+}
+
+/// Options for [`GpuContext::with_options`].
+#[derive(Debug, Clone, Default)]
+pub struct GpuOptions {
+    /// Use at most this many bytes per storage binding even if the adapter allows more. Volumes
+    /// above it are processed in slabs; tests use it to exercise tiling with small volumes.
+    pub max_storage_binding: Option<u64>,
+}
+
+impl GpuContext {
+    /// Picks an adapter and creates a device on it.
+    ///
+    /// Honours `WGPU_BACKEND` (e.g. `vulkan`, `metal`, `dx12`, `gl`) and `WGPU_ADAPTER_NAME`
+    /// (a case-insensitive substring of the adapter name). Without them it prefers, in order,
+    /// discrete, integrated, virtual and software adapters, and native APIs over OpenGL.
+    pub fn new() -> Result<Self> {
+        Self::with_options(GpuOptions::default())
+    }
+
+    /// Like [`GpuContext::new`], with options.
+    pub fn with_options(options: GpuOptions) -> Result<Self> {
+        pollster::block_on(Self::new_async(options))
+    }
+
+    async fn new_async(options: GpuOptions) -> Result<Self> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
+        let wanted_name = std::env::var("WGPU_ADAPTER_NAME")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let adapter = choose_adapter(adapters, wanted_name.as_deref())?;
+        let info = adapter.get_info();
+
+        // Ask for everything the adapter offers: kernels plan their work (slab sizes, workgroup
+        // sizes) from these negotiated limits instead of assuming WebGPU's defaults.
+        let mut limits = adapter.limits();
+        if let Some(cap) = options.max_storage_binding {
+            let floor = u64::from(limits.min_storage_buffer_offset_alignment) * 2;
+            if cap < floor {
+                return Err(Error::param(
+                    "max_storage_binding",
+                    format!("{cap} bytes is below the smallest usable binding ({floor} bytes)"),
+                ));
+            }
+            limits.max_storage_buffer_binding_size =
+                limits.max_storage_buffer_binding_size.min(cap);
+        }
+        let offered = adapter.features();
+        let timestamp_features = wgpu::Features::TIMESTAMP_QUERY;
+        let features = offered & timestamp_features;
+        let timestamps = features.contains(wgpu::Features::TIMESTAMP_QUERY);
+
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("hounsfield"),
+                required_features: features,
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| {
+                Error::NoGpu(format!(
+                    "adapter '{}' refused to create a device: {e}",
+                    info.name
+                ))
+            })?;
+
+        let lost = Arc::new(Mutex::new(None::<String>));
+        let is_lost = Arc::new(AtomicBool::new(false));
+        {
+            let lost = lost.clone();
+            let is_lost = is_lost.clone();
+            device.set_device_lost_callback(move |reason, message| {
+                is_lost.store(true, Ordering::SeqCst);
+                if let Ok(mut slot) = lost.lock() {
+                    *slot = Some(format!("{reason:?}: {message}"));
+                }
+            });
+        }
+        // Errors outside our error scopes must never panic (wgpu's default handler does): keep
+        // the first one and report it from the next call that checks.
+        let uncaptured = Arc::new(Mutex::new(None::<String>));
+        {
+            let uncaptured = uncaptured.clone();
+            device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+                if let Ok(mut slot) = uncaptured.lock() {
+                    slot.get_or_insert_with(|| error.to_string());
+                }
+            }));
+        }
+
+        let summary = AdapterSummary {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: [info.driver.as_str(), info.driver_info.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+            is_software: info.device_type == wgpu::DeviceType::Cpu,
+            max_storage_binding: limits.max_storage_buffer_binding_size,
+            max_buffer_size: limits.max_buffer_size,
+            max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+            timestamps,
+        };
+        Ok(GpuContext {
+            device,
+            queue,
+            summary,
+            limits,
+            pipelines: Mutex::new(HashMap::new()),
+            lost,
+            uncaptured,
+            is_lost,
+        })
+    }
+
+    /// The adapter in use and its key limits.
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.summary
+    }
+
+    /// Largest storage binding in bytes, as negotiated.
+    pub fn max_storage_binding(&self) -> u64 {
+        self.limits.max_storage_buffer_binding_size
+    }
+
+    /// Required alignment, in bytes, of a storage binding's offset.
+    pub(crate) fn storage_offset_alignment(&self) -> u64 {
+        u64::from(self.limits.min_storage_buffer_offset_alignment)
+    }
+
+    /// Fails if the device was lost or an uncaptured error was reported since the last check.
+    pub(crate) fn check_health(&self) -> Result<()> {
+        if self.is_lost.load(Ordering::SeqCst) {
+            let msg = self
+                .lost
+                .lock()
+                .ok()
+                .and_then(|m| m.clone())
+                .unwrap_or_default();
+            return Err(Error::DeviceLost(format!(
+                "{msg}; create a new GpuContext (or Backend) to continue"
+            )));
+        }
+        if let Some(msg) = self.uncaptured.lock().ok().and_then(|mut m| m.take()) {
+            return Err(Error::Gpu(msg));
+        }
+        Ok(())
+    }
+
+    /// Runs `work` inside validation and out-of-memory error scopes, so that a mistake (ours or
+    /// the driver's) becomes an `Err` instead of a panic.
+    pub(crate) fn scoped<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.check_health()?;
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let result = work();
+        let validation_error = pollster::block_on(validation.pop());
+        let oom_error = pollster::block_on(oom.pop());
+        if let Some(e) = oom_error {
+            return Err(Error::GpuOutOfMemory(format!(
+                "{e}; process a smaller volume, free other GPU work, or use the CPU backend"
+            )));
+        }
+        if let Some(e) = validation_error {
+            return Err(Error::Gpu(e.to_string()));
+        }
+        let value = result?;
+        self.check_health()?;
+        Ok(value)
+    }
+
+    /// Blocks until `submission` has finished on the GPU, turning timeouts and loss into errors.
+    pub(crate) fn wait(&self, submission: wgpu::SubmissionIndex) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(submission),
+                timeout: Some(GPU_WAIT_TIMEOUT),
+            })
+            .map_err(|e| match e {
+                wgpu::PollError::Timeout => Error::Gpu(format!(
+                    "the GPU did not finish within {} s; the work may be too large for this adapter",
+                    GPU_WAIT_TIMEOUT.as_secs()
+                )),
+                other => Error::DeviceLost(other.to_string()),
+            })?;
+        self.check_health()
+    }
+}
+
+/// Ranks adapters: real GPUs first, native APIs before OpenGL.
+fn adapter_rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let kind = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    };
+    let api = match info.backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        _ => 1,
+    };
+    (kind, api)
+}
+
+fn choose_adapter(
+    adapters: Vec<wgpu::Adapter>,
+    wanted_name: Option<&str>,
+) -> Result<wgpu::Adapter> {
+    // Only adapters that can run compute shaders count.
+    let usable: Vec<wgpu::Adapter> = adapters
+        .into_iter()
+        .filter(|a| {
+            a.get_downlevel_capabilities()
+                .flags
+                .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+        })
+        .collect();
+    if usable.is_empty() {
+        return Err(Error::NoGpu(
+            "no adapter with compute shaders was found. On Linux without a GPU install Mesa's \
+             software Vulkan driver (Debian/Ubuntu: `apt-get install mesa-vulkan-drivers`); \
+             otherwise check the GPU driver, or use the CPU backend (HOUNSFIELD_BACKEND=cpu)"
+                .into(),
+        ));
+    }
+    let names = || {
+        usable
+            .iter()
+            .map(|a| {
+                let i = a.get_info();
+                format!("'{}' ({:?})", i.name, i.backend)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut candidates: Vec<&wgpu::Adapter> = match wanted_name {
+        Some(wanted) => {
+            let wanted_lower = wanted.to_lowercase();
+            let matching: Vec<_> = usable
+                .iter()
+                .filter(|a| a.get_info().name.to_lowercase().contains(&wanted_lower))
+                .collect();
+            if matching.is_empty() {
+                return Err(Error::NoGpu(format!(
+                    "WGPU_ADAPTER_NAME={wanted:?} matches none of the adapters found: {}",
+                    names()
+                )));
+            }
+            matching
+        }
+        None => usable.iter().collect(),
+    };
+    candidates.sort_by_key(|a| adapter_rank(&a.get_info()));
+    Ok(candidates[0].clone())
+}

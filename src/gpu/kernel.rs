@@ -1,0 +1,67 @@
+//! Kernel registry entries and the per-device pipeline cache.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
+
+/// Shared WGSL pieces a kernel can list in its `sources` (WGSL has no `#include`).
+pub mod wgsl {
+    /// `map_index` and the `MODE_*` constants.
+    pub const BOUNDARY: &str = include_str!("../../shaders/common/boundary.wgsl");
+    /// The `Tile` uniform and index helpers of slab-tiled kernels.
+    pub const TILE: &str = include_str!("../../shaders/common/tile.wgsl");
+}
+
+/// A compute kernel: the WGSL sources concatenated in order, and the entry point.
+///
+/// Binding convention (group 0): tiled kernels take the runtime's `Tile` uniform at binding 0,
+/// their own parameter uniform at binding 1, then their storage buffers in the order the
+/// dispatch lists them. Layouts are derived from the shader, so a kernel needs no Rust-side
+/// layout description.
+#[derive(Debug)]
+pub struct KernelSpec {
+    /// Unique name; also the pipeline-cache key and the debug label.
+    pub name: &'static str,
+    /// WGSL sources, concatenated in this order (shared pieces first).
+    pub sources: &'static [&'static str],
+    /// Entry point function name.
+    pub entry: &'static str,
+}
+
+impl GpuContext {
+    /// The compiled pipeline for `spec`, compiling it on first use on this device.
+    pub(crate) fn pipeline(&self, spec: &KernelSpec) -> Result<Arc<wgpu::ComputePipeline>> {
+        let mut cache = self
+            .pipelines
+            .lock()
+            .map_err(|_| Error::Gpu("pipeline cache poisoned by an earlier panic".into()))?;
+        if let Some(p) = cache.get(spec.name) {
+            return Ok(p.clone());
+        }
+        let source = spec.sources.concat();
+        let pipeline = self
+            .scoped(|| {
+                let module = self
+                    .device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(spec.name),
+                        source: wgpu::ShaderSource::Wgsl(source.into()),
+                    });
+                Ok(self
+                    .device
+                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(spec.name),
+                        layout: None,
+                        module: &module,
+                        entry_point: Some(spec.entry),
+                        compilation_options: Default::default(),
+                        cache: None,
+                    }))
+            })
+            .map_err(|e| Error::Gpu(format!("kernel '{}' failed to compile: {e}", spec.name)))?;
+        let pipeline = Arc::new(pipeline);
+        cache.insert(spec.name, pipeline.clone());
+        Ok(pipeline)
+    }
+}

@@ -1,0 +1,269 @@
+//! Records many dispatches and copies into one submission, with optional GPU timestamps.
+
+use std::fmt;
+use std::num::NonZeroU64;
+use std::time::Duration;
+
+use wgpu::util::DeviceExt;
+
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
+use crate::gpu::kernel::KernelSpec;
+use crate::gpu::volume::read_mapped;
+
+/// Invocations per workgroup of every linear kernel (`WORKGROUP` in `tile.wgsl`).
+pub(crate) const WORKGROUP_SIZE: u64 = 64;
+/// Timestamp queries per query set (two per pass).
+const QUERIES_PER_SET: u32 = 256;
+
+/// GPU execution time of the passes of one submission, measured with timestamp queries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KernelTime {
+    /// Sum of the measured pass durations.
+    Measured(Duration),
+    /// The adapter does not support timestamp queries.
+    NotAvailable,
+}
+
+impl KernelTime {
+    /// The duration, if measured.
+    pub fn duration(self) -> Option<Duration> {
+        match self {
+            KernelTime::Measured(d) => Some(d),
+            KernelTime::NotAvailable => None,
+        }
+    }
+}
+
+impl fmt::Display for KernelTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KernelTime::Measured(d) => write!(f, "{:.3} ms", d.as_secs_f64() * 1e3),
+            KernelTime::NotAvailable => {
+                write!(f, "not available (adapter lacks timestamp queries)")
+            }
+        }
+    }
+}
+
+/// A window of a buffer bound as one storage binding.
+#[derive(Debug, Clone, Copy)]
+pub struct BufferWindow<'a> {
+    /// The buffer.
+    pub buffer: &'a wgpu::Buffer,
+    /// Offset in bytes (aligned to the adapter's storage offset alignment).
+    pub offset: u64,
+    /// Size in bytes (at most the adapter's storage binding limit).
+    pub size: u64,
+}
+
+impl<'a> BufferWindow<'a> {
+    /// The whole buffer.
+    pub fn whole(buffer: &'a wgpu::Buffer) -> Self {
+        BufferWindow {
+            buffer,
+            offset: 0,
+            size: buffer.size(),
+        }
+    }
+}
+
+/// Collects passes and copies for one submission. Kernels record into it; [`Recorder::submit`]
+/// runs everything, waits, and reports kernel time. All recording happens inside the device's
+/// error scopes, so mistakes surface as `Err` from `submit`.
+pub struct Recorder<'c> {
+    ctx: &'c GpuContext,
+    encoder: wgpu::CommandEncoder,
+    query_sets: Vec<wgpu::QuerySet>,
+    passes: u32,
+}
+
+impl<'c> Recorder<'c> {
+    /// Starts an empty recording on `ctx`.
+    pub fn new(ctx: &'c GpuContext) -> Self {
+        let encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("hounsfield"),
+            });
+        Recorder {
+            ctx,
+            encoder,
+            query_sets: Vec::new(),
+            passes: 0,
+        }
+    }
+
+    /// The context recorded on.
+    pub fn context(&self) -> &'c GpuContext {
+        self.ctx
+    }
+
+    /// A small uniform buffer holding `value` (a kernel's parameter block).
+    pub fn uniform<T: bytemuck::Pod>(&self, value: &T) -> wgpu::Buffer {
+        self.ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("hounsfield params"),
+                contents: bytemuck::bytes_of(value),
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+    }
+
+    /// A small read-only storage buffer holding `values` (filter weights, lookup tables).
+    pub fn constants<T: bytemuck::Pod>(&self, values: &[T]) -> wgpu::Buffer {
+        self.ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("hounsfield constants"),
+                contents: bytemuck::cast_slice(values),
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+    }
+
+    /// Records `kernel` over `items` invocations (folded into a 2D grid of 64-wide workgroups),
+    /// with `bindings` (uniform or storage windows) at consecutive bindings from 0.
+    pub fn dispatch_linear(
+        &mut self,
+        kernel: &KernelSpec,
+        bindings: &[BufferWindow<'_>],
+        items: u64,
+    ) -> Result<()> {
+        if items == 0 {
+            return Ok(());
+        }
+        let pipeline = self.ctx.pipeline(kernel)?;
+        let max_dim = u64::from(self.ctx.limits.max_compute_workgroups_per_dimension);
+        let groups = items.div_ceil(WORKGROUP_SIZE);
+        let gx = groups.min(max_dim);
+        let gy = groups.div_ceil(gx);
+        if gy > max_dim {
+            return Err(Error::TooLarge(format!(
+                "kernel '{}' needs {items} invocations, more than one dispatch can address",
+                kernel.name
+            )));
+        }
+        let entries: Vec<wgpu::BindGroupEntry<'_>> = bindings
+            .iter()
+            .enumerate()
+            .map(|(i, w)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: w.buffer,
+                    offset: w.offset,
+                    size: NonZeroU64::new(w.size),
+                }),
+            })
+            .collect();
+        let bind_group = self
+            .ctx
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(kernel.name),
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            });
+        let timestamp_writes = self.next_timestamp_slot();
+        let mut pass = self
+            .encoder
+            .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(kernel.name),
+                timestamp_writes: timestamp_writes.as_ref().map(|(set, i)| {
+                    wgpu::ComputePassTimestampWrites {
+                        query_set: &self.query_sets[*set],
+                        beginning_of_pass_write_index: Some(*i),
+                        end_of_pass_write_index: Some(*i + 1),
+                    }
+                }),
+            });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+        Ok(())
+    }
+
+    /// Records a buffer-to-buffer copy.
+    pub fn copy(
+        &mut self,
+        src: &wgpu::Buffer,
+        src_offset: u64,
+        dst: &wgpu::Buffer,
+        dst_offset: u64,
+        size: u64,
+    ) {
+        self.encoder
+            .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
+    }
+
+    /// Allocates the query pair of the next pass, if timestamps are available.
+    fn next_timestamp_slot(&mut self) -> Option<(usize, u32)> {
+        if !self.ctx.summary.timestamps {
+            return None;
+        }
+        let index_in_set = (self.passes * 2) % QUERIES_PER_SET;
+        if index_in_set == 0 {
+            self.query_sets
+                .push(self.ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("hounsfield timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: QUERIES_PER_SET,
+                }));
+        }
+        self.passes += 1;
+        Some((self.query_sets.len() - 1, index_in_set))
+    }
+
+    /// Submits everything recorded, waits for completion and returns the kernel time.
+    pub fn submit(self) -> Result<KernelTime> {
+        let Recorder {
+            ctx,
+            mut encoder,
+            query_sets,
+            passes,
+        } = self;
+        let readback = ctx.scoped(|| {
+            let readback = if passes > 0 && ctx.summary.timestamps {
+                let bytes = u64::from(QUERIES_PER_SET) * 8;
+                let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("timestamp resolve"),
+                    size: bytes * query_sets.len() as u64,
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                });
+                let read = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("timestamp read"),
+                    size: bytes * query_sets.len() as u64,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                let total_queries = passes * 2;
+                for (i, set) in query_sets.iter().enumerate() {
+                    let used = (total_queries - i as u32 * QUERIES_PER_SET).min(QUERIES_PER_SET);
+                    encoder.resolve_query_set(set, 0..used, &resolve, i as u64 * bytes);
+                }
+                encoder.copy_buffer_to_buffer(&resolve, 0, &read, 0, resolve.size());
+                Some(read)
+            } else {
+                None
+            };
+            let idx = ctx.queue.submit([encoder.finish()]);
+            Ok((idx, readback))
+        })?;
+        let (idx, readback) = readback;
+        ctx.wait(idx)?;
+        let Some(read) = readback else {
+            return Ok(KernelTime::NotAvailable);
+        };
+        let mut raw = vec![0u8; read.size() as usize];
+        read_mapped(ctx, &read, read.size(), &mut raw)?;
+        let ticks: &[u64] = bytemuck::cast_slice(&raw);
+        let period_ns = f64::from(ctx.queue.get_timestamp_period());
+        let total_ticks: u64 = ticks[..(passes * 2) as usize]
+            .chunks_exact(2)
+            .map(|pair| pair[1].saturating_sub(pair[0]))
+            .sum();
+        Ok(KernelTime::Measured(Duration::from_nanos(
+            (total_ticks as f64 * period_ns) as u64,
+        )))
+    }
+}

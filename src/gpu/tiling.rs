@@ -1,0 +1,361 @@
+//! Slab tiling: runs a kernel over a volume that may exceed the adapter's storage binding
+//! limit, one z-slab at a time, with the halo the kernel declares.
+//!
+//! Design: a resident volume is one buffer (it may be far larger than one *binding*). For each
+//! slab the runtime binds a *window* of each input — the slab plus `halo_z` slices either side —
+//! and a window of the output, with no copy. When the boundary mode would read slices outside
+//! that window (`Wrap`, or a halo wider than the volume's remaining slices), the runtime instead
+//! *gathers* the padded slab into a scratch tile with slice copies, applying the boundary mode
+//! along z itself; the kernel then sees a tile whose z-domain already includes the halo.
+//! Kernels never see the difference: they read through `tile_in_index` with the `Tile` uniform.
+
+use crate::boundary::BoundaryMode;
+use crate::error::{Error, Result};
+use crate::gpu::recorder::{BufferWindow, Recorder};
+use crate::gpu::volume::GpuVolume;
+
+/// Twin of `struct Tile` in `shaders/common/tile.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct TileParams {
+    nx: u32,
+    ny: u32,
+    nz: u32,
+    out_z0: u32,
+    out_nz: u32,
+    out_offset: u32,
+    in_z_first: i32,
+    in_offset: u32,
+    z_lo: i32,
+    z_hi: i32,
+    _pad: [u32; 2],
+}
+
+/// What a kernel's dispatch function receives for one slab.
+pub struct Slab<'a> {
+    /// The `Tile` uniform (bind it first).
+    pub tile: wgpu::Buffer,
+    /// Windows of the inputs, in the order given to [`for_each_slab`].
+    pub inputs: Vec<BufferWindow<'a>>,
+    /// Window of the output.
+    pub output: BufferWindow<'a>,
+    /// Output voxels in this slab (the number of invocations to dispatch).
+    pub items: u64,
+}
+
+/// How the z-range of a slab is planned.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SlabInput {
+    /// Bind slices `first..first + count` of each input in place.
+    Window { first: usize, count: usize },
+    /// Copy these source slices, in order, into a scratch tile covering `z0 - halo .. z1 + halo`.
+    Gathered { sources: Vec<usize> },
+}
+
+/// Plans the z-slabs `[z0, z1)` for a volume of `nz` slices of `slice_bytes` each.
+pub(crate) fn plan_slabs(
+    nz: usize,
+    slice_bytes: u64,
+    halo_z: usize,
+    mode: BoundaryMode,
+    max_binding: u64,
+    align: u64,
+) -> Result<Vec<(usize, usize, SlabInput)>> {
+    if nz as u64 * slice_bytes <= max_binding {
+        return Ok(vec![(
+            0,
+            nz,
+            SlabInput::Window {
+                first: 0,
+                count: nz,
+            },
+        )]);
+    }
+    // Leave room for the alignment slack of a window's offset.
+    let max_slices = (max_binding.saturating_sub(align) / slice_bytes) as usize;
+    if max_slices < 2 * halo_z + 1 {
+        return Err(Error::TooLarge(format!(
+            "a halo of {halo_z} slices along z needs {} slices of {:.2} MiB in one storage binding, \
+             but this adapter's binding limit ({:.0} MiB) holds {max_slices}; reduce the filter \
+             size along z, crop the volume in y/x, or use the CPU backend",
+            2 * halo_z + 1,
+            slice_bytes as f64 / 1048576.0,
+            max_binding as f64 / 1048576.0
+        )));
+    }
+    let slab_len = max_slices - 2 * halo_z;
+    let mut slabs = Vec::new();
+    let mut z0 = 0;
+    while z0 < nz {
+        let z1 = (z0 + slab_len).min(nz);
+        let lo = z0.saturating_sub(halo_z);
+        let hi = (z1 + halo_z).min(nz);
+        let reach =
+            (z0 as isize - halo_z as isize..z0 as isize).chain(z1 as isize..(z1 + halo_z) as isize);
+        let mut in_window = true;
+        for z in reach {
+            if let Some(m) = mode.map_index(z, 0, nz as isize) {
+                if m < lo as isize || m >= hi as isize {
+                    in_window = false;
+                    break;
+                }
+            }
+        }
+        let input = if in_window {
+            SlabInput::Window {
+                first: lo,
+                count: hi - lo,
+            }
+        } else {
+            let sources = (z0 as isize - halo_z as isize..(z1 + halo_z) as isize)
+                .map(|z| {
+                    mode.map_index(z, 0, nz as isize)
+                        .map(|m| m as usize)
+                        .ok_or_else(|| {
+                            Error::Gpu("internal: constant-mode slab needed gathering".into())
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            SlabInput::Gathered { sources }
+        };
+        slabs.push((z0, z1, input));
+        z0 = z1;
+    }
+    Ok(slabs)
+}
+
+/// A window of `elems` elements starting at element `first`, with its offset aligned down; returns
+/// the window and the element offset of `first` inside it.
+fn window(buffer: &wgpu::Buffer, first: u64, elems: u64, align: u64) -> (BufferWindow<'_>, u32) {
+    let byte = first * 4;
+    let aligned = byte / align * align;
+    let extra = (byte - aligned) / 4;
+    (
+        BufferWindow {
+            buffer,
+            offset: aligned,
+            size: (extra + elems) * 4,
+        },
+        extra as u32,
+    )
+}
+
+/// Runs `dispatch` once per z-slab of `output`, with windows of `inputs` (same shape as
+/// `output`) that include `halo_z` slices either side, extended by `mode` at the volume's ends.
+/// A kernel that needs no neighbours along z passes `halo_z = 0`.
+pub fn for_each_slab(
+    rec: &mut Recorder<'_>,
+    inputs: &[&GpuVolume],
+    output: &GpuVolume,
+    halo_z: usize,
+    mode: BoundaryMode,
+    mut dispatch: impl FnMut(&mut Recorder<'_>, &Slab<'_>) -> Result<()>,
+) -> Result<()> {
+    let [nz, ny, nx] = output.shape();
+    if let Some(bad) = inputs.iter().find(|v| v.shape() != output.shape()) {
+        return Err(Error::InvalidShape(format!(
+            "input shape {:?} differs from output shape {:?}",
+            bad.shape(),
+            output.shape()
+        )));
+    }
+    let ctx = rec.context();
+    let slice_elems = (ny * nx) as u64;
+    let slice_bytes = slice_elems * 4;
+    let align = ctx.storage_offset_alignment().max(4);
+    let slabs = plan_slabs(
+        nz,
+        slice_bytes,
+        halo_z,
+        mode,
+        ctx.max_storage_binding(),
+        align,
+    )?;
+
+    // One scratch tile per input, shared by all gathered slabs (commands run in order).
+    let needs_scratch = slabs
+        .iter()
+        .any(|s| matches!(s.2, SlabInput::Gathered { .. }));
+    let scratch: Vec<wgpu::Buffer> = if needs_scratch {
+        let max_tile = slabs
+            .iter()
+            .filter_map(|s| match &s.2 {
+                SlabInput::Gathered { sources } => Some(sources.len() as u64 * slice_bytes),
+                SlabInput::Window { .. } => None,
+            })
+            .max()
+            .unwrap_or(0);
+        inputs
+            .iter()
+            .map(|_| {
+                ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("hounsfield slab tile"),
+                    size: max_tile,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    for (z0, z1, input) in &slabs {
+        let (z0, z1) = (*z0, *z1);
+        let (out_window, out_offset) = window(
+            &output.buffer,
+            z0 as u64 * slice_elems,
+            (z1 - z0) as u64 * slice_elems,
+            align,
+        );
+        let (in_windows, in_offset, in_z_first, z_lo, z_hi) = match input {
+            SlabInput::Window { first, count } => {
+                let mut offset = 0;
+                let windows = inputs
+                    .iter()
+                    .map(|v| {
+                        let (w, o) = window(
+                            &v.buffer,
+                            *first as u64 * slice_elems,
+                            *count as u64 * slice_elems,
+                            align,
+                        );
+                        offset = o;
+                        w
+                    })
+                    .collect::<Vec<_>>();
+                (windows, offset, *first as i32, 0, nz as i32)
+            }
+            SlabInput::Gathered { sources } => {
+                for (v, tile) in inputs.iter().zip(&scratch) {
+                    copy_slice_runs(rec, &v.buffer, tile, sources, slice_bytes);
+                }
+                let windows = scratch
+                    .iter()
+                    .map(|t| BufferWindow {
+                        buffer: t,
+                        offset: 0,
+                        size: sources.len() as u64 * slice_bytes,
+                    })
+                    .collect();
+                let first = z0 as i32 - halo_z as i32;
+                (windows, 0, first, first, z1 as i32 + halo_z as i32)
+            }
+        };
+        let tile = TileParams {
+            nx: nx as u32,
+            ny: ny as u32,
+            nz: nz as u32,
+            out_z0: z0 as u32,
+            out_nz: (z1 - z0) as u32,
+            out_offset,
+            in_z_first,
+            in_offset,
+            z_lo,
+            z_hi,
+            _pad: [0; 2],
+        };
+        let slab = Slab {
+            tile: rec.uniform(&tile),
+            inputs: in_windows,
+            output: out_window,
+            items: (z1 - z0) as u64 * slice_elems,
+        };
+        dispatch(rec, &slab)?;
+    }
+    Ok(())
+}
+
+/// Copies source slices `sources[i]` to tile slice `i`, merging consecutive runs into one copy.
+fn copy_slice_runs(
+    rec: &mut Recorder<'_>,
+    src: &wgpu::Buffer,
+    tile: &wgpu::Buffer,
+    sources: &[usize],
+    slice_bytes: u64,
+) {
+    let mut i = 0;
+    while i < sources.len() {
+        let mut run = 1;
+        while i + run < sources.len() && sources[i + run] == sources[i] + run {
+            run += 1;
+        }
+        rec.copy(
+            src,
+            sources[i] as u64 * slice_bytes,
+            tile,
+            i as u64 * slice_bytes,
+            run as u64 * slice_bytes,
+        );
+        i += run;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_volume_is_one_window() {
+        let slabs = plan_slabs(10, 1024, 3, BoundaryMode::Wrap, 1 << 20, 256).unwrap();
+        assert_eq!(
+            slabs,
+            vec![(
+                0,
+                10,
+                SlabInput::Window {
+                    first: 0,
+                    count: 10
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn slabs_cover_volume_and_respect_binding() {
+        // 100 slices of 1 KiB, binding of 20 KiB (minus alignment): 19 slices per binding.
+        for mode in [
+            BoundaryMode::Reflect,
+            BoundaryMode::Wrap,
+            BoundaryMode::Constant(1.0),
+            BoundaryMode::Mirror,
+        ] {
+            let slabs = plan_slabs(100, 1024, 4, mode, 20 * 1024, 256).unwrap();
+            let mut next = 0;
+            for (z0, z1, input) in &slabs {
+                assert_eq!(*z0, next);
+                next = *z1;
+                let slices = match input {
+                    SlabInput::Window { first, count } => {
+                        assert!(
+                            *first <= z0.saturating_sub(4) && first + count >= (z1 + 4).min(100)
+                        );
+                        *count
+                    }
+                    SlabInput::Gathered { sources } => {
+                        assert_eq!(sources.len(), z1 - z0 + 8);
+                        sources.len()
+                    }
+                };
+                assert!(slices as u64 * 1024 + 256 <= 20 * 1024);
+            }
+            assert_eq!(next, 100);
+        }
+    }
+
+    #[test]
+    fn wrap_gathers_the_far_end() {
+        let slabs = plan_slabs(100, 1024, 2, BoundaryMode::Wrap, 20 * 1024, 256).unwrap();
+        match &slabs[0].2 {
+            SlabInput::Gathered { sources } => assert_eq!(&sources[..3], &[98, 99, 0]),
+            other => panic!("expected a gathered first slab, got {other:?}"),
+        }
+        assert!(matches!(slabs[1].2, SlabInput::Window { .. }));
+    }
+
+    #[test]
+    fn halo_too_large_for_binding_is_an_error() {
+        let err = plan_slabs(100, 1024, 20, BoundaryMode::Reflect, 20 * 1024, 256).unwrap_err();
+        assert!(matches!(err, Error::TooLarge(_)), "{err}");
+    }
+}

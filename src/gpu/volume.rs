@@ -1,0 +1,188 @@
+//! Volumes resident on the GPU: explicit upload and download, so kernels can be chained without
+//! a host round trip.
+
+use ndarray::{Array3, ArrayView3};
+use wgpu::util::DeviceExt;
+
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
+use crate::volume::check_shape;
+
+/// Transfers move at most this many bytes at a time, bounding staging memory.
+const TRANSFER_CHUNK: u64 = 64 << 20;
+
+/// A `(z, y, x)` f32 volume in one GPU storage buffer.
+///
+/// It may exceed the adapter's storage *binding* limit (kernels then run slab by slab); it must
+/// fit the adapter's *buffer* limit ([`crate::gpu::AdapterSummary::max_buffer_size`]).
+#[derive(Debug)]
+pub struct GpuVolume {
+    pub(crate) buffer: wgpu::Buffer,
+    shape: [usize; 3],
+}
+
+impl GpuVolume {
+    /// Shape `[nz, ny, nx]`.
+    pub fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    /// Number of voxels.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Always false: volumes have at least one voxel.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Size in bytes.
+    pub fn byte_len(&self) -> u64 {
+        self.len() as u64 * 4
+    }
+
+    /// An uninitialised (zero-filled) volume of `shape` on the GPU.
+    pub fn zeros(ctx: &GpuContext, shape: [usize; 3]) -> Result<Self> {
+        let bytes = checked_bytes(ctx, shape)?;
+        let buffer = ctx.scoped(|| {
+            Ok(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("hounsfield volume"),
+                size: bytes,
+                usage: volume_usage(),
+                mapped_at_creation: false,
+            }))
+        })?;
+        Ok(GpuVolume { buffer, shape })
+    }
+
+    /// Copies `data` to a new GPU volume.
+    pub fn upload(ctx: &GpuContext, data: ArrayView3<'_, f32>) -> Result<Self> {
+        let shape = [data.shape()[0], data.shape()[1], data.shape()[2]];
+        checked_bytes(ctx, shape)?;
+        let data = data.as_standard_layout();
+        let floats = data
+            .as_slice()
+            .ok_or_else(|| Error::Gpu("standard-layout array is not contiguous".into()))?;
+        let bytes: &[u8] = bytemuck::cast_slice(floats);
+        if bytes.len() as u64 <= TRANSFER_CHUNK {
+            let buffer = ctx.scoped(|| {
+                Ok(ctx
+                    .device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some("hounsfield volume"),
+                        contents: bytes,
+                        usage: volume_usage(),
+                    }))
+            })?;
+            return Ok(GpuVolume { buffer, shape });
+        }
+        let volume = GpuVolume::zeros(ctx, shape)?;
+        for (i, chunk) in bytes.chunks(TRANSFER_CHUNK as usize).enumerate() {
+            ctx.scoped(|| {
+                ctx.queue
+                    .write_buffer(&volume.buffer, i as u64 * TRANSFER_CHUNK, chunk);
+                Ok(())
+            })?;
+            // Submitting per chunk lets wgpu recycle the staging memory.
+            let idx = ctx.queue.submit([]);
+            ctx.wait(idx)?;
+        }
+        Ok(volume)
+    }
+
+    /// Copies the volume back to the host.
+    pub fn download(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        let total = self.byte_len();
+        let chunk = total.min(TRANSFER_CHUNK);
+        let staging = ctx.scoped(|| {
+            Ok(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("hounsfield download"),
+                size: chunk,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }))
+        })?;
+        let mut out: Vec<f32> = vec![0.0; self.len()];
+        let out_bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
+        let mut offset = 0u64;
+        while offset < total {
+            let size = chunk.min(total - offset);
+            let idx = ctx.scoped(|| {
+                let mut encoder =
+                    ctx.device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("download"),
+                        });
+                encoder.copy_buffer_to_buffer(&self.buffer, offset, &staging, 0, size);
+                Ok(ctx.queue.submit([encoder.finish()]))
+            })?;
+            ctx.wait(idx)?;
+            read_mapped(
+                ctx,
+                &staging,
+                size,
+                &mut out_bytes[offset as usize..(offset + size) as usize],
+            )?;
+            offset += size;
+        }
+        Array3::from_shape_vec(self.shape, out).map_err(|e| Error::Gpu(e.to_string()))
+    }
+}
+
+/// Maps the first `size` bytes of a MAP_READ buffer, copies them to `dst` and unmaps.
+pub(crate) fn read_mapped(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+    size: u64,
+    dst: &mut [u8],
+) -> Result<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let slice = buffer.slice(..size);
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::DeviceLost(e.to_string()))?;
+    rx.recv()
+        .map_err(|_| Error::Gpu("buffer mapping was abandoned".into()))?
+        .map_err(|e| Error::Gpu(format!("mapping a read-back buffer failed: {e}")))?;
+    {
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| Error::Gpu(format!("reading a mapped buffer failed: {e}")))?;
+        dst.copy_from_slice(&view);
+    }
+    buffer.unmap();
+    Ok(())
+}
+
+fn volume_usage() -> wgpu::BufferUsages {
+    wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST
+}
+
+/// Byte size of a volume of `shape`, or an error that says which limit it breaks.
+fn checked_bytes(ctx: &GpuContext, shape: [usize; 3]) -> Result<u64> {
+    check_shape(&shape)?;
+    if shape.iter().any(|&n| n > i32::MAX as usize) {
+        return Err(Error::TooLarge(format!(
+            "shape {shape:?}: GPU kernels index each axis with 32-bit integers"
+        )));
+    }
+    let bytes = shape
+        .iter()
+        .try_fold(4u64, |acc, &n| acc.checked_mul(n as u64))
+        .ok_or_else(|| Error::TooLarge(format!("shape {shape:?} overflows a 64-bit byte count")))?;
+    let max = ctx.adapter().max_buffer_size;
+    if bytes > max {
+        return Err(Error::TooLarge(format!(
+            "volume {shape:?} needs {:.1} MiB but adapter '{}' allows buffers of at most {:.1} MiB; \
+             crop or downsample it, or use the CPU backend",
+            bytes as f64 / 1048576.0,
+            ctx.adapter().name,
+            max as f64 / 1048576.0
+        )));
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,29 @@
+//! # hounsfield
+//!
+//! GPU-accelerated imaging kernels for medical imaging. Every kernel runs on the GPU through
+//! WGSL compute shaders dispatched by `wgpu` (Vulkan, Metal, DX12, GL — any vendor) and on the
+//! CPU through a multithreaded Rust twin that is also the reference the GPU path is tested
+//! against. Conventions follow `scipy.ndimage`: arrays are `(z, y, x)`, sigma in voxels,
+//! boundary modes `reflect` (default), `mirror`, `nearest`, `constant`, `wrap`.
+//!
+//! ```
+//! use hounsfield::{Backend, Volume, filter::Gaussian};
+//! let volume = Volume::from_array(ndarray::Array3::<f32>::zeros((8, 16, 16)))?;
+//! // GPU when an adapter exists, else CPU; HOUNSFIELD_BACKEND=cpu|gpu forces one.
+//! let backend = Backend::auto()?;
+//! let smoothed = Gaussian::new(&[1.5]).apply_volume(&backend, &volume)?;
+//! assert_eq!(smoothed.shape(), [8, 16, 16]);
+//! # Ok::<(), hounsfield::Error>(())
+//! ```
+
+pub mod backend;
+pub mod boundary;
+pub mod error;
+pub mod filter;
+pub mod gpu;
+pub mod volume;
+
+pub use backend::{Backend, Selection};
+pub use boundary::BoundaryMode;
+pub use error::{Error, Result};
+pub use volume::{Grid, Volume};

@@ -1,0 +1,120 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use hounsfield::gpu::{GpuContext, GpuOptions};
+use ndarray::{ArrayD, ArrayViewD, Dimension};
+
+/// Set to 1 (CI does) to make GPU tests fail instead of skip when no adapter exists.
+pub const REQUIRE_GPU_ENV: &str = "HOUNSFIELD_REQUIRE_GPU";
+
+fn require_gpu() -> bool {
+    std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1")
+}
+
+fn context(
+    options: GpuOptions,
+    slot: &'static OnceLock<Result<Arc<GpuContext>, String>>,
+) -> Option<Arc<GpuContext>> {
+    let ctx = slot.get_or_init(|| {
+        GpuContext::with_options(options)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    });
+    match ctx {
+        Ok(ctx) => Some(ctx.clone()),
+        Err(e) if require_gpu() => panic!("{REQUIRE_GPU_ENV}=1 but no GPU context: {e}"),
+        Err(e) => {
+            eprintln!(
+                "NOTICE: GPU test skipped, no usable adapter ({e}); set {REQUIRE_GPU_ENV}=1 to fail instead"
+            );
+            None
+        }
+    }
+}
+
+/// The shared GPU context of this test binary, or `None` (with a notice) when there is no GPU
+/// and `HOUNSFIELD_REQUIRE_GPU` is not 1.
+pub fn gpu() -> Option<Arc<GpuContext>> {
+    static CTX: OnceLock<Result<Arc<GpuContext>, String>> = OnceLock::new();
+    context(GpuOptions::default(), &CTX)
+}
+
+/// A GPU context whose storage bindings are capped at 64 KiB, so that small volumes are
+/// processed in many slabs (tests the tiling path on any adapter).
+pub fn gpu_small_bindings() -> Option<Arc<GpuContext>> {
+    static CTX: OnceLock<Result<Arc<GpuContext>, String>> = OnceLock::new();
+    context(
+        GpuOptions {
+            max_storage_binding: Some(64 * 1024),
+        },
+        &CTX,
+    )
+}
+
+/// Asserts `|actual - expected| <= atol + rtol * |expected|` everywhere, naming the worst voxel.
+pub fn assert_close(
+    actual: ArrayViewD<'_, f32>,
+    expected: ArrayViewD<'_, f64>,
+    rtol: f64,
+    atol: f64,
+    what: &str,
+) {
+    assert_eq!(actual.shape(), expected.shape(), "{what}: shapes differ");
+    // (error, index) of the voxel that exceeds its tolerance the most; NaN counts as failure.
+    let mut worst: Option<(f64, f64, Vec<usize>)> = None;
+    for ((idx, &a), &e) in actual.indexed_iter().zip(expected.iter()) {
+        let err = (a as f64 - e).abs();
+        let allowed = atol + rtol * e.abs();
+        let bad = !(err <= allowed) && !(a.is_nan() && e.is_nan());
+        if bad {
+            let excess = if allowed > 0.0 {
+                err / allowed
+            } else {
+                f64::INFINITY
+            };
+            if worst
+                .as_ref()
+                .is_none_or(|w| excess > w.0 || excess.is_nan())
+            {
+                worst = Some((excess, err, idx.slice().to_vec()));
+            }
+        }
+    }
+    if let Some((_, err, idx)) = worst {
+        panic!(
+            "{what}: error {err:.3e} at {idx:?} exceeds atol {atol:e} + rtol {rtol:e}·|expected|"
+        );
+    }
+}
+
+/// [`assert_close`] for two f32 arrays.
+pub fn assert_close_f32(
+    actual: ArrayViewD<'_, f32>,
+    expected: ArrayViewD<'_, f32>,
+    rtol: f64,
+    atol: f64,
+    what: &str,
+) {
+    let expected: ArrayD<f64> = expected.mapv(f64::from);
+    assert_close(actual, expected.view(), rtol, atol, what);
+}
+
+/// Deterministic pseudo-random values in [0, 1) (xorshift; no external RNG crate needed).
+pub fn random_values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect()
+}
+
+/// A random `(z, y, x)` volume.
+pub fn random_volume(shape: [usize; 3], seed: u64) -> ndarray::Array3<f32> {
+    ndarray::Array3::from_shape_vec(shape, random_values(shape.iter().product(), seed)).unwrap()
+}

@@ -1,0 +1,418 @@
+//! Gaussian filter: analytic properties, scipy reference fixtures, GPU/CPU parity, bad input.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{assert_close, assert_close_f32, gpu, gpu_small_bindings, random_volume};
+use hounsfield::gpu::GpuVolume;
+use hounsfield::{Backend, BoundaryMode, Error, Grid, Volume, filter::Gaussian};
+use ndarray::{Array2, Array3, ArrayD, Axis, IxDyn};
+use ndarray_npy::read_npy;
+
+const ALL_MODES: [BoundaryMode; 5] = [
+    BoundaryMode::Reflect,
+    BoundaryMode::Mirror,
+    BoundaryMode::Nearest,
+    BoundaryMode::Constant(1.5),
+    BoundaryMode::Wrap,
+];
+
+/// The CPU backend, and the GPU backend when one exists (see `common::gpu`).
+fn backends() -> Vec<Backend> {
+    let mut b = vec![Backend::Cpu];
+    if let Some(ctx) = gpu() {
+        b.push(Backend::Gpu(ctx));
+    }
+    b
+}
+
+// ---------------------------------------------------------------------------------------------
+// Analytic
+
+#[test]
+fn impulse_response_is_the_sampled_normalised_gaussian() {
+    let (sz, sy, sx) = (1.2, 0.7, 2.0);
+    let shape = [15, 11, 23];
+    let centre = [7, 5, 11];
+    let mut vol = Array3::<f32>::zeros(shape);
+    vol[centre] = 1.0;
+    for backend in backends() {
+        let out = Gaussian::new(&[sz, sy, sx])
+            .apply(&backend, vol.view())
+            .unwrap();
+        let kz = Gaussian::kernel_1d(sz, Gaussian::radius(sz, 4.0));
+        let ky = Gaussian::kernel_1d(sy, Gaussian::radius(sy, 4.0));
+        let kx = Gaussian::kernel_1d(sx, Gaussian::radius(sx, 4.0));
+        // The discrete kernel itself: exp(-x²/2σ²) normalised to sum 1.
+        let norm: f64 = (-4..=4)
+            .map(|x: i32| (-0.5 * (x as f64 / 1.0).powi(2)).exp())
+            .sum();
+        let k1 = Gaussian::kernel_1d(1.0, 4);
+        assert!((k1[4] - 1.0 / norm).abs() < 1e-15 && (k1.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        let mut expected = ArrayD::<f64>::zeros(IxDyn(&shape));
+        for ((z, y, x), _) in vol.indexed_iter() {
+            let (dz, dy, dx) = (
+                z as isize - centre[0] as isize,
+                y as isize - centre[1] as isize,
+                x as isize - centre[2] as isize,
+            );
+            let tap = |k: &[f64], d: isize| {
+                let r = (k.len() / 2) as isize;
+                if d.abs() <= r {
+                    k[(d + r) as usize]
+                } else {
+                    0.0
+                }
+            };
+            expected[[z, y, x]] = tap(&kz, dz) * tap(&ky, dy) * tap(&kx, dx);
+        }
+        assert_close(
+            out.view().into_dyn(),
+            expected.view(),
+            1e-5,
+            1e-8,
+            &format!("impulse on {backend}"),
+        );
+    }
+}
+
+#[test]
+fn constant_volume_stays_constant_in_every_mode() {
+    let vol = Array3::<f32>::from_elem([6, 9, 13], 3.25);
+    for backend in backends() {
+        for mode in ALL_MODES {
+            // In constant mode the outside value must equal the volume's to keep it constant.
+            let mode = if let BoundaryMode::Constant(_) = mode {
+                BoundaryMode::Constant(3.25)
+            } else {
+                mode
+            };
+            let out = Gaussian::new(&[1.0, 2.5, 3.0])
+                .mode(mode)
+                .apply(&backend, vol.view())
+                .unwrap();
+            let worst = out.iter().map(|v| (v - 3.25).abs()).fold(0.0f32, f32::max);
+            assert!(
+                worst < 3.25 * 2e-6,
+                "{mode} on {backend}: constant drifted by {worst}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wrap_mode_preserves_the_sum() {
+    let vol = random_volume([9, 10, 12], 7);
+    let before: f64 = vol.iter().map(|&v| v as f64).sum();
+    for backend in backends() {
+        let out = Gaussian::new(&[1.5, 0.9, 2.2])
+            .mode(BoundaryMode::Wrap)
+            .apply(&backend, vol.view())
+            .unwrap();
+        let after: f64 = out.iter().map(|&v| v as f64).sum();
+        assert!(
+            (after - before).abs() < before * 1e-5,
+            "{backend}: sum {before} became {after}"
+        );
+        // And it really smoothed: the variance dropped.
+        let var = |a: &Array3<f32>| {
+            let m = a.mean().unwrap();
+            a.mapv(|v| (v - m) * (v - m)).mean().unwrap()
+        };
+        assert!(
+            var(&out) < 0.5 * var(&vol),
+            "{backend}: variance did not drop"
+        );
+    }
+}
+
+#[test]
+fn sigma_in_millimetres_uses_the_grid_spacing() {
+    let vol = random_volume([8, 12, 10], 3);
+    let grid = Grid::with_spacing([2.5, 0.5, 0.8]).unwrap();
+    let volume = Volume::new(vol.clone(), grid).unwrap();
+    let by_mm = Gaussian::from_mm(&[5.0, 1.0, 1.6], &grid)
+        .unwrap()
+        .apply_volume(&Backend::Cpu, &volume)
+        .unwrap();
+    let by_voxel = Gaussian::new(&[2.0, 2.0, 2.0])
+        .apply(&Backend::Cpu, vol.view())
+        .unwrap();
+    assert_eq!(by_mm.grid(), &grid);
+    assert_close_f32(
+        by_mm.data().into_dyn(),
+        by_voxel.view().into_dyn(),
+        0.0,
+        1e-7,
+        "mm vs voxels",
+    );
+}
+
+#[test]
+fn two_d_images_are_filtered_in_two_dimensions() {
+    let img = Array2::from_shape_vec((21, 17), common::random_values(21 * 17, 11)).unwrap();
+    for backend in backends() {
+        let out2 = Gaussian::new(&[1.3]).apply(&backend, img.view()).unwrap();
+        // Same as a one-slice volume with sigma 0 along z.
+        let as_vol = img.clone().insert_axis(Axis(0));
+        let out3 = Gaussian::new(&[0.0, 1.3, 1.3])
+            .apply(&backend, as_vol.view())
+            .unwrap();
+        assert_eq!(out2.shape(), &[21, 17]);
+        assert_close_f32(
+            out2.view().into_dyn(),
+            out3.index_axis(Axis(0), 0).into_dyn(),
+            0.0,
+            0.0,
+            "2D vs 3D",
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// scipy reference fixtures (tests/fixtures/generate.py)
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gaussian")
+        .join(name)
+}
+
+fn mode_name(mode: BoundaryMode) -> &'static str {
+    match mode {
+        BoundaryMode::Reflect => "reflect",
+        BoundaryMode::Mirror => "mirror",
+        BoundaryMode::Nearest => "nearest",
+        BoundaryMode::Constant(_) => "constant",
+        BoundaryMode::Wrap => "wrap",
+    }
+}
+
+#[test]
+fn matches_scipy_gaussian_filter_fixtures() {
+    let img: ArrayD<f32> = read_npy(fixture("input_2d.npy")).unwrap();
+    let vol: ArrayD<f32> = read_npy(fixture("input_3d.npy")).unwrap();
+    let cases: [(&str, &ArrayD<f32>, &[f64], f64); 5] = [
+        ("2d_iso", &img, &[1.5], 4.0),
+        ("2d_aniso", &img, &[0.8, 2.2], 4.0),
+        ("3d_aniso", &vol, &[1.0, 0.0, 2.5], 4.0),
+        ("3d_large", &vol, &[3.0, 4.0, 5.0], 4.0),
+        ("3d_trunc", &vol, &[1.3], 2.0),
+    ];
+    let mut checked = 0;
+    for backend in backends() {
+        for (name, input, sigma, truncate) in cases {
+            for mode in ALL_MODES {
+                let expected: ArrayD<f64> =
+                    read_npy(fixture(&format!("{name}_{}.npy", mode_name(mode)))).unwrap();
+                let filter = Gaussian::new(sigma).truncate(truncate).mode(mode);
+                let actual: ArrayD<f32> = if input.ndim() == 2 {
+                    let v = input.view().into_dimensionality::<ndarray::Ix2>().unwrap();
+                    filter.apply(&backend, v).unwrap().into_dyn()
+                } else {
+                    let v = input.view().into_dimensionality::<ndarray::Ix3>().unwrap();
+                    filter.apply(&backend, v).unwrap().into_dyn()
+                };
+                assert_close(
+                    actual.view(),
+                    expected.view(),
+                    1e-5,
+                    1e-6,
+                    &format!("{name} {mode} on {backend}"),
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 25);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPU vs CPU parity
+
+fn gpu_matches_cpu(
+    ctx: &hounsfield::gpu::GpuContext,
+    vol: &Array3<f32>,
+    filter: &Gaussian,
+    what: &str,
+) {
+    let cpu = filter.apply_cpu(vol.view()).unwrap();
+    let resident = GpuVolume::upload(ctx, vol.view()).unwrap();
+    let gpu = filter
+        .apply_gpu(ctx, &resident)
+        .unwrap()
+        .download(ctx)
+        .unwrap();
+    assert_close_f32(
+        gpu.view().into_dyn(),
+        cpu.view().into_dyn(),
+        1e-5,
+        1e-6,
+        what,
+    );
+}
+
+#[test]
+fn gpu_matches_cpu_on_awkward_shapes() {
+    let Some(ctx) = gpu() else { return };
+    let shapes = [
+        [5, 67, 131],
+        [1, 33, 65],
+        [17, 1, 30],
+        [9, 13, 1],
+        [1, 1, 1],
+        [3, 2, 257],
+    ];
+    for (i, shape) in shapes.into_iter().enumerate() {
+        let vol = random_volume(shape, i as u64);
+        for mode in ALL_MODES {
+            let f = Gaussian::new(&[1.7, 0.6, 2.3]).mode(mode);
+            gpu_matches_cpu(&ctx, &vol, &f, &format!("{shape:?} {mode}"));
+        }
+    }
+}
+
+#[test]
+fn gpu_matches_cpu_with_radius_larger_than_the_axis() {
+    let Some(ctx) = gpu() else { return };
+    let vol = random_volume([4, 6, 9], 5);
+    for mode in ALL_MODES {
+        let f = Gaussian::new(&[6.0, 9.0, 12.0]).mode(mode);
+        gpu_matches_cpu(&ctx, &vol, &f, &format!("large sigma {mode}"));
+    }
+}
+
+#[test]
+fn gpu_slab_tiling_matches_cpu_in_every_mode() {
+    // 64 KiB bindings: a 40×20×30 volume (96 KB) runs in several slabs, some gathered (wrap).
+    let Some(ctx) = gpu_small_bindings() else {
+        return;
+    };
+    assert!(ctx.max_storage_binding() <= 64 * 1024);
+    let vol = random_volume([40, 20, 30], 9);
+    for mode in ALL_MODES {
+        for sigma in [[1.0, 1.0, 1.0], [3.0, 0.0, 0.5]] {
+            let f = Gaussian::new(&sigma).mode(mode);
+            gpu_matches_cpu(&ctx, &vol, &f, &format!("tiled {mode} sigma {sigma:?}"));
+        }
+    }
+    // A halo that cannot fit one binding is a clear error, not a wrong picture.
+    let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
+    let err = Gaussian::new(&[10.0, 0.0, 0.0])
+        .apply_gpu(&ctx, &resident)
+        .unwrap_err();
+    assert!(matches!(err, Error::TooLarge(_)), "{err}");
+}
+
+#[test]
+fn gpu_handles_a_volume_above_128_mib() {
+    let Some(ctx) = gpu() else { return };
+    // 129 slices of 512×512 f32 = 129 MiB: above lavapipe's 128 MiB binding limit.
+    let shape = [129, 512, 512];
+    let vol = random_volume(shape, 13);
+    let f = Gaussian::new(&[1.0, 1.5, 1.0]);
+    gpu_matches_cpu(&ctx, &vol, &f, "129 MiB volume");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input
+
+#[test]
+fn bad_sigma_and_truncate_are_typed_errors() {
+    let vol = Array3::<f32>::zeros([4, 4, 4]);
+    for backend in backends() {
+        for sigma in [
+            vec![-1.0],
+            vec![f64::NAN],
+            vec![f64::INFINITY],
+            vec![1.0, 2.0],
+            vec![1.0, 1.0, 1.0, 1.0],
+            vec![],
+        ] {
+            let err = Gaussian::new(&sigma)
+                .apply(&backend, vol.view())
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidParameter { name: "sigma", .. }),
+                "sigma {sigma:?}: {err}"
+            );
+        }
+        for truncate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let err = Gaussian::new(&[1.0])
+                .truncate(truncate)
+                .apply(&backend, vol.view())
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidParameter {
+                        name: "truncate",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        let err = Gaussian::new(&[1e9])
+            .apply(&backend, vol.view())
+            .unwrap_err();
+        assert!(err.to_string().contains("radius"), "{err}");
+        let err = Gaussian::new(&[1.0])
+            .mode(BoundaryMode::Constant(f32::NAN))
+            .apply(&backend, vol.view())
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidParameter { name: "mode", .. }),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn empty_and_zero_length_inputs_are_typed_errors() {
+    for backend in backends() {
+        for shape in [[0, 4, 4], [4, 0, 4], [4, 4, 0], [0, 0, 0]] {
+            let vol = Array3::<f32>::zeros(shape);
+            let err = Gaussian::new(&[1.0])
+                .apply(&backend, vol.view())
+                .unwrap_err();
+            assert!(matches!(err, Error::InvalidShape(_)), "{shape:?}: {err}");
+            assert!(err.to_string().contains("length 0"), "{err}");
+        }
+        let img = Array2::<f32>::zeros((0, 3));
+        assert!(matches!(
+            Gaussian::new(&[1.0]).apply(&backend, img.view()),
+            Err(Error::InvalidShape(_))
+        ));
+    }
+    assert!(Volume::from_array(Array3::zeros([2, 0, 2])).is_err());
+    assert!(Grid::with_spacing([1.0, -1.0, 1.0]).is_err());
+    assert!(Grid::with_spacing([1.0, f64::NAN, 1.0]).is_err());
+    assert!(Gaussian::from_mm(&[1.0, 1.0], &Grid::default()).is_err());
+}
+
+#[test]
+fn absurd_gpu_sizes_are_typed_errors() {
+    let Some(ctx) = gpu() else { return };
+    let too_big = [1 << 20, 1 << 20, 1 << 20];
+    let err = GpuVolume::zeros(&ctx, too_big).unwrap_err();
+    assert!(matches!(err, Error::TooLarge(_)), "{err}");
+    let err = GpuVolume::zeros(&ctx, [usize::MAX, 2, 2]).unwrap_err();
+    assert!(matches!(err, Error::TooLarge(_)), "{err}");
+    let err = GpuVolume::zeros(&ctx, [0, 2, 2]).unwrap_err();
+    assert!(matches!(err, Error::InvalidShape(_)), "{err}");
+}
+
+#[test]
+fn nan_in_the_data_propagates_like_scipy() {
+    let mut vol = Array3::<f32>::zeros([5, 5, 5]);
+    vol[[2, 2, 2]] = f32::NAN;
+    for backend in backends() {
+        let out = Gaussian::new(&[1.0]).apply(&backend, vol.view()).unwrap();
+        assert!(
+            out[[2, 2, 2]].is_nan() && out[[2, 2, 3]].is_nan(),
+            "{backend}"
+        );
+    }
+}
