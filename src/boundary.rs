@@ -111,9 +111,9 @@ impl FromStr for BoundaryMode {
             "constant" => Ok(BoundaryMode::Constant(0.0)),
             other => {
                 if let Some(v) = other.strip_prefix("constant:") {
-                    let c: f32 = v.parse().map_err(|_| {
-                        Error::param("mode", format!("'{v}' in '{s}' is not a number"))
-                    })?;
+                    let c: f32 = v
+                        .parse()
+                        .map_err(|_| Error::param("mode", format!("'{v}' in '{s}' is not a number")))?;
                     if !c.is_finite() {
                         return Err(Error::param("mode", "the constant must be finite"));
                     }

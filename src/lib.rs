@@ -21,6 +21,7 @@ pub mod boundary;
 pub mod error;
 pub mod filter;
 pub mod gpu;
+pub mod io;
 pub mod volume;
 
 pub use backend::{Backend, Selection};

@@ -50,9 +50,7 @@ impl Grid {
             if !(s.is_finite() && s > 0.0) {
                 return Err(Error::param(
                     "spacing",
-                    format!(
-                        "spacing along {axis} is {s}; it must be a positive, finite number of millimetres"
-                    ),
+                    format!("spacing along {axis} is {s}; it must be a positive, finite number of millimetres"),
                 ));
             }
         }
@@ -62,10 +60,7 @@ impl Grid {
             .chain(self.direction.iter().flatten())
             .any(|v| !v.is_finite())
         {
-            return Err(Error::param(
-                "grid",
-                "origin and direction must be finite numbers",
-            ));
+            return Err(Error::param("grid", "origin and direction must be finite numbers"));
         }
         Ok(())
     }
@@ -135,19 +130,14 @@ impl Volume {
     /// Same grid, new voxels of the same shape (used by filters to keep the geometry).
     pub(crate) fn with_data(&self, data: Array3<f32>) -> Volume {
         debug_assert_eq!(data.shape(), self.data.shape());
-        Volume {
-            data,
-            grid: self.grid,
-        }
+        Volume { data, grid: self.grid }
     }
 }
 
 /// Rejects empty axes with a message that names the axis.
 pub(crate) fn check_shape(shape: &[usize]) -> Result<()> {
     if shape.is_empty() {
-        return Err(Error::InvalidShape(
-            "a 0-dimensional array has no voxels".into(),
-        ));
+        return Err(Error::InvalidShape("a 0-dimensional array has no voxels".into()));
     }
     if let Some(axis) = shape.iter().position(|&n| n == 0) {
         return Err(Error::InvalidShape(format!(

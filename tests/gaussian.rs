@@ -38,16 +38,12 @@ fn impulse_response_is_the_sampled_normalised_gaussian() {
     let mut vol = Array3::<f32>::zeros(shape);
     vol[centre] = 1.0;
     for backend in backends() {
-        let out = Gaussian::new(&[sz, sy, sx])
-            .apply(&backend, vol.view())
-            .unwrap();
+        let out = Gaussian::new(&[sz, sy, sx]).apply(&backend, vol.view()).unwrap();
         let kz = Gaussian::kernel_1d(sz, Gaussian::radius(sz, 4.0));
         let ky = Gaussian::kernel_1d(sy, Gaussian::radius(sy, 4.0));
         let kx = Gaussian::kernel_1d(sx, Gaussian::radius(sx, 4.0));
         // The discrete kernel itself: exp(-x²/2σ²) normalised to sum 1.
-        let norm: f64 = (-4..=4)
-            .map(|x: i32| (-0.5 * (x as f64 / 1.0).powi(2)).exp())
-            .sum();
+        let norm: f64 = (-4..=4).map(|x: i32| (-0.5 * (x as f64 / 1.0).powi(2)).exp()).sum();
         let k1 = Gaussian::kernel_1d(1.0, 4);
         assert!((k1[4] - 1.0 / norm).abs() < 1e-15 && (k1.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         let mut expected = ArrayD::<f64>::zeros(IxDyn(&shape));
@@ -59,11 +55,7 @@ fn impulse_response_is_the_sampled_normalised_gaussian() {
             );
             let tap = |k: &[f64], d: isize| {
                 let r = (k.len() / 2) as isize;
-                if d.abs() <= r {
-                    k[(d + r) as usize]
-                } else {
-                    0.0
-                }
+                if d.abs() <= r { k[(d + r) as usize] } else { 0.0 }
             };
             expected[[z, y, x]] = tap(&kz, dz) * tap(&ky, dy) * tap(&kx, dx);
         }
@@ -93,10 +85,7 @@ fn constant_volume_stays_constant_in_every_mode() {
                 .apply(&backend, vol.view())
                 .unwrap();
             let worst = out.iter().map(|v| (v - 3.25).abs()).fold(0.0f32, f32::max);
-            assert!(
-                worst < 3.25 * 2e-6,
-                "{mode} on {backend}: constant drifted by {worst}"
-            );
+            assert!(worst < 3.25 * 2e-6, "{mode} on {backend}: constant drifted by {worst}");
         }
     }
 }
@@ -120,10 +109,7 @@ fn wrap_mode_preserves_the_sum() {
             let m = a.mean().unwrap();
             a.mapv(|v| (v - m) * (v - m)).mean().unwrap()
         };
-        assert!(
-            var(&out) < 0.5 * var(&vol),
-            "{backend}: variance did not drop"
-        );
+        assert!(var(&out) < 0.5 * var(&vol), "{backend}: variance did not drop");
     }
 }
 
@@ -156,9 +142,7 @@ fn two_d_images_are_filtered_in_two_dimensions() {
         let out2 = Gaussian::new(&[1.3]).apply(&backend, img.view()).unwrap();
         // Same as a one-slice volume with sigma 0 along z.
         let as_vol = img.clone().insert_axis(Axis(0));
-        let out3 = Gaussian::new(&[0.0, 1.3, 1.3])
-            .apply(&backend, as_vol.view())
-            .unwrap();
+        let out3 = Gaussian::new(&[0.0, 1.3, 1.3]).apply(&backend, as_vol.view()).unwrap();
         assert_eq!(out2.shape(), &[21, 17]);
         assert_close_f32(
             out2.view().into_dyn(),
@@ -204,8 +188,7 @@ fn matches_scipy_gaussian_filter_fixtures() {
     for backend in backends() {
         for (name, input, sigma, truncate) in cases {
             for mode in ALL_MODES {
-                let expected: ArrayD<f64> =
-                    read_npy(fixture(&format!("{name}_{}.npy", mode_name(mode)))).unwrap();
+                let expected: ArrayD<f64> = read_npy(fixture(&format!("{name}_{}.npy", mode_name(mode)))).unwrap();
                 let filter = Gaussian::new(sigma).truncate(truncate).mode(mode);
                 let actual: ArrayD<f32> = if input.ndim() == 2 {
                     let v = input.view().into_dimensionality::<ndarray::Ix2>().unwrap();
@@ -231,26 +214,11 @@ fn matches_scipy_gaussian_filter_fixtures() {
 // ---------------------------------------------------------------------------------------------
 // GPU vs CPU parity
 
-fn gpu_matches_cpu(
-    ctx: &hounsfield::gpu::GpuContext,
-    vol: &Array3<f32>,
-    filter: &Gaussian,
-    what: &str,
-) {
+fn gpu_matches_cpu(ctx: &hounsfield::gpu::GpuContext, vol: &Array3<f32>, filter: &Gaussian, what: &str) {
     let cpu = filter.apply_cpu(vol.view()).unwrap();
     let resident = GpuVolume::upload(ctx, vol.view()).unwrap();
-    let gpu = filter
-        .apply_gpu(ctx, &resident)
-        .unwrap()
-        .download(ctx)
-        .unwrap();
-    assert_close_f32(
-        gpu.view().into_dyn(),
-        cpu.view().into_dyn(),
-        1e-5,
-        1e-6,
-        what,
-    );
+    let gpu = filter.apply_gpu(ctx, &resident).unwrap().download(ctx).unwrap();
+    assert_close_f32(gpu.view().into_dyn(), cpu.view().into_dyn(), 1e-5, 1e-6, what);
 }
 
 #[test]
@@ -299,9 +267,7 @@ fn gpu_slab_tiling_matches_cpu_in_every_mode() {
     }
     // A halo that cannot fit one binding is a clear error, not a wrong picture.
     let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
-    let err = Gaussian::new(&[10.0, 0.0, 0.0])
-        .apply_gpu(&ctx, &resident)
-        .unwrap_err();
+    let err = Gaussian::new(&[10.0, 0.0, 0.0]).apply_gpu(&ctx, &resident).unwrap_err();
     assert!(matches!(err, Error::TooLarge(_)), "{err}");
 }
 
@@ -330,9 +296,7 @@ fn bad_sigma_and_truncate_are_typed_errors() {
             vec![1.0, 1.0, 1.0, 1.0],
             vec![],
         ] {
-            let err = Gaussian::new(&sigma)
-                .apply(&backend, vol.view())
-                .unwrap_err();
+            let err = Gaussian::new(&sigma).apply(&backend, vol.view()).unwrap_err();
             assert!(
                 matches!(err, Error::InvalidParameter { name: "sigma", .. }),
                 "sigma {sigma:?}: {err}"
@@ -343,29 +307,15 @@ fn bad_sigma_and_truncate_are_typed_errors() {
                 .truncate(truncate)
                 .apply(&backend, vol.view())
                 .unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    Error::InvalidParameter {
-                        name: "truncate",
-                        ..
-                    }
-                ),
-                "{err}"
-            );
+            assert!(matches!(err, Error::InvalidParameter { name: "truncate", .. }), "{err}");
         }
-        let err = Gaussian::new(&[1e9])
-            .apply(&backend, vol.view())
-            .unwrap_err();
+        let err = Gaussian::new(&[1e9]).apply(&backend, vol.view()).unwrap_err();
         assert!(err.to_string().contains("radius"), "{err}");
         let err = Gaussian::new(&[1.0])
             .mode(BoundaryMode::Constant(f32::NAN))
             .apply(&backend, vol.view())
             .unwrap_err();
-        assert!(
-            matches!(err, Error::InvalidParameter { name: "mode", .. }),
-            "{err}"
-        );
+        assert!(matches!(err, Error::InvalidParameter { name: "mode", .. }), "{err}");
     }
 }
 
@@ -374,9 +324,7 @@ fn empty_and_zero_length_inputs_are_typed_errors() {
     for backend in backends() {
         for shape in [[0, 4, 4], [4, 0, 4], [4, 4, 0], [0, 0, 0]] {
             let vol = Array3::<f32>::zeros(shape);
-            let err = Gaussian::new(&[1.0])
-                .apply(&backend, vol.view())
-                .unwrap_err();
+            let err = Gaussian::new(&[1.0]).apply(&backend, vol.view()).unwrap_err();
             assert!(matches!(err, Error::InvalidShape(_)), "{shape:?}: {err}");
             assert!(err.to_string().contains("length 0"), "{err}");
         }
@@ -410,9 +358,6 @@ fn nan_in_the_data_propagates_like_scipy() {
     vol[[2, 2, 2]] = f32::NAN;
     for backend in backends() {
         let out = Gaussian::new(&[1.0]).apply(&backend, vol.view()).unwrap();
-        assert!(
-            out[[2, 2, 2]].is_nan() && out[[2, 2, 3]].is_nan(),
-            "{backend}"
-        );
+        assert!(out[[2, 2, 2]].is_nan() && out[[2, 2, 3]].is_nan(), "{backend}");
     }
 }

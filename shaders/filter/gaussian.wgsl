@@ -15,28 +15,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read> src: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
 
-// Value at (z, y, x) + d along the filtered axis, extended by the boundary mode.
-fn sample(p: vec3<i32>, d: i32) -> f32 {
-    var q = p;
-    var m: i32;
-    switch params.axis {
-        case 0u: {
-            m = map_index(p.x + d, tile.z_lo, tile.z_hi, params.mode);
-            q.x = m;
-        }
-        case 1u: {
-            m = map_index(p.y + d, 0, i32(tile.ny), params.mode);
-            q.y = m;
-        }
-        default: {
-            m = map_index(p.z + d, 0, i32(tile.nx), params.mode);
-            q.z = m;
-        }
-    }
+// Value at index `m` (from map_index over lo..hi) of the line whose voxel `lo` is element `start`.
+fn line_value(start: i32, m: i32, lo: i32, stride: i32) -> f32 {
     if (m == OUTSIDE) {
         return params.cval;
     }
-    return src[tile_in_index(tile, q.x, q.y, q.z)];
+    return src[start + (m - lo) * stride];
 }
 
 @compute @workgroup_size(64)
@@ -45,13 +29,51 @@ fn gaussian_axis(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     if (i >= tile.out_nz * tile.ny * tile.nx) {
         return;
     }
-    let x = i % tile.nx;
+    let x = i32(i % tile.nx);
     let rest = i / tile.nx;
-    // p = (z, y, x) in global coordinates.
-    let p = vec3<i32>(i32(rest / tile.ny + tile.out_z0), i32(rest % tile.ny), i32(x));
-    var acc = weights[0] * sample(p, 0);
-    for (var k = 1i; k <= i32(params.radius); k++) {
-        acc += weights[k] * (sample(p, -k) + sample(p, k));
+    let y = i32(rest % tile.ny);
+    let z = i32(rest / tile.ny + tile.out_z0);
+
+    // Position along the filtered axis, its domain, and the element stride between neighbours.
+    var c: i32;
+    var lo: i32;
+    var hi: i32;
+    var stride: i32;
+    switch params.axis {
+        case 0u: {
+            c = z;
+            lo = tile.z_lo;
+            hi = tile.z_hi;
+            stride = i32(tile.ny * tile.nx);
+        }
+        case 1u: {
+            c = y;
+            lo = 0;
+            hi = i32(tile.ny);
+            stride = i32(tile.nx);
+        }
+        default: {
+            c = x;
+            lo = 0;
+            hi = i32(tile.nx);
+            stride = 1;
+        }
     }
-    dst[tile.out_offset + i] = acc;
+    let r = i32(params.radius);
+    let centre = i32(tile_in_index(tile, z, y, x));
+    let line_start = centre - (c - lo) * stride; // element of the line's first in-domain voxel
+    var acc = weights[0] * src[centre];
+    if (c - r >= lo && c + r < hi) {
+        // Interior: the whole stencil lies inside the domain, no boundary handling.
+        for (var k = 1; k <= r; k++) {
+            acc += weights[k] * (src[centre - k * stride] + src[centre + k * stride]);
+        }
+    } else {
+        for (var k = 1; k <= r; k++) {
+            let a = map_index(c - k, lo, hi, params.mode);
+            let b = map_index(c + k, lo, hi, params.mode);
+            acc += weights[k] * (line_value(line_start, a, lo, stride) + line_value(line_start, b, lo, stride));
+        }
+    }
+    dst[tile.out_offset + u32(i)] = acc;
 }

@@ -19,9 +19,7 @@ use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
 use crate::filter::rows::{symmetric_along_row, symmetric_rows};
 use crate::filter::{Spatial, per_axis};
-use crate::gpu::{
-    BufferWindow, GpuContext, GpuVolume, KernelSpec, KernelTime, Recorder, for_each_slab, wgsl,
-};
+use crate::gpu::{BufferWindow, GpuContext, GpuVolume, KernelSpec, KernelTime, Recorder, for_each_slab, wgsl};
 use crate::volume::{Grid, Volume, check_shape};
 
 /// Largest supported kernel radius (voxels); beyond it the weights are numerically zero anyway.
@@ -74,10 +72,7 @@ struct Plan {
 
 impl Plan {
     fn weights(&self, axis: usize) -> Option<&[f32]> {
-        self.passes
-            .iter()
-            .find(|(a, _)| *a == axis)
-            .map(|(_, w)| w.as_slice())
+        self.passes.iter().find(|(a, _)| *a == axis).map(|(_, w)| w.as_slice())
     }
 }
 
@@ -120,9 +115,7 @@ impl Gaussian {
     /// The normalised, sampled Gaussian `w[-r..=r]` of scipy's `_gaussian_kernel1d`.
     pub fn kernel_1d(sigma: f64, radius: usize) -> Vec<f64> {
         let r = radius as isize;
-        let phi: Vec<f64> = (-r..=r)
-            .map(|x| (-0.5 * (x as f64 / sigma).powi(2)).exp())
-            .collect();
+        let phi: Vec<f64> = (-r..=r).map(|x| (-0.5 * (x as f64 / sigma).powi(2)).exp()).collect();
         let sum: f64 = phi.iter().sum();
         phi.into_iter().map(|p| p / sum).collect()
     }
@@ -138,22 +131,17 @@ impl Gaussian {
                 ),
             ));
         }
-        if let BoundaryMode::Constant(c) = self.mode {
-            if !c.is_finite() {
-                return Err(Error::param(
-                    "mode",
-                    format!("constant value {c} must be finite"),
-                ));
-            }
+        if let BoundaryMode::Constant(c) = self.mode
+            && !c.is_finite()
+        {
+            return Err(Error::param("mode", format!("constant value {c} must be finite")));
         }
         let mut passes = Vec::new();
         for (axis, &s) in sigma.iter().enumerate() {
             if !(s.is_finite() && s >= 0.0) {
                 return Err(Error::param(
                     "sigma",
-                    format!(
-                        "sigma {s} along axis {axis} (z, y, x) must be finite and >= 0 (0 leaves the axis alone)"
-                    ),
+                    format!("sigma {s} along axis {axis} (z, y, x) must be finite and >= 0 (0 leaves the axis alone)"),
                 ));
             }
             // scipy skips axes whose sigma is numerically zero.
@@ -180,11 +168,7 @@ impl Gaussian {
     }
 
     /// Filters a 2D `(y, x)` or 3D `(z, y, x)` array on `backend`.
-    pub fn apply<D: Spatial>(
-        &self,
-        backend: &Backend,
-        input: ArrayView<'_, f32, D>,
-    ) -> Result<Array<f32, D>> {
+    pub fn apply<D: Spatial>(&self, backend: &Backend, input: ArrayView<'_, f32, D>) -> Result<Array<f32, D>> {
         check_shape(input.shape())?;
         let plan = self.plan(D::RANK)?;
         let volume = D::as_volume(input);
@@ -217,11 +201,7 @@ impl Gaussian {
     }
 
     /// Like [`Gaussian::apply_gpu`], also returning the GPU time of the passes.
-    pub fn apply_gpu_timed(
-        &self,
-        ctx: &GpuContext,
-        input: &GpuVolume,
-    ) -> Result<(GpuVolume, KernelTime)> {
+    pub fn apply_gpu_timed(&self, ctx: &GpuContext, input: &GpuVolume) -> Result<(GpuVolume, KernelTime)> {
         run_gpu(&self.plan(3)?, ctx, input)
     }
 }
@@ -298,9 +278,8 @@ fn z_pass(src: &[f32], dst: &mut [f32], nz: usize, plane: usize, w: &[f32], mode
                     let z = (z_first + dz) as isize;
                     let dst_seg = &mut out[dz * plane + seg_start..dz * plane + seg_end];
                     symmetric_rows(dst_seg, w, cval, |d| {
-                        mode.map_index(z + d, 0, nz as isize).map(|m| {
-                            &src[m as usize * plane + seg_start..m as usize * plane + seg_end]
-                        })
+                        mode.map_index(z + d, 0, nz as isize)
+                            .map(|m| &src[m as usize * plane + seg_start..m as usize * plane + seg_end])
                     });
                 }
             }
@@ -338,7 +317,7 @@ fn run_gpu(plan: &Plan, ctx: &GpuContext, input: &GpuVolume) -> Result<(GpuVolum
     let mut src = input;
     let n = plan.passes.len();
     for (i, (axis, weights)) in plan.passes.iter().enumerate() {
-        let dst = if (n - 1 - i) % 2 == 0 {
+        let dst = if (n - 1 - i).is_multiple_of(2) {
             &output
         } else {
             scratch.as_ref().expect("allocated for >1 pass")

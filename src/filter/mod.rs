@@ -54,12 +54,7 @@ impl Spatial for Ix3 {
 
 /// Expands a per-axis parameter given as one value (all axes) or one per axis of an `ndim`-D
 /// array into `(z, y, x)` order, using `fill` for the axis a 2D image lacks.
-pub(crate) fn per_axis(
-    name: &'static str,
-    values: &[f64],
-    ndim: usize,
-    fill: f64,
-) -> Result<[f64; 3]> {
+pub(crate) fn per_axis(name: &'static str, values: &[f64], ndim: usize, fill: f64) -> Result<[f64; 3]> {
     let v: Vec<f64> = match values.len() {
         1 => vec![values[0]; ndim],
         n if n == ndim => values.to_vec(),

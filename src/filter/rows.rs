@@ -9,12 +9,7 @@ use crate::boundary::BoundaryMode;
 /// rows, where `row(d)` is the row at offset `d` (already boundary-mapped by the caller).
 /// `row` returns `None` for a row of constant `cval`.
 #[inline]
-pub(crate) fn symmetric_rows<'a>(
-    dst: &mut [f32],
-    w: &[f32],
-    cval: f32,
-    row: impl Fn(isize) -> Option<&'a [f32]>,
-) {
+pub(crate) fn symmetric_rows<'a>(dst: &mut [f32], w: &[f32], cval: f32, row: impl Fn(isize) -> Option<&'a [f32]>) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
@@ -28,22 +23,12 @@ pub(crate) fn symmetric_rows<'a>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn symmetric_rows_avx2<'a>(
-    dst: &mut [f32],
-    w: &[f32],
-    cval: f32,
-    row: impl Fn(isize) -> Option<&'a [f32]>,
-) {
+unsafe fn symmetric_rows_avx2<'a>(dst: &mut [f32], w: &[f32], cval: f32, row: impl Fn(isize) -> Option<&'a [f32]>) {
     symmetric_rows_generic(dst, w, cval, row)
 }
 
 #[inline(always)]
-fn symmetric_rows_generic<'a>(
-    dst: &mut [f32],
-    w: &[f32],
-    cval: f32,
-    row: impl Fn(isize) -> Option<&'a [f32]>,
-) {
+fn symmetric_rows_generic<'a>(dst: &mut [f32], w: &[f32], cval: f32, row: impl Fn(isize) -> Option<&'a [f32]>) {
     let n = dst.len();
     match row(0) {
         Some(c) => {
@@ -79,13 +64,7 @@ fn symmetric_rows_generic<'a>(
 /// Symmetric 1D correlation along a row: `dst[i] = Σ_k w[|k|] * src_ext[i + k]`, with `src`
 /// extended by `mode`. `pad` is scratch space reused between calls.
 #[inline]
-pub(crate) fn symmetric_along_row(
-    dst: &mut [f32],
-    src: &[f32],
-    w: &[f32],
-    mode: BoundaryMode,
-    pad: &mut Vec<f32>,
-) {
+pub(crate) fn symmetric_along_row(dst: &mut [f32], src: &[f32], w: &[f32], mode: BoundaryMode, pad: &mut Vec<f32>) {
     let n = src.len();
     let r = w.len() - 1;
     pad.clear();

@@ -59,11 +59,7 @@ impl fmt::Display for AdapterSummary {
             mib(self.max_storage_binding),
             mib(self.max_buffer_size),
             self.max_invocations_per_workgroup,
-            if self.timestamps {
-                "available"
-            } else {
-                "not available"
-            },
+            if self.timestamps { "available" } else { "not available" },
         )
     }
 }
@@ -84,9 +80,7 @@ pub struct GpuContext {
 
 impl fmt::Debug for GpuContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GpuContext")
-            .field("adapter", &self.summary)
-            .finish()
+        f.debug_struct("GpuContext").field("adapter", &self.summary).finish()
     }
 }
 
@@ -114,12 +108,9 @@ impl GpuContext {
     }
 
     async fn new_async(options: GpuOptions) -> Result<Self> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
-        let wanted_name = std::env::var("WGPU_ADAPTER_NAME")
-            .ok()
-            .filter(|s| !s.is_empty());
+        let wanted_name = std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty());
         let adapter = choose_adapter(adapters, wanted_name.as_deref())?;
         let info = adapter.get_info();
 
@@ -134,8 +125,7 @@ impl GpuContext {
                     format!("{cap} bytes is below the smallest usable binding ({floor} bytes)"),
                 ));
             }
-            limits.max_storage_buffer_binding_size =
-                limits.max_storage_buffer_binding_size.min(cap);
+            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
         }
         let offered = adapter.features();
         let timestamp_features = wgpu::Features::TIMESTAMP_QUERY;
@@ -152,12 +142,7 @@ impl GpuContext {
                 trace: wgpu::Trace::Off,
             })
             .await
-            .map_err(|e| {
-                Error::NoGpu(format!(
-                    "adapter '{}' refused to create a device: {e}",
-                    info.name
-                ))
-            })?;
+            .map_err(|e| Error::NoGpu(format!("adapter '{}' refused to create a device: {e}", info.name)))?;
 
         let lost = Arc::new(Mutex::new(None::<String>));
         let is_lost = Arc::new(AtomicBool::new(false));
@@ -229,12 +214,7 @@ impl GpuContext {
     /// Fails if the device was lost or an uncaptured error was reported since the last check.
     pub(crate) fn check_health(&self) -> Result<()> {
         if self.is_lost.load(Ordering::SeqCst) {
-            let msg = self
-                .lost
-                .lock()
-                .ok()
-                .and_then(|m| m.clone())
-                .unwrap_or_default();
+            let msg = self.lost.lock().ok().and_then(|m| m.clone()).unwrap_or_default();
             return Err(Error::DeviceLost(format!(
                 "{msg}; create a new GpuContext (or Backend) to continue"
             )));
@@ -301,10 +281,7 @@ fn adapter_rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
     (kind, api)
 }
 
-fn choose_adapter(
-    adapters: Vec<wgpu::Adapter>,
-    wanted_name: Option<&str>,
-) -> Result<wgpu::Adapter> {
+fn choose_adapter(adapters: Vec<wgpu::Adapter>, wanted_name: Option<&str>) -> Result<wgpu::Adapter> {
     // Only adapters that can run compute shaders count.
     let usable: Vec<wgpu::Adapter> = adapters
         .into_iter()

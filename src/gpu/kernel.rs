@@ -30,6 +30,11 @@ pub struct KernelSpec {
 }
 
 impl GpuContext {
+    /// Number of kernels compiled on this device so far (each is compiled once).
+    pub fn compiled_kernels(&self) -> usize {
+        self.pipelines.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
     /// The compiled pipeline for `spec`, compiling it on first use on this device.
     pub(crate) fn pipeline(&self, spec: &KernelSpec) -> Result<Arc<wgpu::ComputePipeline>> {
         let mut cache = self
@@ -42,22 +47,18 @@ impl GpuContext {
         let source = spec.sources.concat();
         let pipeline = self
             .scoped(|| {
-                let module = self
-                    .device
-                    .create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(spec.name),
-                        source: wgpu::ShaderSource::Wgsl(source.into()),
-                    });
-                Ok(self
-                    .device
-                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(spec.name),
-                        layout: None,
-                        module: &module,
-                        entry_point: Some(spec.entry),
-                        compilation_options: Default::default(),
-                        cache: None,
-                    }))
+                let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(spec.name),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                });
+                Ok(self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(spec.name),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some(spec.entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                }))
             })
             .map_err(|e| Error::Gpu(format!("kernel '{}' failed to compile: {e}", spec.name)))?;
         let pipeline = Arc::new(pipeline);

@@ -20,3 +20,6 @@ pub use kernel::{KernelSpec, wgsl};
 pub use recorder::{BufferWindow, KernelTime, Recorder};
 pub use tiling::{Slab, for_each_slab};
 pub use volume::GpuVolume;
+
+/// The `wgpu` version the runtime is built on, for code that records its own kernels.
+pub use wgpu;

@@ -81,11 +81,9 @@ pub struct Recorder<'c> {
 impl<'c> Recorder<'c> {
     /// Starts an empty recording on `ctx`.
     pub fn new(ctx: &'c GpuContext) -> Self {
-        let encoder = ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("hounsfield"),
-            });
+        let encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("hounsfield"),
+        });
         Recorder {
             ctx,
             encoder,
@@ -101,34 +99,25 @@ impl<'c> Recorder<'c> {
 
     /// A small uniform buffer holding `value` (a kernel's parameter block).
     pub fn uniform<T: bytemuck::Pod>(&self, value: &T) -> wgpu::Buffer {
-        self.ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("hounsfield params"),
-                contents: bytemuck::bytes_of(value),
-                usage: wgpu::BufferUsages::UNIFORM,
-            })
+        self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("hounsfield params"),
+            contents: bytemuck::bytes_of(value),
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
     }
 
     /// A small read-only storage buffer holding `values` (filter weights, lookup tables).
     pub fn constants<T: bytemuck::Pod>(&self, values: &[T]) -> wgpu::Buffer {
-        self.ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("hounsfield constants"),
-                contents: bytemuck::cast_slice(values),
-                usage: wgpu::BufferUsages::STORAGE,
-            })
+        self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("hounsfield constants"),
+            contents: bytemuck::cast_slice(values),
+            usage: wgpu::BufferUsages::STORAGE,
+        })
     }
 
     /// Records `kernel` over `items` invocations (folded into a 2D grid of 64-wide workgroups),
     /// with `bindings` (uniform or storage windows) at consecutive bindings from 0.
-    pub fn dispatch_linear(
-        &mut self,
-        kernel: &KernelSpec,
-        bindings: &[BufferWindow<'_>],
-        items: u64,
-    ) -> Result<()> {
+    pub fn dispatch_linear(&mut self, kernel: &KernelSpec, bindings: &[BufferWindow<'_>], items: u64) -> Result<()> {
         if items == 0 {
             return Ok(());
         }
@@ -155,27 +144,22 @@ impl<'c> Recorder<'c> {
                 }),
             })
             .collect();
-        let bind_group = self
-            .ctx
-            .device
-            .create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(kernel.name),
-                layout: &pipeline.get_bind_group_layout(0),
-                entries: &entries,
-            });
+        let bind_group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.name),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
         let timestamp_writes = self.next_timestamp_slot();
-        let mut pass = self
-            .encoder
-            .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(kernel.name),
-                timestamp_writes: timestamp_writes.as_ref().map(|(set, i)| {
-                    wgpu::ComputePassTimestampWrites {
-                        query_set: &self.query_sets[*set],
-                        beginning_of_pass_write_index: Some(*i),
-                        end_of_pass_write_index: Some(*i + 1),
-                    }
+        let mut pass = self.encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(kernel.name),
+            timestamp_writes: timestamp_writes
+                .as_ref()
+                .map(|(set, i)| wgpu::ComputePassTimestampWrites {
+                    query_set: &self.query_sets[*set],
+                    beginning_of_pass_write_index: Some(*i),
+                    end_of_pass_write_index: Some(*i + 1),
                 }),
-            });
+        });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(gx as u32, gy as u32, 1);
@@ -183,14 +167,7 @@ impl<'c> Recorder<'c> {
     }
 
     /// Records a buffer-to-buffer copy.
-    pub fn copy(
-        &mut self,
-        src: &wgpu::Buffer,
-        src_offset: u64,
-        dst: &wgpu::Buffer,
-        dst_offset: u64,
-        size: u64,
-    ) {
+    pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, size: u64) {
         self.encoder
             .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
     }

@@ -62,14 +62,7 @@ pub(crate) fn plan_slabs(
     align: u64,
 ) -> Result<Vec<(usize, usize, SlabInput)>> {
     if nz as u64 * slice_bytes <= max_binding {
-        return Ok(vec![(
-            0,
-            nz,
-            SlabInput::Window {
-                first: 0,
-                count: nz,
-            },
-        )]);
+        return Ok(vec![(0, nz, SlabInput::Window { first: 0, count: nz })]);
     }
     // Leave room for the alignment slack of a window's offset.
     let max_slices = (max_binding.saturating_sub(align) / slice_bytes) as usize;
@@ -90,15 +83,14 @@ pub(crate) fn plan_slabs(
         let z1 = (z0 + slab_len).min(nz);
         let lo = z0.saturating_sub(halo_z);
         let hi = (z1 + halo_z).min(nz);
-        let reach =
-            (z0 as isize - halo_z as isize..z0 as isize).chain(z1 as isize..(z1 + halo_z) as isize);
+        let reach = (z0 as isize - halo_z as isize..z0 as isize).chain(z1 as isize..(z1 + halo_z) as isize);
         let mut in_window = true;
         for z in reach {
-            if let Some(m) = mode.map_index(z, 0, nz as isize) {
-                if m < lo as isize || m >= hi as isize {
-                    in_window = false;
-                    break;
-                }
+            if let Some(m) = mode.map_index(z, 0, nz as isize)
+                && (m < lo as isize || m >= hi as isize)
+            {
+                in_window = false;
+                break;
             }
         }
         let input = if in_window {
@@ -111,9 +103,7 @@ pub(crate) fn plan_slabs(
                 .map(|z| {
                     mode.map_index(z, 0, nz as isize)
                         .map(|m| m as usize)
-                        .ok_or_else(|| {
-                            Error::Gpu("internal: constant-mode slab needed gathering".into())
-                        })
+                        .ok_or_else(|| Error::Gpu("internal: constant-mode slab needed gathering".into()))
                 })
                 .collect::<Result<Vec<_>>>()?;
             SlabInput::Gathered { sources }
@@ -163,19 +153,10 @@ pub fn for_each_slab(
     let slice_elems = (ny * nx) as u64;
     let slice_bytes = slice_elems * 4;
     let align = ctx.storage_offset_alignment().max(4);
-    let slabs = plan_slabs(
-        nz,
-        slice_bytes,
-        halo_z,
-        mode,
-        ctx.max_storage_binding(),
-        align,
-    )?;
+    let slabs = plan_slabs(nz, slice_bytes, halo_z, mode, ctx.max_storage_binding(), align)?;
 
     // One scratch tile per input, shared by all gathered slabs (commands run in order).
-    let needs_scratch = slabs
-        .iter()
-        .any(|s| matches!(s.2, SlabInput::Gathered { .. }));
+    let needs_scratch = slabs.iter().any(|s| matches!(s.2, SlabInput::Gathered { .. }));
     let scratch: Vec<wgpu::Buffer> = if needs_scratch {
         let max_tile = slabs
             .iter()
@@ -298,17 +279,7 @@ mod tests {
     #[test]
     fn small_volume_is_one_window() {
         let slabs = plan_slabs(10, 1024, 3, BoundaryMode::Wrap, 1 << 20, 256).unwrap();
-        assert_eq!(
-            slabs,
-            vec![(
-                0,
-                10,
-                SlabInput::Window {
-                    first: 0,
-                    count: 10
-                }
-            )]
-        );
+        assert_eq!(slabs, vec![(0, 10, SlabInput::Window { first: 0, count: 10 })]);
     }
 
     #[test]
@@ -327,9 +298,7 @@ mod tests {
                 next = *z1;
                 let slices = match input {
                     SlabInput::Window { first, count } => {
-                        assert!(
-                            *first <= z0.saturating_sub(4) && first + count >= (z1 + 4).min(100)
-                        );
+                        assert!(*first <= z0.saturating_sub(4) && first + count >= (z1 + 4).min(100));
                         *count
                     }
                     SlabInput::Gathered { sources } => {

@@ -37,6 +37,11 @@ impl GpuVolume {
         false
     }
 
+    /// The underlying buffer, for recording custom kernels with [`crate::gpu::Recorder`].
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+
     /// Size in bytes.
     pub fn byte_len(&self) -> u64 {
         self.len() as u64 * 4
@@ -67,21 +72,18 @@ impl GpuVolume {
         let bytes: &[u8] = bytemuck::cast_slice(floats);
         if bytes.len() as u64 <= TRANSFER_CHUNK {
             let buffer = ctx.scoped(|| {
-                Ok(ctx
-                    .device
-                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                        label: Some("hounsfield volume"),
-                        contents: bytes,
-                        usage: volume_usage(),
-                    }))
+                Ok(ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("hounsfield volume"),
+                    contents: bytes,
+                    usage: volume_usage(),
+                }))
             })?;
             return Ok(GpuVolume { buffer, shape });
         }
         let volume = GpuVolume::zeros(ctx, shape)?;
         for (i, chunk) in bytes.chunks(TRANSFER_CHUNK as usize).enumerate() {
             ctx.scoped(|| {
-                ctx.queue
-                    .write_buffer(&volume.buffer, i as u64 * TRANSFER_CHUNK, chunk);
+                ctx.queue.write_buffer(&volume.buffer, i as u64 * TRANSFER_CHUNK, chunk);
                 Ok(())
             })?;
             // Submitting per chunk lets wgpu recycle the staging memory.
@@ -109,11 +111,9 @@ impl GpuVolume {
         while offset < total {
             let size = chunk.min(total - offset);
             let idx = ctx.scoped(|| {
-                let mut encoder =
-                    ctx.device
-                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                            label: Some("download"),
-                        });
+                let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("download"),
+                });
                 encoder.copy_buffer_to_buffer(&self.buffer, offset, &staging, 0, size);
                 Ok(ctx.queue.submit([encoder.finish()]))
             })?;
@@ -131,12 +131,7 @@ impl GpuVolume {
 }
 
 /// Maps the first `size` bytes of a MAP_READ buffer, copies them to `dst` and unmaps.
-pub(crate) fn read_mapped(
-    ctx: &GpuContext,
-    buffer: &wgpu::Buffer,
-    size: u64,
-    dst: &mut [u8],
-) -> Result<()> {
+pub(crate) fn read_mapped(ctx: &GpuContext, buffer: &wgpu::Buffer, size: u64, dst: &mut [u8]) -> Result<()> {
     let (tx, rx) = std::sync::mpsc::channel();
     let slice = buffer.slice(..size);
     slice.map_async(wgpu::MapMode::Read, move |r| {

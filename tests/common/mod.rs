@@ -13,10 +13,7 @@ fn require_gpu() -> bool {
     std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1")
 }
 
-fn context(
-    options: GpuOptions,
-    slot: &'static OnceLock<Result<Arc<GpuContext>, String>>,
-) -> Option<Arc<GpuContext>> {
+fn context(options: GpuOptions, slot: &'static OnceLock<Result<Arc<GpuContext>, String>>) -> Option<Arc<GpuContext>> {
     let ctx = slot.get_or_init(|| {
         GpuContext::with_options(options)
             .map(Arc::new)
@@ -26,9 +23,7 @@ fn context(
         Ok(ctx) => Some(ctx.clone()),
         Err(e) if require_gpu() => panic!("{REQUIRE_GPU_ENV}=1 but no GPU context: {e}"),
         Err(e) => {
-            eprintln!(
-                "NOTICE: GPU test skipped, no usable adapter ({e}); set {REQUIRE_GPU_ENV}=1 to fail instead"
-            );
+            eprintln!("NOTICE: GPU test skipped, no usable adapter ({e}); set {REQUIRE_GPU_ENV}=1 to fail instead");
             None
         }
     }
@@ -54,49 +49,30 @@ pub fn gpu_small_bindings() -> Option<Arc<GpuContext>> {
 }
 
 /// Asserts `|actual - expected| <= atol + rtol * |expected|` everywhere, naming the worst voxel.
-pub fn assert_close(
-    actual: ArrayViewD<'_, f32>,
-    expected: ArrayViewD<'_, f64>,
-    rtol: f64,
-    atol: f64,
-    what: &str,
-) {
+pub fn assert_close(actual: ArrayViewD<'_, f32>, expected: ArrayViewD<'_, f64>, rtol: f64, atol: f64, what: &str) {
     assert_eq!(actual.shape(), expected.shape(), "{what}: shapes differ");
     // (error, index) of the voxel that exceeds its tolerance the most; NaN counts as failure.
     let mut worst: Option<(f64, f64, Vec<usize>)> = None;
     for ((idx, &a), &e) in actual.indexed_iter().zip(expected.iter()) {
         let err = (a as f64 - e).abs();
         let allowed = atol + rtol * e.abs();
-        let bad = !(err <= allowed) && !(a.is_nan() && e.is_nan());
+        let both_nan = a.is_nan() && e.is_nan();
+        let within = err <= allowed; // false for NaN
+        let bad = !within && !both_nan;
         if bad {
-            let excess = if allowed > 0.0 {
-                err / allowed
-            } else {
-                f64::INFINITY
-            };
-            if worst
-                .as_ref()
-                .is_none_or(|w| excess > w.0 || excess.is_nan())
-            {
+            let excess = if allowed > 0.0 { err / allowed } else { f64::INFINITY };
+            if worst.as_ref().is_none_or(|w| excess > w.0 || excess.is_nan()) {
                 worst = Some((excess, err, idx.slice().to_vec()));
             }
         }
     }
     if let Some((_, err, idx)) = worst {
-        panic!(
-            "{what}: error {err:.3e} at {idx:?} exceeds atol {atol:e} + rtol {rtol:e}·|expected|"
-        );
+        panic!("{what}: error {err:.3e} at {idx:?} exceeds atol {atol:e} + rtol {rtol:e}·|expected|");
     }
 }
 
 /// [`assert_close`] for two f32 arrays.
-pub fn assert_close_f32(
-    actual: ArrayViewD<'_, f32>,
-    expected: ArrayViewD<'_, f32>,
-    rtol: f64,
-    atol: f64,
-    what: &str,
-) {
+pub fn assert_close_f32(actual: ArrayViewD<'_, f32>, expected: ArrayViewD<'_, f32>, rtol: f64, atol: f64, what: &str) {
     let expected: ArrayD<f64> = expected.mapv(f64::from);
     assert_close(actual, expected.view(), rtol, atol, what);
 }

@@ -1,0 +1,135 @@
+//! The shared GPU runtime: adapter reporting, transfers, pipeline cache, timing, error plumbing.
+
+mod common;
+
+use common::{gpu, random_volume};
+use hounsfield::Error;
+use hounsfield::filter::Gaussian;
+use hounsfield::gpu::{BufferWindow, GpuContext, GpuVolume, KernelSpec, KernelTime, Recorder};
+
+#[test]
+fn adapter_is_reported_with_its_limits() {
+    let Some(ctx) = gpu() else { return };
+    let a = ctx.adapter();
+    eprintln!("adapter: {a}");
+    assert!(!a.name.is_empty());
+    assert!(a.max_storage_binding >= 128 << 20 || a.is_software, "{a}");
+    assert!(a.max_buffer_size >= a.max_storage_binding);
+    let text = a.to_string();
+    assert!(text.contains(&a.name) && text.contains("max storage binding"), "{text}");
+}
+
+#[test]
+fn upload_download_round_trip_is_exact() {
+    let Some(ctx) = gpu() else { return };
+    for shape in [[1, 1, 1], [3, 5, 7], [2, 300, 301]] {
+        let vol = random_volume(shape, 1);
+        let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
+        assert_eq!(resident.shape(), shape);
+        assert_eq!(resident.download(&ctx).unwrap(), vol);
+    }
+    // Non-contiguous input (a transposed view) is uploaded in logical order.
+    let vol = random_volume([4, 6, 8], 2);
+    let t = vol.view().reversed_axes();
+    let back = GpuVolume::upload(&ctx, t).unwrap().download(&ctx).unwrap();
+    assert_eq!(back, t.to_owned());
+}
+
+#[test]
+fn kernels_compile_once_and_chain_on_the_gpu() {
+    if gpu().is_none() {
+        return;
+    }
+    // A context of its own, so that other tests' kernels do not change the count.
+    let ctx = GpuContext::new().unwrap();
+    let vol = random_volume([6, 20, 24], 3);
+    let g = Gaussian::new(&[1.0]);
+    let a = GpuVolume::upload(&ctx, vol.view()).unwrap();
+    assert_eq!(ctx.compiled_kernels(), 0);
+    // Two chained filters without a host round trip ...
+    let b = g.apply_gpu(&ctx, &a).unwrap();
+    let c = g.apply_gpu(&ctx, &b).unwrap();
+    assert_eq!(
+        ctx.compiled_kernels(),
+        1,
+        "the Gaussian kernel was compiled more than once"
+    );
+    // ... equal the CPU applying them twice.
+    let cpu = g.apply_cpu(g.apply_cpu(vol.view()).unwrap().view()).unwrap();
+    let gpu_twice = c.download(&ctx).unwrap();
+    common::assert_close_f32(
+        gpu_twice.view().into_dyn(),
+        cpu.view().into_dyn(),
+        1e-5,
+        1e-6,
+        "chained",
+    );
+}
+
+#[test]
+fn kernel_time_is_measured_when_timestamps_exist() {
+    let Some(ctx) = gpu() else { return };
+    let vol = random_volume([8, 64, 64], 4);
+    let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
+    let (_, time) = Gaussian::new(&[2.0]).apply_gpu_timed(&ctx, &resident).unwrap();
+    if ctx.adapter().timestamps {
+        let d = time.duration().expect("timestamps available but not measured");
+        assert!(d.as_nanos() > 0, "{time}");
+    } else {
+        assert_eq!(time, KernelTime::NotAvailable);
+        assert!(time.to_string().contains("not available"));
+    }
+}
+
+static BROKEN_SHADER: KernelSpec = KernelSpec {
+    name: "test/broken",
+    sources: &["@compute @workgroup_size(64) fn main( { this is not wgsl"],
+    entry: "main",
+};
+
+static NEEDS_ONE_BUFFER: KernelSpec = KernelSpec {
+    name: "test/needs_one_buffer",
+    sources: &["@group(0) @binding(0) var<storage, read_write> a: array<f32>;
+        @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) { a[g.x] = 1.0; }"],
+    entry: "main",
+};
+
+#[test]
+fn shader_and_binding_mistakes_are_errors_not_panics() {
+    let Some(ctx) = gpu() else { return };
+    let mut rec = Recorder::new(&ctx);
+    let err = rec.dispatch_linear(&BROKEN_SHADER, &[], 1).unwrap_err();
+    assert!(
+        matches!(err, Error::Gpu(_)) && err.to_string().contains("test/broken"),
+        "{err}"
+    );
+
+    // Missing binding: reported when the recording is submitted.
+    let mut rec = Recorder::new(&ctx);
+    let outcome = rec
+        .dispatch_linear(&NEEDS_ONE_BUFFER, &[], 64)
+        .and_then(|_| rec.submit());
+    assert!(matches!(outcome, Err(Error::Gpu(_))), "{outcome:?}");
+
+    // A window that runs past the end of its buffer.
+    let small = GpuVolume::zeros(&ctx, [1, 1, 64]).unwrap();
+    let big = GpuVolume::zeros(&ctx, [1, 1, 128]).unwrap();
+    let mut rec = Recorder::new(&ctx);
+    let window = BufferWindow {
+        size: big.byte_len(),
+        ..BufferWindow::whole(small_buffer(&small))
+    };
+    let outcome = rec
+        .dispatch_linear(&NEEDS_ONE_BUFFER, &[window], 64)
+        .and_then(|_| rec.submit());
+    assert!(matches!(outcome, Err(Error::Gpu(_))), "{outcome:?}");
+
+    // The device is still usable afterwards.
+    let vol = random_volume([2, 3, 4], 6);
+    let back = GpuVolume::upload(&ctx, vol.view()).unwrap().download(&ctx).unwrap();
+    assert_eq!(back, vol);
+}
+
+fn small_buffer(v: &GpuVolume) -> &hounsfield::gpu::wgpu::Buffer {
+    v.buffer()
+}
