@@ -22,9 +22,15 @@ pub mod error;
 pub mod filter;
 pub mod gpu;
 pub mod io;
+mod memory;
 pub mod volume;
 
 pub use backend::{Backend, Selection};
 pub use boundary::BoundaryMode;
 pub use error::{Error, Result};
 pub use volume::{Grid, Volume};
+
+/// The README's code blocks, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

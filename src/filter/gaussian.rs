@@ -232,7 +232,7 @@ fn run_cpu(plan: &Plan, input: ArrayView3<'_, f32>) -> Array3<f32> {
 
     let mut out = match plan.weights(0) {
         Some(w) => {
-            let mut out = vec![0.0f32; src.len()];
+            let mut out = crate::memory::zeroed_f32(src.len());
             z_pass(src, &mut out, nz, plane, w, mode);
             out
         }
@@ -244,17 +244,25 @@ fn run_cpu(plan: &Plan, input: ArrayView3<'_, f32>) -> Array3<f32> {
     if wy.is_some() || wx.is_some() {
         out.par_chunks_mut(plane).for_each_init(
             || (vec![0.0f32; plane], Vec::new()),
-            |(scratch, pad), slice| {
-                if let Some(wy) = wy {
+            |(scratch, pad), slice| match (wy, wx) {
+                (Some(wy), Some(wx)) => {
+                    y_pass(slice, scratch, ny, nx, wy, mode);
+                    for (row_out, row_in) in slice.chunks_mut(nx).zip(scratch.chunks(nx)) {
+                        symmetric_along_row(row_out, row_in, wx, mode, pad);
+                    }
+                }
+                (Some(wy), None) => {
                     y_pass(slice, scratch, ny, nx, wy, mode);
                     slice.copy_from_slice(scratch);
                 }
-                if let Some(wx) = wx {
-                    for (row_out, row_in) in scratch.chunks_mut(nx).zip(slice.chunks(nx)) {
-                        symmetric_along_row(row_out, row_in, wx, mode, pad);
+                (None, Some(wx)) => {
+                    for row in slice.chunks_mut(nx) {
+                        let copy = &mut scratch[..nx];
+                        copy.copy_from_slice(row);
+                        symmetric_along_row(row, copy, wx, mode, pad);
                     }
-                    slice.copy_from_slice(scratch);
                 }
+                (None, None) => {}
             },
         );
     }

@@ -38,9 +38,34 @@ fn symmetric_rows_generic<'a>(dst: &mut [f32], w: &[f32], cval: f32, row: impl F
         }
         None => dst.fill(w[0] * cval),
     }
-    for (k, &wk) in w.iter().enumerate().skip(1) {
-        let k = k as isize;
-        match (row(-k), row(k)) {
+    let r = w.len() - 1;
+    let mut k = 1;
+    while k <= r {
+        // Four taps per sweep over `dst` where all eight rows exist: a quarter of the loads and
+        // stores of `dst`, which otherwise dominate.
+        if k + 3 <= r
+            && let (Some(a1), Some(b1), Some(a2), Some(b2), Some(a3), Some(b3), Some(a4), Some(b4)) = (
+                row(-(k as isize)),
+                row(k as isize),
+                row(-(k as isize + 1)),
+                row(k as isize + 1),
+                row(-(k as isize + 2)),
+                row(k as isize + 2),
+                row(-(k as isize + 3)),
+                row(k as isize + 3),
+            )
+        {
+            let (w1, w2, w3, w4) = (w[k], w[k + 1], w[k + 2], w[k + 3]);
+            let (a1, b1, a2, b2) = (&a1[..n], &b1[..n], &a2[..n], &b2[..n]);
+            let (a3, b3, a4, b4) = (&a3[..n], &b3[..n], &a4[..n], &b4[..n]);
+            for i in 0..n {
+                dst[i] += w1 * (a1[i] + b1[i]) + w2 * (a2[i] + b2[i]) + w3 * (a3[i] + b3[i]) + w4 * (a4[i] + b4[i]);
+            }
+            k += 4;
+            continue;
+        }
+        let wk = w[k];
+        match (row(-(k as isize)), row(k as isize)) {
             (Some(a), Some(b)) => {
                 for ((d, &a), &b) in dst.iter_mut().zip(&a[..n]).zip(&b[..n]) {
                     *d += wk * (a + b);
@@ -58,6 +83,7 @@ fn symmetric_rows_generic<'a>(dst: &mut [f32], w: &[f32], cval: f32, row: impl F
                 }
             }
         }
+        k += 1;
     }
 }
 
