@@ -133,3 +133,19 @@ fn shader_and_binding_mistakes_are_errors_not_panics() {
 fn small_buffer(v: &GpuVolume) -> &hounsfield::gpu::wgpu::Buffer {
     v.buffer()
 }
+
+#[test]
+fn a_lost_device_gives_errors_not_panics_or_hangs() {
+    if gpu().is_none() {
+        return;
+    }
+    let ctx = GpuContext::new().unwrap();
+    let vol = random_volume([4, 8, 8], 8);
+    let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
+    ctx.destroy();
+    let err = Gaussian::new(&[1.0]).apply_gpu(&ctx, &resident).unwrap_err();
+    assert!(matches!(err, Error::DeviceLost(_)), "{err}");
+    assert!(err.to_string().contains("new GpuContext"), "{err}");
+    assert!(matches!(resident.download(&ctx), Err(Error::DeviceLost(_))));
+    assert!(matches!(GpuVolume::upload(&ctx, vol.view()), Err(Error::DeviceLost(_))));
+}

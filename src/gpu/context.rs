@@ -201,6 +201,18 @@ impl GpuContext {
         &self.summary
     }
 
+    /// Destroys the device now, releasing its memory without waiting for the last `Arc` to drop.
+    /// Every later call on this context (or its volumes) returns [`Error::DeviceLost`], exactly
+    /// as after a driver reset; create a new context to continue.
+    pub fn destroy(&self) {
+        self.device.destroy();
+        // The lost callback may run asynchronously; record the loss here as well.
+        self.is_lost.store(true, Ordering::SeqCst);
+        if let Ok(mut slot) = self.lost.lock() {
+            slot.get_or_insert_with(|| "the device was destroyed".into());
+        }
+    }
+
     /// Largest storage binding in bytes, as negotiated.
     pub fn max_storage_binding(&self) -> u64 {
         self.limits.max_storage_buffer_binding_size
