@@ -4,7 +4,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{assert_close, assert_close_f32, gpu, gpu_small_bindings, random_volume};
+use common::{assert_close, assert_close_f32, gpus, gpus_small_bindings, random_volume};
 use hounsfield::gpu::GpuVolume;
 use hounsfield::{Backend, BoundaryMode, Error, Grid, Volume, filter::Gaussian};
 use ndarray::{Array2, Array3, ArrayD, Axis, IxDyn};
@@ -18,12 +18,10 @@ const ALL_MODES: [BoundaryMode; 5] = [
     BoundaryMode::Wrap,
 ];
 
-/// The CPU backend, and the GPU backend when one exists (see `common::gpu`).
+/// The CPU backend, and a GPU backend on every usable adapter (see `common::gpus`).
 fn backends() -> Vec<Backend> {
     let mut b = vec![Backend::Cpu];
-    if let Some(ctx) = gpu() {
-        b.push(Backend::Gpu(ctx));
-    }
+    b.extend(gpus().into_iter().map(Backend::Gpu));
     b
 }
 
@@ -223,62 +221,79 @@ fn gpu_matches_cpu(ctx: &hounsfield::gpu::GpuContext, vol: &Array3<f32>, filter:
 
 #[test]
 fn gpu_matches_cpu_on_awkward_shapes() {
-    let Some(ctx) = gpu() else { return };
-    let shapes = [
-        [5, 67, 131],
-        [1, 33, 65],
-        [17, 1, 30],
-        [9, 13, 1],
-        [1, 1, 1],
-        [3, 2, 257],
-    ];
-    for (i, shape) in shapes.into_iter().enumerate() {
-        let vol = random_volume(shape, i as u64);
-        for mode in ALL_MODES {
-            let f = Gaussian::new(&[1.7, 0.6, 2.3]).mode(mode);
-            gpu_matches_cpu(&ctx, &vol, &f, &format!("{shape:?} {mode}"));
+    for ctx in gpus() {
+        let shapes = [
+            [5, 67, 131],
+            [1, 33, 65],
+            [17, 1, 30],
+            [9, 13, 1],
+            [1, 1, 1],
+            [3, 2, 257],
+        ];
+        for (i, shape) in shapes.into_iter().enumerate() {
+            let vol = random_volume(shape, i as u64);
+            for mode in ALL_MODES {
+                let f = Gaussian::new(&[1.7, 0.6, 2.3]).mode(mode);
+                gpu_matches_cpu(
+                    &ctx,
+                    &vol,
+                    &f,
+                    &format!("{shape:?} {mode} on {}", ctx.adapter().backend),
+                );
+            }
         }
     }
 }
 
 #[test]
 fn gpu_matches_cpu_with_radius_larger_than_the_axis() {
-    let Some(ctx) = gpu() else { return };
-    let vol = random_volume([4, 6, 9], 5);
-    for mode in ALL_MODES {
-        let f = Gaussian::new(&[6.0, 9.0, 12.0]).mode(mode);
-        gpu_matches_cpu(&ctx, &vol, &f, &format!("large sigma {mode}"));
+    for ctx in gpus() {
+        let vol = random_volume([4, 6, 9], 5);
+        for mode in ALL_MODES {
+            let f = Gaussian::new(&[6.0, 9.0, 12.0]).mode(mode);
+            gpu_matches_cpu(
+                &ctx,
+                &vol,
+                &f,
+                &format!("large sigma {mode} on {}", ctx.adapter().backend),
+            );
+        }
     }
 }
 
 #[test]
 fn gpu_slab_tiling_matches_cpu_in_every_mode() {
     // 64 KiB bindings: a 40×20×30 volume (96 KB) runs in several slabs, some gathered (wrap).
-    let Some(ctx) = gpu_small_bindings() else {
-        return;
-    };
-    assert!(ctx.max_storage_binding() <= 64 * 1024);
-    let vol = random_volume([40, 20, 30], 9);
-    for mode in ALL_MODES {
-        for sigma in [[1.0, 1.0, 1.0], [3.0, 0.0, 0.5]] {
-            let f = Gaussian::new(&sigma).mode(mode);
-            gpu_matches_cpu(&ctx, &vol, &f, &format!("tiled {mode} sigma {sigma:?}"));
+    for ctx in gpus_small_bindings() {
+        assert!(ctx.max_storage_binding() <= 64 * 1024);
+        let vol = random_volume([40, 20, 30], 9);
+        for mode in ALL_MODES {
+            for sigma in [[1.0, 1.0, 1.0], [3.0, 0.0, 0.5]] {
+                let f = Gaussian::new(&sigma).mode(mode);
+                gpu_matches_cpu(
+                    &ctx,
+                    &vol,
+                    &f,
+                    &format!("tiled {mode} sigma {sigma:?} on {}", ctx.adapter().backend),
+                );
+            }
         }
+        // A halo that cannot fit one binding is a clear error, not a wrong picture.
+        let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
+        let err = Gaussian::new(&[10.0, 0.0, 0.0]).apply_gpu(&ctx, &resident).unwrap_err();
+        assert!(matches!(err, Error::TooLarge(_)), "{err}");
     }
-    // A halo that cannot fit one binding is a clear error, not a wrong picture.
-    let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
-    let err = Gaussian::new(&[10.0, 0.0, 0.0]).apply_gpu(&ctx, &resident).unwrap_err();
-    assert!(matches!(err, Error::TooLarge(_)), "{err}");
 }
 
 #[test]
 fn gpu_handles_a_volume_above_128_mib() {
-    let Some(ctx) = gpu() else { return };
-    // 129 slices of 512×512 f32 = 129 MiB: above lavapipe's 128 MiB binding limit.
-    let shape = [129, 512, 512];
-    let vol = random_volume(shape, 13);
-    let f = Gaussian::new(&[1.0, 1.5, 1.0]);
-    gpu_matches_cpu(&ctx, &vol, &f, "129 MiB volume");
+    for ctx in gpus() {
+        // 129 slices of 512×512 f32 = 129 MiB: above lavapipe's 128 MiB binding limit.
+        let shape = [129, 512, 512];
+        let vol = random_volume(shape, 13);
+        let f = Gaussian::new(&[1.0, 1.5, 1.0]);
+        gpu_matches_cpu(&ctx, &vol, &f, &format!("129 MiB volume on {}", ctx.adapter().backend));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,14 +357,15 @@ fn empty_and_zero_length_inputs_are_typed_errors() {
 
 #[test]
 fn absurd_gpu_sizes_are_typed_errors() {
-    let Some(ctx) = gpu() else { return };
-    let too_big = [1 << 20, 1 << 20, 1 << 20];
-    let err = GpuVolume::zeros(&ctx, too_big).unwrap_err();
-    assert!(matches!(err, Error::TooLarge(_)), "{err}");
-    let err = GpuVolume::zeros(&ctx, [usize::MAX, 2, 2]).unwrap_err();
-    assert!(matches!(err, Error::TooLarge(_)), "{err}");
-    let err = GpuVolume::zeros(&ctx, [0, 2, 2]).unwrap_err();
-    assert!(matches!(err, Error::InvalidShape(_)), "{err}");
+    for ctx in gpus() {
+        let too_big = [1 << 20, 1 << 20, 1 << 20];
+        let err = GpuVolume::zeros(&ctx, too_big).unwrap_err();
+        assert!(matches!(err, Error::TooLarge(_)), "{err}");
+        let err = GpuVolume::zeros(&ctx, [usize::MAX, 2, 2]).unwrap_err();
+        assert!(matches!(err, Error::TooLarge(_)), "{err}");
+        let err = GpuVolume::zeros(&ctx, [0, 2, 2]).unwrap_err();
+        assert!(matches!(err, Error::InvalidShape(_)), "{err}");
+    }
 }
 
 #[test]

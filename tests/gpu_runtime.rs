@@ -8,15 +8,25 @@ use hounsfield::filter::Gaussian;
 use hounsfield::gpu::{BufferWindow, GpuContext, GpuVolume, KernelSpec, KernelTime, Recorder};
 
 #[test]
-fn adapter_is_reported_with_its_limits() {
-    let Some(ctx) = gpu() else { return };
-    let a = ctx.adapter();
-    eprintln!("adapter: {a}");
-    assert!(!a.name.is_empty());
-    assert!(a.max_storage_binding >= 128 << 20 || a.is_software, "{a}");
-    assert!(a.max_buffer_size >= a.max_storage_binding);
-    let text = a.to_string();
-    assert!(text.contains(&a.name) && text.contains("max storage binding"), "{text}");
+fn adapters_are_reported_with_their_limits() {
+    let contexts = common::gpus();
+    let listed = GpuContext::adapters();
+    assert_eq!(contexts.len(), listed.len());
+    for (ctx, summary) in contexts.iter().zip(&listed) {
+        let a = ctx.adapter();
+        eprintln!("adapter: {a}");
+        assert_eq!(a.name, summary.name);
+        assert_eq!(a.backend, summary.backend);
+        assert!(!a.name.is_empty());
+        assert!(a.max_storage_binding >= 128 << 20 || a.is_software, "{a}");
+        assert!(a.max_buffer_size >= a.max_storage_binding);
+        let text = a.to_string();
+        assert!(text.contains(&a.name) && text.contains("max storage binding"), "{text}");
+    }
+    // The default context is the best-ranked adapter.
+    if let Some(first) = listed.first() {
+        assert_eq!(GpuContext::new().unwrap().adapter().backend, first.backend);
+    }
 }
 
 #[test]

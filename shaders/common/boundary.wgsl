@@ -7,9 +7,14 @@ const MODE_WRAP: u32 = 4u;
 // Returned by map_index where the value is the constant (Constant mode, outside the range).
 const OUTSIDE: i32 = -2147483647;
 
+// a mod n in 0..n for n > 0. `%` only ever sees non-negative operands: WGSL defines `%` for
+// negative i32, but GLSL (the GL backend's target) leaves it undefined, and Mesa gets it wrong.
 fn positive_mod(a: i32, n: i32) -> i32 {
-    let r = a % n;
-    return select(r, r + n, r < 0);
+    if (a >= 0) {
+        return a % n;
+    }
+    let r = (-a) % n;
+    return select(n - r, 0, r == 0);
 }
 
 // Index inside lo..hi that supplies the value at index i of the extended range.

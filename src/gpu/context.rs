@@ -90,6 +90,9 @@ pub struct GpuOptions {
     /// Use at most this many bytes per storage binding even if the adapter allows more. Volumes
     /// above it are processed in slabs; tests use it to exercise tiling with small volumes.
     pub max_storage_binding: Option<u64>,
+    /// Use the adapter at this position of [`GpuContext::adapters`] instead of the best one
+    /// (tests use it to run on every adapter of a machine).
+    pub adapter: Option<usize>,
 }
 
 impl GpuContext {
@@ -107,11 +110,29 @@ impl GpuContext {
         pollster::block_on(Self::new_async(options))
     }
 
+    /// The usable adapters (compute-capable, filtered by `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`),
+    /// best first: the first is what [`GpuContext::new`] uses. Empty when there is none.
+    pub fn adapters() -> Vec<AdapterSummary> {
+        pollster::block_on(usable_adapters())
+            .map(|list| {
+                list.iter()
+                    .map(|a| summarize(a, &a.limits(), a.features().contains(wgpu::Features::TIMESTAMP_QUERY)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     async fn new_async(options: GpuOptions) -> Result<Self> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
-        let wanted_name = std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty());
-        let adapter = choose_adapter(adapters, wanted_name.as_deref())?;
+        let adapters = usable_adapters().await?;
+        let adapter = match options.adapter {
+            None => adapters[0].clone(),
+            Some(i) => adapters.get(i).cloned().ok_or_else(|| {
+                Error::NoGpu(format!(
+                    "adapter {i} requested but only {} usable adapter(s) exist",
+                    adapters.len()
+                ))
+            })?,
+        };
         let info = adapter.get_info();
 
         // Ask for everything the adapter offers: kernels plan their work (slab sizes, workgroup
@@ -168,22 +189,7 @@ impl GpuContext {
             }));
         }
 
-        let summary = AdapterSummary {
-            name: info.name.clone(),
-            backend: format!("{:?}", info.backend),
-            device_type: format!("{:?}", info.device_type),
-            driver: [info.driver.as_str(), info.driver_info.as_str()]
-                .iter()
-                .filter(|s| !s.is_empty())
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" "),
-            is_software: info.device_type == wgpu::DeviceType::Cpu,
-            max_storage_binding: limits.max_storage_buffer_binding_size,
-            max_buffer_size: limits.max_buffer_size,
-            max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
-            timestamps,
-        };
+        let summary = summarize(&adapter, &limits, timestamps);
         Ok(GpuContext {
             device,
             queue,
@@ -277,6 +283,34 @@ impl GpuContext {
     }
 }
 
+fn summarize(adapter: &wgpu::Adapter, limits: &wgpu::Limits, timestamps: bool) -> AdapterSummary {
+    let info = adapter.get_info();
+    AdapterSummary {
+        name: info.name.clone(),
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver: [info.driver.as_str(), info.driver_info.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" "),
+        is_software: info.device_type == wgpu::DeviceType::Cpu,
+        max_storage_binding: limits.max_storage_buffer_binding_size,
+        max_buffer_size: limits.max_buffer_size,
+        max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+        timestamps,
+    }
+}
+
+/// Compute-capable adapters allowed by `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`, best first.
+async fn usable_adapters() -> Result<Vec<wgpu::Adapter>> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
+    let wanted_name = std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty());
+    rank_adapters(adapters, wanted_name.as_deref())
+}
+
 /// Ranks adapters: real GPUs first, native APIs before OpenGL.
 fn adapter_rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
     let kind = match info.device_type {
@@ -293,7 +327,7 @@ fn adapter_rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
     (kind, api)
 }
 
-fn choose_adapter(adapters: Vec<wgpu::Adapter>, wanted_name: Option<&str>) -> Result<wgpu::Adapter> {
+fn rank_adapters(adapters: Vec<wgpu::Adapter>, wanted_name: Option<&str>) -> Result<Vec<wgpu::Adapter>> {
     // Only adapters that can run compute shaders count.
     let usable: Vec<wgpu::Adapter> = adapters
         .into_iter()
@@ -321,12 +355,13 @@ fn choose_adapter(adapters: Vec<wgpu::Adapter>, wanted_name: Option<&str>) -> Re
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut candidates: Vec<&wgpu::Adapter> = match wanted_name {
+    let mut candidates: Vec<wgpu::Adapter> = match wanted_name {
         Some(wanted) => {
             let wanted_lower = wanted.to_lowercase();
             let matching: Vec<_> = usable
                 .iter()
                 .filter(|a| a.get_info().name.to_lowercase().contains(&wanted_lower))
+                .cloned()
                 .collect();
             if matching.is_empty() {
                 return Err(Error::NoGpu(format!(
@@ -336,8 +371,8 @@ fn choose_adapter(adapters: Vec<wgpu::Adapter>, wanted_name: Option<&str>) -> Re
             }
             matching
         }
-        None => usable.iter().collect(),
+        None => usable,
     };
     candidates.sort_by_key(|a| adapter_rank(&a.get_info()));
-    Ok(candidates[0].clone())
+    Ok(candidates)
 }

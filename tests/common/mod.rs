@@ -13,39 +13,64 @@ fn require_gpu() -> bool {
     std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1")
 }
 
-fn context(options: GpuOptions, slot: &'static OnceLock<Result<Arc<GpuContext>, String>>) -> Option<Arc<GpuContext>> {
-    let ctx = slot.get_or_init(|| {
-        GpuContext::with_options(options)
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
+type Contexts = Result<Vec<Arc<GpuContext>>, String>;
+
+/// One context per usable adapter (e.g. lavapipe on Vulkan and on GL), created once per binary.
+fn contexts(max_storage_binding: Option<u64>, slot: &'static OnceLock<Contexts>) -> Vec<Arc<GpuContext>> {
+    let contexts = slot.get_or_init(|| {
+        let n = GpuContext::adapters().len();
+        if n == 0 {
+            // Reproduces the descriptive "no adapter" error.
+            return Err(GpuContext::new().err().map(|e| e.to_string()).unwrap_or_default());
+        }
+        (0..n)
+            .map(|i| {
+                GpuContext::with_options(GpuOptions {
+                    max_storage_binding,
+                    adapter: Some(i),
+                })
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+            })
+            .collect()
     });
-    match ctx {
-        Ok(ctx) => Some(ctx.clone()),
+    match contexts {
+        Ok(list) => list.clone(),
         Err(e) if require_gpu() => panic!("{REQUIRE_GPU_ENV}=1 but no GPU context: {e}"),
         Err(e) => {
-            eprintln!("NOTICE: GPU test skipped, no usable adapter ({e}); set {REQUIRE_GPU_ENV}=1 to fail instead");
-            None
+            // Written to the real stderr (not eprintln!, which the test harness captures) so the
+            // skip is visible in a normal `cargo test` run; once per test binary.
+            static NOTICE: OnceLock<()> = OnceLock::new();
+            NOTICE.get_or_init(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "NOTICE: GPU tests in this binary are SKIPPED: no usable adapter ({e}). \
+                     Set {REQUIRE_GPU_ENV}=1 to make them fail instead."
+                );
+            });
+            Vec::new()
         }
     }
 }
 
-/// The shared GPU context of this test binary, or `None` (with a notice) when there is no GPU
-/// and `HOUNSFIELD_REQUIRE_GPU` is not 1.
-pub fn gpu() -> Option<Arc<GpuContext>> {
-    static CTX: OnceLock<Result<Arc<GpuContext>, String>> = OnceLock::new();
-    context(GpuOptions::default(), &CTX)
+/// A context on every usable adapter; empty (with a notice) when there is no GPU and
+/// `HOUNSFIELD_REQUIRE_GPU` is not 1.
+pub fn gpus() -> Vec<Arc<GpuContext>> {
+    static CTX: OnceLock<Contexts> = OnceLock::new();
+    contexts(None, &CTX)
 }
 
-/// A GPU context whose storage bindings are capped at 64 KiB, so that small volumes are
-/// processed in many slabs (tests the tiling path on any adapter).
-pub fn gpu_small_bindings() -> Option<Arc<GpuContext>> {
-    static CTX: OnceLock<Result<Arc<GpuContext>, String>> = OnceLock::new();
-    context(
-        GpuOptions {
-            max_storage_binding: Some(64 * 1024),
-        },
-        &CTX,
-    )
+/// The best adapter's context, or `None` as for [`gpus`].
+pub fn gpu() -> Option<Arc<GpuContext>> {
+    gpus().into_iter().next()
+}
+
+/// Contexts whose storage bindings are capped at 64 KiB, so that small volumes are processed
+/// in many slabs (tests the tiling path on any adapter).
+pub fn gpus_small_bindings() -> Vec<Arc<GpuContext>> {
+    static CTX: OnceLock<Contexts> = OnceLock::new();
+    contexts(Some(64 * 1024), &CTX)
 }
 
 /// Asserts `|actual - expected| <= atol + rtol * |expected|` everywhere, naming the worst voxel.
