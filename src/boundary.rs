@@ -45,7 +45,7 @@ impl BoundaryMode {
     }
 
     /// The constant used outside the input (0 for modes other than `Constant`).
-    pub(crate) fn cval(self) -> f32 {
+    pub fn cval(self) -> f32 {
         match self {
             BoundaryMode::Constant(c) => c,
             _ => 0.0,

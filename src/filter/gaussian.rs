@@ -230,31 +230,27 @@ fn run_cpu(plan: &Plan, input: ArrayView3<'_, f32>) -> Array3<f32> {
     let src = input.as_slice().expect("standard layout is contiguous");
     let mode = plan.mode;
 
-    let mut out = match plan.weights(0) {
+    let mut out = crate::memory::zeroed_f32(src.len());
+    let z_filtered = match plan.weights(0) {
         Some(w) => {
-            let mut out = crate::memory::zeroed_f32(src.len());
             z_pass(src, &mut out, nz, plane, w, mode);
-            out
+            true
         }
-        None => src.to_vec(),
+        None => false,
     };
 
     let wy = plan.weights(1);
     let wx = plan.weights(2);
-    if wy.is_some() || wx.is_some() {
-        out.par_chunks_mut(plane).for_each_init(
-            || (vec![0.0f32; plane], Vec::new()),
-            |(scratch, pad), slice| match (wy, wx) {
-                (Some(wy), Some(wx)) => {
-                    y_pass(slice, scratch, ny, nx, wy, mode);
-                    for (row_out, row_in) in slice.chunks_mut(nx).zip(scratch.chunks(nx)) {
-                        symmetric_along_row(row_out, row_in, wx, mode, pad);
-                    }
-                }
-                (Some(wy), None) => {
-                    y_pass(slice, scratch, ny, nx, wy, mode);
-                    slice.copy_from_slice(scratch);
-                }
+    out.par_chunks_mut(plane).enumerate().for_each_init(
+        || (vec![0.0f32; plane], Vec::new()),
+        |(scratch, pad), (z, slice)| {
+            // Without a z pass the slice starts as a copy of the input (made here, per slice,
+            // so the copy is parallel and the slice is in cache for the passes below).
+            if !z_filtered {
+                slice.copy_from_slice(&src[z * plane..(z + 1) * plane]);
+            }
+            match (wy, wx) {
+                (Some(wy), wx) => yx_slice(slice, scratch, pad, ny, nx, wy, wx, mode),
                 (None, Some(wx)) => {
                     for row in slice.chunks_mut(nx) {
                         let copy = &mut scratch[..nx];
@@ -263,9 +259,9 @@ fn run_cpu(plan: &Plan, input: ArrayView3<'_, f32>) -> Array3<f32> {
                     }
                 }
                 (None, None) => {}
-            },
-        );
-    }
+            }
+        },
+    );
     Array3::from_shape_vec(shape, out).expect("shape matches length")
 }
 
@@ -294,14 +290,56 @@ fn z_pass(src: &[f32], dst: &mut [f32], nz: usize, plane: usize, w: &[f32], mode
         });
 }
 
-/// Correlates one slice along y into `dst`.
-fn y_pass(slice: &[f32], dst: &mut [f32], ny: usize, nx: usize, w: &[f32], mode: BoundaryMode) {
+/// Filters one slice in place along y (into `scratch`) and then along x, if `wx` is given (back
+/// into `slice`; otherwise the y result is copied back).
+///
+/// The second stage trails the first by `radius` rows: a row of `slice` is overwritten as soon as
+/// no later y output needs it, so only a band of rows is in flight and it stays in L2 however
+/// large the slice. `Wrap`, and radii of at least the slice height, can read any row, so there
+/// the second stage waits for the whole slice.
+#[allow(clippy::too_many_arguments)]
+fn yx_slice(
+    slice: &mut [f32],
+    scratch: &mut [f32],
+    pad: &mut Vec<f32>,
+    ny: usize,
+    nx: usize,
+    wy: &[f32],
+    wx: Option<&[f32]>,
+    mode: BoundaryMode,
+) {
+    let radius = wy.len() - 1;
+    let lag = if matches!(mode, BoundaryMode::Wrap) || radius >= ny {
+        ny
+    } else {
+        radius
+    };
     let cval = mode.cval();
-    for (y, row) in dst.chunks_mut(nx).enumerate() {
-        symmetric_rows(row, w, cval, |d| {
-            mode.map_index(y as isize + d, 0, ny as isize)
-                .map(|m| &slice[m as usize * nx..(m as usize + 1) * nx])
-        });
+    let mut finished = 0;
+    let mut finish = |slice: &mut [f32], scratch: &[f32], y: usize| {
+        let (out, y_result) = (&mut slice[y * nx..(y + 1) * nx], &scratch[y * nx..(y + 1) * nx]);
+        match wx {
+            Some(wx) => symmetric_along_row(out, y_result, wx, mode, pad),
+            None => out.copy_from_slice(y_result),
+        }
+    };
+    for y in 0..ny {
+        {
+            let source: &[f32] = slice;
+            symmetric_rows(&mut scratch[y * nx..(y + 1) * nx], wy, cval, |d| {
+                mode.map_index(y as isize + d, 0, ny as isize)
+                    .map(|m| &source[m as usize * nx..(m as usize + 1) * nx])
+            });
+        }
+        // Outputs after row y read rows >= y + 1 - radius: rows up to y - radius are free.
+        while finished + lag <= y {
+            finish(slice, scratch, finished);
+            finished += 1;
+        }
+    }
+    while finished < ny {
+        finish(slice, scratch, finished);
+        finished += 1;
     }
 }
 
