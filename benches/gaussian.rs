@@ -63,6 +63,21 @@ fn bench(c: &mut Criterion) {
         Err(e) => eprintln!("GPU benchmarks skipped: {e}"),
     }
     group.finish();
+
+    // One 512×512 slice: the 2D path, parallel inside the slice.
+    let image = volume([1, 512, 512]).index_axis_move(ndarray::Axis(0), 0);
+    let mut group = c.benchmark_group("gaussian_2d_sigma2_512x512");
+    group
+        .sample_size(20)
+        .throughput(Throughput::Bytes((image.len() * 4) as u64));
+    group.bench_function("cpu", |b| {
+        b.iter(|| {
+            filter
+                .apply(&hounsfield::Backend::Cpu, black_box(image.view()))
+                .unwrap()
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

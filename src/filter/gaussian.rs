@@ -233,7 +233,7 @@ fn run_cpu(plan: &Plan, input: ArrayView3<'_, f32>) -> Array3<f32> {
     let mut out = crate::memory::zeroed_f32(src.len());
     let z_filtered = match plan.weights(0) {
         Some(w) => {
-            z_pass(src, &mut out, nz, plane, w, mode);
+            correlate_outer_axis(src, &mut out, nz, plane, w, mode);
             true
         }
         None => false,
@@ -241,32 +241,57 @@ fn run_cpu(plan: &Plan, input: ArrayView3<'_, f32>) -> Array3<f32> {
 
     let wy = plan.weights(1);
     let wx = plan.weights(2);
-    out.par_chunks_mut(plane).enumerate().for_each_init(
-        || (vec![0.0f32; plane], Vec::new()),
-        |(scratch, pad), (z, slice)| {
-            // Without a z pass the slice starts as a copy of the input (made here, per slice,
-            // so the copy is parallel and the slice is in cache for the passes below).
+    if nz >= rayon::current_num_threads() {
+        out.par_chunks_mut(plane).enumerate().for_each_init(
+            || (vec![0.0f32; plane], Vec::new()),
+            |(scratch, pad), (z, slice)| {
+                // Without a z pass the slice starts as a copy of the input (made here, per slice,
+                // so the copy is parallel and the slice is in cache for the passes below).
+                if !z_filtered {
+                    slice.copy_from_slice(&src[z * plane..(z + 1) * plane]);
+                }
+                match (wy, wx) {
+                    (Some(wy), wx) => yx_slice(slice, scratch, pad, ny, nx, wy, wx, mode),
+                    (None, Some(wx)) => {
+                        for row in slice.chunks_mut(nx) {
+                            let copy = &mut scratch[..nx];
+                            copy.copy_from_slice(row);
+                            symmetric_along_row(row, copy, wx, mode, pad);
+                        }
+                    }
+                    (None, None) => {}
+                }
+            },
+        );
+    } else {
+        // Fewer slices than threads (2D images, thin slabs): parallelise inside each slice.
+        let mut scratch = crate::memory::zeroed_f32(plane);
+        for (z, slice) in out.chunks_mut(plane).enumerate() {
             if !z_filtered {
                 slice.copy_from_slice(&src[z * plane..(z + 1) * plane]);
             }
-            match (wy, wx) {
-                (Some(wy), wx) => yx_slice(slice, scratch, pad, ny, nx, wy, wx, mode),
-                (None, Some(wx)) => {
-                    for row in slice.chunks_mut(nx) {
-                        let copy = &mut scratch[..nx];
+            if let Some(wy) = wy {
+                // The y pass of one slice is the z pass of a volume whose "slices" are rows.
+                correlate_outer_axis(slice, &mut scratch, ny, nx, wy, mode);
+                slice.copy_from_slice(&scratch);
+            }
+            if let Some(wx) = wx {
+                slice.par_chunks_mut(nx).for_each_init(
+                    || (Vec::new(), vec![0.0f32; nx]),
+                    |(pad, copy), row| {
                         copy.copy_from_slice(row);
                         symmetric_along_row(row, copy, wx, mode, pad);
-                    }
-                }
-                (None, None) => {}
+                    },
+                );
             }
-        },
-    );
+        }
+    }
     Array3::from_shape_vec(shape, out).expect("shape matches length")
 }
 
-/// Correlates along z: each output slice combines whole input slices, processed in segments.
-fn z_pass(src: &[f32], dst: &mut [f32], nz: usize, plane: usize, w: &[f32], mode: BoundaryMode) {
+/// Correlates along the outermost axis of an `(n, plane)` array: each output slice combines whole
+/// input slices, processed in segments so the slices a segment needs stay in cache.
+fn correlate_outer_axis(src: &[f32], dst: &mut [f32], nz: usize, plane: usize, w: &[f32], mode: BoundaryMode) {
     let threads = rayon::current_num_threads().max(1);
     // Enough z-blocks to keep every thread busy, large enough to reuse cached slices.
     let z_block = nz.div_ceil(threads * 4).clamp(1, 32);
