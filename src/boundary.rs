@@ -131,3 +131,59 @@ impl FromStr for BoundaryMode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Extends `a b c d` (indices 0..4) over -4..8 and spells the result with letters.
+    fn extend(mode: BoundaryMode) -> String {
+        (-4..8)
+            .map(|i| match mode.map_index(i, 0, 4) {
+                Some(m) => (b'a' + m as u8) as char,
+                None => 'k',
+            })
+            .collect()
+    }
+
+    #[test]
+    fn modes_extend_like_scipy_documents() {
+        // scipy.ndimage docs: reflect `d c b a | a b c d | d c b a`, mirror `d c b | a b c d | c b a`,
+        // nearest `a a a | a b c d | d d d`, constant `k k k | a b c d | k k k`, wrap `a b c d | a b c d`.
+        assert_eq!(extend(BoundaryMode::Reflect), "dcbaabcddcba");
+        assert_eq!(extend(BoundaryMode::Mirror), "cdcbabcdcbab");
+        assert_eq!(extend(BoundaryMode::Nearest), "aaaaabcddddd");
+        assert_eq!(extend(BoundaryMode::Constant(2.0)), "kkkkabcdkkkk");
+        assert_eq!(extend(BoundaryMode::Wrap), "abcdabcdabcd");
+    }
+
+    #[test]
+    fn far_indices_fold_repeatedly_and_single_voxel_axes_work() {
+        assert_eq!(BoundaryMode::Reflect.map_index(-9, 0, 4), Some(0)); // -9 → 8 → ... period 8
+        assert_eq!(BoundaryMode::Mirror.map_index(13, 0, 4), Some(1)); // period 6
+        for mode in [
+            BoundaryMode::Reflect,
+            BoundaryMode::Mirror,
+            BoundaryMode::Nearest,
+            BoundaryMode::Wrap,
+        ] {
+            for i in -5..6 {
+                assert_eq!(mode.map_index(i, 0, 1), Some(0), "{mode} at {i}");
+                // A shifted domain behaves like the unshifted one.
+                assert_eq!(mode.map_index(i + 10, 10, 14).map(|m| m - 10), mode.map_index(i, 0, 4));
+            }
+        }
+    }
+
+    #[test]
+    fn names_parse_like_scipy() {
+        assert_eq!("Reflect".parse::<BoundaryMode>().unwrap(), BoundaryMode::Reflect);
+        assert_eq!(
+            "constant:-1000".parse::<BoundaryMode>().unwrap(),
+            BoundaryMode::Constant(-1000.0)
+        );
+        assert!("constant:nan".parse::<BoundaryMode>().is_err());
+        let err = "grid-wrap".parse::<BoundaryMode>().unwrap_err();
+        assert!(err.to_string().contains("unknown boundary mode"), "{err}");
+    }
+}

@@ -7,7 +7,7 @@
 //!
 //! CPU path: the z pass runs over z-blocks so the slices it combines stay in cache; the y and x
 //! passes are fused per slice through a slice-sized scratch buffer. All loops are row `axpy`s
-//! that the compiler vectorises (see [`super::rows`]). GPU path: one pass per filtered axis with
+//! that the compiler vectorises (see `filter/rows.rs`). GPU path: one pass per filtered axis with
 //! `shaders/filter/gaussian.wgsl`, tiled in z-slabs by the runtime where a volume exceeds the
 //! storage binding limit.
 

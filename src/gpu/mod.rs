@@ -8,6 +8,22 @@
 //!
 //! A kernel is a [`KernelSpec`] (its WGSL plus shared pieces) and a short function that records
 //! its dispatches through [`for_each_slab`] and [`Recorder::dispatch_linear`].
+//!
+//! # Adding a kernel
+//!
+//! 1. `shaders/<family>/<name>.wgsl`: declare `@group(0) @binding(0) var<uniform> tile: Tile;`,
+//!    your parameter uniform at binding 1, then your storage buffers; one invocation per output
+//!    voxel of the slab (`linear_invocation`, guard against `tile.out_nz * ny * nx`); read inputs
+//!    through `tile_in_index` and extend borders with `map_index` (`common/*.wgsl`).
+//! 2. `src/<family>/<name>.rs`: a `static KERNEL: KernelSpec` listing `wgsl::BOUNDARY`,
+//!    `wgsl::TILE` and your file; a `#[repr(C)]` `Pod` twin of the parameter struct (pad it to
+//!    16 bytes); validation that returns `Error::InvalidParameter`; the CPU path; and a GPU
+//!    function that makes a [`Recorder`], calls [`for_each_slab`] with the halo your stencil
+//!    needs along z, dispatches per slab, and submits. Ping-pong between two [`GpuVolume`]s for
+//!    multi-pass or iterative kernels, all in one recording.
+//! 3. Tests: parity with the CPU path on odd shapes, on `GpuOptions { max_storage_binding }`
+//!    small enough to force tiling, and every boundary mode; reference fixtures where scipy or
+//!    scikit-image has the operation. `src/filter/gaussian.rs` is the worked example.
 
 mod context;
 mod kernel;

@@ -66,6 +66,14 @@ pub(crate) fn plan_slabs(
     }
     // Leave room for the alignment slack of a window's offset.
     let max_slices = (max_binding.saturating_sub(align) / slice_bytes) as usize;
+    if max_slices == 0 {
+        return Err(Error::TooLarge(format!(
+            "one slice takes {:.2} MiB, more than this adapter's storage binding limit ({:.0} MiB); \
+             crop or downsample the slices, or use the CPU backend",
+            slice_bytes as f64 / 1048576.0,
+            max_binding as f64 / 1048576.0
+        )));
+    }
     if max_slices < 2 * halo_z + 1 {
         return Err(Error::TooLarge(format!(
             "a halo of {halo_z} slices along z needs {} slices of {:.2} MiB in one storage binding, \
@@ -320,6 +328,12 @@ mod tests {
             other => panic!("expected a gathered first slab, got {other:?}"),
         }
         assert!(matches!(slabs[1].2, SlabInput::Window { .. }));
+    }
+
+    #[test]
+    fn slice_larger_than_binding_is_an_error() {
+        let err = plan_slabs(100, 1 << 20, 0, BoundaryMode::Reflect, 512 * 1024, 256).unwrap_err();
+        assert!(err.to_string().contains("one slice"), "{err}");
     }
 
     #[test]
