@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// How long a blocking wait on the GPU may take before it is reported as an error instead of a
 /// hang. Generous: a software adapter filtering a large volume can take tens of seconds.
-const GPU_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const GPU_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What the chosen adapter is and what it allows, for printing and for planning work.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use ndarray::{Array3, ArrayView3};
 use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
-use crate::gpu::context::GpuContext;
+use crate::gpu::context::{GPU_WAIT_TIMEOUT, GpuContext};
 use crate::volume::check_shape;
 
 /// Transfers move at most this many bytes at a time, bounding staging memory.
@@ -138,8 +138,14 @@ pub(crate) fn read_mapped(ctx: &GpuContext, buffer: &wgpu::Buffer, size: u64, ds
         let _ = tx.send(r);
     });
     ctx.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| Error::DeviceLost(e.to_string()))?;
+        .poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: Some(GPU_WAIT_TIMEOUT),
+        })
+        .map_err(|e| match e {
+            wgpu::PollError::Timeout => Error::Gpu("mapping a read-back buffer timed out".into()),
+            other => Error::DeviceLost(other.to_string()),
+        })?;
     rx.recv()
         .map_err(|_| Error::Gpu("buffer mapping was abandoned".into()))?
         .map_err(|e| Error::Gpu(format!("mapping a read-back buffer failed: {e}")))?;
