@@ -430,3 +430,46 @@ fn cpu_matches_a_naive_reference_on_tall_slices() {
         }
     }
 }
+
+#[test]
+fn gpu_matches_cpu_on_random_cases() {
+    // Seeded random shapes, sigmas, truncations and modes, on plain and tiled contexts.
+    let contexts: Vec<_> = gpus().into_iter().chain(gpus_small_bindings()).collect();
+    if contexts.is_empty() {
+        return;
+    }
+    let params = common::random_values(40 * 8, 99);
+    for case in params.chunks_exact(8) {
+        let shape = [
+            1 + (case[0] * 24.0) as usize,
+            1 + (case[1] * 30.0) as usize,
+            1 + (case[2] * 40.0) as usize,
+        ];
+        let sigma = [case[3] as f64 * 4.0, case[4] as f64 * 4.0, case[5] as f64 * 4.0];
+        let truncate = 1.0 + case[6] as f64 * 4.0;
+        let mode = ALL_MODES[(case[7] * 5.0) as usize % 5];
+        let vol = random_volume(shape, (case[0] * 1e6) as u64);
+        let f = Gaussian::new(&sigma).truncate(truncate).mode(mode);
+        for ctx in &contexts {
+            let what = format!(
+                "{shape:?} sigma {sigma:?} truncate {truncate:.2} {mode} on {} (binding {} B)",
+                ctx.adapter().backend,
+                ctx.max_storage_binding()
+            );
+            let cpu = f.apply_cpu(vol.view()).unwrap();
+            let resident = GpuVolume::upload(ctx, vol.view()).unwrap();
+            match f.apply_gpu(ctx, &resident) {
+                Ok(out) => {
+                    let gpu = out.download(ctx).unwrap();
+                    assert_close_f32(gpu.view().into_dyn(), cpu.view().into_dyn(), 1e-5, 1e-6, &what);
+                }
+                // Only a tiled context may refuse, and only because the z-halo cannot fit.
+                Err(Error::TooLarge(msg)) => {
+                    assert!(ctx.max_storage_binding() < (vol.len() * 4) as u64, "{what}: {msg}");
+                    assert!(msg.contains("halo"), "{what}: {msg}");
+                }
+                Err(e) => panic!("{what}: {e}"),
+            }
+        }
+    }
+}
