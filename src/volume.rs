@@ -1,6 +1,6 @@
 //! The volume model: `f32` voxels in `(z, y, x)` order plus the grid that places them in space.
 
-use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut3, Axis};
 
 use crate::error::{Error, Result};
 
@@ -94,9 +94,9 @@ impl Volume {
         self.data.view()
     }
 
-    /// The voxels, mutable.
-    pub fn data_mut(&mut self) -> &mut Array3<f32> {
-        &mut self.data
+    /// The voxels, mutable (a view, so the shape cannot change under the grid).
+    pub fn data_mut(&mut self) -> ArrayViewMut3<'_, f32> {
+        self.data.view_mut()
     }
 
     /// Takes the voxel array out of the volume.
