@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hounsfield::filter::Gaussian;
+use hounsfield::filter::{Filter, Gaussian};
 use hounsfield::gpu::{GpuContext, GpuVolume};
 use ndarray::Array3;
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
+use hounsfield::filter::Filter;
 use hounsfield::gpu::GpuVolume;
 use hounsfield::io::{Window, save_png};
 use hounsfield::{Backend, BoundaryMode, Grid, Volume, filter::Gaussian};

@@ -7,7 +7,7 @@
 //! boundary modes `reflect` (default), `mirror`, `nearest`, `constant`, `wrap`.
 //!
 //! ```
-//! use hounsfield::{Backend, Volume, filter::Gaussian};
+//! use hounsfield::prelude::*;
 //! let volume = Volume::from_array(ndarray::Array3::<f32>::zeros((8, 16, 16)))?;
 //! // GPU when an adapter exists, else CPU; HOUNSFIELD_BACKEND=cpu|gpu forces one.
 //! let backend = Backend::auto()?;
@@ -24,6 +24,15 @@ pub mod gpu;
 pub mod io;
 mod memory;
 pub mod volume;
+
+/// The names most programs need: `use hounsfield::prelude::*;`.
+pub mod prelude {
+    pub use crate::backend::{Backend, Selection};
+    pub use crate::boundary::BoundaryMode;
+    pub use crate::error::{Error, Result};
+    pub use crate::filter::{Filter, Gaussian, Pipeline};
+    pub use crate::volume::{Grid, Volume};
+}
 
 pub use backend::{Backend, Selection};
 pub use boundary::BoundaryMode;

@@ -126,12 +126,6 @@ impl Volume {
         }
         Ok(self.data.index_axis(Axis(0), z).to_owned())
     }
-
-    /// Same grid, new voxels of the same shape (used by filters to keep the geometry).
-    pub(crate) fn with_data(&self, data: Array3<f32>) -> Volume {
-        debug_assert_eq!(data.shape(), self.data.shape());
-        Volume { data, grid: self.grid }
-    }
 }
 
 /// Rejects empty axes with a message that names the axis.

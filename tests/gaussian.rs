@@ -5,6 +5,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::{assert_close, assert_close_f32, gpus, gpus_small_bindings, random_volume};
+use hounsfield::filter::Filter;
 use hounsfield::gpu::GpuVolume;
 use hounsfield::{Backend, BoundaryMode, Error, Grid, Volume, filter::Gaussian};
 use ndarray::{Array2, Array3, ArrayD, Axis, IxDyn};

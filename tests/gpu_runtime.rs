@@ -4,7 +4,7 @@ mod common;
 
 use common::{gpu, random_volume};
 use hounsfield::Error;
-use hounsfield::filter::Gaussian;
+use hounsfield::filter::{Filter, Gaussian};
 use hounsfield::gpu::{BufferWindow, GpuContext, GpuVolume, KernelSpec, KernelTime, Recorder};
 
 #[test]

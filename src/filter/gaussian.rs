@@ -18,9 +18,9 @@ use crate::backend::Backend;
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
 use crate::filter::rows::{symmetric_along_row, symmetric_rows};
-use crate::filter::{Spatial, per_axis};
-use crate::gpu::{BufferWindow, GpuContext, GpuVolume, KernelSpec, KernelTime, Recorder, for_each_slab, wgsl};
-use crate::volume::{Grid, Volume, check_shape};
+use crate::filter::{Filter, Spatial, check_ndim, per_axis};
+use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
+use crate::volume::Grid;
 
 /// Largest supported kernel radius (voxels); beyond it the weights are numerically zero anyway.
 pub const MAX_RADIUS: usize = 1 << 20;
@@ -48,7 +48,7 @@ struct PassParams {
 /// A Gaussian filter: sigma per axis, truncation and boundary mode.
 ///
 /// ```
-/// use hounsfield::{Backend, BoundaryMode, filter::Gaussian};
+/// use hounsfield::prelude::*;
 /// let image = ndarray::Array2::<f32>::from_elem((32, 48), 1.0);
 /// let smooth = Gaussian::new(&[2.0])
 ///     .mode(BoundaryMode::Nearest)
@@ -121,6 +121,7 @@ impl Gaussian {
     }
 
     fn plan(&self, ndim: usize) -> Result<Plan> {
+        check_ndim(ndim)?;
         let sigma = per_axis("sigma", &self.sigma, ndim, 0.0)?;
         if !(self.truncate.is_finite() && self.truncate > 0.0) {
             return Err(Error::param(
@@ -166,43 +167,19 @@ impl Gaussian {
             mode: self.mode,
         })
     }
+}
 
-    /// Filters a 2D `(y, x)` or 3D `(z, y, x)` array on `backend`.
-    pub fn apply<D: Spatial>(&self, backend: &Backend, input: ArrayView<'_, f32, D>) -> Result<Array<f32, D>> {
-        check_shape(input.shape())?;
-        let plan = self.plan(D::RANK)?;
-        let volume = D::as_volume(input);
-        let out = match backend {
-            Backend::Cpu => run_cpu(&plan, volume),
-            Backend::Gpu(ctx) => {
-                let resident = GpuVolume::upload(ctx, volume)?;
-                let (out, _) = run_gpu(&plan, ctx, &resident)?;
-                out.download(ctx)?
-            }
-        };
-        D::from_volume(out)
+impl Filter for Gaussian {
+    fn name(&self) -> &'static str {
+        "gaussian"
     }
 
-    /// Filters a [`Volume`], keeping its grid.
-    pub fn apply_volume(&self, backend: &Backend, volume: &Volume) -> Result<Volume> {
-        let data = self.apply(backend, volume.data())?;
-        Ok(volume.with_data(data))
+    fn cpu(&self, input: ArrayView3<'_, f32>, ndim: usize) -> Result<Array3<f32>> {
+        Ok(run_cpu(&self.plan(ndim)?, input))
     }
 
-    /// CPU path on a 3D array (the reference the GPU path is tested against).
-    pub fn apply_cpu(&self, input: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
-        check_shape(input.shape())?;
-        Ok(run_cpu(&self.plan(3)?, input))
-    }
-
-    /// GPU path on a resident volume; the result stays on the GPU for further kernels.
-    pub fn apply_gpu(&self, ctx: &GpuContext, input: &GpuVolume) -> Result<GpuVolume> {
-        Ok(self.apply_gpu_timed(ctx, input)?.0)
-    }
-
-    /// Like [`Gaussian::apply_gpu`], also returning the GPU time of the passes.
-    pub fn apply_gpu_timed(&self, ctx: &GpuContext, input: &GpuVolume) -> Result<(GpuVolume, KernelTime)> {
-        run_gpu(&self.plan(3)?, ctx, input)
+    fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
+        record_gpu(&self.plan(ndim)?, rec, input)
     }
 }
 
@@ -371,17 +348,15 @@ fn yx_slice(
 // ---------------------------------------------------------------------------------------------
 // GPU path
 
-fn run_gpu(plan: &Plan, ctx: &GpuContext, input: &GpuVolume) -> Result<(GpuVolume, KernelTime)> {
+fn record_gpu(plan: &Plan, rec: &mut Recorder<'_>, input: &GpuVolume) -> Result<GpuVolume> {
     let shape = input.shape();
-    let output = GpuVolume::zeros(ctx, shape)?;
-    let mut rec = Recorder::new(ctx);
     if plan.passes.is_empty() {
-        rec.copy(&input.buffer, 0, &output.buffer, 0, input.byte_len());
-        return Ok((output, rec.submit()?));
+        return rec.duplicate(input);
     }
+    let output = rec.volume(shape)?;
     // Ping-pong so that the last pass writes `output`.
     let scratch = if plan.passes.len() > 1 {
-        Some(GpuVolume::zeros(ctx, shape)?)
+        Some(rec.volume(shape)?)
     } else {
         None
     };
@@ -402,7 +377,7 @@ fn run_gpu(plan: &Plan, ctx: &GpuContext, input: &GpuVolume) -> Result<(GpuVolum
         });
         let weights = rec.constants(weights);
         let halo_z = if *axis == 0 { radius } else { 0 };
-        for_each_slab(&mut rec, &[src], dst, halo_z, plan.mode, |rec, slab| {
+        for_each_slab(rec, &[src], dst, halo_z, plan.mode, |rec, slab| {
             rec.dispatch_linear(
                 &KERNEL,
                 &[
@@ -417,6 +392,8 @@ fn run_gpu(plan: &Plan, ctx: &GpuContext, input: &GpuVolume) -> Result<(GpuVolum
         })?;
         src = dst;
     }
-    let time = rec.submit()?;
-    Ok((output, time))
+    if let Some(scratch) = scratch {
+        rec.recycle(scratch);
+    }
+    Ok(output)
 }

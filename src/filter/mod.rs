@@ -1,16 +1,128 @@
 //! Volume and image filters. One file per kernel, each beside its WGSL twin in `shaders/filter/`.
 //!
-//! Every filter accepts 2D `(y, x)` and 3D `(z, y, x)` `ndarray` views through [`Spatial`], and
-//! [`crate::Volume`]s, on either [`crate::Backend`].
+//! Every filter implements [`Filter`]: it writes its parameter validation, its CPU path
+//! ([`Filter::cpu`]) and its GPU recording ([`Filter::record`]); the trait's provided methods do
+//! the rest — backend dispatch, upload/download, 2D images, grids — the same way for every
+//! kernel. Filters accept 2D `(y, x)` and 3D `(z, y, x)` `ndarray` views through [`Spatial`] and
+//! [`crate::Volume`]s, on either [`crate::Backend`], and chain into a [`Pipeline`] that runs on
+//! the GPU without downloads between steps.
 
 pub mod gaussian;
+pub mod pipeline;
 pub(crate) mod rows;
 
 pub use gaussian::{Gaussian, gaussian_filter};
+pub use pipeline::Pipeline;
+
+use std::fmt;
 
 use ndarray::{Array, Array3, ArrayView, ArrayView3, Axis, Dimension, Ix2, Ix3};
 
+use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, GpuVolume, KernelTime, Recorder};
+use crate::volume::{Grid, Volume, check_shape};
+
+/// The shape every filter shares.
+///
+/// A kernel implements the required methods — what is its own:
+///
+/// * [`Filter::cpu`]: validate the parameters for an `ndim`-D input and run the CPU path;
+/// * [`Filter::record`]: validate, then record the GPU passes into a [`Recorder`] (asking it for
+///   output volumes with [`Recorder::volume`]) without submitting, so that pipelines put many
+///   kernels in one submission;
+/// * [`Filter::output_shape`] / [`Filter::output_grid`], only if the output differs from the
+///   input in shape or geometry (resampling, projections).
+///
+/// The provided methods give every filter the same public surface: [`Filter::apply`] (2D or 3D
+/// arrays, any backend), [`Filter::apply_volume`] (keeps or updates the grid),
+/// [`Filter::apply_cpu`], and [`Filter::apply_gpu`] / [`Filter::apply_gpu_timed`] on resident
+/// volumes.
+///
+/// `ndim` is the dimensionality the user gave (2 for a `(y, x)` image, which kernels see as a
+/// one-slice volume; 3 otherwise): per-axis parameters and neighbourhoods follow it, so a 3×3
+/// median of an image does not become a 3×3×3 one.
+pub trait Filter: fmt::Debug + Send + Sync {
+    /// Short name for messages (e.g. `"gaussian"`).
+    fn name(&self) -> &'static str;
+
+    /// CPU path on a volume; `ndim` as described on the trait.
+    fn cpu(&self, input: ArrayView3<'_, f32>, ndim: usize) -> Result<Array3<f32>>;
+
+    /// Records the GPU path into `rec` and returns the output volume (valid once `rec` is
+    /// submitted). Must not modify `input`.
+    fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume>;
+
+    /// Output shape for an input of `shape` (default: the same).
+    fn output_shape(&self, shape: [usize; 3], _ndim: usize) -> Result<[usize; 3]> {
+        Ok(shape)
+    }
+
+    /// Output grid for an input on `grid` (default: the same).
+    fn output_grid(&self, grid: &Grid, _shape: [usize; 3], _ndim: usize) -> Result<Grid> {
+        Ok(*grid)
+    }
+
+    /// Filters a 2D `(y, x)` or 3D `(z, y, x)` array on `backend`.
+    fn apply<D: Spatial>(&self, backend: &Backend, input: ArrayView<'_, f32, D>) -> Result<Array<f32, D>>
+    where
+        Self: Sized,
+    {
+        check_shape(input.shape())?;
+        let volume = D::as_volume(input);
+        let out = match backend {
+            Backend::Cpu => self.cpu(volume, D::RANK)?,
+            Backend::Gpu(ctx) => {
+                let resident = GpuVolume::upload(ctx, volume)?;
+                let mut rec = Recorder::new(ctx);
+                let out = self.record(&mut rec, &resident, D::RANK)?;
+                rec.submit()?;
+                out.download(ctx)?
+            }
+        };
+        D::from_volume(out)
+    }
+
+    /// Filters a [`Volume`], returning the result on its (possibly updated) grid.
+    fn apply_volume(&self, backend: &Backend, volume: &Volume) -> Result<Volume>
+    where
+        Self: Sized,
+    {
+        let grid = self.output_grid(volume.grid(), volume.shape(), 3)?;
+        let data = self.apply(backend, volume.data())?;
+        Volume::new(data, grid)
+    }
+
+    /// CPU path on a 3D array (the reference the GPU path is tested against).
+    fn apply_cpu(&self, input: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+        check_shape(input.shape())?;
+        self.cpu(input, 3)
+    }
+
+    /// GPU path on a resident volume; the result stays on the GPU for further kernels.
+    fn apply_gpu(&self, ctx: &GpuContext, input: &GpuVolume) -> Result<GpuVolume> {
+        Ok(self.apply_gpu_timed(ctx, input)?.0)
+    }
+
+    /// Like [`Filter::apply_gpu`], also returning the GPU time of the kernel's passes.
+    fn apply_gpu_timed(&self, ctx: &GpuContext, input: &GpuVolume) -> Result<(GpuVolume, KernelTime)> {
+        let mut rec = Recorder::new(ctx);
+        let out = self.record(&mut rec, input, 3)?;
+        let time = rec.submit()?;
+        Ok((out, time))
+    }
+}
+
+/// Checks the `ndim` a filter was given (2 or 3).
+pub(crate) fn check_ndim(ndim: usize) -> Result<()> {
+    if ndim == 2 || ndim == 3 {
+        Ok(())
+    } else {
+        Err(Error::InvalidShape(format!(
+            "filters take 2D (y, x) or 3D (z, y, x) data, not {ndim}-D"
+        )))
+    }
+}
 
 mod sealed {
     pub trait Sealed {}

@@ -9,7 +9,7 @@ use wgpu::util::DeviceExt;
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::KernelSpec;
-use crate::gpu::volume::read_mapped;
+use crate::gpu::volume::{GpuVolume, read_mapped};
 
 /// Invocations per workgroup of every linear kernel (`WORKGROUP` in `tile.wgsl`).
 pub(crate) const WORKGROUP_SIZE: u64 = 64;
@@ -71,11 +71,19 @@ impl<'a> BufferWindow<'a> {
 /// Collects passes and copies for one submission. Kernels record into it; [`Recorder::submit`]
 /// runs everything, waits, and reports kernel time. All recording happens inside the device's
 /// error scopes, so mistakes surface as `Err` from `submit`.
+///
+/// It also pools intermediate volumes: a chain of kernels asks for its outputs with
+/// [`Recorder::volume`] and hands back the ones it no longer needs with [`Recorder::recycle`],
+/// so a long pipeline holds two or three volumes on the GPU, not one per step. Commands run in
+/// recording order, so reusing a buffer later in the same submission is safe.
 pub struct Recorder<'c> {
     ctx: &'c GpuContext,
     encoder: wgpu::CommandEncoder,
     query_sets: Vec<wgpu::QuerySet>,
     passes: u32,
+    pool: Vec<GpuVolume>,
+    /// Kernel time of the submissions already flushed.
+    flushed: Option<Duration>,
 }
 
 impl<'c> Recorder<'c> {
@@ -89,7 +97,53 @@ impl<'c> Recorder<'c> {
             encoder,
             query_sets: Vec::new(),
             passes: 0,
+            pool: Vec::new(),
+            flushed: Some(Duration::ZERO),
         }
+    }
+
+    /// A volume of `shape` for a kernel's output: a recycled one of the same size if the pool
+    /// has it, else a new one. Its contents are undefined: the kernel must write every voxel.
+    pub fn volume(&mut self, shape: [usize; 3]) -> Result<GpuVolume> {
+        let len: usize = shape.iter().product();
+        if let Some(i) = self.pool.iter().position(|v| v.len() == len) {
+            let mut v = self.pool.swap_remove(i);
+            v.reshape(shape);
+            return Ok(v);
+        }
+        GpuVolume::zeros(self.ctx, shape)
+    }
+
+    /// A copy of `input` (recorded, like everything else).
+    pub fn duplicate(&mut self, input: &GpuVolume) -> Result<GpuVolume> {
+        let out = self.volume(input.shape())?;
+        self.copy(&input.buffer, 0, &out.buffer, 0, input.byte_len());
+        Ok(out)
+    }
+
+    /// Returns an intermediate volume to the pool for reuse by later kernels of this recording.
+    pub fn recycle(&mut self, volume: GpuVolume) {
+        self.pool.push(volume);
+    }
+
+    /// Submits what has been recorded so far and waits for it, then continues recording. For
+    /// the rare step that must read a result back before it can record the next one (e.g. a
+    /// threshold computed from a histogram); kernel times add up across flushes.
+    pub fn flush(&mut self) -> Result<()> {
+        let encoder = std::mem::replace(
+            &mut self.encoder,
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("hounsfield"),
+            }),
+        );
+        let query_sets = std::mem::take(&mut self.query_sets);
+        let passes = std::mem::take(&mut self.passes);
+        let time = finish(self.ctx, encoder, query_sets, passes)?;
+        self.flushed = match (self.flushed, time.duration()) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        Ok(())
     }
 
     /// The context recorded on.
@@ -121,7 +175,6 @@ impl<'c> Recorder<'c> {
         if items == 0 {
             return Ok(());
         }
-        let pipeline = self.ctx.pipeline(kernel)?;
         let max_dim = u64::from(self.ctx.limits.max_compute_workgroups_per_dimension);
         let groups = items.div_ceil(WORKGROUP_SIZE);
         let gx = groups.min(max_dim);
@@ -132,6 +185,28 @@ impl<'c> Recorder<'c> {
                 kernel.name
             )));
         }
+        self.dispatch_groups(kernel, bindings, [gx as u32, gy as u32, 1])
+    }
+
+    /// Records `kernel` over an explicit grid of workgroups (2D/3D kernels whose workgroups
+    /// cover tiles of the volume), with `bindings` at consecutive bindings from 0.
+    pub fn dispatch_groups(
+        &mut self,
+        kernel: &KernelSpec,
+        bindings: &[BufferWindow<'_>],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        if groups.contains(&0) {
+            return Ok(());
+        }
+        let max_dim = self.ctx.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max_dim) {
+            return Err(Error::TooLarge(format!(
+                "kernel '{}' needs {groups:?} workgroups; this adapter allows {max_dim} per dimension",
+                kernel.name
+            )));
+        }
+        let pipeline = self.ctx.pipeline(kernel)?;
         let entries: Vec<wgpu::BindGroupEntry<'_>> = bindings
             .iter()
             .enumerate()
@@ -162,7 +237,7 @@ impl<'c> Recorder<'c> {
         });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         Ok(())
     }
 
@@ -190,57 +265,74 @@ impl<'c> Recorder<'c> {
         Some((self.query_sets.len() - 1, index_in_set))
     }
 
-    /// Submits everything recorded, waits for completion and returns the kernel time.
+    /// Submits everything recorded, waits for completion and returns the kernel time (of every
+    /// submission, if the recording was flushed on the way).
     pub fn submit(self) -> Result<KernelTime> {
         let Recorder {
             ctx,
-            mut encoder,
+            encoder,
             query_sets,
             passes,
+            flushed,
+            pool: _,
         } = self;
-        let readback = ctx.scoped(|| {
-            let readback = if passes > 0 && ctx.summary.timestamps {
-                let bytes = u64::from(QUERIES_PER_SET) * 8;
-                let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("timestamp resolve"),
-                    size: bytes * query_sets.len() as u64,
-                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                });
-                let read = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("timestamp read"),
-                    size: bytes * query_sets.len() as u64,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
-                let total_queries = passes * 2;
-                for (i, set) in query_sets.iter().enumerate() {
-                    let used = (total_queries - i as u32 * QUERIES_PER_SET).min(QUERIES_PER_SET);
-                    encoder.resolve_query_set(set, 0..used, &resolve, i as u64 * bytes);
-                }
-                encoder.copy_buffer_to_buffer(&resolve, 0, &read, 0, resolve.size());
-                Some(read)
-            } else {
-                None
-            };
-            let idx = ctx.queue.submit([encoder.finish()]);
-            Ok((idx, readback))
-        })?;
-        let (idx, readback) = readback;
-        ctx.wait(idx)?;
-        let Some(read) = readback else {
-            return Ok(KernelTime::NotAvailable);
-        };
-        let mut raw = vec![0u8; read.size() as usize];
-        read_mapped(ctx, &read, read.size(), &mut raw)?;
-        let ticks: &[u64] = bytemuck::cast_slice(&raw);
-        let period_ns = f64::from(ctx.queue.get_timestamp_period());
-        let total_ticks: u64 = ticks[..(passes * 2) as usize]
-            .chunks_exact(2)
-            .map(|pair| pair[1].saturating_sub(pair[0]))
-            .sum();
-        Ok(KernelTime::Measured(Duration::from_nanos(
-            (total_ticks as f64 * period_ns) as u64,
-        )))
+        let time = finish(ctx, encoder, query_sets, passes)?;
+        Ok(match (flushed, time) {
+            (Some(a), KernelTime::Measured(b)) => KernelTime::Measured(a + b),
+            _ => KernelTime::NotAvailable,
+        })
     }
+}
+
+/// Submits `encoder` with its timestamp queries resolved, waits, and sums the pass durations.
+fn finish(
+    ctx: &GpuContext,
+    mut encoder: wgpu::CommandEncoder,
+    query_sets: Vec<wgpu::QuerySet>,
+    passes: u32,
+) -> Result<KernelTime> {
+    let readback = ctx.scoped(|| {
+        let readback = if passes > 0 && ctx.summary.timestamps {
+            let bytes = u64::from(QUERIES_PER_SET) * 8;
+            let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamp resolve"),
+                size: bytes * query_sets.len() as u64,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let read = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timestamp read"),
+                size: bytes * query_sets.len() as u64,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let total_queries = passes * 2;
+            for (i, set) in query_sets.iter().enumerate() {
+                let used = (total_queries - i as u32 * QUERIES_PER_SET).min(QUERIES_PER_SET);
+                encoder.resolve_query_set(set, 0..used, &resolve, i as u64 * bytes);
+            }
+            encoder.copy_buffer_to_buffer(&resolve, 0, &read, 0, resolve.size());
+            Some(read)
+        } else {
+            None
+        };
+        let idx = ctx.queue.submit([encoder.finish()]);
+        Ok((idx, readback))
+    })?;
+    let (idx, readback) = readback;
+    ctx.wait(idx)?;
+    let Some(read) = readback else {
+        return Ok(KernelTime::NotAvailable);
+    };
+    let mut raw = vec![0u8; read.size() as usize];
+    read_mapped(ctx, &read, read.size(), &mut raw)?;
+    let ticks: &[u64] = bytemuck::cast_slice(&raw);
+    let period_ns = f64::from(ctx.queue.get_timestamp_period());
+    let total_ticks: u64 = ticks[..(passes * 2) as usize]
+        .chunks_exact(2)
+        .map(|pair| pair[1].saturating_sub(pair[0]))
+        .sum();
+    Ok(KernelTime::Measured(Duration::from_nanos(
+        (total_ticks as f64 * period_ns) as u64,
+    )))
 }

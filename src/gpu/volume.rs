@@ -27,6 +27,12 @@ impl GpuVolume {
         self.shape
     }
 
+    /// Gives a pooled buffer of the same number of voxels a new shape (see `Recorder::volume`).
+    pub(crate) fn reshape(&mut self, shape: [usize; 3]) {
+        debug_assert_eq!(shape.iter().product::<usize>(), self.len());
+        self.shape = shape;
+    }
+
     /// Number of voxels.
     pub fn len(&self) -> usize {
         self.shape.iter().product()
