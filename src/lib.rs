@@ -22,6 +22,7 @@ pub mod error;
 pub mod filter;
 pub mod gpu;
 pub mod io;
+pub mod stats;
 mod memory;
 pub mod volume;
 

@@ -4,27 +4,14 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{assert_close, assert_close_f32, gpus, gpus_small_bindings, random_volume};
+use common::{ALL_MODES, assert_close, assert_close_f32, backends, gpus, gpus_small_bindings, mode_name, random_volume};
 use hounsfield::filter::Filter;
 use hounsfield::gpu::GpuVolume;
 use hounsfield::{Backend, BoundaryMode, Error, Grid, Volume, filter::Gaussian};
 use ndarray::{Array2, Array3, ArrayD, Axis, IxDyn};
 use ndarray_npy::read_npy;
 
-const ALL_MODES: [BoundaryMode; 5] = [
-    BoundaryMode::Reflect,
-    BoundaryMode::Mirror,
-    BoundaryMode::Nearest,
-    BoundaryMode::Constant(1.5),
-    BoundaryMode::Wrap,
-];
 
-/// The CPU backend, and a GPU backend on every usable adapter (see `common::gpus`).
-fn backends() -> Vec<Backend> {
-    let mut b = vec![Backend::Cpu];
-    b.extend(gpus().into_iter().map(Backend::Gpu));
-    b
-}
 
 // ---------------------------------------------------------------------------------------------
 // Analytic
@@ -162,15 +149,6 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn mode_name(mode: BoundaryMode) -> &'static str {
-    match mode {
-        BoundaryMode::Reflect => "reflect",
-        BoundaryMode::Mirror => "mirror",
-        BoundaryMode::Nearest => "nearest",
-        BoundaryMode::Constant(_) => "constant",
-        BoundaryMode::Wrap => "wrap",
-    }
-}
 
 #[test]
 fn matches_scipy_gaussian_filter_fixtures() {

@@ -8,10 +8,13 @@
 //! the GPU without downloads between steps.
 
 pub mod gaussian;
+pub mod median;
+pub(crate) mod neighbourhood;
 pub mod pipeline;
 pub(crate) mod rows;
 
 pub use gaussian::{Gaussian, gaussian_filter};
+pub use median::{Median, median_filter};
 pub use pipeline::Pipeline;
 
 use std::fmt;

@@ -73,6 +73,10 @@ pub struct GpuContext {
     pub(crate) summary: AdapterSummary,
     pub(crate) limits: wgpu::Limits,
     pub(crate) pipelines: Mutex<HashMap<&'static str, Arc<wgpu::ComputePipeline>>>,
+    /// On the GL backend, one thread at a time: wgpu's GL context lock panics when another
+    /// thread holds it for more than a second (as a blocking wait on a long kernel does), so
+    /// work from several threads is serialised here instead. Other backends run concurrently.
+    serial: Option<parking_lot::ReentrantMutex<()>>,
     lost: Arc<Mutex<Option<String>>>,
     uncaptured: Arc<Mutex<Option<String>>>,
     is_lost: Arc<AtomicBool>,
@@ -196,6 +200,7 @@ impl GpuContext {
             summary,
             limits,
             pipelines: Mutex::new(HashMap::new()),
+            serial: (info.backend == wgpu::Backend::Gl).then(|| parking_lot::ReentrantMutex::new(())),
             lost,
             uncaptured,
             is_lost,
@@ -229,6 +234,12 @@ impl GpuContext {
         u64::from(self.limits.min_storage_buffer_offset_alignment)
     }
 
+    /// Holds this context for the calling thread where the backend needs it (GL; see `serial`).
+    /// Re-entrant: a recording that holds it can call anything else.
+    pub(crate) fn serialize(&self) -> Option<parking_lot::ReentrantMutexGuard<'_, ()>> {
+        self.serial.as_ref().map(|m| m.lock())
+    }
+
     /// Fails if the device was lost or an uncaptured error was reported since the last check.
     pub(crate) fn check_health(&self) -> Result<()> {
         if self.is_lost.load(Ordering::SeqCst) {
@@ -246,6 +257,7 @@ impl GpuContext {
     /// Runs `work` inside validation and out-of-memory error scopes, so that a mistake (ours or
     /// the driver's) becomes an `Err` instead of a panic.
     pub(crate) fn scoped<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        let _serial = self.serialize();
         self.check_health()?;
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -267,6 +279,7 @@ impl GpuContext {
 
     /// Blocks until `submission` has finished on the GPU, turning timeouts and loss into errors.
     pub(crate) fn wait(&self, submission: wgpu::SubmissionIndex) -> Result<()> {
+        let _serial = self.serialize();
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(submission),

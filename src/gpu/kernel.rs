@@ -37,6 +37,8 @@ impl GpuContext {
 
     /// The compiled pipeline for `spec`, compiling it on first use on this device.
     pub(crate) fn pipeline(&self, spec: &KernelSpec) -> Result<Arc<wgpu::ComputePipeline>> {
+        // Lock order: the context's serial lock (GL) before the cache, as everywhere else.
+        let _serial = self.serialize();
         let mut cache = self
             .pipelines
             .lock()

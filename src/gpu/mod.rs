@@ -4,7 +4,9 @@
 //! * [`KernelSpec`] + the pipeline cache — each shader compiled once per device;
 //! * [`GpuVolume`] — resident volumes, explicit upload/download, so kernels chain on the GPU;
 //! * [`Recorder`] — many dispatches per submission, timestamp-query kernel timing;
-//! * [`for_each_slab`] — z-slab tiling with halos for volumes above the binding limit.
+//! * [`for_each_slab`] — z-slab tiling with halos for volumes above the binding limit;
+//!   [`for_each_window`] — binding-sized windows for kernels that only read (reductions);
+//! * [`reduce`] — two-stage reductions (min/max/mean/M2, histograms) with a small read-back.
 //!
 //! A kernel is a [`KernelSpec`] (its WGSL plus shared pieces) and a short function that records
 //! its dispatches through [`for_each_slab`] and [`Recorder::dispatch_linear`].
@@ -27,14 +29,15 @@
 
 mod context;
 mod kernel;
+pub mod reduce;
 mod recorder;
 mod tiling;
 mod volume;
 
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
 pub use kernel::{KernelSpec, wgsl};
-pub use recorder::{BufferWindow, KernelTime, Recorder};
-pub use tiling::{Slab, for_each_slab};
+pub use recorder::{BufferWindow, KernelTime, Readback, Recorder};
+pub use tiling::{Slab, for_each_slab, for_each_window};
 pub use volume::GpuVolume;
 
 /// The `wgpu` version the runtime is built on, for code that records its own kernels.

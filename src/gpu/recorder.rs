@@ -68,6 +68,24 @@ impl<'a> BufferWindow<'a> {
     }
 }
 
+/// A small result on its way back to the host (see [`Recorder::read_back`]).
+#[derive(Debug)]
+pub struct Readback {
+    buffer: wgpu::Buffer,
+    size: u64,
+}
+
+impl Readback {
+    /// The bytes, once the recording that copied them has been submitted.
+    pub fn read(&self, ctx: &GpuContext) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; self.size as usize];
+        if self.size > 0 {
+            read_mapped(ctx, &self.buffer, self.size, &mut out)?;
+        }
+        Ok(out)
+    }
+}
+
 /// Collects passes and copies for one submission. Kernels record into it; [`Recorder::submit`]
 /// runs everything, waits, and reports kernel time. All recording happens inside the device's
 /// error scopes, so mistakes surface as `Err` from `submit`.
@@ -84,11 +102,14 @@ pub struct Recorder<'c> {
     pool: Vec<GpuVolume>,
     /// Kernel time of the submissions already flushed.
     flushed: Option<Duration>,
+    /// Holds the context for this thread from the first command to the last wait (GL only).
+    _serial: Option<parking_lot::ReentrantMutexGuard<'c, ()>>,
 }
 
 impl<'c> Recorder<'c> {
     /// Starts an empty recording on `ctx`.
     pub fn new(ctx: &'c GpuContext) -> Self {
+        let serial = ctx.serialize();
         let encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("hounsfield"),
         });
@@ -99,6 +120,7 @@ impl<'c> Recorder<'c> {
             passes: 0,
             pool: Vec::new(),
             flushed: Some(Duration::ZERO),
+            _serial: serial,
         }
     }
 
@@ -175,13 +197,19 @@ impl<'c> Recorder<'c> {
         if items == 0 {
             return Ok(());
         }
+        self.dispatch_folded(kernel, bindings, items.div_ceil(WORKGROUP_SIZE))
+    }
+
+    /// Records `groups` workgroups of `kernel`, folded into a 2D grid when they exceed one
+    /// dimension's limit (the shader computes its group as `wid.x + wid.y * num_workgroups.x`
+    /// and ignores groups past its count).
+    pub fn dispatch_folded(&mut self, kernel: &KernelSpec, bindings: &[BufferWindow<'_>], groups: u64) -> Result<()> {
         let max_dim = u64::from(self.ctx.limits.max_compute_workgroups_per_dimension);
-        let groups = items.div_ceil(WORKGROUP_SIZE);
         let gx = groups.min(max_dim);
-        let gy = groups.div_ceil(gx);
+        let gy = groups.div_ceil(gx.max(1));
         if gy > max_dim {
             return Err(Error::TooLarge(format!(
-                "kernel '{}' needs {items} invocations, more than one dispatch can address",
+                "kernel '{}' needs {groups} workgroups, more than one dispatch can address",
                 kernel.name
             )));
         }
@@ -241,6 +269,30 @@ impl<'c> Recorder<'c> {
         Ok(())
     }
 
+    /// A zero-filled storage buffer of `bytes` that can be read back (partial results, counts).
+    pub fn scratch(&self, bytes: u64) -> wgpu::Buffer {
+        self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("hounsfield scratch"),
+            size: bytes.max(4),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Records a copy of `size` bytes of `src` into a host-readable buffer; read it with
+    /// [`Readback::read`] after [`Recorder::submit`] or [`Recorder::flush`]. For small results
+    /// (reductions, histograms); volumes come back with [`GpuVolume::download`].
+    pub fn read_back(&mut self, src: &wgpu::Buffer, size: u64) -> Readback {
+        let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("hounsfield read-back"),
+            size: size.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.encoder.copy_buffer_to_buffer(src, 0, &buffer, 0, size);
+        Readback { buffer, size }
+    }
+
     /// Records a buffer-to-buffer copy.
     pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, size: u64) {
         self.encoder
@@ -275,6 +327,7 @@ impl<'c> Recorder<'c> {
             passes,
             flushed,
             pool: _,
+            _serial,
         } = self;
         let time = finish(ctx, encoder, query_sets, passes)?;
         Ok(match (flushed, time) {

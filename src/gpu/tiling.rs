@@ -255,6 +255,29 @@ pub fn for_each_slab(
     Ok(())
 }
 
+/// Runs `dispatch` over `input` in windows of whole slices that each fit one storage binding,
+/// for kernels that read every voxel once and write something else (reductions). `dispatch`
+/// gets the window, the element offset of its first voxel inside the window, the index of that
+/// voxel in the volume, and the number of voxels.
+pub fn for_each_window(
+    rec: &mut Recorder<'_>,
+    input: &GpuVolume,
+    mut dispatch: impl FnMut(&mut Recorder<'_>, BufferWindow<'_>, u32, u64, u64) -> Result<()>,
+) -> Result<()> {
+    let [nz, ny, nx] = input.shape();
+    let ctx = rec.context();
+    let slice_elems = (ny * nx) as u64;
+    let align = ctx.storage_offset_alignment().max(4);
+    let slabs = plan_slabs(nz, slice_elems * 4, 0, BoundaryMode::Nearest, ctx.max_storage_binding(), align)?;
+    for (z0, z1, _) in slabs {
+        let first = z0 as u64 * slice_elems;
+        let elems = (z1 - z0) as u64 * slice_elems;
+        let (win, offset) = window(&input.buffer, first, elems, align);
+        dispatch(rec, win, offset, first, elems)?;
+    }
+    Ok(())
+}
+
 /// Copies source slices `sources[i]` to tile slice `i`, merging consecutive runs into one copy.
 fn copy_slice_runs(
     rec: &mut Recorder<'_>,

@@ -138,6 +138,7 @@ impl GpuVolume {
 
 /// Maps the first `size` bytes of a MAP_READ buffer, copies them to `dst` and unmaps.
 pub(crate) fn read_mapped(ctx: &GpuContext, buffer: &wgpu::Buffer, size: u64, dst: &mut [u8]) -> Result<()> {
+    let _serial = ctx.serialize();
     let (tx, rx) = std::sync::mpsc::channel();
     let slice = buffer.slice(..size);
     slice.map_async(wgpu::MapMode::Read, move |r| {

@@ -73,6 +73,40 @@ pub fn gpus_small_bindings() -> Vec<Arc<GpuContext>> {
     contexts(Some(64 * 1024), &CTX)
 }
 
+/// The CPU backend, and a GPU backend on every usable adapter (see [`gpus`]).
+pub fn backends() -> Vec<hounsfield::Backend> {
+    let mut b = vec![hounsfield::Backend::Cpu];
+    b.extend(gpus().into_iter().map(hounsfield::Backend::Gpu));
+    b
+}
+
+/// Reads `tests/fixtures/<rel>` as an `.npy` array.
+pub fn fixture<T: ndarray_npy::ReadableElement>(rel: &str) -> ndarray::ArrayD<T> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel);
+    ndarray_npy::read_npy(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// scipy's name of a boundary mode (the fixtures' file names).
+pub fn mode_name(mode: hounsfield::BoundaryMode) -> &'static str {
+    use hounsfield::BoundaryMode::*;
+    match mode {
+        Reflect => "reflect",
+        Mirror => "mirror",
+        Nearest => "nearest",
+        Constant(_) => "constant",
+        Wrap => "wrap",
+    }
+}
+
+/// Every boundary mode; `Constant` with the fixtures' cval 1.5.
+pub const ALL_MODES: [hounsfield::BoundaryMode; 5] = [
+    hounsfield::BoundaryMode::Reflect,
+    hounsfield::BoundaryMode::Mirror,
+    hounsfield::BoundaryMode::Nearest,
+    hounsfield::BoundaryMode::Constant(1.5),
+    hounsfield::BoundaryMode::Wrap,
+];
+
 /// Asserts `|actual - expected| <= atol + rtol * |expected|` everywhere, naming the worst voxel.
 pub fn assert_close(actual: ArrayViewD<'_, f32>, expected: ArrayViewD<'_, f64>, rtol: f64, atol: f64, what: &str) {
     assert_eq!(actual.shape(), expected.shape(), "{what}: shapes differ");

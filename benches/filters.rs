@@ -1,0 +1,109 @@
+//! The filter set (issue 5): every kernel on the CPU and, where an adapter exists, on the GPU
+//! (`gpu_resident`: volume already on the GPU; `gpu_end_to_end`: upload + filter + download).
+//! On a software adapter (lavapipe) the GPU numbers measure a CPU emulating a GPU.
+//!
+//! `cargo bench --bench filters -- median` runs one kernel. `HOUNSFIELD_BENCH_GPU=0` skips the
+//! GPU variants. Sizes follow the issue: 512×512×256, and 512×512×64 for the costly kernels.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hounsfield::filter::{Filter, Gaussian, Median, Pipeline};
+use hounsfield::gpu::{GpuContext, GpuVolume};
+use hounsfield::stats;
+use ndarray::Array3;
+
+fn volume(shape: [usize; 3]) -> Array3<f32> {
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    Array3::from_shape_simple_fn(shape, || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 24) as f32 * 2000.0 - 1000.0
+    })
+}
+
+const FULL: [usize; 3] = [256, 512, 512];
+const THIN: [usize; 3] = [64, 512, 512];
+
+fn cases() -> Vec<(&'static str, [usize; 3], Box<dyn Filter>)> {
+    vec![
+        ("median_r1", THIN, Box::new(Median::new(&[1]))),
+        ("median_r2", THIN, Box::new(Median::new(&[2]))),
+        (
+            "pipeline_gauss_median_gauss",
+            THIN,
+            Box::new(
+                Pipeline::new()
+                    .then(Gaussian::new(&[1.0]))
+                    .then(Median::new(&[1]))
+                    .then(Gaussian::new(&[0.5])),
+            ),
+        ),
+    ]
+}
+
+fn gpu() -> Option<GpuContext> {
+    if std::env::var("HOUNSFIELD_BENCH_GPU").is_ok_and(|v| v == "0") {
+        return None;
+    }
+    match GpuContext::new() {
+        Ok(ctx) => {
+            eprintln!("GPU adapter: {}", ctx.adapter());
+            Some(ctx)
+        }
+        Err(e) => {
+            eprintln!("GPU benchmarks skipped: {e}");
+            None
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let ctx = gpu();
+    for (name, shape, filter) in cases() {
+        let vol = volume(shape);
+        let mut group = c.benchmark_group(format!("{name}_{}x{}x{}", shape[0], shape[1], shape[2]));
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(6))
+            .throughput(Throughput::Bytes((vol.len() * 4) as u64));
+        group.bench_function("cpu", |b| b.iter(|| filter.apply_cpu(black_box(vol.view())).unwrap()));
+        if let Some(ctx) = &ctx {
+            let resident = GpuVolume::upload(ctx, vol.view()).unwrap();
+            group.bench_function("gpu_resident", |b| b.iter(|| filter.apply_gpu(ctx, &resident).unwrap()));
+            group.bench_function("gpu_end_to_end", |b| {
+                b.iter(|| {
+                    let up = GpuVolume::upload(ctx, vol.view()).unwrap();
+                    filter.apply_gpu(ctx, &up).unwrap().download(ctx).unwrap()
+                })
+            });
+        }
+        group.finish();
+    }
+
+    // Reductions.
+    let vol = volume(FULL);
+    let mut group = c.benchmark_group("statistics_256x512x512");
+    group
+        .sample_size(10)
+        .throughput(Throughput::Bytes((vol.len() * 4) as u64));
+    let cpu = hounsfield::Backend::Cpu;
+    group.bench_function("stats_cpu", |b| b.iter(|| stats::statistics(&cpu, vol.view()).unwrap()));
+    group.bench_function("histogram256_cpu", |b| {
+        b.iter(|| stats::histogram(&cpu, vol.view(), 256, Some((-1000.0, 1000.0))).unwrap())
+    });
+    group.bench_function("otsu_cpu", |b| b.iter(|| stats::threshold_otsu(&cpu, vol.view(), 256).unwrap()));
+    if let Some(ctx) = &ctx {
+        let resident = GpuVolume::upload(ctx, vol.view()).unwrap();
+        group.bench_function("stats_gpu_resident", |b| b.iter(|| stats::statistics_gpu(ctx, &resident).unwrap()));
+        group.bench_function("histogram256_gpu_resident", |b| {
+            b.iter(|| stats::histogram_gpu(ctx, &resident, 256, Some((-1000.0, 1000.0))).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

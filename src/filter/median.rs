@@ -1,0 +1,389 @@
+//! Median filter, exact, over a box neighbourhood — `scipy.ndimage.median_filter(size=2r+1)`.
+//!
+//! * radius per axis (one value or one per axis), the neighbourhood is `(2rz+1)(2ry+1)(2rx+1)`
+//!   voxels (for a 2D image `(2ry+1)(2rx+1)`); every [`BoundaryMode`] (default `Reflect`, as
+//!   scipy);
+//! * NaN: as in scipy, a neighbourhood holding NaN has no defined median; the result there is
+//!   unspecified (it is never a panic).
+//!
+//! CPU path: every output row gets its neighbour rows extended along x
+//! ([`super::neighbourhood`]); eight voxels at a time are selected with Paeth's *forgetful
+//! selection* (load `n/2 + 2` values, repeatedly drop the minimum and maximum and load one
+//! more), written as lane-wise min/max on `[f32; 8]` so that it compiles to SIMD with no
+//! branches. Neighbourhoods above 125 voxels use a per-voxel quickselect.
+//!
+//! GPU path (`shaders/filter/median.wgsl`): 8×8×4 workgroups stage their neighbourhood in
+//! workgroup memory (radius ≤ 2). Neighbourhoods of at most 27 voxels run the same forgetful
+//! selection, generated as straight-line code on scalars (no private arrays, no dynamic
+//! indexing); larger ones find the median by bisection on the f32 bit order (32 counting passes
+//! over the neighbourhood, exact for any radius).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::{Mutex, OnceLock};
+
+use ndarray::{Array, Array3, ArrayView, ArrayView3};
+
+use crate::backend::Backend;
+use crate::boundary::BoundaryMode;
+use crate::error::{Error, Result};
+use crate::filter::neighbourhood::{NeighbourRows, map_rows};
+use crate::filter::{Filter, Spatial, check_ndim};
+use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
+
+/// Largest radius along any axis.
+pub const MAX_RADIUS: usize = 25;
+/// Neighbourhoods up to this size use forgetful selection on the CPU.
+const CPU_NETWORK_MAX: usize = 125;
+/// Neighbourhoods up to this size use the generated selection network on the GPU.
+const GPU_NETWORK_MAX: usize = 27;
+/// Radius up to which the GPU stages the neighbourhood in workgroup memory (`SHARED` in WGSL).
+const GPU_SHARED_RADIUS: usize = 2;
+const LANES: usize = 8;
+
+/// Twin of `Params` in `median.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rz: u32,
+    ry: u32,
+    rx: u32,
+    mode: u32,
+    cval: f32,
+    use_cache: u32,
+    _pad: [u32; 2],
+}
+
+/// The median filter.
+///
+/// ```
+/// use hounsfield::prelude::*;
+/// use hounsfield::filter::Median;
+/// let mut image = ndarray::Array2::<f32>::zeros((5, 5));
+/// image[[2, 2]] = 100.0; // an isolated outlier
+/// let out = Median::new(&[1]).apply(&Backend::Cpu, image.view())?;
+/// assert_eq!(out[[2, 2]], 0.0);
+/// # Ok::<(), hounsfield::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Median {
+    radius: Vec<usize>,
+    mode: BoundaryMode,
+}
+
+impl Median {
+    /// Radius in voxels: one value for every axis, or one per axis (`(y, x)` or `(z, y, x)`).
+    /// The neighbourhood is `2r + 1` voxels wide along each axis.
+    pub fn new(radius: &[usize]) -> Self {
+        Median {
+            radius: radius.to_vec(),
+            mode: BoundaryMode::default(),
+        }
+    }
+
+    /// Boundary mode (default [`BoundaryMode::Reflect`], as scipy).
+    pub fn mode(mut self, mode: BoundaryMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    fn plan(&self, ndim: usize) -> Result<[usize; 3]> {
+        check_ndim(ndim)?;
+        let r: Vec<f64> = self.radius.iter().map(|&r| r as f64).collect();
+        let r = super::per_axis("radius", &r, ndim, 0.0)?;
+        let r = [r[0] as usize, r[1] as usize, r[2] as usize];
+        if let Some(&bad) = r.iter().find(|&&r| r > MAX_RADIUS) {
+            return Err(Error::param(
+                "radius",
+                format!("radius {bad} is larger than the supported {MAX_RADIUS}; downsample first"),
+            ));
+        }
+        if let BoundaryMode::Constant(c) = self.mode
+            && !c.is_finite()
+        {
+            return Err(Error::param("mode", format!("constant value {c} must be finite")));
+        }
+        Ok(r)
+    }
+}
+
+/// `scipy.ndimage.median_filter(input, size=2*radius+1)` (mode reflect) on `backend`.
+pub fn median_filter<D: Spatial>(backend: &Backend, input: ArrayView<'_, f32, D>, radius: usize) -> Result<Array<f32, D>> {
+    Median::new(&[radius]).apply(backend, input)
+}
+
+impl Filter for Median {
+    fn name(&self) -> &'static str {
+        "median"
+    }
+
+    fn cpu(&self, input: ArrayView3<'_, f32>, ndim: usize) -> Result<Array3<f32>> {
+        let r = self.plan(ndim)?;
+        Ok(run_cpu(input, r, self.mode))
+    }
+
+    fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
+        let r = self.plan(ndim)?;
+        record_gpu(rec, input, r, self.mode)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU path
+
+type Lanes = [f32; LANES];
+
+#[inline(always)]
+fn vmin(a: Lanes, b: Lanes) -> Lanes {
+    std::array::from_fn(|i| if a[i] < b[i] { a[i] } else { b[i] })
+}
+
+#[inline(always)]
+fn vmax(a: Lanes, b: Lanes) -> Lanes {
+    std::array::from_fn(|i| if a[i] < b[i] { b[i] } else { a[i] })
+}
+
+/// Paeth's forgetful selection of the median of `v` (odd length), lane-wise. Destroys `v`.
+#[inline(always)]
+fn forgetful_median(v: &mut [Lanes]) -> Lanes {
+    let n = v.len();
+    if n == 1 {
+        return v[0];
+    }
+    // Active set v[start..stop]; values not yet loaded start at v[next].
+    let (mut start, stop) = (0, (n / 2 + 2).min(n));
+    let mut next = stop;
+    loop {
+        // Minimum to v[start], then maximum to v[stop - 1].
+        let mut lo = v[start];
+        for x in &mut v[start + 1..stop] {
+            let t = *x;
+            *x = vmax(lo, t);
+            lo = vmin(lo, t);
+        }
+        v[start] = lo;
+        let mut hi = v[stop - 1];
+        for x in &mut v[start + 1..stop - 1] {
+            let t = *x;
+            *x = vmin(t, hi);
+            hi = vmax(t, hi);
+        }
+        v[stop - 1] = hi;
+        if next == n {
+            // Three values are left; the middle one is the median.
+            return v[start + 1];
+        }
+        // Forget the minimum and the maximum, load one more value in the maximum's slot.
+        start += 1;
+        v[stop - 1] = v[next];
+        next += 1;
+    }
+}
+
+fn run_cpu(input: ArrayView3<'_, f32>, r: [usize; 3], mode: BoundaryMode) -> Array3<f32> {
+    map_rows(input, r, mode, |_, _, rows, out| median_row(rows, r[2], out))
+}
+
+fn median_row(rows: &NeighbourRows<'_>, rx: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { median_row_avx2(rows, rx, out) };
+            return;
+        }
+    }
+    median_row_generic(rows, rx, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn median_row_avx2(rows: &NeighbourRows<'_>, rx: usize, out: &mut [f32]) {
+    median_row_generic(rows, rx, out)
+}
+
+#[inline(always)]
+fn median_row_generic(rows: &NeighbourRows<'_>, rx: usize, out: &mut [f32]) {
+    let nx = out.len();
+    let width = 2 * rx + 1;
+    let n = rows.count * width;
+    if n > CPU_NETWORK_MAX {
+        let mut v = Vec::with_capacity(n);
+        for (x, o) in out.iter_mut().enumerate() {
+            v.clear();
+            for i in 0..rows.count {
+                v.extend_from_slice(&rows.row(i)[x..x + width]);
+            }
+            let (_, m, _) = v.select_nth_unstable_by(n / 2, |a, b| a.total_cmp(b));
+            *o = *m;
+        }
+        return;
+    }
+    let mut v = [[0.0f32; LANES]; CPU_NETWORK_MAX];
+    for x0 in (0..nx).step_by(LANES) {
+        let mut k = 0;
+        for i in 0..rows.count {
+            let row = rows.row(i);
+            for dx in 0..width {
+                v[k].copy_from_slice(&row[x0 + dx..x0 + dx + LANES]);
+                k += 1;
+            }
+        }
+        let m = forgetful_median(&mut v[..n]);
+        let take = LANES.min(nx - x0);
+        out[x0..x0 + take].copy_from_slice(&m[..take]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPU path
+
+const SHADER: &str = include_str!("../../shaders/filter/median.wgsl");
+
+/// The kernel for radius `r`: the selection network generated for small neighbourhoods, the
+/// bisection kernel otherwise. Generated sources are built once per process.
+fn kernel(r: [usize; 3]) -> &'static KernelSpec {
+    static BISECT: KernelSpec = KernelSpec {
+        name: "filter/median_bisect",
+        sources: &[
+            wgsl::BOUNDARY,
+            wgsl::TILE,
+            "const NETWORK: bool = false;\nfn network_median(lx: i32, ly: i32, lz: i32, sx: i32, sy: i32) -> f32 { return 0.0; }\n",
+            SHADER,
+        ],
+        entry: "median",
+    };
+    let n = (2 * r[0] + 1) * (2 * r[1] + 1) * (2 * r[2] + 1);
+    if n > GPU_NETWORK_MAX {
+        return &BISECT;
+    }
+    static NETWORKS: OnceLock<Mutex<HashMap<[usize; 3], &'static KernelSpec>>> = OnceLock::new();
+    let mut map = NETWORKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    map.entry(r).or_insert_with(|| {
+        let name: &'static str = Box::leak(format!("filter/median_network_{}_{}_{}", r[0], r[1], r[2]).into_boxed_str());
+        let network: &'static str = Box::leak(network_source(r).into_boxed_str());
+        let sources: &'static [&'static str] = Box::leak(Box::new([wgsl::BOUNDARY, wgsl::TILE, network, SHADER]));
+        Box::leak(Box::new(KernelSpec {
+            name,
+            sources,
+            entry: "median",
+        }))
+    })
+}
+
+/// WGSL of `network_median`: the forgetful selection above, unrolled on scalars `a0, a1, ...`
+/// read from the workgroup cache.
+fn network_source(r: [usize; 3]) -> String {
+    let mut s = String::from(
+        "const NETWORK: bool = true;\n\
+         fn network_median(lx: i32, ly: i32, lz: i32, sx: i32, sy: i32) -> f32 {\n",
+    );
+    let mut n = 0;
+    for dz in 0..=2 * r[0] {
+        for dy in 0..=2 * r[1] {
+            for dx in 0..=2 * r[2] {
+                let _ = writeln!(
+                    s,
+                    "    var a{n} = cache[u32(((lz + {dz}) * sy + ly + {dy}) * sx + lx + {dx})];"
+                );
+                n += 1;
+            }
+        }
+    }
+    if n == 1 {
+        s.push_str("    return a0;\n}\n");
+        return s;
+    }
+    // Slot i of the algorithm holds variable a{slot[i]}.
+    let mut slot: Vec<usize> = (0..n).collect();
+    let (mut start, stop) = (0, (n / 2 + 2).min(n));
+    let mut next = stop;
+    loop {
+        let lo = slot[start];
+        for &x in &slot[start + 1..stop] {
+            let _ = writeln!(s, "    {{ let t = a{x}; a{x} = max(a{lo}, t); a{lo} = min(a{lo}, t); }}");
+        }
+        let hi = slot[stop - 1];
+        for &x in &slot[start + 1..stop - 1] {
+            let _ = writeln!(s, "    {{ let t = a{x}; a{x} = min(t, a{hi}); a{hi} = max(t, a{hi}); }}");
+        }
+        if next == n {
+            let _ = writeln!(s, "    return a{};\n}}", slot[start + 1]);
+            return s;
+        }
+        start += 1;
+        slot[stop - 1] = slot[next];
+        next += 1;
+    }
+}
+
+fn record_gpu(rec: &mut Recorder<'_>, input: &GpuVolume, r: [usize; 3], mode: BoundaryMode) -> Result<GpuVolume> {
+    let output = rec.volume(input.shape())?;
+    let [_, ny, nx] = input.shape();
+    let use_cache = r.iter().all(|&r| r <= GPU_SHARED_RADIUS);
+    let kernel = kernel(r);
+    let params = rec.uniform(&Params {
+        rz: r[0] as u32,
+        ry: r[1] as u32,
+        rx: r[2] as u32,
+        mode: mode.code(),
+        cval: mode.cval(),
+        use_cache: u32::from(use_cache),
+        _pad: [0; 2],
+    });
+    for_each_slab(rec, &[input], &output, r[0], mode, |rec, slab| {
+        let out_nz = slab.items / (ny * nx) as u64;
+        rec.dispatch_groups(
+            kernel,
+            &[
+                BufferWindow::whole(&slab.tile),
+                BufferWindow::whole(&params),
+                slab.inputs[0],
+                slab.output,
+            ],
+            [nx.div_ceil(8) as u32, ny.div_ceil(8) as u32, out_nz.div_ceil(4) as u32],
+        )
+    })?;
+    Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forgetful_selection_finds_the_median_of_every_permutation_size() {
+        let mut seed = 7u64;
+        for n in [1usize, 3, 5, 9, 15, 25, 27, 45, 125] {
+            for _ in 0..20 {
+                let mut v: Vec<Lanes> = (0..n)
+                    .map(|_| {
+                        std::array::from_fn(|_| {
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            (seed % 11) as f32 // many ties
+                        })
+                    })
+                    .collect();
+                let mut expected = [0.0; LANES];
+                for (lane, e) in expected.iter_mut().enumerate() {
+                    let mut col: Vec<f32> = v.iter().map(|l| l[lane]).collect();
+                    col.sort_by(f32::total_cmp);
+                    *e = col[n / 2];
+                }
+                assert_eq!(forgetful_median(&mut v), expected, "n = {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn generated_network_reads_every_neighbour_once() {
+        let src = network_source([1, 1, 1]);
+        assert_eq!(src.matches("cache[").count(), 27);
+        assert!(src.contains("return a"));
+    }
+}
