@@ -94,10 +94,14 @@ fn bench(c: &mut Criterion) {
     group.bench_function("histogram256_cpu", |b| {
         b.iter(|| stats::histogram(&cpu, vol.view(), 256, Some((-1000.0, 1000.0))).unwrap())
     });
-    group.bench_function("otsu_cpu", |b| b.iter(|| stats::threshold_otsu(&cpu, vol.view(), 256).unwrap()));
+    group.bench_function("otsu_cpu", |b| {
+        b.iter(|| stats::threshold_otsu(&cpu, vol.view(), 256).unwrap())
+    });
     if let Some(ctx) = &ctx {
         let resident = GpuVolume::upload(ctx, vol.view()).unwrap();
-        group.bench_function("stats_gpu_resident", |b| b.iter(|| stats::statistics_gpu(ctx, &resident).unwrap()));
+        group.bench_function("stats_gpu_resident", |b| {
+            b.iter(|| stats::statistics_gpu(ctx, &resident).unwrap())
+        });
         group.bench_function("histogram256_gpu_resident", |b| {
             b.iter(|| stats::histogram_gpu(ctx, &resident, 256, Some((-1000.0, 1000.0))).unwrap())
         });

@@ -22,8 +22,8 @@ pub mod error;
 pub mod filter;
 pub mod gpu;
 pub mod io;
-pub mod stats;
 mod memory;
+pub mod stats;
 pub mod volume;
 
 /// The names most programs need: `use hounsfield::prelude::*;`.

@@ -167,7 +167,10 @@ fn numpy_edges(bins: usize, source: EdgeSource) -> Result<Vec<f32>> {
                 .collect()
         }
     };
-    if edges.windows(2).any(|w| !(w[0] < w[1])) {
+    if edges
+        .windows(2)
+        .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+    {
         return Err(Error::param(
             "bins",
             format!(
@@ -407,11 +410,7 @@ fn otsu_from_histogram(counts: &[u64], edges: &[f32]) -> f32 {
         .collect();
     // mean2 = (cumsum((c * centres)[::-1]) / weight2[::-1])[::-1]
     let rev_sums = cumsum(&mut c.iter().zip(&centers).rev().map(|(a, b)| a * b));
-    let mut mean2: Vec<f32> = rev_sums
-        .iter()
-        .zip(weight2.iter().rev())
-        .map(|(s, w)| s / w)
-        .collect();
+    let mut mean2: Vec<f32> = rev_sums.iter().zip(weight2.iter().rev()).map(|(s, w)| s / w).collect();
     mean2.reverse();
     let mut best = 0;
     let mut best_v = f32::NEG_INFINITY;

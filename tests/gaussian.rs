@@ -4,14 +4,14 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{ALL_MODES, assert_close, assert_close_f32, backends, gpus, gpus_small_bindings, mode_name, random_volume};
+use common::{
+    ALL_MODES, assert_close, assert_close_f32, backends, gpus, gpus_small_bindings, mode_name, random_volume,
+};
 use hounsfield::filter::Filter;
 use hounsfield::gpu::GpuVolume;
 use hounsfield::{Backend, BoundaryMode, Error, Grid, Volume, filter::Gaussian};
 use ndarray::{Array2, Array3, ArrayD, Axis, IxDyn};
 use ndarray_npy::read_npy;
-
-
 
 // ---------------------------------------------------------------------------------------------
 // Analytic
@@ -148,7 +148,6 @@ fn fixture(name: &str) -> PathBuf {
         .join("tests/fixtures/gaussian")
         .join(name)
 }
-
 
 #[test]
 fn matches_scipy_gaussian_filter_fixtures() {

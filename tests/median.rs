@@ -39,10 +39,18 @@ fn matches_scipy_median_filter_exactly() {
                 let expected: ArrayD<f32> = fixture(&format!("median/{case}_{}.npy", mode_name(mode)));
                 let actual = if data.ndim() == 2 {
                     let img = data.clone().into_dimensionality::<Ix2>().unwrap();
-                    Median::new(&r[1..]).mode(mode).apply(&backend, img.view()).unwrap().into_dyn()
+                    Median::new(&r[1..])
+                        .mode(mode)
+                        .apply(&backend, img.view())
+                        .unwrap()
+                        .into_dyn()
                 } else {
                     let vol = data.clone().into_dimensionality::<Ix3>().unwrap();
-                    Median::new(&r).mode(mode).apply(&backend, vol.view()).unwrap().into_dyn()
+                    Median::new(&r)
+                        .mode(mode)
+                        .apply(&backend, vol.view())
+                        .unwrap()
+                        .into_dyn()
                 };
                 assert_exact(&actual, &expected, &format!("{case} {mode} on {backend}"));
             }
@@ -76,12 +84,21 @@ fn gpu_matches_cpu_exactly_on_awkward_shapes_and_radii() {
             let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
             for (j, r) in radii.iter().enumerate() {
                 // Every mode on the 3×3×3 case; elsewhere one mode per case, rotating.
-                let modes = if j == 0 { &ALL_MODES[..] } else { &ALL_MODES[(i + j) % 5..(i + j) % 5 + 1] };
+                let modes = if j == 0 {
+                    &ALL_MODES[..]
+                } else {
+                    &ALL_MODES[(i + j) % 5..(i + j) % 5 + 1]
+                };
                 for &mode in modes {
                     let f = Median::new(r).mode(mode);
                     let cpu = f.apply_cpu(vol.view()).unwrap();
                     let gpu = f.apply_gpu(&ctx, &resident).unwrap().download(&ctx).unwrap();
-                    assert_eq!(gpu, cpu, "shape {shape:?} radius {r:?} {mode} on {}", ctx.adapter().name);
+                    assert_eq!(
+                        gpu,
+                        cpu,
+                        "shape {shape:?} radius {r:?} {mode} on {}",
+                        ctx.adapter().name
+                    );
                 }
             }
         }

@@ -28,8 +28,18 @@ fn statistics_match_numpy_in_f64() {
         assert_eq!(f64::from(s.min), expected[0], "min on {backend}");
         assert_eq!(f64::from(s.max), expected[1], "max on {backend}");
         // GPU partials are f32 Welford over 16 Ki values; merged in f64.
-        assert!((s.mean - expected[2]).abs() < 1e-4 * expected[3], "mean {} vs {} on {backend}", s.mean, expected[2]);
-        assert!((s.std - expected[3]).abs() < 1e-5 * expected[3], "std {} vs {} on {backend}", s.std, expected[3]);
+        assert!(
+            (s.mean - expected[2]).abs() < 1e-4 * expected[3],
+            "mean {} vs {} on {backend}",
+            s.mean,
+            expected[2]
+        );
+        assert!(
+            (s.std - expected[3]).abs() < 1e-5 * expected[3],
+            "std {} vs {} on {backend}",
+            s.std,
+            expected[3]
+        );
     }
 }
 
@@ -44,7 +54,10 @@ fn statistics_skip_nan_and_count_it() {
     for backend in backends() {
         let s = statistics(&backend, vol.view()).unwrap();
         assert_eq!((s.count, s.nan_count), (finite.len() as u64, 2), "on {backend}");
-        assert!((s.mean - mean).abs() < 1e-6 && (s.std - var.sqrt()).abs() < 1e-6, "on {backend}");
+        assert!(
+            (s.mean - mean).abs() < 1e-6 && (s.std - var.sqrt()).abs() < 1e-6,
+            "on {backend}"
+        );
         assert!((s.std_ddof(1) - (var * finite.len() as f64 / (finite.len() - 1) as f64).sqrt()).abs() < 1e-6);
     }
     let all_nan = Array3::from_elem((2, 2, 2), f32::NAN);
@@ -67,7 +80,11 @@ fn a_large_offset_does_not_cancel_the_variance() {
     };
     for backend in backends() {
         let s = statistics(&backend, vol.view()).unwrap();
-        assert!((s.std - exact).abs() < 1e-3 * exact, "std {} vs {exact} on {backend}", s.std);
+        assert!(
+            (s.std - exact).abs() < 1e-3 * exact,
+            "std {} vs {exact} on {backend}",
+            s.std
+        );
     }
 }
 
@@ -79,16 +96,32 @@ fn histograms_match_numpy_exactly() {
         let h = histogram(&backend, vol.view(), 37, Some((-1000.0, 200.0))).unwrap();
         let counts: ArrayD<i64> = fixture("stats/ct_hist_range_counts.npy");
         let edges: ArrayD<f64> = fixture("stats/ct_hist_range_edges.npy");
-        assert_eq!(h.counts, counts.iter().map(|&c| c as u64).collect::<Vec<_>>(), "range, {backend}");
-        assert_eq!(h.edges, edges.iter().copied().collect::<Vec<_>>(), "range edges, {backend}");
+        assert_eq!(
+            h.counts,
+            counts.iter().map(|&c| c as u64).collect::<Vec<_>>(),
+            "range, {backend}"
+        );
+        assert_eq!(
+            h.edges,
+            edges.iter().copied().collect::<Vec<_>>(),
+            "range edges, {backend}"
+        );
         for (name, auto) in [
             ("ct", histogram(&backend, vol.view(), 100, None).unwrap()),
             ("image", histogram(&backend, img.view(), 100, None).unwrap()),
         ] {
             let counts: ArrayD<i64> = fixture(&format!("stats/{name}_hist_auto_counts.npy"));
             let edges: ArrayD<f64> = fixture(&format!("stats/{name}_hist_auto_edges.npy"));
-            assert_eq!(auto.counts, counts.iter().map(|&c| c as u64).collect::<Vec<_>>(), "{name} auto, {backend}");
-            assert_eq!(auto.edges, edges.iter().copied().collect::<Vec<_>>(), "{name} auto edges, {backend}");
+            assert_eq!(
+                auto.counts,
+                counts.iter().map(|&c| c as u64).collect::<Vec<_>>(),
+                "{name} auto, {backend}"
+            );
+            assert_eq!(
+                auto.edges,
+                edges.iter().copied().collect::<Vec<_>>(),
+                "{name} auto edges, {backend}"
+            );
         }
     }
 }
@@ -100,9 +133,17 @@ fn otsu_matches_scikit_image_exactly() {
     for backend in backends() {
         for nbins in [256, 64] {
             let expected: ArrayD<f32> = fixture(&format!("stats/ct_otsu_{nbins}.npy"));
-            assert_eq!(threshold_otsu(&backend, vol.view(), nbins).unwrap(), expected[0], "ct {nbins} {backend}");
+            assert_eq!(
+                threshold_otsu(&backend, vol.view(), nbins).unwrap(),
+                expected[0],
+                "ct {nbins} {backend}"
+            );
             let expected: ArrayD<f32> = fixture(&format!("stats/image_otsu_{nbins}.npy"));
-            assert_eq!(threshold_otsu(&backend, img.view(), nbins).unwrap(), expected[0], "image {nbins} {backend}");
+            assert_eq!(
+                threshold_otsu(&backend, img.view(), nbins).unwrap(),
+                expected[0],
+                "image {nbins} {backend}"
+            );
         }
         // A constant image returns its value (scikit-image does the same).
         let flat = Array2::from_elem((4, 4), 7.5f32);
@@ -150,6 +191,9 @@ fn bad_input_is_a_typed_error() {
         let err = threshold_otsu(&backend, with_nan.view(), 256).unwrap_err();
         assert!(err.to_string().contains("NaN"), "{err}");
         let empty = Array2::<f32>::zeros((0, 3));
-        assert!(matches!(statistics(&backend, empty.view()), Err(Error::InvalidShape(_))));
+        assert!(matches!(
+            statistics(&backend, empty.view()),
+            Err(Error::InvalidShape(_))
+        ));
     }
 }

@@ -10,7 +10,7 @@ use crate::boundary::BoundaryMode;
 
 /// Extra padding at the end of every extended row, so SIMD loads of a last partial chunk of
 /// `LANES` voxels stay inside the buffer.
-pub(crate) const TAIL: usize = 16;
+pub(crate) const TAIL: usize = 32;
 
 /// The extended neighbour rows of one output row.
 pub(crate) struct NeighbourRows<'a> {
@@ -21,6 +21,12 @@ pub(crate) struct NeighbourRows<'a> {
 }
 
 impl NeighbourRows<'_> {
+    /// Length of every extended row: `nx + 2 rx` plus [`TAIL`].
+    #[inline]
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
     /// Row `i` (dz-major), extended: element `x + rx` is input voxel `x`; `x + rx + dx` is the
     /// neighbour at offset `dx`.
     #[inline]
@@ -29,12 +35,14 @@ impl NeighbourRows<'_> {
     }
 }
 
-/// Calls `row_fn(z, y, rows, out_row)` for every output row, in parallel, and returns the output.
-pub(crate) fn map_rows(
+/// Calls `row_fn(z, y, rows, scratch, out_row)` for every output row, in parallel, and returns
+/// the output. `scratch` is per-thread working memory made by `init`.
+pub(crate) fn map_rows<S>(
     input: ArrayView3<'_, f32>,
     radius: [usize; 3],
     mode: BoundaryMode,
-    row_fn: impl Fn(usize, usize, &NeighbourRows<'_>, &mut [f32]) + Sync,
+    init: impl Fn() -> S + Sync + Send,
+    row_fn: impl Fn(usize, usize, &NeighbourRows<'_>, &mut S, &mut [f32]) + Sync,
 ) -> Array3<f32> {
     let [nz, ny, nx] = [input.shape()[0], input.shape()[1], input.shape()[2]];
     let [rz, ry, rx] = radius;
@@ -45,8 +53,8 @@ pub(crate) fn map_rows(
     let cval = mode.cval();
     let mut out = crate::memory::zeroed_f32(nz * ny * nx);
     out.par_chunks_mut(nx).enumerate().for_each_init(
-        || vec![0.0f32; count * stride],
-        |buf, (row_index, out_row)| {
+        || (vec![0.0f32; count * stride], init()),
+        |(buf, scratch), (row_index, out_row)| {
             let (z, y) = (row_index / ny, row_index % ny);
             for dz in 0..=2 * rz {
                 let sz = mode.map_index(z as isize + dz as isize - rz as isize, 0, nz as isize);
@@ -63,12 +71,8 @@ pub(crate) fn map_rows(
                     }
                 }
             }
-            let rows = NeighbourRows {
-                buf,
-                stride,
-                count,
-            };
-            row_fn(z, y, &rows, out_row);
+            let rows = NeighbourRows { buf, stride, count };
+            row_fn(z, y, &rows, scratch, out_row);
         },
     );
     Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length")

@@ -29,8 +29,8 @@
 
 mod context;
 mod kernel;
-pub mod reduce;
 mod recorder;
+pub mod reduce;
 mod tiling;
 mod volume;
 

@@ -182,11 +182,7 @@ pub fn record_moments(rec: &mut Recorder<'_>, input: &GpuVolume) -> Result<Pendi
         });
         rec.dispatch_folded(
             &MOMENTS,
-            &[
-                BufferWindow::whole(&params),
-                win,
-                BufferWindow::whole(&partials),
-            ],
+            &[BufferWindow::whole(&params), win, BufferWindow::whole(&partials)],
             u64::from(groups),
         )?;
         next += groups;
@@ -218,7 +214,11 @@ impl PendingHistogram {
 /// of them) are given: numpy's rules (values outside the edges and NaN are not counted; the
 /// last bin includes its right edge).
 pub fn record_histogram(rec: &mut Recorder<'_>, input: &GpuVolume, edges: &[f32]) -> Result<PendingHistogram> {
-    if edges.len() < 2 || edges.windows(2).any(|w| !(w[0] < w[1])) {
+    if edges.len() < 2
+        || edges
+            .windows(2)
+            .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+    {
         return Err(Error::param(
             "edges",
             "histogram edges must be at least two strictly increasing values",

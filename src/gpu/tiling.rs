@@ -268,7 +268,14 @@ pub fn for_each_window(
     let ctx = rec.context();
     let slice_elems = (ny * nx) as u64;
     let align = ctx.storage_offset_alignment().max(4);
-    let slabs = plan_slabs(nz, slice_elems * 4, 0, BoundaryMode::Nearest, ctx.max_storage_binding(), align)?;
+    let slabs = plan_slabs(
+        nz,
+        slice_elems * 4,
+        0,
+        BoundaryMode::Nearest,
+        ctx.max_storage_binding(),
+        align,
+    )?;
     for (z0, z1, _) in slabs {
         let first = z0 as u64 * slice_elems;
         let elems = (z1 - z0) as u64 * slice_elems;

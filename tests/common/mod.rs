@@ -82,7 +82,9 @@ pub fn backends() -> Vec<hounsfield::Backend> {
 
 /// Reads `tests/fixtures/<rel>` as an `.npy` array.
 pub fn fixture<T: ndarray_npy::ReadableElement>(rel: &str) -> ndarray::ArrayD<T> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel);
     ndarray_npy::read_npy(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
