@@ -31,7 +31,9 @@ pub mod prelude {
     pub use crate::backend::{Backend, Selection};
     pub use crate::boundary::BoundaryMode;
     pub use crate::error::{Error, Result};
-    pub use crate::filter::{Filter, Gaussian, Pipeline};
+    pub use crate::filter::{
+        Clip, Filter, Gaussian, Median, Pipeline, Rescale, Threshold, VoiFunction, WindowLevel, WindowPreset,
+    };
     pub use crate::volume::{Grid, Volume};
 }
 

@@ -30,8 +30,7 @@ fn bin_of(x: f32) -> i32 {
     let nb = i32(params.bins);
     let lo = edges[0];
     let hi = edges[params.bins];
-    let is_nan = (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-    if (is_nan || x < lo || x > hi) {
+    if (is_nan(x) || x < lo || x > hi) {
         return -1;
     }
     var b = clamp(i32((x - lo) / (hi - lo) * f32(params.bins)), 0, nb - 1);

@@ -25,11 +25,6 @@ var<workgroup> s_mean: array<f32, WG>;
 var<workgroup> s_m2: array<f32, WG>;
 var<workgroup> s_nan: array<f32, WG>;
 
-// NaN test on the bits: drivers may fold `x != x` away.
-fn is_nan(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
-
 @compute @workgroup_size(256)
 fn moments(
     @builtin(local_invocation_index) lid: u32,

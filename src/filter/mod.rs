@@ -7,15 +7,26 @@
 //! [`crate::Volume`]s, on either [`crate::Backend`], and chain into a [`Pipeline`] that runs on
 //! the GPU without downloads between steps.
 
+pub mod correlate1d;
+pub mod derivative;
 pub mod gaussian;
+pub mod intensity;
 pub mod median;
 pub(crate) mod neighbourhood;
 pub mod pipeline;
+pub(crate) mod pointwise;
 pub(crate) mod rows;
+pub mod uniform;
 
+pub use correlate1d::Correlate1d;
+pub use derivative::{
+    GaussianGradientMagnitude, GaussianLaplace, GradientMagnitude, Laplace, Prewitt, Sobel, gaussian_kernel_1d,
+};
 pub use gaussian::{Gaussian, gaussian_filter};
+pub use intensity::{Clip, Rescale, Threshold, VoiFunction, WindowLevel, WindowPreset, rescale};
 pub use median::{Median, median_filter};
 pub use pipeline::Pipeline;
+pub use uniform::Uniform;
 
 use std::fmt;
 

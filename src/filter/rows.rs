@@ -108,3 +108,94 @@ pub(crate) fn symmetric_along_row(dst: &mut [f32], src: &[f32], w: &[f32], mode:
     let pad: &[f32] = pad;
     symmetric_rows(dst, w, cval, |d| Some(&pad[(r as isize + d) as usize..]))
 }
+
+/// `dst = Σ_j w[j] * row(j - left)`: a general (asymmetric) 1D correlation across rows, where
+/// `row(d)` is the already boundary-mapped row at offset `d`, or `None` for a row of `cval`.
+#[inline]
+pub(crate) fn general_rows<'a>(
+    dst: &mut [f32],
+    w: &[f32],
+    left: usize,
+    cval: f32,
+    row: impl Fn(isize) -> Option<&'a [f32]>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { general_rows_avx2(dst, w, left, cval, row) };
+            return;
+        }
+    }
+    general_rows_generic(dst, w, left, cval, row)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn general_rows_avx2<'a>(
+    dst: &mut [f32],
+    w: &[f32],
+    left: usize,
+    cval: f32,
+    row: impl Fn(isize) -> Option<&'a [f32]>,
+) {
+    general_rows_generic(dst, w, left, cval, row)
+}
+
+#[inline(always)]
+fn general_rows_generic<'a>(
+    dst: &mut [f32],
+    w: &[f32],
+    left: usize,
+    cval: f32,
+    row: impl Fn(isize) -> Option<&'a [f32]>,
+) {
+    let n = dst.len();
+    let offset = |j: usize| j as isize - left as isize;
+    // Constant rows fold into one value added at the end.
+    let mut constant = 0.0f32;
+    dst.fill(0.0);
+    let mut j = 0;
+    while j < w.len() {
+        // Three taps per sweep where all three rows exist: fewer loads and stores of `dst`.
+        if j + 2 < w.len()
+            && let (Some(a), Some(b), Some(c)) = (row(offset(j)), row(offset(j + 1)), row(offset(j + 2)))
+        {
+            let (wa, wb, wc) = (w[j], w[j + 1], w[j + 2]);
+            let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+            for i in 0..n {
+                dst[i] += wa * a[i] + wb * b[i] + wc * c[i];
+            }
+            j += 3;
+            continue;
+        }
+        match row(offset(j)) {
+            Some(a) => {
+                let wj = w[j];
+                for (d, &a) in dst.iter_mut().zip(&a[..n]) {
+                    *d += wj * a;
+                }
+            }
+            None => constant += w[j] * cval,
+        }
+        j += 1;
+    }
+    if constant != 0.0 {
+        dst.iter_mut().for_each(|d| *d += constant);
+    }
+}
+
+/// Writes `src` extended by `before` voxels on the left and `after` on the right with `mode`
+/// into `pad` (resized).
+pub(crate) fn extend_row_into(src: &[f32], before: usize, after: usize, mode: BoundaryMode, pad: &mut Vec<f32>) {
+    let n = src.len();
+    pad.clear();
+    pad.resize(n + before + after, 0.0);
+    pad[before..before + n].copy_from_slice(src);
+    for i in (0..before).chain(before + n..n + before + after) {
+        pad[i] = match mode.map_index(i as isize - before as isize, 0, n as isize) {
+            Some(m) => src[m as usize],
+            None => mode.cval(),
+        };
+    }
+}

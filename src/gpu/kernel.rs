@@ -9,6 +9,8 @@ use crate::gpu::context::GpuContext;
 pub mod wgsl {
     /// `map_index` and the `MODE_*` constants.
     pub const BOUNDARY: &str = include_str!("../../shaders/common/boundary.wgsl");
+    /// `is_nan` on the bits (GL does not promise IEEE comparisons with NaN).
+    pub const FLOAT: &str = include_str!("../../shaders/common/float.wgsl");
     /// The `Tile` uniform and index helpers of slab-tiled kernels.
     pub const TILE: &str = include_str!("../../shaders/common/tile.wgsl");
 }
@@ -58,7 +60,13 @@ impl GpuContext {
                     layout: None,
                     module: &module,
                     entry_point: Some(spec.entry),
-                    compilation_options: Default::default(),
+                    // Kernels write workgroup memory before reading it. Zero-initialising it is
+                    // WebGPU's safety default; on GL naga spells it as one huge array literal
+                    // that took lavapipe-GL 96 s to compile for a 4096-bin histogram.
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        zero_initialize_workgroup_memory: false,
+                        ..Default::default()
+                    },
                     cache: None,
                 }))
             })

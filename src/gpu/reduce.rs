@@ -14,7 +14,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernel::KernelSpec;
+use crate::gpu::kernel::{KernelSpec, wgsl};
 use crate::gpu::recorder::{BufferWindow, Readback, Recorder};
 use crate::gpu::tiling::for_each_window;
 use crate::gpu::volume::GpuVolume;
@@ -26,17 +26,17 @@ const LOCAL_BINS: usize = 4096;
 
 static MOMENTS: KernelSpec = KernelSpec {
     name: "gpu/moments",
-    sources: &[include_str!("../../shaders/gpu/moments.wgsl")],
+    sources: &[wgsl::FLOAT, include_str!("../../shaders/gpu/moments.wgsl")],
     entry: "moments",
 };
 static HISTOGRAM_LOCAL: KernelSpec = KernelSpec {
     name: "gpu/histogram_local",
-    sources: &[include_str!("../../shaders/gpu/histogram.wgsl")],
+    sources: &[wgsl::FLOAT, include_str!("../../shaders/gpu/histogram.wgsl")],
     entry: "histogram_local",
 };
 static HISTOGRAM_GLOBAL: KernelSpec = KernelSpec {
     name: "gpu/histogram_global",
-    sources: &[include_str!("../../shaders/gpu/histogram.wgsl")],
+    sources: &[wgsl::FLOAT, include_str!("../../shaders/gpu/histogram.wgsl")],
     entry: "histogram_global",
 };
 

@@ -1,0 +1,101 @@
+// A pointwise program: `params.n_ops` operations applied to every voxel (twin of Op::apply in
+// pointwise.rs; same expressions, same order). Prepended: common/float.wgsl, common/tile.wgsl.
+// NaN is handled explicitly (GL's comparisons with NaN are unreliable): thresholds put it
+// outside, every other op keeps it (square, sqrt and sums propagate it arithmetically).
+
+struct Op {
+    code: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    p: vec4<f32>,
+}
+
+struct Params {
+    n_ops: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> tile: Tile;
+@group(0) @binding(1) var<uniform> params: Params;
+@group(0) @binding(2) var<storage, read> ops: array<Op>;
+@group(0) @binding(3) var<storage, read> a: array<f32>;
+@group(0) @binding(4) var<storage, read> b: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dst: array<f32>;
+
+fn apply(op: Op, v: f32, second: f32) -> f32 {
+    let p = op.p;
+    if (is_nan(v) && op.code <= 5u) {
+        return select(v, p.w, op.code == 5u);
+    }
+    switch op.code {
+        case 0u: {
+            return v * p.x + p.y;
+        }
+        case 1u: {
+            return select(select(v, p.y, v > p.y), p.x, v < p.x);
+        }
+        case 2u: {
+            // DICOM LINEAR: c' = c - 0.5, w' = w - 1.
+            let c = p.x - 0.5;
+            let w = p.y - 1.0;
+            if (v <= c - w / 2.0) {
+                return p.z;
+            }
+            if (v > c + w / 2.0) {
+                return p.w;
+            }
+            return ((v - c) / w + 0.5) * (p.w - p.z) + p.z;
+        }
+        case 3u: {
+            // DICOM LINEAR_EXACT.
+            if (v <= p.x - p.y / 2.0) {
+                return p.z;
+            }
+            if (v > p.x + p.y / 2.0) {
+                return p.w;
+            }
+            return ((v - p.x) / p.y + 0.5) * (p.w - p.z) + p.z;
+        }
+        case 4u: {
+            // DICOM SIGMOID.
+            return (p.w - p.z) / (1.0 + exp(-4.0 * (v - p.x) / p.y)) + p.z;
+        }
+        case 5u: {
+            return select(p.w, p.z, v >= p.x && v <= p.y);
+        }
+        case 6u: {
+            return v * v;
+        }
+        case 7u: {
+            return sqrt(v);
+        }
+        case 8u: {
+            return v + second;
+        }
+        default: {
+            return v + second * second;
+        }
+    }
+}
+
+@compute @workgroup_size(64)
+fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = linear_invocation(gid, groups);
+    if (i >= tile.out_nz * tile.ny * tile.nx) {
+        return;
+    }
+    let x = i32(i % tile.nx);
+    let rest = i / tile.nx;
+    let y = i32(rest % tile.ny);
+    let z = i32(rest / tile.ny + tile.out_z0);
+    let at = tile_in_index(tile, z, y, x);
+    var v = a[at];
+    let second = b[at];
+    for (var k = 0u; k < params.n_ops; k++) {
+        v = apply(ops[k], v, second);
+    }
+    dst[tile.out_offset + i] = v;
+}

@@ -1,0 +1,372 @@
+//! 1D correlation along one axis — `scipy.ndimage.correlate1d` — and the separable engine that
+//! the box, derivative and Gaussian-derivative filters are built from.
+//!
+//! A [`Pass`] correlates along one axis with weights `w[0..n]` placed so that
+//! `out[i] = Σ_k w[k] · in[i + k - left]` (scipy: `left = n / 2 + origin`), the input extended by
+//! the boundary mode. A [`Separable`] plan is a sum of *terms*, each a chain of passes (e.g. the
+//! Sobel derivative along x is `[-1 0 1]` along x, then `[1 2 1]` along z and y), combined as a
+//! plain sum (Laplacians) or a root of the sum of squares (gradient magnitudes) by a pointwise
+//! program. The GPU runs all passes and the combination in one recording, ping-ponging between
+//! pooled volumes.
+
+use ndarray::{Array3, ArrayView3};
+use rayon::prelude::*;
+
+use crate::boundary::BoundaryMode;
+use crate::error::{Error, Result};
+use crate::filter::pointwise::{self, Op};
+use crate::filter::rows::{extend_row_into, general_rows};
+use crate::filter::{Filter, check_ndim};
+use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
+
+/// Longest 1D kernel accepted.
+pub const MAX_WEIGHTS: usize = 1 << 16;
+
+static KERNEL: KernelSpec = KernelSpec {
+    name: "filter/correlate1d",
+    sources: &[
+        wgsl::BOUNDARY,
+        wgsl::TILE,
+        include_str!("../../shaders/filter/correlate1d.wgsl"),
+    ],
+    entry: "correlate1d",
+};
+
+/// Twin of `Params` in `correlate1d.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct PassParams {
+    axis: u32,
+    taps: u32,
+    left: u32,
+    mode: u32,
+    cval: f32,
+    _pad: [u32; 3],
+}
+
+/// One 1D correlation along `axis` (0 = z, 1 = y, 2 = x).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pass {
+    pub axis: usize,
+    pub weights: Vec<f32>,
+    pub left: usize,
+}
+
+impl Pass {
+    /// A pass centred as scipy centres a kernel of this length with origin 0.
+    pub fn centred(axis: usize, weights: Vec<f32>) -> Pass {
+        let left = weights.len() / 2;
+        Pass { axis, weights, left }
+    }
+
+    /// How far the pass reaches along its axis, either side.
+    fn halo(&self) -> usize {
+        self.left.max(self.weights.len() - 1 - self.left)
+    }
+}
+
+/// How the terms of a [`Separable`] plan are combined.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Combine {
+    /// `Σ term` (Laplacians).
+    Sum,
+    /// `sqrt(Σ term²)` (gradient magnitudes).
+    RootSumOfSquares,
+}
+
+/// A sum of chains of 1D passes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Separable {
+    pub terms: Vec<Vec<Pass>>,
+    pub combine: Combine,
+    pub mode: BoundaryMode,
+}
+
+impl Separable {
+    /// One chain of passes, no combination.
+    pub fn chain(passes: Vec<Pass>, mode: BoundaryMode) -> Separable {
+        Separable {
+            terms: vec![passes],
+            combine: Combine::Sum,
+            mode,
+        }
+    }
+
+    pub fn cpu(&self, input: ArrayView3<'_, f32>) -> Array3<f32> {
+        let mut acc: Option<Array3<f32>> = None;
+        for (t, passes) in self.terms.iter().enumerate() {
+            let mut current: Option<Array3<f32>> = None;
+            for pass in passes {
+                let src = current.as_ref().map_or(input, |c| c.view());
+                current = Some(correlate_cpu(src, pass, self.mode));
+            }
+            let term = current.unwrap_or_else(|| input.to_owned());
+            acc = Some(match (acc, self.combine) {
+                (None, Combine::Sum) => term,
+                (None, Combine::RootSumOfSquares) => pointwise::run_cpu(&[Op::Square], term.view(), None),
+                (Some(a), combine) => {
+                    let op = if combine == Combine::Sum {
+                        Op::AddSecond
+                    } else {
+                        Op::AddSecondSquared
+                    };
+                    let last = t + 1 == self.terms.len() && combine == Combine::RootSumOfSquares;
+                    let ops: &[Op] = if last { &[op, Op::Sqrt] } else { &[op] };
+                    pointwise::run_cpu(ops, a.view(), Some(term.view()))
+                }
+            });
+        }
+        let mut out = acc.unwrap_or_else(|| input.to_owned());
+        if self.combine == Combine::RootSumOfSquares && self.terms.len() == 1 {
+            out = pointwise::run_cpu(&[Op::Sqrt], out.view(), None);
+        }
+        out
+    }
+
+    pub fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume) -> Result<GpuVolume> {
+        let mut acc: Option<GpuVolume> = None;
+        for (t, passes) in self.terms.iter().enumerate() {
+            let term = record_chain(rec, input, passes, self.mode)?;
+            let next = match (&acc, self.combine) {
+                (None, Combine::Sum) => None,
+                (None, Combine::RootSumOfSquares) => Some(pointwise::record(rec, &[Op::Square], &term, None)?),
+                (Some(a), combine) => {
+                    let op = if combine == Combine::Sum {
+                        Op::AddSecond
+                    } else {
+                        Op::AddSecondSquared
+                    };
+                    let last = t + 1 == self.terms.len() && combine == Combine::RootSumOfSquares;
+                    let ops: &[Op] = if last { &[op, Op::Sqrt] } else { &[op] };
+                    Some(pointwise::record(rec, ops, a, Some(&term))?)
+                }
+            };
+            acc = match next {
+                Some(n) => {
+                    rec.recycle(term);
+                    if let Some(old) = acc.replace(n) {
+                        rec.recycle(old);
+                    }
+                    acc
+                }
+                None => Some(term),
+            };
+        }
+        let out = match acc {
+            Some(a) => a,
+            None => return rec.duplicate(input),
+        };
+        if self.combine == Combine::RootSumOfSquares && self.terms.len() == 1 {
+            let root = pointwise::record(rec, &[Op::Sqrt], &out, None)?;
+            rec.recycle(out);
+            return Ok(root);
+        }
+        Ok(out)
+    }
+}
+
+/// Records a chain of passes; the result is a new pooled volume (a copy if there is no pass).
+fn record_chain(rec: &mut Recorder<'_>, input: &GpuVolume, passes: &[Pass], mode: BoundaryMode) -> Result<GpuVolume> {
+    let mut current: Option<GpuVolume> = None;
+    for pass in passes {
+        let src = current.as_ref().unwrap_or(input);
+        let dst = rec.volume(input.shape())?;
+        record_pass(rec, src, &dst, pass, mode)?;
+        if let Some(done) = current.replace(dst) {
+            rec.recycle(done);
+        }
+    }
+    match current {
+        Some(c) => Ok(c),
+        None => rec.duplicate(input),
+    }
+}
+
+fn record_pass(
+    rec: &mut Recorder<'_>,
+    src: &GpuVolume,
+    dst: &GpuVolume,
+    pass: &Pass,
+    mode: BoundaryMode,
+) -> Result<()> {
+    let params = rec.uniform(&PassParams {
+        axis: pass.axis as u32,
+        taps: pass.weights.len() as u32,
+        left: pass.left as u32,
+        mode: mode.code(),
+        cval: mode.cval(),
+        _pad: [0; 3],
+    });
+    let weights = rec.constants(&pass.weights);
+    let halo_z = if pass.axis == 0 { pass.halo() } else { 0 };
+    for_each_slab(rec, &[src], dst, halo_z, mode, |rec, slab| {
+        rec.dispatch_linear(
+            &KERNEL,
+            &[
+                BufferWindow::whole(&slab.tile),
+                BufferWindow::whole(&params),
+                BufferWindow::whole(&weights),
+                slab.inputs[0],
+                slab.output,
+            ],
+            slab.items,
+        )
+    })
+}
+
+/// One pass on the CPU: every output row in parallel. Along z and y a row is a weighted sum of
+/// whole input rows; along x the row is extended by the mode and summed at shifted offsets. All
+/// three are the same vectorised row primitive.
+fn correlate_cpu(input: ArrayView3<'_, f32>, pass: &Pass, mode: BoundaryMode) -> Array3<f32> {
+    let [nz, ny, nx] = [input.shape()[0], input.shape()[1], input.shape()[2]];
+    let input = input.as_standard_layout();
+    let src = input.as_slice().expect("standard layout is contiguous");
+    let mut out = crate::memory::zeroed_f32(src.len());
+    let (w, left, cval) = (&pass.weights[..], pass.left, mode.cval());
+    let right = w.len() - 1 - left;
+    out.par_chunks_mut(nx)
+        .enumerate()
+        .for_each_init(Vec::new, |pad, (r, dst)| {
+            let (z, y) = ((r / ny) as isize, (r % ny) as isize);
+            match pass.axis {
+                0 => general_rows(dst, w, left, cval, |d| {
+                    mode.map_index(z + d, 0, nz as isize).map(|m| {
+                        let start = (m as usize * ny + y as usize) * nx;
+                        &src[start..start + nx]
+                    })
+                }),
+                1 => general_rows(dst, w, left, cval, |d| {
+                    mode.map_index(y + d, 0, ny as isize).map(|m| {
+                        let start = (z as usize * ny + m as usize) * nx;
+                        &src[start..start + nx]
+                    })
+                }),
+                _ => {
+                    extend_row_into(&src[r * nx..(r + 1) * nx], left, right, mode, pad);
+                    let pad: &[f32] = pad;
+                    general_rows(dst, w, left, cval, |d| Some(&pad[(left as isize + d) as usize..]));
+                }
+            }
+        });
+    Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length")
+}
+
+/// Checks a boundary mode's constant.
+pub(crate) fn check_mode(mode: BoundaryMode) -> Result<()> {
+    match mode {
+        BoundaryMode::Constant(c) if !c.is_finite() => {
+            Err(Error::param("mode", format!("constant value {c} must be finite")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks user weights and converts them to f32.
+pub(crate) fn check_weights(weights: &[f64]) -> Result<Vec<f32>> {
+    if weights.is_empty() || weights.len() > MAX_WEIGHTS {
+        return Err(Error::param(
+            "weights",
+            format!("{} weights: give between 1 and {MAX_WEIGHTS}", weights.len()),
+        ));
+    }
+    if let Some(bad) = weights.iter().find(|w| !w.is_finite() || w.abs() > f64::from(f32::MAX)) {
+        return Err(Error::param(
+            "weights",
+            format!("weight {bad} is not a finite f32 value"),
+        ));
+    }
+    Ok(weights.iter().map(|&w| w as f32).collect())
+}
+
+/// Maps a user axis of an `ndim`-D array to the volume axis (2D images are one-slice volumes).
+pub(crate) fn volume_axis(axis: usize, ndim: usize) -> Result<usize> {
+    if axis >= ndim {
+        return Err(Error::param(
+            "axis",
+            format!("axis {axis} does not exist in a {ndim}-D array (axes are 0..{ndim})"),
+        ));
+    }
+    Ok(axis + 3 - ndim)
+}
+
+/// `scipy.ndimage.correlate1d(input, weights, axis, mode, cval, origin)`.
+///
+/// ```
+/// use hounsfield::prelude::*;
+/// use hounsfield::filter::Correlate1d;
+/// let row = ndarray::array![[0.0f32, 1.0, 4.0, 9.0]];
+/// // A backward difference along x, nearest extension.
+/// let d = Correlate1d::new(&[-1.0, 1.0], 1).mode(BoundaryMode::Nearest).apply(&Backend::Cpu, row.view())?;
+/// assert_eq!(d, ndarray::array![[0.0f32, 1.0, 3.0, 5.0]]);
+/// # Ok::<(), hounsfield::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Correlate1d {
+    weights: Vec<f64>,
+    axis: usize,
+    origin: isize,
+    mode: BoundaryMode,
+}
+
+impl Correlate1d {
+    /// Weights and axis (of the array as given: `0..2` for images, `0..3` for volumes).
+    pub fn new(weights: &[f64], axis: usize) -> Self {
+        Correlate1d {
+            weights: weights.to_vec(),
+            axis,
+            origin: 0,
+            mode: BoundaryMode::default(),
+        }
+    }
+
+    /// scipy's `origin`: shifts the kernel; `-(n/2) <= origin <= (n-1)/2`.
+    pub fn origin(mut self, origin: isize) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    /// Boundary mode (default `Reflect`).
+    pub fn mode(mut self, mode: BoundaryMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    fn plan(&self, ndim: usize) -> Result<Separable> {
+        check_ndim(ndim)?;
+        check_mode(self.mode)?;
+        let weights = check_weights(&self.weights)?;
+        let n = weights.len() as isize;
+        let left = n / 2 + self.origin;
+        if !(0..n).contains(&left) {
+            return Err(Error::param(
+                "origin",
+                format!(
+                    "origin {} is outside {}..={} for {n} weights",
+                    self.origin,
+                    -(n / 2),
+                    (n - 1) / 2
+                ),
+            ));
+        }
+        let pass = Pass {
+            axis: volume_axis(self.axis, ndim)?,
+            weights,
+            left: left as usize,
+        };
+        Ok(Separable::chain(vec![pass], self.mode))
+    }
+}
+
+impl Filter for Correlate1d {
+    fn name(&self) -> &'static str {
+        "correlate1d"
+    }
+
+    fn cpu(&self, input: ArrayView3<'_, f32>, ndim: usize) -> Result<Array3<f32>> {
+        Ok(self.plan(ndim)?.cpu(input))
+    }
+
+    fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
+        self.plan(ndim)?.record(rec, input)
+    }
+}

@@ -1,0 +1,265 @@
+//! Pointwise programs: a short list of per-voxel operations (affine, clip, VOI LUT windows,
+//! thresholds, squares, roots, sums with a second volume) run in one pass over the data.
+//!
+//! The intensity filters ([`super::intensity`]) and the magnitude/sum steps of the derivative
+//! filters are pointwise programs, so a chain such as rescale → window → clip costs one read
+//! and one write of the volume, on either backend. The GPU kernel (`pointwise.wgsl`) walks the
+//! same op list for every voxel: the loop is uniform across threads, so it costs nothing next
+//! to the memory traffic.
+
+use ndarray::{Array3, ArrayView3};
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
+
+static KERNEL: KernelSpec = KernelSpec {
+    name: "filter/pointwise",
+    sources: &[
+        wgsl::FLOAT,
+        wgsl::TILE,
+        include_str!("../../shaders/filter/pointwise.wgsl"),
+    ],
+    entry: "pointwise",
+};
+
+/// One operation of a pointwise program; `v` is the running value, `b` the second input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Op {
+    /// `v * scale + offset`.
+    Affine { scale: f32, offset: f32 },
+    /// `v` limited to `[lo, hi]`; NaN stays NaN.
+    Clip { lo: f32, hi: f32 },
+    /// DICOM VOI LUT function LINEAR (PS3.3 C.11.2.1.2.1).
+    WindowLinear {
+        center: f32,
+        width: f32,
+        y_min: f32,
+        y_max: f32,
+    },
+    /// DICOM VOI LUT function LINEAR_EXACT (PS3.3 C.11.2.1.3.2).
+    WindowLinearExact {
+        center: f32,
+        width: f32,
+        y_min: f32,
+        y_max: f32,
+    },
+    /// DICOM VOI LUT function SIGMOID (PS3.3 C.11.2.1.3.1).
+    WindowSigmoid {
+        center: f32,
+        width: f32,
+        y_min: f32,
+        y_max: f32,
+    },
+    /// `inside` where `lo <= v <= hi`, else `outside` (NaN is outside).
+    Threshold {
+        lo: f32,
+        hi: f32,
+        inside: f32,
+        outside: f32,
+    },
+    /// `v * v`.
+    Square,
+    /// `sqrt(v)`.
+    Sqrt,
+    /// `v + b`.
+    AddSecond,
+    /// `v + b * b`.
+    AddSecondSquared,
+}
+
+/// Twin of `Op` in `pointwise.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct GpuOp {
+    code: u32,
+    _pad: [u32; 3],
+    p: [f32; 4],
+}
+
+impl Op {
+    fn encode(self) -> GpuOp {
+        let (code, p) = match self {
+            Op::Affine { scale, offset } => (0, [scale, offset, 0.0, 0.0]),
+            Op::Clip { lo, hi } => (1, [lo, hi, 0.0, 0.0]),
+            Op::WindowLinear {
+                center,
+                width,
+                y_min,
+                y_max,
+            } => (2, [center, width, y_min, y_max]),
+            Op::WindowLinearExact {
+                center,
+                width,
+                y_min,
+                y_max,
+            } => (3, [center, width, y_min, y_max]),
+            Op::WindowSigmoid {
+                center,
+                width,
+                y_min,
+                y_max,
+            } => (4, [center, width, y_min, y_max]),
+            Op::Threshold {
+                lo,
+                hi,
+                inside,
+                outside,
+            } => (5, [lo, hi, inside, outside]),
+            Op::Square => (6, [0.0; 4]),
+            Op::Sqrt => (7, [0.0; 4]),
+            Op::AddSecond => (8, [0.0; 4]),
+            Op::AddSecondSquared => (9, [0.0; 4]),
+        };
+        GpuOp { code, _pad: [0; 3], p }
+    }
+
+    /// Whether the op reads the second input.
+    fn uses_second(self) -> bool {
+        matches!(self, Op::AddSecond | Op::AddSecondSquared)
+    }
+
+    /// Applies the op to a chunk (`b`: the second input's chunk, if any). Each op is one
+    /// vectorisable loop; the WGSL twin computes the same expressions in the same order.
+    fn apply(self, v: &mut [f32], b: Option<&[f32]>) {
+        match self {
+            Op::Affine { scale, offset } => v.iter_mut().for_each(|x| *x = *x * scale + offset),
+            Op::Clip { lo, hi } => v.iter_mut().for_each(|x| {
+                *x = if *x < lo {
+                    lo
+                } else if *x > hi {
+                    hi
+                } else {
+                    *x
+                }
+            }),
+            Op::WindowLinear {
+                center,
+                width,
+                y_min,
+                y_max,
+            } => v.iter_mut().for_each(|x| {
+                let c = center - 0.5;
+                let w = width - 1.0;
+                *x = if *x <= c - w / 2.0 {
+                    y_min
+                } else if *x > c + w / 2.0 {
+                    y_max
+                } else {
+                    ((*x - c) / w + 0.5) * (y_max - y_min) + y_min
+                };
+            }),
+            Op::WindowLinearExact {
+                center,
+                width,
+                y_min,
+                y_max,
+            } => v.iter_mut().for_each(|x| {
+                *x = if *x <= center - width / 2.0 {
+                    y_min
+                } else if *x > center + width / 2.0 {
+                    y_max
+                } else {
+                    ((*x - center) / width + 0.5) * (y_max - y_min) + y_min
+                };
+            }),
+            Op::WindowSigmoid {
+                center,
+                width,
+                y_min,
+                y_max,
+            } => v
+                .iter_mut()
+                .for_each(|x| *x = (y_max - y_min) / (1.0 + (-4.0 * (*x - center) / width).exp()) + y_min),
+            Op::Threshold {
+                lo,
+                hi,
+                inside,
+                outside,
+            } => v
+                .iter_mut()
+                .for_each(|x| *x = if *x >= lo && *x <= hi { inside } else { outside }),
+            Op::Square => v.iter_mut().for_each(|x| *x *= *x),
+            Op::Sqrt => v.iter_mut().for_each(|x| *x = x.sqrt()),
+            Op::AddSecond => {
+                let b = b.expect("second input");
+                v.iter_mut().zip(b).for_each(|(x, b)| *x += b);
+            }
+            Op::AddSecondSquared => {
+                let b = b.expect("second input");
+                v.iter_mut().zip(b).for_each(|(x, b)| *x += b * b);
+            }
+        }
+    }
+}
+
+/// Values per chunk of the CPU path (each op sweeps a chunk that stays in L1).
+const CHUNK: usize = 4096;
+
+/// Runs `ops` over `a` (and `b`, for ops that read a second input) on the CPU.
+pub(crate) fn run_cpu(ops: &[Op], a: ArrayView3<'_, f32>, b: Option<ArrayView3<'_, f32>>) -> Array3<f32> {
+    let mut out = a.as_standard_layout().into_owned();
+    let b = b.map(|b| b.as_standard_layout().into_owned());
+    let run = |v: &mut [f32], b: Option<&[f32]>| {
+        for op in ops {
+            op.apply(v, b);
+        }
+    };
+    let slice = out.as_slice_mut().expect("standard layout");
+    match &b {
+        Some(b) => {
+            let bs = b.as_slice().expect("standard layout");
+            slice
+                .par_chunks_mut(CHUNK)
+                .zip(bs.par_chunks(CHUNK))
+                .for_each(|(v, b)| run(v, Some(b)));
+        }
+        None => slice.par_chunks_mut(CHUNK).for_each(|v| run(v, None)),
+    }
+    out
+}
+
+/// Records `ops` over `a` (and `b`) into a new volume.
+pub(crate) fn record(rec: &mut Recorder<'_>, ops: &[Op], a: &GpuVolume, b: Option<&GpuVolume>) -> Result<GpuVolume> {
+    let output = rec.volume(a.shape())?;
+    record_into(rec, ops, a, b, &output)?;
+    Ok(output)
+}
+
+/// Records `ops` over `a` (and `b`) into `output`, a volume distinct from both (a buffer cannot
+/// be bound read-only and read-write in one dispatch).
+pub(crate) fn record_into(
+    rec: &mut Recorder<'_>,
+    ops: &[Op],
+    a: &GpuVolume,
+    b: Option<&GpuVolume>,
+    output: &GpuVolume,
+) -> Result<()> {
+    debug_assert_eq!(ops.iter().any(|o| o.uses_second()), b.is_some());
+    let encoded: Vec<GpuOp> = ops.iter().map(|o| o.encode()).collect();
+    let ops_buffer = rec.constants(if encoded.is_empty() {
+        &[GpuOp {
+            code: 0,
+            _pad: [0; 3],
+            p: [1.0, 0.0, 0.0, 0.0],
+        }]
+    } else {
+        &encoded
+    });
+    let params = rec.uniform(&[encoded.len() as u32, 0, 0, 0]);
+    let inputs = [a, b.unwrap_or(a)];
+    for_each_slab(rec, &inputs, output, 0, crate::BoundaryMode::Nearest, |rec, slab| {
+        rec.dispatch_linear(
+            &KERNEL,
+            &[
+                BufferWindow::whole(&slab.tile),
+                BufferWindow::whole(&params),
+                BufferWindow::whole(&ops_buffer),
+                slab.inputs[0],
+                slab.inputs[1],
+                slab.output,
+            ],
+            slab.items,
+        )
+    })
+}
