@@ -196,7 +196,7 @@ pub fn gaussian_kernel_1d(sigma: f64, order: usize, radius: usize) -> Vec<f64> {
     for _ in 0..order {
         let mut next = vec![0.0f64; order + 1];
         for i in 0..=order {
-            if i + 1 <= order {
+            if i < order {
                 next[i] += (i + 1) as f64 * q[i + 1]; // derivative of x^(i+1)
             }
             if i >= 1 {
