@@ -219,7 +219,8 @@ fn a_pipeline_of_five_kernels_matches_step_by_step_cpu() {
 fn bad_parameters_are_typed_errors() {
     let img = Array2::<f32>::zeros((3, 3));
     for backend in backends() {
-        let cases: Vec<(Box<dyn Fn() -> Result<Array2<f32>, Error>>, &str)> = vec![
+        type Case<'a> = (Box<dyn Fn() -> Result<Array2<f32>, Error> + 'a>, &'static str);
+        let cases: Vec<Case> = vec![
             (
                 Box::new(|| WindowLevel::new(40.0, 0.5).apply(&backend, img.view())),
                 "width",
