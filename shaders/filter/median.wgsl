@@ -1,11 +1,10 @@
 // Median over a box neighbourhood of radius (rz, ry, rx) (twin of the CPU path in median.rs).
-// Prepended: common/boundary.wgsl, common/tile.wgsl, and the generated `network_median`
+// Prepended: common/boundary.wgsl, common/tile.wgsl, common/stage.wgsl, and the generated `network_median`
 // (forgetful selection on scalars, for neighbourhoods of at most 27 voxels) with
 // `NETWORK = true`, or a stub with `NETWORK = false` for the bisection path.
 //
-// Workgroups of 8×8×4 outputs. With radius ≤ 2 the workgroup first stages its
-// (8+2rx)×(8+2ry)×(4+2rz) neighbourhood in workgroup memory (each input voxel read from
-// DRAM once per workgroup, x contiguous across threads); larger radii read through the cache.
+// Workgroups of 8×8×4 outputs. With radius ≤ 2 the workgroup first stages its neighbourhood in
+// workgroup memory (common/stage.wgsl); larger radii read through the cache.
 
 struct Params {
     rz: u32,
@@ -22,24 +21,6 @@ struct Params {
 @group(0) @binding(1) var<uniform> params: Params;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-
-const TX: u32 = 8u;
-const TY: u32 = 8u;
-const TZ: u32 = 4u;
-const SHARED: u32 = 1152u; // (8 + 4) * (8 + 4) * (4 + 4): radius 2 on every axis
-
-var<workgroup> cache: array<f32, SHARED>;
-
-// Input voxel (z, y, x) in global coordinates, extended by the boundary mode.
-fn fetch(z: i32, y: i32, x: i32) -> f32 {
-    let mz = map_index(z, tile.z_lo, tile.z_hi, params.mode);
-    let my = map_index(y, 0, i32(tile.ny), params.mode);
-    let mx = map_index(x, 0, i32(tile.nx), params.mode);
-    if (mz == OUTSIDE || my == OUTSIDE || mx == OUTSIDE) {
-        return params.cval;
-    }
-    return src[tile_in_index(tile, mz, my, mx)];
-}
 
 // A total order on f32 as u32 keys (negative values reversed), for the bisection.
 fn order_key(v: f32) -> u32 {
@@ -58,27 +39,19 @@ fn median(
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
     let r = vec3<i32>(i32(params.rx), i32(params.ry), i32(params.rz));
-    let origin = vec3<i32>(i32(wid.x * TX), i32(wid.y * TY), i32(wid.z * TZ + tile.out_z0));
+    let origin = block_origin(wid);
     let sx = i32(TX) + 2 * r.x;
     let sy = i32(TY) + 2 * r.y;
-    let sz = i32(TZ) + 2 * r.z;
     if (params.use_cache == 1u) {
-        let total = u32(sx * sy * sz);
-        for (var i = li; i < total; i += TX * TY * TZ) {
-            let tx = i32(i) % sx;
-            let ty = (i32(i) / sx) % sy;
-            let tz = i32(i) / (sx * sy);
-            cache[i] = fetch(origin.z + tz - r.z, origin.y + ty - r.y, origin.x + tx - r.x);
-        }
+        stage(li, origin, r, params.mode, params.cval);
     }
     workgroupBarrier();
-
+    if (!in_output(origin, lid)) {
+        return;
+    }
     let x = origin.x + i32(lid.x);
     let y = origin.y + i32(lid.y);
     let z = origin.z + i32(lid.z);
-    if (x >= i32(tile.nx) || y >= i32(tile.ny) || z >= i32(tile.out_z0 + tile.out_nz)) {
-        return;
-    }
     var m: f32;
     if (NETWORK) {
         m = network_median(i32(lid.x), i32(lid.y), i32(lid.z), sx, sy);
@@ -97,10 +70,9 @@ fn median(
                     for (var dx = -r.x; dx <= r.x; dx++) {
                         var v: f32;
                         if (params.use_cache == 1u) {
-                            let c = ((i32(lid.z) + dz + r.z) * sy + i32(lid.y) + dy + r.y) * sx + i32(lid.x) + dx + r.x;
-                            v = cache[u32(c)];
+                            v = staged(lid, vec3<i32>(dx, dy, dz), r);
                         } else {
-                            v = fetch(z + dz, y + dy, x + dx);
+                            v = fetch(z + dz, y + dy, x + dx, params.mode, params.cval);
                         }
                         count += select(0u, 1u, order_key(v) <= mid);
                     }
@@ -114,6 +86,5 @@ fn median(
         }
         m = from_key(lo);
     }
-    let out = (u32(z) - tile.out_z0) * tile.ny * tile.nx + u32(y) * tile.nx + u32(x);
-    dst[tile.out_offset + out] = m;
+    dst[out_index(origin, lid)] = m;
 }

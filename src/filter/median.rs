@@ -377,6 +377,7 @@ fn kernel(r: [usize; 3]) -> &'static KernelSpec {
         sources: &[
             wgsl::BOUNDARY,
             wgsl::TILE,
+            wgsl::STAGE,
             "const NETWORK: bool = false;\nfn network_median(lx: i32, ly: i32, lz: i32, sx: i32, sy: i32) -> f32 { return 0.0; }\n",
             SHADER,
         ],
@@ -395,7 +396,8 @@ fn kernel(r: [usize; 3]) -> &'static KernelSpec {
         let name: &'static str =
             Box::leak(format!("filter/median_network_{}_{}_{}", r[0], r[1], r[2]).into_boxed_str());
         let network: &'static str = Box::leak(network_source(r).into_boxed_str());
-        let sources: &'static [&'static str] = Box::leak(Box::new([wgsl::BOUNDARY, wgsl::TILE, network, SHADER]));
+        let sources: &'static [&'static str] =
+            Box::leak(Box::new([wgsl::BOUNDARY, wgsl::TILE, wgsl::STAGE, network, SHADER]));
         Box::leak(Box::new(KernelSpec {
             name,
             sources,

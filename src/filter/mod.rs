@@ -9,9 +9,11 @@
 
 pub mod correlate1d;
 pub mod derivative;
+pub mod fill_holes;
 pub mod gaussian;
 pub mod intensity;
 pub mod median;
+pub mod morphology;
 pub(crate) mod neighbourhood;
 pub mod pipeline;
 pub(crate) mod pointwise;
@@ -22,9 +24,11 @@ pub use correlate1d::Correlate1d;
 pub use derivative::{
     GaussianGradientMagnitude, GaussianLaplace, GradientMagnitude, Laplace, Prewitt, Sobel, gaussian_kernel_1d,
 };
+pub use fill_holes::FillHoles;
 pub use gaussian::{Gaussian, gaussian_filter};
 pub use intensity::{Clip, Rescale, Threshold, VoiFunction, WindowLevel, WindowPreset, rescale};
 pub use median::{Median, median_filter};
+pub use morphology::{BinaryMorphology, Footprint, GreyMorphology, MorphOp};
 pub use pipeline::Pipeline;
 pub use uniform::Uniform;
 

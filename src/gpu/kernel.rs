@@ -9,6 +9,9 @@ use crate::gpu::context::GpuContext;
 pub mod wgsl {
     /// `map_index` and the `MODE_*` constants.
     pub const BOUNDARY: &str = include_str!("../../shaders/common/boundary.wgsl");
+    /// Workgroup staging of 8×8×4 blocks with a halo, for neighbourhood kernels (`stage`,
+    /// `staged`, `fetch`; needs `BOUNDARY` and `TILE` before it and a `src` binding).
+    pub const STAGE: &str = include_str!("../../shaders/common/stage.wgsl");
     /// `is_nan` on the bits (GL does not promise IEEE comparisons with NaN).
     pub const FLOAT: &str = include_str!("../../shaders/common/float.wgsl");
     /// The `Tile` uniform and index helpers of slab-tiled kernels.

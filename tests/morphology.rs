@@ -1,0 +1,160 @@
+//! Grey and binary morphology and hole filling: scipy fixtures (exact), GPU/CPU parity (exact)
+//! across slabs, bad input.
+
+mod common;
+
+use common::{ALL_MODES, backends, fixture, gpus, gpus_small_bindings, mode_name, random_volume};
+use hounsfield::filter::{BinaryMorphology, FillHoles, Filter, Footprint, GreyMorphology, MorphOp};
+use hounsfield::gpu::GpuVolume;
+use hounsfield::{Backend, BoundaryMode, Error};
+use ndarray::{Array3, ArrayD, Ix2, Ix3};
+
+fn apply_dyn(f: &dyn Fn(&Backend, &ArrayD<f32>) -> ArrayD<f32>, backend: &Backend, input: &ArrayD<f32>) -> ArrayD<f32> {
+    f(backend, input)
+}
+
+fn run<F: Filter>(filter: F) -> impl Fn(&Backend, &ArrayD<f32>) -> ArrayD<f32> {
+    move |backend, input| {
+        if input.ndim() == 2 {
+            let a = input.clone().into_dimensionality::<Ix2>().unwrap();
+            filter.apply(backend, a.view()).unwrap().into_dyn()
+        } else {
+            let a = input.clone().into_dimensionality::<Ix3>().unwrap();
+            filter.apply(backend, a.view()).unwrap().into_dyn()
+        }
+    }
+}
+
+fn op_name(op: MorphOp) -> &'static str {
+    match op {
+        MorphOp::Erosion => "erosion",
+        MorphOp::Dilation => "dilation",
+        MorphOp::Opening => "opening",
+        MorphOp::Closing => "closing",
+    }
+}
+
+const OPS: [MorphOp; 4] = [MorphOp::Erosion, MorphOp::Dilation, MorphOp::Opening, MorphOp::Closing];
+
+#[test]
+fn grey_morphology_matches_scipy_exactly() {
+    for backend in backends() {
+        for name in ["2d", "3d"] {
+            let input: ArrayD<f32> = fixture(&format!("morphology/input_{name}.npy"));
+            for op in OPS {
+                for mode in ALL_MODES {
+                    let expected: ArrayD<f32> = fixture(&format!(
+                        "morphology/{name}_{}_box1_{}.npy",
+                        op_name(op),
+                        mode_name(mode)
+                    ));
+                    let f = run(GreyMorphology::new(op, Footprint::Box(vec![1])).mode(mode));
+                    assert_eq!(
+                        apply_dyn(&f, &backend, &input),
+                        expected,
+                        "{name} {op:?} box {mode} on {backend}"
+                    );
+                }
+                let expected: ArrayD<f32> = fixture(&format!("morphology/{name}_{}_ball2_reflect.npy", op_name(op)));
+                let f = run(GreyMorphology::new(op, Footprint::Ball(2)));
+                assert_eq!(
+                    apply_dyn(&f, &backend, &input),
+                    expected,
+                    "{name} {op:?} ball on {backend}"
+                );
+            }
+        }
+        let input: ArrayD<f32> = fixture("morphology/input_3d.npy");
+        let expected: ArrayD<f32> = fixture("morphology/3d_erosion_aniso_nearest.npy");
+        let f = run(GreyMorphology::erosion(Footprint::Box(vec![0, 1, 2])).mode(BoundaryMode::Nearest));
+        assert_eq!(
+            apply_dyn(&f, &backend, &input),
+            expected,
+            "anisotropic box on {backend}"
+        );
+    }
+}
+
+#[test]
+fn binary_morphology_and_fill_holes_match_scipy_exactly() {
+    let mask: ArrayD<f32> = fixture("morphology/mask.npy");
+    for backend in backends() {
+        for op in OPS {
+            let n = op_name(op);
+            let cases = [
+                ("cross", BinaryMorphology::new(op)),
+                ("cross_it2", BinaryMorphology::new(op).iterations(2)),
+                ("ball2", BinaryMorphology::new(op).footprint(Footprint::Ball(2))),
+                ("box", BinaryMorphology::new(op).footprint(Footprint::Box(vec![1]))),
+            ];
+            for (case, f) in cases {
+                let expected: ArrayD<f32> = fixture(&format!("morphology/binary_{n}_{case}.npy"));
+                assert_eq!(
+                    apply_dyn(&run(f), &backend, &mask),
+                    expected,
+                    "binary {n} {case} on {backend}"
+                );
+            }
+        }
+        for (input, expected) in [("holes", "holes_filled"), ("holes_2d", "holes_2d_filled")] {
+            let input: ArrayD<f32> = fixture(&format!("morphology/{input}.npy"));
+            let expected: ArrayD<f32> = fixture(&format!("morphology/{expected}.npy"));
+            assert_eq!(
+                apply_dyn(&run(FillHoles), &backend, &input),
+                expected,
+                "{input:?} on {backend}"
+            );
+        }
+    }
+}
+
+#[test]
+fn gpu_matches_cpu_across_slabs_and_odd_shapes() {
+    let filters: Vec<Box<dyn Filter>> = vec![
+        Box::new(GreyMorphology::closing(Footprint::Box(vec![2, 1, 1])).mode(BoundaryMode::Wrap)),
+        Box::new(GreyMorphology::dilation(Footprint::Ball(3))),
+        Box::new(GreyMorphology::erosion(Footprint::Ball(1)).mode(BoundaryMode::Constant(0.25))),
+        Box::new(BinaryMorphology::opening().iterations(2)),
+        Box::new(FillHoles),
+    ];
+    for ctx in gpus_small_bindings().into_iter().chain(gpus()) {
+        for (i, shape) in [[1, 1, 1], [2, 9, 1], [37, 20, 17]].iter().enumerate() {
+            let vol = random_volume(*shape, 5 + i as u64).mapv(|v| if v > 0.45 { v } else { 0.0 });
+            let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
+            for f in &filters {
+                let cpu = f.apply_cpu(vol.view()).unwrap();
+                let gpu = f.apply_gpu(&ctx, &resident).unwrap().download(&ctx).unwrap();
+                assert_eq!(gpu, cpu, "{f:?} {shape:?} on {}", ctx.adapter().name);
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_parameters_are_typed_errors() {
+    let vol = Array3::<f32>::zeros((3, 4, 5));
+    for backend in backends() {
+        let expect = |r: Result<Array3<f32>, Error>, name: &str| match r {
+            Err(Error::InvalidParameter { name: got, .. }) => assert_eq!(got, name),
+            other => panic!("expected an error about `{name}`, got {other:?}"),
+        };
+        expect(
+            GreyMorphology::erosion(Footprint::Box(vec![1, 1])).apply(&backend, vol.view()),
+            "radius",
+        );
+        expect(
+            GreyMorphology::erosion(Footprint::Ball(33)).apply(&backend, vol.view()),
+            "radius",
+        );
+        expect(
+            GreyMorphology::erosion(Footprint::Ball(1))
+                .mode(BoundaryMode::Constant(f32::NAN))
+                .apply(&backend, vol.view()),
+            "mode",
+        );
+        expect(
+            BinaryMorphology::dilation().iterations(0).apply(&backend, vol.view()),
+            "iterations",
+        );
+    }
+}
