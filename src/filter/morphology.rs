@@ -239,10 +239,10 @@ fn extreme_cpu(input: ArrayView3<'_, f32>, plan: &Plan, is_max: bool, mode: Boun
     match plan {
         Plan::Box(r) => {
             let mut current: Option<Array3<f32>> = None;
-            for axis in 0..3 {
-                if r[axis] > 0 {
+            for (axis, &r) in r.iter().enumerate() {
+                if r > 0 {
                     let src = current.as_ref().map_or(input, |c| c.view());
-                    current = Some(extreme_axis_cpu(src, axis, r[axis], is_max, mode));
+                    current = Some(extreme_axis_cpu(src, axis, r, is_max, mode));
                 }
             }
             current.unwrap_or_else(|| input.to_owned())
@@ -350,18 +350,18 @@ fn record_extreme(
         Plan::Box(r) => {
             let mut current: Option<GpuVolume> = None;
             let dummy_rows = rec.constants(&[[0i32; 4]]);
-            for axis in 0..3 {
-                if r[axis] == 0 {
+            for (axis, &ra) in r.iter().enumerate() {
+                if ra == 0 {
                     continue;
                 }
                 let src = current.as_ref().unwrap_or(input);
                 let dst = rec.volume(input.shape())?;
                 let params = rec.uniform(&Params {
                     axis: axis as u32,
-                    radius: r[axis] as u32,
+                    radius: ra as u32,
                     ..base
                 });
-                let halo = if axis == 0 { r[0] } else { 0 };
+                let halo = if axis == 0 { ra } else { 0 };
                 for_each_slab(rec, &[src], &dst, halo, mode, |rec, slab| {
                     rec.dispatch_linear(
                         &AXIS,
