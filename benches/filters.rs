@@ -9,7 +9,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hounsfield::filter::{Filter, Gaussian, Median, Pipeline};
+use hounsfield::filter::{
+    Bilateral, BinaryMorphology, Filter, Footprint, Gaussian, GaussianGradientMagnitude, GreyMorphology, Laplace,
+    Median, Pipeline, Sobel, Threshold, Uniform, WindowLevel, WindowPreset,
+};
 use hounsfield::gpu::{GpuContext, GpuVolume};
 use hounsfield::stats;
 use ndarray::Array3;
@@ -26,11 +29,38 @@ fn volume(shape: [usize; 3]) -> Array3<f32> {
 
 const FULL: [usize; 3] = [256, 512, 512];
 const THIN: [usize; 3] = [64, 512, 512];
+const CUBE: [usize; 3] = [256, 256, 256];
 
 fn cases() -> Vec<(&'static str, [usize; 3], Box<dyn Filter>)> {
     vec![
         ("median_r1", THIN, Box::new(Median::new(&[1]))),
         ("median_r2", THIN, Box::new(Median::new(&[2]))),
+        ("bilateral_d1_r50", CUBE, Box::new(Bilateral::new(&[1.0], 50.0))),
+        ("uniform3", FULL, Box::new(Uniform::new(&[3]))),
+        ("sobel_magnitude", FULL, Box::new(Sobel::magnitude())),
+        ("laplace", FULL, Box::new(Laplace::new())),
+        (
+            "gaussian_gradient_magnitude_s2",
+            FULL,
+            Box::new(GaussianGradientMagnitude::new(&[2.0])),
+        ),
+        (
+            "grey_erosion_box1",
+            FULL,
+            Box::new(GreyMorphology::erosion(Footprint::Box(vec![1]))),
+        ),
+        (
+            "grey_dilation_ball2",
+            THIN,
+            Box::new(GreyMorphology::dilation(Footprint::Ball(2))),
+        ),
+        ("binary_opening_cross", FULL, Box::new(BinaryMorphology::opening())),
+        (
+            "window_soft_tissue",
+            FULL,
+            Box::new(WindowLevel::preset(WindowPreset::SoftTissue)),
+        ),
+        ("threshold", FULL, Box::new(Threshold::between(-100.0, 300.0))),
         (
             "pipeline_gauss_median_gauss",
             THIN,

@@ -1,6 +1,6 @@
 // Workgroup staging for neighbourhood kernels (8×8×4 outputs per workgroup): the
 // (8+2rx)×(8+2ry)×(4+2rz) input block a workgroup reads is loaded once into workgroup memory,
-// x contiguous across threads, extended by the boundary mode; radius ≤ 2 on every axis.
+// x contiguous across threads, extended by the boundary mode; radius ≤ 3 on every axis.
 // The kernel declares `src` (its input binding) and `tile` (the Tile uniform), and calls
 // `stage` from uniform control flow followed by workgroupBarrier().
 // Prepended before this: common/boundary.wgsl, common/tile.wgsl.
@@ -8,8 +8,7 @@
 const TX: u32 = 8u;
 const TY: u32 = 8u;
 const TZ: u32 = 4u;
-const STAGE_RADIUS: i32 = 2;
-const SHARED: u32 = 1152u; // (8 + 4) * (8 + 4) * (4 + 4)
+const SHARED: u32 = 1960u; // (8 + 6) * (8 + 6) * (4 + 6): radius 3, 7.7 KiB
 
 var<workgroup> cache: array<f32, SHARED>;
 

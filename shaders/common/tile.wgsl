@@ -29,3 +29,26 @@ fn linear_invocation(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
 fn tile_in_index(t: Tile, z: i32, y: i32, x: i32) -> u32 {
     return t.in_offset + (u32(z - t.in_z_first) * t.ny + u32(y)) * t.nx + u32(x);
 }
+
+// The slab of a kernel whose input and output differ in shape (twin of MappingParams in
+// src/gpu/tiling.rs): the bound input window holds input slices in_z_first.., the output
+// window output slices out_z0..out_z0+out_nz of an output of out_nx × out_ny × out_nz_total.
+struct Mapping {
+    in_nx: u32,
+    in_ny: u32,
+    in_nz: u32,
+    in_z_first: u32,
+    in_z_count: u32,
+    in_offset: u32,
+    out_nx: u32,
+    out_ny: u32,
+    out_nz_total: u32,
+    out_z0: u32,
+    out_nz: u32,
+    out_offset: u32,
+}
+
+// Element of input voxel (z, y, x) (global coordinates, z inside the window).
+fn mapped_in_index(m: Mapping, z: u32, y: u32, x: u32) -> u32 {
+    return m.in_offset + ((z - m.in_z_first) * m.in_ny + y) * m.in_nx + x;
+}

@@ -3,7 +3,7 @@
 // (forgetful selection on scalars, for neighbourhoods of at most 27 voxels) with
 // `NETWORK = true`, or a stub with `NETWORK = false` for the bisection path.
 //
-// Workgroups of 8×8×4 outputs. With radius ≤ 2 the workgroup first stages its neighbourhood in
+// Workgroups of 8×8×4 outputs. With radius ≤ 3 the workgroup first stages its neighbourhood in
 // workgroup memory (common/stage.wgsl); larger radii read through the cache.
 
 struct Params {

@@ -3,7 +3,7 @@
 //
 // extreme_axis: one separable pass over a box, min or max of 2r+1 voxels along `params.axis`.
 // extreme_footprint: any footprint given as rows (dz, dy, half-width along x), e.g. a ball;
-// staged in workgroup memory when its radius is at most 2.
+// staged in workgroup memory when its radius is at most 3.
 
 struct Params {
     axis: u32,

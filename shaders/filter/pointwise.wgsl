@@ -75,8 +75,11 @@ fn apply(op: Op, v: f32, second: f32) -> f32 {
         case 8u: {
             return v + second;
         }
-        default: {
+        case 9u: {
             return v + second * second;
+        }
+        default: {
+            return v + (v - second) * p.x;
         }
     }
 }

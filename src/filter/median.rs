@@ -13,7 +13,7 @@
 //! branches. Neighbourhoods above 125 voxels use a per-voxel quickselect.
 //!
 //! GPU path (`shaders/filter/median.wgsl`): 8×8×4 workgroups stage their neighbourhood in
-//! workgroup memory (radius ≤ 2). Neighbourhoods of at most 27 voxels run the same forgetful
+//! workgroup memory (radius ≤ 3). Neighbourhoods of at most 27 voxels run the same forgetful
 //! selection, generated as straight-line code on scalars (no private arrays, no dynamic
 //! indexing); larger ones find the median by bisection on the f32 bit order (32 counting passes
 //! over the neighbourhood, exact for any radius).
@@ -38,8 +38,8 @@ pub const MAX_RADIUS: usize = 25;
 const CPU_NETWORK_MAX: usize = 125;
 /// Neighbourhoods up to this size use the generated selection network on the GPU.
 const GPU_NETWORK_MAX: usize = 27;
-/// Radius up to which the GPU stages the neighbourhood in workgroup memory (`SHARED` in WGSL).
-const GPU_SHARED_RADIUS: usize = 2;
+/// Radius up to which the GPU stages the neighbourhood in workgroup memory (`stage.wgsl`).
+const GPU_SHARED_RADIUS: usize = 3;
 /// Voxels selected together: four AVX2 vectors, so that the dependent min/max chains of the
 /// selection run four at a time (one chain is latency-bound).
 const LANES: usize = 32;

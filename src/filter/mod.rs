@@ -7,6 +7,7 @@
 //! [`crate::Volume`]s, on either [`crate::Backend`], and chain into a [`Pipeline`] that runs on
 //! the GPU without downloads between steps.
 
+pub mod bilateral;
 pub mod correlate1d;
 pub mod derivative;
 pub mod fill_holes;
@@ -17,9 +18,13 @@ pub mod morphology;
 pub(crate) mod neighbourhood;
 pub mod pipeline;
 pub(crate) mod pointwise;
+pub mod projection;
+pub mod resample;
 pub(crate) mod rows;
 pub mod uniform;
+pub mod unsharp;
 
+pub use bilateral::Bilateral;
 pub use correlate1d::Correlate1d;
 pub use derivative::{
     GaussianGradientMagnitude, GaussianLaplace, GradientMagnitude, Laplace, Prewitt, Sobel, gaussian_kernel_1d,
@@ -30,7 +35,10 @@ pub use intensity::{Clip, Rescale, Threshold, VoiFunction, WindowLevel, WindowPr
 pub use median::{Median, median_filter};
 pub use morphology::{BinaryMorphology, Footprint, GreyMorphology, MorphOp};
 pub use pipeline::Pipeline;
+pub use projection::{Projection, ProjectionKind};
+pub use resample::{Interpolation, Resample};
 pub use uniform::Uniform;
+pub use unsharp::UnsharpMask;
 
 use std::fmt;
 

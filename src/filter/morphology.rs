@@ -28,7 +28,7 @@ use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, w
 /// Largest radius of a footprint along any axis.
 pub const MAX_RADIUS: usize = 32;
 /// Ball radius up to which the GPU stages the neighbourhood in workgroup memory.
-const GPU_STAGE_RADIUS: usize = 2;
+const GPU_STAGE_RADIUS: usize = 3;
 
 static AXIS: KernelSpec = KernelSpec {
     name: "filter/morphology_axis",

@@ -66,6 +66,8 @@ pub(crate) enum Op {
     AddSecond,
     /// `v + b * b`.
     AddSecondSquared,
+    /// `v + (v - b) * amount` (unsharp masking with `b` the blurred image).
+    SharpenWithSecond { amount: f32 },
 }
 
 /// Twin of `Op` in `pointwise.wgsl`.
@@ -110,13 +112,17 @@ impl Op {
             Op::Sqrt => (7, [0.0; 4]),
             Op::AddSecond => (8, [0.0; 4]),
             Op::AddSecondSquared => (9, [0.0; 4]),
+            Op::SharpenWithSecond { amount } => (10, [amount, 0.0, 0.0, 0.0]),
         };
         GpuOp { code, _pad: [0; 3], p }
     }
 
     /// Whether the op reads the second input.
     fn uses_second(self) -> bool {
-        matches!(self, Op::AddSecond | Op::AddSecondSquared)
+        matches!(
+            self,
+            Op::AddSecond | Op::AddSecondSquared | Op::SharpenWithSecond { .. }
+        )
     }
 
     /// Applies the op to a chunk (`b`: the second input's chunk, if any). Each op is one
@@ -189,6 +195,10 @@ impl Op {
                 let b = b.expect("second input");
                 v.iter_mut().zip(b).for_each(|(x, b)| *x += b * b);
             }
+            Op::SharpenWithSecond { amount } => {
+                let b = b.expect("second input");
+                v.iter_mut().zip(b).for_each(|(x, b)| *x += (*x - b) * amount);
+            }
         }
     }
 }
@@ -196,27 +206,35 @@ impl Op {
 /// Values per chunk of the CPU path (each op sweeps a chunk that stays in L1).
 const CHUNK: usize = 4096;
 
-/// Runs `ops` over `a` (and `b`, for ops that read a second input) on the CPU.
+/// Runs `ops` over `a` (and `b`, for ops that read a second input) on the CPU: each chunk is
+/// copied into the output (one read of the input, one write of the output) and transformed
+/// there while it is in L1.
 pub(crate) fn run_cpu(ops: &[Op], a: ArrayView3<'_, f32>, b: Option<ArrayView3<'_, f32>>) -> Array3<f32> {
-    let mut out = a.as_standard_layout().into_owned();
+    let shape = a.raw_dim();
+    let a = a.as_standard_layout();
+    let src = a.as_slice().expect("standard layout");
     let b = b.map(|b| b.as_standard_layout().into_owned());
-    let run = |v: &mut [f32], b: Option<&[f32]>| {
+    let mut out = crate::memory::zeroed_f32(src.len());
+    let run = |o: &mut [f32], s: &[f32], b: Option<&[f32]>| {
+        o.copy_from_slice(s);
         for op in ops {
-            op.apply(v, b);
+            op.apply(o, b);
         }
     };
-    let slice = out.as_slice_mut().expect("standard layout");
     match &b {
         Some(b) => {
             let bs = b.as_slice().expect("standard layout");
-            slice
-                .par_chunks_mut(CHUNK)
+            out.par_chunks_mut(CHUNK)
+                .zip(src.par_chunks(CHUNK))
                 .zip(bs.par_chunks(CHUNK))
-                .for_each(|(v, b)| run(v, Some(b)));
+                .for_each(|((o, s), b)| run(o, s, Some(b)));
         }
-        None => slice.par_chunks_mut(CHUNK).for_each(|v| run(v, None)),
+        None => out
+            .par_chunks_mut(CHUNK)
+            .zip(src.par_chunks(CHUNK))
+            .for_each(|(o, s)| run(o, s, None)),
     }
-    out
+    Array3::from_shape_vec(shape, out).expect("shape matches length")
 }
 
 /// Records `ops` over `a` (and `b`) into a new volume.

@@ -6,6 +6,8 @@
 //! * [`Recorder`] — many dispatches per submission, timestamp-query kernel timing;
 //! * [`for_each_slab`] — z-slab tiling with halos for volumes above the binding limit;
 //!   [`for_each_window`] — binding-sized windows for kernels that only read (reductions);
+//!   [`for_each_mapped_slab`] — slabs of outputs shaped unlike their input (resampling,
+//!   projections), each with the input slices it reads;
 //! * [`reduce`] — two-stage reductions (min/max/mean/M2, histograms) with a small read-back.
 //!
 //! A kernel is a [`KernelSpec`] (its WGSL plus shared pieces) and a short function that records
@@ -37,7 +39,7 @@ mod volume;
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
 pub use kernel::{KernelSpec, wgsl};
 pub use recorder::{BufferWindow, KernelTime, Readback, Recorder};
-pub use tiling::{Slab, for_each_slab, for_each_window};
+pub use tiling::{MappedSlab, Slab, for_each_mapped_slab, for_each_slab, for_each_window};
 pub use volume::GpuVolume;
 
 /// The `wgpu` version the runtime is built on, for code that records its own kernels.

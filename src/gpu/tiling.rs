@@ -255,6 +255,132 @@ pub fn for_each_slab(
     Ok(())
 }
 
+/// Twin of `struct Mapping` in `shaders/common/tile.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct MappingParams {
+    in_nx: u32,
+    in_ny: u32,
+    in_nz: u32,
+    in_z_first: u32,
+    in_z_count: u32,
+    in_offset: u32,
+    out_nx: u32,
+    out_ny: u32,
+    out_nz_total: u32,
+    out_z0: u32,
+    out_nz: u32,
+    out_offset: u32,
+}
+
+/// What a kernel whose output differs in shape from its input receives for one slab.
+pub struct MappedSlab<'a> {
+    /// The `Mapping` uniform (bind it first).
+    pub mapping: wgpu::Buffer,
+    /// Window of the input holding the slices `in_z`.
+    pub input: BufferWindow<'a>,
+    /// Window of the output holding the slices `out_z`.
+    pub output: BufferWindow<'a>,
+    /// Output slices of this slab.
+    pub out_z: std::ops::Range<usize>,
+    /// Input slices bound for it.
+    pub in_z: std::ops::Range<usize>,
+    /// When one output slice reads more input than a binding holds, the input comes in
+    /// `chunks` windows, dispatched in order for the same output (`chunk` = 0, 1, ...): the
+    /// kernel accumulates. Kernels that cannot must fail when `chunks > 1`.
+    pub chunk: usize,
+    /// Number of input chunks for this output slab (1 almost always).
+    pub chunks: usize,
+    /// Output voxels in this slab.
+    pub items: u64,
+}
+
+/// Runs `dispatch` once per z-slab of `output` for a kernel whose output has another shape
+/// than its input (resampling, projections along y or x, renderings). `needs(z0, z1)` returns
+/// the input slices `[a, b)` that output slices `[z0, z1)` read; the runtime sizes the slabs so
+/// that both windows fit one storage binding, halving a slab until its input fits, and splits
+/// the input of a single output slice into chunks when even that does not fit (see
+/// [`MappedSlab::chunks`]).
+pub fn for_each_mapped_slab(
+    rec: &mut Recorder<'_>,
+    input: &GpuVolume,
+    output: &GpuVolume,
+    needs: impl Fn(usize, usize) -> (usize, usize),
+    mut dispatch: impl FnMut(&mut Recorder<'_>, &MappedSlab<'_>) -> Result<()>,
+) -> Result<()> {
+    let [in_nz, in_ny, in_nx] = input.shape();
+    let [out_nz, out_ny, out_nx] = output.shape();
+    let ctx = rec.context();
+    let align = ctx.storage_offset_alignment().max(4);
+    let max = ctx.max_storage_binding().saturating_sub(align);
+    let (in_slice, out_slice) = ((in_ny * in_nx) as u64 * 4, (out_ny * out_nx) as u64 * 4);
+    let max_out = (max / out_slice.max(1)) as usize;
+    if max_out == 0 || in_slice > max {
+        return Err(Error::TooLarge(format!(
+            "a slice of {:.2} MiB does not fit this adapter's storage binding limit ({:.0} MiB);              crop or downsample, or use the CPU backend",
+            in_slice.max(out_slice) as f64 / 1048576.0,
+            ctx.max_storage_binding() as f64 / 1048576.0
+        )));
+    }
+    let mut z0 = 0;
+    while z0 < out_nz {
+        let mut z1 = (z0 + max_out).min(out_nz);
+        let max_in = (max / in_slice) as usize;
+        // The input slices for [z0, z1): shrink the slab until they fit one binding; a single
+        // output slice that reads more (a projection along z) gets its input in chunks.
+        let (a, b) = loop {
+            let (a, b) = needs(z0, z1);
+            let (a, b) = (a.min(in_nz - 1), b.clamp(a.min(in_nz - 1) + 1, in_nz));
+            if b - a <= max_in || z1 - z0 == 1 {
+                break (a, b);
+            }
+            z1 = z0 + (z1 - z0) / 2;
+        };
+        let in_elems = (in_ny * in_nx) as u64;
+        let out_elems = (out_ny * out_nx) as u64;
+        let (out_window, out_offset) = window(
+            &output.buffer,
+            z0 as u64 * out_elems,
+            (z1 - z0) as u64 * out_elems,
+            align,
+        );
+        let chunks = (b - a).div_ceil(max_in);
+        for chunk in 0..chunks {
+            let ca = a + chunk * max_in;
+            let cb = (ca + max_in).min(b);
+            let (in_window, in_offset) =
+                window(&input.buffer, ca as u64 * in_elems, (cb - ca) as u64 * in_elems, align);
+            let mapping = MappingParams {
+                in_nx: in_nx as u32,
+                in_ny: in_ny as u32,
+                in_nz: in_nz as u32,
+                in_z_first: ca as u32,
+                in_z_count: (cb - ca) as u32,
+                in_offset,
+                out_nx: out_nx as u32,
+                out_ny: out_ny as u32,
+                out_nz_total: out_nz as u32,
+                out_z0: z0 as u32,
+                out_nz: (z1 - z0) as u32,
+                out_offset,
+            };
+            let slab = MappedSlab {
+                mapping: rec.uniform(&mapping),
+                input: in_window,
+                output: out_window,
+                out_z: z0..z1,
+                in_z: ca..cb,
+                chunk,
+                chunks,
+                items: (z1 - z0) as u64 * out_elems,
+            };
+            dispatch(rec, &slab)?;
+        }
+        z0 = z1;
+    }
+    Ok(())
+}
+
 /// Runs `dispatch` over `input` in windows of whole slices that each fit one storage binding,
 /// for kernels that read every voxel once and write something else (reductions). `dispatch`
 /// gets the window, the element offset of its first voxel inside the window, the index of that
