@@ -25,6 +25,11 @@ struct Params {
 @group(0) @binding(4) var<storage, read> b: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dst: array<f32>;
 
+// t clamped to [0, 1], mapped to [y_min, y_max] (twin of window_line in pointwise.rs).
+fn window_line(t: f32, y_min: f32, y_max: f32) -> f32 {
+    return select(select(t, 1.0, t > 1.0), 0.0, t < 0.0) * (y_max - y_min) + y_min;
+}
+
 fn apply(op: Op, v: f32, second: f32) -> f32 {
     let p = op.p;
     if (is_nan(v) && op.code <= 5u) {
@@ -38,26 +43,17 @@ fn apply(op: Op, v: f32, second: f32) -> f32 {
             return select(select(v, p.y, v > p.y), p.x, v < p.x);
         }
         case 2u: {
-            // DICOM LINEAR: c' = c - 0.5, w' = w - 1.
-            let c = p.x - 0.5;
-            let w = p.y - 1.0;
-            if (v <= c - w / 2.0) {
-                return p.z;
+            // DICOM LINEAR (c' = c - 0.5, w' = w - 1) as the clamped line: equal to the
+            // piecewise definition, which is 0 and 1 at its breakpoints.
+            if (p.y == 1.0) {
+                // Width 1: a step at c - 0.5.
+                return select(p.w, p.z, v <= p.x - 0.5);
             }
-            if (v > c + w / 2.0) {
-                return p.w;
-            }
-            return ((v - c) / w + 0.5) * (p.w - p.z) + p.z;
+            return window_line((v - (p.x - 0.5)) / (p.y - 1.0) + 0.5, p.z, p.w);
         }
         case 3u: {
             // DICOM LINEAR_EXACT.
-            if (v <= p.x - p.y / 2.0) {
-                return p.z;
-            }
-            if (v > p.x + p.y / 2.0) {
-                return p.w;
-            }
-            return ((v - p.x) / p.y + 0.5) * (p.w - p.z) + p.z;
+            return window_line((v - p.x) / p.y + 0.5, p.z, p.w);
         }
         case 4u: {
             // DICOM SIGMOID.

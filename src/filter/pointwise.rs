@@ -139,36 +139,35 @@ impl Op {
                     *x
                 }
             }),
+            // The piecewise DICOM definitions equal the clamped line (it is 0 and 1 at the
+            // breakpoints); clamping keeps the loop branch-free and vectorised. NaN stays NaN.
             Op::WindowLinear {
                 center,
                 width,
                 y_min,
                 y_max,
-            } => v.iter_mut().for_each(|x| {
-                let c = center - 0.5;
-                let w = width - 1.0;
-                *x = if *x <= c - w / 2.0 {
-                    y_min
-                } else if *x > c + w / 2.0 {
-                    y_max
+            } => {
+                let (c, w) = (center - 0.5, width - 1.0);
+                if w == 0.0 {
+                    // Width 1: a step at c (the line's slope is infinite).
+                    v.iter_mut().for_each(|x| {
+                        if !x.is_nan() {
+                            *x = if *x <= c { y_min } else { y_max };
+                        }
+                    });
                 } else {
-                    ((*x - c) / w + 0.5) * (y_max - y_min) + y_min
-                };
-            }),
+                    v.iter_mut()
+                        .for_each(|x| *x = window_line((*x - c) / w + 0.5, y_min, y_max));
+                }
+            }
             Op::WindowLinearExact {
                 center,
                 width,
                 y_min,
                 y_max,
-            } => v.iter_mut().for_each(|x| {
-                *x = if *x <= center - width / 2.0 {
-                    y_min
-                } else if *x > center + width / 2.0 {
-                    y_max
-                } else {
-                    ((*x - center) / width + 0.5) * (y_max - y_min) + y_min
-                };
-            }),
+            } => v
+                .iter_mut()
+                .for_each(|x| *x = window_line((*x - center) / width + 0.5, y_min, y_max)),
             Op::WindowSigmoid {
                 center,
                 width,
@@ -201,6 +200,19 @@ impl Op {
             }
         }
     }
+}
+
+/// `t` clamped to [0, 1] and mapped to [y_min, y_max]; NaN stays NaN.
+#[inline(always)]
+fn window_line(t: f32, y_min: f32, y_max: f32) -> f32 {
+    let t = if t < 0.0 {
+        0.0
+    } else if t > 1.0 {
+        1.0
+    } else {
+        t
+    };
+    t * (y_max - y_min) + y_min
 }
 
 /// Values per chunk of the CPU path (each op sweeps a chunk that stays in L1).

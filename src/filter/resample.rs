@@ -161,16 +161,14 @@ impl Filter for Resample {
     fn output_grid(&self, grid: &Grid, shape: [usize; 3], ndim: usize) -> Result<Grid> {
         let plan = self.plan(shape, ndim)?;
         let mut out = *grid;
-        for a in 0..3 {
+        for (a, spacing) in out.spacing.iter_mut().enumerate() {
             if plan.shape[a] > 1 && shape[a] > 1 {
-                out.spacing[a] = grid.spacing[a] * f64::from(plan.scale[a]);
+                *spacing = grid.spacing[a] * f64::from(plan.scale[a]);
             }
         }
         if let Target::Spacing { to, .. } = &self.target {
             let to = per_axis("spacing", to, ndim, 1.0)?;
-            for a in 3 - ndim..3 {
-                out.spacing[a] = to[a];
-            }
+            out.spacing[3 - ndim..].copy_from_slice(&to[3 - ndim..]);
         }
         out.validate()?;
         Ok(out)
