@@ -205,14 +205,7 @@ impl Op {
 /// `t` clamped to [0, 1] and mapped to [y_min, y_max]; NaN stays NaN.
 #[inline(always)]
 fn window_line(t: f32, y_min: f32, y_max: f32) -> f32 {
-    let t = if t < 0.0 {
-        0.0
-    } else if t > 1.0 {
-        1.0
-    } else {
-        t
-    };
-    t * (y_max - y_min) + y_min
+    t.clamp(0.0, 1.0) * (y_max - y_min) + y_min
 }
 
 /// Values per chunk of the CPU path (each op sweeps a chunk that stays in L1).
