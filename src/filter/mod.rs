@@ -10,6 +10,7 @@
 pub mod bilateral;
 pub mod correlate1d;
 pub mod derivative;
+pub mod diffusion;
 pub mod fill_holes;
 pub mod gaussian;
 pub mod intensity;
@@ -29,6 +30,7 @@ pub use correlate1d::Correlate1d;
 pub use derivative::{
     GaussianGradientMagnitude, GaussianLaplace, GradientMagnitude, Laplace, Prewitt, Sobel, gaussian_kernel_1d,
 };
+pub use diffusion::AnisotropicDiffusion;
 pub use fill_holes::FillHoles;
 pub use gaussian::{Gaussian, gaussian_filter};
 pub use intensity::{Clip, Rescale, Threshold, VoiFunction, WindowLevel, WindowPreset, rescale};

@@ -1,0 +1,129 @@
+//! Anisotropic diffusion: SimpleITK fixtures (gradient and curvature, 2D and 3D with spacing),
+//! GPU/CPU parity across slabs, the stability limit, bad input.
+
+mod common;
+
+use common::{assert_close, assert_close_f32, backends, fixture, gpus, gpus_small_bindings, random_volume};
+use hounsfield::Error;
+use hounsfield::filter::{AnisotropicDiffusion, Filter};
+use hounsfield::gpu::GpuVolume;
+use ndarray::{Array3, ArrayD, Axis, Ix3};
+
+#[test]
+fn matches_simpleitk_anisotropic_diffusion() {
+    let vol = fixture::<f32>("diffusion/input_3d.npy")
+        .into_dimensionality::<Ix3>()
+        .unwrap();
+    let img = vol.index_axis(Axis(0), 3).to_owned();
+    for backend in backends() {
+        for (name, f3, f2) in [
+            (
+                "gradient",
+                AnisotropicDiffusion::gradient(5, 2.0),
+                AnisotropicDiffusion::gradient(8, 1.5),
+            ),
+            (
+                "curvature",
+                AnisotropicDiffusion::curvature(5, 2.0),
+                AnisotropicDiffusion::curvature(8, 1.5),
+            ),
+        ] {
+            let want: ArrayD<f64> = fixture(&format!("diffusion/3d_{name}.npy"));
+            let out = f3
+                .spacing(&[2.0, 0.9, 0.8])
+                .time_step(0.04)
+                .apply(&backend, vol.view())
+                .unwrap();
+            assert_close(
+                out.view().into_dyn(),
+                want.view(),
+                1e-4,
+                1e-3,
+                &format!("3D {name} on {backend}"),
+            );
+            let want: ArrayD<f64> = fixture(&format!("diffusion/2d_{name}.npy"));
+            let out = f2.time_step(0.125).apply(&backend, img.view()).unwrap();
+            assert_close(
+                out.view().into_dyn(),
+                want.view(),
+                1e-4,
+                1e-3,
+                &format!("2D {name} on {backend}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn gpu_matches_cpu_across_slabs() {
+    let vol = random_volume([35, 21, 19], 6).mapv(|v| v * 100.0);
+    let filters = [
+        AnisotropicDiffusion::gradient(3, 1.0),
+        AnisotropicDiffusion::curvature(3, 2.5).spacing(&[3.0, 1.0, 0.7]),
+    ];
+    for ctx in gpus_small_bindings().into_iter().chain(gpus()) {
+        let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
+        for f in &filters {
+            let cpu = f.apply_cpu(vol.view()).unwrap();
+            let gpu = f.apply_gpu(&ctx, &resident).unwrap().download(&ctx).unwrap();
+            assert_close_f32(
+                gpu.view().into_dyn(),
+                cpu.view().into_dyn(),
+                1e-4,
+                1e-3,
+                &format!("{f:?}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn unstable_time_steps_and_bad_parameters_are_errors() {
+    let vol = Array3::<f32>::zeros((4, 5, 6));
+    for backend in backends() {
+        let err = AnisotropicDiffusion::gradient(1, 1.0)
+            .time_step(0.1)
+            .apply(&backend, vol.view())
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("unstable") && text.contains("0.0625"), "{text}");
+        // With 0.5 mm voxels the limit halves.
+        let err = AnisotropicDiffusion::curvature(1, 1.0)
+            .spacing(&[0.5])
+            .time_step(0.05)
+            .apply(&backend, vol.view())
+            .unwrap_err();
+        assert!(err.to_string().contains("0.03125"), "{err}");
+        let expect = |r: Result<Array3<f32>, Error>, name: &str| match r {
+            Err(Error::InvalidParameter { name: got, .. }) => assert_eq!(got, name),
+            other => panic!("expected an error about `{name}`, got {other:?}"),
+        };
+        expect(
+            AnisotropicDiffusion::gradient(1, 0.0).apply(&backend, vol.view()),
+            "conductance",
+        );
+        expect(
+            AnisotropicDiffusion::gradient(1, 1.0)
+                .time_step(-1.0)
+                .apply(&backend, vol.view()),
+            "time_step",
+        );
+        expect(
+            AnisotropicDiffusion::gradient(1, 1.0)
+                .spacing(&[f64::NAN])
+                .apply(&backend, vol.view()),
+            "spacing",
+        );
+        expect(
+            AnisotropicDiffusion::gradient(1_000_000, 1.0).apply(&backend, vol.view()),
+            "iterations",
+        );
+        // The default time step is the stability limit, and zero iterations is the identity.
+        assert_eq!(
+            AnisotropicDiffusion::gradient(0, 1.0)
+                .apply(&backend, vol.view())
+                .unwrap(),
+            vol
+        );
+    }
+}
