@@ -8,6 +8,7 @@
 //! the GPU without downloads between steps.
 
 pub mod bilateral;
+pub mod correlate;
 pub mod correlate1d;
 pub mod derivative;
 pub mod diffusion;
@@ -26,6 +27,7 @@ pub mod uniform;
 pub mod unsharp;
 
 pub use bilateral::Bilateral;
+pub use correlate::Correlate;
 pub use correlate1d::Correlate1d;
 pub use derivative::{
     GaussianGradientMagnitude, GaussianLaplace, GradientMagnitude, Laplace, Prewitt, Sobel, gaussian_kernel_1d,
