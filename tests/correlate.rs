@@ -75,7 +75,7 @@ fn gpu_matches_cpu_across_slabs() {
                 cpu.view().into_dyn(),
                 1e-5,
                 1e-5,
-                &format!("{}", f.name()),
+                f.name(),
             );
         }
     }
