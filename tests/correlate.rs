@@ -70,13 +70,7 @@ fn gpu_matches_cpu_across_slabs() {
         ] {
             let cpu = f.apply_cpu(vol.view()).unwrap();
             let gpu = f.apply_gpu(&ctx, &resident).unwrap().download(&ctx).unwrap();
-            assert_close_f32(
-                gpu.view().into_dyn(),
-                cpu.view().into_dyn(),
-                1e-5,
-                1e-5,
-                f.name(),
-            );
+            assert_close_f32(gpu.view().into_dyn(), cpu.view().into_dyn(), 1e-5, 1e-5, f.name());
         }
     }
 }

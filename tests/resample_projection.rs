@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_close, assert_close_f32, backends, fixture, gpus, gpus_small_bindings, random_volume};
-use hounsfield::filter::{Filter, Interpolation, Projection, ProjectionKind, Resample, UnsharpMask};
+use hounsfield::filter::{Filter, Interpolation, MipRender, Projection, ProjectionKind, Resample, UnsharpMask};
 use hounsfield::gpu::GpuVolume;
 use hounsfield::{Error, Grid, Volume};
 use ndarray::{Array3, ArrayD, Axis, Ix2, Ix3};
@@ -120,6 +120,57 @@ fn projections_are_numpy_nan_reductions() {
 }
 
 #[test]
+fn rendered_mip_at_0_and_90_degrees_is_the_mip_along_x_and_y() {
+    let vol = random_volume([5, 12, 16], 8);
+    let along_x = Projection::max(2).apply_cpu(vol.view()).unwrap(); // (5, 12, 1)
+    let along_y = Projection::max(1).apply_cpu(vol.view()).unwrap(); // (5, 1, 16)
+    for backend in backends() {
+        // width = ceil(hypot(16, 12)) = 20; at 0° column k looks at row y = k - 4.
+        let view = MipRender::new(0.0).apply(&backend, vol.view()).unwrap();
+        assert_eq!(view.dim(), (5, 1, 20));
+        for z in 0..5 {
+            for y in 0..12 {
+                assert!(
+                    (view[[z, 0, y + 4]] - along_x[[z, y, 0]]).abs() < 1e-6,
+                    "0° on {backend}"
+                );
+            }
+            // Columns whose ray misses the slice are background (NaN by default).
+            assert!(view[[z, 0, 0]].is_nan() && view[[z, 0, 19]].is_nan());
+        }
+        // At 90° column k looks at column x = 17 - k.
+        let view = MipRender::new(90.0)
+            .background(-1024.0)
+            .apply(&backend, vol.view())
+            .unwrap();
+        for z in 0..5 {
+            for x in 0..16 {
+                assert!(
+                    (view[[z, 0, 17 - x]] - along_y[[z, 0, x]]).abs() < 1e-5,
+                    "90° on {backend}: {} vs {} at {z} {x}",
+                    view[[z, 0, 17 - x]],
+                    along_y[[z, 0, x]]
+                );
+            }
+            assert_eq!(view[[z, 0, 0]], -1024.0);
+        }
+    }
+    // The grid gets the output pixel along the rendered axis.
+    let grid = Grid::with_spacing([2.0, 0.5, 0.8]).unwrap();
+    let out = MipRender::new(45.0)
+        .for_grid(&grid)
+        .apply_volume(&backends()[0], &Volume::new(vol.clone(), grid).unwrap())
+        .unwrap();
+    assert_eq!(out.grid().spacing, [2.0, 1.0, 0.5]);
+    assert!(MipRender::new(f64::NAN).apply(&backends()[0], vol.view()).is_err());
+    let img = ndarray::Array2::<f32>::zeros((4, 4));
+    assert!(matches!(
+        MipRender::new(0.0).apply(&backends()[0], img.view()),
+        Err(Error::InvalidShape(_))
+    ));
+}
+
+#[test]
 fn gpu_matches_cpu_across_slabs() {
     // 64 KiB bindings: a 40×20×20 volume (62.5 KiB per 40 slices... 1.6 KiB per slice) is
     // projected along z in chunks and resampled in many slabs.
@@ -130,6 +181,8 @@ fn gpu_matches_cpu_across_slabs() {
         Box::new(Projection::new(ProjectionKind::Min, 2)),
         Box::new(Resample::to_shape(&[131, 7, 33])),
         Box::new(Resample::to_shape(&[31, 40, 9]).interpolation(Interpolation::Nearest)),
+        Box::new(MipRender::new(33.0)),
+        Box::new(MipRender::new(-120.0).background(0.0)),
     ];
     for ctx in gpus_small_bindings().into_iter().chain(gpus()) {
         let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
