@@ -9,9 +9,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hounsfield::Grid;
 use hounsfield::filter::{
-    Bilateral, BinaryMorphology, Filter, Footprint, Gaussian, GaussianGradientMagnitude, GreyMorphology, Laplace,
-    Median, Pipeline, Sobel, Threshold, Uniform, WindowLevel, WindowPreset,
+    AnisotropicDiffusion, Bilateral, BinaryMorphology, Correlate, FillHoles, Filter, Footprint, Gaussian,
+    GaussianGradientMagnitude, GaussianLaplace, GreyMorphology, Laplace, Median, MipRender, Pipeline, Projection,
+    ProjectionKind, Resample, Sobel, Threshold, Uniform, UnsharpMask, WindowLevel, WindowPreset,
 };
 use hounsfield::gpu::{GpuContext, GpuVolume};
 use hounsfield::stats;
@@ -61,6 +63,40 @@ fn cases() -> Vec<(&'static str, [usize; 3], Box<dyn Filter>)> {
             Box::new(WindowLevel::preset(WindowPreset::SoftTissue)),
         ),
         ("threshold", FULL, Box::new(Threshold::between(-100.0, 300.0))),
+        ("gaussian_laplace_s2", FULL, Box::new(GaussianLaplace::new(&[2.0]))),
+        ("unsharp_r2", FULL, Box::new(UnsharpMask::new(&[2.0], 1.0))),
+        (
+            "correlate_3x3x3",
+            FULL,
+            Box::new(Correlate::new(
+                ndarray::Array3::from_elem((3, 3, 3), 1.0 / 27.0).into_dyn().view(),
+            )),
+        ),
+        (
+            "diffusion_gradient_5it",
+            CUBE,
+            Box::new(AnisotropicDiffusion::gradient(5, 3.0)),
+        ),
+        (
+            "diffusion_curvature_5it",
+            CUBE,
+            Box::new(AnisotropicDiffusion::curvature(5, 3.0)),
+        ),
+        (
+            "fill_holes",
+            FULL,
+            Box::new(Pipeline::new().then(Threshold::between(0.0, 1000.0)).then(FillHoles)),
+        ),
+        (
+            "resample_to_1mm_from_0.7x0.7x2.5",
+            FULL,
+            Box::new(Resample::to_spacing(
+                &Grid::with_spacing([2.5, 0.7, 0.7]).unwrap(),
+                &[1.0],
+            )),
+        ),
+        ("mip_z", FULL, Box::new(Projection::new(ProjectionKind::Max, 0))),
+        ("mip_render_30deg", FULL, Box::new(MipRender::new(30.0))),
         (
             "pipeline_gauss_median_gauss",
             THIN,

@@ -32,6 +32,8 @@ def cases():
     thin, full, cube = volume(THIN), volume(FULL), volume(CUBE)
     sthin, scube = sitk.GetImageFromArray(thin), sitk.GetImageFromArray(cube)
     sfull = sitk.GetImageFromArray(full)
+    sfull_mm = sitk.GetImageFromArray(full)
+    sfull_mm.SetSpacing((0.7, 0.7, 2.5))
     return {
         "median_r1 scipy": lambda: ndi.median_filter(thin, size=3),
         "median_r1 sitk": lambda: sitk.Median(sthin, [1, 1, 1]),
@@ -53,6 +55,18 @@ def cases():
         "stats numpy": lambda: (np.nanmin(full), np.nanmax(full), np.nanmean(full), np.nanstd(full)),
         "histogram256 numpy": lambda: np.histogram(full, 256, (-1000.0, 1000.0)),
         "otsu skimage": lambda: skimage.filters.threshold_otsu(full),
+        "gaussian_laplace_s2 scipy": lambda: ndi.gaussian_laplace(full, 2.0),
+        "unsharp_r2 skimage": lambda: skimage.filters.unsharp_mask(full, radius=2.0, amount=1.0, preserve_range=True),
+        "correlate_3x3x3 scipy": lambda: ndi.correlate(full, np.full((3, 3, 3), 1 / 27)),
+        "diffusion_gradient_5it sitk": lambda: sitk.GradientAnisotropicDiffusion(scube, 0.0625, 3.0, 1, 5),
+        "diffusion_curvature_5it sitk": lambda: sitk.CurvatureAnisotropicDiffusion(scube, 0.0625, 3.0, 1, 5),
+        "fill_holes scipy": lambda: ndi.binary_fill_holes((full >= 0) & (full <= 1000)),
+        "resample_to_1mm scipy": lambda: ndi.zoom(full, (2.5, 0.7, 0.7), order=1),
+        "resample_to_1mm sitk": lambda: sitk.Resample(
+            sfull_mm, [round(512 * 0.7), round(512 * 0.7), round(256 * 2.5)], sitk.Transform(), sitk.sitkLinear,
+            sfull_mm.GetOrigin(), (1.0, 1.0, 1.0), sfull_mm.GetDirection(), 0.0, sitk.sitkFloat32),
+        "mip_z numpy": lambda: np.nanmax(full, axis=0),
+        "mip_render_30deg scipy(rotate+max)": lambda: ndi.rotate(full, 30.0, axes=(1, 2), order=1).max(axis=2),
     }
 
 

@@ -159,3 +159,94 @@ fn a_lost_device_gives_errors_not_panics_or_hangs() {
     assert!(matches!(resident.download(&ctx), Err(Error::DeviceLost(_))));
     assert!(matches!(GpuVolume::upload(&ctx, vol.view()), Err(Error::DeviceLost(_))));
 }
+
+/// Writes `params[0] + slice index` into every voxel of each output slice: a kernel whose
+/// output differs in shape from its input, for testing mapped slabs.
+static MAPPED_INDEX: KernelSpec = KernelSpec {
+    name: "test/mapped_index",
+    sources: &[
+        hounsfield::gpu::wgsl::TILE,
+        "@group(0) @binding(0) var<uniform> mapping: Mapping;
+        @group(0) @binding(1) var<storage, read> src: array<f32>;
+        @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+        @compute @workgroup_size(64)
+        fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>) {
+            let i = linear_invocation(gid, n);
+            if (i >= mapping.out_nz * mapping.out_ny * mapping.out_nx) { return; }
+            // The first input slice of the bound window, read through the window's offset.
+            let first = src[mapped_in_index(mapping, mapping.in_z_first, 0u, 0u)];
+            dst[mapping.out_offset + i] += first + f32(mapping.in_z_count);
+        }",
+    ],
+    entry: "main",
+};
+
+#[test]
+fn mapped_slabs_bind_the_input_each_output_slab_needs_and_chunk_long_inputs() {
+    for ctx in common::gpus_small_bindings() {
+        // 64 KiB bindings hold 15 slices of 32×32 (with alignment slack): input z in chunks.
+        let nz = 40;
+        let vol = ndarray::Array3::from_shape_fn((nz, 32, 32), |(z, _, _)| z as f32 * 100.0);
+        let input = GpuVolume::upload(&ctx, vol.view()).unwrap();
+        let output = GpuVolume::upload(&ctx, ndarray::Array3::<f32>::zeros((1, 4, 4)).view()).unwrap();
+        let mut rec = Recorder::new(&ctx);
+        let mut seen = Vec::new();
+        hounsfield::gpu::for_each_mapped_slab(
+            &mut rec,
+            &input,
+            &output,
+            |_, _| (0, nz),
+            |rec, slab| {
+                seen.push((slab.in_z.clone(), slab.chunk, slab.chunks));
+                rec.dispatch_linear(
+                    &MAPPED_INDEX,
+                    &[BufferWindow::whole(&slab.mapping), slab.input, slab.output],
+                    slab.items,
+                )
+            },
+        )
+        .unwrap();
+        rec.submit().unwrap();
+        // The chunks cover the input in order, each within one binding.
+        assert!(seen.len() > 1, "{seen:?}");
+        assert_eq!(seen.first().unwrap().0.start, 0);
+        assert_eq!(seen.last().unwrap().0.end, nz);
+        assert!(
+            seen.windows(2)
+                .all(|w| w[0].0.end == w[1].0.start && w[1].1 == w[0].1 + 1)
+        );
+        // Every chunk added (its first slice's value + its length): the sum is known.
+        let expected: f32 = seen
+            .iter()
+            .map(|(r, _, _)| r.start as f32 * 100.0 + r.len() as f32)
+            .sum();
+        let out = output.download(&ctx).unwrap();
+        assert!(out.iter().all(|&v| v == expected), "{out:?} vs {expected}");
+    }
+}
+
+#[test]
+fn recorder_pools_volumes_flushes_and_reads_back() {
+    let Some(ctx) = gpu() else { return };
+    let vol = random_volume([3, 5, 7], 1);
+    let input = GpuVolume::upload(&ctx, vol.view()).unwrap();
+    let mut rec = Recorder::new(&ctx);
+    let a = rec.duplicate(&input).unwrap();
+    let a_buffer = a.buffer().clone();
+    rec.recycle(a);
+    // A recycled volume of the same size comes back (reshaped) instead of a new allocation.
+    let b = rec.volume([1, 15, 7]).unwrap();
+    assert_eq!(b.shape(), [1, 15, 7]);
+    assert_eq!(b.buffer(), &a_buffer);
+    // Moments recorded, flushed and read back mid-recording.
+    let pending = hounsfield::gpu::reduce::record_moments(&mut rec, &input).unwrap();
+    rec.flush().unwrap();
+    let m = pending.finish(&ctx).unwrap();
+    assert_eq!(m.count, vol.len() as u64);
+    let mean = vol.iter().map(|&v| f64::from(v)).sum::<f64>() / vol.len() as f64;
+    assert!((m.mean - mean).abs() < 1e-6);
+    // Recording continues after the flush; the pooled volume is still valid.
+    let c = rec.duplicate(&input).unwrap();
+    rec.submit().unwrap();
+    assert_eq!(c.download(&ctx).unwrap(), vol);
+}

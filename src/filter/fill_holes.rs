@@ -2,11 +2,9 @@
 //! voxels that cannot reach the border through faces (connectivity 1; edges in 2D) become
 //! foreground. Input: non-zero (or NaN) = foreground; output 0/1.
 //!
-//! CPU: a breadth-first flood of the background from the border (linear time). GPU: the flood
+//! CPU: a depth-first flood of the background from the border over a byte map (linear time). GPU: the flood
 //! advances one voxel per step (`fill_holes.wgsl`), many steps per submission, ping-ponging two
 //! volumes; every step counts the voxels it added and the host stops when a batch added none.
-
-use std::collections::VecDeque;
 
 use ndarray::{Array3, ArrayView3};
 
@@ -57,43 +55,52 @@ impl Filter for FillHoles {
         check_ndim(ndim)?;
         let mask = pointwise::run_cpu(&BINARIZE, input, None);
         let (nz, ny, nx) = mask.dim();
-        let mut reached = Array3::<bool>::from_elem((nz, ny, nx), false);
-        let mut queue = VecDeque::new();
         let three_d = ndim == 3;
-        for ((z, y, x), &m) in mask.indexed_iter() {
-            let border = y == 0 || x == 0 || y == ny - 1 || x == nx - 1 || (three_d && (z == 0 || z == nz - 1));
-            if border && m == 0.0 {
-                reached[[z, y, x]] = true;
-                queue.push_back([z, y, x]);
+        // 0: background not reached yet, 1: foreground, 2: background reached from the border.
+        let mut state: Vec<u8> = mask.iter().map(|&m| u8::from(m != 0.0)).collect();
+        let plane = ny * nx;
+        let mut stack: Vec<usize> = Vec::new();
+        let seed = |state: &mut Vec<u8>, stack: &mut Vec<usize>, i: usize| {
+            if state[i] == 0 {
+                state[i] = 2;
+                stack.push(i);
+            }
+        };
+        for z in 0..nz {
+            for y in 0..ny {
+                for x in 0..nx {
+                    let border = y == 0 || x == 0 || y == ny - 1 || x == nx - 1 || (three_d && (z == 0 || z == nz - 1));
+                    if border {
+                        seed(&mut state, &mut stack, (z * ny + y) * nx + x);
+                    }
+                }
             }
         }
-        while let Some([z, y, x]) = queue.pop_front() {
-            let mut visit = |z: usize, y: usize, x: usize| {
-                if mask[[z, y, x]] == 0.0 && !reached[[z, y, x]] {
-                    reached[[z, y, x]] = true;
-                    queue.push_back([z, y, x]);
-                }
-            };
+        // Depth-first flood over faces; each voxel is pushed at most once.
+        while let Some(i) = stack.pop() {
+            let (z, rest) = (i / plane, i % plane);
+            let (y, x) = (rest / nx, rest % nx);
             if x > 0 {
-                visit(z, y, x - 1);
+                seed(&mut state, &mut stack, i - 1);
             }
             if x + 1 < nx {
-                visit(z, y, x + 1);
+                seed(&mut state, &mut stack, i + 1);
             }
             if y > 0 {
-                visit(z, y - 1, x);
+                seed(&mut state, &mut stack, i - nx);
             }
             if y + 1 < ny {
-                visit(z, y + 1, x);
+                seed(&mut state, &mut stack, i + nx);
             }
             if three_d && z > 0 {
-                visit(z - 1, y, x);
+                seed(&mut state, &mut stack, i - plane);
             }
             if three_d && z + 1 < nz {
-                visit(z + 1, y, x);
+                seed(&mut state, &mut stack, i + plane);
             }
         }
-        Ok(reached.mapv(|r| if r { 0.0 } else { 1.0 }))
+        let out: Vec<f32> = state.iter().map(|&s| if s == 2 { 0.0 } else { 1.0 }).collect();
+        Ok(Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length"))
     }
 
     fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {

@@ -7,7 +7,7 @@
 //! same input slab; along z one output slice reads the whole volume, which the runtime binds in
 //! chunks when it exceeds a storage binding, the kernel carrying the running value over.
 
-use ndarray::{Array3, ArrayView3, Axis};
+use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -81,38 +81,53 @@ impl Filter for Projection {
         let shape = self.output_shape([input.shape()[0], input.shape()[1], input.shape()[2]], ndim)?;
         let axis = volume_axis(self.axis, ndim)?;
         let kind = self.kind;
-        // Fold slices along the axis with the running (value, count) per output voxel.
-        let lanes = input.lanes(Axis(axis));
-        let mut out = Array3::<f32>::zeros(shape);
-        let values: Vec<f32> = lanes
-            .into_iter()
-            .collect::<Vec<_>>()
-            .par_iter()
-            .map(|lane| {
-                let (mut acc, mut n) = (0.0f32, 0u32);
-                for &v in lane.iter() {
-                    if v.is_nan() {
-                        continue;
-                    }
-                    acc = if n == 0 {
-                        v
-                    } else {
-                        match kind {
-                            ProjectionKind::Max => acc.max(v),
-                            ProjectionKind::Min => acc.min(v),
-                            ProjectionKind::Mean => acc + v,
+        let dims = [input.shape()[0], input.shape()[1], input.shape()[2]];
+        let input = input.as_standard_layout();
+        let src = input.as_slice().expect("standard layout");
+        // View the volume as (outer, len, inner) and reduce over len, so that the inner loop
+        // always runs over contiguous memory (whole slices for a projection along z).
+        let len = dims[axis];
+        let inner: usize = dims[axis + 1..].iter().product();
+        let mut out = vec![0.0f32; src.len() / len];
+        const BLOCK: usize = 16384;
+        // Blocks of at most BLOCK outputs that never straddle two `outer` rows.
+        let blocks = out.par_chunks_mut(inner).enumerate().flat_map(|(outer, row)| {
+            row.par_chunks_mut(BLOCK)
+                .enumerate()
+                .map(move |(b, ch)| (outer, b * BLOCK, ch))
+        });
+        blocks.for_each(|(outer, i0, chunk)| {
+            let m = chunk.len();
+            // The running value starts as NaN: f32::max/min return the non-NaN operand, so
+            // NaN voxels are skipped and an all-NaN line stays NaN, with no branch per voxel.
+            chunk.fill(f32::NAN);
+            let (mut sum, mut count) = (vec![0.0f32; m], vec![0.0f32; m]);
+            for k in 0..len {
+                let line: &[f32] = if inner == 1 {
+                    &src[outer * len + k..outer * len + k + 1]
+                } else {
+                    let start = (outer * len + k) * inner + i0;
+                    &src[start..start + m]
+                };
+                match kind {
+                    ProjectionKind::Max => chunk.iter_mut().zip(line).for_each(|(a, &v)| *a = a.max(v)),
+                    ProjectionKind::Min => chunk.iter_mut().zip(line).for_each(|(a, &v)| *a = a.min(v)),
+                    ProjectionKind::Mean => {
+                        for ((s, n), &v) in sum.iter_mut().zip(count.iter_mut()).zip(line) {
+                            let ok = !v.is_nan();
+                            *s += if ok { v } else { 0.0 };
+                            *n += if ok { 1.0 } else { 0.0 };
                         }
-                    };
-                    n += 1;
+                    }
                 }
-                match (n, kind) {
-                    (0, _) => f32::NAN,
-                    (n, ProjectionKind::Mean) => acc / n as f32,
-                    _ => acc,
+            }
+            if kind == ProjectionKind::Mean {
+                for ((a, &s), &n) in chunk.iter_mut().zip(&sum).zip(&count) {
+                    *a = if n == 0.0 { f32::NAN } else { s / n };
                 }
-            })
-            .collect();
-        out.iter_mut().zip(values).for_each(|(o, v)| *o = v);
+            }
+        });
+        let out = Array3::from_shape_vec(shape, out).expect("shape matches length");
         Ok(out)
     }
 
