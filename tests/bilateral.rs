@@ -4,9 +4,9 @@
 mod common;
 
 use common::{assert_close, assert_close_f32, backends, fixture, gpus, gpus_small_bindings, random_volume};
+use hounsfield::BoundaryMode;
 use hounsfield::filter::{Bilateral, Filter};
 use hounsfield::gpu::GpuVolume;
-use hounsfield::{BoundaryMode, Error};
 use ndarray::{Array2, Array3, ArrayD, Ix2, Ix3};
 
 #[test]
@@ -103,10 +103,7 @@ fn gpu_matches_cpu_across_slabs() {
 fn bad_parameters_are_typed_errors() {
     let vol = Array3::<f32>::zeros((3, 4, 5));
     for backend in backends() {
-        let expect = |r: Result<Array3<f32>, Error>, name: &str| match r {
-            Err(Error::InvalidParameter { name: got, .. }) => assert_eq!(got, name),
-            other => panic!("expected an error about `{name}`, got {other:?}"),
-        };
+        let expect = common::expect_param_error::<Array3<f32>>;
         expect(Bilateral::new(&[0.0], 10.0).apply(&backend, vol.view()), "domain_sigma");
         expect(
             Bilateral::new(&[100.0], 10.0).apply(&backend, vol.view()),

@@ -4,7 +4,6 @@
 mod common;
 
 use common::{assert_close, assert_close_f32, backends, fixture, gpus, gpus_small_bindings, random_volume};
-use hounsfield::Error;
 use hounsfield::filter::{AnisotropicDiffusion, Filter};
 use hounsfield::gpu::GpuVolume;
 use ndarray::{Array3, ArrayD, Axis, Ix3};
@@ -94,10 +93,7 @@ fn unstable_time_steps_and_bad_parameters_are_errors() {
             .apply(&backend, vol.view())
             .unwrap_err();
         assert!(err.to_string().contains("0.03125"), "{err}");
-        let expect = |r: Result<Array3<f32>, Error>, name: &str| match r {
-            Err(Error::InvalidParameter { name: got, .. }) => assert_eq!(got, name),
-            other => panic!("expected an error about `{name}`, got {other:?}"),
-        };
+        let expect = common::expect_param_error::<Array3<f32>>;
         expect(
             AnisotropicDiffusion::gradient(1, 0.0).apply(&backend, vol.view()),
             "conductance",

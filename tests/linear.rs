@@ -202,10 +202,7 @@ fn bad_parameters_are_typed_errors() {
     let vol = Array3::<f32>::zeros((3, 4, 5));
     let img = Array2::<f32>::zeros((4, 5));
     for backend in backends() {
-        let expect = |r: Result<Array3<f32>, Error>, name: &str| match r {
-            Err(Error::InvalidParameter { name: got, .. }) => assert_eq!(got, name),
-            other => panic!("expected an error about `{name}`, got {other:?}"),
-        };
+        let expect = common::expect_param_error::<Array3<f32>>;
         expect(Uniform::new(&[0]).apply(&backend, vol.view()), "size");
         expect(Uniform::new(&[3, 3]).apply(&backend, vol.view()), "size");
         expect(Correlate1d::new(&[], 0).apply(&backend, vol.view()), "weights");

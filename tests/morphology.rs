@@ -6,7 +6,7 @@ mod common;
 use common::{ALL_MODES, backends, fixture, gpus, gpus_small_bindings, mode_name, random_volume};
 use hounsfield::filter::{BinaryMorphology, FillHoles, Filter, Footprint, GreyMorphology, MorphOp};
 use hounsfield::gpu::GpuVolume;
-use hounsfield::{Backend, BoundaryMode, Error};
+use hounsfield::{Backend, BoundaryMode};
 use ndarray::{Array3, ArrayD, Ix2, Ix3};
 
 fn apply_dyn(f: &dyn Fn(&Backend, &ArrayD<f32>) -> ArrayD<f32>, backend: &Backend, input: &ArrayD<f32>) -> ArrayD<f32> {
@@ -134,10 +134,7 @@ fn gpu_matches_cpu_across_slabs_and_odd_shapes() {
 fn bad_parameters_are_typed_errors() {
     let vol = Array3::<f32>::zeros((3, 4, 5));
     for backend in backends() {
-        let expect = |r: Result<Array3<f32>, Error>, name: &str| match r {
-            Err(Error::InvalidParameter { name: got, .. }) => assert_eq!(got, name),
-            other => panic!("expected an error about `{name}`, got {other:?}"),
-        };
+        let expect = common::expect_param_error::<Array3<f32>>;
         expect(
             GreyMorphology::erosion(Footprint::Box(vec![1, 1])).apply(&backend, vol.view()),
             "radius",

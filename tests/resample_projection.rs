@@ -205,10 +205,7 @@ fn bad_parameters_are_typed_errors() {
     let vol = Array3::<f32>::zeros((3, 4, 5));
     let grid = Grid::default();
     for backend in backends() {
-        let expect = |r: Result<Array3<f32>, Error>, name: &str| match r {
-            Err(Error::InvalidParameter { name: got, .. }) => assert_eq!(got, name),
-            other => panic!("expected an error about `{name}`, got {other:?}"),
-        };
+        let expect = common::expect_param_error::<Array3<f32>>;
         expect(Resample::to_shape(&[3, 4]).apply(&backend, vol.view()), "shape");
         expect(Resample::to_shape(&[0, 4, 5]).apply(&backend, vol.view()), "shape");
         expect(

@@ -25,6 +25,12 @@ fn linear_invocation(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * WORKGROUP;
 }
 
+// Global voxel (x, y, z) of output element i of the slab (one invocation per output voxel).
+fn slab_voxel(t: Tile, i: u32) -> vec3<i32> {
+    let rest = i / t.nx;
+    return vec3<i32>(i32(i % t.nx), i32(rest % t.ny), i32(rest / t.ny + t.out_z0));
+}
+
 // Element index of global voxel (z, y, x) in the bound input window.
 fn tile_in_index(t: Tile, z: i32, y: i32, x: i32) -> u32 {
     return t.in_offset + (u32(z - t.in_z_first) * t.ny + u32(y)) * t.nx + u32(x);

@@ -25,10 +25,10 @@ fn correlate1d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     if (i >= tile.out_nz * tile.ny * tile.nx) {
         return;
     }
-    let x = i32(i % tile.nx);
-    let rest = i / tile.nx;
-    let y = i32(rest % tile.ny);
-    let z = i32(rest / tile.ny + tile.out_z0);
+    let voxel = slab_voxel(tile, i);
+    let x = voxel.x;
+    let y = voxel.y;
+    let z = voxel.z;
 
     // Position along the axis, its domain, and the element stride between neighbours.
     var c: i32;

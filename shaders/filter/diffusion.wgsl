@@ -111,10 +111,10 @@ fn grad_sq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     if (i >= tile.out_nz * tile.ny * tile.nx) {
         return;
     }
-    let x = i32(i % tile.nx);
-    let rest = i / tile.nx;
-    let y = i32(rest % tile.ny);
-    let z = i32(rest / tile.ny + tile.out_z0);
+    let voxel = slab_voxel(tile, i);
+    let x = voxel.x;
+    let y = voxel.y;
+    let z = voxel.z;
     let first = select(1u, 0u, params.three_d == 1u);
     var acc = 0.0;
     for (var a = first; a < 3u; a++) {

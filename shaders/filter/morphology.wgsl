@@ -32,10 +32,10 @@ fn extreme_axis(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     if (i >= tile.out_nz * tile.ny * tile.nx) {
         return;
     }
-    let x = i32(i % tile.nx);
-    let rest = i / tile.nx;
-    let y = i32(rest % tile.ny);
-    let z = i32(rest / tile.ny + tile.out_z0);
+    let voxel = slab_voxel(tile, i);
+    let x = voxel.x;
+    let y = voxel.y;
+    let z = voxel.z;
     let r = i32(params.radius);
     var acc = fetch(z, y, x, params.mode, params.cval);
     for (var d = -r; d <= r; d++) {

@@ -86,10 +86,10 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     if (i >= tile.out_nz * tile.ny * tile.nx) {
         return;
     }
-    let x = i32(i % tile.nx);
-    let rest = i / tile.nx;
-    let y = i32(rest % tile.ny);
-    let z = i32(rest / tile.ny + tile.out_z0);
+    let voxel = slab_voxel(tile, i);
+    let x = voxel.x;
+    let y = voxel.y;
+    let z = voxel.z;
     let at = tile_in_index(tile, z, y, x);
     var v = a[at];
     let second = b[at];

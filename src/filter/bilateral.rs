@@ -216,7 +216,6 @@ impl Filter for Bilateral {
     fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
         let plan = self.plan(ndim)?;
         let output = rec.volume(input.shape())?;
-        let [_, ny, nx] = input.shape();
         let r = plan.radius;
         let params = rec.uniform(&Params {
             rz: r[0] as u32,
@@ -231,7 +230,6 @@ impl Filter for Bilateral {
         let domain = rec.constants(&plan.domain);
         let table = rec.constants(&plan.table);
         for_each_slab(rec, &[input], &output, r[0], self.mode, |rec, slab| {
-            let out_nz = slab.items / (ny * nx) as u64;
             rec.dispatch_groups(
                 &KERNEL,
                 &[
@@ -242,7 +240,7 @@ impl Filter for Bilateral {
                     slab.inputs[0],
                     slab.output,
                 ],
-                [nx.div_ceil(8) as u32, ny.div_ceil(8) as u32, out_nz.div_ceil(4) as u32],
+                slab.blocks(),
             )
         })?;
         Ok(output)

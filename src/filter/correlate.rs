@@ -180,7 +180,6 @@ impl Filter for Correlate {
     fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
         let plan = self.plan(ndim)?;
         let output = rec.volume(input.shape())?;
-        let [_, ny, nx] = input.shape();
         let params = rec.uniform(&Params {
             size: [plan.size[0] as u32, plan.size[1] as u32, plan.size[2] as u32, 0],
             left: [plan.left[0] as u32, plan.left[1] as u32, plan.left[2] as u32, 0],
@@ -191,7 +190,6 @@ impl Filter for Correlate {
         });
         let weights = rec.constants(&plan.weights);
         for_each_slab(rec, &[input], &output, plan.halo[0], self.mode, |rec, slab| {
-            let out_nz = slab.items / (ny * nx) as u64;
             rec.dispatch_groups(
                 &KERNEL,
                 &[
@@ -201,7 +199,7 @@ impl Filter for Correlate {
                     slab.inputs[0],
                     slab.output,
                 ],
-                [nx.div_ceil(8) as u32, ny.div_ceil(8) as u32, out_nz.div_ceil(4) as u32],
+                slab.blocks(),
             )
         })?;
         Ok(output)

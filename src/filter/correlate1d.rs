@@ -14,9 +14,9 @@ use rayon::prelude::*;
 
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
+use crate::filter::check_ndim;
 use crate::filter::pointwise::{self, Op};
 use crate::filter::rows::{extend_row_into, general_rows};
-use crate::filter::{Filter, check_ndim};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
 
 /// Longest 1D kernel accepted.
@@ -357,16 +357,4 @@ impl Correlate1d {
     }
 }
 
-impl Filter for Correlate1d {
-    fn name(&self) -> &'static str {
-        "correlate1d"
-    }
-
-    fn cpu(&self, input: ArrayView3<'_, f32>, ndim: usize) -> Result<Array3<f32>> {
-        Ok(self.plan(ndim)?.cpu(input))
-    }
-
-    fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
-        self.plan(ndim)?.record(rec, input)
-    }
-}
+separable_filter!(Correlate1d, "correlate1d");

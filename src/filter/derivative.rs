@@ -10,34 +10,12 @@
 //!   `GradientMagnitudeImageFilter` with spacing, boundary `Nearest` by default (ITK's
 //!   zero-flux Neumann condition).
 
-use ndarray::{Array3, ArrayView3};
-
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
 use crate::filter::correlate1d::{Combine, Pass, Separable, check_mode, volume_axis};
 use crate::filter::gaussian::{Gaussian, MAX_RADIUS};
-use crate::filter::{Filter, check_ndim, per_axis};
-use crate::gpu::{GpuVolume, Recorder};
+use crate::filter::{check_ndim, per_axis};
 use crate::volume::Grid;
-
-/// Implements [`Filter`] for a type with `fn plan(&self, ndim) -> Result<Separable>`.
-macro_rules! separable_filter {
-    ($ty:ty, $name:literal) => {
-        impl Filter for $ty {
-            fn name(&self) -> &'static str {
-                $name
-            }
-
-            fn cpu(&self, input: ArrayView3<'_, f32>, ndim: usize) -> Result<Array3<f32>> {
-                Ok(self.plan(ndim)?.cpu(input))
-            }
-
-            fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
-                self.plan(ndim)?.record(rec, input)
-            }
-        }
-    };
-}
 
 /// Volume axes of an `ndim`-D array (`[1, 2]` for images).
 fn axes(ndim: usize) -> std::ops::Range<usize> {
@@ -260,105 +238,78 @@ fn check_sigma(sigma: &[f64], truncate: f64, ndim: usize) -> Result<[f64; 3]> {
     Ok(sigma)
 }
 
-/// `scipy.ndimage.gaussian_gradient_magnitude(input, sigma)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GaussianGradientMagnitude {
-    sigma: Vec<f64>,
-    truncate: f64,
-    mode: BoundaryMode,
-}
-
-impl GaussianGradientMagnitude {
-    /// sigma in voxels, one value or one per axis.
-    pub fn new(sigma: &[f64]) -> Self {
-        GaussianGradientMagnitude {
-            sigma: sigma.to_vec(),
-            truncate: 4.0,
-            mode: BoundaryMode::default(),
+/// A sum over axes of Gaussian-derivative terms, each of derivative order `$order` along its
+/// axis: the Gaussian gradient magnitude and Laplacian differ only in the order and in how the
+/// terms combine.
+macro_rules! gaussian_derivative_filter {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $order:literal, $combine:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $ty {
+            sigma: Vec<f64>,
+            truncate: f64,
+            mode: BoundaryMode,
         }
-    }
 
-    /// Truncate the kernels at this many standard deviations (default 4).
-    pub fn truncate(mut self, truncate: f64) -> Self {
-        self.truncate = truncate;
-        self
-    }
+        impl $ty {
+            /// sigma in voxels, one value or one per axis.
+            pub fn new(sigma: &[f64]) -> Self {
+                $ty {
+                    sigma: sigma.to_vec(),
+                    truncate: 4.0,
+                    mode: BoundaryMode::default(),
+                }
+            }
 
-    /// Boundary mode (default `Reflect`).
-    pub fn mode(mut self, mode: BoundaryMode) -> Self {
-        self.mode = mode;
-        self
-    }
+            /// Truncate the kernels at this many standard deviations (default 4).
+            pub fn truncate(mut self, truncate: f64) -> Self {
+                self.truncate = truncate;
+                self
+            }
 
-    fn plan(&self, ndim: usize) -> Result<Separable> {
-        check_ndim(ndim)?;
-        check_mode(self.mode)?;
-        let sigma = check_sigma(&self.sigma, self.truncate, ndim)?;
-        let terms = axes(ndim)
-            .map(|a| {
-                let mut order = [0; 3];
-                order[a] = 1;
-                gaussian_passes(&sigma, order, self.truncate, ndim)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Separable {
-            terms,
-            combine: Combine::RootSumOfSquares,
-            mode: self.mode,
-        })
-    }
-}
-separable_filter!(GaussianGradientMagnitude, "gaussian_gradient_magnitude");
+            /// Boundary mode (default `Reflect`).
+            pub fn mode(mut self, mode: BoundaryMode) -> Self {
+                self.mode = mode;
+                self
+            }
 
-/// `scipy.ndimage.gaussian_laplace(input, sigma)`: the Laplacian of Gaussian.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GaussianLaplace {
-    sigma: Vec<f64>,
-    truncate: f64,
-    mode: BoundaryMode,
-}
-
-impl GaussianLaplace {
-    /// sigma in voxels, one value or one per axis.
-    pub fn new(sigma: &[f64]) -> Self {
-        GaussianLaplace {
-            sigma: sigma.to_vec(),
-            truncate: 4.0,
-            mode: BoundaryMode::default(),
+            fn plan(&self, ndim: usize) -> Result<Separable> {
+                check_ndim(ndim)?;
+                check_mode(self.mode)?;
+                let sigma = check_sigma(&self.sigma, self.truncate, ndim)?;
+                let terms = axes(ndim)
+                    .map(|a| {
+                        let mut order = [0; 3];
+                        order[a] = $order;
+                        gaussian_passes(&sigma, order, self.truncate, ndim)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Separable {
+                    terms,
+                    combine: $combine,
+                    mode: self.mode,
+                })
+            }
         }
-    }
-
-    /// Truncate the kernels at this many standard deviations (default 4).
-    pub fn truncate(mut self, truncate: f64) -> Self {
-        self.truncate = truncate;
-        self
-    }
-
-    /// Boundary mode (default `Reflect`).
-    pub fn mode(mut self, mode: BoundaryMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    fn plan(&self, ndim: usize) -> Result<Separable> {
-        check_ndim(ndim)?;
-        check_mode(self.mode)?;
-        let sigma = check_sigma(&self.sigma, self.truncate, ndim)?;
-        let terms = axes(ndim)
-            .map(|a| {
-                let mut order = [0; 3];
-                order[a] = 2;
-                gaussian_passes(&sigma, order, self.truncate, ndim)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Separable {
-            terms,
-            combine: Combine::Sum,
-            mode: self.mode,
-        })
-    }
+        separable_filter!($ty, $name);
+    };
 }
-separable_filter!(GaussianLaplace, "gaussian_laplace");
+
+gaussian_derivative_filter!(
+    /// `scipy.ndimage.gaussian_gradient_magnitude(input, sigma)`.
+    GaussianGradientMagnitude,
+    "gaussian_gradient_magnitude",
+    1,
+    Combine::RootSumOfSquares
+);
+
+gaussian_derivative_filter!(
+    /// `scipy.ndimage.gaussian_laplace(input, sigma)`: the Laplacian of Gaussian.
+    GaussianLaplace,
+    "gaussian_laplace",
+    2,
+    Combine::Sum
+);
 
 /// Gradient magnitude with central differences in physical units: `sqrt(Σ_axis ((f[i+1] -
 /// f[i-1]) / (2 spacing))²)`, as ITK's `GradientMagnitudeImageFilter` with image spacing.

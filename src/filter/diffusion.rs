@@ -302,7 +302,6 @@ impl Filter for AnisotropicDiffusion {
     fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
         let plan = self.plan(ndim)?;
         let rz = usize::from(plan.three_d);
-        let [_, ny, nx] = input.shape();
         let mut current = rec.duplicate(input)?;
         let mut next = rec.volume(input.shape())?;
         let grad = rec.volume(input.shape())?;
@@ -332,7 +331,6 @@ impl Filter for AnisotropicDiffusion {
             params.k = self.k(pending.finish(rec.context())?.mean);
             let uniform = rec.uniform(&params);
             for_each_slab(rec, &[&current], &next, rz, BoundaryMode::Nearest, |rec, slab| {
-                let out_nz = slab.items / (ny * nx) as u64;
                 rec.dispatch_groups(
                     &UPDATE,
                     &[
@@ -341,7 +339,7 @@ impl Filter for AnisotropicDiffusion {
                         slab.inputs[0],
                         slab.output,
                     ],
-                    [nx.div_ceil(8) as u32, ny.div_ceil(8) as u32, out_nz.div_ceil(4) as u32],
+                    slab.blocks(),
                 )
             })?;
             std::mem::swap(&mut current, &mut next);

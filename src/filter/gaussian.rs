@@ -8,8 +8,8 @@
 //! CPU path: the z pass runs over z-blocks so the slices it combines stay in cache; the y and x
 //! passes are fused per slice through a slice-sized scratch buffer. All loops are row `axpy`s
 //! that the compiler vectorises (see `filter/rows.rs`). GPU path: one pass per filtered axis with
-//! `shaders/filter/gaussian.wgsl`, tiled in z-slabs by the runtime where a volume exceeds the
-//! storage binding limit.
+//! the shared 1D correlation kernel (`shaders/filter/correlate1d.wgsl`), tiled in z-slabs by the
+//! runtime where a volume exceeds the storage binding limit.
 
 use ndarray::{Array, Array3, ArrayView, ArrayView3};
 use rayon::prelude::*;
@@ -17,33 +17,14 @@ use rayon::prelude::*;
 use crate::backend::Backend;
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
+use crate::filter::correlate1d::{Pass, Separable};
 use crate::filter::rows::{symmetric_along_row, symmetric_rows};
 use crate::filter::{Filter, Spatial, check_ndim, per_axis};
-use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
+use crate::gpu::{GpuVolume, Recorder};
 use crate::volume::Grid;
 
 /// Largest supported kernel radius (voxels); beyond it the weights are numerically zero anyway.
 pub const MAX_RADIUS: usize = 1 << 20;
-
-static KERNEL: KernelSpec = KernelSpec {
-    name: "filter/gaussian",
-    sources: &[
-        wgsl::BOUNDARY,
-        wgsl::TILE,
-        include_str!("../../shaders/filter/gaussian.wgsl"),
-    ],
-    entry: "gaussian_axis",
-};
-
-/// Parameter block of one pass (twin of `Params` in `gaussian.wgsl`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct PassParams {
-    axis: u32,
-    radius: u32,
-    mode: u32,
-    cval: f32,
-}
 
 /// A Gaussian filter: sigma per axis, truncation and boundary mode.
 ///
@@ -348,52 +329,22 @@ fn yx_slice(
 // ---------------------------------------------------------------------------------------------
 // GPU path
 
+/// The GPU path runs the shared 1D correlation passes (`correlate1d.wgsl`) with the full
+/// kernels: on a GPU the passes are bound by memory traffic, not by the multiplies the
+/// symmetric CPU path saves.
 fn record_gpu(plan: &Plan, rec: &mut Recorder<'_>, input: &GpuVolume) -> Result<GpuVolume> {
-    let shape = input.shape();
-    if plan.passes.is_empty() {
-        return rec.duplicate(input);
-    }
-    let output = rec.volume(shape)?;
-    // Ping-pong so that the last pass writes `output`.
-    let scratch = if plan.passes.len() > 1 {
-        Some(rec.volume(shape)?)
-    } else {
-        None
-    };
-    let mut src = input;
-    let n = plan.passes.len();
-    for (i, (axis, weights)) in plan.passes.iter().enumerate() {
-        let dst = if (n - 1 - i).is_multiple_of(2) {
-            &output
-        } else {
-            scratch.as_ref().expect("allocated for >1 pass")
-        };
-        let radius = weights.len() - 1;
-        let params = rec.uniform(&PassParams {
-            axis: *axis as u32,
-            radius: radius as u32,
-            mode: plan.mode.code(),
-            cval: plan.mode.cval(),
-        });
-        let weights = rec.constants(weights);
-        let halo_z = if *axis == 0 { radius } else { 0 };
-        for_each_slab(rec, &[src], dst, halo_z, plan.mode, |rec, slab| {
-            rec.dispatch_linear(
-                &KERNEL,
-                &[
-                    BufferWindow::whole(&slab.tile),
-                    BufferWindow::whole(&params),
-                    BufferWindow::whole(&weights),
-                    slab.inputs[0],
-                    slab.output,
-                ],
-                slab.items,
-            )
-        })?;
-        src = dst;
-    }
-    if let Some(scratch) = scratch {
-        rec.recycle(scratch);
-    }
-    Ok(output)
+    let passes = plan
+        .passes
+        .iter()
+        .map(|(axis, half)| {
+            let radius = half.len() - 1;
+            let weights = half[1..].iter().rev().chain(half.iter()).copied().collect();
+            Pass {
+                axis: *axis,
+                weights,
+                left: radius,
+            }
+        })
+        .collect();
+    Separable::chain(passes, plan.mode).record(rec, input)
 }

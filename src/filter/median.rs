@@ -460,7 +460,6 @@ fn network_source(r: [usize; 3]) -> String {
 
 fn record_gpu(rec: &mut Recorder<'_>, input: &GpuVolume, r: [usize; 3], mode: BoundaryMode) -> Result<GpuVolume> {
     let output = rec.volume(input.shape())?;
-    let [_, ny, nx] = input.shape();
     let use_cache = r.iter().all(|&r| r <= GPU_SHARED_RADIUS);
     let kernel = kernel(r);
     let params = rec.uniform(&Params {
@@ -473,7 +472,6 @@ fn record_gpu(rec: &mut Recorder<'_>, input: &GpuVolume, r: [usize; 3], mode: Bo
         _pad: [0; 2],
     });
     for_each_slab(rec, &[input], &output, r[0], mode, |rec, slab| {
-        let out_nz = slab.items / (ny * nx) as u64;
         rec.dispatch_groups(
             kernel,
             &[
@@ -482,7 +480,7 @@ fn record_gpu(rec: &mut Recorder<'_>, input: &GpuVolume, r: [usize; 3], mode: Bo
                 slab.inputs[0],
                 slab.output,
             ],
-            [nx.div_ceil(8) as u32, ny.div_ceil(8) as u32, out_nz.div_ceil(4) as u32],
+            slab.blocks(),
         )
     })?;
     Ok(output)

@@ -7,6 +7,35 @@
 //! [`crate::Volume`]s, on either [`crate::Backend`], and chain into a [`Pipeline`] that runs on
 //! the GPU without downloads between steps.
 
+/// Implements [`Filter`] for a type with `fn plan(&self, ndim) -> Result<Separable>` (the
+/// separable filters of `correlate1d.rs`). Defined before the modules that use it.
+macro_rules! separable_filter {
+    ($ty:ty, $name:literal) => {
+        impl $crate::filter::Filter for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn cpu(
+                &self,
+                input: ndarray::ArrayView3<'_, f32>,
+                ndim: usize,
+            ) -> $crate::error::Result<ndarray::Array3<f32>> {
+                Ok(self.plan(ndim)?.cpu(input))
+            }
+
+            fn record(
+                &self,
+                rec: &mut $crate::gpu::Recorder<'_>,
+                input: &$crate::gpu::GpuVolume,
+                ndim: usize,
+            ) -> $crate::error::Result<$crate::gpu::GpuVolume> {
+                self.plan(ndim)?.record(rec, input)
+            }
+        }
+    };
+}
+
 pub mod bilateral;
 pub mod correlate;
 pub mod correlate1d;

@@ -335,7 +335,6 @@ fn record_extreme(
     is_max: bool,
     mode: BoundaryMode,
 ) -> Result<GpuVolume> {
-    let [_, ny, nx] = input.shape();
     let base = Params {
         axis: 0,
         radius: 0,
@@ -395,7 +394,6 @@ fn record_extreme(
             });
             let rows = rec.constants(rows);
             for_each_slab(rec, &[input], &output, rz.max(*r), mode, |rec, slab| {
-                let out_nz = slab.items / (ny * nx) as u64;
                 rec.dispatch_groups(
                     &FOOTPRINT,
                     &[
@@ -405,7 +403,7 @@ fn record_extreme(
                         slab.inputs[0],
                         slab.output,
                     ],
-                    [nx.div_ceil(8) as u32, ny.div_ceil(8) as u32, out_nz.div_ceil(4) as u32],
+                    slab.blocks(),
                 )
             })?;
             Ok(output)

@@ -2,13 +2,10 @@
 //! voxels per axis (even sizes extend one voxel further before the centre, as scipy), separable
 //! passes of [`super::correlate1d`].
 
-use ndarray::{Array3, ArrayView3};
-
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
 use crate::filter::correlate1d::{Pass, Separable, check_mode};
-use crate::filter::{Filter, check_ndim, per_axis};
-use crate::gpu::{GpuVolume, Recorder};
+use crate::filter::{check_ndim, per_axis};
 
 /// Largest box side accepted.
 pub const MAX_SIZE: usize = 1 << 12;
@@ -66,16 +63,4 @@ impl Uniform {
     }
 }
 
-impl Filter for Uniform {
-    fn name(&self) -> &'static str {
-        "uniform"
-    }
-
-    fn cpu(&self, input: ArrayView3<'_, f32>, ndim: usize) -> Result<Array3<f32>> {
-        Ok(self.plan(ndim)?.cpu(input))
-    }
-
-    fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
-        self.plan(ndim)?.record(rec, input)
-    }
-}
+separable_filter!(Uniform, "uniform");

@@ -41,6 +41,16 @@ pub struct Slab<'a> {
     pub output: BufferWindow<'a>,
     /// Output voxels in this slab (the number of invocations to dispatch).
     pub items: u64,
+    /// The slab's output shape `[nz, ny, nx]`.
+    pub shape: [usize; 3],
+}
+
+impl Slab<'_> {
+    /// Workgroups covering the slab with the 8×8×4 blocks of `common/stage.wgsl`.
+    pub fn blocks(&self) -> [u32; 3] {
+        let [nz, ny, nx] = self.shape;
+        [nx.div_ceil(8) as u32, ny.div_ceil(8) as u32, nz.div_ceil(4) as u32]
+    }
 }
 
 /// How the z-range of a slab is planned.
@@ -249,6 +259,7 @@ pub fn for_each_slab(
             inputs: in_windows,
             output: out_window,
             items: (z1 - z0) as u64 * slice_elems,
+            shape: [z1 - z0, ny, nx],
         };
         dispatch(rec, &slab)?;
     }

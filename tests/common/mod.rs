@@ -109,6 +109,14 @@ pub const ALL_MODES: [hounsfield::BoundaryMode; 5] = [
     hounsfield::BoundaryMode::Wrap,
 ];
 
+/// Asserts that `result` is an `InvalidParameter` error about the parameter `name`.
+pub fn expect_param_error<T: std::fmt::Debug>(result: Result<T, hounsfield::Error>, name: &str) {
+    match result {
+        Err(hounsfield::Error::InvalidParameter { name: got, .. }) => assert_eq!(got, name),
+        other => panic!("expected an error about `{name}`, got {other:?}"),
+    }
+}
+
 /// Asserts `|actual - expected| <= atol + rtol * |expected|` everywhere, naming the worst voxel.
 pub fn assert_close(actual: ArrayViewD<'_, f32>, expected: ArrayViewD<'_, f64>, rtol: f64, atol: f64, what: &str) {
     assert_eq!(actual.shape(), expected.shape(), "{what}: shapes differ");
