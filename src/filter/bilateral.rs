@@ -9,7 +9,7 @@
 //! * boundary `Nearest` (ITK's zero-flux Neumann condition) by default;
 //! * output `Σ w v / Σ w`; NaN in the data spreads to the neighbourhoods that see it.
 //!
-//! CPU path: every output row with its neighbour rows ([`super::neighbourhood`]); the inner
+//! CPU path: every output row with its neighbour rows (`filter/neighbourhood.rs`); the inner
 //! loop runs along x over contiguous rows (vectorised, table look-ups as gathers). GPU path:
 //! one voxel per thread in 8×8×4 workgroups that stage their neighbourhood in workgroup memory
 //! for radii up to 3.

@@ -3,7 +3,7 @@
 //! sizes, scipy's centring), every boundary mode.
 //!
 //! CPU: each output row is a weighted sum of its neighbour rows shifted along x
-//! ([`super::neighbourhood`]), vectorised multiply-adds. GPU: 8×8×4 workgroups stage their block
+//! (`filter/neighbourhood.rs`), vectorised multiply-adds. GPU: 8×8×4 workgroups stage their block
 //! plus halo in workgroup memory and every thread sums its taps from there.
 
 use ndarray::{Array3, ArrayD, ArrayView3, ArrayViewD};

@@ -1,9 +1,9 @@
 //! 1D correlation along one axis — `scipy.ndimage.correlate1d` — and the separable engine that
 //! the box, derivative and Gaussian-derivative filters are built from.
 //!
-//! A [`Pass`] correlates along one axis with weights `w[0..n]` placed so that
+//! A `Pass` correlates along one axis with weights `w[0..n]` placed so that
 //! `out[i] = Σ_k w[k] · in[i + k - left]` (scipy: `left = n / 2 + origin`), the input extended by
-//! the boundary mode. A [`Separable`] plan is a sum of *terms*, each a chain of passes (e.g. the
+//! the boundary mode. A `Separable` plan is a sum of *terms*, each a chain of passes (e.g. the
 //! Sobel derivative along x is `[-1 0 1]` along x, then `[1 2 1]` along z and y), combined as a
 //! plain sum (Laplacians) or a root of the sum of squares (gradient magnitudes) by a pointwise
 //! program. The GPU runs all passes and the combination in one recording, ping-ponging between

@@ -1,6 +1,6 @@
 //! Intensity transforms: rescale (slope/intercept), clip, window/level with the DICOM VOI LUT
 //! functions, binary thresholds (fixed or Otsu). All are pointwise programs
-//! ([`super::pointwise`]): one pass over the data on either backend.
+//! (`filter/pointwise.rs`): one pass over the data on either backend.
 //!
 //! NaN in the data: [`Rescale`], [`Clip`] and [`WindowLevel`] keep NaN; [`Threshold`] maps it to
 //! `outside` (a NaN is in no interval).

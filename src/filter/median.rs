@@ -7,7 +7,7 @@
 //!   unspecified (it is never a panic).
 //!
 //! CPU path: every output row gets its neighbour rows extended along x
-//! ([`super::neighbourhood`]); eight voxels at a time are selected with Paeth's *forgetful
+//! (`filter/neighbourhood.rs`); eight voxels at a time are selected with Paeth's *forgetful
 //! selection* (load `n/2 + 2` values, repeatedly drop the minimum and maximum and load one
 //! more), written as lane-wise min/max on `[f32; 8]` so that it compiles to SIMD with no
 //! branches. Neighbourhoods above 125 voxels use a per-voxel quickselect.

@@ -11,23 +11,26 @@
 //! * [`reduce`] — two-stage reductions (min/max/mean/M2, histograms) with a small read-back.
 //!
 //! A kernel is a [`KernelSpec`] (its WGSL plus shared pieces) and a short function that records
-//! its dispatches through [`for_each_slab`] and [`Recorder::dispatch_linear`].
+//! its dispatches through the tiling helpers and `Recorder::dispatch_*`.
 //!
 //! # Adding a kernel
 //!
-//! 1. `shaders/<family>/<name>.wgsl`: declare `@group(0) @binding(0) var<uniform> tile: Tile;`,
-//!    your parameter uniform at binding 1, then your storage buffers; one invocation per output
-//!    voxel of the slab (`linear_invocation`, guard against `tile.out_nz * ny * nx`); read inputs
-//!    through `tile_in_index` and extend borders with `map_index` (`common/*.wgsl`).
-//! 2. `src/<family>/<name>.rs`: a `static KERNEL: KernelSpec` listing `wgsl::BOUNDARY`,
-//!    `wgsl::TILE` and your file; a `#[repr(C)]` `Pod` twin of the parameter struct (pad it to
-//!    16 bytes); validation that returns `Error::InvalidParameter`; the CPU path; and a GPU
-//!    function that makes a [`Recorder`], calls [`for_each_slab`] with the halo your stencil
-//!    needs along z, dispatches per slab, and submits. Ping-pong between two [`GpuVolume`]s for
-//!    multi-pass or iterative kernels, all in one recording.
-//! 3. Tests: parity with the CPU path on odd shapes, on `GpuOptions { max_storage_binding }`
-//!    small enough to force tiling, and every boundary mode; reference fixtures where scipy or
-//!    scikit-image has the operation. `src/filter/gaussian.rs` is the worked example.
+//! 1. `shaders/<family>/<name>.wgsl`: declare `@group(0) @binding(0) var<uniform> tile: Tile;`
+//!    (or `mapping: Mapping` for outputs of another shape), your parameter uniform at binding 1,
+//!    then your storage buffers. Either one invocation per output voxel (`linear_invocation`,
+//!    `slab_voxel`, guard against `tile.out_nz * ny * nx`), or, for neighbourhoods, 8×8×4
+//!    workgroups that `stage` their block in workgroup memory (`common/stage.wgsl`). Extend
+//!    borders with `map_index` (`common/boundary.wgsl`); test NaN with `is_nan`
+//!    (`common/float.wgsl`): GL does not promise IEEE comparisons.
+//! 2. `src/<family>/<name>.rs`: implement `crate::filter::Filter` — validation into a plan, the
+//!    CPU path, and `record`: a `static KERNEL: KernelSpec`, a `#[repr(C)]` `Pod` twin of the
+//!    parameter struct (padded to 16 bytes), output volumes from [`Recorder::volume`] (recycle
+//!    intermediates with [`Recorder::recycle`]), and [`for_each_slab`] with the halo your
+//!    stencil needs along z. Record only; the caller submits, so pipelines stay one submission.
+//! 3. Tests: reference fixtures where scipy / scikit-image / ITK has the operation, parity with
+//!    the CPU path on odd shapes, on `GpuOptions { max_storage_binding }` small enough to force
+//!    tiling, and in every boundary mode; bad parameters. `src/filter/bilateral.rs` (staged
+//!    neighbourhood) and `src/filter/correlate1d.rs` (passes) are worked examples.
 
 mod context;
 mod kernel;
