@@ -23,6 +23,7 @@ pub mod filter;
 pub mod gpu;
 pub mod io;
 mod memory;
+pub mod recon;
 pub mod stats;
 pub mod volume;
 
