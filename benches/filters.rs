@@ -128,8 +128,10 @@ fn gpu() -> Option<GpuContext> {
 
 fn bench(c: &mut Criterion) {
     let ctx = gpu();
+    // One volume per shape, made once (a 256 MiB volume takes a while to fill).
+    let mut volumes = std::collections::HashMap::new();
     for (name, shape, filter) in cases() {
-        let vol = volume(shape);
+        let vol = volumes.entry(shape).or_insert_with(|| volume(shape));
         let mut group = c.benchmark_group(format!("{name}_{}x{}x{}", shape[0], shape[1], shape[2]));
         group
             .sample_size(10)
