@@ -1,13 +1,15 @@
 //! CT reconstruction (issue 6, in progress): the acquisition geometries in per-view vector form,
-//! the analytic phantoms with their exact projections, ramp filtering and 2D parallel FBP on the
-//! CPU. The projector pair, GPU paths, fan-beam FBP and FDK come next.
+//! the analytic phantoms with their exact projections, the Joseph projector pair, ramp
+//! filtering and 2D parallel FBP, on the CPU. GPU paths, fan-beam FBP and FDK come next.
 
 pub mod fbp;
 pub mod geometry;
+pub mod joseph;
 pub mod phantom;
 pub mod ramp;
 
 pub use fbp::Fbp2d;
 pub use geometry::{Beam, Detector, Geometry, View};
+pub use joseph::Joseph;
 pub use phantom::{Ellipsoid, Phantom, SheppLogan};
 pub use ramp::RampWindow;
