@@ -2,12 +2,14 @@
 //! the analytic phantoms with their exact projections, the Joseph projector pair, ramp
 //! filtering and 2D parallel FBP, on the CPU. GPU paths, fan-beam FBP and FDK come next.
 
+pub mod fan;
 pub mod fbp;
 pub mod geometry;
 pub mod joseph;
 pub mod phantom;
 pub mod ramp;
 
+pub use fan::FanFbp;
 pub use fbp::Fbp2d;
 pub use geometry::{Beam, Detector, Geometry, View};
 pub use joseph::Joseph;

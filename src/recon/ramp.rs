@@ -62,6 +62,42 @@ pub fn padded_len(n: usize) -> usize {
 /// (the response is even, so these are all the FFT needs), with the frequencies above
 /// `cutoff` (a fraction of Nyquist, `(0, 1]`) set to zero.
 pub fn frequency_response(size: usize, window: RampWindow, cutoff: f64) -> Result<Vec<f64>> {
+    // The band-limited ramp in space, scikit-image's (Kak & Slaney eq. 3.61 in unit spacing).
+    response_of_kernel(size, window, cutoff, |m| {
+        if m == 0 {
+            0.25
+        } else if m % 2 == 1 {
+            -1.0 / (PI * m as f64).powi(2)
+        } else {
+            0.0
+        }
+    })
+}
+
+/// Like [`frequency_response`] for the kernel of equiangular fan beams (Kak & Slaney
+/// eq. 3.95): the ramp with `(πm)²` replaced by `(π sin(mα) / α)²` for columns `α` radians
+/// apart, so that the filter is applied in the fan angle.
+pub fn equiangular_response(size: usize, window: RampWindow, cutoff: f64, alpha: f64) -> Result<Vec<f64>> {
+    if !(alpha.is_finite() && alpha > 0.0 && alpha * size as f64 / 2.0 < PI) {
+        return Err(Error::param(
+            "spacing",
+            format!("angular detector spacing {alpha} rad does not fit the fan"),
+        ));
+    }
+    response_of_kernel(size, window, cutoff, |m| {
+        if m == 0 {
+            0.25
+        } else if m % 2 == 1 {
+            -(alpha / (PI * (m as f64 * alpha).sin())).powi(2)
+        } else {
+            0.0
+        }
+    })
+}
+
+/// The windowed response of an even spatial kernel `k(|n|)` (scikit-image's construction:
+/// `2 · Re(FFT(k))`).
+fn response_of_kernel(size: usize, window: RampWindow, cutoff: f64, kernel: impl Fn(usize) -> f64) -> Result<Vec<f64>> {
     if !(cutoff.is_finite() && cutoff > 0.0 && cutoff <= 1.0) {
         return Err(Error::param(
             "cutoff",
@@ -78,20 +114,9 @@ pub fn frequency_response(size: usize, window: RampWindow, cutoff: f64) -> Resul
     if window == RampWindow::None {
         return Ok(vec![1.0; half]);
     }
-    // Spatial ramp h, even: its transform is real, Σ_n h[n] cos(2π k n / size).
-    let h = |n: usize| -> f64 {
-        let m = n.min(size - n);
-        if m == 0 {
-            0.25
-        } else if m % 2 == 1 {
-            -1.0 / (PI * m as f64).powi(2)
-        } else {
-            0.0
-        }
-    };
     let mut planner = RealFftPlanner::<f64>::new();
     let fft = planner.plan_fft_forward(size);
-    let mut input: Vec<f64> = (0..size).map(h).collect();
+    let mut input: Vec<f64> = (0..size).map(|n| kernel(n.min(size - n))).collect();
     let mut spectrum = fft.make_output_vec();
     fft.process(&mut input, &mut spectrum)
         .map_err(|e| Error::Gpu(format!("internal FFT error: {e}")))?;
@@ -129,10 +154,23 @@ pub fn frequency_response(size: usize, window: RampWindow, cutoff: f64) -> Resul
 
 /// Filters every detector row of `projections` (`views × rows × cols`) along the columns.
 pub fn filter_rows_cpu(projections: ArrayView3<'_, f32>, window: RampWindow, cutoff: f64) -> Result<Array3<f32>> {
+    let cols = projections.dim().2;
+    let response = frequency_response(padded_len(cols.max(1)), window, cutoff)?;
+    filter_rows_with(projections, &response)
+}
+
+/// Filters every detector row with a `response` from [`frequency_response`] or
+/// [`equiangular_response`] for `padded_len(cols)`.
+pub fn filter_rows_with(projections: ArrayView3<'_, f32>, response: &[f64]) -> Result<Array3<f32>> {
     let (views, rows, cols) = projections.dim();
     crate::volume::check_shape(&[views, rows, cols])?;
     let size = padded_len(cols);
-    let response = frequency_response(size, window, cutoff)?;
+    if response.len() != size / 2 + 1 {
+        return Err(Error::InvalidShape(format!(
+            "a response of {} frequencies for rows padded to {size}",
+            response.len()
+        )));
+    }
     let mut planner = RealFftPlanner::<f32>::new();
     let forward = planner.plan_fft_forward(size);
     let inverse = planner.plan_fft_inverse(size);
@@ -154,7 +192,7 @@ pub fn filter_rows_cpu(projections: ArrayView3<'_, f32>, window: RampWindow, cut
             forward
                 .process_with_scratch(buf, spectrum, fs)
                 .map_err(|e| Error::Gpu(format!("internal FFT error: {e}")))?;
-            for (c, &r) in spectrum.iter_mut().zip(&response) {
+            for (c, &r) in spectrum.iter_mut().zip(response) {
                 *c *= r as f32;
             }
             inverse
