@@ -7,8 +7,8 @@
 //!   back-projection weighted by `1 / L²` (L: source–point distance);
 //! * geometry and conventions of [`super::Geometry::fan`]; the output is a square image of
 //!   `size` pixels of `pixel_mm`, its centre pixel ((size − 1)/2) on the rotation axis;
-//! * full scans only (views equally spaced over 360°); short scans need Parker weights, the next
-//!   step of issue 6 — they are rejected with an error saying so.
+//! * full scans (views equally spaced over 360°) and short scans (180° plus the fan angle or
+//!   more, Parker weights); anything shorter is an error that states the angle needed.
 
 use std::f64::consts::PI;
 
@@ -25,6 +25,32 @@ pub struct FanFbp {
     geometry: Geometry,
     window: RampWindow,
     cutoff: f64,
+    /// (first angle, step, half fan angle) of a short scan.
+    short_scan: Option<(f64, f64, f64)>,
+}
+
+/// Half the fan angle the detector covers, radians.
+fn fan_angle(g: &Geometry) -> f64 {
+    let du = (g.views[0].u[0].powi(2) + g.views[0].u[1].powi(2)).sqrt();
+    let edge = (g.cols as f64 - 1.0) / 2.0 + 0.5 + g.offset_u.abs();
+    match g.detector {
+        Detector::Flat => (edge * du / g.sdd).atan(),
+        Detector::Arc => edge * du / g.sdd,
+    }
+}
+
+/// Parker's weight (Med. Phys. 9(2), 1982) of the ray at fan angle `gamma` in the view `beta`
+/// radians after the first of a short scan with half fan angle `delta`.
+fn parker(beta: f64, gamma: f64, delta: f64) -> f64 {
+    if beta < 2.0 * (delta - gamma) {
+        (PI / 4.0 * beta / (delta - gamma)).sin().powi(2)
+    } else if beta <= PI - 2.0 * gamma {
+        1.0
+    } else if beta <= PI + 2.0 * delta {
+        (PI / 4.0 * (PI + 2.0 * delta - beta) / (delta + gamma)).sin().powi(2)
+    } else {
+        0.0
+    }
 }
 
 impl FanFbp {
@@ -38,24 +64,49 @@ impl FanFbp {
         }
         let n = geometry.views.len();
         let angle = |v: &crate::recon::View| (-v.source[0]).atan2(-v.source[1]);
-        // Full scan: equal steps of 360° / n (within 1 % of a step).
-        let step = 2.0 * PI / n as f64;
-        let full = n >= 2
+        if n < 2 {
+            return Err(Error::param("geometry", "fan-beam FBP needs at least two views"));
+        }
+        // Equal angular steps (within 1 % of a step), increasing.
+        let step = (angle(&geometry.views[1]) - angle(&geometry.views[0])).rem_euclid(2.0 * PI);
+        let equal = step > 0.0
             && geometry.views.windows(2).all(|w| {
                 let d = (angle(&w[1]) - angle(&w[0])).rem_euclid(2.0 * PI);
                 (d - step).abs() < 0.01 * step
             });
-        if !full {
+        if !equal {
             return Err(Error::param(
                 "geometry",
-                "fan-beam FBP handles full scans (views equally spaced over 360°); short scans need Parker \
-                 weights, which are not implemented yet",
+                "fan-beam FBP needs views at equal, increasing angular steps",
             ));
         }
+        let span = step * n as f64;
+        let full = (span - 2.0 * PI).abs() < 0.01 * step;
+        let short_scan = if full {
+            None
+        } else {
+            // A short scan covers 180° plus the full fan angle; Parker weights make every ray
+            // count once.
+            let fan = fan_angle(geometry);
+            let needed = PI + 2.0 * fan;
+            if span + step < needed - 1e-9 {
+                return Err(Error::param(
+                    "geometry",
+                    format!(
+                        "the views cover {:.1}°; FBP needs a full scan (360°) or a short scan of at least 180° + the fan \
+                         angle ({:.1}°)",
+                        span.to_degrees(),
+                        needed.to_degrees()
+                    ),
+                ));
+            }
+            Some((angle(&geometry.views[0]), step, fan))
+        };
         Ok(FanFbp {
             geometry: geometry.clone(),
             window: RampWindow::Ramp,
             cutoff: 1.0,
+            short_scan,
         })
     }
 
@@ -107,15 +158,24 @@ impl FanFbp {
             Detector::Arc => du / g.sdd,
         };
         let centre_col = (cols as f64 - 1.0) / 2.0 - g.offset_u;
-        // Pre-weighting.
+        // Pre-weighting (and Parker weights for short scans, which replace the full scan's ½:
+        // conjugate rays then sum to 1, so the result is doubled below).
         let mut weighted = sinogram.to_owned();
-        for mut row in weighted.axis_iter_mut(Axis(0)) {
+        for (view, mut row) in weighted.axis_iter_mut(Axis(0)).enumerate() {
             for (k, v) in row.iter_mut().enumerate() {
                 let c = (k as f64 - centre_col) * spacing;
-                let w = match g.detector {
+                let gamma = match g.detector {
+                    Detector::Flat => (c / sid).atan(),
+                    Detector::Arc => c,
+                };
+                let mut w = match g.detector {
                     Detector::Flat => sid / (sid * sid + c * c).sqrt(),
                     Detector::Arc => sid * c.cos(),
                 };
+                if let Some((_, step, delta)) = self.short_scan {
+                    // γ is the fan angle along u (the opposite sign doubles the error: tested).
+                    w *= 2.0 * parker(view as f64 * step, gamma, delta);
+                }
                 *v *= w as f32;
             }
         }
@@ -127,7 +187,10 @@ impl FanFbp {
         let filtered = filter_rows_with(weighted.view().insert_axis(Axis(1)), &response)?.index_axis_move(Axis(1), 0);
         // Q = filtered / (4 · spacing) (the discrete ramp's units and the fan formula's ½).
         let q_scale = 1.0 / (4.0 * spacing);
-        let dbeta = 2.0 * PI / views as f64;
+        let dbeta = match self.short_scan {
+            Some((_, step, _)) => step,
+            None => 2.0 * PI / views as f64,
+        };
         let frames: Vec<([f64; 2], [f64; 2], [f64; 2])> = g
             .views
             .iter()
