@@ -1,14 +1,22 @@
-//! Reconstruction benchmarks (issue 6): 2D parallel FBP of 512×512 from 720 angles on the CPU
-//! (scikit-image `iradon` is the reference: `scripts/python_recon_baseline.py`).
+//! Reconstruction benchmarks (issue 6), CPU and GPU:
+//! - 2D parallel FBP of 512×512 from 720 angles (scikit-image `iradon` is the reference:
+//!   `scripts/python_recon_baseline.py`);
+//! - FDK of 256³ from 360 cone-beam projections of 384² (RTK's CPU
+//!   `FDKConeBeamReconstructionFilter` is the reference: `scripts/python_recon_baseline.py`
+//!   on the data `cargo run --release --example fdk_problem` writes);
+//! - the FDK back-projector alone, reported in giga-updates per second (voxels × views / s).
+//!
+//! `HOUNSFIELD_BENCH_GPU=0` skips the GPU. On a software adapter (lavapipe) the GPU numbers
+//! are a CPU emulating a GPU, not GPU speed.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use hounsfield::recon::{Fbp2d, Geometry, Phantom, SheppLogan};
-use ndarray::Axis;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hounsfield::recon::{Backprojector, Fbp2d, Fdk, Geometry, Phantom, SheppLogan, centred_grid};
+use ndarray::{Array3, Axis};
 
-fn bench(c: &mut Criterion) {
+fn fbp_2d(c: &mut Criterion) {
     let n = 512;
     let angles: Vec<f64> = (0..720).map(|k| k as f64 * 0.25).collect();
     let phantom = Phantom::shepp_logan_2d(SheppLogan::Modified, 240.0).unwrap();
@@ -26,5 +34,41 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The FDK problem of the benchmark: 360 views over 360° of a 384² flat panel (1.2 mm pixels,
+/// SID 1000 mm, SDD 1500 mm) and a 256³ volume of 1 mm voxels (shared with the example).
+pub fn fdk_problem() -> (Geometry, Array3<f32>, [usize; 3]) {
+    let angles: Vec<f64> = (0..360).map(f64::from).collect();
+    let g = Geometry::cone(&angles, 1000.0, 1500.0, 384, 384, [1.2, 1.2], [0.0, 0.0]).unwrap();
+    let phantom = Phantom::shepp_logan_3d(SheppLogan::Modified, 120.0).unwrap();
+    (g.clone(), g.project_exact(&phantom).unwrap(), [256, 256, 256])
+}
+
+fn fdk(c: &mut Criterion) {
+    let (g, projections, shape) = fdk_problem();
+    let grid = centred_grid(shape, [1.0; 3]).unwrap();
+    let fdk = Fdk::new(&g).unwrap();
+    let mut group = c.benchmark_group("fdk_256_from_360x384");
+    group.sample_size(10).measurement_time(Duration::from_secs(30));
+    group.bench_function("cpu", |b| {
+        b.iter(|| fdk.reconstruct_cpu(black_box(projections.view()), shape, &grid).unwrap())
+    });
+    group.finish();
+
+    let backprojector = Backprojector::new(&g, shape, &grid).unwrap();
+    let weights = vec![1.0; g.views.len()];
+    let mut group = c.benchmark_group("backproject_256_from_360x384");
+    group.sample_size(10).measurement_time(Duration::from_secs(30));
+    // Elements = voxel updates, so criterion's "elem/s" is updates per second.
+    group.throughput(Throughput::Elements((shape.iter().product::<usize>() * g.views.len()) as u64));
+    group.bench_function("cpu", |b| {
+        b.iter(|| {
+            backprojector
+                .backproject_cpu(black_box(projections.view()), &weights)
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, fbp_2d, fdk);
 criterion_main!(benches);

@@ -8,6 +8,7 @@
 //!   [`for_each_window`] — binding-sized windows for kernels that only read (reductions);
 //!   [`for_each_mapped_slab`] — slabs of outputs shaped unlike their input (resampling,
 //!   projections), each with the input slices it reads;
+//! * [`GpuProjections`] — projection stacks in batches of whole views, each one binding;
 //! * [`reduce`] — two-stage reductions (min/max/mean/M2, histograms) with a small read-back.
 //!
 //! A kernel is a [`KernelSpec`] (its WGSL plus shared pieces) and a short function that records
@@ -34,6 +35,7 @@
 
 mod context;
 mod kernel;
+mod projections;
 mod recorder;
 pub mod reduce;
 mod tiling;
@@ -41,7 +43,10 @@ mod volume;
 
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
 pub use kernel::{KernelSpec, wgsl};
+pub use projections::GpuProjections;
+pub(crate) use projections::views_per_batch;
 pub use recorder::{BufferWindow, KernelTime, Readback, Recorder};
+pub(crate) use tiling::{plan_slabs, window as slab_window};
 pub use tiling::{MappedSlab, Slab, for_each_mapped_slab, for_each_slab, for_each_window};
 pub use volume::GpuVolume;
 

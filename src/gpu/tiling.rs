@@ -134,7 +134,7 @@ pub(crate) fn plan_slabs(
 
 /// A window of `elems` elements starting at element `first`, with its offset aligned down; returns
 /// the window and the element offset of `first` inside it.
-fn window(buffer: &wgpu::Buffer, first: u64, elems: u64, align: u64) -> (BufferWindow<'_>, u32) {
+pub(crate) fn window(buffer: &wgpu::Buffer, first: u64, elems: u64, align: u64) -> (BufferWindow<'_>, u32) {
     let byte = first * 4;
     let aligned = byte / align * align;
     let extra = (byte - aligned) / 4;

@@ -9,16 +9,20 @@
 //!   rotation centre at pixel `size/2` (integer division, as scikit-image); output scaled by
 //!   `π / (2 · views)`.
 //!
-//! This is the CPU path; the GPU path (WGSL FFT and voxel-driven back-projection) is the
-//! next step of issue 6.
+//! CPU: a vectorised row back-projector. GPU: the WGSL FFT ([`super::ramp::GpuRamp`]) and the
+//! voxel-driven back-projector ([`super::backproject`]) with the same matrices; a stack of
+//! sinograms (3D parallel beam) reconstructs in one call.
 
 use std::f64::consts::PI;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::recon::ramp::{RampWindow, filter_rows_cpu};
+use crate::gpu::GpuContext;
+use crate::recon::backproject::{DetectorMap, ViewMatrix};
+use crate::recon::fdk::filtered_backprojection_gpu;
+use crate::recon::ramp::{RampWindow, filter_rows_cpu, frequency_response, padded_len};
 
 /// Adds the interpolated filtered projections of every view to one output row at height `y`:
 /// along the row the detector position `t = x cos θ − y sin θ` advances by `cos θ` per pixel,
@@ -132,8 +136,8 @@ impl Fbp2d {
         self
     }
 
-    /// Reconstructs a `views × cols` sinogram on the CPU.
-    pub fn reconstruct_cpu(&self, sinogram: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+    /// Validates a sinogram and pads it as scikit-image does: `(padded sinogram, output size)`.
+    fn prepare(&self, sinogram: ArrayView2<'_, f32>) -> Result<(Array2<f32>, usize)> {
         let (views, cols) = sinogram.dim();
         crate::volume::check_shape(&[views, cols])?;
         if self.angles_degrees.len() != views {
@@ -170,6 +174,13 @@ impl Fbp2d {
         } else {
             sinogram.to_owned()
         };
+        Ok((padded, size))
+    }
+
+    /// Reconstructs a `views × cols` sinogram on the CPU.
+    pub fn reconstruct_cpu(&self, sinogram: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        let (padded, size) = self.prepare(sinogram)?;
+        let views = padded.dim().0;
         let n = padded.dim().1;
         let filtered = filter_rows_cpu(padded.view().insert_axis(Axis(1)), self.window, self.cutoff)?;
         let filtered = filtered.index_axis_move(Axis(1), 0);
@@ -203,5 +214,83 @@ impl Fbp2d {
                 }
             });
         Ok(out)
+    }
+
+    /// The back-projection matrices of a stack of `slices` padded sinograms of `n` columns
+    /// into `size × size` images: skimage's `t = x cos θ − y sin θ` about pixel `size/2` and
+    /// detector column `n/2`; slice z reads detector row z.
+    fn detector_map(&self, n: usize, size: usize, slices: usize) -> DetectorMap {
+        let (centre, radius) = ((n / 2) as f64, (size / 2) as f64);
+        let matrices = self
+            .angles_degrees
+            .iter()
+            .map(|a| {
+                let (s, c) = a.to_radians().sin_cos();
+                ViewMatrix {
+                    rows: [
+                        [c, -s, 0.0, -radius * c + radius * s + centre],
+                        if slices > 1 { [0.0, 0.0, 1.0, 0.0] } else { [0.0; 4] },
+                        [0.0, 0.0, 0.0, 1.0],
+                    ],
+                }
+            })
+            .collect();
+        DetectorMap {
+            matrices,
+            rows: slices,
+            cols: n,
+            arc: None,
+        }
+    }
+
+    /// Reconstructs a stack of sinograms, `views × slices × cols` (3D parallel beam, one
+    /// rotation axis along the slices), into `slices × size × size`, on the GPU in one call:
+    /// the views go up in batches, are ramp-filtered by the WGSL FFT and back-projected there.
+    pub fn reconstruct_stack_gpu(&self, ctx: &GpuContext, sinograms: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+        let (views, slices, cols) = sinograms.dim();
+        crate::volume::check_shape(&[views, slices, cols])?;
+        let mut padded = Vec::with_capacity(slices);
+        let mut size = 0;
+        for z in 0..slices {
+            let (p, s) = self.prepare(sinograms.index_axis(Axis(1), z))?;
+            padded.push(p);
+            size = s;
+        }
+        let views_padded: Vec<_> = padded.iter().map(|p| p.view().insert_axis(Axis(1))).collect();
+        let stack = ndarray::concatenate(Axis(1), &views_padded).map_err(|e| Error::InvalidShape(e.to_string()))?;
+        let n = stack.dim().2;
+        let response = frequency_response(padded_len(n), self.window, self.cutoff)?;
+        let ones_rows = vec![1.0f32; slices * n];
+        let ones_views = vec![1.0f32; views * n];
+        let scale = PI / (2.0 * views as f64);
+        let radius = (size / 2) as f32;
+        let volume = filtered_backprojection_gpu(
+            ctx,
+            stack.view(),
+            &self.detector_map(n, size, slices),
+            &response,
+            (&ones_rows, &ones_views),
+            &vec![scale; views],
+            [slices, size, size],
+            self.circle.then_some((radius, radius, radius * radius)),
+        )?;
+        volume.download(ctx)
+    }
+
+    /// Reconstructs a `views × cols` sinogram on the GPU (see [`Fbp2d::reconstruct_stack_gpu`]).
+    pub fn reconstruct_gpu(&self, ctx: &GpuContext, sinogram: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        Ok(self
+            .reconstruct_stack_gpu(ctx, sinogram.insert_axis(Axis(1)))?
+            .index_axis_move(Axis(0), 0))
+    }
+
+    /// Reconstructs a stack of sinograms, `views × slices × cols`, on the CPU (slice by slice).
+    pub fn reconstruct_stack_cpu(&self, sinograms: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+        let slices = sinograms
+            .axis_iter(Axis(1))
+            .map(|s| self.reconstruct_cpu(s))
+            .collect::<Result<Vec<_>>>()?;
+        let views: Vec<_> = slices.iter().map(|s| s.view().insert_axis(Axis(0))).collect();
+        ndarray::concatenate(Axis(0), &views).map_err(|e| Error::InvalidShape(e.to_string()))
     }
 }

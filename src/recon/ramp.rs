@@ -4,7 +4,7 @@
 //! The filter is built as scikit-image builds it (Kak & Slaney, eq. 3.61): the spatial-domain
 //! band-limited ramp `h[0] = 1/4`, `h[odd n] = -1/(πn)²`, transformed, so the zero frequency is
 //! not forced to zero. Rows are zero-padded to `max(64, 2^⌈log2 2n⌉)`. CPU: `realfft`, rows in
-//! parallel. (The GPU FFT comes with the GPU FBP.)
+//! parallel. GPU: [`GpuRamp`], a Stockham FFT in WGSL.
 
 use std::f64::consts::PI;
 use std::str::FromStr;
@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use realfft::RealFftPlanner;
 
 use crate::error::{Error, Result};
+use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder};
 
 /// The window applied to the ramp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -207,3 +208,168 @@ pub fn filter_rows_with(projections: ArrayView3<'_, f32>, response: &[f64]) -> R
     )?;
     Ok(Array3::from_shape_vec((views, rows, cols), out).expect("shape matches length"))
 }
+
+/// Twin of `RampParams` in `shaders/recon/ramp_params.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct RampParams {
+    cols: u32,
+    rows: u32,
+    n: u32,
+    pairs: u32,
+    first_row: u32,
+    total_rows: u32,
+    ns: u32,
+    sign: f32,
+    first_view: u32,
+    apply_response: u32,
+    _pad: [u32; 2],
+}
+
+const RAMP_PARAMS: &str = include_str!("../../shaders/recon/ramp_params.wgsl");
+
+static PACK: KernelSpec = KernelSpec {
+    name: "recon_ramp_pack",
+    sources: &[RAMP_PARAMS, include_str!("../../shaders/recon/ramp_pack.wgsl")],
+    entry: "pack",
+};
+
+static FFT_STAGE: KernelSpec = KernelSpec {
+    name: "recon_fft_stage",
+    sources: &[RAMP_PARAMS, include_str!("../../shaders/recon/fft_stage.wgsl")],
+    entry: "stage",
+};
+
+static UNPACK: KernelSpec = KernelSpec {
+    name: "recon_ramp_unpack",
+    sources: &[RAMP_PARAMS, include_str!("../../shaders/recon/ramp_unpack.wgsl")],
+    entry: "unpack",
+};
+
+/// Ramp filtering on the GPU: pre-weighting, zero padding, a radix-2 Stockham FFT in WGSL
+/// (two real rows per complex transform), the response, the inverse FFT — all on resident
+/// data, in place, in chunks of rows that fit one binding. The projections never leave the GPU.
+pub(crate) struct GpuRamp {
+    response: wgpu::Buffer,
+    cosine: wgpu::Buffer,
+    short_scan: wgpu::Buffer,
+    rows: usize,
+    cols: usize,
+    n: usize,
+}
+
+impl GpuRamp {
+    /// Tables for `rows × cols` detectors: `response` (the `n/2 + 1` frequencies of
+    /// [`frequency_response`] for `n = padded_len(cols)`), the `rows × cols` pre-weights and
+    /// the `views × cols` short-scan weights.
+    pub(crate) fn new(
+        rec: &Recorder<'_>,
+        response: &[f64],
+        cosine: &[f32],
+        short_scan: &[f32],
+        rows: usize,
+        cols: usize,
+    ) -> Result<GpuRamp> {
+        let n = padded_len(cols);
+        if response.len() != n / 2 + 1 || cosine.len() != rows * cols || short_scan.len() % cols != 0 {
+            return Err(Error::Gpu("internal: ramp tables do not match the detector".into()));
+        }
+        // The inverse FFT is unnormalised: fold 1/n into the response.
+        let scaled: Vec<f32> = response.iter().map(|&r| (r / n as f64) as f32).collect();
+        Ok(GpuRamp {
+            response: rec.constants(&scaled),
+            cosine: rec.constants(cosine),
+            short_scan: rec.constants(short_scan),
+            rows,
+            cols,
+            n,
+        })
+    }
+
+    /// Filters the `count × rows × cols` views in `batch` (the first being view `first_view`
+    /// of the scan) in place.
+    pub(crate) fn record(&self, rec: &mut Recorder<'_>, batch: &GpuVolume, first_view: usize) -> Result<()> {
+        let [count, rows, cols] = batch.shape();
+        if (rows, cols) != (self.rows, self.cols) {
+            return Err(Error::Gpu("internal: batch does not match the ramp tables".into()));
+        }
+        let n = self.n as u64;
+        let pair_bytes = n * 8;
+        let max_binding = rec.context().max_storage_binding();
+        let per_chunk = max_binding / pair_bytes;
+        if per_chunk == 0 {
+            return Err(Error::TooLarge(format!(
+                "a detector row padded to {n} samples needs {pair_bytes} bytes per FFT row pair, more than this \
+                 adapter's storage binding limit ({max_binding} bytes)"
+            )));
+        }
+        let total_rows = count * rows;
+        let pairs_total = total_rows.div_ceil(2) as u64;
+        let per_chunk = per_chunk.min(pairs_total);
+        let scratch = [rec.scratch(per_chunk * pair_bytes), rec.scratch(per_chunk * pair_bytes)];
+        let stages = n.trailing_zeros();
+        let mut first_pair = 0u64;
+        while first_pair < pairs_total {
+            let pairs = per_chunk.min(pairs_total - first_pair);
+            let params = |ns: u64, sign: f32, apply_response: bool| RampParams {
+                cols: cols as u32,
+                rows: rows as u32,
+                n: n as u32,
+                pairs: pairs as u32,
+                first_row: (2 * first_pair) as u32,
+                total_rows: total_rows as u32,
+                ns: ns as u32,
+                sign,
+                first_view: first_view as u32,
+                apply_response: u32::from(apply_response),
+                _pad: [0; 2],
+            };
+            let uniform = rec.uniform(&params(1, -1.0, false));
+            fn window(buffer: &wgpu::Buffer, size: u64) -> BufferWindow<'_> {
+                BufferWindow { buffer, offset: 0, size }
+            }
+            rec.dispatch_linear(
+                &PACK,
+                &[
+                    BufferWindow::whole(&uniform),
+                    BufferWindow::whole(batch.buffer()),
+                    BufferWindow::whole(&self.cosine),
+                    BufferWindow::whole(&self.short_scan),
+                    window(&scratch[0], pairs * pair_bytes),
+                ],
+                pairs * n,
+            )?;
+            // log2(n) forward stages, then log2(n) inverse ones: an even number of ping-pongs
+            // leaves the result in scratch[0].
+            for s in 0..2 * stages {
+                let inverse = s >= stages;
+                let ns = 1u64 << (s % stages);
+                let uniform = rec.uniform(&params(ns, if inverse { 1.0 } else { -1.0 }, s == stages));
+                let (src, dst) = (&scratch[(s % 2) as usize], &scratch[((s + 1) % 2) as usize]);
+                rec.dispatch_linear(
+                    &FFT_STAGE,
+                    &[
+                        BufferWindow::whole(&uniform),
+                        window(src, pairs * pair_bytes),
+                        BufferWindow::whole(&self.response),
+                        window(dst, pairs * pair_bytes),
+                    ],
+                    pairs * n / 2,
+                )?;
+            }
+            let uniform = rec.uniform(&params(1, 1.0, false));
+            rec.dispatch_linear(
+                &UNPACK,
+                &[
+                    BufferWindow::whole(&uniform),
+                    window(&scratch[0], pairs * pair_bytes),
+                    BufferWindow::whole(batch.buffer()),
+                ],
+                pairs * cols as u64,
+            )?;
+            first_pair += pairs;
+        }
+        Ok(())
+    }
+}
+

@@ -1,0 +1,103 @@
+// Voxel-driven back-projection of one batch of views into one z-slab of the volume (twin of
+// accumulate_line in src/recon/backproject.rs). Each invocation owns ZPT voxels along z of one
+// (x, y) column: the view's matrix is read once per view for all of them, and neighbouring
+// invocations along x read neighbouring detector columns (coalesced).
+//
+// matrices: 4 vec4 per view: rows U, V, W over (x, y, z, 1) voxel indices, then
+// (view weight, 0, 0, 0). Column U/W, row V/W (flat, parallel); column atan2(U, W) * arc_scale
+// + arc_centre for arcs. Distance weight 1/W² (flat), 1/(U² + W²) (arc).
+
+struct Params {
+    nx: u32,
+    ny: u32,
+    // Slices in this slab and the slab's first slice in the volume.
+    nz: u32,
+    z0: u32,
+    // Element offset of the slab's first voxel in the bound output window.
+    out_offset: u32,
+    cols: u32,
+    rows: u32,
+    // Views in this batch and the first one's index in `matrices`.
+    views: u32,
+    first_view: u32,
+    arc: u32,
+    arc_scale: f32,
+    arc_centre: f32,
+    // Voxels with (x - cx)² + (y - cy)² > r2 are set to 0 (r2 < 0: no mask).
+    mask_cx: f32,
+    mask_cy: f32,
+    mask_r2: f32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> matrices: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> projections: array<f32>;
+@group(0) @binding(3) var<storage, read_write> volume: array<f32>;
+
+const ZPT: u32 = 4u;
+
+// Bilinear sample of view `view` of the batch; 0 off the detector.
+fn sample(view: u32, col: f32, row: f32) -> f32 {
+    let last_col = f32(params.cols - 1u);
+    let last_row = f32(params.rows - 1u);
+    if !(col >= 0.0 && col <= last_col && row >= 0.0 && row <= last_row) {
+        return 0.0;
+    }
+    let c0 = min(u32(col), params.cols - 1u);
+    let r0 = min(u32(row), params.rows - 1u);
+    let c1 = min(c0 + 1u, params.cols - 1u);
+    let r1 = min(r0 + 1u, params.rows - 1u);
+    let fc = col - f32(c0);
+    let fr = row - f32(r0);
+    let base = view * params.rows * params.cols;
+    let top = mix(projections[base + r0 * params.cols + c0], projections[base + r0 * params.cols + c1], fc);
+    let bottom = mix(projections[base + r1 * params.cols + c0], projections[base + r1 * params.cols + c1], fc);
+    return mix(top, bottom, fr);
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn backproject(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let x = gid.x;
+    let y = gid.y;
+    let zs = gid.z * ZPT;
+    if x >= params.nx || y >= params.ny || zs >= params.nz {
+        return;
+    }
+    var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+    let pos = vec4<f32>(f32(x), f32(y), f32(params.z0 + zs), 1.0);
+    for (var v = 0u; v < params.views; v++) {
+        let m = (params.first_view + v) * 4u;
+        let mu = matrices[m];
+        let mv = matrices[m + 1u];
+        let mw = matrices[m + 2u];
+        let weight = matrices[m + 3u].x;
+        var u = dot(mu, pos);
+        var r = dot(mv, pos);
+        var w = dot(mw, pos);
+        for (var t = 0u; t < ZPT; t++) {
+            var col: f32;
+            var dist: f32;
+            if params.arc != 0u {
+                col = atan2(u, w) * params.arc_scale + params.arc_centre;
+                dist = 1.0 / (u * u + w * w);
+            } else {
+                col = u / w;
+                dist = 1.0 / (w * w);
+            }
+            acc[t] += weight * dist * sample(v, col, r / w);
+            u += mu.z;
+            r += mv.z;
+            w += mw.z;
+        }
+    }
+    let dx = f32(x) - params.mask_cx;
+    let dy = f32(y) - params.mask_cy;
+    let outside = params.mask_r2 >= 0.0 && dx * dx + dy * dy > params.mask_r2;
+    for (var t = 0u; t < ZPT; t++) {
+        if zs + t < params.nz {
+            let i = params.out_offset + ((zs + t) * params.ny + y) * params.nx + x;
+            volume[i] = select(volume[i] + acc[t], 0.0, outside);
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! The voxel-driven, interpolating back-projector of FBP, fan-beam FBP and FDK: every voxel
+//! adds, for every view, the projection value where the ray through it meets the detector
+//! (linear interpolation along columns, bilinear on a 2D detector, 0 off the detector), times
+//! the view's weight and the divergent-beam distance weight.
+//!
+//! Each view is reduced to a 3×4 matrix acting on homogeneous voxel indices `(x, y, z, 1)`
+//! (RTK's and ASTRA's projection matrices): `(U, V, W)`, with detector column `U / W` and row
+//! `V / W` for flat detectors and parallel beams, and column `atan2(U, W) · SDD / du` for arc
+//! detectors. `W` is normalised to 1 at the isocentre, so for divergent beams it is the
+//! distance along the central ray over SID and the FDK weight `(SID / distance)²` is `1 / W²`
+//! (arc detectors: `SID² / L² = 1 / (U² + W²)`); parallel beams have `W = 1` and weight 1.
+//!
+//! CPU: the volume is cut into columns of voxels along z, tiled 8 × 8 in (x, y) so that a
+//! tile's detector footprint stays in cache across views; the projections are transposed so
+//! that a z-column reads detector columns contiguously; the inner loop along z vectorises.
+//! GPU twin: `shaders/recon/backproject.wgsl`.
+
+use ndarray::{Array3, ArrayView3};
+use rayon::prelude::*;
+
+use crate::boundary::BoundaryMode;
+use crate::error::{Error, Result};
+use crate::gpu::{BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder};
+use crate::gpu::{plan_slabs, slab_window};
+use crate::recon::geometry::{Beam, Detector, Geometry};
+use crate::volume::Grid;
+
+/// Side of the (x, y) tiles of the CPU back-projector.
+const TILE: usize = 8;
+
+/// The projection matrix of one view, rows `U`, `V`, `W` over `(x, y, z, 1)` voxel indices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ViewMatrix {
+    /// Rows `U`, `V`, `W`.
+    pub rows: [[f64; 4]; 3],
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn norm(a: [f64; 3]) -> f64 {
+    dot(a, a).sqrt()
+}
+
+/// An affine form `c · X + k` in mm turned into one over voxel indices of `grid`.
+fn in_voxels(c: [f64; 3], k: f64, grid: &Grid) -> [f64; 4] {
+    // grid.spacing is (z, y, x); grid.origin is (x, y, z).
+    [
+        c[0] * grid.spacing[2],
+        c[1] * grid.spacing[1],
+        c[2] * grid.spacing[0],
+        dot(c, grid.origin) + k,
+    ]
+}
+
+/// Detector coordinates of a voxel for one geometry: matrices, detector size and shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorMap {
+    /// One matrix per view.
+    pub matrices: Vec<ViewMatrix>,
+    /// Detector rows and columns.
+    pub rows: usize,
+    /// Detector columns.
+    pub cols: usize,
+    /// `Some((SDD / du, centre column))` for arc detectors.
+    pub arc: Option<(f64, f64)>,
+}
+
+impl DetectorMap {
+    /// The matrices of every view of `geometry` for a volume on `grid` (voxel centres at
+    /// `origin + index · spacing`, identity direction, in the geometry's frame).
+    pub fn new(geometry: &Geometry, grid: &Grid) -> Result<DetectorMap> {
+        grid.validate()?;
+        let g = geometry;
+        let centre_col = (g.cols as f64 - 1.0) / 2.0 - g.offset_u;
+        let centre_row = (g.rows as f64 - 1.0) / 2.0 - g.offset_v;
+        let flat_2d = g.rows == 1;
+        let mut arc = None;
+        let matrices = g
+            .views
+            .iter()
+            .map(|view| {
+                let (a, b) = (view.u, view.v);
+                let rows = match (g.beam, g.detector) {
+                    (Beam::Parallel, _) => {
+                        // X + t r = d + p a + q b: Cramer's rule gives p, q affine in X.
+                        let r = view.source;
+                        let den = dot(r, cross(a, b));
+                        let cu = cross(r, b);
+                        let cv = cross(a, r);
+                        let d = view.detector_centre;
+                        let u = in_voxels(cu.map(|c| -c / den), dot(d, cu) / den + centre_col, grid);
+                        let v = in_voxels(cv.map(|c| -c / den), dot(d, cv) / den + centre_row, grid);
+                        [u, if flat_2d { [0.0; 4] } else { v }, [0.0, 0.0, 0.0, 1.0]]
+                    }
+                    (Beam::Divergent, Detector::Flat) => {
+                        // s + t (X − s) = d + p a + q b, with U, V, W linear in X − s.
+                        let s = view.source;
+                        let ds = sub(view.detector_centre, s);
+                        let (cu, cv, cw) = (cross(b, ds), cross(ds, a), cross(a, b));
+                        // Normalise W to 1 at the isocentre (X = 0).
+                        let w0 = -dot(s, cw);
+                        let form = |c: [f64; 3]| (c.map(|x| x / w0), -dot(s, c) / w0);
+                        let (uc, uk) = form(cu);
+                        let (vc, vk) = form(cv);
+                        let (wc, wk) = form(cw);
+                        let w = in_voxels(wc, wk, grid);
+                        let u = in_voxels(uc, uk, grid);
+                        let v = in_voxels(vc, vk, grid);
+                        let shift = |row: [f64; 4], c: f64| std::array::from_fn(|i| row[i] + c * w[i]);
+                        [shift(u, centre_col), if flat_2d { [0.0; 4] } else { shift(v, centre_row) }, w]
+                    }
+                    (Beam::Divergent, Detector::Arc) => {
+                        // U, W: the point across and along the central ray, over SID.
+                        let s = view.source;
+                        let sid = norm(s);
+                        let central = sub(view.detector_centre, s).map(|c| c / norm(sub(view.detector_centre, s)));
+                        let across = a.map(|c| c / norm(a));
+                        let form = |c: [f64; 3]| in_voxels(c.map(|x| x / sid), -dot(s, c) / sid, grid);
+                        arc = Some((g.sdd / norm(a), centre_col));
+                        [form(across), [0.0; 4], form(central)]
+                    }
+                };
+                ViewMatrix { rows }
+            })
+            .collect();
+        Ok(DetectorMap {
+            matrices,
+            rows: g.rows,
+            cols: g.cols,
+            arc,
+        })
+    }
+}
+
+/// The voxel-driven back-projector for one geometry and volume.
+#[derive(Debug, Clone)]
+pub struct Backprojector {
+    map: DetectorMap,
+    shape: [usize; 3],
+}
+
+/// Detector columns of one view, transposed and padded with a zero row and column so that
+/// bilinear interpolation can always read the next sample: `(cols + 1) × (rows + 1)`.
+fn transposed(view: ArrayView3<'_, f32>, v: usize, rows: usize, cols: usize, out: &mut [f32]) {
+    let stride = rows + 1;
+    out.fill(0.0);
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * stride + r] = view[[v, r, c]];
+        }
+    }
+}
+
+impl Backprojector {
+    /// The back-projector of `geometry` into a `shape = [nz, ny, nx]` volume on `grid`.
+    pub fn new(geometry: &Geometry, shape: [usize; 3], grid: &Grid) -> Result<Backprojector> {
+        crate::volume::check_shape(&shape)?;
+        Ok(Backprojector {
+            map: DetectorMap::new(geometry, grid)?,
+            shape,
+        })
+    }
+
+    /// The per-view matrices.
+    pub fn map(&self) -> &DetectorMap {
+        &self.map
+    }
+
+    /// `Σ_views view_weights[v] · w(voxel) · p_v(voxel)` for `views × rows × cols`
+    /// projections, on the CPU. NaN in the projections propagates to the voxels that see it.
+    pub fn backproject_cpu(&self, projections: ArrayView3<'_, f32>, view_weights: &[f64]) -> Result<Array3<f32>> {
+        let (views, rows, cols) = projections.dim();
+        let m = &self.map;
+        if (views, rows, cols) != (m.matrices.len(), m.rows, m.cols) || view_weights.len() != views {
+            return Err(Error::InvalidShape(format!(
+                "projections {views}×{rows}×{cols} with {} view weights for a geometry of {} views × {} rows × {} \
+                 columns",
+                view_weights.len(),
+                m.matrices.len(),
+                m.rows,
+                m.cols
+            )));
+        }
+        let plane = (cols + 1) * (rows + 1);
+        let mut columns = vec![0.0f32; views * plane];
+        columns
+            .par_chunks_mut(plane)
+            .enumerate()
+            .for_each(|(v, out)| transposed(projections, v, rows, cols, out));
+        let [nz, ny, nx] = self.shape;
+        let tiles_x = nx.div_ceil(TILE);
+        let tiles: Vec<(usize, usize)> = (0..ny.div_ceil(TILE))
+            .flat_map(|ty| (0..tiles_x).map(move |tx| (ty, tx)))
+            .collect();
+        // Each tile accumulates its z-columns ([y][x][z]) and is scattered into the volume.
+        let results: Vec<Vec<f32>> = tiles
+            .par_iter()
+            .map(|&(ty, tx)| {
+                let (y0, x0) = (ty * TILE, tx * TILE);
+                let (h, w) = ((ny - y0).min(TILE), (nx - x0).min(TILE));
+                let mut acc = vec![0.0f32; h * w * nz];
+                let mut blend = Vec::new();
+                for (v, matrix) in m.matrices.iter().enumerate() {
+                    let plane_data = &columns[v * plane..(v + 1) * plane];
+                    let weight = view_weights[v] as f32;
+                    for y in 0..h {
+                        for x in 0..w {
+                            let line = &mut acc[(y * w + x) * nz..(y * w + x + 1) * nz];
+                            let at = |row: &[f64; 4]| {
+                                row[0] * (x0 + x) as f64 + row[1] * (y0 + y) as f64 + row[3]
+                            };
+                            let r = &matrix.rows;
+                            let start = [at(&r[0]), at(&r[1]), at(&r[2])];
+                            let step = [r[0][2], r[1][2], r[2][2]];
+                            accumulate_line(line, start, step, m, plane_data, weight, &mut blend);
+                        }
+                    }
+                }
+                acc
+            })
+            .collect();
+        let mut out = Array3::<f32>::zeros((nz, ny, nx));
+        for (&(ty, tx), acc) in tiles.iter().zip(&results) {
+            let (y0, x0) = (ty * TILE, tx * TILE);
+            let (h, w) = ((ny - y0).min(TILE), (nx - x0).min(TILE));
+            for y in 0..h {
+                for x in 0..w {
+                    for (z, &v) in acc[(y * w + x) * nz..(y * w + x + 1) * nz].iter().enumerate() {
+                        out[[z, y0 + y, x0 + x]] = v;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Adds one view to a z-column of voxels: `start` is `(U, V, W)` at its first voxel, `step`
+/// the change per voxel along z.
+fn accumulate_line(
+    line: &mut [f32],
+    start: [f64; 3],
+    step: [f64; 3],
+    map: &DetectorMap,
+    plane: &[f32],
+    weight: f32,
+    blend: &mut Vec<f32>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { accumulate_line_avx2(line, start, step, map, plane, weight, blend) };
+            return;
+        }
+    }
+    accumulate_line_generic(line, start, step, map, plane, weight, blend)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn accumulate_line_avx2(
+    line: &mut [f32],
+    start: [f64; 3],
+    step: [f64; 3],
+    map: &DetectorMap,
+    plane: &[f32],
+    weight: f32,
+    blend: &mut Vec<f32>,
+) {
+    accumulate_line_generic(line, start, step, map, plane, weight, blend)
+}
+
+/// Detector column and distance weight from `(U, W)`.
+#[inline(always)]
+fn column_and_weight(u: f64, w: f64, arc: Option<(f64, f64)>) -> (f64, f64) {
+    match arc {
+        None => (u / w, 1.0 / (w * w)),
+        Some((scale, centre)) => (u.atan2(w) * scale + centre, 1.0 / (u * u + w * w)),
+    }
+}
+
+#[inline(always)]
+fn accumulate_line_generic(
+    line: &mut [f32],
+    start: [f64; 3],
+    step: [f64; 3],
+    map: &DetectorMap,
+    plane: &[f32],
+    weight: f32,
+    blend: &mut Vec<f32>,
+) {
+    let stride = map.rows + 1;
+    let (last_col, last_row) = ((map.cols - 1) as f32, (map.rows - 1) as f32);
+    if step[0] == 0.0 && step[2] == 0.0 {
+        // Circular geometries: a z-column projects onto one detector column.
+        let (col, w) = column_and_weight(start[0], start[2], map.arc);
+        if !(col >= 0.0 && col <= f64::from(last_col)) {
+            return;
+        }
+        let i = col.floor() as usize;
+        let fc = (col - i as f64) as f32;
+        let wgt = (w as f32) * weight;
+        // The voxels whose row lies on the detector: k_lo..k_hi (no per-voxel test below).
+        let (v0, dv) = (start[1] / start[2], step[1] / start[2]);
+        let n = line.len();
+        let (k_lo, k_hi) = if dv == 0.0 {
+            if (0.0..=f64::from(last_row)).contains(&v0) { (0, n) } else { (0, 0) }
+        } else {
+            let (a, b) = ((0.0 - v0) / dv, (f64::from(last_row) - v0) / dv);
+            let (lo, hi) = (a.min(b), a.max(b));
+            (lo.ceil().clamp(0.0, n as f64) as usize, (hi.floor() + 1.0).clamp(0.0, n as f64) as usize)
+        };
+        if k_lo >= k_hi {
+            return;
+        }
+        // Blend the two detector columns once over the rows these voxels read, so each voxel
+        // interpolates along one column (two loads instead of four).
+        let row_at = |k: usize| v0 + k as f64 * dv;
+        let (ra, rb) = (row_at(k_lo), row_at(k_hi - 1));
+        let r_first = (ra.min(rb).floor().max(0.0) as usize).min(map.rows - 1);
+        let r_last = (ra.max(rb).floor().max(0.0) as usize + 1).min(map.rows);
+        let (c0, c1) = (&plane[i * stride..(i + 1) * stride], &plane[(i + 1) * stride..(i + 2) * stride]);
+        // Only rows r_first..=r_last are written and read: no clearing needed.
+        if blend.len() < stride {
+            blend.resize(stride, 0.0);
+        }
+        let range = r_first..r_last + 1;
+        for ((b, &a0), &a1) in blend[range.clone()].iter_mut().zip(&c0[range.clone()]).zip(&c1[range]) {
+            *b = wgt * (a0 + fc * (a1 - a0));
+        }
+        let (v0, dv) = (v0 as f32, dv as f32);
+        let b = blend.as_ptr();
+        for (k, acc) in (k_lo as i32..).zip(line[k_lo..k_hi].iter_mut()) {
+            let row = (v0 + k as f32 * dv).clamp(0.0, last_row);
+            // SAFETY: 0 <= row <= rows - 1, so r and r + 1 index the rows + 1 blended samples
+            // (32-bit indices keep the loads gather-friendly).
+            let r = unsafe { row.to_int_unchecked::<i32>() };
+            let fr = row - r as f32;
+            let (a, c) = unsafe { (*b.offset(r as isize), *b.offset(r as isize + 1)) };
+            *acc += a + fr * (c - a);
+        }
+        return;
+    }
+    // General vector geometries: the column changes along z.
+    for (k, acc) in line.iter_mut().enumerate() {
+        let t = k as f64;
+        let (u, v, w) = (start[0] + t * step[0], start[1] + t * step[1], start[2] + t * step[2]);
+        let (col, dist) = column_and_weight(u, w, map.arc);
+        let row = v / w;
+        if !(col >= 0.0 && col <= f64::from(last_col) && row >= 0.0 && row <= f64::from(last_row)) {
+            continue;
+        }
+        let (i, r) = (col.floor() as usize, row.floor() as usize);
+        let (fc, fr) = ((col - i as f64) as f32, (row - r as f64) as f32);
+        let s = |c: usize, r: usize| plane[c * stride + r];
+        let top = s(i, r) + fr * (s(i, r + 1) - s(i, r));
+        let bottom = s(i + 1, r) + fr * (s(i + 1, r + 1) - s(i + 1, r));
+        *acc += (dist as f32) * weight * (top + fc * (bottom - top));
+    }
+}
+
+/// Twin of `Params` in `shaders/recon/backproject.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BackprojectParams {
+    nx: u32,
+    ny: u32,
+    nz: u32,
+    z0: u32,
+    out_offset: u32,
+    cols: u32,
+    rows: u32,
+    views: u32,
+    first_view: u32,
+    arc: u32,
+    arc_scale: f32,
+    arc_centre: f32,
+    mask_cx: f32,
+    mask_cy: f32,
+    mask_r2: f32,
+    _pad: u32,
+}
+
+static BACKPROJECT: KernelSpec = KernelSpec {
+    name: "recon_backproject",
+    sources: &[include_str!("../../shaders/recon/backproject.wgsl")],
+    entry: "backproject",
+};
+
+/// Voxels along z per GPU invocation (`ZPT` in the shader).
+const Z_PER_INVOCATION: usize = 4;
+
+/// A circle in (x, y) voxel indices outside which the GPU back-projector writes 0:
+/// `(centre x, centre y, radius²)`.
+pub(crate) type Mask = (f32, f32, f32);
+
+impl DetectorMap {
+    /// The matrices and view weights as the GPU reads them: 4 `vec4<f32>` per view.
+    pub(crate) fn gpu_table(&self, view_weights: &[f64]) -> Vec<[f32; 4]> {
+        self.matrices
+            .iter()
+            .zip(view_weights)
+            .flat_map(|(m, &w)| {
+                [
+                    m.rows[0].map(|c| c as f32),
+                    m.rows[1].map(|c| c as f32),
+                    m.rows[2].map(|c| c as f32),
+                    [w as f32, 0.0, 0.0, 0.0],
+                ]
+            })
+            .collect()
+    }
+
+    /// Records the back-projection of one batch of views (`count × rows × cols`, the first
+    /// being view `first_view`) into `volume`, adding to what it holds, slab by slab when the
+    /// volume exceeds one binding. `table` is [`DetectorMap::gpu_table`] uploaded.
+    pub(crate) fn record_batch(
+        &self,
+        rec: &mut Recorder<'_>,
+        table: &wgpu::Buffer,
+        batch: &GpuVolume,
+        first_view: usize,
+        volume: &GpuVolume,
+        mask: Option<Mask>,
+    ) -> Result<()> {
+        let [count, rows, cols] = batch.shape();
+        if (rows, cols) != (self.rows, self.cols) || first_view + count > self.matrices.len() {
+            return Err(Error::Gpu("internal: batch does not match the detector map".into()));
+        }
+        let [nz, ny, nx] = volume.shape();
+        let ctx = rec.context();
+        let slice_bytes = (nx * ny * 4) as u64;
+        let slabs = plan_slabs(
+            nz,
+            slice_bytes,
+            0,
+            BoundaryMode::Constant(0.0),
+            ctx.max_storage_binding(),
+            ctx.storage_offset_alignment(),
+        )?;
+        let (arc_scale, arc_centre) = self.arc.unwrap_or((0.0, 0.0));
+        let (mask_cx, mask_cy, mask_r2) = mask.unwrap_or((0.0, 0.0, -1.0));
+        for (z0, z1, _) in slabs {
+            let (window, out_offset) = slab_window(
+                volume.buffer(),
+                (z0 * nx * ny) as u64,
+                ((z1 - z0) * nx * ny) as u64,
+                ctx.storage_offset_alignment(),
+            );
+            let params = rec.uniform(&BackprojectParams {
+                nx: nx as u32,
+                ny: ny as u32,
+                nz: (z1 - z0) as u32,
+                z0: z0 as u32,
+                out_offset,
+                cols: cols as u32,
+                rows: rows as u32,
+                views: count as u32,
+                first_view: first_view as u32,
+                arc: u32::from(self.arc.is_some()),
+                arc_scale: arc_scale as f32,
+                arc_centre: arc_centre as f32,
+                mask_cx,
+                mask_cy,
+                mask_r2,
+                _pad: 0,
+            });
+            rec.dispatch_groups(
+                &BACKPROJECT,
+                &[
+                    BufferWindow::whole(&params),
+                    BufferWindow::whole(table),
+                    BufferWindow::whole(batch.buffer()),
+                    window,
+                ],
+                [
+                    nx.div_ceil(16) as u32,
+                    ny.div_ceil(16) as u32,
+                    (z1 - z0).div_ceil(Z_PER_INVOCATION) as u32,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Backprojector {
+    /// The back-projection of resident projections on the GPU, into a new resident volume
+    /// (views in their batches, the volume in slabs of one binding each).
+    pub fn backproject_gpu(&self, ctx: &GpuContext, projections: &GpuProjections, view_weights: &[f64]) -> Result<GpuVolume> {
+        let [views, rows, cols] = projections.shape();
+        let m = &self.map;
+        if (views, rows, cols) != (m.matrices.len(), m.rows, m.cols) || view_weights.len() != views {
+            return Err(Error::InvalidShape(format!(
+                "projections {views}×{rows}×{cols} with {} view weights for a geometry of {} views × {} rows × {} \
+                 columns",
+                view_weights.len(),
+                m.matrices.len(),
+                m.rows,
+                m.cols
+            )));
+        }
+        let volume = GpuVolume::zeros(ctx, self.shape)?;
+        let mut rec = Recorder::new(ctx);
+        let table = rec.constants(&m.gpu_table(view_weights));
+        for (first, batch) in projections.batches() {
+            m.record_batch(&mut rec, &table, batch, first, &volume, None)?;
+        }
+        rec.submit()?;
+        Ok(volume)
+    }
+}
