@@ -50,7 +50,10 @@ fn fdk(c: &mut Criterion) {
     let mut group = c.benchmark_group("fdk_256_from_360x384");
     group.sample_size(10).measurement_time(Duration::from_secs(30));
     group.bench_function("cpu", |b| {
-        b.iter(|| fdk.reconstruct_cpu(black_box(projections.view()), shape, &grid).unwrap())
+        b.iter(|| {
+            fdk.reconstruct_cpu(black_box(projections.view()), shape, &grid)
+                .unwrap()
+        })
     });
     group.finish();
 
@@ -59,7 +62,9 @@ fn fdk(c: &mut Criterion) {
     let mut group = c.benchmark_group("backproject_256_from_360x384");
     group.sample_size(10).measurement_time(Duration::from_secs(30));
     // Elements = voxel updates, so criterion's "elem/s" is updates per second.
-    group.throughput(Throughput::Elements((shape.iter().product::<usize>() * g.views.len()) as u64));
+    group.throughput(Throughput::Elements(
+        (shape.iter().product::<usize>() * g.views.len()) as u64,
+    ));
     group.bench_function("cpu", |b| {
         b.iter(|| {
             backprojector

@@ -42,7 +42,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 n += 1;
             }
         }
-        println!("hounsfield CPU FDK 256³: {:.2} s, MAE {:.4} (r < 100 mm, |z| < 40 mm)", secs, err / n as f64);
+        println!(
+            "hounsfield CPU FDK 256³: {:.2} s, MAE {:.4} (r < 100 mm, |z| < 40 mm)",
+            secs,
+            err / n as f64
+        );
     }
     write_npy(dir.join("projections.npy"), &projections)?;
     write_npy(dir.join("truth.npy"), &truth)?;

@@ -11,7 +11,9 @@ use ndarray::Array3;
 /// from the rim and from the cone-beam artefacts of the outer slices).
 fn errors(rec: &Array3<f32>, truth: &Array3<f32>, grid: &Grid, radius: f64, half_height: f64) -> (f64, f64) {
     let (mut abs_err, mut sq_err, mut count) = (0.0f64, 0.0f64, 0usize);
-    let (lo, hi) = truth.iter().fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    let (lo, hi) = truth
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
     for ((z, y, x), &t) in truth.indexed_iter() {
         let px = grid.origin[0] + x as f64 * grid.spacing[2];
         let py = grid.origin[1] + y as f64 * grid.spacing[1];
@@ -24,7 +26,10 @@ fn errors(rec: &Array3<f32>, truth: &Array3<f32>, grid: &Grid, radius: f64, half
         }
     }
     let mse = sq_err / count as f64;
-    (abs_err / count as f64, 10.0 * (f64::from(hi - lo).powi(2) / mse).log10())
+    (
+        abs_err / count as f64,
+        10.0 * (f64::from(hi - lo).powi(2) / mse).log10(),
+    )
 }
 
 const SID: f64 = 300.0;
@@ -42,10 +47,16 @@ fn fdk_reconstructs_exact_cone_beam_projections_of_shepp_logan() {
     let truth = phantom.rasterize(shape, &grid, 3).unwrap();
     let full: Vec<f64> = (0..240).map(|k| k as f64 * 1.5).collect();
     // Uneven steps (alternately 1° and 2°) over the full turn.
-    let uneven: Vec<f64> = (0..240).map(|k| (k / 2) as f64 * 3.0 + if k % 2 == 0 { 0.0 } else { 1.0 }).collect();
+    let uneven: Vec<f64> = (0..240)
+        .map(|k| (k / 2) as f64 * 3.0 + if k % 2 == 0 { 0.0 } else { 1.0 })
+        .collect();
     // Fan half-angle atan(60/500) = 6.8°: a short scan needs 193.7°.
     let short: Vec<f64> = (0..200).map(|k| k as f64).collect();
-    for (name, angles, short_scan) in [("full", &full, false), ("uneven", &uneven, false), ("short", &short, true)] {
+    for (name, angles, short_scan) in [
+        ("full", &full, false),
+        ("uneven", &uneven, false),
+        ("short", &short, true),
+    ] {
         let g = cone(angles);
         let projections = g.project_exact(&phantom).unwrap();
         let fdk = Fdk::new(&g).unwrap();
@@ -87,7 +98,10 @@ fn an_off_centre_ball_reconstructs_at_its_position_in_mm() {
         grid.origin[2] + at.0 as f64,
     ];
     for axis in 0..3 {
-        assert!((mm[axis] - centre[axis]).abs() <= 1.0, "peak at {mm:?} mm, ball at {centre:?}");
+        assert!(
+            (mm[axis] - centre[axis]).abs() <= 1.0,
+            "peak at {mm:?} mm, ball at {centre:?}"
+        );
     }
 }
 
@@ -100,7 +114,10 @@ fn bad_input_is_a_typed_error_naming_the_fix() {
     let grid = centred_grid(shape, [1.0; 3]).unwrap();
     // Mismatched projections.
     let wrong = Array3::<f32>::zeros((89, 112, 120));
-    assert!(matches!(fdk.reconstruct_cpu(wrong.view(), shape, &grid), Err(Error::InvalidShape(_))));
+    assert!(matches!(
+        fdk.reconstruct_cpu(wrong.view(), shape, &grid),
+        Err(Error::InvalidShape(_))
+    ));
     // NaN in the projections.
     let mut nan = projections.clone();
     nan[[3, 50, 60]] = f32::NAN;

@@ -7,7 +7,9 @@ mod common;
 
 use common::{fixture, gpus, gpus_small_bindings, random_volume};
 use hounsfield::gpu::GpuProjections;
-use hounsfield::recon::{Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, Phantom, RampWindow, SheppLogan, centred_grid};
+use hounsfield::recon::{
+    Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, Phantom, RampWindow, SheppLogan, centred_grid,
+};
 use ndarray::{ArrayD, Axis, Ix2};
 
 /// Largest difference relative to the largest magnitude of `expected`.
@@ -70,9 +72,22 @@ fn gpu_fbp_of_a_sinogram_stack_matches_slice_by_slice_cpu() {
 fn gpu_back_projector_matches_the_cpu_on_every_geometry() {
     let angles: Vec<f64> = (0..23).map(|k| k as f64 * 15.7).collect();
     let cases = [
-        ("cone", Geometry::cone(&angles, 200.0, 400.0, 21, 29, [1.0, 1.0], [0.3, -1.2]).unwrap(), [13, 11, 17]),
-        ("parallel 3D", Geometry::parallel_3d(&angles, 13, 29, [1.0, 0.7]).unwrap(), [13, 11, 17]),
-        ("fan arc", Geometry::fan(&angles, 200.0, 400.0, 29, 1.0, Detector::Arc, 0.4).unwrap(), [1, 19, 17]),
+        // 64 KiB bindings: 2 volume slabs.
+        (
+            "cone",
+            Geometry::cone(&angles, 200.0, 400.0, 21, 29, [1.0, 1.0], [0.3, -1.2]).unwrap(),
+            [13, 41, 37],
+        ),
+        (
+            "parallel 3D",
+            Geometry::parallel_3d(&angles, 13, 29, [1.0, 0.7]).unwrap(),
+            [13, 11, 17],
+        ),
+        (
+            "fan arc",
+            Geometry::fan(&angles, 200.0, 400.0, 29, 1.0, Detector::Arc, 0.4).unwrap(),
+            [1, 19, 17],
+        ),
     ];
     for (name, g, shape) in cases {
         let grid = centred_grid(shape, [0.9, 1.1, 1.0]).unwrap();
@@ -110,7 +125,11 @@ fn gpu_fan_beam_fbp_matches_the_cpu_on_flat_and_arc_detectors() {
             let err = relative_error(&gpu, &cpu);
             // Arcs take atan2 per voxel, which Vulkan lets drivers compute to 4096 ulp.
             let tolerance = if detector == Detector::Arc { 1e-3 } else { 1e-4 };
-            assert!(err < tolerance, "{detector:?} on {} ({what}): {err:e}", ctx.adapter().name);
+            assert!(
+                err < tolerance,
+                "{detector:?} on {} ({what}): {err:e}",
+                ctx.adapter().name
+            );
         }
     }
 }
@@ -118,18 +137,25 @@ fn gpu_fan_beam_fbp_matches_the_cpu_on_flat_and_arc_detectors() {
 #[test]
 fn gpu_fdk_matches_the_cpu_for_full_and_short_scans_and_resident_projections() {
     let phantom = Phantom::shepp_logan_3d(SheppLogan::Modified, 10.0).unwrap();
-    let shape = [18, 23, 21];
+    // 64 KiB bindings: 2 volume slabs, 4 views per batch, 3 FFT chunks per batch.
+    let shape = [34, 23, 21];
     let grid = centred_grid(shape, [1.0; 3]).unwrap();
     for (name, angles) in [
         ("full", (0..40).map(|k| k as f64 * 9.0).collect::<Vec<_>>()),
         ("short", (0..50).map(|k| k as f64 * 4.5).collect::<Vec<_>>()),
     ] {
-        let g = Geometry::cone(&angles, 200.0, 400.0, 40, 48, [1.0, 1.0], [0.0, 0.0]).unwrap();
+        let g = Geometry::cone(&angles, 200.0, 400.0, 80, 48, [1.0, 1.0], [0.0, 0.0]).unwrap();
         let projections = g.project_exact(&phantom).unwrap();
         let fdk = Fdk::new(&g).unwrap();
-        let cpu = fdk.reconstruct_cpu(projections.view(), shape, &grid).unwrap().into_dyn();
+        let cpu = fdk
+            .reconstruct_cpu(projections.view(), shape, &grid)
+            .unwrap()
+            .into_dyn();
         for (ctx, what) in all_gpus() {
-            let gpu = fdk.reconstruct_gpu(&ctx, projections.view(), shape, &grid).unwrap().into_dyn();
+            let gpu = fdk
+                .reconstruct_gpu(&ctx, projections.view(), shape, &grid)
+                .unwrap()
+                .into_dyn();
             let err = relative_error(&gpu, &cpu);
             assert!(err < 1e-4, "{name} on {} ({what}): {err:e}", ctx.adapter().name);
             let resident = GpuProjections::upload(&ctx, projections.view()).unwrap();
@@ -142,6 +168,81 @@ fn gpu_fdk_matches_the_cpu_for_full_and_short_scans_and_resident_projections() {
             assert!(relative_error(&from_resident, &cpu) < 1e-4, "{name} resident ({what})");
             // The resident projections are left as they were.
             assert_eq!(resident.download(&ctx).unwrap(), projections);
+            // NaN in host projections is refused before anything is uploaded.
+            let mut bad = projections.clone();
+            bad[[1, 2, 3]] = f32::NAN;
+            let err = fdk.reconstruct_gpu(&ctx, bad.view(), shape, &grid).unwrap_err();
+            assert!(err.to_string().contains("NaN"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn gpu_joseph_pair_matches_the_cpu_and_is_adjoint() {
+    use hounsfield::gpu::GpuVolume;
+    use hounsfield::recon::Joseph;
+    // Angles away from multiples of 45° (where f32 and f64 may pick different main axes).
+    let angles: Vec<f64> = (0..11).map(|k| 3.1 + k as f64 * 17.3).collect();
+    let cases = [
+        (
+            "parallel 2D",
+            Geometry::parallel_2d(&angles, 27, 0.9).unwrap(),
+            [1, 19, 23],
+        ),
+        (
+            "fan flat",
+            Geometry::fan(&angles, 150.0, 300.0, 33, 1.1, Detector::Flat, 0.3).unwrap(),
+            [1, 21, 17],
+        ),
+        (
+            "fan arc",
+            Geometry::fan(&angles, 150.0, 300.0, 33, 1.1, Detector::Arc, -0.4).unwrap(),
+            [1, 21, 17],
+        ),
+        // 64 KiB bindings: 2 volume slabs, 3 view batches.
+        (
+            "cone",
+            Geometry::cone(&angles, 150.0, 300.0, 48, 60, [1.2, 1.1], [0.4, -0.7]).unwrap(),
+            [11, 40, 45],
+        ),
+        (
+            "parallel 3D",
+            Geometry::parallel_3d(&angles, 13, 21, [1.0, 1.1]).unwrap(),
+            [9, 13, 15],
+        ),
+    ];
+    let dot =
+        |a: &ArrayD<f32>, b: &ArrayD<f32>| a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum::<f64>();
+    for (name, g, shape) in cases {
+        let grid = centred_grid(shape, [1.0, 0.9, 1.1]).unwrap();
+        let joseph = Joseph::new(&g, shape, &grid).unwrap();
+        let x = random_volume(shape, 5);
+        let y = random_volume([angles.len(), g.rows, g.cols], 9);
+        let ax_cpu = joseph.forward_cpu(x.view()).unwrap().into_dyn();
+        let aty_cpu = joseph.backward_cpu(y.view()).unwrap().into_dyn();
+        for (ctx, what) in all_gpus() {
+            let on = |a: &str| format!("{name} {a} on {} ({what})", ctx.adapter().name);
+            let xg = GpuVolume::upload(&ctx, x.view()).unwrap();
+            let yg = GpuProjections::upload(&ctx, y.view()).unwrap();
+            let ax = joseph
+                .forward_gpu(&ctx, &xg)
+                .unwrap()
+                .download(&ctx)
+                .unwrap()
+                .into_dyn();
+            let aty = joseph
+                .backward_gpu(&ctx, &yg)
+                .unwrap()
+                .download(&ctx)
+                .unwrap()
+                .into_dyn();
+            let e_forward = relative_error(&ax, &ax_cpu);
+            let e_backward = relative_error(&aty, &aty_cpu);
+            assert!(e_forward < 1e-4, "{}: {e_forward:e}", on("forward"));
+            assert!(e_backward < 1e-4, "{}: {e_backward:e}", on("transpose"));
+            let ratio = dot(&ax, &y.clone().into_dyn()) / dot(&x.clone().into_dyn(), &aty);
+            eprintln!("{}: <Ax,y>/<x,A^T y> - 1 = {:e}", on("adjoint"), ratio - 1.0);
+            assert!((ratio - 1.0).abs() < 1e-5, "{}: {ratio}", on("adjoint"));
         }
     }
 }

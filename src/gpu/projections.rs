@@ -56,7 +56,12 @@ impl GpuProjections {
         let per_batch = views_per_batch(ctx, rows, cols)?;
         let batches = (0..views)
             .step_by(per_batch)
-            .map(|first| Ok((first, GpuVolume::zeros(ctx, [(views - first).min(per_batch), rows, cols])?)))
+            .map(|first| {
+                Ok((
+                    first,
+                    GpuVolume::zeros(ctx, [(views - first).min(per_batch), rows, cols])?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(GpuProjections { batches, shape })
     }

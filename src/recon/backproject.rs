@@ -36,7 +36,11 @@ pub struct ViewMatrix {
 }
 
 fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 
 fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
@@ -117,7 +121,11 @@ impl DetectorMap {
                         let u = in_voxels(uc, uk, grid);
                         let v = in_voxels(vc, vk, grid);
                         let shift = |row: [f64; 4], c: f64| std::array::from_fn(|i| row[i] + c * w[i]);
-                        [shift(u, centre_col), if flat_2d { [0.0; 4] } else { shift(v, centre_row) }, w]
+                        [
+                            shift(u, centre_col),
+                            if flat_2d { [0.0; 4] } else { shift(v, centre_row) },
+                            w,
+                        ]
                     }
                     (Beam::Divergent, Detector::Arc) => {
                         // U, W: the point across and along the central ray, over SID.
@@ -216,9 +224,7 @@ impl Backprojector {
                     for y in 0..h {
                         for x in 0..w {
                             let line = &mut acc[(y * w + x) * nz..(y * w + x + 1) * nz];
-                            let at = |row: &[f64; 4]| {
-                                row[0] * (x0 + x) as f64 + row[1] * (y0 + y) as f64 + row[3]
-                            };
+                            let at = |row: &[f64; 4]| row[0] * (x0 + x) as f64 + row[1] * (y0 + y) as f64 + row[3];
                             let r = &matrix.rows;
                             let start = [at(&r[0]), at(&r[1]), at(&r[2])];
                             let step = [r[0][2], r[1][2], r[2][2]];
@@ -315,11 +321,18 @@ fn accumulate_line_generic(
         let (v0, dv) = (start[1] / start[2], step[1] / start[2]);
         let n = line.len();
         let (k_lo, k_hi) = if dv == 0.0 {
-            if (0.0..=f64::from(last_row)).contains(&v0) { (0, n) } else { (0, 0) }
+            if (0.0..=f64::from(last_row)).contains(&v0) {
+                (0, n)
+            } else {
+                (0, 0)
+            }
         } else {
             let (a, b) = ((0.0 - v0) / dv, (f64::from(last_row) - v0) / dv);
             let (lo, hi) = (a.min(b), a.max(b));
-            (lo.ceil().clamp(0.0, n as f64) as usize, (hi.floor() + 1.0).clamp(0.0, n as f64) as usize)
+            (
+                lo.ceil().clamp(0.0, n as f64) as usize,
+                (hi.floor() + 1.0).clamp(0.0, n as f64) as usize,
+            )
         };
         if k_lo >= k_hi {
             return;
@@ -330,7 +343,10 @@ fn accumulate_line_generic(
         let (ra, rb) = (row_at(k_lo), row_at(k_hi - 1));
         let r_first = (ra.min(rb).floor().max(0.0) as usize).min(map.rows - 1);
         let r_last = (ra.max(rb).floor().max(0.0) as usize + 1).min(map.rows);
-        let (c0, c1) = (&plane[i * stride..(i + 1) * stride], &plane[(i + 1) * stride..(i + 2) * stride]);
+        let (c0, c1) = (
+            &plane[i * stride..(i + 1) * stride],
+            &plane[(i + 1) * stride..(i + 2) * stride],
+        );
         // Only rows r_first..=r_last are written and read: no clearing needed.
         if blend.len() < stride {
             blend.resize(stride, 0.0);
@@ -498,7 +514,12 @@ impl DetectorMap {
 impl Backprojector {
     /// The back-projection of resident projections on the GPU, into a new resident volume
     /// (views in their batches, the volume in slabs of one binding each).
-    pub fn backproject_gpu(&self, ctx: &GpuContext, projections: &GpuProjections, view_weights: &[f64]) -> Result<GpuVolume> {
+    pub fn backproject_gpu(
+        &self,
+        ctx: &GpuContext,
+        projections: &GpuProjections,
+        view_weights: &[f64],
+    ) -> Result<GpuVolume> {
         let [views, rows, cols] = projections.shape();
         let m = &self.map;
         if (views, rows, cols) != (m.matrices.len(), m.rows, m.cols) || view_weights.len() != views {

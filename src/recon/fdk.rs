@@ -266,7 +266,12 @@ impl Fdk {
 
     /// Reconstructs `views × rows × cols` projections into a `shape = [nz, ny, nx]` volume on
     /// `grid`, on the CPU.
-    pub fn reconstruct_cpu(&self, projections: ArrayView3<'_, f32>, shape: [usize; 3], grid: &Grid) -> Result<Array3<f32>> {
+    pub fn reconstruct_cpu(
+        &self,
+        projections: ArrayView3<'_, f32>,
+        shape: [usize; 3],
+        grid: &Grid,
+    ) -> Result<Array3<f32>> {
         self.check(projections.dim(), shape, grid)?;
         let filtered = self.filter_cpu(projections)?;
         Backprojector::new(&self.geometry, shape, grid)?.backproject_cpu(filtered.view(), &self.view_weights())

@@ -5,13 +5,18 @@
 //!
 //! The transpose scatters each ray's value back with the same weights, so
 //! `⟨A x, y⟩ = ⟨x, Aᵀ y⟩` to rounding — what iterative methods need (the back-projector of
-//! FBP/FDK is a different, voxel-driven operator). GPU versions come next (issue 6).
+//! FBP/FDK is a different, voxel-driven operator). GPU: `shaders/recon/joseph_*.wgsl`, the same
+//! taps in f32, the transpose as a gather over the rays that reach each voxel.
 
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 
+use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
+use crate::gpu::{BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder, plan_slabs, slab_window};
 use crate::recon::Geometry;
+use crate::recon::backproject::DetectorMap;
+use crate::recon::geometry::{Beam, Detector};
 use crate::volume::Grid;
 
 /// The projector pair for a volume on `grid` (voxel centres at `origin + index · spacing`,
@@ -296,5 +301,248 @@ mod tests {
         let bad = Joseph::new(&Geometry::parallel_2d(&angles, 10, 1.0).unwrap(), [1, 4, 4], &grid).unwrap();
         assert!(bad.forward_cpu(Array3::zeros((1, 5, 4)).view()).is_err());
         assert!(bad.backward_cpu(Array3::zeros((2, 1, 10)).view()).is_err());
+    }
+}
+
+/// Twin of `JosephParams` in `shaders/recon/joseph_common.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct JosephParams {
+    nx: u32,
+    ny: u32,
+    nz: u32,
+    slab_z0: u32,
+    slab_z1: u32,
+    win_z0: u32,
+    vol_offset: u32,
+    cols: u32,
+    rows: u32,
+    views: u32,
+    first_view: u32,
+    beam: u32,
+    sdd: f32,
+    centre_col: f32,
+    centre_row: f32,
+    _pad: u32,
+    origin: [f32; 4],
+    spacing: [f32; 4],
+}
+
+const JOSEPH_COMMON: &str = include_str!("../../shaders/recon/joseph_common.wgsl");
+
+static FORWARD: KernelSpec = KernelSpec {
+    name: "recon_joseph_forward",
+    sources: &[JOSEPH_COMMON, include_str!("../../shaders/recon/joseph_forward.wgsl")],
+    entry: "forward",
+};
+
+static BACKWARD: KernelSpec = KernelSpec {
+    name: "recon_joseph_backward",
+    sources: &[JOSEPH_COMMON, include_str!("../../shaders/recon/joseph_backward.wgsl")],
+    entry: "backward",
+};
+
+/// The GPU tables of a projector: per-view vectors and projection matrices.
+struct JosephTables {
+    vectors: wgpu::Buffer,
+    matrices: wgpu::Buffer,
+}
+
+impl Joseph {
+    fn params(&self, count: usize, first_view: usize) -> JosephParams {
+        let g = &self.geometry;
+        let [nz, ny, nx] = self.shape;
+        JosephParams {
+            nx: nx as u32,
+            ny: ny as u32,
+            nz: nz as u32,
+            slab_z0: 0,
+            slab_z1: nz as u32,
+            win_z0: 0,
+            vol_offset: 0,
+            cols: g.cols as u32,
+            rows: g.rows as u32,
+            views: count as u32,
+            first_view: first_view as u32,
+            beam: match (g.beam, g.detector) {
+                (Beam::Parallel, _) => 0,
+                (Beam::Divergent, Detector::Flat) => 1,
+                (Beam::Divergent, Detector::Arc) => 2,
+            },
+            sdd: if g.sdd.is_finite() { g.sdd as f32 } else { 0.0 },
+            centre_col: ((g.cols as f64 - 1.0) / 2.0 - g.offset_u) as f32,
+            centre_row: ((g.rows as f64 - 1.0) / 2.0 - g.offset_v) as f32,
+            _pad: 0,
+            origin: [
+                self.grid.origin[0] as f32,
+                self.grid.origin[1] as f32,
+                self.grid.origin[2] as f32,
+                0.0,
+            ],
+            spacing: [
+                self.grid.spacing[2] as f32,
+                self.grid.spacing[1] as f32,
+                self.grid.spacing[0] as f32,
+                1.0,
+            ],
+        }
+    }
+
+    fn tables(&self, rec: &Recorder<'_>) -> Result<JosephTables> {
+        let f = |v: [f64; 3]| [v[0] as f32, v[1] as f32, v[2] as f32, 0.0];
+        let vectors: Vec<[f32; 4]> = self
+            .geometry
+            .views
+            .iter()
+            .flat_map(|w| [f(w.source), f(w.detector_centre), f(w.u), f(w.v)])
+            .collect();
+        let map = DetectorMap::new(&self.geometry, &self.grid)?;
+        let (arc_scale, arc_centre) = map.arc.unwrap_or((0.0, 0.0));
+        let matrices: Vec<[f32; 4]> = map
+            .matrices
+            .iter()
+            .flat_map(|m| {
+                [
+                    m.rows[0].map(|c| c as f32),
+                    m.rows[1].map(|c| c as f32),
+                    m.rows[2].map(|c| c as f32),
+                    [1.0, arc_scale as f32, arc_centre as f32, 0.0],
+                ]
+            })
+            .collect();
+        Ok(JosephTables {
+            vectors: rec.constants(&vectors),
+            matrices: rec.constants(&matrices),
+        })
+    }
+
+    fn check_gpu_volume(&self, volume: &GpuVolume) -> Result<()> {
+        let [nz, ny, nx] = volume.shape();
+        self.check_volume((nz, ny, nx))
+    }
+
+    fn check_gpu_projections(&self, projections: &GpuProjections) -> Result<()> {
+        let g = &self.geometry;
+        if projections.shape() != [g.views.len(), g.rows, g.cols] {
+            return Err(Error::InvalidShape(format!(
+                "projections {:?} do not match the geometry's {} views × {} rows × {} columns",
+                projections.shape(),
+                g.views.len(),
+                g.rows,
+                g.cols
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records `out += A volume` (resident volume → resident projections) into `rec`: one
+    /// invocation per ray, the volume bound in z-slabs (with one slice of overlap for the
+    /// interpolation) when it exceeds one binding, the views in `out`'s batches.
+    pub fn record_forward(&self, rec: &mut Recorder<'_>, volume: &GpuVolume, out: &GpuProjections) -> Result<()> {
+        self.check_gpu_volume(volume)?;
+        self.check_gpu_projections(out)?;
+        let tables = self.tables(rec)?;
+        let [nz, ny, nx] = self.shape;
+        let ctx = rec.context();
+        let align = ctx.storage_offset_alignment();
+        let slice_bytes = (nx * ny * 4) as u64;
+        // Slabs of at most (binding − one slice) so that slab + overlap slice fits.
+        let limit = ctx.max_storage_binding().saturating_sub(slice_bytes);
+        let slabs = plan_slabs(nz, slice_bytes, 0, BoundaryMode::Constant(0.0), limit.max(1), align)?;
+        for (first, batch) in out.batches() {
+            let count = batch.shape()[0];
+            for &(z0, z1, _) in &slabs {
+                let win_end = (z1 + 1).min(nz);
+                let (window, offset) = slab_window(
+                    volume.buffer(),
+                    (z0 * nx * ny) as u64,
+                    ((win_end - z0) * nx * ny) as u64,
+                    align,
+                );
+                let params = rec.uniform(&JosephParams {
+                    slab_z0: z0 as u32,
+                    slab_z1: z1 as u32,
+                    win_z0: z0 as u32,
+                    vol_offset: offset,
+                    ..self.params(count, first)
+                });
+                rec.dispatch_linear(
+                    &FORWARD,
+                    &[
+                        BufferWindow::whole(&params),
+                        BufferWindow::whole(&tables.vectors),
+                        window,
+                        BufferWindow::whole(batch.buffer()),
+                    ],
+                    (count * self.geometry.rows * self.geometry.cols) as u64,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `out += Aᵀ projections` into `rec`: the exact transpose of
+    /// [`Joseph::record_forward`] as a gather (one invocation per voxel; no atomics), the
+    /// volume in z-slabs, the views in the projections' batches.
+    pub fn record_backward(&self, rec: &mut Recorder<'_>, projections: &GpuProjections, out: &GpuVolume) -> Result<()> {
+        self.check_gpu_volume(out)?;
+        self.check_gpu_projections(projections)?;
+        let tables = self.tables(rec)?;
+        let [nz, ny, nx] = self.shape;
+        let ctx = rec.context();
+        let align = ctx.storage_offset_alignment();
+        let slabs = plan_slabs(
+            nz,
+            (nx * ny * 4) as u64,
+            0,
+            BoundaryMode::Constant(0.0),
+            ctx.max_storage_binding(),
+            align,
+        )?;
+        for (first, batch) in projections.batches() {
+            let count = batch.shape()[0];
+            for &(z0, z1, _) in &slabs {
+                let (window, offset) =
+                    slab_window(out.buffer(), (z0 * nx * ny) as u64, ((z1 - z0) * nx * ny) as u64, align);
+                let params = rec.uniform(&JosephParams {
+                    slab_z0: z0 as u32,
+                    slab_z1: z1 as u32,
+                    win_z0: z0 as u32,
+                    vol_offset: offset,
+                    ..self.params(count, first)
+                });
+                rec.dispatch_groups(
+                    &BACKWARD,
+                    &[
+                        BufferWindow::whole(&params),
+                        BufferWindow::whole(&tables.vectors),
+                        BufferWindow::whole(&tables.matrices),
+                        BufferWindow::whole(batch.buffer()),
+                        window,
+                    ],
+                    [nx.div_ceil(8) as u32, ny.div_ceil(8) as u32, (z1 - z0) as u32],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `A x` on the GPU, resident to resident.
+    pub fn forward_gpu(&self, ctx: &GpuContext, volume: &GpuVolume) -> Result<GpuProjections> {
+        let g = &self.geometry;
+        let out = GpuProjections::zeros(ctx, [g.views.len(), g.rows, g.cols])?;
+        let mut rec = Recorder::new(ctx);
+        self.record_forward(&mut rec, volume, &out)?;
+        rec.submit()?;
+        Ok(out)
+    }
+
+    /// `Aᵀ y` on the GPU, resident to resident.
+    pub fn backward_gpu(&self, ctx: &GpuContext, projections: &GpuProjections) -> Result<GpuVolume> {
+        let out = GpuVolume::zeros(ctx, self.shape)?;
+        let mut rec = Recorder::new(ctx);
+        self.record_backward(&mut rec, projections, &out)?;
+        rec.submit()?;
+        Ok(out)
     }
 }

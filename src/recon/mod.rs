@@ -12,8 +12,8 @@ pub(crate) mod parker;
 pub mod phantom;
 pub mod ramp;
 
-pub use fan::FanFbp;
 pub use backproject::{Backprojector, DetectorMap, ViewMatrix};
+pub use fan::FanFbp;
 pub use fbp::Fbp2d;
 pub use fdk::{Fdk, centred_grid};
 pub use geometry::{Beam, Detector, Geometry, View};

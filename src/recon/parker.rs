@@ -153,7 +153,9 @@ mod tests {
         assert!(s.short.is_none());
         assert!(s.delta_beta.iter().all(|d| (d - 10f64.to_radians()).abs() < 1e-12));
         // Uneven spacing: the weights still sum to the full turn.
-        let uneven: Vec<f64> = (0..36).map(|i| i as f64 * 10.0 + if i % 2 == 0 { 3.0 } else { -3.0 }).collect();
+        let uneven: Vec<f64> = (0..36)
+            .map(|i| i as f64 * 10.0 + if i % 2 == 0 { 3.0 } else { -3.0 })
+            .collect();
         let s = Scan::of(&fan(&uneven)).unwrap();
         let total: f64 = s.delta_beta.iter().sum();
         assert!((total - 2.0 * PI).abs() < 1e-9, "{total}");

@@ -271,7 +271,7 @@ impl GpuRamp {
         cols: usize,
     ) -> Result<GpuRamp> {
         let n = padded_len(cols);
-        if response.len() != n / 2 + 1 || cosine.len() != rows * cols || short_scan.len() % cols != 0 {
+        if response.len() != n / 2 + 1 || cosine.len() != rows * cols || !short_scan.len().is_multiple_of(cols) {
             return Err(Error::Gpu("internal: ramp tables do not match the detector".into()));
         }
         // The inverse FFT is unnormalised: fold 1/n into the response.
@@ -326,7 +326,11 @@ impl GpuRamp {
             };
             let uniform = rec.uniform(&params(1, -1.0, false));
             fn window(buffer: &wgpu::Buffer, size: u64) -> BufferWindow<'_> {
-                BufferWindow { buffer, offset: 0, size }
+                BufferWindow {
+                    buffer,
+                    offset: 0,
+                    size,
+                }
             }
             rec.dispatch_linear(
                 &PACK,
@@ -372,4 +376,3 @@ impl GpuRamp {
         Ok(())
     }
 }
-

@@ -1,0 +1,103 @@
+// Joseph forward projection: one invocation per ray of the batch, adding the samples this
+// slab owns to the ray's value (prepended: joseph_common.wgsl).
+
+@group(0) @binding(2) var<storage, read> volume: array<f32>;
+@group(0) @binding(3) var<storage, read_write> projections: array<f32>;
+
+const WORKGROUP: u32 = 64u;
+
+fn voxel(x: i32, y: i32, z: i32) -> f32 {
+    return volume[params.vol_offset + ((u32(z) - params.win_z0) * params.ny + u32(y)) * params.nx + u32(x)];
+}
+
+@compute @workgroup_size(64)
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * WORKGROUP;
+    if i >= params.views * params.rows * params.cols {
+        return;
+    }
+    let col = i % params.cols;
+    let row = (i / params.cols) % params.rows;
+    let view = i / (params.cols * params.rows);
+    let r = ray_through(params.first_view + view, row, col);
+    let m = r.main;
+    let a = (m + 1u) % 3u;
+    let b = (m + 2u) % 3u;
+    let em = r.e[m];
+    if em == 0.0 {
+        return;
+    }
+    let step_mm = 1.0 / abs(em);
+    let n = vec3<u32>(params.nx, params.ny, params.nz);
+    // The planes the ray can tap: the whole main axis, clipped to this slab along z.
+    var k0 = 0i;
+    var k1 = i32(n[m]);
+    if m == 2u {
+        k0 = i32(params.slab_z0);
+        k1 = i32(params.slab_z1);
+    }
+    // Clip to where the other coordinates are within one voxel of the volume (a cheap
+    // conservative bound; the taps below check exactly).
+    for (var s = 0u; s < 2u; s++) {
+        let ax = select(b, a, s == 0u);
+        let ea = r.e[ax];
+        let lo = select(-1.0, -0.5, n[ax] == 1u);
+        let hi = select(f32(n[ax]), 0.5, n[ax] == 1u);
+        if ea == 0.0 {
+            let c = r.q[ax];
+            if !(c > lo - 1.0 && c < hi + 1.0) {
+                return;
+            }
+        } else {
+            // c(k) = q_a + (k - q_m) / e_m * e_a.
+            let slope = ea / em;
+            let t0 = (lo - 1.0 - r.q[ax]) / slope + r.q[m];
+            let t1 = (hi + 1.0 - r.q[ax]) / slope + r.q[m];
+            k0 = max(k0, i32(floor(min(t0, t1))) - 1);
+            k1 = min(k1, i32(ceil(max(t0, t1))) + 2);
+        }
+    }
+    var sum = 0.0;
+    for (var k = k0; k < k1; k++) {
+        let t = (f32(k) - r.q[m]) / em;
+        let ca = r.q[a] + t * r.e[a];
+        let cb = r.q[b] + t * r.e[b];
+        var idx = vec3<i32>(0, 0, 0);
+        idx[m] = k;
+        // Taps along a and b (at most two each).
+        let fa = i32(floor(ca));
+        let fb = i32(floor(cb));
+        // Slab ownership of a sample whose taps straddle z (main axis x or y).
+        if m != 2u && n[2] > 1u {
+            let cz = select(ca, cb, b == 2u);
+            let owner = max(i32(floor(cz)), 0);
+            if owner < i32(params.slab_z0) || owner >= i32(params.slab_z1) {
+                continue;
+            }
+        }
+        for (var da = 0; da < 2; da++) {
+            let ja = select(fa + da, 0, n[a] == 1u);
+            if (n[a] == 1u && da == 1) || ja < 0 || ja >= i32(n[a]) {
+                continue;
+            }
+            let wa = tap_weight(ca, ja, n[a]);
+            if wa == 0.0 {
+                continue;
+            }
+            for (var db = 0; db < 2; db++) {
+                let jb = select(fb + db, 0, n[b] == 1u);
+                if (n[b] == 1u && db == 1) || jb < 0 || jb >= i32(n[b]) {
+                    continue;
+                }
+                let wb = tap_weight(cb, jb, n[b]);
+                if wb == 0.0 {
+                    continue;
+                }
+                idx[a] = ja;
+                idx[b] = jb;
+                sum += step_mm * wa * wb * voxel(idx.x, idx.y, idx.z);
+            }
+        }
+    }
+    projections[i] += sum;
+}
