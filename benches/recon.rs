@@ -13,8 +13,25 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hounsfield::recon::{Backprojector, Fbp2d, Fdk, Geometry, Phantom, SheppLogan, centred_grid};
+use hounsfield::gpu::{GpuContext, GpuProjections, GpuVolume};
+use hounsfield::recon::{Backprojector, Fbp2d, Fdk, Geometry, Joseph, Phantom, SheppLogan, centred_grid};
 use ndarray::{Array3, Axis};
+
+fn gpu() -> Option<GpuContext> {
+    if std::env::var("HOUNSFIELD_BENCH_GPU").is_ok_and(|v| v == "0") {
+        return None;
+    }
+    match GpuContext::new() {
+        Ok(ctx) => {
+            eprintln!("GPU adapter: {}", ctx.adapter());
+            Some(ctx)
+        }
+        Err(e) => {
+            eprintln!("GPU benchmarks skipped: {e}");
+            None
+        }
+    }
+}
 
 fn fbp_2d(c: &mut Criterion) {
     let n = 512;
@@ -31,6 +48,12 @@ fn fbp_2d(c: &mut Criterion) {
     group.bench_function("cpu", |b| {
         b.iter(|| fbp.reconstruct_cpu(black_box(sino.view())).unwrap())
     });
+    if let Some(ctx) = gpu() {
+        // End to end: upload, WGSL FFT, back-projection, download.
+        group.bench_function("gpu_end_to_end", |b| {
+            b.iter(|| fbp.reconstruct_gpu(&ctx, black_box(sino.view())).unwrap())
+        });
+    }
     group.finish();
 }
 
@@ -75,5 +98,61 @@ fn fdk(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fbp_2d, fdk);
+/// The quarter-size problem (128³ from 180 views of 192², 2 mm voxels, 2.4 mm pixels), CPU and
+/// GPU, and Joseph's projector pair on it — sizes a software adapter finishes in seconds.
+fn fdk_small(c: &mut Criterion) {
+    let angles: Vec<f64> = (0..180).map(|k| k as f64 * 2.0).collect();
+    let g = Geometry::cone(&angles, 1000.0, 1500.0, 192, 192, [2.4, 2.4], [0.0, 0.0]).unwrap();
+    let phantom = Phantom::shepp_logan_3d(SheppLogan::Modified, 120.0).unwrap();
+    let projections = g.project_exact(&phantom).unwrap();
+    let shape = [128, 128, 128];
+    let grid = centred_grid(shape, [2.0; 3]).unwrap();
+    let updates = (shape.iter().product::<usize>() * angles.len()) as u64;
+    let fdk = Fdk::new(&g).unwrap();
+    let ctx = gpu();
+    let mut group = c.benchmark_group("fdk_128_from_180x192");
+    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(updates));
+    group.bench_function("cpu", |b| {
+        b.iter(|| {
+            fdk.reconstruct_cpu(black_box(projections.view()), shape, &grid)
+                .unwrap()
+        })
+    });
+    if let Some(ctx) = &ctx {
+        group.bench_function("gpu_end_to_end", |b| {
+            b.iter(|| {
+                fdk.reconstruct_gpu(ctx, black_box(projections.view()), shape, &grid)
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+
+    let joseph = Joseph::new(&g, shape, &grid).unwrap();
+    let volume = phantom.rasterize(shape, &grid, 1).unwrap();
+    let mut group = c.benchmark_group("joseph_128_180x192");
+    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    // Elements = voxels × views, as for the back-projector.
+    group.throughput(Throughput::Elements(updates));
+    group.bench_function("forward_cpu", |b| {
+        b.iter(|| joseph.forward_cpu(black_box(volume.view())).unwrap())
+    });
+    group.bench_function("transpose_cpu", |b| {
+        b.iter(|| joseph.backward_cpu(black_box(projections.view())).unwrap())
+    });
+    if let Some(ctx) = &ctx {
+        let v = GpuVolume::upload(ctx, volume.view()).unwrap();
+        let p = GpuProjections::upload(ctx, projections.view()).unwrap();
+        group.bench_function("forward_gpu_resident", |b| {
+            b.iter(|| joseph.forward_gpu(ctx, black_box(&v)).unwrap())
+        });
+        group.bench_function("transpose_gpu_resident", |b| {
+            b.iter(|| joseph.backward_gpu(ctx, black_box(&p)).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, fbp_2d, fdk, fdk_small);
 criterion_main!(benches);
