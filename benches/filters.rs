@@ -5,6 +5,8 @@
 //! `cargo bench --bench filters -- median` runs one kernel. `HOUNSFIELD_BENCH_GPU=0` skips the
 //! GPU variants. Sizes follow the issue: 512×512×256, and 512×512×64 for the costly kernels.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -15,9 +17,11 @@ use hounsfield::filter::{
     GaussianGradientMagnitude, GaussianLaplace, GreyMorphology, Laplace, Median, MipRender, Pipeline, Projection,
     ProjectionKind, Resample, Sobel, Threshold, Uniform, UnsharpMask, WindowLevel, WindowPreset,
 };
-use hounsfield::gpu::{GpuContext, GpuVolume};
+use hounsfield::gpu::GpuVolume;
 use hounsfield::stats;
 use ndarray::Array3;
+
+use common::gpu;
 
 fn volume(shape: [usize; 3]) -> Array3<f32> {
     let mut s = 0x2545_F491_4F6C_DD1Du64;
@@ -108,22 +112,6 @@ fn cases() -> Vec<(&'static str, [usize; 3], Box<dyn Filter>)> {
             ),
         ),
     ]
-}
-
-fn gpu() -> Option<GpuContext> {
-    if std::env::var("HOUNSFIELD_BENCH_GPU").is_ok_and(|v| v == "0") {
-        return None;
-    }
-    match GpuContext::new() {
-        Ok(ctx) => {
-            eprintln!("GPU adapter: {}", ctx.adapter());
-            Some(ctx)
-        }
-        Err(e) => {
-            eprintln!("GPU benchmarks skipped: {e}");
-            None
-        }
-    }
 }
 
 fn bench(c: &mut Criterion) {

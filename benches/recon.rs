@@ -9,29 +9,17 @@
 //! `HOUNSFIELD_BENCH_GPU=0` skips the GPU. On a software adapter (lavapipe) the GPU numbers
 //! are a CPU emulating a GPU, not GPU speed.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hounsfield::gpu::{GpuContext, GpuProjections, GpuVolume};
+use hounsfield::gpu::{GpuProjections, GpuVolume};
 use hounsfield::recon::{Backprojector, Fbp2d, Fdk, Geometry, Joseph, Phantom, SheppLogan, centred_grid};
 use ndarray::{Array3, Axis};
 
-fn gpu() -> Option<GpuContext> {
-    if std::env::var("HOUNSFIELD_BENCH_GPU").is_ok_and(|v| v == "0") {
-        return None;
-    }
-    match GpuContext::new() {
-        Ok(ctx) => {
-            eprintln!("GPU adapter: {}", ctx.adapter());
-            Some(ctx)
-        }
-        Err(e) => {
-            eprintln!("GPU benchmarks skipped: {e}");
-            None
-        }
-    }
-}
+use common::gpu;
 
 fn fbp_2d(c: &mut Criterion) {
     let n = 512;

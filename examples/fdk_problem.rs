@@ -20,16 +20,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let grid = centred_grid(shape, [1.0; 3])?;
     let truth = phantom.rasterize(shape, &grid, 2)?;
     let fdk = Fdk::new(&g)?;
-    if std::env::var("PROBE").is_ok() {
-        let bp = hounsfield::recon::Backprojector::new(&g, shape, &grid)?;
-        let w = vec![1.0; 360];
-        for _ in 0..2 {
-            let t = Instant::now();
-            bp.backproject_cpu(projections.view(), &w)?;
-            println!("back-projection alone: {:.2} s", t.elapsed().as_secs_f64());
-        }
-        return Ok(());
-    }
     for _ in 0..2 {
         let t = Instant::now();
         let rec = fdk.reconstruct_cpu(projections.view(), shape, &grid)?;

@@ -66,6 +66,26 @@ pub enum Error {
     /// Encoding or decoding an image file failed.
     #[error("image error: {0}")]
     Image(String),
+
+    /// A file is not usable DICOM: corrupt, truncated, hostile, or in a transfer syntax this
+    /// build cannot decode (the message names it).
+    #[error("DICOM error in {path}: {reason}")]
+    Dicom {
+        /// The file involved.
+        path: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+
+    /// The slices of a series do not form a volume (missing or duplicate slices, mixed sizes or
+    /// orientations, tilted stacks in strict mode); the message says which and how to proceed.
+    #[error("DICOM series {series}: {reason}")]
+    Series {
+        /// The series' instance UID or description.
+        series: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
 }
 
 impl Error {

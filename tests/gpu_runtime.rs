@@ -250,3 +250,25 @@ fn recorder_pools_volumes_flushes_and_reads_back() {
     rec.submit().unwrap();
     assert_eq!(c.download(&ctx).unwrap(), vol);
 }
+
+#[test]
+fn projection_stacks_travel_in_batches_of_whole_views_that_fit_one_binding() {
+    use hounsfield::gpu::GpuProjections;
+    // 64 KiB bindings: 9 × 31 floats per view → 58 views per batch; 130 views → 3 batches.
+    let data = random_volume([130, 9, 31], 4);
+    for ctx in common::gpus_small_bindings() {
+        let stack = GpuProjections::upload(&ctx, data.view()).unwrap();
+        assert_eq!(stack.shape(), [130, 9, 31]);
+        let batches: Vec<(usize, [usize; 3])> = stack.batches().map(|(first, b)| (first, b.shape())).collect();
+        assert_eq!(batches, vec![(0, [58, 9, 31]), (58, [58, 9, 31]), (116, [14, 9, 31])]);
+        assert_eq!(stack.download(&ctx).unwrap(), data);
+        let zeros = GpuProjections::zeros(&ctx, [130, 9, 31]).unwrap();
+        assert!(zeros.download(&ctx).unwrap().iter().all(|&v| v == 0.0));
+        // A single view larger than a binding is a TooLarge error naming the fix.
+        let err = GpuProjections::zeros(&ctx, [2, 200, 200]).unwrap_err();
+        assert!(
+            matches!(err, Error::TooLarge(_)) && err.to_string().contains("bin the detector"),
+            "{err}"
+        );
+    }
+}

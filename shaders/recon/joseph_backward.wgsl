@@ -39,9 +39,29 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let n = vec3<u32>(params.nx, params.ny, params.nz);
     let axes = select(2u, 3u, params.nz > 1u);
     var acc = 0.0;
+    let here = params.origin.xyz + vec3<f32>(j) * params.spacing.xyz;
+    let voxel_reach = 2.0 * length(params.spacing.xyz);
+    let anisotropy = max(params.spacing.x, max(params.spacing.y, params.spacing.z))
+        / min(params.spacing.x, min(params.spacing.y, params.spacing.z));
     for (var view = 0u; view < params.views; view++) {
         let global_view = params.first_view + view;
+        // Rays that tap this voxel pass within `voxel_reach` of it, so their directions differ
+        // from the source–voxel direction by at most voxel_reach / distance: only axes within
+        // that margin of the largest step can be their main axis (parallel beams: exactly one
+        // direction, no margin).
+        let vectors = view_vectors[global_view];
+        var d0 = vectors.source.xyz;
+        var tolerance = 0.0;
+        if params.beam != 0u {
+            d0 = here - vectors.source.xyz;
+            tolerance = 4.0 * anisotropy * voxel_reach / length(d0) + 1e-5;
+        }
+        let e0 = abs(d0 / params.spacing.xyz);
+        let largest = select(max(e0.x, e0.y), max(e0.x, max(e0.y, e0.z)), params.nz > 1u);
         for (var m = 0u; m < axes; m++) {
+            if e0[m] < largest * (1.0 - tolerance) {
+                continue;
+            }
             let a = (m + 1u) % 3u;
             let b = (m + 2u) % 3u;
             // Footprint of the square |c_a - j_a| < 1, |c_b - j_b| < 1 in plane j_m (a one-slice
@@ -65,10 +85,12 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
             var r0 = 0;
             var r1 = i32(params.rows) - 1;
             if !behind {
-                c0 = max(c0, i32(floor(lo.x)) - 1);
-                c1 = min(c1, i32(ceil(hi.x)) + 1);
-                r0 = max(r0, i32(floor(lo.y)) - 1);
-                r1 = min(r1, i32(ceil(hi.y)) + 1);
+                // Pixels strictly inside the footprint (plus a hair for rounding: a ray on its
+                // edge has weight 0).
+                c0 = max(c0, i32(ceil(lo.x - 0.01)));
+                c1 = min(c1, i32(floor(hi.x + 0.01)));
+                r0 = max(r0, i32(ceil(lo.y - 0.01)));
+                r1 = min(r1, i32(floor(hi.y + 0.01)));
             }
             for (var row = r0; row <= r1; row++) {
                 for (var col = c0; col <= c1; col++) {

@@ -1,5 +1,6 @@
 //! Reading and writing images.
 
+pub mod dicom;
 pub mod png;
 
 pub use png::{Window, save_png};

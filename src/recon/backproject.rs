@@ -184,10 +184,7 @@ impl Backprojector {
         &self.map
     }
 
-    /// `Σ_views view_weights[v] · w(voxel) · p_v(voxel)` for `views × rows × cols`
-    /// projections, on the CPU. NaN in the projections propagates to the voxels that see it.
-    pub fn backproject_cpu(&self, projections: ArrayView3<'_, f32>, view_weights: &[f64]) -> Result<Array3<f32>> {
-        let (views, rows, cols) = projections.dim();
+    fn check_projections(&self, [views, rows, cols]: [usize; 3], view_weights: &[f64]) -> Result<()> {
         let m = &self.map;
         if (views, rows, cols) != (m.matrices.len(), m.rows, m.cols) || view_weights.len() != views {
             return Err(Error::InvalidShape(format!(
@@ -199,6 +196,15 @@ impl Backprojector {
                 m.cols
             )));
         }
+        Ok(())
+    }
+
+    /// `Σ_views view_weights[v] · w(voxel) · p_v(voxel)` for `views × rows × cols`
+    /// projections, on the CPU. NaN in the projections propagates to the voxels that see it.
+    pub fn backproject_cpu(&self, projections: ArrayView3<'_, f32>, view_weights: &[f64]) -> Result<Array3<f32>> {
+        let (views, rows, cols) = projections.dim();
+        self.check_projections([views, rows, cols], view_weights)?;
+        let m = &self.map;
         let plane = (cols + 1) * (rows + 1);
         let mut columns = vec![0.0f32; views * plane];
         columns
@@ -520,18 +526,8 @@ impl Backprojector {
         projections: &GpuProjections,
         view_weights: &[f64],
     ) -> Result<GpuVolume> {
-        let [views, rows, cols] = projections.shape();
+        self.check_projections(projections.shape(), view_weights)?;
         let m = &self.map;
-        if (views, rows, cols) != (m.matrices.len(), m.rows, m.cols) || view_weights.len() != views {
-            return Err(Error::InvalidShape(format!(
-                "projections {views}×{rows}×{cols} with {} view weights for a geometry of {} views × {} rows × {} \
-                 columns",
-                view_weights.len(),
-                m.matrices.len(),
-                m.rows,
-                m.cols
-            )));
-        }
         let volume = GpuVolume::zeros(ctx, self.shape)?;
         let mut rec = Recorder::new(ctx);
         let table = rec.constants(&m.gpu_table(view_weights));

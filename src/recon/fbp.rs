@@ -9,7 +9,7 @@
 //!   rotation centre at pixel `size/2` (integer division, as scikit-image); output scaled by
 //!   `π / (2 · views)`.
 //!
-//! CPU: a vectorised row back-projector. GPU: the WGSL FFT ([`super::ramp::GpuRamp`]) and the
+//! CPU: a vectorised row back-projector. GPU: the WGSL FFT of [`super::ramp`] and the
 //! voxel-driven back-projector ([`super::backproject`]) with the same matrices; a stack of
 //! sinograms (3D parallel beam) reconstructs in one call.
 
@@ -273,6 +273,7 @@ impl Fbp2d {
             &vec![scale; views],
             [slices, size, size],
             self.circle.then_some((radius, radius, radius * radius)),
+            &mut |_, _| {},
         )?;
         volume.download(ctx)
     }

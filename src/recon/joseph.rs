@@ -72,11 +72,32 @@ impl Joseph {
         }
         // Path length (mm) per voxel step along the main axis.
         let step_mm = 1.0 / e[main].abs();
-        let others: Vec<usize> = (0..3).filter(|&a| a != main).collect();
-        for k in 0..n[main] {
+        let others = [(main + 1) % 3, (main + 2) % 3];
+        // Planes where the other coordinates can have taps (a conservative bound, one plane of
+        // slack each side; the taps below check exactly): no time spent outside the volume.
+        let (mut k0, mut k1) = (0.0f64, n[main] as f64);
+        for &a in &others {
+            let (lo, hi) = if n[a] == 1 { (-0.5, 0.5) } else { (-1.0, n[a] as f64) };
+            if e[a] == 0.0 {
+                if !(q[a] >= lo && q[a] <= hi) {
+                    return Ok(());
+                }
+                continue;
+            }
+            // c(k) = q_a + (k − q_main) · e_a / e_main.
+            let slope = e[a] / e[main];
+            let (ka, kb) = ((lo - q[a]) / slope + q[main], (hi - q[a]) / slope + q[main]);
+            k0 = k0.max(ka.min(kb).floor() - 1.0);
+            k1 = k1.min(ka.max(kb).ceil() + 2.0);
+        }
+        if k0 >= k1 {
+            return Ok(());
+        }
+        for k in k0 as usize..k1 as usize {
             let t = (k as f64 - q[main]) / e[main];
-            let mut corners: Vec<(usize, f64)> = vec![(0, 1.0)];
-            let main_offset = k * stride(main);
+            // Up to four (offset, weight) corners, built axis by axis without allocating.
+            let mut corners = [(0usize, 1.0f64); 4];
+            let mut count = 1;
             let mut inside = true;
             for &a in &others {
                 let c = q[a] + t * e[a];
@@ -85,26 +106,31 @@ impl Joseph {
                     // thickness (2D images as one-slice volumes: always, rays lie in-plane).
                     if c.abs() > 0.5 {
                         inside = false;
+                        break;
                     }
                     continue;
                 }
                 let i0 = c.floor();
                 let w = c - i0;
                 let stride = stride(a);
-                let mut next = Vec::with_capacity(corners.len() * 2);
-                for &(off, wt) in &corners {
+                let mut next = [(0usize, 0.0f64); 4];
+                let mut next_count = 0;
+                for &(off, wt) in &corners[..count] {
                     for (i, wi) in [(i0, 1.0 - w), (i0 + 1.0, w)] {
                         if i >= 0.0 && (i as usize) < n[a] && wi > 0.0 {
-                            next.push((off + i as usize * stride, wt * wi));
+                            next[next_count] = (off + i as usize * stride, wt * wi);
+                            next_count += 1;
                         }
                     }
                 }
                 corners = next;
+                count = next_count;
             }
             if !inside {
                 continue;
             }
-            for (off, wt) in corners {
+            let main_offset = k * stride(main);
+            for &(off, wt) in &corners[..count] {
                 taps.push((main_offset + off, wt * step_mm));
             }
         }
@@ -133,16 +159,9 @@ impl Joseph {
 
     /// `Aᵀ y`: the exact transpose, scattering every detector value along its ray.
     pub fn backward_cpu(&self, projections: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+        let (views, rows, cols) = projections.dim();
+        self.check_projections([views, rows, cols])?;
         let g = &self.geometry;
-        if projections.dim() != (g.views.len(), g.rows, g.cols) {
-            return Err(Error::InvalidShape(format!(
-                "projections {:?} do not match the geometry's {} views × {} rows × {} columns",
-                projections.dim(),
-                g.views.len(),
-                g.rows,
-                g.cols
-            )));
-        }
         let len: usize = self.shape.iter().product();
         // Views in parallel, each thread into its own f64 volume, summed at the end.
         let sum = (0..g.views.len())
@@ -177,6 +196,19 @@ impl Joseph {
             Array3::from_shape_vec(self.shape, sum.into_iter().map(|v| v as f32).collect())
                 .expect("shape matches length"),
         )
+    }
+
+    fn check_projections(&self, shape: [usize; 3]) -> Result<()> {
+        let g = &self.geometry;
+        if shape != [g.views.len(), g.rows, g.cols] {
+            return Err(Error::InvalidShape(format!(
+                "projections {shape:?} do not match the geometry's {} views × {} rows × {} columns",
+                g.views.len(),
+                g.rows,
+                g.cols
+            )));
+        }
+        Ok(())
     }
 
     fn check_volume(&self, dim: (usize, usize, usize)) -> Result<()> {
@@ -421,26 +453,12 @@ impl Joseph {
         self.check_volume((nz, ny, nx))
     }
 
-    fn check_gpu_projections(&self, projections: &GpuProjections) -> Result<()> {
-        let g = &self.geometry;
-        if projections.shape() != [g.views.len(), g.rows, g.cols] {
-            return Err(Error::InvalidShape(format!(
-                "projections {:?} do not match the geometry's {} views × {} rows × {} columns",
-                projections.shape(),
-                g.views.len(),
-                g.rows,
-                g.cols
-            )));
-        }
-        Ok(())
-    }
-
     /// Records `out += A volume` (resident volume → resident projections) into `rec`: one
     /// invocation per ray, the volume bound in z-slabs (with one slice of overlap for the
     /// interpolation) when it exceeds one binding, the views in `out`'s batches.
     pub fn record_forward(&self, rec: &mut Recorder<'_>, volume: &GpuVolume, out: &GpuProjections) -> Result<()> {
         self.check_gpu_volume(volume)?;
-        self.check_gpu_projections(out)?;
+        self.check_projections(out.shape())?;
         let tables = self.tables(rec)?;
         let [nz, ny, nx] = self.shape;
         let ctx = rec.context();
@@ -486,7 +504,7 @@ impl Joseph {
     /// volume in z-slabs, the views in the projections' batches.
     pub fn record_backward(&self, rec: &mut Recorder<'_>, projections: &GpuProjections, out: &GpuVolume) -> Result<()> {
         self.check_gpu_volume(out)?;
-        self.check_gpu_projections(projections)?;
+        self.check_projections(projections.shape())?;
         let tables = self.tables(rec)?;
         let [nz, ny, nx] = self.shape;
         let ctx = rec.context();

@@ -1,6 +1,8 @@
-//! CT reconstruction (issue 6, in progress): the acquisition geometries in per-view vector form,
-//! the analytic phantoms with their exact projections, the Joseph projector pair, ramp
-//! filtering and 2D parallel FBP, on the CPU. GPU paths, fan-beam FBP and FDK come next.
+//! CT reconstruction, on the GPU and the CPU: acquisition geometries in per-view vector form
+//! ([`geometry`]), analytic phantoms with exact projections ([`phantom`]), the Joseph projector
+//! pair ([`joseph`]), the voxel-driven back-projector ([`backproject`]), ramp filtering with a
+//! WGSL FFT ([`ramp`]), and the algorithms: 2D/stacked parallel FBP ([`Fbp2d`]), fan-beam FBP
+//! ([`FanFbp`]) and cone-beam FDK ([`Fdk`]). Conventions: see [`geometry`] and the README.
 
 pub mod backproject;
 pub mod fan;

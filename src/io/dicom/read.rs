@@ -1,0 +1,551 @@
+//! Scanning folders for DICOM series and assembling a series into a volume.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use dicom_dictionary_std::tags;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_pixeldata::PixelDecoder;
+use ndarray::{Array3, Axis};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::volume::{Grid, Volume};
+
+/// How series assembly treats problems that can be repaired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// Missing or duplicate slices and tilted stacks are errors.
+    #[default]
+    Strict,
+    /// Repaired where the result stays geometrically correct, each with a warning: duplicate
+    /// positions keep their first slice, missing slices are interpolated from their neighbours
+    /// when the gaps are whole multiples of the spacing, tilted stacks keep their true
+    /// (sheared) slice direction in the grid.
+    Lenient,
+}
+
+/// The header of one image file, as read by [`scan`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Header {
+    pub path: PathBuf,
+    pub rows: usize,
+    pub cols: usize,
+    pub frames: usize,
+    pub orientation: [f64; 6],
+    pub position: [f64; 3],
+    pub pixel_spacing: [f64; 2],
+    pub slice_thickness: Option<f64>,
+    pub modality: String,
+    pub description: String,
+}
+
+/// One series found by [`scan`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesInfo {
+    /// SeriesInstanceUID.
+    pub uid: String,
+    /// Modality (CT, MR, …).
+    pub modality: String,
+    /// SeriesDescription (may be empty).
+    pub description: String,
+    /// Rows and columns of its images.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Number of files (slices of a single-frame series).
+    pub slices: usize,
+    /// Pixel spacing (row spacing, column spacing) in mm.
+    pub pixel_spacing: [f64; 2],
+    /// Problems seen while scanning (mixed sizes split into several series, missing attributes).
+    pub warnings: Vec<String>,
+    pub(crate) headers: Vec<Header>,
+}
+
+/// A file [`scan`] did not take, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    /// The file.
+    pub path: PathBuf,
+    /// Why (not DICOM, no image, colour image, unreadable).
+    pub reason: String,
+}
+
+/// What [`scan`] found in a folder.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Scan {
+    /// The image series, largest first.
+    pub series: Vec<SeriesInfo>,
+    /// Files that are not part of any image series.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A volume assembled from a series, with what was noticed on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedSeries {
+    /// The voxels (modality values: Hounsfield units for CT) and their grid in LPS.
+    pub volume: Volume,
+    /// Repairs and oddities (lenient policy, padding, MONOCHROME1).
+    pub warnings: Vec<String>,
+}
+
+fn dicom_error(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Dicom {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<String> {
+    obj.get(tag)
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_string())
+}
+
+fn floats(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<Vec<f64>> {
+    obj.get(tag).and_then(|e| e.to_multi_float64().ok())
+}
+
+fn int(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<i64> {
+    obj.get(tag).and_then(|e| e.to_int::<i64>().ok())
+}
+
+/// Every regular file below `dir`, in a stable order.
+fn files_below(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            files_below(&p, out)?;
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Image header and grouping key of one file, or why it is skipped.
+fn read_header(path: &Path) -> std::result::Result<(Header, [String; 4]), String> {
+    let obj = OpenFileOptions::new()
+        .read_until(tags::PIXEL_DATA)
+        .open_file(path)
+        .map_err(|e| format!("not a readable DICOM file ({e})"))?;
+    let sop_class = obj
+        .meta()
+        .media_storage_sop_class_uid()
+        .trim_end_matches('\0')
+        .to_string();
+    if sop_class == "1.2.840.10008.1.3.10" {
+        return Err("a DICOMDIR (media directory), not an image".into());
+    }
+    let modality = text(&obj, tags::MODALITY).unwrap_or_default();
+    let (Some(rows), Some(cols)) = (int(&obj, tags::ROWS), int(&obj, tags::COLUMNS)) else {
+        return Err(format!("no image (modality '{modality}', SOP class {sop_class})"));
+    };
+    if int(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) != 1 {
+        return Err("a colour image (SamplesPerPixel > 1), not a greyscale slice".into());
+    }
+    if !(1..=65535).contains(&rows) || !(1..=65535).contains(&cols) {
+        return Err(format!("absurd image size {rows}×{cols}"));
+    }
+    let frames = int(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    let orientation: [f64; 6] = floats(&obj, tags::IMAGE_ORIENTATION_PATIENT)
+        .and_then(|v| v.try_into().ok())
+        .unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let position: [f64; 3] = floats(&obj, tags::IMAGE_POSITION_PATIENT)
+        .and_then(|v| v.try_into().ok())
+        .unwrap_or([0.0; 3]);
+    let pixel_spacing: [f64; 2] = floats(&obj, tags::PIXEL_SPACING)
+        .and_then(|v| v.try_into().ok())
+        .unwrap_or([1.0, 1.0]);
+    if orientation
+        .iter()
+        .chain(&position)
+        .chain(&pixel_spacing)
+        .any(|v| !v.is_finite())
+        || pixel_spacing.iter().any(|&s| s <= 0.0)
+    {
+        return Err("non-finite orientation/position or non-positive pixel spacing".into());
+    }
+    let key_orientation = orientation.map(|v| format!("{:.4}", v + 0.0)).join("\\");
+    let key = [
+        text(&obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+        text(&obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
+        format!("{rows}x{cols}"),
+        key_orientation,
+    ];
+    let header = Header {
+        path: path.to_path_buf(),
+        rows: rows as usize,
+        cols: cols as usize,
+        frames,
+        orientation,
+        position,
+        pixel_spacing,
+        slice_thickness: floats(&obj, tags::SLICE_THICKNESS).and_then(|v| v.first().copied()),
+        modality,
+        description: text(&obj, tags::SERIES_DESCRIPTION).unwrap_or_default(),
+    };
+    Ok((header, key))
+}
+
+/// Finds the DICOM image series below `dir` (recursively), reading headers only, in parallel.
+pub fn scan(dir: impl AsRef<Path>) -> Result<Scan> {
+    let dir = dir.as_ref();
+    if !dir.is_dir() {
+        return Err(Error::Io {
+            path: dir.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
+        });
+    }
+    let mut files = Vec::new();
+    files_below(dir, &mut files)?;
+    let results: Vec<_> = files.par_iter().map(|p| (p.clone(), read_header(p))).collect();
+    let mut groups: BTreeMap<[String; 4], Vec<Header>> = BTreeMap::new();
+    let mut skipped = Vec::new();
+    for (path, r) in results {
+        match r {
+            Ok((h, key)) => groups.entry(key).or_default().push(h),
+            Err(reason) => skipped.push(Skipped { path, reason }),
+        }
+    }
+    // Series that split into several groups (mixed sizes or orientations) say so.
+    let mut per_uid: BTreeMap<String, usize> = BTreeMap::new();
+    for key in groups.keys() {
+        *per_uid.entry(key[0].clone()).or_default() += 1;
+    }
+    let mut series: Vec<SeriesInfo> = groups
+        .into_iter()
+        .map(|(key, headers)| {
+            let uid = key[0].clone();
+            let mut warnings = Vec::new();
+            if per_uid.get(&uid).copied().unwrap_or(0) > 1 {
+                warnings.push(format!(
+                    "series {uid} mixes image sizes, orientations or frames of reference; split into {} volumes",
+                    per_uid[&uid]
+                ));
+            }
+            if uid.is_empty() {
+                warnings.push("files without a SeriesInstanceUID grouped together".into());
+            }
+            SeriesInfo {
+                uid,
+                modality: headers[0].modality.clone(),
+                description: headers[0].description.clone(),
+                rows: headers[0].rows,
+                cols: headers[0].cols,
+                slices: headers.iter().map(|h| h.frames).sum(),
+                pixel_spacing: headers[0].pixel_spacing,
+                warnings,
+                headers,
+            }
+        })
+        .collect();
+    series.sort_by(|a, b| b.slices.cmp(&a.slices).then(a.uid.cmp(&b.uid)));
+    Ok(Scan { series, skipped })
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// One decoded slice: modality values and the indices of padding pixels.
+struct Slice {
+    values: Vec<f32>,
+    padding: Vec<u32>,
+    monochrome1: bool,
+}
+
+/// Decodes frame 0 of `path` into modality values (rescale applied, padding located).
+fn decode_slice(path: &Path, rows: usize, cols: usize) -> Result<Slice> {
+    let obj = dicom_object::open_file(path).map_err(|e| dicom_error(path, format!("cannot read: {e}")))?;
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
+    let decoded = obj.decode_pixel_data().map_err(|e| {
+        dicom_error(
+            path,
+            format!("cannot decode the pixel data (transfer syntax {ts}): {e}"),
+        )
+    })?;
+    let bits = usize::from(decoded.bits_allocated());
+    let stored = u32::from(decoded.bits_stored()).clamp(1, 32);
+    let signed = int(&obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
+    let slope = floats(&obj, tags::RESCALE_SLOPE)
+        .and_then(|v| v.first().copied())
+        .unwrap_or(1.0);
+    let intercept = floats(&obj, tags::RESCALE_INTERCEPT)
+        .and_then(|v| v.first().copied())
+        .unwrap_or(0.0);
+    if !(slope.is_finite() && intercept.is_finite()) {
+        return Err(dicom_error(path, "non-finite RescaleSlope/RescaleIntercept"));
+    }
+    let padding = int(&obj, tags::PIXEL_PADDING_VALUE);
+    let monochrome1 = text(&obj, tags::PHOTOMETRIC_INTERPRETATION).is_some_and(|p| p == "MONOCHROME1");
+    let bytes = decoded
+        .frame_data(0)
+        .map_err(|e| dicom_error(path, format!("cannot read frame 0: {e}")))?;
+    let n = rows * cols;
+    let per = bits.div_ceil(8);
+    if !matches!(bits, 8 | 16 | 32) {
+        return Err(dicom_error(
+            path,
+            format!("{bits}-bit pixels are not supported (8, 16 or 32)"),
+        ));
+    }
+    if bytes.len() < n * per {
+        return Err(dicom_error(
+            path,
+            format!(
+                "pixel data holds {} bytes, fewer than the {} that {rows}×{cols} {bits}-bit pixels need (truncated file?)",
+                bytes.len(),
+                n * per
+            ),
+        ));
+    }
+    let mask: u64 = if stored >= 32 {
+        u32::MAX as u64
+    } else {
+        (1u64 << stored) - 1
+    };
+    let raw = |i: usize| -> i64 {
+        let b = &bytes[i * per..(i + 1) * per];
+        let u = match per {
+            1 => u64::from(b[0]),
+            2 => u64::from(u16::from_le_bytes([b[0], b[1]])),
+            _ => u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        } & mask;
+        if signed && stored < 64 && u >> (stored - 1) & 1 == 1 {
+            u as i64 - (1i64 << stored)
+        } else {
+            u as i64
+        }
+    };
+    let mut values = Vec::with_capacity(n);
+    let mut pads = Vec::new();
+    for i in 0..n {
+        let r = raw(i);
+        if padding == Some(r) {
+            pads.push(i as u32);
+        }
+        values.push((r as f64 * slope + intercept) as f32);
+    }
+    Ok(Slice {
+        values,
+        padding: pads,
+        monochrome1,
+    })
+}
+
+/// Assembles `series` into a volume (see the module docs for the rules), decoding slices in
+/// parallel straight into the volume: memory holds the volume plus one slice per thread.
+pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> {
+    let name = if series.description.is_empty() {
+        series.uid.clone()
+    } else {
+        format!("{} ({})", series.description, series.uid)
+    };
+    let fail = |reason: String| Error::Series {
+        series: name.clone(),
+        reason,
+    };
+    if series.headers.iter().any(|h| h.frames > 1) {
+        return Err(fail(
+            "multi-frame (enhanced) images are not supported yet; convert the series to single-frame files".into(),
+        ));
+    }
+    let first = &series.headers[0];
+    let (rows, cols) = (first.rows, first.cols);
+    let o = first.orientation;
+    let (row_dir, col_dir) = ([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
+    let normal = cross(row_dir, col_dir);
+    let norm = dot(normal, normal).sqrt();
+    if !(0.99..=1.01).contains(&norm) || dot(row_dir, col_dir).abs() > 1e-3 {
+        return Err(fail(format!(
+            "ImageOrientationPatient {o:?} is not two orthogonal unit vectors"
+        )));
+    }
+    let normal = normal.map(|v| v / norm);
+    let mut order: Vec<(f64, &Header)> = series.headers.iter().map(|h| (dot(h.position, normal), h)).collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut warnings = Vec::new();
+    // Duplicate positions.
+    let mut unique: Vec<(f64, &Header)> = Vec::with_capacity(order.len());
+    for (d, h) in order {
+        if let Some(&(last, kept)) = unique.last()
+            && (d - last).abs() < 1e-3
+        {
+            let msg = format!(
+                "duplicate slice position {d:.3} mm: {} and {}",
+                kept.path.display(),
+                h.path.display()
+            );
+            if policy == Policy::Strict {
+                return Err(fail(format!("{msg}; remove one or load with Policy::Lenient")));
+            }
+            warnings.push(format!("{msg}; kept the first"));
+            continue;
+        }
+        unique.push((d, h));
+    }
+    // Spacing and gaps along the normal.
+    let gaps: Vec<f64> = unique.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let spacing = if gaps.is_empty() {
+        let t = first.slice_thickness.filter(|t| *t > 0.0).unwrap_or(1.0);
+        warnings.push(format!(
+            "a single slice: slice spacing taken as {t} mm (SliceThickness)"
+        ));
+        t
+    } else {
+        let mut sorted = gaps.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    };
+    let tolerance = 0.01 + 0.02 * spacing;
+    // Each gap as a whole number of spacings (missing slices), or irregular.
+    let mut steps = Vec::with_capacity(gaps.len());
+    for (i, g) in gaps.iter().enumerate() {
+        let k = (g / spacing).round();
+        if k < 1.0 || (g - k * spacing).abs() > tolerance {
+            return Err(fail(format!(
+                "irregular slice spacing: a gap of {g:.3} mm after slice {i} where the spacing is {spacing:.3} mm; \
+                 resample the series"
+            )));
+        }
+        steps.push(k as usize);
+    }
+    let missing: usize = steps.iter().map(|k| k - 1).sum();
+    if missing > 0 {
+        let msg = format!("{missing} missing slice(s) (gaps of several spacings of {spacing:.3} mm)");
+        if policy == Policy::Strict {
+            return Err(fail(format!("{msg}; load with Policy::Lenient to interpolate them")));
+        }
+        warnings.push(format!("{msg}: interpolated from their neighbours"));
+    }
+    // Tilt: consecutive positions should differ only along the normal.
+    let mut slice_dir = normal;
+    if unique.len() > 1 {
+        let (p0, p1) = (unique[0].1.position, unique[unique.len() - 1].1.position);
+        let total: f64 = steps.iter().sum::<usize>() as f64;
+        let step = [
+            (p1[0] - p0[0]) / total,
+            (p1[1] - p0[1]) / total,
+            (p1[2] - p0[2]) / total,
+        ];
+        let along = dot(step, normal);
+        let shear = [
+            step[0] - along * normal[0],
+            step[1] - along * normal[1],
+            step[2] - along * normal[2],
+        ];
+        let shear_mm = dot(shear, shear).sqrt();
+        if shear_mm > tolerance {
+            let msg = format!("tilted (sheared) stack: slices shift {shear_mm:.3} mm in plane per slice (gantry tilt)");
+            if policy == Policy::Strict {
+                return Err(fail(format!(
+                    "{msg}; load with Policy::Lenient to keep the sheared slice direction"
+                )));
+            }
+            let len = dot(step, step).sqrt();
+            slice_dir = step.map(|v| v / len);
+            warnings.push(format!("{msg}: the grid keeps the true slice direction"));
+        }
+    }
+    let slice_spacing = if slice_dir == normal {
+        spacing
+    } else {
+        spacing / dot(slice_dir, normal)
+    };
+    let nz = steps.iter().sum::<usize>() + 1;
+    let voxels = (nz as u128) * (rows as u128) * (cols as u128);
+    if voxels > (1u128 << 34) {
+        return Err(Error::TooLarge(format!(
+            "series {name}: {nz}×{rows}×{cols} voxels ({:.1} GiB as f32)",
+            voxels as f64 * 4.0 / (1u64 << 30) as f64
+        )));
+    }
+    // Decode every file straight into its slice of the volume.
+    let mut data = Array3::<f32>::zeros((nz, rows, cols));
+    let mut index = Vec::with_capacity(unique.len());
+    let mut z = 0;
+    for (i, (_, h)) in unique.iter().enumerate() {
+        index.push((z, *h));
+        if i < steps.len() {
+            z += steps[i];
+        }
+    }
+    let mut slots: Vec<Option<ndarray::ArrayViewMut2<'_, f32>>> = data.axis_iter_mut(Axis(0)).map(Some).collect();
+    let jobs: Vec<(ndarray::ArrayViewMut2<'_, f32>, &Header)> = index
+        .iter()
+        .map(|&(z, h)| (slots[z].take().expect("each slice once"), h))
+        .collect();
+    let decoded: Vec<(Vec<u32>, bool, f32)> = jobs
+        .into_par_iter()
+        .map(|(mut view, h)| -> Result<(Vec<u32>, bool, f32)> {
+            let slice = decode_slice(&h.path, rows, cols)?;
+            let flat = view.as_slice_mut().expect("standard layout");
+            flat.copy_from_slice(&slice.values);
+            let mut is_pad = vec![false; slice.values.len()];
+            for &p in &slice.padding {
+                is_pad[p as usize] = true;
+            }
+            let low = slice
+                .values
+                .iter()
+                .zip(&is_pad)
+                .filter(|(_, p)| !**p)
+                .fold(f32::INFINITY, |m, (v, _)| m.min(*v));
+            Ok((slice.padding, slice.monochrome1, low))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Padding becomes the lowest real value of the series (outside the field of view).
+    let low = decoded.iter().fold(f32::INFINITY, |m, d| m.min(d.2));
+    let padded: usize = decoded.iter().map(|d| d.0.len()).sum();
+    if padded > 0 {
+        let fill = if low.is_finite() { low } else { 0.0 };
+        for ((z, _), (pads, _, _)) in index.iter().zip(&decoded) {
+            let mut s = data.index_axis_mut(Axis(0), *z);
+            let flat = s.as_slice_mut().expect("standard layout");
+            for &p in pads {
+                flat[p as usize] = fill;
+            }
+        }
+        warnings.push(format!(
+            "{padded} padding pixels (PixelPaddingValue) set to {fill}, the lowest value in the series"
+        ));
+    }
+    if decoded.iter().any(|d| d.1) {
+        warnings.push("MONOCHROME1: values are kept as stored (modality values); display inverted".into());
+    }
+    // Interpolate missing slices between their neighbours.
+    for w in index.windows(2) {
+        let (z0, z1) = (w[0].0, w[1].0);
+        for z in z0 + 1..z1 {
+            let t = (z - z0) as f32 / (z1 - z0) as f32;
+            let (a, b) = (
+                data.index_axis(Axis(0), z0).to_owned(),
+                data.index_axis(Axis(0), z1).to_owned(),
+            );
+            data.index_axis_mut(Axis(0), z).assign(&(&a * (1.0 - t) + &b * t));
+        }
+    }
+    let grid = Grid {
+        spacing: [slice_spacing, first.pixel_spacing[0], first.pixel_spacing[1]],
+        origin: unique[0].1.position,
+        direction: [slice_dir, col_dir, row_dir],
+    };
+    Ok(LoadedSeries {
+        volume: Volume::new(data, grid)?,
+        warnings,
+    })
+}

@@ -1,0 +1,221 @@
+//! DICOM series: write → scan → load round trips (CT and MR, axial and oblique), assembly from
+//! shuffled files, missing and duplicate slices, two series in one folder, tilted stacks,
+//! non-DICOM files, truncated files and refused writes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::random_volume;
+use hounsfield::io::dicom::{Policy, SeriesKind, WriteOptions, load_series, scan, write_series};
+use hounsfield::{Error, Grid, Volume};
+use ndarray::Axis;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hounsfield_dicom_{name}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A CT-like volume of whole HU values.
+fn ct_volume(shape: [usize; 3], grid: Grid) -> Volume {
+    let data = random_volume(shape, 11).mapv(|v| ((v + 0.5) * 2000.0 - 1000.0).round());
+    Volume::new(data, grid).unwrap()
+}
+
+fn axial_grid() -> Grid {
+    Grid {
+        spacing: [2.5, 0.7, 0.8],
+        origin: [-10.0, 20.0, 30.5],
+        ..Grid::default()
+    }
+}
+
+/// An oblique grid: the axes rotated 30° about an inclined axis (orthonormal directions).
+fn oblique_grid() -> Grid {
+    let (s, c) = 30f64.to_radians().sin_cos();
+    Grid {
+        spacing: [1.5, 0.9, 1.1],
+        origin: [5.0, -7.0, 12.0],
+        // (z, y, x) axes as LPS vectors.
+        direction: [[0.0, -s, c], [0.0, c, s], [1.0, 0.0, 0.0]],
+    }
+}
+
+fn assert_grids_close(a: &Grid, b: &Grid) {
+    for (x, y) in a.spacing.iter().zip(&b.spacing).chain(a.origin.iter().zip(&b.origin)) {
+        assert!((x - y).abs() < 1e-4, "{a:?} vs {b:?}");
+    }
+    for (u, v) in a.direction.iter().flatten().zip(b.direction.iter().flatten()) {
+        assert!((u - v).abs() < 1e-5, "{a:?} vs {b:?}");
+    }
+}
+
+fn load_only(dir: &Path, policy: Policy) -> hounsfield::Result<hounsfield::io::dicom::LoadedSeries> {
+    let found = scan(dir)?;
+    assert_eq!(found.series.len(), 1, "{found:?}");
+    load_series(&found.series[0], policy)
+}
+
+#[test]
+fn ct_and_mr_series_round_trip_axial_and_oblique() {
+    // CT, whole HU values: stored as int16, read back exactly.
+    let dir = temp_dir("ct");
+    let ct = ct_volume([5, 12, 10], axial_grid());
+    let files = write_series(&ct, &dir, &WriteOptions::default()).unwrap();
+    assert_eq!(files.len(), 5);
+    let found = scan(&dir).unwrap();
+    assert_eq!(found.series.len(), 1);
+    let info = &found.series[0];
+    assert_eq!(
+        (info.modality.as_str(), info.rows, info.cols, info.slices),
+        ("CT", 12, 10, 5)
+    );
+    let loaded = load_series(info, Policy::Strict).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.volume.data(), ct.data());
+    assert_grids_close(loaded.volume.grid(), ct.grid());
+    // MR, oblique, fractional values: uint16 with slope/intercept, within half a step.
+    let dir = temp_dir("mr");
+    let data = random_volume([4, 9, 11], 3).mapv(|v| v * 37.5 + 100.0);
+    let mr = Volume::new(data, oblique_grid()).unwrap();
+    let options = WriteOptions {
+        kind: SeriesKind::Mr,
+        description: "oblique".into(),
+        ..WriteOptions::default()
+    };
+    write_series(&mr, &dir, &options).unwrap();
+    let loaded = load_only(&dir, Policy::Strict).unwrap();
+    let step = 37.5 / 65535.0;
+    let worst = loaded
+        .volume
+        .data()
+        .iter()
+        .zip(mr.data())
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(f64::from(worst) <= 0.5 * step + 1e-4, "{worst} vs step {step}");
+    assert_grids_close(loaded.volume.grid(), mr.grid());
+}
+
+#[test]
+fn slices_are_ordered_by_position_not_by_file_name() {
+    let dir = temp_dir("shuffled");
+    let ct = ct_volume([6, 8, 7], oblique_grid());
+    let files = write_series(&ct, &dir, &WriteOptions::default()).unwrap();
+    // Rename so that name order is the reverse of slice order (and InstanceNumber is ignored).
+    for (i, f) in files.iter().enumerate() {
+        std::fs::rename(f, dir.join(format!("img_{}.dcm", 100 - i))).unwrap();
+    }
+    let loaded = load_only(&dir, Policy::Strict).unwrap();
+    assert_eq!(loaded.volume.data(), ct.data());
+    assert_grids_close(loaded.volume.grid(), ct.grid());
+}
+
+#[test]
+fn missing_and_duplicate_slices_are_errors_or_repaired_with_a_warning() {
+    let dir = temp_dir("missing");
+    let ct = ct_volume([7, 6, 5], axial_grid());
+    let files = write_series(&ct, &dir, &WriteOptions::default()).unwrap();
+    std::fs::remove_file(&files[3]).unwrap();
+    let err = load_only(&dir, Policy::Strict).unwrap_err();
+    assert!(
+        matches!(err, Error::Series { .. }) && err.to_string().contains("missing"),
+        "{err}"
+    );
+    let loaded = load_only(&dir, Policy::Lenient).unwrap();
+    assert_eq!(loaded.volume.shape(), [7, 6, 5]);
+    assert!(
+        loaded.warnings.iter().any(|w| w.contains("interpolated")),
+        "{:?}",
+        loaded.warnings
+    );
+    let expected = (&ct.data().index_axis(Axis(0), 2) + &ct.data().index_axis(Axis(0), 4)) * 0.5;
+    assert_eq!(loaded.volume.data().index_axis(Axis(0), 3), expected);
+    assert_grids_close(loaded.volume.grid(), ct.grid());
+
+    let dir = temp_dir("duplicate");
+    let files = write_series(&ct, &dir, &WriteOptions::default()).unwrap();
+    std::fs::copy(&files[2], dir.join("copy_of_slice_3.dcm")).unwrap();
+    let err = load_only(&dir, Policy::Strict).unwrap_err();
+    assert!(err.to_string().contains("duplicate"), "{err}");
+    let loaded = load_only(&dir, Policy::Lenient).unwrap();
+    assert_eq!(loaded.volume.data(), ct.data());
+}
+
+#[test]
+fn tilted_stacks_are_refused_or_kept_sheared() {
+    let dir = temp_dir("tilted");
+    let mut grid = axial_grid();
+    // Slices stacked along z but shifted along y by 0.4 mm per 2.5 mm step (gantry tilt).
+    let len = (2.5f64 * 2.5 + 0.4 * 0.4).sqrt();
+    grid.direction[0] = [0.0, 0.4 / len, 2.5 / len];
+    grid.spacing[0] = len;
+    let ct = ct_volume([5, 6, 6], grid);
+    write_series(&ct, &dir, &WriteOptions::default()).unwrap();
+    let err = load_only(&dir, Policy::Strict).unwrap_err();
+    assert!(err.to_string().contains("tilted"), "{err}");
+    let loaded = load_only(&dir, Policy::Lenient).unwrap();
+    assert_grids_close(loaded.volume.grid(), ct.grid());
+    assert_eq!(loaded.volume.data(), ct.data());
+}
+
+#[test]
+fn folders_with_several_series_and_other_files_are_sorted_out() {
+    let root = temp_dir("two_series");
+    write_series(
+        &ct_volume([3, 5, 4], axial_grid()),
+        root.join("a"),
+        &WriteOptions::default(),
+    )
+    .unwrap();
+    write_series(
+        &ct_volume([4, 6, 5], oblique_grid()),
+        root.join("b/deeper"),
+        &WriteOptions::default(),
+    )
+    .unwrap();
+    std::fs::write(root.join("notes.txt"), "not DICOM").unwrap();
+    let found = scan(&root).unwrap();
+    assert_eq!(found.series.len(), 2);
+    assert_eq!(found.series.iter().map(|s| s.slices).collect::<Vec<_>>(), vec![4, 3]);
+    assert_eq!(found.skipped.len(), 1);
+    assert!(
+        found.skipped[0].reason.contains("not a readable DICOM"),
+        "{:?}",
+        found.skipped
+    );
+    // An empty folder has no series; a missing one is an I/O error.
+    let empty = temp_dir("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert!(scan(&empty).unwrap().series.is_empty());
+    assert!(matches!(scan(empty.join("nope")), Err(Error::Io { .. })));
+}
+
+#[test]
+fn truncated_files_and_bad_writes_are_typed_errors() {
+    let dir = temp_dir("truncated");
+    let ct = ct_volume([3, 16, 16], axial_grid());
+    let files = write_series(&ct, &dir, &WriteOptions::default()).unwrap();
+    let bytes = std::fs::read(&files[1]).unwrap();
+    std::fs::write(&files[1], &bytes[..bytes.len() - 100]).unwrap();
+    match scan(&dir) {
+        // Either the header scan refuses the file, or loading reports the short pixel data.
+        Ok(found) if found.series.len() == 1 && found.series[0].slices == 3 => {
+            let err = load_series(&found.series[0], Policy::Strict).unwrap_err();
+            assert!(matches!(err, Error::Dicom { .. }), "{err}");
+        }
+        Ok(found) => assert!(!found.skipped.is_empty(), "{found:?}"),
+        Err(e) => panic!("scan failed: {e}"),
+    }
+    // Writing into a non-empty folder, or NaN, is refused.
+    assert!(write_series(&ct, &dir, &WriteOptions::default()).is_err());
+    let mut nan = ct.data().to_owned();
+    nan[[0, 0, 0]] = f32::NAN;
+    let err = write_series(
+        &Volume::new(nan, axial_grid()).unwrap(),
+        temp_dir("nan"),
+        &WriteOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("NaN"), "{err}");
+}
