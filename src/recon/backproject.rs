@@ -293,6 +293,59 @@ unsafe fn accumulate_line_avx2(
     accumulate_line_generic(line, start, step, map, plane, weight, blend)
 }
 
+/// Adds `b` linearly interpolated at rows `v0 + k · dv` (clamped to `0..=last_row`) for
+/// `k = k0..k0 + line.len()`; `b` holds `last_row + 2` samples. AVX2 fetches both samples with
+/// hardware gathers.
+#[inline(always)]
+fn add_resampled(line: &mut [f32], k0: usize, v0: f32, dv: f32, last_row: f32, b: &[f32]) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            done = unsafe { add_resampled_avx2(line, k0, v0, dv, last_row, b) };
+        }
+    }
+    for (k, acc) in (k0 + done..).zip(line[done..].iter_mut()) {
+        let row = (v0 + k as f32 * dv).clamp(0.0, last_row);
+        let r = row as usize;
+        let fr = row - r as f32;
+        *acc += b[r] + fr * (b[r + 1] - b[r]);
+    }
+}
+
+/// The 8-wide part of [`add_resampled`]; returns how many voxels it did.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn add_resampled_avx2(line: &mut [f32], k0: usize, v0: f32, dv: f32, last_row: f32, b: &[f32]) -> usize {
+    use std::arch::x86_64::*;
+    let full = line.len() / 8 * 8;
+    let (zero, vlast, vdv, vv0, eight) = (
+        _mm256_setzero_ps(),
+        _mm256_set1_ps(last_row),
+        _mm256_set1_ps(dv),
+        _mm256_set1_ps(v0),
+        _mm256_set1_ps(8.0),
+    );
+    let k = k0 as f32;
+    let mut kv = _mm256_setr_ps(k, k + 1.0, k + 2.0, k + 3.0, k + 4.0, k + 5.0, k + 6.0, k + 7.0);
+    let (src, dst) = (b.as_ptr(), line.as_mut_ptr());
+    for j in (0..full).step_by(8) {
+        let row = _mm256_min_ps(_mm256_max_ps(_mm256_fmadd_ps(kv, vdv, vv0), zero), vlast);
+        let r = _mm256_cvttps_epi32(row);
+        let fr = _mm256_sub_ps(row, _mm256_cvtepi32_ps(r));
+        // SAFETY: 0 <= r <= last_row and `b` holds last_row + 2 samples; j + 8 <= line.len().
+        unsafe {
+            let a = _mm256_i32gather_ps::<4>(src, r);
+            let c = _mm256_i32gather_ps::<4>(src.add(1), r);
+            let v = _mm256_fmadd_ps(fr, _mm256_sub_ps(c, a), a);
+            _mm256_storeu_ps(dst.add(j), _mm256_add_ps(_mm256_loadu_ps(dst.add(j)), v));
+        }
+        kv = _mm256_add_ps(kv, eight);
+    }
+    full
+}
+
 /// Detector column and distance weight from `(U, W)`.
 #[inline(always)]
 fn column_and_weight(u: f64, w: f64, arc: Option<(f64, f64)>) -> (f64, f64) {
@@ -361,17 +414,7 @@ fn accumulate_line_generic(
         for ((b, &a0), &a1) in blend[range.clone()].iter_mut().zip(&c0[range.clone()]).zip(&c1[range]) {
             *b = wgt * (a0 + fc * (a1 - a0));
         }
-        let (v0, dv) = (v0 as f32, dv as f32);
-        let b = blend.as_ptr();
-        for (k, acc) in (k_lo as i32..).zip(line[k_lo..k_hi].iter_mut()) {
-            let row = (v0 + k as f32 * dv).clamp(0.0, last_row);
-            // SAFETY: 0 <= row <= rows - 1, so r and r + 1 index the rows + 1 blended samples
-            // (32-bit indices keep the loads gather-friendly).
-            let r = unsafe { row.to_int_unchecked::<i32>() };
-            let fr = row - r as f32;
-            let (a, c) = unsafe { (*b.offset(r as isize), *b.offset(r as isize + 1)) };
-            *acc += a + fr * (c - a);
-        }
+        add_resampled(&mut line[k_lo..k_hi], k_lo, v0 as f32, dv as f32, last_row, blend);
         return;
     }
     // General vector geometries: the column changes along z.

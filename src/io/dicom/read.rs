@@ -62,6 +62,25 @@ pub struct SeriesInfo {
     pub(crate) headers: Vec<Header>,
 }
 
+impl SeriesInfo {
+    /// The series' files, in scan order.
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.headers.iter().map(|h| h.path.clone()).collect()
+    }
+
+    /// The median distance between neighbouring slice positions along the slice normal (mm),
+    /// from the headers alone; `None` for a single slice.
+    pub fn slice_spacing(&self) -> Option<f64> {
+        let o = self.headers.first()?.orientation;
+        let normal = cross([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
+        let mut d: Vec<f64> = self.headers.iter().map(|h| dot(h.position, normal)).collect();
+        d.sort_by(f64::total_cmp);
+        let mut gaps: Vec<f64> = d.windows(2).map(|w| w[1] - w[0]).filter(|g| *g > 1e-3).collect();
+        gaps.sort_by(f64::total_cmp);
+        gaps.get(gaps.len() / 2).copied()
+    }
+}
+
 /// A file [`scan`] did not take, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Skipped {
