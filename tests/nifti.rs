@@ -1,0 +1,77 @@
+//! NIfTI import and export: round trips (oblique and left-handed grids, .nii and .nii.gz) and a
+//! file written by SimpleITK, whose LPS geometry must come back as SimpleITK reports it.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{fixture, random_volume};
+use hounsfield::io::nifti::{read_nifti, write_nifti};
+use hounsfield::{Grid, Volume};
+
+fn temp(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("hounsfield_nifti_{}_{name}", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn assert_grids_close(a: &Grid, b: &Grid, tol: f64) {
+    let pairs = a.spacing.iter().zip(&b.spacing).chain(a.origin.iter().zip(&b.origin));
+    for (x, y) in pairs.chain(a.direction.iter().flatten().zip(b.direction.iter().flatten())) {
+        assert!((x - y).abs() < tol, "{a:?} vs {b:?}");
+    }
+}
+
+#[test]
+fn volumes_round_trip_with_their_lps_geometry() {
+    let (s, c) = 20f64.to_radians().sin_cos();
+    let oblique = Grid {
+        spacing: [2.0, 0.75, 0.5],
+        origin: [10.0, -20.5, 33.0],
+        direction: [[0.0, -s, c], [0.0, c, s], [1.0, 0.0, 0.0]],
+    };
+    // Left-handed: x reversed (qfac −1 in the qform).
+    let left = Grid {
+        direction: [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]],
+        ..oblique
+    };
+    for (name, grid) in [("oblique.nii", oblique), ("left.nii.gz", left)] {
+        let volume = Volume::new(random_volume([5, 7, 9], 2), grid).unwrap();
+        let path = temp(name);
+        write_nifti(&volume, &path).unwrap();
+        let back = read_nifti(&path).unwrap();
+        assert_eq!(back.data(), volume.data(), "{name}");
+        assert_grids_close(back.grid(), volume.grid(), 1e-5);
+        // Never overwritten.
+        assert!(write_nifti(&volume, &path).is_err());
+    }
+}
+
+#[test]
+fn a_simpleitk_nifti_reads_with_simpleitks_geometry_and_values() {
+    // tests/fixtures/generate_dicom.py: the oblique pydicom series as SimpleITK read it, written
+    // by SimpleITK as NIfTI (it converts LPS to RAS on disk).
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dicom/oblique_sitk.nii.gz");
+    let volume = read_nifti(&path).unwrap();
+    let g: Vec<f64> = fixture::<f64>("dicom/oblique_sitk_geometry.npy")
+        .iter()
+        .copied()
+        .collect();
+    let d = |i: usize, j: usize| g[6 + 3 * i + j];
+    let expected = Grid {
+        origin: [g[0], g[1], g[2]],
+        spacing: [g[5], g[4], g[3]],
+        direction: [
+            [d(0, 2), d(1, 2), d(2, 2)],
+            [d(0, 1), d(1, 1), d(2, 1)],
+            [d(0, 0), d(1, 0), d(2, 0)],
+        ],
+    };
+    // NIfTI stores f32 affines: 1e-5 relative.
+    assert_grids_close(volume.grid(), &expected, 1e-4);
+    let values = fixture::<f64>("dicom/oblique_sitk_values.npy");
+    assert_eq!(values.shape(), volume.shape().as_slice());
+    for (a, b) in volume.data().iter().zip(values.iter()) {
+        assert_eq!(f64::from(*a), *b);
+    }
+}
