@@ -246,3 +246,39 @@ fn a_pydicom_series_loads_with_the_geometry_and_values_simpleitk_reads() {
         assert_eq!(f64::from(*a), *b);
     }
 }
+
+#[test]
+fn transfer_syntaxes_decode_to_the_same_pixels_or_name_what_is_missing() {
+    // tests/fixtures/dicom/transfer_syntax/PROVENANCE.md: one MR image from pydicom's test
+    // files in several transfer syntaxes.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dicom/transfer_syntax");
+    let load = |name: &str| load_only(&root.join(name), Policy::Strict);
+    let reference = load("MR_small").unwrap().volume;
+    assert_eq!(reference.shape(), [1, 64, 64]);
+    assert!(reference.data().iter().any(|&v| v != reference.data()[[0, 0, 0]]));
+    for name in [
+        "MR_small_implicit",
+        "MR_small_bigendian",
+        "MR_small_RLE",
+        "MR_small_jp2klossless",
+    ] {
+        let v = load(name).unwrap_or_else(|e| panic!("{name}: {e}")).volume;
+        assert_eq!(v.data(), reference.data(), "{name}");
+        assert_grids_close(v.grid(), reference.grid());
+    }
+    // JPEG-LS needs CharLS (C++): a typed error that names the transfer syntax.
+    let err = load("MR_small_jpeg_ls_lossless").unwrap_err();
+    assert!(
+        matches!(err, Error::Dicom { .. }) && err.to_string().contains("JPEG-LS"),
+        "{err}"
+    );
+    // Truncated pixel data: a typed error, no panic.
+    let err = load("MR_truncated").unwrap_err();
+    assert!(matches!(err, Error::Dicom { .. }), "{err}");
+    // An RT structure set (this one also lacks a file meta group) is not an image: skipped with
+    // a reason, not an error.
+    let found = scan(root.join("rtstruct")).unwrap();
+    assert!(found.series.is_empty());
+    assert_eq!(found.skipped.len(), 1);
+    assert!(!found.skipped[0].reason.is_empty());
+}

@@ -280,6 +280,26 @@ fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
+/// A readable name for the transfer syntaxes users meet (DICOM PS3.5 §8, §10).
+fn transfer_syntax_name(uid: &str) -> &'static str {
+    match uid {
+        "1.2.840.10008.1.2" => "implicit VR little endian",
+        "1.2.840.10008.1.2.1" => "explicit VR little endian",
+        "1.2.840.10008.1.2.1.99" => "deflated explicit VR little endian",
+        "1.2.840.10008.1.2.2" => "explicit VR big endian",
+        "1.2.840.10008.1.2.5" => "RLE lossless",
+        "1.2.840.10008.1.2.4.50" => "JPEG baseline",
+        "1.2.840.10008.1.2.4.51" => "JPEG extended",
+        "1.2.840.10008.1.2.4.57" | "1.2.840.10008.1.2.4.70" => "JPEG lossless",
+        "1.2.840.10008.1.2.4.80" => "JPEG-LS lossless",
+        "1.2.840.10008.1.2.4.81" => "JPEG-LS near-lossless",
+        "1.2.840.10008.1.2.4.90" => "JPEG 2000 lossless",
+        "1.2.840.10008.1.2.4.91" => "JPEG 2000",
+        "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => "HTJ2K",
+        _ => "unrecognised",
+    }
+}
+
 /// One decoded slice: modality values and the indices of padding pixels.
 struct Slice {
     values: Vec<f32>,
@@ -294,7 +314,12 @@ fn decode_slice(path: &Path, rows: usize, cols: usize) -> Result<Slice> {
     let decoded = obj.decode_pixel_data().map_err(|e| {
         dicom_error(
             path,
-            format!("cannot decode the pixel data (transfer syntax {ts}): {e}"),
+            format!(
+                "cannot decode the pixel data in transfer syntax {ts} ({}): {e}; this build decodes uncompressed \
+                 (implicit/explicit VR, little/big endian), deflate, RLE, JPEG baseline/extended/lossless and JPEG \
+                 2000 — convert the file (e.g. `dcmdjpls` or `gdcmconv --raw`) first",
+                transfer_syntax_name(&ts)
+            ),
         )
     })?;
     let bits = usize::from(decoded.bits_allocated());
