@@ -282,3 +282,29 @@ fn transfer_syntaxes_decode_to_the_same_pixels_or_name_what_is_missing() {
     assert_eq!(found.skipped.len(), 1);
     assert!(!found.skipped[0].reason.is_empty());
 }
+
+#[test]
+fn enhanced_multi_frame_images_load_from_their_functional_groups() {
+    // tests/fixtures/generate_dicom.py: 4 frames stored out of position order, orientation,
+    // spacing and rescale in the shared groups, positions per frame.
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dicom/multiframe");
+    let found = scan(&dir).unwrap();
+    assert_eq!(found.series.len(), 1);
+    assert_eq!(found.series[0].slices, 4);
+    let loaded = load_series(&found.series[0], Policy::Strict).unwrap();
+    let g: Vec<f64> = common::fixture::<f64>("dicom/multiframe_geometry.npy")
+        .iter()
+        .copied()
+        .collect();
+    let expected = Grid {
+        origin: [g[0], g[1], g[2]],
+        spacing: [g[3], g[4], g[5]],
+        direction: [[g[6], g[7], g[8]], [g[9], g[10], g[11]], [g[12], g[13], g[14]]],
+    };
+    assert_grids_close(loaded.volume.grid(), &expected);
+    let values = common::fixture::<f64>("dicom/multiframe_values.npy");
+    assert_eq!(values.shape(), loaded.volume.shape().as_slice());
+    for (a, b) in loaded.volume.data().iter().zip(values.iter()) {
+        assert_eq!(f64::from(*a), *b);
+    }
+}

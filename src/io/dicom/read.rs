@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
-use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_object::{InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 use ndarray::{Array3, Axis};
 use rayon::prelude::*;
@@ -38,6 +38,10 @@ pub(crate) struct Header {
     pub slice_thickness: Option<f64>,
     pub modality: String,
     pub description: String,
+    /// Frame of a multi-frame file (0 for single-frame files).
+    pub frame: usize,
+    /// Rescale (slope, intercept) from the functional groups of a multi-frame file.
+    pub rescale: Option<(f64, f64)>,
 }
 
 /// One series found by [`scan`].
@@ -115,17 +119,17 @@ fn dicom_error(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<String> {
+fn text(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<String> {
     obj.get(tag)
         .and_then(|e| e.to_str().ok())
         .map(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_string())
 }
 
-fn floats(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<Vec<f64>> {
+fn floats(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<Vec<f64>> {
     obj.get(tag).and_then(|e| e.to_multi_float64().ok())
 }
 
-fn int(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<i64> {
+fn int(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<i64> {
     obj.get(tag).and_then(|e| e.to_int::<i64>().ok())
 }
 
@@ -148,7 +152,26 @@ fn files_below(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Image header and grouping key of one file, or why it is skipped.
-fn read_header(path: &Path) -> std::result::Result<(Header, [String; 4]), String> {
+/// The first item of sequence `seq` in `obj`.
+fn item(obj: &InMemDicomObject, seq: dicom_core::Tag) -> Option<&InMemDicomObject> {
+    obj.get(seq)?.items()?.first()
+}
+
+/// An attribute of a functional group of a multi-frame image: the frame's own group first,
+/// then the shared one (PS3.3 C.7.6.16).
+fn group_floats(
+    frame: Option<&InMemDicomObject>,
+    shared: Option<&InMemDicomObject>,
+    group: dicom_core::Tag,
+    tag: dicom_core::Tag,
+) -> Option<Vec<f64>> {
+    frame
+        .and_then(|f| item(f, group))
+        .and_then(|g| floats(g, tag))
+        .or_else(|| shared.and_then(|s| item(s, group)).and_then(|g| floats(g, tag)))
+}
+
+fn read_header(path: &Path) -> std::result::Result<Vec<(Header, [String; 4])>, String> {
     let obj = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
         .open_file(path)
@@ -208,8 +231,73 @@ fn read_header(path: &Path) -> std::result::Result<(Header, [String; 4]), String
         slice_thickness: floats(&obj, tags::SLICE_THICKNESS).and_then(|v| v.first().copied()),
         modality,
         description: text(&obj, tags::SERIES_DESCRIPTION).unwrap_or_default(),
+        frame: 0,
+        rescale: None,
     };
-    Ok((header, key))
+    if frames == 1 {
+        return Ok(vec![(header, key)]);
+    }
+    // Multi-frame (enhanced) images: geometry and rescale per frame from the functional groups.
+    let shared = item(&obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
+    let per_frame = obj
+        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .and_then(|e| e.items())
+        .unwrap_or(&[]);
+    if frames > 100_000 || (!per_frame.is_empty() && per_frame.len() != frames) {
+        return Err(format!(
+            "{frames} frames but {} per-frame functional groups",
+            per_frame.len()
+        ));
+    }
+    (0..frames)
+        .map(|f| {
+            let own = per_frame.get(f);
+            let get = |group, tag| group_floats(own, shared, group, tag);
+            let orientation: [f64; 6] = get(tags::PLANE_ORIENTATION_SEQUENCE, tags::IMAGE_ORIENTATION_PATIENT)
+                .and_then(|v| v.try_into().ok())
+                .unwrap_or(header.orientation);
+            let position: [f64; 3] = get(tags::PLANE_POSITION_SEQUENCE, tags::IMAGE_POSITION_PATIENT)
+                .and_then(|v| v.try_into().ok())
+                .ok_or_else(|| format!("frame {f} has no ImagePositionPatient in its functional groups"))?;
+            let pixel_spacing: [f64; 2] = get(tags::PIXEL_MEASURES_SEQUENCE, tags::PIXEL_SPACING)
+                .and_then(|v| v.try_into().ok())
+                .unwrap_or(header.pixel_spacing);
+            let slope = get(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, tags::RESCALE_SLOPE);
+            let intercept = get(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, tags::RESCALE_INTERCEPT);
+            if orientation
+                .iter()
+                .chain(&position)
+                .chain(&pixel_spacing)
+                .any(|v| !v.is_finite())
+                || pixel_spacing.iter().any(|&s| s <= 0.0)
+            {
+                return Err(format!("frame {f}: non-finite geometry or non-positive pixel spacing"));
+            }
+            let key = [
+                key[0].clone(),
+                key[1].clone(),
+                key[2].clone(),
+                orientation.map(|v| format!("{:.4}", v + 0.0)).join("\\"),
+            ];
+            Ok((
+                Header {
+                    frame: f,
+                    frames: 1,
+                    orientation,
+                    position,
+                    pixel_spacing,
+                    slice_thickness: get(tags::PIXEL_MEASURES_SEQUENCE, tags::SLICE_THICKNESS)
+                        .and_then(|v| v.first().copied())
+                        .or(header.slice_thickness),
+                    rescale: slope
+                        .and_then(|s| s.first().copied())
+                        .zip(intercept.and_then(|i| i.first().copied())),
+                    ..header.clone()
+                },
+                key,
+            ))
+        })
+        .collect()
 }
 
 /// Finds the DICOM image series below `dir` (recursively), reading headers only, in parallel.
@@ -228,7 +316,11 @@ pub fn scan(dir: impl AsRef<Path>) -> Result<Scan> {
     let mut skipped = Vec::new();
     for (path, r) in results {
         match r {
-            Ok((h, key)) => groups.entry(key).or_default().push(h),
+            Ok(frames) => {
+                for (h, key) in frames {
+                    groups.entry(key).or_default().push(h);
+                }
+            }
             Err(reason) => skipped.push(Skipped { path, reason }),
         }
     }
@@ -307,8 +399,9 @@ struct Slice {
     monochrome1: bool,
 }
 
-/// Decodes frame 0 of `path` into modality values (rescale applied, padding located).
-fn decode_slice(path: &Path, rows: usize, cols: usize) -> Result<Slice> {
+/// Decodes the given frames of `path` (each with its rescale override, if any) into modality
+/// values (rescale applied, padding located), decoding the file once.
+fn decode_frames(path: &Path, frames: &[(usize, Option<(f64, f64)>)], rows: usize, cols: usize) -> Result<Vec<Slice>> {
     let obj = dicom_object::open_file(path).map_err(|e| dicom_error(path, format!("cannot read: {e}")))?;
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
     let decoded = obj.decode_pixel_data().map_err(|e| {
@@ -325,70 +418,77 @@ fn decode_slice(path: &Path, rows: usize, cols: usize) -> Result<Slice> {
     let bits = usize::from(decoded.bits_allocated());
     let stored = u32::from(decoded.bits_stored()).clamp(1, 32);
     let signed = int(&obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
-    let slope = floats(&obj, tags::RESCALE_SLOPE)
+    let file_slope = floats(&obj, tags::RESCALE_SLOPE)
         .and_then(|v| v.first().copied())
         .unwrap_or(1.0);
-    let intercept = floats(&obj, tags::RESCALE_INTERCEPT)
+    let file_intercept = floats(&obj, tags::RESCALE_INTERCEPT)
         .and_then(|v| v.first().copied())
         .unwrap_or(0.0);
-    if !(slope.is_finite() && intercept.is_finite()) {
-        return Err(dicom_error(path, "non-finite RescaleSlope/RescaleIntercept"));
-    }
     let padding = int(&obj, tags::PIXEL_PADDING_VALUE);
     let monochrome1 = text(&obj, tags::PHOTOMETRIC_INTERPRETATION).is_some_and(|p| p == "MONOCHROME1");
-    let bytes = decoded
-        .frame_data(0)
-        .map_err(|e| dicom_error(path, format!("cannot read frame 0: {e}")))?;
-    let n = rows * cols;
-    let per = bits.div_ceil(8);
     if !matches!(bits, 8 | 16 | 32) {
         return Err(dicom_error(
             path,
             format!("{bits}-bit pixels are not supported (8, 16 or 32)"),
         ));
     }
-    if bytes.len() < n * per {
-        return Err(dicom_error(
-            path,
-            format!(
-                "pixel data holds {} bytes, fewer than the {} that {rows}×{cols} {bits}-bit pixels need (truncated file?)",
-                bytes.len(),
-                n * per
-            ),
-        ));
-    }
+    let n = rows * cols;
+    let per = bits.div_ceil(8);
     let mask: u64 = if stored >= 32 {
         u32::MAX as u64
     } else {
         (1u64 << stored) - 1
     };
-    let raw = |i: usize| -> i64 {
-        let b = &bytes[i * per..(i + 1) * per];
-        let u = match per {
-            1 => u64::from(b[0]),
-            2 => u64::from(u16::from_le_bytes([b[0], b[1]])),
-            _ => u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        } & mask;
-        if signed && stored < 64 && u >> (stored - 1) & 1 == 1 {
-            u as i64 - (1i64 << stored)
-        } else {
-            u as i64
-        }
-    };
-    let mut values = Vec::with_capacity(n);
-    let mut pads = Vec::new();
-    for i in 0..n {
-        let r = raw(i);
-        if padding == Some(r) {
-            pads.push(i as u32);
-        }
-        values.push((r as f64 * slope + intercept) as f32);
-    }
-    Ok(Slice {
-        values,
-        padding: pads,
-        monochrome1,
-    })
+    frames
+        .iter()
+        .map(|&(frame, rescale)| {
+            let (slope, intercept) = rescale.unwrap_or((file_slope, file_intercept));
+            if !(slope.is_finite() && intercept.is_finite()) {
+                return Err(dicom_error(path, "non-finite RescaleSlope/RescaleIntercept"));
+            }
+            let bytes = decoded
+                .frame_data(frame as u32)
+                .map_err(|e| dicom_error(path, format!("cannot read frame {frame}: {e}")))?;
+            if bytes.len() < n * per {
+                return Err(dicom_error(
+                    path,
+                    format!(
+                        "frame {frame} holds {} bytes, fewer than the {} that {rows}×{cols} {bits}-bit pixels need \
+                         (truncated file?)",
+                        bytes.len(),
+                        n * per
+                    ),
+                ));
+            }
+            let raw = |i: usize| -> i64 {
+                let b = &bytes[i * per..(i + 1) * per];
+                let u = match per {
+                    1 => u64::from(b[0]),
+                    2 => u64::from(u16::from_le_bytes([b[0], b[1]])),
+                    _ => u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                } & mask;
+                if signed && u >> (stored - 1) & 1 == 1 {
+                    u as i64 - (1i64 << stored)
+                } else {
+                    u as i64
+                }
+            };
+            let mut values = Vec::with_capacity(n);
+            let mut pads = Vec::new();
+            for i in 0..n {
+                let r = raw(i);
+                if padding == Some(r) {
+                    pads.push(i as u32);
+                }
+                values.push((r as f64 * slope + intercept) as f32);
+            }
+            Ok(Slice {
+                values,
+                padding: pads,
+                monochrome1,
+            })
+        })
+        .collect()
 }
 
 /// Assembles `series` into a volume (see the module docs for the rules), decoding slices in
@@ -403,11 +503,6 @@ pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> 
         series: name.clone(),
         reason,
     };
-    if series.headers.iter().any(|h| h.frames > 1) {
-        return Err(fail(
-            "multi-frame (enhanced) images are not supported yet; convert the series to single-frame files".into(),
-        ));
-    }
     let first = &series.headers[0];
     let (rows, cols) = (first.rows, first.cols);
     let o = first.orientation;
@@ -529,35 +624,51 @@ pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> 
         }
     }
     let mut slots: Vec<Option<ndarray::ArrayViewMut2<'_, f32>>> = data.axis_iter_mut(Axis(0)).map(Some).collect();
-    let jobs: Vec<(ndarray::ArrayViewMut2<'_, f32>, &Header)> = index
-        .iter()
-        .map(|&(z, h)| (slots[z].take().expect("each slice once"), h))
-        .collect();
-    let decoded: Vec<(Vec<u32>, bool, f32)> = jobs
+    // One job per file (a multi-frame file is decoded once for all its frames).
+    type Job<'v, 'h> = (ndarray::ArrayViewMut2<'v, f32>, &'h Header, usize);
+    let mut per_file: BTreeMap<&Path, Vec<Job<'_, '_>>> = BTreeMap::new();
+    for &(z, h) in &index {
+        per_file
+            .entry(h.path.as_path())
+            .or_default()
+            .push((slots[z].take().expect("each slice once"), h, z));
+    }
+    let decoded: Vec<Vec<(usize, Vec<u32>, bool, f32)>> = per_file
+        .into_iter()
+        .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|(mut view, h)| -> Result<(Vec<u32>, bool, f32)> {
-            let slice = decode_slice(&h.path, rows, cols)?;
-            let flat = view.as_slice_mut().expect("standard layout");
-            flat.copy_from_slice(&slice.values);
-            let mut is_pad = vec![false; slice.values.len()];
-            for &p in &slice.padding {
-                is_pad[p as usize] = true;
-            }
-            let low = slice
-                .values
-                .iter()
-                .zip(&is_pad)
-                .filter(|(_, p)| !**p)
-                .fold(f32::INFINITY, |m, (v, _)| m.min(*v));
-            Ok((slice.padding, slice.monochrome1, low))
+        .map(|(path, jobs)| -> Result<Vec<(usize, Vec<u32>, bool, f32)>> {
+            let frames: Vec<(usize, Option<(f64, f64)>)> = jobs.iter().map(|(_, h, _)| (h.frame, h.rescale)).collect();
+            let slices = decode_frames(path, &frames, rows, cols)?;
+            Ok(jobs
+                .into_iter()
+                .zip(slices)
+                .map(|((mut view, _, z), slice)| {
+                    view.as_slice_mut()
+                        .expect("standard layout")
+                        .copy_from_slice(&slice.values);
+                    let mut is_pad = vec![false; slice.values.len()];
+                    for &p in &slice.padding {
+                        is_pad[p as usize] = true;
+                    }
+                    let low = slice
+                        .values
+                        .iter()
+                        .zip(&is_pad)
+                        .filter(|(_, p)| !**p)
+                        .fold(f32::INFINITY, |m, (v, _)| m.min(*v));
+                    (z, slice.padding, slice.monochrome1, low)
+                })
+                .collect())
         })
         .collect::<Result<Vec<_>>>()?;
+    let decoded: Vec<(usize, Vec<u32>, bool, f32)> = decoded.into_iter().flatten().collect();
     // Padding becomes the lowest real value of the series (outside the field of view).
-    let low = decoded.iter().fold(f32::INFINITY, |m, d| m.min(d.2));
-    let padded: usize = decoded.iter().map(|d| d.0.len()).sum();
+    let low = decoded.iter().fold(f32::INFINITY, |m, d| m.min(d.3));
+    let padded: usize = decoded.iter().map(|d| d.1.len()).sum();
     if padded > 0 {
         let fill = if low.is_finite() { low } else { 0.0 };
-        for ((z, _), (pads, _, _)) in index.iter().zip(&decoded) {
+        for (z, pads, _, _) in &decoded {
             let mut s = data.index_axis_mut(Axis(0), *z);
             let flat = s.as_slice_mut().expect("standard layout");
             for &p in pads {
@@ -568,7 +679,7 @@ pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> 
             "{padded} padding pixels (PixelPaddingValue) set to {fill}, the lowest value in the series"
         ));
     }
-    if decoded.iter().any(|d| d.1) {
+    if decoded.iter().any(|d| d.2) {
         warnings.push("MONOCHROME1: values are kept as stored (modality values); display inverted".into());
     }
     // Interpolate missing slices between their neighbours.
