@@ -392,6 +392,15 @@ fn transfer_syntax_name(uid: &str) -> &'static str {
     }
 }
 
+/// A decoded slice once placed in the volume: its index, padding pixels, photometric flag and
+/// lowest non-padding value.
+struct Placed {
+    z: usize,
+    padding: Vec<u32>,
+    monochrome1: bool,
+    low: f32,
+}
+
 /// One decoded slice: modality values and the indices of padding pixels.
 struct Slice {
     values: Vec<f32>,
@@ -633,11 +642,11 @@ pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> 
             .or_default()
             .push((slots[z].take().expect("each slice once"), h, z));
     }
-    let decoded: Vec<Vec<(usize, Vec<u32>, bool, f32)>> = per_file
+    let decoded: Vec<Vec<Placed>> = per_file
         .into_iter()
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|(path, jobs)| -> Result<Vec<(usize, Vec<u32>, bool, f32)>> {
+        .map(|(path, jobs)| -> Result<Vec<Placed>> {
             let frames: Vec<(usize, Option<(f64, f64)>)> = jobs.iter().map(|(_, h, _)| (h.frame, h.rescale)).collect();
             let slices = decode_frames(path, &frames, rows, cols)?;
             Ok(jobs
@@ -657,21 +666,26 @@ pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> 
                         .zip(&is_pad)
                         .filter(|(_, p)| !**p)
                         .fold(f32::INFINITY, |m, (v, _)| m.min(*v));
-                    (z, slice.padding, slice.monochrome1, low)
+                    Placed {
+                        z,
+                        padding: slice.padding,
+                        monochrome1: slice.monochrome1,
+                        low,
+                    }
                 })
                 .collect())
         })
         .collect::<Result<Vec<_>>>()?;
-    let decoded: Vec<(usize, Vec<u32>, bool, f32)> = decoded.into_iter().flatten().collect();
+    let decoded: Vec<Placed> = decoded.into_iter().flatten().collect();
     // Padding becomes the lowest real value of the series (outside the field of view).
-    let low = decoded.iter().fold(f32::INFINITY, |m, d| m.min(d.3));
-    let padded: usize = decoded.iter().map(|d| d.1.len()).sum();
+    let low = decoded.iter().fold(f32::INFINITY, |m, d| m.min(d.low));
+    let padded: usize = decoded.iter().map(|d| d.padding.len()).sum();
     if padded > 0 {
         let fill = if low.is_finite() { low } else { 0.0 };
-        for (z, pads, _, _) in &decoded {
-            let mut s = data.index_axis_mut(Axis(0), *z);
+        for d in &decoded {
+            let mut s = data.index_axis_mut(Axis(0), d.z);
             let flat = s.as_slice_mut().expect("standard layout");
-            for &p in pads {
+            for &p in &d.padding {
                 flat[p as usize] = fill;
             }
         }
@@ -679,7 +693,7 @@ pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> 
             "{padded} padding pixels (PixelPaddingValue) set to {fill}, the lowest value in the series"
         ));
     }
-    if decoded.iter().any(|d| d.2) {
+    if decoded.iter().any(|d| d.monochrome1) {
         warnings.push("MONOCHROME1: values are kept as stored (modality values); display inverted".into());
     }
     // Interpolate missing slices between their neighbours.
