@@ -25,6 +25,7 @@ pub mod io;
 mod memory;
 pub mod recon;
 pub mod stats;
+mod vec3;
 pub mod volume;
 
 /// The names most programs need: `use hounsfield::prelude::*;`.

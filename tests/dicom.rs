@@ -229,16 +229,7 @@ fn a_pydicom_series_loads_with_the_geometry_and_values_simpleitk_reads() {
     let g = common::fixture::<f64>("dicom/oblique_sitk_geometry.npy");
     let g: Vec<f64> = g.iter().copied().collect();
     let grid = loaded.volume.grid();
-    let d = |i: usize, j: usize| g[6 + 3 * i + j];
-    let expected = Grid {
-        origin: [g[0], g[1], g[2]],
-        spacing: [g[5], g[4], g[3]],
-        direction: [
-            [d(0, 2), d(1, 2), d(2, 2)],
-            [d(0, 1), d(1, 1), d(2, 1)],
-            [d(0, 0), d(1, 0), d(2, 0)],
-        ],
-    };
+    let expected = common::sitk_grid(&g);
     assert_grids_close(grid, &expected);
     let values = common::fixture::<f64>("dicom/oblique_sitk_values.npy");
     assert_eq!(values.shape(), loaded.volume.shape().as_slice());

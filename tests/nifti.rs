@@ -57,16 +57,7 @@ fn a_simpleitk_nifti_reads_with_simpleitks_geometry_and_values() {
         .iter()
         .copied()
         .collect();
-    let d = |i: usize, j: usize| g[6 + 3 * i + j];
-    let expected = Grid {
-        origin: [g[0], g[1], g[2]],
-        spacing: [g[5], g[4], g[3]],
-        direction: [
-            [d(0, 2), d(1, 2), d(2, 2)],
-            [d(0, 1), d(1, 1), d(2, 1)],
-            [d(0, 0), d(1, 0), d(2, 0)],
-        ],
-    };
+    let expected = common::sitk_grid(&g);
     // NIfTI stores f32 affines: 1e-5 relative.
     assert_grids_close(volume.grid(), &expected, 1e-4);
     let values = fixture::<f64>("dicom/oblique_sitk_values.npy");

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder};
 use crate::gpu::{plan_slabs, slab_window};
 use crate::recon::geometry::{Beam, Detector, Geometry};
+use crate::vec3::{cross, dot, norm, sub};
 use crate::volume::Grid;
 
 /// Side of the (x, y) tiles of the CPU back-projector.
@@ -33,26 +34,6 @@ const TILE: usize = 8;
 pub struct ViewMatrix {
     /// Rows `U`, `V`, `W`.
     pub rows: [[f64; 4]; 3],
-}
-
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-
-fn norm(a: [f64; 3]) -> f64 {
-    dot(a, a).sqrt()
 }
 
 /// An affine form `c · X + k` in mm turned into one over voxel indices of `grid`.

@@ -163,3 +163,18 @@ pub fn random_values(n: usize, seed: u64) -> Vec<f32> {
 pub fn random_volume(shape: [usize; 3], seed: u64) -> ndarray::Array3<f32> {
     ndarray::Array3::from_shape_vec(shape, random_values(shape.iter().product(), seed)).unwrap()
 }
+
+/// The grid SimpleITK describes with `origin (3) + spacing (3, x y z) + direction (9, row-major,
+/// columns = x, y, z axes)`, as the DICOM/NIfTI fixtures store it.
+pub fn sitk_grid(g: &[f64]) -> hounsfield::Grid {
+    let d = |i: usize, j: usize| g[6 + 3 * i + j];
+    hounsfield::Grid {
+        origin: [g[0], g[1], g[2]],
+        spacing: [g[5], g[4], g[3]],
+        direction: [
+            [d(0, 2), d(1, 2), d(2, 2)],
+            [d(0, 1), d(1, 1), d(2, 1)],
+            [d(0, 0), d(1, 0), d(2, 0)],
+        ],
+    }
+}

@@ -10,6 +10,7 @@ use ndarray::{Array3, Axis};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::vec3::{cross, dot};
 use crate::volume::{Grid, Volume};
 
 /// How series assembly treats problems that can be repaired.
@@ -358,18 +359,6 @@ pub fn scan(dir: impl AsRef<Path>) -> Result<Scan> {
         .collect();
     series.sort_by(|a, b| b.slices.cmp(&a.slices).then(a.uid.cmp(&b.uid)));
     Ok(Scan { series, skipped })
-}
-
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
 /// A readable name for the transfer syntaxes users meet (DICOM PS3.5 §8, §10).
