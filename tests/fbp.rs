@@ -9,6 +9,23 @@ use hounsfield::recon::{Fbp2d, Geometry, Phantom, RampWindow, SheppLogan};
 use hounsfield::{Error, Grid};
 use ndarray::{Array2, ArrayD, Axis, Ix2};
 
+/// PSNR (dB, peak: the truth's range) of `rec` against `truth` over the disc of `radius`
+/// pixels around `centre`.
+fn psnr_inside(rec: &Array2<f32>, truth: &Array2<f32>, centre: f64, radius: f64) -> f64 {
+    let (mut sq, mut count) = (0.0f64, 0usize);
+    let (lo, hi) = truth
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    for ((r, c), &t) in truth.indexed_iter() {
+        let (y, x) = (r as f64 - centre, c as f64 - centre);
+        if x * x + y * y < radius * radius {
+            sq += (f64::from(rec[[r, c]]) - f64::from(t)).powi(2);
+            count += 1;
+        }
+    }
+    10.0 * (f64::from(hi - lo).powi(2) / (sq / count as f64)).log10()
+}
+
 /// Mean absolute error of `rec` against `truth` over the disc of `radius` pixels around
 /// `centre` (RTK-style: inside the reconstruction circle, away from its rim).
 fn mae_inside(rec: &Array2<f32>, truth: &Array2<f32>, centre: f64, radius: f64) -> f64 {
@@ -82,10 +99,11 @@ fn exact_projections_of_shepp_logan_reconstruct_to_the_phantom() {
         }
     }
     let mae = abs_err / count as f64;
-    eprintln!("FBP of exact Shepp-Logan projections: MAE {mae:.4}");
+    let psnr = psnr_inside(&rec, &truth, 64.0, 50.0);
+    eprintln!("FBP of exact Shepp-Logan projections: MAE {mae:.4}, PSNR {psnr:.1} dB");
     assert!(
-        mae < 0.02,
-        "mean absolute error {mae:.4} inside the circle (values 0..{max_v})"
+        mae < 0.02 && psnr > 28.0,
+        "mean absolute error {mae:.4}, PSNR {psnr:.1} dB inside the circle (values 0..{max_v})"
     );
 }
 
@@ -142,8 +160,12 @@ fn fan_beam_fbp_reconstructs_exact_projections_on_flat_and_arc_detectors() {
         let sino = g.project_exact(&phantom).unwrap().index_axis_move(Axis(1), 0);
         let rec = FanFbp::new(&g).unwrap().reconstruct_cpu(sino.view(), n, 1.0).unwrap();
         let mae = mae_inside(&rec, &truth, 63.5, 50.0);
-        eprintln!("fan FBP ({detector:?}) of exact Shepp-Logan projections: MAE {mae:.4}");
-        assert!(mae < 0.02, "{detector:?}: mean absolute error {mae:.4}");
+        let psnr = psnr_inside(&rec, &truth, 63.5, 50.0);
+        eprintln!("fan FBP ({detector:?}) of exact Shepp-Logan projections: MAE {mae:.4}, PSNR {psnr:.1} dB");
+        assert!(
+            mae < 0.02 && psnr > 28.0,
+            "{detector:?}: MAE {mae:.4}, PSNR {psnr:.1} dB"
+        );
     }
     // Short scans (180° + fan angle, Parker weights) on both detectors.
     for (detector, spacing) in [(Detector::Flat, 1.6), (Detector::Arc, 1.5)] {
@@ -153,8 +175,12 @@ fn fan_beam_fbp_reconstructs_exact_projections_on_flat_and_arc_detectors() {
         let sino = g.project_exact(&phantom).unwrap().index_axis_move(Axis(1), 0);
         let rec = FanFbp::new(&g).unwrap().reconstruct_cpu(sino.view(), n, 1.0).unwrap();
         let mae = mae_inside(&rec, &truth, 63.5, 50.0);
-        eprintln!("short-scan fan FBP ({detector:?}): MAE {mae:.4}");
-        assert!(mae < 0.02, "short scan {detector:?}: mean absolute error {mae:.4}");
+        let psnr = psnr_inside(&rec, &truth, 63.5, 50.0);
+        eprintln!("short-scan fan FBP ({detector:?}): MAE {mae:.4}, PSNR {psnr:.1} dB");
+        assert!(
+            mae < 0.02 && psnr > 28.0,
+            "short scan {detector:?}: MAE {mae:.4}, PSNR {psnr:.1} dB"
+        );
     }
     // Too short a scan is refused with a message that says what is needed.
     let short: Vec<f64> = (0..150).map(|k| k as f64).collect();
