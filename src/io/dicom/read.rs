@@ -173,9 +173,8 @@ fn group_floats(
 }
 
 fn read_header(path: &Path) -> std::result::Result<Vec<(Header, [String; 4])>, String> {
-    let obj = OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(path)
+    let obj = guarded(|| OpenFileOptions::new().read_until(tags::PIXEL_DATA).open_file(path))
+        .ok_or("the DICOM parser failed on malformed data (a panic in dicom-rs was caught)")?
         .map_err(|e| format!("not a readable DICOM file ({e})"))?;
     let sop_class = obj
         .meta()
@@ -361,6 +360,12 @@ pub fn scan(dir: impl AsRef<Path>) -> Result<Scan> {
     Ok(Scan { series, skipped })
 }
 
+/// Runs third-party parsing or decoding, turning a panic on hostile input into `None` (the
+/// fuzzer found panics in dicom-rs's RLE decoder; callers report a typed error instead).
+fn guarded<T>(work: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).ok()
+}
+
 /// A readable name for the transfer syntaxes users meet (DICOM PS3.5 §8, §10).
 fn transfer_syntax_name(uid: &str) -> &'static str {
     match uid {
@@ -400,19 +405,36 @@ struct Slice {
 /// Decodes the given frames of `path` (each with its rescale override, if any) into modality
 /// values (rescale applied, padding located), decoding the file once.
 fn decode_frames(path: &Path, frames: &[(usize, Option<(f64, f64)>)], rows: usize, cols: usize) -> Result<Vec<Slice>> {
-    let obj = dicom_object::open_file(path).map_err(|e| dicom_error(path, format!("cannot read: {e}")))?;
+    let obj = guarded(|| dicom_object::open_file(path))
+        .ok_or_else(|| {
+            dicom_error(
+                path,
+                "the DICOM parser failed on malformed data (a panic in dicom-rs was caught)",
+            )
+        })?
+        .map_err(|e| dicom_error(path, format!("cannot read: {e}")))?;
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
-    let decoded = obj.decode_pixel_data().map_err(|e| {
-        dicom_error(
-            path,
-            format!(
-                "cannot decode the pixel data in transfer syntax {ts} ({}): {e}; this build decodes uncompressed \
-                 (implicit/explicit VR, little/big endian), deflate, RLE, JPEG baseline/extended/lossless and JPEG \
-                 2000 — convert the file (e.g. `dcmdjpls` or `gdcmconv --raw`) first",
-                transfer_syntax_name(&ts)
-            ),
-        )
-    })?;
+    let decoded = guarded(|| obj.decode_pixel_data())
+        .ok_or_else(|| {
+            dicom_error(
+                path,
+                format!(
+                    "the {} pixel data decoder failed on malformed data (a panic in dicom-rs was caught)",
+                    transfer_syntax_name(&ts)
+                ),
+            )
+        })?
+        .map_err(|e| {
+            dicom_error(
+                path,
+                format!(
+                    "cannot decode the pixel data in transfer syntax {ts} ({}): {e}; this build decodes uncompressed \
+                 (implicit/explicit VR, little/big endian), deflate, RLE and JPEG baseline/extended/lossless — \
+                 convert the file (e.g. `gdcmconv --raw` or `dcmdjpls`) first",
+                    transfer_syntax_name(&ts)
+                ),
+            )
+        })?;
     let bits = usize::from(decoded.bits_allocated());
     let stored = u32::from(decoded.bits_stored()).clamp(1, 32);
     let signed = int(&obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
@@ -605,6 +627,22 @@ pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> 
     };
     let nz = steps.iter().sum::<usize>() + 1;
     let voxels = (nz as u128) * (rows as u128) * (cols as u128);
+    // A hostile header can claim any size: the files must plausibly hold the pixels (at most
+    // 1000:1 compression) before the volume is allocated.
+    let mut files: Vec<&Path> = unique.iter().map(|(_, h)| h.path.as_path()).collect();
+    files.sort();
+    files.dedup();
+    let file_bytes: u128 = files
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| u128::from(m.len())).unwrap_or(0))
+        .sum();
+    let present = (unique.len() as u128) * (rows as u128) * (cols as u128);
+    if present > 1000 * file_bytes {
+        return Err(fail(format!(
+            "the headers declare {present} pixels but the files hold only {file_bytes} bytes (corrupt or hostile \
+             header)"
+        )));
+    }
     if voxels > (1u128 << 34) {
         return Err(Error::TooLarge(format!(
             "series {name}: {nz}×{rows}×{cols} voxels ({:.1} GiB as f32)",
