@@ -57,6 +57,17 @@ pub fn centred_grid(shape: [usize; 3], voxel_mm: [f64; 3]) -> Result<Grid> {
     Ok(grid)
 }
 
+/// Refuses NaN or infinite host projections, which FBP would spread over the whole volume.
+fn check_finite(projections: ArrayView3<'_, f32>) -> Result<()> {
+    if projections.iter().any(|v| !v.is_finite()) {
+        return Err(Error::param(
+            "projections",
+            "the projections hold NaN or infinite values; FDK would spread them over the whole volume",
+        ));
+    }
+    Ok(())
+}
+
 /// FDK / fan-beam FBP.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fdk {
@@ -260,12 +271,7 @@ impl Fdk {
 
     /// Pre-weighted, ramp-filtered projections on the CPU.
     pub(crate) fn filter_cpu(&self, projections: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
-        if projections.iter().any(|v| !v.is_finite()) {
-            return Err(Error::param(
-                "projections",
-                "the projections hold NaN or infinite values; FDK would spread them over the whole volume",
-            ));
-        }
+        check_finite(projections)?;
         let (cosine, parker) = self.pre_weights();
         let cols = self.geometry.cols;
         let mut weighted = projections.to_owned();
@@ -345,12 +351,7 @@ impl Fdk {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<GpuVolume> {
         self.check(projections.dim(), shape, grid)?;
-        if projections.iter().any(|v| !v.is_finite()) {
-            return Err(Error::param(
-                "projections",
-                "the projections hold NaN or infinite values; FDK would spread them over the whole volume",
-            ));
-        }
+        check_finite(projections)?;
         let (cosine, short_scan) = self.pre_weights();
         filtered_backprojection_gpu(
             ctx,
