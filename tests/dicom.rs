@@ -344,3 +344,41 @@ fn headers_that_claim_absurd_sizes_are_refused_before_allocating() {
     let err = load_only(&dir, Policy::Lenient).unwrap_err();
     assert!(err.to_string().contains("hostile"), "{err}");
 }
+
+#[test]
+fn elements_declaring_more_bytes_than_the_file_holds_are_refused_before_allocating() {
+    // dicom-rs zero-fills a value's declared length before reading it: without the check a
+    // few-kilobyte file declaring gigabytes costs gigabytes (found by the fuzzer).
+    let source =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dicom/transfer_syntax/MR_small/MR_small.dcm");
+    let bytes = std::fs::read(&source).unwrap();
+    let huge = 0xF000_0000u32.to_le_bytes();
+    // Native pixel data: (7FE0,0010) OW, two reserved bytes, then the 32-bit length.
+    let pixel_tag = [0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0];
+    let at = bytes
+        .windows(8)
+        .position(|w| w == pixel_tag)
+        .expect("pixel data header")
+        + 8;
+    let mut pixel = bytes.clone();
+    pixel[at..at + 4].copy_from_slice(&huge);
+    // A file meta element: (0002,0001) OB, the version, right after the group length.
+    let meta_tag = [0x02, 0x00, 0x01, 0x00, b'O', b'B', 0, 0];
+    let at = bytes
+        .windows(8)
+        .position(|w| w == meta_tag)
+        .expect("meta version header")
+        + 8;
+    let mut meta = bytes.clone();
+    meta[at..at + 4].copy_from_slice(&huge);
+    for (name, data) in [("pixel", pixel), ("meta", meta)] {
+        let dir = temp_dir(&format!("declared_{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("slice.dcm"), data).unwrap();
+        let found = scan(&dir).unwrap();
+        assert!(found.series.is_empty(), "{name}: a corrupt file became a series");
+        assert_eq!(found.skipped.len(), 1, "{name}");
+        let reason = &found.skipped[0].reason;
+        assert!(reason.contains("declares 4026531840 bytes"), "{name}: {reason}");
+    }
+}

@@ -15,6 +15,7 @@
 //!   with a warning.
 //! * [`write_series`]: a volume as a new CT/MR/Secondary Capture series.
 
+mod lengths;
 mod read;
 mod write;
 

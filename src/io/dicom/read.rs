@@ -9,6 +9,7 @@ use dicom_pixeldata::PixelDecoder;
 use ndarray::{Array3, Axis};
 use rayon::prelude::*;
 
+use super::lengths::{Until, check_declared_lengths};
 use crate::error::{Error, Result};
 use crate::vec3::{cross, dot};
 use crate::volume::{Grid, Volume};
@@ -173,6 +174,7 @@ fn group_floats(
 }
 
 fn read_header(path: &Path) -> std::result::Result<Vec<(Header, [String; 4])>, String> {
+    check_declared_lengths(path, Until::PixelData)?;
     let obj = guarded(|| OpenFileOptions::new().read_until(tags::PIXEL_DATA).open_file(path))
         .ok_or("the DICOM parser failed on malformed data (a panic in dicom-rs was caught)")?
         .map_err(|e| format!("not a readable DICOM file ({e})"))?;
@@ -405,6 +407,7 @@ struct Slice {
 /// Decodes the given frames of `path` (each with its rescale override, if any) into modality
 /// values (rescale applied, padding located), decoding the file once.
 fn decode_frames(path: &Path, frames: &[(usize, Option<(f64, f64)>)], rows: usize, cols: usize) -> Result<Vec<Slice>> {
+    check_declared_lengths(path, Until::End).map_err(|reason| dicom_error(path, reason))?;
     let obj = guarded(|| dicom_object::open_file(path))
         .ok_or_else(|| {
             dicom_error(
