@@ -5,20 +5,19 @@
 //!
 //! `cargo run --release --example filter -- IN_FOLDER OUT_FOLDER --steps "median:1 bilateral:0.8:40"`
 //!
-//! Steps (mm where the unit is a length): `gaussian:SIGMA_MM`, `median:RADIUS_VOXELS`,
-//! `bilateral:DOMAIN_SIGMA_MM:RANGE_SIGMA`, `unsharp:RADIUS_VOXELS:AMOUNT`,
-//! `diffusion:ITERATIONS:CONDUCTANCE` (ITK gradient anisotropic diffusion).
+//! Steps as `Pipeline::parse` reads them (mm where the unit is a length): `gaussian:SIGMA_MM`,
+//! `median:RADIUS`, `bilateral:DOMAIN_SIGMA_MM:RANGE_SIGMA`, `unsharp:SIGMA:AMOUNT`,
+//! `diffusion:ITERATIONS:CONDUCTANCE`, `curvature:ITERATIONS:CONDUCTANCE`,
+//! `opening|closing|erosion|dilation:RADIUS`, `clip:LO:HI`.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use hounsfield::filter::{
-    AnisotropicDiffusion, Bilateral, Filter, Gaussian, Median, Pipeline, UnsharpMask, WindowPreset,
-};
+use hounsfield::Backend;
+use hounsfield::filter::{Filter, Pipeline, WindowPreset};
 use hounsfield::io::dicom::{Policy, SeriesKind, WriteOptions, load_series, scan, write_series};
 use hounsfield::io::{Window, save_png};
-use hounsfield::{Backend, Grid};
 use ndarray::Axis;
 
 #[derive(Parser, Debug)]
@@ -52,65 +51,9 @@ fn main() {
     }
 }
 
-fn parse_steps(spec: &str, grid: &Grid) -> Result<Pipeline, Box<dyn std::error::Error>> {
-    let mut pipeline = Pipeline::new();
-    for step in spec.split_whitespace() {
-        let mut parts = step.split(':');
-        let name = parts.next().unwrap_or("");
-        let nums: Vec<f64> = parts
-            .map(|p| {
-                p.parse::<f64>()
-                    .map_err(|_| format!("step '{step}': '{p}' is not a number"))
-            })
-            .collect::<Result<_, _>>()?;
-        let need = |n: usize| -> Result<(), String> {
-            if nums.len() == n {
-                Ok(())
-            } else {
-                Err(format!("step '{step}' needs {n} number(s) after '{name}:'"))
-            }
-        };
-        pipeline = match name {
-            "gaussian" => {
-                need(1)?;
-                pipeline.then(Gaussian::from_mm(&[nums[0]], grid)?)
-            }
-            "median" => {
-                need(1)?;
-                pipeline.then(Median::new(&[nums[0] as usize]))
-            }
-            "bilateral" => {
-                need(2)?;
-                pipeline.then(Bilateral::new(&[nums[0]], nums[1]).for_grid(grid))
-            }
-            "unsharp" => {
-                need(2)?;
-                pipeline.then(UnsharpMask::new(&[nums[0]], nums[1]))
-            }
-            "diffusion" => {
-                need(2)?;
-                pipeline.then(AnisotropicDiffusion::gradient(nums[0] as usize, nums[1]).for_grid(grid))
-            }
-            _ => {
-                return Err(
-                    format!("unknown step '{name}'; use gaussian, median, bilateral, unsharp or diffusion").into(),
-                );
-            }
-        };
-    }
-    Ok(pipeline)
-}
-
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let found = scan(&args.input)?;
-    let info = found.series.get(args.series).ok_or_else(|| {
-        format!(
-            "{} holds {} DICOM series; pick one with --series 0..{} (see the info example)",
-            args.input.display(),
-            found.series.len(),
-            found.series.len().max(1) - 1
-        )
-    })?;
+    let info = found.series_at(args.series)?;
     let t = Instant::now();
     let loaded = load_series(info, Policy::Strict)?;
     let volume = loaded.volume;
@@ -121,7 +64,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         volume.shape(),
         t.elapsed().as_secs_f64() * 1e3
     );
-    let pipeline = parse_steps(&args.steps, volume.grid())?;
+    let pipeline = Pipeline::parse(&args.steps, volume.grid())?;
     let backend = match args.backend.as_str() {
         "auto" => Backend::auto()?,
         "cpu" => Backend::Cpu,
@@ -160,9 +103,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             ..WriteOptions::default()
         },
     )?;
-    let preset: WindowPreset = args.window.parse()?;
-    let (c, w) = preset.center_width();
-    let window = Window::center_width(c as f32, w as f32)?;
+    let window = Window::from(args.window.parse::<WindowPreset>()?);
     let mid = volume.shape()[0] / 2;
     save_png(
         volume.data().index_axis(Axis(0), mid),

@@ -51,10 +51,7 @@ fn main() {
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let found = scan(&args.folder)?;
-    let info = found
-        .series
-        .get(args.series)
-        .ok_or_else(|| format!("{} holds {} DICOM series", args.folder.display(), found.series.len()))?;
+    let info = found.series_at(args.series)?;
     if info.modality != "CT" {
         return Err(format!(
             "series {} is {}, not CT: HU are needed to simulate attenuation",

@@ -326,6 +326,16 @@ fn inputs_the_fuzzer_found_give_errors_not_panics() {
         checked += 1;
     }
     assert!(checked > 0, "no fuzz regression inputs found");
+    // This one declares 4 294 967 041 RLE segments: refused before dicom-rs allocates 16 GB.
+    let dir = temp_dir("fuzz_rle_count");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixtures.join("rle_segment_count_16gb.dcm"), dir.join("input.dcm")).unwrap();
+    let found = scan(&dir).unwrap();
+    let err = load_series(&found.series[0], Policy::Lenient).unwrap_err();
+    assert!(
+        err.to_string().contains("segments; the standard allows at most 15"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -48,6 +48,7 @@ pub mod median;
 pub mod mip_render;
 pub mod morphology;
 pub(crate) mod neighbourhood;
+pub mod orthogonal;
 pub mod pipeline;
 pub(crate) mod pointwise;
 pub mod projection;
@@ -69,6 +70,7 @@ pub use intensity::{Clip, Rescale, Threshold, VoiFunction, WindowLevel, WindowPr
 pub use median::{Median, median_filter};
 pub use mip_render::MipRender;
 pub use morphology::{BinaryMorphology, Footprint, GreyMorphology, MorphOp};
+pub use orthogonal::{OrthogonalView, orthogonal_projections};
 pub use pipeline::Pipeline;
 pub use projection::{Projection, ProjectionKind};
 pub use resample::{Interpolation, Resample};

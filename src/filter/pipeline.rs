@@ -9,7 +9,7 @@ use std::fmt;
 
 use ndarray::{Array3, ArrayView3};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::filter::{Filter, check_ndim};
 use crate::gpu::{GpuVolume, Recorder};
 use crate::volume::Grid;
@@ -62,6 +62,125 @@ impl Pipeline {
     /// True when the pipeline has no step.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// A pipeline from a textual specification, as command lines and scripts write it: steps
+    /// separated by spaces, each `name:number:number…`, lengths in mm where the step has one
+    /// (converted with `grid`'s spacing):
+    ///
+    /// | step | meaning |
+    /// |---|---|
+    /// | `gaussian:SIGMA_MM` | [`Gaussian`](crate::filter::Gaussian) with sigma in mm |
+    /// | `median:RADIUS` | exact [`Median`](crate::filter::Median), radius in voxels |
+    /// | `bilateral:DOMAIN_SIGMA_MM:RANGE_SIGMA` | ITK's [`Bilateral`](crate::filter::Bilateral) |
+    /// | `unsharp:SIGMA:AMOUNT` | [`UnsharpMask`](crate::filter::UnsharpMask), sigma in voxels |
+    /// | `diffusion:ITERATIONS:CONDUCTANCE` | ITK gradient [`AnisotropicDiffusion`](crate::filter::AnisotropicDiffusion) |
+    /// | `curvature:ITERATIONS:CONDUCTANCE` | ITK curvature anisotropic diffusion |
+    /// | `opening:RADIUS`, `closing:RADIUS`, `erosion:RADIUS`, `dilation:RADIUS` | grey morphology with a ball, radius in voxels |
+    /// | `clip:LO:HI` | [`Clip`](crate::filter::Clip) |
+    ///
+    /// ```
+    /// use hounsfield::prelude::*;
+    /// let grid = Grid::with_spacing([2.0, 0.5, 0.5])?;
+    /// let pipeline = Pipeline::parse("median:1 gaussian:1.0 clip:-1000:3000", &grid)?;
+    /// assert_eq!(pipeline.describe(), "median → gaussian → clip");
+    /// assert!(Pipeline::parse("median:1.5", &grid).is_err());
+    /// # Ok::<(), hounsfield::Error>(())
+    /// ```
+    pub fn parse(spec: &str, grid: &Grid) -> Result<Pipeline> {
+        use crate::filter::{
+            AnisotropicDiffusion, Bilateral, Clip, Footprint, Gaussian, GreyMorphology, Median, MorphOp, UnsharpMask,
+        };
+        let mut pipeline = Pipeline::new();
+        for step in spec.split_whitespace() {
+            let mut parts = step.split(':');
+            let name = parts.next().unwrap_or("");
+            let nums: Vec<f64> = parts
+                .map(|p| match p.parse::<f64>() {
+                    Ok(v) if v.is_finite() => Ok(v),
+                    _ => Err(Error::param(
+                        "steps",
+                        format!("step '{step}': '{p}' is not a finite number"),
+                    )),
+                })
+                .collect::<Result<_>>()?;
+            let need = |n: usize| -> Result<()> {
+                if nums.len() == n {
+                    Ok(())
+                } else {
+                    Err(Error::param(
+                        "steps",
+                        format!("step '{step}' needs {n} number(s) after '{name}:', got {}", nums.len()),
+                    ))
+                }
+            };
+            // Radii and iteration counts: whole, non-negative numbers.
+            let count = |v: f64| -> Result<usize> {
+                if v >= 0.0 && v.fract() == 0.0 && v <= 1e6 {
+                    Ok(v as usize)
+                } else {
+                    Err(Error::param(
+                        "steps",
+                        format!("step '{step}': {v} must be a whole number ≥ 0"),
+                    ))
+                }
+            };
+            let morphology = |op: MorphOp| -> Result<Box<dyn Filter>> {
+                need(1)?;
+                Ok(Box::new(GreyMorphology::new(op, Footprint::Ball(count(nums[0])?))))
+            };
+            let next: Box<dyn Filter> = match name {
+                "gaussian" => {
+                    need(1)?;
+                    Box::new(Gaussian::from_mm(&[nums[0]], grid)?)
+                }
+                "median" => {
+                    need(1)?;
+                    Box::new(Median::new(&[count(nums[0])?]))
+                }
+                "bilateral" => {
+                    need(2)?;
+                    Box::new(Bilateral::new(&[nums[0]], nums[1]).for_grid(grid))
+                }
+                "unsharp" => {
+                    need(2)?;
+                    Box::new(UnsharpMask::new(&[nums[0]], nums[1]))
+                }
+                "diffusion" => {
+                    need(2)?;
+                    Box::new(AnisotropicDiffusion::gradient(count(nums[0])?, nums[1]).for_grid(grid))
+                }
+                "curvature" => {
+                    need(2)?;
+                    Box::new(AnisotropicDiffusion::curvature(count(nums[0])?, nums[1]).for_grid(grid))
+                }
+                "erosion" => morphology(MorphOp::Erosion)?,
+                "dilation" => morphology(MorphOp::Dilation)?,
+                "opening" => morphology(MorphOp::Opening)?,
+                "closing" => morphology(MorphOp::Closing)?,
+                "clip" => {
+                    need(2)?;
+                    Box::new(Clip {
+                        lo: nums[0],
+                        hi: nums[1],
+                    })
+                }
+                _ => {
+                    return Err(Error::param(
+                        "steps",
+                        format!(
+                            "unknown step '{name}'; use gaussian, median, bilateral, unsharp, diffusion, \
+                             curvature, erosion, dilation, opening, closing or clip"
+                        ),
+                    ));
+                }
+            };
+            pipeline.push(next);
+        }
+        if pipeline.is_empty() {
+            return Err(Error::param("steps", "no step given (e.g. \"median:1 gaussian:0.8\")"));
+        }
+        Ok(pipeline)
     }
 
     /// The steps' names, in order (`"gaussian → median → ..."`).

@@ -5,6 +5,7 @@ use std::path::Path;
 use ndarray::ArrayView2;
 
 use crate::error::{Error, Result};
+use crate::filter::WindowPreset;
 use crate::volume::check_shape;
 
 /// Maps values to grey levels: `lower` → black, `upper` → white, clamped outside.
@@ -44,6 +45,26 @@ impl Window {
             lower: center - width / 2.0,
             upper: center + width / 2.0,
         })
+    }
+}
+
+impl From<WindowPreset> for Window {
+    /// The preset's DICOM centre and width (soft tissue 40/400 HU, lung −600/1500, bone
+    /// 400/1800, brain 40/80), drawn with the linear ramp `lower → black, upper → white`.
+    ///
+    /// ```
+    /// use hounsfield::filter::WindowPreset;
+    /// use hounsfield::io::Window;
+    /// let lung = Window::from("lung".parse::<WindowPreset>()?);
+    /// assert_eq!((lung.lower, lung.upper), (-1350.0, 150.0));
+    /// # Ok::<(), hounsfield::Error>(())
+    /// ```
+    fn from(preset: WindowPreset) -> Window {
+        let (center, width) = preset.center_width();
+        Window {
+            lower: (center - width / 2.0) as f32,
+            upper: (center + width / 2.0) as f32,
+        }
     }
 }
 

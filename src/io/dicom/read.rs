@@ -105,6 +105,41 @@ pub struct Scan {
     pub skipped: Vec<Skipped>,
 }
 
+impl Scan {
+    /// The series at `index` (largest first, as `info` lists them), or an error that says how
+    /// many there are — and, when there are none, why the files were skipped.
+    pub fn series_at(&self, index: usize) -> Result<&SeriesInfo> {
+        if let Some(series) = self.series.get(index) {
+            return Ok(series);
+        }
+        let reason = if self.series.is_empty() {
+            let why = self
+                .skipped
+                .first()
+                .map(|s| {
+                    format!(
+                        "; {} file(s) skipped, e.g. {}: {}",
+                        self.skipped.len(),
+                        s.path.display(),
+                        s.reason
+                    )
+                })
+                .unwrap_or_else(|| "; the folder holds no files".into());
+            format!("no DICOM image series found{why}")
+        } else {
+            format!(
+                "series {index} asked for, but the folder holds {} (0..={})",
+                self.series.len(),
+                self.series.len() - 1
+            )
+        };
+        Err(Error::Series {
+            series: format!("#{index}"),
+            reason,
+        })
+    }
+}
+
 /// A volume assembled from a series, with what was noticed on the way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedSeries {
@@ -368,6 +403,38 @@ fn guarded<T>(work: impl FnOnce() -> T) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).ok()
 }
 
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
+/// RLE fragments start with a 64-byte header: the segment count (at most 15), then 15 segment
+/// offsets (PS3.5 Annex G.5). dicom-rs trusts the count — a corrupt one makes it allocate up to
+/// 16 GB or read past the fragment (found by the fuzzer) — so it is checked first.
+fn check_rle_headers(obj: &dicom_object::DefaultDicomObject) -> std::result::Result<(), String> {
+    let Some(fragments) = obj.element(tags::PIXEL_DATA).ok().and_then(|e| e.value().fragments()) else {
+        return Ok(());
+    };
+    for (i, fragment) in fragments.iter().enumerate() {
+        let segments = fragment
+            .get(0..4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .filter(|_| fragment.len() >= 64);
+        match segments {
+            Some(n) if n <= 15 => {}
+            Some(n) => {
+                return Err(format!(
+                    "RLE fragment {i} declares {n} segments; the standard allows at most 15"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "RLE fragment {i} is {} bytes, shorter than its 64-byte header",
+                    fragment.len()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A readable name for the transfer syntaxes users meet (DICOM PS3.5 §8, §10).
 fn transfer_syntax_name(uid: &str) -> &'static str {
     match uid {
@@ -375,7 +442,7 @@ fn transfer_syntax_name(uid: &str) -> &'static str {
         "1.2.840.10008.1.2.1" => "explicit VR little endian",
         "1.2.840.10008.1.2.1.99" => "deflated explicit VR little endian",
         "1.2.840.10008.1.2.2" => "explicit VR big endian",
-        "1.2.840.10008.1.2.5" => "RLE lossless",
+        RLE_LOSSLESS => "RLE lossless",
         "1.2.840.10008.1.2.4.50" => "JPEG baseline",
         "1.2.840.10008.1.2.4.51" => "JPEG extended",
         "1.2.840.10008.1.2.4.57" | "1.2.840.10008.1.2.4.70" => "JPEG lossless",
@@ -417,6 +484,9 @@ fn decode_frames(path: &Path, frames: &[(usize, Option<(f64, f64)>)], rows: usiz
         })?
         .map_err(|e| dicom_error(path, format!("cannot read: {e}")))?;
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
+    if ts == RLE_LOSSLESS {
+        check_rle_headers(&obj).map_err(|reason| dicom_error(path, reason))?;
+    }
     let decoded = guarded(|| obj.decode_pixel_data())
         .ok_or_else(|| {
             dicom_error(
