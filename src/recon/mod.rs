@@ -2,13 +2,15 @@
 //! ([`geometry`]), analytic phantoms with exact projections ([`phantom`]), the Joseph projector
 //! pair ([`joseph`]), the voxel-driven back-projector ([`backproject`]), ramp filtering with a
 //! WGSL FFT ([`ramp`]), and the algorithms: 2D/stacked parallel FBP ([`Fbp2d`]), fan-beam FBP
-//! ([`FanFbp`]) and cone-beam FDK ([`Fdk`]). Conventions: see [`geometry`] and the README.
+//! ([`FanFbp`]) and cone-beam FDK ([`Fdk`]); iterative methods ([`iterative`]: SIRT, OS-SART, CGLS,
+//! MLEM/OSEM, FISTA-TV). Conventions: see [`geometry`] and the README.
 
 pub mod backproject;
 pub mod fan;
 pub mod fbp;
 pub mod fdk;
 pub mod geometry;
+pub mod iterative;
 pub mod joseph;
 pub(crate) mod parker;
 pub mod phantom;
@@ -19,6 +21,7 @@ pub use fan::FanFbp;
 pub use fbp::Fbp2d;
 pub use fdk::{Fdk, centred_grid};
 pub use geometry::{Beam, Detector, Geometry, View};
+pub use iterative::Iterative;
 pub use joseph::Joseph;
 pub use phantom::{Ellipsoid, Phantom, SheppLogan};
 pub use ramp::RampWindow;
