@@ -326,6 +326,18 @@ fn inputs_the_fuzzer_found_give_errors_not_panics() {
         checked += 1;
     }
     assert!(checked > 0, "no fuzz regression inputs found");
+    // Zeros in the file meta group decode as UN elements with 32-bit lengths; a walk that read
+    // them as short headers lost alignment and let a 1 GB element through (fuzzer, 13 s).
+    let dir = temp_dir("fuzz_meta_un");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixtures.join("meta_unknown_vr_1gb.dcm"), dir.join("input.dcm")).unwrap();
+    let found = scan(&dir).unwrap();
+    assert!(found.series.is_empty());
+    assert!(
+        found.skipped[0].reason.contains("refused before allocating"),
+        "{}",
+        found.skipped[0].reason
+    );
     // This one declares 4 294 967 041 RLE segments: refused before dicom-rs allocates 16 GB.
     let dir = temp_dir("fuzz_rle_count");
     std::fs::create_dir_all(&dir).unwrap();

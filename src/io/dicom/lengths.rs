@@ -2,13 +2,16 @@
 //! value length must fit in the file. dicom-rs reserves and zero-fills a value's declared length
 //! before reading it, so a 2 KB file declaring a 3 GB element costs 3 GB of memory (the fuzzer
 //! found such files taking a second and 1.5 GB each). The walk uses dicom-rs's own tokenizer for
-//! the data set; only the file meta group (always explicit VR little endian, PS3.10 §7.1) is
-//! stepped through here, header by header, because dicom-rs reads it in one call.
+//! the data set, and its explicit VR little endian header decoder for the file meta group
+//! (PS3.10 §7.1), which dicom-rs reads in one call.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use dicom_core::Tag;
+use dicom_encoding::decode::Decode;
+use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
 use dicom_encoding::transfer_syntax::{Codec, TransferSyntaxIndex};
 use dicom_parser::dataset::lazy_read::LazyDataSetReader;
 use dicom_parser::dataset::{DataSetReader, DataToken, LazyDataToken};
@@ -158,72 +161,46 @@ impl Checker {
     }
 }
 
-/// Steps through the file meta group (explicit VR little endian headers) as dicom-rs reads it —
-/// until the group length (0002,0000) is consumed — checking each declared length, and returns
-/// the transfer syntax UID (0002,0010) if one was found.
+/// Steps through the file meta group as dicom-rs reads it — the group length (0002,0000)
+/// first, then elements until that many bytes are consumed, headers decoded by dicom-rs's own
+/// explicit VR little endian decoder so both walks stay aligned — checking each declared
+/// length, and returns the transfer syntax UID (0002,0010). `None` where dicom-rs itself would
+/// refuse the group (it then reports the error).
 fn walk_meta_group(reader: &mut BufReader<File>, file_len: u64) -> std::result::Result<Option<String>, String> {
+    let decoder = ExplicitVRLittleEndianDecoder::default();
+    let Ok((first, _)) = decoder.decode_header(reader) else {
+        return Ok(None);
+    };
+    let mut value = [0u8; 4];
+    if first.tag != Tag(0x0002, 0x0000) || first.len.get() != Some(4) || reader.read_exact(&mut value).is_err() {
+        return Ok(None);
+    }
+    let group_length = u64::from(u32::from_le_bytes(value));
     let mut ts_uid = None;
-    let mut group_end: Option<u64> = None;
     let mut consumed = 0u64;
-    loop {
-        if let Some(end) = group_end
-            && consumed >= end
-        {
-            return Ok(ts_uid);
-        }
-        let mut head = [0u8; 8];
-        if reader.read_exact(&mut head).is_err() {
-            return Ok(ts_uid);
-        }
-        let group = u16::from_le_bytes([head[0], head[1]]);
-        let element = u16::from_le_bytes([head[2], head[3]]);
-        if group != 0x0002 && group_end.is_none() {
-            // No group length: dicom-rs refuses the file itself, and the data set's start is
-            // unknown, so there is nothing more to check.
+    while consumed < group_length {
+        let Ok((header, header_len)) = decoder.decode_header(reader) else {
             return Ok(None);
-        }
-        // PS3.5 §7.1.2: these VRs have two reserved bytes and a 32-bit length.
-        let long = matches!(
-            &head[4..6],
-            b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV"
-        );
-        let (len, header_len) = if long {
-            let mut l = [0u8; 4];
-            if reader.read_exact(&mut l).is_err() {
-                return Ok(ts_uid);
-            }
-            (u64::from(u32::from_le_bytes(l)), 12)
-        } else {
-            (u64::from(u16::from_le_bytes([head[6], head[7]])), 8)
+        };
+        let Some(len) = header.len.get().map(u64::from) else {
+            return Ok(None);
         };
         if len > file_len {
             return Err(format!(
-                "file meta element ({group:04X},{element:04X}) declares {len} bytes but the file holds {file_len}: corrupt, refused before allocating"
+                "file meta element {} declares {len} bytes but the file holds {file_len}: corrupt, refused before allocating",
+                header.tag
             ));
         }
-        let mut value = vec![0u8; len as usize];
-        if reader.read_exact(&mut value).is_err() {
-            return Ok(ts_uid);
-        }
-        match (group, element) {
-            (0x0002, 0x0000) if value.len() == 4 => {
-                // Counted from the end of the group length element itself.
-                group_end = Some(
-                    consumed
-                        + header_len
-                        + len
-                        + u64::from(u32::from_le_bytes([value[0], value[1], value[2], value[3]])),
-                );
+        if header.tag == Tag(0x0002, 0x0010) {
+            let mut uid = vec![0u8; len as usize];
+            if reader.read_exact(&mut uid).is_err() {
+                return Ok(None);
             }
-            (0x0002, 0x0010) => {
-                ts_uid = Some(
-                    String::from_utf8_lossy(&value)
-                        .trim_end_matches(['\0', ' '])
-                        .to_string(),
-                );
-            }
-            _ => {}
+            ts_uid = Some(String::from_utf8_lossy(&uid).trim_end_matches(['\0', ' ']).to_string());
+        } else if std::io::copy(&mut reader.by_ref().take(len), &mut std::io::sink()).ok() != Some(len) {
+            return Ok(None);
         }
-        consumed += header_len + len;
+        consumed += header_len as u64 + len;
     }
+    Ok(ts_uid)
 }
