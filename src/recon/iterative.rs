@@ -481,15 +481,20 @@ impl Iterative {
             })
             .collect::<Result<_>>()?;
         let lambda = self.relaxation as f32;
+        let mut cached = None;
         for iteration in 1..=self.iterations {
             for (s, (subset, (r, c))) in subsets.iter().zip(&weights).enumerate() {
-                let ax = subset.joseph.forward_cpu(x.view())?;
+                let ax = match cached.take() {
+                    Some(ax) => ax,
+                    None => subset.joseph.forward_cpu(x.view())?,
+                };
                 let weighted = par_zip3(&b[s], &ax, r, |b, ax, r| (b - ax) * r);
                 let update = subset.joseph.backward_cpu(weighted.view())?;
                 axpy_mul(x, lambda, &update, c);
                 self.finish_update(x, mask);
             }
-            let residual = self.residual(subsets, b, x)?;
+            let (residual, ax) = self.residual(subsets, b, x)?;
+            cached = ax;
             if let Some(stop) = run.report(iteration, residual, None) {
                 return Ok(stop);
             }
@@ -561,9 +566,13 @@ impl Iterative {
             .zip(b)
             .map(|(s, b)| s.joseph.backward_cpu(Array3::<f32>::ones(b.raw_dim()).view()))
             .collect::<Result<_>>()?;
+        let mut cached = None;
         for iteration in 1..=self.iterations {
             for (s, subset) in subsets.iter().enumerate() {
-                let ax = subset.joseph.forward_cpu(x.view())?;
+                let ax = match cached.take() {
+                    Some(ax) => ax,
+                    None => subset.joseph.forward_cpu(x.view())?,
+                };
                 // b / A x, with 0 where A x is 0 (no estimate to correct along that ray).
                 let ratio = par_zip3(&b[s], &ax, &ax, |b, ax, _| if ax > 0.0 { b / ax } else { 0.0 });
                 let back = subset.joseph.backward_cpu(ratio.view())?;
@@ -575,7 +584,8 @@ impl Iterative {
                     .for_each(|((x, back), sens)| *x = if *sens > 0.0 { *x * back / sens } else { 0.0 });
                 self.finish_update(x, mask);
             }
-            let residual = self.residual(subsets, b, x)?;
+            let (residual, ax) = self.residual(subsets, b, x)?;
+            cached = ax;
             if let Some(stop) = run.report(iteration, residual, None) {
                 return Ok(stop);
             }
@@ -648,13 +658,24 @@ impl Iterative {
         Ok(estimate * 1.01)
     }
 
-    fn residual(&self, subsets: &[Subset], b: &[Array3<f32>], x: &Array3<f32>) -> Result<f64> {
+    /// `‖b − A x‖`, and `A x` itself when there is one subset (SIRT, MLEM: the next
+    /// iteration starts from it, so a residual costs no extra projection; with subsets it costs
+    /// one more forward projection per iteration).
+    fn residual(&self, subsets: &[Subset], b: &[Array3<f32>], x: &Array3<f32>) -> Result<(f64, Option<Array3<f32>>)> {
         let mut sum = 0.0;
+        let mut last = None;
         for (s, b) in subsets.iter().zip(b) {
             let ax = s.joseph.forward_cpu(x.view())?;
-            sum += ax.iter().zip(b).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>();
+            sum += ax
+                .as_slice()
+                .expect("standard layout")
+                .par_iter()
+                .zip(b.as_slice().expect("standard layout"))
+                .map(|(a, b)| f64::from(a - b).powi(2))
+                .sum::<f64>();
+            last = Some(ax);
         }
-        Ok(sum.sqrt())
+        Ok((sum.sqrt(), if subsets.len() == 1 { last } else { None }))
     }
 }
 

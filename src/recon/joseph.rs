@@ -26,10 +26,264 @@ pub struct Joseph {
     geometry: Geometry,
     shape: [usize; 3],
     grid: Grid,
+    /// Every ray's stepping, computed on first use when the detector has at most
+    /// [`CACHED_RAYS`] pixels in all (iterative methods project hundreds of times).
+    rays: std::sync::OnceLock<Vec<Option<RaySteps>>>,
 }
 
-/// One interpolation tap of a ray: voxel index and weight (path length × interpolation weight).
-type Tap = (usize, f64);
+/// Up to 1 Mi rays (40 MiB) are set up once per projector rather than per projection.
+const CACHED_RAYS: usize = 1 << 20;
+
+/// The interior of a ray in a 2D image: linear interpolation along one axis, plane after plane.
+struct Line {
+    planes: std::ops::Range<u32>,
+    /// Voxels along the interpolation axis.
+    count: usize,
+    k_base: u32,
+    plane_stride: usize,
+    stride: usize,
+    base: f32,
+    slope: f32,
+    step_mm: f32,
+}
+
+impl Line {
+    /// Whether both corners of every plane lie inside the volume, checked on the positions the
+    /// taps use: they are monotonic in `k` (a product then a sum of f32, then a truncation),
+    /// so the first and last planes bound them. Guards the unchecked AVX2 paths.
+    fn corners_inside(&self) -> bool {
+        let i = |k: u32| {
+            let c = self.base + k as f32 * self.slope;
+            if c >= 0.0 { c as usize } else { usize::MAX }
+        };
+        let last = self.planes.end - 1;
+        [i(self.planes.start), i(last)]
+            .iter()
+            .all(|&i| i.saturating_add(1) < self.count)
+    }
+
+    /// The two taps at plane `k`: offset of the first voxel and both weights. The AVX2 paths
+    /// repeat this arithmetic operation for operation (no fused multiply-add), so every path
+    /// sees the same taps.
+    #[inline(always)]
+    fn at(&self, k: u32) -> (usize, f32, f32) {
+        let c = self.base + k as f32 * self.slope;
+        // c ≥ 0 inside: truncation is the floor (and avoids a libm call without SSE4.1's
+        // round instruction).
+        let i = c as i32;
+        let frac = c - i as f32;
+        (
+            (k - self.k_base) as usize * self.plane_stride + i as usize * self.stride,
+            (1.0 - frac) * self.step_mm,
+            frac * self.step_mm,
+        )
+    }
+}
+
+/// Where [`Joseph::ray_taps`] sends a ray's taps (voxel offset, weight).
+trait Taps {
+    fn tap(&mut self, i: usize, w: f32);
+    /// The interior of a 2D ray.
+    #[inline(always)]
+    fn line(&mut self, line: &Line) {
+        for k in line.planes.clone() {
+            let (at, w0, w1) = line.at(k);
+            self.pair(at, at + line.stride, w0, w1);
+        }
+    }
+    /// Two taps at once (lets the forward sum them before its dependent accumulation).
+    #[inline(always)]
+    fn pair(&mut self, i: usize, j: usize, wi: f32, wj: f32) {
+        self.tap(i, wi);
+        self.tap(j, wj);
+    }
+}
+
+/// The forward direction: a weighted sum of voxels.
+struct Gather<'v> {
+    volume: &'v [f32],
+    sum: f32,
+}
+
+impl Taps for Gather<'_> {
+    #[inline(always)]
+    fn tap(&mut self, i: usize, w: f32) {
+        self.sum += w * self.volume[i];
+    }
+    #[inline(always)]
+    fn line(&mut self, line: &Line) {
+        #[cfg(target_arch = "x86_64")]
+        if line.planes.len() >= 16
+            && self.volume.len() < i32::MAX as usize
+            && line.corners_inside()
+            && std::is_x86_feature_detected!("avx2")
+        {
+            // SAFETY: AVX2 was detected; indices are those of `Line::at`, in bounds (checked by
+            // `corners_inside`, interior planes) and below 2^31 (checked above).
+            let (sum, done) = unsafe { gather_line_avx2(self.volume, line) };
+            self.sum += sum;
+            for k in done..line.planes.end {
+                let (at, w0, w1) = line.at(k);
+                self.pair(at, at + line.stride, w0, w1);
+            }
+            return;
+        }
+        for k in line.planes.clone() {
+            let (at, w0, w1) = line.at(k);
+            self.pair(at, at + line.stride, w0, w1);
+        }
+    }
+    #[inline(always)]
+    fn pair(&mut self, i: usize, j: usize, wi: f32, wj: f32) {
+        self.sum += wi * self.volume[i] + wj * self.volume[j];
+    }
+}
+
+/// The transpose: a ray's value spread onto its voxels.
+struct Spread<'o> {
+    out: &'o mut [f32],
+    value: f32,
+}
+
+impl Taps for Spread<'_> {
+    #[inline(always)]
+    fn tap(&mut self, i: usize, w: f32) {
+        self.out[i] += w * self.value;
+    }
+    #[inline(always)]
+    fn line(&mut self, line: &Line) {
+        #[cfg(target_arch = "x86_64")]
+        if line.planes.len() >= 16
+            && self.out.len() < i32::MAX as usize
+            && line.corners_inside()
+            && std::is_x86_feature_detected!("avx2")
+        {
+            // SAFETY: AVX2 was detected; offsets as in `Line::at`, in bounds (`corners_inside`),
+            // below 2^31.
+            unsafe { spread_line_avx2(self.out, self.value, line) };
+            return;
+        }
+        for k in line.planes.clone() {
+            let (at, w0, w1) = line.at(k);
+            self.pair(at, at + line.stride, w0, w1);
+        }
+    }
+}
+
+/// Eight planes of a [`Line`] at a time: offsets and weights exactly as [`Line::at`] computes
+/// them (`base + k·slope` as a multiply then an add, truncation, `(1 − frac)·step`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn line_lanes(
+    line: &Line,
+    k: u32,
+) -> (
+    std::arch::x86_64::__m256i,
+    std::arch::x86_64::__m256,
+    std::arch::x86_64::__m256,
+) {
+    use std::arch::x86_64::*;
+    let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let kv = _mm256_add_epi32(_mm256_set1_epi32(k as i32), lanes);
+    let c = _mm256_add_ps(
+        _mm256_set1_ps(line.base),
+        _mm256_mul_ps(_mm256_cvtepi32_ps(kv), _mm256_set1_ps(line.slope)),
+    );
+    let i = _mm256_cvttps_epi32(c);
+    let frac = _mm256_sub_ps(c, _mm256_cvtepi32_ps(i));
+    let step = _mm256_set1_ps(line.step_mm);
+    let w0 = _mm256_mul_ps(_mm256_sub_ps(_mm256_set1_ps(1.0), frac), step);
+    let w1 = _mm256_mul_ps(frac, step);
+    let at = _mm256_add_epi32(
+        _mm256_mullo_epi32(
+            _mm256_sub_epi32(kv, _mm256_set1_epi32(line.k_base as i32)),
+            _mm256_set1_epi32(line.plane_stride as i32),
+        ),
+        _mm256_mullo_epi32(i, _mm256_set1_epi32(line.stride as i32)),
+    );
+    (at, w0, w1)
+}
+
+/// The forward interior of a line, eight planes per step with hardware gathers; returns the
+/// sum and the first plane not done.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn gather_line_avx2(volume: &[f32], line: &Line) -> (f32, u32) {
+    use std::arch::x86_64::*;
+    let mut acc = _mm256_setzero_ps();
+    let mut k = line.planes.start;
+    let stride = _mm256_set1_epi32(line.stride as i32);
+    while k + 8 <= line.planes.end {
+        let (at, w0, w1) = line_lanes(line, k);
+        // SAFETY: both corners of every lane lie inside `volume` (`Line::corners_inside`).
+        let (a, b) = unsafe {
+            (
+                _mm256_i32gather_ps::<4>(volume.as_ptr(), at),
+                _mm256_i32gather_ps::<4>(volume.as_ptr(), _mm256_add_epi32(at, stride)),
+            )
+        };
+        acc = _mm256_add_ps(acc, _mm256_add_ps(_mm256_mul_ps(w0, a), _mm256_mul_ps(w1, b)));
+        k += 8;
+    }
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: eight floats into an eight-float array.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    (lanes.iter().sum(), k)
+}
+
+/// The transpose's interior of a line: offsets and weights eight planes at a time, then the
+/// scalar read-modify-writes (the planes differ, so the lanes never collide).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn spread_line_avx2(out: &mut [f32], value: f32, line: &Line) {
+    use std::arch::x86_64::*;
+    let mut k = line.planes.start;
+    let (mut at, mut w0, mut w1) = ([0i32; 8], [0.0f32; 8], [0.0f32; 8]);
+    while k + 8 <= line.planes.end {
+        let (a, x0, x1) = line_lanes(line, k);
+        // SAFETY: eight lanes into eight-element arrays.
+        unsafe {
+            _mm256_storeu_si256(at.as_mut_ptr().cast(), a);
+            _mm256_storeu_ps(w0.as_mut_ptr(), x0);
+            _mm256_storeu_ps(w1.as_mut_ptr(), x1);
+        }
+        for l in 0..8 {
+            let i = at[l] as usize;
+            // SAFETY: both corners of every lane lie inside `out` (the caller checked
+            // `Line::corners_inside`).
+            unsafe {
+                *out.get_unchecked_mut(i) += w0[l] * value;
+                *out.get_unchecked_mut(i + line.stride) += w1[l] * value;
+            }
+        }
+        k += 8;
+    }
+    for k in k..line.planes.end {
+        let (i, a, b) = line.at(k);
+        out[i] += a * value;
+        out[i + line.stride] += b * value;
+    }
+}
+
+/// How one ray steps through the volume (see [`Joseph::ray_steps`]).
+#[derive(Debug, Clone, Copy)]
+struct RaySteps {
+    /// Main axis: 0 = x, 1 = y, 2 = z.
+    main: u8,
+    /// Planes of the main axis the ray may have taps in, `k0..k1`.
+    k0: u32,
+    k1: u32,
+    /// Position along the two other axes (`(main + 1) % 3`, `(main + 2) % 3`) at plane 0, and
+    /// its change per plane, in voxels.
+    base: [f32; 2],
+    slope: [f32; 2],
+    /// Path length per plane, mm.
+    step_mm: f32,
+    /// Whether each other axis is a single slice.
+    single: [bool; 2],
+    /// Planes where all interpolation corners are inside ([`Joseph::interior`]).
+    interior: (u32, u32),
+}
 
 impl Joseph {
     /// The pair for a `shape = [nz, ny, nx]` volume on `grid`.
@@ -40,12 +294,32 @@ impl Joseph {
             geometry: geometry.clone(),
             shape,
             grid: *grid,
+            rays: std::sync::OnceLock::new(),
         })
     }
 
-    /// The taps of the ray through detector pixel `(row, col)` of `view`, in ray order.
-    fn taps(&self, view: usize, row: usize, col: usize, taps: &mut Vec<Tap>) -> Result<()> {
-        taps.clear();
+    /// [`Self::ray_steps`], from the cache when the detector is small enough to hold one.
+    fn ray(&self, view: usize, row: usize, col: usize) -> Result<Option<RaySteps>> {
+        let g = &self.geometry;
+        let count = g.views.len() * g.rows * g.cols;
+        if count > CACHED_RAYS {
+            return self.ray_steps(view, row, col);
+        }
+        if self.rays.get().is_none() {
+            let rays = (0..count)
+                .into_par_iter()
+                .map(|i| self.ray_steps(i / (g.rows * g.cols), (i / g.cols) % g.rows, i % g.cols))
+                .collect::<Result<Vec<_>>>()?;
+            let _ = self.rays.set(rays);
+        }
+        Ok(self.rays.get().expect("set above")[(view * g.rows + row) * g.cols + col])
+    }
+
+    /// The stepping of the ray through detector pixel `(row, col)` of `view` (`None` if it
+    /// misses the volume): at plane `k` of its main axis the ray sits at
+    /// `base + k · slope` along the two other axes, in voxel units. Both directions of the
+    /// projector use this one description, in f32, so they are exact transposes.
+    fn ray_steps(&self, view: usize, row: usize, col: usize) -> Result<Option<RaySteps>> {
         let (p, d) = self.geometry.ray(view, row, col)?;
         let [nz, ny, nx] = self.shape;
         // Continuous voxel coordinates (x, y, z) of the ray: c(t) = q + t·e.
@@ -57,84 +331,191 @@ impl Joseph {
         ];
         let e = [d[0] / sp[0], d[1] / sp[1], d[2] / sp[2]];
         let n = [nx, ny, nz];
-        let stride = |axis: usize| match axis {
-            0 => 1,
-            1 => nx,
-            _ => nx * ny,
-        };
         // Main axis: the largest step in voxels per mm (a thin volume along z never drives).
         let main = (0..3)
             .filter(|&a| n[a] > 1 || a < 2)
             .max_by(|&a, &b| e[a].abs().total_cmp(&e[b].abs()))
             .expect("axes");
         if e[main] == 0.0 {
-            return Ok(());
+            return Ok(None);
         }
-        // Path length (mm) per voxel step along the main axis.
-        let step_mm = 1.0 / e[main].abs();
         let others = [(main + 1) % 3, (main + 2) % 3];
         // Planes where the other coordinates can have taps (a conservative bound, one plane of
-        // slack each side; the taps below check exactly): no time spent outside the volume.
+        // slack each side; the taps check exactly): no time spent outside the volume.
         let (mut k0, mut k1) = (0.0f64, n[main] as f64);
-        for &a in &others {
+        let mut base = [0.0f32; 2];
+        let mut slope = [0.0f32; 2];
+        for (j, &a) in others.iter().enumerate() {
+            // c(k) = q_a + (k − q_main) · e_a / e_main.
+            let s = e[a] / e[main];
+            base[j] = (q[a] - q[main] * s) as f32;
+            slope[j] = s as f32;
             let (lo, hi) = if n[a] == 1 { (-0.5, 0.5) } else { (-1.0, n[a] as f64) };
             if e[a] == 0.0 {
                 if !(q[a] >= lo && q[a] <= hi) {
-                    return Ok(());
+                    return Ok(None);
                 }
                 continue;
             }
-            // c(k) = q_a + (k − q_main) · e_a / e_main.
-            let slope = e[a] / e[main];
-            let (ka, kb) = ((lo - q[a]) / slope + q[main], (hi - q[a]) / slope + q[main]);
+            let (ka, kb) = ((lo - q[a]) / s + q[main], (hi - q[a]) / s + q[main]);
             k0 = k0.max(ka.min(kb).floor() - 1.0);
             k1 = k1.min(ka.max(kb).ceil() + 2.0);
         }
         if k0 >= k1 {
-            return Ok(());
+            return Ok(None);
         }
-        for k in k0 as usize..k1 as usize {
-            let t = (k as f64 - q[main]) / e[main];
-            // Up to four (offset, weight) corners, built axis by axis without allocating.
-            let mut corners = [(0usize, 1.0f64); 4];
-            let mut count = 1;
-            let mut inside = true;
-            for &a in &others {
-                let c = q[a] + t * e[a];
-                if n[a] == 1 {
+        let mut ray = RaySteps {
+            main: main as u8,
+            k0: k0 as u32,
+            k1: k1 as u32,
+            base,
+            slope,
+            step_mm: (1.0 / e[main].abs()) as f32,
+            single: [n[others[0]] == 1, n[others[1]] == 1],
+            interior: (0, 0),
+        };
+        ray.interior = self.interior(&ray);
+        Ok(Some(ray))
+    }
+
+    /// The planes of `ray` (within `k0..k1`) where every interpolation corner is inside the
+    /// volume: for each axis with more than one voxel 0 < c < n − 1 with a margin; a
+    /// single-slice axis must hold c within ±0.5 and not move. Found in f64 and shrunk by one
+    /// plane each side.
+    fn interior(&self, ray: &RaySteps) -> (u32, u32) {
+        let [nz, ny, nx] = self.shape;
+        let n = [nx, ny, nz];
+        let m = ray.main as usize;
+        let na = [n[(m + 1) % 3], n[(m + 2) % 3]];
+        let (mut lo, mut hi) = (f64::from(ray.k0), f64::from(ray.k1));
+        for (j, &count) in na.iter().enumerate() {
+            let (b, sl) = (f64::from(ray.base[j]), f64::from(ray.slope[j]));
+            if count == 1 {
+                if sl != 0.0 || b.abs() > 0.5 {
+                    return (0, 0);
+                }
+                continue;
+            }
+            // A margin larger than the f32 evaluation error of base + k·slope (a few ulps of
+            // the largest magnitude involved), so the interior holds for the f32 positions the
+            // taps use, not only for exact ones (the AVX2 paths index without checks).
+            let magnitude = b.abs().max((b + f64::from(ray.k1) * sl).abs()).max(count as f64);
+            let margin = magnitude * f64::from(f32::EPSILON) * 8.0 + 1e-4;
+            let (bottom, top) = (margin, count as f64 - 1.0 - margin);
+            if sl == 0.0 {
+                if !(b >= bottom && b <= top) {
+                    return (0, 0);
+                }
+            } else {
+                let (ka, kb) = ((bottom - b) / sl, (top - b) / sl);
+                lo = lo.max(ka.min(kb).ceil() + 1.0);
+                hi = hi.min(ka.max(kb).floor() - 1.0);
+            }
+        }
+        if hi > lo { (lo as u32, hi as u32) } else { (0, 0) }
+    }
+
+    /// Visits every tap of `ray` in planes `planes` (of its main axis): `tap(offset, weight)`
+    /// with `offset = (k − k_base)·s[0] + i_a·s[1] + i_b·s[2]` for the voxel `(k, i_a, i_b)` along
+    /// (main, `(main + 1) % 3`, `(main + 2) % 3`). Planes where every corner is inside the volume
+    /// take a branch-free path (most of them); the others check each corner. Both directions of
+    /// the projector call this, so they see the same taps.
+    #[inline(always)]
+    fn ray_taps(&self, ray: &RaySteps, planes: std::ops::Range<u32>, k_base: u32, s: [usize; 3], sink: &mut impl Taps) {
+        let [nz, ny, nx] = self.shape;
+        let n = [nx, ny, nz];
+        let m = ray.main as usize;
+        let na = [n[(m + 1) % 3], n[(m + 2) % 3]];
+        let single = ray.single;
+        let (ki0, ki1) = if ray.interior.0 < ray.interior.1 {
+            (
+                ray.interior.0.clamp(planes.start, planes.end),
+                ray.interior.1.clamp(planes.start, planes.end),
+            )
+        } else {
+            (planes.start, planes.start)
+        };
+        let edge = |k: u32, sink: &mut dyn Taps| {
+            let mut idx = [[0usize; 2]; 2];
+            let mut wts = [[0.0f32; 2]; 2];
+            let mut count = [0usize; 2];
+            for j in 0..2 {
+                let c = ray.base[j] + k as f32 * ray.slope[j];
+                if single[j] {
                     // A single slice: the ray counts only where it crosses that slice's
                     // thickness (2D images as one-slice volumes: always, rays lie in-plane).
                     if c.abs() > 0.5 {
-                        inside = false;
-                        break;
+                        return;
                     }
+                    wts[j][0] = 1.0;
+                    count[j] = 1;
                     continue;
                 }
-                let i0 = c.floor();
-                let w = c - i0;
-                let stride = stride(a);
-                let mut next = [(0usize, 0.0f64); 4];
-                let mut next_count = 0;
-                for &(off, wt) in &corners[..count] {
-                    for (i, wi) in [(i0, 1.0 - w), (i0 + 1.0, w)] {
-                        if i >= 0.0 && (i as usize) < n[a] && wi > 0.0 {
-                            next[next_count] = (off + i as usize * stride, wt * wi);
-                            next_count += 1;
-                        }
+                let f = c.floor();
+                let w = c - f;
+                for (i, wi) in [(f, 1.0 - w), (f + 1.0, w)] {
+                    if i >= 0.0 && (i as usize) < na[j] && wi > 0.0 {
+                        idx[j][count[j]] = i as usize * s[1 + j];
+                        wts[j][count[j]] = wi;
+                        count[j] += 1;
                     }
                 }
-                corners = next;
-                count = next_count;
             }
-            if !inside {
-                continue;
+            let plane = (k - k_base) as usize * s[0];
+            for a in 0..count[0] {
+                for b in 0..count[1] {
+                    sink.tap(plane + idx[0][a] + idx[1][b], wts[0][a] * wts[1][b] * ray.step_mm);
+                }
             }
-            let main_offset = k * stride(main);
-            for &(off, wt) in &corners[..count] {
-                taps.push((main_offset + off, wt * step_mm));
+        };
+        for k in planes.start..ki0.min(planes.end) {
+            edge(k, sink);
+        }
+        let w = ray.step_mm;
+        match single {
+            // 2D: interpolation along one axis.
+            [true, false] | [false, true] => {
+                let j = usize::from(single[0]);
+                if ki0 < ki1 {
+                    sink.line(&Line {
+                        planes: ki0..ki1,
+                        count: na[j],
+                        k_base,
+                        plane_stride: s[0],
+                        stride: s[1 + j],
+                        base: ray.base[j],
+                        slope: ray.slope[j],
+                        step_mm: w,
+                    });
+                }
+            }
+            [false, false] => {
+                for k in ki0..ki1 {
+                    let c0 = ray.base[0] + k as f32 * ray.slope[0];
+                    let c1 = ray.base[1] + k as f32 * ray.slope[1];
+                    let (i0, i1) = (c0 as i32, c1 as i32);
+                    let (w0, w1) = (c0 - i0 as f32, c1 - i1 as f32);
+                    let at = (k - k_base) as usize * s[0] + i0 as usize * s[1] + i1 as usize * s[2];
+                    sink.pair(at, at + s[1], (1.0 - w0) * (1.0 - w1) * w, w0 * (1.0 - w1) * w);
+                    sink.pair(at + s[2], at + s[1] + s[2], (1.0 - w0) * w1 * w, w0 * w1 * w);
+                }
+            }
+            // A single voxel thick along both other axes: no interior path.
+            [true, true] => {
+                for k in ki0..ki1 {
+                    edge(k, sink);
+                }
             }
         }
-        Ok(())
+        for k in ki1.max(planes.start)..planes.end {
+            edge(k, sink);
+        }
+    }
+
+    /// Strides of the volume along x, y, z.
+    fn strides(&self) -> [usize; 3] {
+        let [_, ny, nx] = self.shape;
+        [1, nx, nx * ny]
     }
 
     /// `A x`: projections `views × rows × cols` of `volume`.
@@ -143,59 +524,120 @@ impl Joseph {
         let volume = volume.as_standard_layout();
         let v = volume.as_slice().expect("standard layout");
         let g = &self.geometry;
+        let st = self.strides();
         let mut out = vec![0.0f32; g.views.len() * g.rows * g.cols];
         out.par_chunks_mut(g.cols)
             .enumerate()
-            .try_for_each_init(Vec::new, |taps, (r, line)| -> Result<()> {
+            .try_for_each(|(r, line)| -> Result<()> {
                 let (view, row) = (r / g.rows, r % g.rows);
                 for (col, o) in line.iter_mut().enumerate() {
-                    self.taps(view, row, col, taps)?;
-                    *o = taps.iter().map(|&(i, w)| w * f64::from(v[i])).sum::<f64>() as f32;
+                    let Some(ray) = self.ray(view, row, col)? else { continue };
+                    let m = ray.main as usize;
+                    let mut gather = Gather { volume: v, sum: 0.0 };
+                    self.ray_taps(
+                        &ray,
+                        ray.k0..ray.k1,
+                        0,
+                        [st[m], st[(m + 1) % 3], st[(m + 2) % 3]],
+                        &mut gather,
+                    );
+                    *o = gather.sum;
                 }
                 Ok(())
             })?;
         Ok(Array3::from_shape_vec((g.views.len(), g.rows, g.cols), out).expect("shape matches length"))
     }
 
-    /// `Aᵀ y`: the exact transpose, scattering every detector value along its ray.
+    /// `Aᵀ y`: the exact transpose. Rays are grouped by main axis; for each axis the volume is
+    /// accumulated plane by plane in a buffer laid out with that axis outermost, planes split
+    /// among threads (each plane written by one thread: no locks, no per-thread volumes), then
+    /// the buffers are added into the output.
     pub fn backward_cpu(&self, projections: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
         let (views, rows, cols) = projections.dim();
         self.check_projections([views, rows, cols])?;
-        let g = &self.geometry;
-        let len: usize = self.shape.iter().product();
-        // Views in parallel, each thread into its own f64 volume, summed at the end.
-        let sum = (0..g.views.len())
-            .into_par_iter()
-            .try_fold(
-                || (vec![0.0f64; len], Vec::new()),
-                |(mut acc, mut taps), view| -> Result<(Vec<f64>, Vec<Tap>)> {
-                    for row in 0..g.rows {
-                        for col in 0..g.cols {
-                            let y = f64::from(projections[[view, row, col]]);
-                            if y == 0.0 {
+        let projections = projections.as_standard_layout();
+        let y = projections.as_slice().expect("standard layout");
+        let [nz, ny, nx] = self.shape;
+        let n = [nx, ny, nz];
+        let len = nx * ny * nz;
+        // Ray setups for a batch of views at a time (bounded memory for large detectors).
+        let batch = (1usize << 20).div_ceil(rows * cols).clamp(1, views);
+        let mut buffers: [Option<Vec<f32>>; 3] = [None, None, None];
+        for first in (0..views).step_by(batch) {
+            let last = (first + batch).min(views);
+            let per_view: Vec<Vec<(RaySteps, f32)>> = (first..last)
+                .into_par_iter()
+                .map(|view| -> Result<Vec<(RaySteps, f32)>> {
+                    let mut rays = Vec::new();
+                    for row in 0..rows {
+                        for col in 0..cols {
+                            let value = y[(view * rows + row) * cols + col];
+                            if value == 0.0 {
                                 continue;
                             }
-                            self.taps(view, row, col, &mut taps)?;
-                            for &(i, w) in &taps {
-                                acc[i] += w * y;
+                            if let Some(ray) = self.ray(view, row, col)? {
+                                rays.push((ray, value));
                             }
                         }
                     }
-                    Ok((acc, taps))
-                },
-            )
-            .map(|r| r.map(|(acc, _)| acc))
-            .try_reduce(
-                || vec![0.0f64; len],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-                    Ok(a)
-                },
-            )?;
-        Ok(
-            Array3::from_shape_vec(self.shape, sum.into_iter().map(|v| v as f32).collect())
-                .expect("shape matches length"),
-        )
+                    Ok(rays)
+                })
+                .collect::<Result<_>>()?;
+            for m in 0..3 {
+                let rays: Vec<&(RaySteps, f32)> = per_view
+                    .iter()
+                    .flatten()
+                    .filter(|(r, _)| r.main as usize == m)
+                    .collect();
+                if rays.is_empty() {
+                    continue;
+                }
+                // In-plane layout: the lower original axis is contiguous.
+                let (a, b) = ((m + 1) % 3, (m + 2) % 3);
+                let (lo, hi) = (a.min(b), a.max(b));
+                let mut strides = [0usize; 3];
+                strides[0] = n[a] * n[b];
+                strides[if a == lo { 1 } else { 2 }] = 1;
+                strides[if a == hi { 1 } else { 2 }] = n[lo];
+                let plane_len = n[a] * n[b];
+                let buffer = buffers[m].get_or_insert_with(|| vec![0.0f32; len]);
+                let planes_per_task = (n[m] / (rayon::current_num_threads() * 4)).max(1);
+                buffer
+                    .par_chunks_mut(plane_len * planes_per_task)
+                    .enumerate()
+                    .for_each(|(task, chunk)| {
+                        let k_first = (task * planes_per_task) as u32;
+                        let k_last = k_first + (chunk.len() / plane_len) as u32;
+                        for (ray, value) in &rays {
+                            let (k0, k1) = (ray.k0.max(k_first), ray.k1.min(k_last));
+                            if k0 < k1 {
+                                let mut spread = Spread {
+                                    out: &mut *chunk,
+                                    value: *value,
+                                };
+                                self.ray_taps(ray, k0..k1, k_first, strides, &mut spread);
+                            }
+                        }
+                    });
+            }
+        }
+        // out[z][y][x] = by_z[z][y][x] + by_y[y][z][x] + by_x[x][z][y].
+        let mut out = buffers[2].take().unwrap_or_else(|| vec![0.0f32; len]);
+        out.par_chunks_mut(nx * ny).enumerate().for_each(|(z, slice)| {
+            for yy in 0..ny {
+                for xx in 0..nx {
+                    let mut v = slice[yy * nx + xx];
+                    if let Some(by) = &buffers[1] {
+                        v += by[(yy * nz + z) * nx + xx];
+                    }
+                    if let Some(bx) = &buffers[0] {
+                        v += bx[(xx * nz + z) * ny + yy];
+                    }
+                    slice[yy * nx + xx] = v;
+                }
+            }
+        });
+        Ok(Array3::from_shape_vec(self.shape, out).expect("shape matches length"))
     }
 
     fn check_projections(&self, shape: [usize; 3]) -> Result<()> {
