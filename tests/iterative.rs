@@ -331,3 +331,138 @@ fn bad_input_gives_typed_errors() {
         Err(Error::InvalidShape(_))
     ));
 }
+
+mod common;
+
+/// GPU and CPU runs of `method` agree (volume and residual history), on every adapter and with
+/// 64 KiB bindings (volume slabs, view batches and windowed updates).
+fn gpu_matches_cpu(p: &Problem, method: Method, iterations: usize, tolerance: f64) {
+    let build = || {
+        Iterative::new(&p.geometry, p.shape, &p.grid, method)
+            .unwrap()
+            .iterations(iterations)
+            .constraint(if method == Method::Cgls {
+                Constraint::None
+            } else {
+                Constraint::NonNegative
+            })
+    };
+    let cpu = build().run_cpu(p.data.view(), |_| Control::Continue).unwrap();
+    let peak = cpu.volume.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+    let contexts: Vec<_> = common::gpus()
+        .into_iter()
+        .chain(common::gpus_small_bindings())
+        .collect();
+    for ctx in contexts {
+        let gpu = build().run_gpu(&ctx, p.data.view(), |_| Control::Continue).unwrap();
+        let worst = gpu
+            .volume
+            .iter()
+            .zip(&cpu.volume)
+            .fold(0.0f64, |m, (a, b)| m.max(f64::from((a - b).abs())));
+        eprintln!(
+            "{method:?} on {} ({} KiB bindings): GPU vs CPU {:.1e} of the peak",
+            ctx.adapter().name,
+            ctx.max_storage_binding() >> 10,
+            worst / peak
+        );
+        assert!(
+            worst <= tolerance * peak,
+            "{method:?}: GPU differs by {worst} (peak {peak})"
+        );
+        assert_eq!(gpu.history.len(), iterations);
+        for (g, c) in gpu.history.iter().zip(&cpu.history) {
+            let rel = (g.residual - c.residual).abs() / c.residual;
+            assert!(
+                rel < tolerance,
+                "{method:?} iteration {}: residual {} vs {}",
+                c.iteration,
+                g.residual,
+                c.residual
+            );
+        }
+    }
+}
+
+#[test]
+fn gpu_runs_match_the_cpu_in_2d() {
+    let p = parallel(30);
+    for (method, iterations) in [
+        (Method::Sirt, 6),
+        (Method::OsSart { subsets: 5 }, 3),
+        (Method::Cgls, 5),
+        (Method::Mlem, 6),
+        (Method::Osem { subsets: 5 }, 3),
+    ] {
+        gpu_matches_cpu(&p, method, iterations, 1e-4);
+    }
+}
+
+#[test]
+fn gpu_runs_match_the_cpu_in_3d_cone_beam() {
+    let angles: Vec<f64> = (0..24).map(|k| k as f64 * 15.0).collect();
+    let cone = Geometry::cone(&angles, 100.0, 200.0, 24, 28, [1.5, 1.5], [0.0, 0.0]).unwrap();
+    let phantom = Phantom::shepp_logan_3d(SheppLogan::Modified, 8.0).unwrap();
+    let shape = [16, 20, 18];
+    let grid = centred_grid(shape, [1.0, 1.0, 1.0]).unwrap();
+    let p = Problem {
+        truth: phantom.rasterize(shape, &grid, 1).unwrap(),
+        data: cone.project_exact(&phantom).unwrap(),
+        geometry: cone,
+        shape,
+        grid,
+    };
+    gpu_matches_cpu(&p, Method::OsSart { subsets: 4 }, 2, 1e-4);
+    gpu_matches_cpu(&p, Method::Cgls, 3, 1e-4);
+}
+
+#[test]
+fn gpu_runs_stop_on_request_and_refuse_what_they_cannot_do() {
+    let Some(ctx) = common::gpu() else { return };
+    let p = parallel(20);
+    let build = |m: Method| Iterative::new(&p.geometry, p.shape, &p.grid, m).unwrap().iterations(20);
+    let stopped = build(Method::Sirt)
+        .run_gpu(&ctx, p.data.view(), |progress| {
+            if progress.iteration == 2 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        })
+        .unwrap();
+    assert_eq!((stopped.history.len(), stopped.stopped), (2, Stopped::Callback));
+    let two = build(Method::Sirt)
+        .iterations(2)
+        .run_cpu(p.data.view(), |_| Control::Continue)
+        .unwrap();
+    let worst = stopped
+        .volume
+        .iter()
+        .zip(&two.volume)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        worst < 1e-3,
+        "the stopped GPU run is not the 2-iteration iterate ({worst})"
+    );
+    let mask = Array3::from_shape_fn(p.shape, |(_, y, x)| x > 10 && y > 5);
+    let masked = build(Method::Mlem)
+        .iterations(3)
+        .mask(mask.clone())
+        .run_gpu(&ctx, p.data.view(), |_| Control::Continue)
+        .unwrap();
+    assert!(masked.volume.iter().zip(&mask).all(|(&v, &m)| m || v == 0.0));
+    assert!(matches!(
+        build(Method::FistaTv {
+            lambda: 1.0,
+            tv_iterations: 10
+        })
+        .run_gpu(&ctx, p.data.view(), |_| Control::Continue),
+        Err(Error::InvalidParameter { name: "method", .. })
+    ));
+    assert!(matches!(
+        build(Method::Sirt)
+            .iterations(0)
+            .run_gpu(&ctx, p.data.view(), |_| Control::Continue),
+        Err(Error::InvalidParameter { name: "iterations", .. })
+    ));
+}

@@ -53,8 +53,11 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
             let slope = ea / em;
             let t0 = (lo - 1.0 - r.q[ax]) / slope + r.q[m];
             let t1 = (hi + 1.0 - r.q[ax]) / slope + r.q[m];
-            k0 = max(k0, i32(floor(min(t0, t1))) - 1);
-            k1 = min(k1, i32(ceil(max(t0, t1))) + 2);
+            // Clamped before the conversion: a nearly axis-aligned ray has a tiny slope and
+            // t0, t1 beyond i32's range, whose conversion saturates and whose ± 1 would wrap.
+            let bound = f32(n[m]) + 4.0;
+            k0 = max(k0, i32(clamp(floor(min(t0, t1)), -4.0, bound)) - 1);
+            k1 = min(k1, i32(clamp(ceil(max(t0, t1)), -4.0, bound)) + 2);
         }
     }
     var sum = 0.0;

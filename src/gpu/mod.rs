@@ -10,6 +10,8 @@
 //!   projections), each with the input slices it reads;
 //! * [`GpuProjections`] — projection stacks in batches of whole views, each one binding;
 //! * [`reduce`] — two-stage reductions (min/max/mean/M2, histograms) with a small read-back.
+//! * [`vector_ops`] — elementwise operations and squared norms on resident volumes and
+//!   projection stacks (the iterative methods' arithmetic).
 //!
 //! A kernel is a [`KernelSpec`] (its WGSL plus shared pieces) and a short function that records
 //! its dispatches through the tiling helpers and `Recorder::dispatch_*`.
@@ -39,6 +41,7 @@ mod projections;
 mod recorder;
 pub mod reduce;
 mod tiling;
+pub mod vector_ops;
 mod volume;
 
 pub use context::{AdapterSummary, GpuContext, GpuOptions};

@@ -22,6 +22,8 @@
 //! number, the residual norm `‖b − A x‖` of the new iterate (and TV where relevant) and can stop
 //! the run; a stopped run returns its last iterate.
 
+mod gpu;
+
 use ndarray::{Array3, ArrayView3, Axis};
 use rayon::prelude::*;
 

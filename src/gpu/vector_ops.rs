@@ -1,0 +1,203 @@
+//! Elementwise vector operations and squared norms on resident volumes and projection stacks,
+//! for algorithms that stay on the GPU for many iterations (the iterative methods): one
+//! dispatch per binding window, operands of equal shape windowed alike, squared norms through
+//! the moments reduction (two stages, partials merged on the host in f64).
+
+use crate::error::{Error, Result};
+use crate::gpu::kernel::KernelSpec;
+use crate::gpu::projections::GpuProjections;
+use crate::gpu::recorder::{BufferWindow, Recorder};
+use crate::gpu::reduce::{PendingMoments, record_moments};
+use crate::gpu::tiling::{for_each_window, window};
+use crate::gpu::volume::GpuVolume;
+
+static VECTOR_OP: KernelSpec = KernelSpec {
+    name: "gpu/vector_op",
+    sources: &[include_str!("../../shaders/gpu/vector_ops.wgsl")],
+    entry: "vector_op",
+};
+
+/// An elementwise operation; `a` is the destination (twin of the cases in `vector_ops.wgsl`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VectorOp {
+    /// `a = value`.
+    Fill(f32),
+    /// `a = b · c`.
+    MulTo,
+    /// `a = clamp(a + λ · b · c, lo, hi)`.
+    Update {
+        /// Step λ.
+        lambda: f32,
+        /// Lower bound (−∞ for none).
+        lo: f32,
+        /// Upper bound (+∞ for none).
+        hi: f32,
+    },
+    /// `a = b − c`.
+    DiffTo,
+    /// `a = a + α · b`.
+    Axpy(f32),
+    /// `a = b + β · a`.
+    Xpby(f32),
+    /// `a = b / c` where `c > 0`, else 0.
+    DivTo,
+    /// `a = clamp(a · b / c, lo, hi)` where `c > 0`, else 0.
+    EmUpdate {
+        /// Lower bound.
+        lo: f32,
+        /// Upper bound.
+        hi: f32,
+    },
+    /// `a = 1 / a` where `a > 10⁻⁶`, else 0.
+    Reciprocal,
+    /// `a = a · b`.
+    Mul,
+}
+
+impl VectorOp {
+    /// Shader code, scalars, and how many inputs besides `a` it reads.
+    fn encode(self) -> (u32, [f32; 3], usize) {
+        match self {
+            VectorOp::Fill(v) => (0, [v, 0.0, 0.0], 0),
+            VectorOp::MulTo => (1, [0.0; 3], 2),
+            VectorOp::Update { lambda, lo, hi } => (2, [lambda, lo, hi], 2),
+            VectorOp::DiffTo => (3, [0.0; 3], 2),
+            VectorOp::Axpy(alpha) => (4, [alpha, 0.0, 0.0], 1),
+            VectorOp::Xpby(beta) => (5, [beta, 0.0, 0.0], 1),
+            VectorOp::DivTo => (6, [0.0; 3], 2),
+            VectorOp::EmUpdate { lo, hi } => (7, [0.0, lo, hi], 2),
+            VectorOp::Reciprocal => (8, [0.0; 3], 0),
+            VectorOp::Mul => (9, [0.0; 3], 1),
+        }
+    }
+}
+
+/// Twin of `Params` in `vector_ops.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    op: u32,
+    count: u32,
+    off_a: u32,
+    off_b: u32,
+    off_c: u32,
+    s0: f32,
+    s1: f32,
+    s2: f32,
+}
+
+/// Records `op` on volumes of one shape (`b`, `c` as the op needs them; none may be `a`).
+pub fn record_vector_op(
+    rec: &mut Recorder<'_>,
+    op: VectorOp,
+    a: &GpuVolume,
+    b: Option<&GpuVolume>,
+    c: Option<&GpuVolume>,
+) -> Result<()> {
+    let (code, s, inputs) = op.encode();
+    let given = [b, c];
+    for (k, operand) in given.iter().enumerate().take(inputs) {
+        match operand {
+            Some(v) if v.shape() != a.shape() => {
+                return Err(Error::InvalidShape(format!(
+                    "vector operation {op:?}: operand {} is {:?}, the destination {:?}",
+                    k + 1,
+                    v.shape(),
+                    a.shape()
+                )));
+            }
+            Some(_) => {}
+            None => return Err(Error::param("operand", format!("{op:?} needs {inputs} input(s)"))),
+        }
+    }
+    // Unused inputs bind a small placeholder (a binding may not alias the destination).
+    let placeholder = rec.scratch(16);
+    let align = rec.context().storage_offset_alignment().max(4);
+    for_each_window(rec, a, |rec, win_a, off_a, first, elems| {
+        let (win_b, off_b) = match b.filter(|_| inputs >= 1) {
+            Some(v) => window(v.buffer(), first, elems, align),
+            None => (BufferWindow::whole(&placeholder), 0),
+        };
+        let (win_c, off_c) = match c.filter(|_| inputs >= 2) {
+            Some(v) => window(v.buffer(), first, elems, align),
+            None => (BufferWindow::whole(&placeholder), 0),
+        };
+        let params = rec.uniform(&Params {
+            op: code,
+            count: elems as u32,
+            off_a,
+            off_b,
+            off_c,
+            s0: s[0],
+            s1: s[1],
+            s2: s[2],
+        });
+        rec.dispatch_linear(&VECTOR_OP, &[BufferWindow::whole(&params), win_a, win_b, win_c], elems)
+    })
+}
+
+/// Records `op` on projection stacks of one shape, batch by batch.
+pub fn record_projections_op(
+    rec: &mut Recorder<'_>,
+    op: VectorOp,
+    a: &GpuProjections,
+    b: Option<&GpuProjections>,
+    c: Option<&GpuProjections>,
+) -> Result<()> {
+    for operand in [b, c].into_iter().flatten() {
+        if operand.shape() != a.shape() {
+            return Err(Error::InvalidShape(format!(
+                "vector operation {op:?}: projections {:?} and {:?}",
+                operand.shape(),
+                a.shape()
+            )));
+        }
+    }
+    let bs: Vec<Option<&GpuVolume>> = match b {
+        Some(b) => b.batches().map(|(_, v)| Some(v)).collect(),
+        None => a.batches().map(|_| None).collect(),
+    };
+    let cs: Vec<Option<&GpuVolume>> = match c {
+        Some(c) => c.batches().map(|(_, v)| Some(v)).collect(),
+        None => a.batches().map(|_| None).collect(),
+    };
+    for (((_, a), b), c) in a.batches().zip(bs).zip(cs) {
+        record_vector_op(rec, op, a, b, c)?;
+    }
+    Ok(())
+}
+
+/// A squared norm recorded on the GPU, readable after the submission.
+#[derive(Debug)]
+pub struct PendingNorm {
+    parts: Vec<PendingMoments>,
+}
+
+impl PendingNorm {
+    /// `Σ v²` (NaNs excluded), from the merged moments: `M2 + n · mean²`.
+    pub fn finish(self, ctx: &crate::gpu::GpuContext) -> Result<f64> {
+        let mut sum = 0.0;
+        for part in self.parts {
+            let m = part.finish(ctx)?;
+            sum += m.m2 + m.count as f64 * m.mean * m.mean;
+        }
+        Ok(sum)
+    }
+}
+
+/// Records `Σ v²` of a volume.
+pub fn record_norm2(rec: &mut Recorder<'_>, v: &GpuVolume) -> Result<PendingNorm> {
+    Ok(PendingNorm {
+        parts: vec![record_moments(rec, v)?],
+    })
+}
+
+/// Records `Σ v²` of a projection stack.
+pub fn record_projections_norm2(rec: &mut Recorder<'_>, p: &GpuProjections) -> Result<PendingNorm> {
+    Ok(PendingNorm {
+        parts: p
+            .batches()
+            .map(|(_, v)| record_moments(rec, v))
+            .collect::<Result<_>>()?,
+    })
+}
