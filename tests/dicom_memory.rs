@@ -1,6 +1,7 @@
-//! Loading a series holds the volume once: a counting allocator measures the peak heap above
-//! the baseline while a series loads (its own test binary, so no other test allocates
-//! meanwhile). Without the decode-into-place design the peak would be two volumes or more.
+//! Memory bounds, measured by a counting allocator (the peak heap above the baseline; its own
+//! test binary, tests one at a time): a series loads holding the volume once (without the
+//! decode-into-place design the peak would be two volumes or more), and hostile files cost
+//! little.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,8 +45,12 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The tests of this binary measure the process's heap: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn a_series_loads_with_one_copy_of_the_volume_in_memory() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("hounsfield_dicom_memory_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let shape = (120, 256, 256);
@@ -73,4 +78,32 @@ fn a_series_loads_with_one_copy_of_the_volume_in_memory() {
         "loading took {peak} bytes at peak for a {volume_bytes}-byte volume"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn hostile_files_the_fuzzer_found_cost_little_memory() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // tests/fixtures/fuzz: files of a few kilobytes that once made dicom-rs allocate gigabytes
+    // (declared lengths, RLE segment counts, misaligned meta groups, data after the pixels).
+    let fixtures = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let input = entry.unwrap().path();
+        let dir = std::env::temp_dir().join(format!("hounsfield_fuzz_memory_{}_{checked}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(&input, dir.join("input.dcm")).unwrap();
+        let baseline = CURRENT.load(Ordering::Relaxed);
+        PEAK.store(baseline, Ordering::Relaxed);
+        if let Ok(found) = scan(&dir) {
+            for series in &found.series {
+                let _ = load_series(series, Policy::Lenient);
+            }
+        }
+        let peak = PEAK.load(Ordering::Relaxed) - baseline;
+        assert!(peak < 64 << 20, "{}: {} MiB at peak", input.display(), peak >> 20);
+        let _ = std::fs::remove_dir_all(&dir);
+        checked += 1;
+    }
+    assert!(checked >= 5, "fuzz regression inputs missing");
 }

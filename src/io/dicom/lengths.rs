@@ -13,8 +13,7 @@ use dicom_core::Tag;
 use dicom_encoding::decode::Decode;
 use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
 use dicom_encoding::transfer_syntax::{Codec, TransferSyntaxIndex};
-use dicom_parser::dataset::lazy_read::LazyDataSetReader;
-use dicom_parser::dataset::{DataSetReader, DataToken, LazyDataToken};
+use dicom_parser::dataset::{DataSetReader, DataToken};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 /// The largest expansion of deflate (RFC 1951: about 1032:1), bounding inflated data sets.
@@ -51,41 +50,26 @@ pub(super) fn check_declared_lengths(path: &Path, until: Until) -> std::result::
         limit: file_len,
         depth: 0,
         until,
+        in_pixel_sequence: false,
     };
-    match ts.codec() {
-        // Deflated data sets cannot seek: the eager tokenizer reads values, each bounded.
+    // The same tokenizer, with the same options, that dicom-object's `open_file` builds: it
+    // yields each header before it reads (and allocates) the value, so every length is checked
+    // first, and both walks see the same elements.
+    let source: Box<dyn Read> = match ts.codec() {
         Codec::Dataset(Some(adapter)) => {
+            // Deflated data sets: values may expand up to deflate's ratio.
             check.limit = file_len.saturating_mul(DEFLATE_EXPANSION);
-            let Ok(tokens) = DataSetReader::new_with_ts(adapter.adapt_reader(Box::new(reader)), ts) else {
-                return Ok(());
-            };
-            for token in tokens {
-                let Ok(token) = token else { return Ok(()) };
-                if check.token(&token)? == Flow::Stop {
-                    break;
-                }
-            }
+            adapter.adapt_reader(Box::new(reader))
         }
-        // Otherwise values are skipped unread, without allocating.
-        _ => {
-            let Ok(mut tokens) = LazyDataSetReader::new_with_ts(reader, ts) else {
-                return Ok(());
-            };
-            while let Some(Ok(token)) = tokens.advance() {
-                let flow = match &token {
-                    LazyDataToken::ElementHeader(h) => check.token(&DataToken::ElementHeader(*h))?,
-                    LazyDataToken::SequenceStart { tag, len } => {
-                        check.token(&DataToken::SequenceStart { tag: *tag, len: *len })?
-                    }
-                    LazyDataToken::PixelSequenceStart => check.token(&DataToken::PixelSequenceStart)?,
-                    LazyDataToken::SequenceEnd => check.token(&DataToken::SequenceEnd)?,
-                    LazyDataToken::ItemStart { len } => check.token(&DataToken::ItemStart { len: *len })?,
-                    _ => Flow::Go,
-                };
-                if flow == Flow::Stop || token.skip().is_err() {
-                    break;
-                }
-            }
+        _ => Box::new(reader),
+    };
+    let Ok(tokens) = DataSetReader::new_with_ts(source, ts) else {
+        return Ok(());
+    };
+    for token in tokens {
+        let Ok(token) = token else { return Ok(()) };
+        if check.token(&token)? == Flow::Stop {
+            break;
         }
     }
     Ok(())
@@ -94,10 +78,10 @@ pub(super) fn check_declared_lengths(path: &Path, until: Until) -> std::result::
 /// How far [`check_declared_lengths`] walks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Until {
-    /// Up to the pixel data's header: what a header-only read (`scan`) parses.
+    /// Up to the pixel data's header: what a header-only read (`scan`, `read_until`) parses.
     PixelData,
-    /// The whole file: what loading the pixels parses.
-    End,
+    /// Through the pixel data: what loading the pixels (`read_to`) parses.
+    ThroughPixelData,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,41 +96,42 @@ struct Checker {
     limit: u64,
     depth: usize,
     until: Until,
+    in_pixel_sequence: bool,
 }
 
 impl Checker {
     fn token(&mut self, token: &DataToken) -> std::result::Result<Flow, String> {
-        let (what, len) = match token {
+        let top = self.depth == 0;
+        match token {
             DataToken::ElementHeader(header) => {
-                if self.until == Until::PixelData
-                    && self.depth == 0
-                    && header.tag == dicom_dictionary_std::tags::PIXEL_DATA
-                {
-                    self.fits(&format!("element {}", header.tag), header.len)?;
+                self.fits(&format!("element {}", header.tag), header.len)?;
+                // Native pixel data at the top level: its header is the last thing a header
+                // read parses, its value the last thing a pixel read needs.
+                if top && header.tag == dicom_dictionary_std::tags::PIXEL_DATA {
                     return Ok(Flow::Stop);
                 }
-                (format!("element {}", header.tag), header.len)
             }
             DataToken::SequenceStart { tag, len } => {
+                self.fits(&format!("sequence {tag}"), *len)?;
                 self.depth += 1;
-                (format!("sequence {tag}"), *len)
             }
             DataToken::PixelSequenceStart => {
+                if top && self.until == Until::PixelData {
+                    return Ok(Flow::Stop);
+                }
+                self.in_pixel_sequence = top;
                 self.depth += 1;
-                return Ok(if self.until == Until::PixelData && self.depth == 1 {
-                    Flow::Stop
-                } else {
-                    Flow::Go
-                });
             }
-            DataToken::ItemStart { len } => ("an item".to_string(), *len),
+            DataToken::ItemStart { len } => self.fits("an item", *len)?,
             DataToken::SequenceEnd => {
                 self.depth = self.depth.saturating_sub(1);
-                return Ok(Flow::Go);
+                // The end of encapsulated pixel data: everything a pixel read parses was checked.
+                if self.depth == 0 && self.in_pixel_sequence {
+                    return Ok(Flow::Stop);
+                }
             }
-            _ => return Ok(Flow::Go),
-        };
-        self.fits(&what, len)?;
+            _ => {}
+        }
         Ok(Flow::Go)
     }
 
