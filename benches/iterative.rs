@@ -5,8 +5,14 @@
 //! - OS-SART, 3D cone beam, 10 subsets: by default 128³ from 180 views of 192², 2 iterations;
 //!   `HOUNSFIELD_BENCH_FULL=1` runs the 256³ from 360 views of 384², 10 iterations.
 //!
+//! GPU runs are end to end (upload, iterations on the device, download); on a software
+//! adapter (lavapipe) they are a CPU emulating a GPU, not GPU speed. `HOUNSFIELD_BENCH_GPU=0`
+//! skips them.
+//!
 //! Throughput is in voxel-view updates (forward and transpose each count volume × views per
 //! iteration): criterion's "elem/s" read as updates per second (GUPS in G).
+
+mod common;
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -32,6 +38,15 @@ fn sirt_2d(c: &mut Criterion) {
     group.bench_function("cpu", |b| {
         b.iter(|| sirt.run_cpu(black_box(sinogram.view()), |_| Control::Continue).unwrap())
     });
+    // Lavapipe needs about 90 s per run here (0.9 s per iteration): real GPUs only.
+    if let Some(ctx) = common::gpu().filter(|c| !c.adapter().is_software) {
+        group.bench_function("gpu", |b| {
+            b.iter(|| {
+                sirt.run_gpu(&ctx, black_box(sinogram.view()), |_| Control::Continue)
+                    .unwrap()
+            })
+        });
+    }
     group.finish();
 }
 

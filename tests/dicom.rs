@@ -398,9 +398,14 @@ fn elements_declaring_more_bytes_than_the_file_holds_are_refused_before_allocati
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("slice.dcm"), data).unwrap();
         let found = scan(&dir).unwrap();
-        assert!(found.series.is_empty(), "{name}: a corrupt file became a series");
-        assert_eq!(found.skipped.len(), 1, "{name}");
-        let reason = &found.skipped[0].reason;
+        // A header read stops before the pixel data, so a corrupt pixel length surfaces when
+        // the pixels load; a corrupt meta group already at the scan.
+        let reason = if name == "pixel" {
+            load_series(&found.series[0], Policy::Lenient).unwrap_err().to_string()
+        } else {
+            assert!(found.series.is_empty(), "{name}: a corrupt file became a series");
+            found.skipped[0].reason.clone()
+        };
         assert!(reason.contains("declares 4026531840 bytes"), "{name}: {reason}");
     }
 }

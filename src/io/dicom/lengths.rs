@@ -26,7 +26,10 @@ const DEFLATE_EXPANSION: u64 = 1032;
 pub(super) fn check_declared_lengths(path: &Path, until: Until) -> std::result::Result<(), String> {
     let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let file_len = file.metadata().map_err(|e| format!("cannot stat: {e}"))?.len();
-    let mut reader = BufReader::new(file);
+    check_source(BufReader::new(file), file_len, until)
+}
+
+fn check_source<R: Read + Seek>(mut reader: R, file_len: u64, until: Until) -> std::result::Result<(), String> {
     let mut magic = [0u8; 132];
     if reader.read_exact(&mut magic).is_err() {
         return Ok(());
@@ -50,18 +53,24 @@ pub(super) fn check_declared_lengths(path: &Path, until: Until) -> std::result::
         limit: file_len,
         depth: 0,
         until,
-        in_pixel_sequence: false,
     };
     // The same tokenizer, with the same options, that dicom-object's `open_file` builds: it
     // yields each header before it reads (and allocates) the value, so every length is checked
     // first, and both walks see the same elements.
+    let start = reader.stream_position().map_err(|e| e.to_string())?;
+    let consumed = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let counted = Counted {
+        inner: reader,
+        consumed: consumed.clone(),
+    };
+    let deflated = matches!(ts.codec(), Codec::Dataset(Some(_)));
     let source: Box<dyn Read> = match ts.codec() {
         Codec::Dataset(Some(adapter)) => {
             // Deflated data sets: values may expand up to deflate's ratio.
             check.limit = file_len.saturating_mul(DEFLATE_EXPANSION);
-            adapter.adapt_reader(Box::new(reader))
+            adapter.adapt_reader(Box::new(counted))
         }
-        _ => Box::new(reader),
+        _ => Box::new(counted),
     };
     let Ok(tokens) = DataSetReader::new_with_ts(source, ts) else {
         return Ok(());
@@ -71,8 +80,34 @@ pub(super) fn check_declared_lengths(path: &Path, until: Until) -> std::result::
         if check.token(&token)? == Flow::Stop {
             break;
         }
+        // Native pixel data that ends the file: nothing follows to check, and its value
+        // need not be read (the common case; it saves reading every file twice).
+        if let DataToken::ElementHeader(h) = &token
+            && !deflated
+            && check.depth == 0
+            && h.tag == dicom_dictionary_std::tags::PIXEL_DATA
+            && h.len
+                .get()
+                .is_some_and(|len| start + consumed.get() + u64::from(len) == file_len)
+        {
+            break;
+        }
     }
     Ok(())
+}
+
+/// A reader that counts the bytes taken from it (the tokenizer's position in the file).
+struct Counted<R> {
+    inner: R,
+    consumed: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed.set(self.consumed.get() + n as u64);
+        Ok(n)
+    }
 }
 
 /// How far [`check_declared_lengths`] walks.
@@ -96,40 +131,42 @@ struct Checker {
     limit: u64,
     depth: usize,
     until: Until,
-    in_pixel_sequence: bool,
 }
 
 impl Checker {
+    /// Checks a token; stops where dicom-object's `read_until` / `read_to` stop: at the first
+    /// top-level element whose tag reaches (`PixelData`) or passes (`ThroughPixelData`) the
+    /// pixel data's — whatever came before, in any order (hostile files put elements with
+    /// lower tags after the pixels, and dicom-object reads them).
     fn token(&mut self, token: &DataToken) -> std::result::Result<Flow, String> {
+        use dicom_dictionary_std::tags::PIXEL_DATA;
+        let stops = |tag: dicom_core::Tag| match self.until {
+            Until::PixelData => tag >= PIXEL_DATA,
+            Until::ThroughPixelData => tag > PIXEL_DATA,
+        };
         let top = self.depth == 0;
         match token {
             DataToken::ElementHeader(header) => {
-                self.fits(&format!("element {}", header.tag), header.len)?;
-                // Native pixel data at the top level: its header is the last thing a header
-                // read parses, its value the last thing a pixel read needs.
-                if top && header.tag == dicom_dictionary_std::tags::PIXEL_DATA {
+                if top && stops(header.tag) {
                     return Ok(Flow::Stop);
                 }
+                self.fits(&format!("element {}", header.tag), header.len)?;
             }
             DataToken::SequenceStart { tag, len } => {
+                if top && stops(*tag) {
+                    return Ok(Flow::Stop);
+                }
                 self.fits(&format!("sequence {tag}"), *len)?;
                 self.depth += 1;
             }
             DataToken::PixelSequenceStart => {
-                if top && self.until == Until::PixelData {
+                if top && stops(PIXEL_DATA) {
                     return Ok(Flow::Stop);
                 }
-                self.in_pixel_sequence = top;
                 self.depth += 1;
             }
             DataToken::ItemStart { len } => self.fits("an item", *len)?,
-            DataToken::SequenceEnd => {
-                self.depth = self.depth.saturating_sub(1);
-                // The end of encapsulated pixel data: everything a pixel read parses was checked.
-                if self.depth == 0 && self.in_pixel_sequence {
-                    return Ok(Flow::Stop);
-                }
-            }
+            DataToken::SequenceEnd => self.depth = self.depth.saturating_sub(1),
             _ => {}
         }
         Ok(Flow::Go)
@@ -151,7 +188,7 @@ impl Checker {
 /// explicit VR little endian decoder so both walks stay aligned — checking each declared
 /// length, and returns the transfer syntax UID (0002,0010). `None` where dicom-rs itself would
 /// refuse the group (it then reports the error).
-fn walk_meta_group(reader: &mut BufReader<File>, file_len: u64) -> std::result::Result<Option<String>, String> {
+fn walk_meta_group(reader: &mut impl Read, file_len: u64) -> std::result::Result<Option<String>, String> {
     let decoder = ExplicitVRLittleEndianDecoder::default();
     let Ok((first, _)) = decoder.decode_header(reader) else {
         return Ok(None);

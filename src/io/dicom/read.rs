@@ -44,10 +44,6 @@ pub(crate) struct Header {
     pub frame: usize,
     /// Rescale (slope, intercept) from the functional groups of a multi-frame file.
     pub rescale: Option<(f64, f64)>,
-    /// The file's length when [`scan`] checked its declared lengths through the pixel data's
-    /// header, if its pixel data are native (not encapsulated): then loading the same file
-    /// needs no second check.
-    pub checked_native_len: Option<u64>,
 }
 
 /// One series found by [`scan`].
@@ -274,12 +270,6 @@ fn read_header(path: &Path) -> std::result::Result<Vec<(Header, [String; 4])>, S
         description: text(&obj, tags::SERIES_DESCRIPTION).unwrap_or_default(),
         frame: 0,
         rescale: None,
-        checked_native_len: std::fs::metadata(path).ok().map(|m| m.len()).filter(|_| {
-            use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
-            dicom_transfer_syntax_registry::TransferSyntaxRegistry
-                .get(obj.meta().transfer_syntax())
-                .is_some_and(|ts| !ts.is_encapsulated_pixel_data())
-        }),
     };
     if frames == 1 {
         return Ok(vec![(header, key)]);
@@ -483,19 +473,8 @@ struct Slice {
 
 /// Decodes the given frames of `path` (each with its rescale override, if any) into modality
 /// values (rescale applied, padding located), decoding the file once.
-fn decode_frames(
-    path: &Path,
-    frames: &[(usize, Option<(f64, f64)>)],
-    rows: usize,
-    cols: usize,
-    checked_native_len: Option<u64>,
-) -> Result<Vec<Slice>> {
-    // Native pixel data: everything `read_to(PIXEL_DATA)` parses was checked by `scan`, unless
-    // the file changed since.
-    let unchanged = checked_native_len.is_some_and(|len| std::fs::metadata(path).is_ok_and(|m| m.len() == len));
-    if !unchanged {
-        check_declared_lengths(path, Until::ThroughPixelData).map_err(|reason| dicom_error(path, reason))?;
-    }
+fn decode_frames(path: &Path, frames: &[(usize, Option<(f64, f64)>)], rows: usize, cols: usize) -> Result<Vec<Slice>> {
+    check_declared_lengths(path, Until::ThroughPixelData).map_err(|reason| dicom_error(path, reason))?;
     // Up to and including the pixel data: trailing elements (padding) are not needed.
     let obj = guarded(|| OpenFileOptions::new().read_to(tags::PIXEL_DATA).open_file(path))
         .ok_or_else(|| {
@@ -770,8 +749,7 @@ pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> 
         .into_par_iter()
         .map(|(path, jobs)| -> Result<Vec<Placed>> {
             let frames: Vec<(usize, Option<(f64, f64)>)> = jobs.iter().map(|(_, h, _)| (h.frame, h.rescale)).collect();
-            let checked = jobs.first().and_then(|(_, h, _)| h.checked_native_len);
-            let slices = decode_frames(path, &frames, rows, cols, checked)?;
+            let slices = decode_frames(path, &frames, rows, cols)?;
             Ok(jobs
                 .into_iter()
                 .zip(slices)
