@@ -444,6 +444,26 @@ fn gpu_runs_stop_on_request_and_refuse_what_they_cannot_do() {
         worst < 1e-3,
         "the stopped GPU run is not the 2-iteration iterate ({worst})"
     );
+    // An initial volume outside the box is clamped before the first update, as on the CPU.
+    let boxed = |m: Method| {
+        build(m)
+            .iterations(2)
+            .initial(p.truth.mapv(|v| v - 0.3))
+            .constraint(Constraint::Box { min: 0.0, max: 0.6 })
+    };
+    let cpu = boxed(Method::OsSart { subsets: 4 })
+        .run_cpu(p.data.view(), |_| Control::Continue)
+        .unwrap();
+    let gpu = boxed(Method::OsSart { subsets: 4 })
+        .run_gpu(&ctx, p.data.view(), |_| Control::Continue)
+        .unwrap();
+    let worst = gpu
+        .volume
+        .iter()
+        .zip(&cpu.volume)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(worst < 1e-4, "box-constrained warm start: GPU differs by {worst}");
+    assert!(gpu.volume.iter().all(|v| (0.0..=0.6).contains(v)));
     let mask = Array3::from_shape_fn(p.shape, |(_, y, x)| x > 10 && y > 5);
     let masked = build(Method::Mlem)
         .iterations(3)

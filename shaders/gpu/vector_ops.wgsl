@@ -51,6 +51,8 @@ fn vector_op(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         }
         // a = 1 / a where a > 1e-6, else 0.
         case 8u: { a[ia] = select(0.0, 1.0 / x, x > 1e-6); }
+        // a = clamp(a, s1, s2).
+        case 10u: { a[ia] = clamp(x, p.s1, p.s2); }
         // a = a · b (masks).
         default: { a[ia] = x * b[p.off_b + i]; }
     }

@@ -80,6 +80,9 @@ pub struct GpuContext {
     lost: Arc<Mutex<Option<String>>>,
     uncaptured: Arc<Mutex<Option<String>>>,
     is_lost: Arc<AtomicBool>,
+    /// A tiny read-only storage buffer for bindings a kernel declares but an operation does not
+    /// read (a binding may not alias a written one); made once per device.
+    placeholder: std::sync::OnceLock<wgpu::Buffer>,
 }
 
 impl fmt::Debug for GpuContext {
@@ -204,6 +207,19 @@ impl GpuContext {
             lost,
             uncaptured,
             is_lost,
+            placeholder: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// See the `placeholder` field: a 16-byte storage buffer, created on first use.
+    pub(crate) fn placeholder(&self) -> &wgpu::Buffer {
+        self.placeholder.get_or_init(|| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("hounsfield placeholder"),
+                size: 16,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
         })
     }
 

@@ -52,6 +52,13 @@ pub enum VectorOp {
     Reciprocal,
     /// `a = a · b`.
     Mul,
+    /// `a = clamp(a, lo, hi)`.
+    Clamp {
+        /// Lower bound.
+        lo: f32,
+        /// Upper bound.
+        hi: f32,
+    },
 }
 
 impl VectorOp {
@@ -68,6 +75,7 @@ impl VectorOp {
             VectorOp::EmUpdate { lo, hi } => (7, [0.0, lo, hi], 2),
             VectorOp::Reciprocal => (8, [0.0; 3], 0),
             VectorOp::Mul => (9, [0.0; 3], 1),
+            VectorOp::Clamp { lo, hi } => (10, [0.0, lo, hi], 0),
         }
     }
 }
@@ -110,17 +118,18 @@ pub fn record_vector_op(
             None => return Err(Error::param("operand", format!("{op:?} needs {inputs} input(s)"))),
         }
     }
-    // Unused inputs bind a small placeholder (a binding may not alias the destination).
-    let placeholder = rec.scratch(16);
+    // Unused inputs bind the device's placeholder (a binding may not alias the destination).
+    let ctx = rec.context();
+    let placeholder = ctx.placeholder();
     let align = rec.context().storage_offset_alignment().max(4);
     for_each_window(rec, a, |rec, win_a, off_a, first, elems| {
         let (win_b, off_b) = match b.filter(|_| inputs >= 1) {
             Some(v) => window(v.buffer(), first, elems, align),
-            None => (BufferWindow::whole(&placeholder), 0),
+            None => (BufferWindow::whole(placeholder), 0),
         };
         let (win_c, off_c) = match c.filter(|_| inputs >= 2) {
             Some(v) => window(v.buffer(), first, elems, align),
-            None => (BufferWindow::whole(&placeholder), 0),
+            None => (BufferWindow::whole(placeholder), 0),
         };
         let params = rec.uniform(&Params {
             op: code,

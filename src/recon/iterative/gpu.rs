@@ -131,15 +131,7 @@ impl Iterative {
             // The initial volume obeys the constraint and mask, as on the CPU.
             let mut rec = Recorder::new(ctx);
             if self.constraint != Constraint::None {
-                let ones = GpuVolume::zeros(ctx, self.shape)?;
-                record_vector_op(&mut rec, VectorOp::Fill(1.0), &ones, None, None)?;
-                record_vector_op(
-                    &mut rec,
-                    VectorOp::Update { lambda: 0.0, lo, hi },
-                    &x,
-                    Some(&ones),
-                    Some(&ones),
-                )?;
+                record_vector_op(&mut rec, VectorOp::Clamp { lo, hi }, &x, None, None)?;
             }
             device.apply_mask(&mut rec, &x)?;
             rec.submit()?;
