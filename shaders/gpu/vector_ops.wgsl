@@ -51,9 +51,18 @@ fn vector_op(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         }
         // a = 1 / a where a > 1e-6, else 0.
         case 8u: { a[ia] = select(0.0, 1.0 / x, x > 1e-6); }
+        // a = a · b (masks).
+        case 9u: { a[ia] = x * b[p.off_b + i]; }
         // a = clamp(a, s1, s2).
         case 10u: { a[ia] = clamp(x, p.s1, p.s2); }
-        // a = a · b (masks).
-        default: { a[ia] = x * b[p.off_b + i]; }
+        // a = s0 · a.
+        case 11u: { a[ia] = p.s0 * x; }
+        // a = s0 · b + s1 · c.
+        case 12u: { a[ia] = p.s0 * b[p.off_b + i] + p.s1 * c[p.off_c + i]; }
+        // a = b + s0 · (b − c).
+        default: {
+            let v = b[p.off_b + i];
+            a[ia] = v + p.s0 * (v - c[p.off_c + i]);
+        }
     }
 }

@@ -59,6 +59,17 @@ pub enum VectorOp {
         /// Upper bound.
         hi: f32,
     },
+    /// `a = s · a`.
+    Scale(f32),
+    /// `a = α · b + β · c`.
+    Lincomb {
+        /// Weight of `b`.
+        alpha: f32,
+        /// Weight of `c`.
+        beta: f32,
+    },
+    /// `a = b + β · (b − c)`: FISTA's momentum step.
+    Extrapolate(f32),
 }
 
 impl VectorOp {
@@ -76,6 +87,9 @@ impl VectorOp {
             VectorOp::Reciprocal => (8, [0.0; 3], 0),
             VectorOp::Mul => (9, [0.0; 3], 1),
             VectorOp::Clamp { lo, hi } => (10, [0.0, lo, hi], 0),
+            VectorOp::Scale(v) => (11, [v, 0.0, 0.0], 0),
+            VectorOp::Lincomb { alpha, beta } => (12, [alpha, beta, 0.0], 2),
+            VectorOp::Extrapolate(beta) => (13, [beta, 0.0, 0.0], 2),
         }
     }
 }

@@ -23,6 +23,9 @@
 //! the run; a stopped run returns its last iterate.
 
 mod gpu;
+mod tv;
+
+pub use tv::total_variation;
 
 use ndarray::{Array3, ArrayView3, Axis};
 use rayon::prelude::*;
@@ -618,7 +621,7 @@ impl Iterative {
             let grad = a.backward_cpu(par_zip3(&ay, b, b, |ay, b, _| ay - b).view())?;
             let mut z = y.clone();
             axpy(&mut z, -step, &grad);
-            let mut x_next = tv_prox(&z, lambda as f32 * step, tv_iterations);
+            let mut x_next = tv::prox_cpu(&z, lambda as f32 * step, tv_iterations);
             self.finish_update(&mut x_next, mask);
             let ax_next = a.forward_cpu(x_next.view())?;
             let t_next = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
@@ -641,7 +644,7 @@ impl Iterative {
     fn lipschitz(&self, a: &Joseph) -> Result<f64> {
         let mut v = Array3::<f32>::ones(self.shape);
         let mut estimate = 0.0;
-        for _ in 0..20 {
+        for _ in 0..POWER_ITERATIONS {
             let n = norm(v.iter().copied());
             if n == 0.0 {
                 break;
@@ -651,13 +654,7 @@ impl Iterative {
             estimate = norm(w.iter().copied());
             v = w;
         }
-        if estimate <= 0.0 {
-            return Err(Error::param(
-                "geometry",
-                "the projector is zero on this volume: no ray crosses it",
-            ));
-        }
-        Ok(estimate * 1.01)
+        lipschitz_bound(estimate)
     }
 
     /// `‖b − A x‖`, and `A x` itself when there is one subset (SIRT, MLEM: the next
@@ -709,6 +706,20 @@ impl Run<'_> {
     }
 }
 
+/// The power iteration's estimate with 1 % headroom, or an error when the operator is zero.
+fn lipschitz_bound(estimate: f64) -> Result<f64> {
+    if estimate <= 0.0 {
+        return Err(Error::param(
+            "geometry",
+            "the projector is zero on this volume: no ray crosses it",
+        ));
+    }
+    Ok(estimate * 1.01)
+}
+
+/// Power-iteration steps for the Lipschitz constant.
+const POWER_ITERATIONS: usize = 20;
+
 fn reciprocal(v: f32) -> f32 {
     if v > 1e-6 { 1.0 / v } else { 0.0 }
 }
@@ -758,89 +769,4 @@ fn axpy_mul(x: &mut Array3<f32>, alpha: f32, y: &Array3<f32>, w: &Array3<f32>) {
         .zip(y.as_slice().expect("standard layout"))
         .zip(w.as_slice().expect("standard layout"))
         .for_each(|((x, y), w)| *x += alpha * y * w);
-}
-
-/// Forward differences along each axis of length > 1 (Neumann boundary: 0 at the last index).
-fn gradient(x: &Array3<f32>) -> Vec<Array3<f32>> {
-    (0..3)
-        .filter(|&a| x.len_of(Axis(a)) > 1)
-        .map(|a| {
-            let n = x.len_of(Axis(a));
-            let mut g = Array3::<f32>::zeros(x.raw_dim());
-            for i in 0..n - 1 {
-                let d = &x.index_axis(Axis(a), i + 1) - &x.index_axis(Axis(a), i);
-                g.index_axis_mut(Axis(a), i).assign(&d);
-            }
-            g
-        })
-        .collect()
-}
-
-/// The divergence, `−∇ᵀ`, of a field given on the axes [`gradient`] uses.
-fn divergence(field: &[Array3<f32>], shape: [usize; 3]) -> Array3<f32> {
-    let axes: Vec<usize> = (0..3).filter(|&a| shape[a] > 1).collect();
-    let mut div = Array3::<f32>::zeros(shape);
-    for (p, &a) in field.iter().zip(&axes) {
-        let n = shape[a];
-        for i in 0..n {
-            let mut out = div.index_axis_mut(Axis(a), i);
-            if i < n - 1 {
-                out += &p.index_axis(Axis(a), i);
-            }
-            if i > 0 {
-                out -= &p.index_axis(Axis(a), i - 1);
-            }
-        }
-    }
-    div
-}
-
-/// Isotropic total variation `Σ |∇x|`.
-pub fn total_variation(x: &Array3<f32>) -> f64 {
-    let g = gradient(x);
-    (0..x.len())
-        .map(|i| {
-            g.iter()
-                .map(|g| f64::from(g.as_slice().expect("standard layout")[i]).powi(2))
-                .sum::<f64>()
-                .sqrt()
-        })
-        .sum()
-}
-
-/// `argmin_x ½‖x − z‖² + mu · TV(x)` by Chambolle's projection algorithm (J. Math. Imaging
-/// Vis. 20, 2004): `p ← (p + τ∇(div p − z/mu)) / (1 + τ|∇(div p − z/mu)|)`, `x = z − mu div p`,
-/// with τ = 1/(4·dims) (the algorithm's bound for forward differences).
-fn tv_prox(z: &Array3<f32>, mu: f32, iterations: usize) -> Array3<f32> {
-    if mu <= 0.0 {
-        return z.clone();
-    }
-    let shape = [z.len_of(Axis(0)), z.len_of(Axis(1)), z.len_of(Axis(2))];
-    let dims = shape.iter().filter(|&&n| n > 1).count().max(1);
-    let tau = 1.0 / (4.0 * dims as f32);
-    let mut p: Vec<Array3<f32>> = (0..dims).map(|_| Array3::zeros(shape)).collect();
-    for _ in 0..iterations {
-        let div = divergence(&p, shape);
-        let inner = par_zip3(&div, z, z, |d, z, _| d - z / mu);
-        let g = gradient(&inner);
-        let mag: Vec<f32> = (0..z.len())
-            .into_par_iter()
-            .map(|i| {
-                g.iter()
-                    .map(|g| g.as_slice().expect("standard layout")[i].powi(2))
-                    .sum::<f32>()
-                    .sqrt()
-            })
-            .collect();
-        for (p, g) in p.iter_mut().zip(&g) {
-            p.as_slice_mut()
-                .expect("standard layout")
-                .par_iter_mut()
-                .zip(g.as_slice().expect("standard layout"))
-                .zip(&mag)
-                .for_each(|((p, g), m)| *p = (*p + tau * g) / (1.0 + tau * m));
-        }
-    }
-    let div = divergence(&p, shape);
-    par_zip3(z, &div, z, |z, d, _| z - mu * d)
 }

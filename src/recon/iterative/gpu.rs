@@ -7,8 +7,12 @@
 
 use ndarray::{ArrayView3, Axis};
 
-use super::{Constraint, Control, Iterative, Method, Progress, Reconstruction, Run, Stopped, Subset, norm};
-use crate::error::{Error, Result};
+use super::tv::{GpuTv, tv_from_moments};
+use super::{
+    Constraint, Control, Iterative, Method, POWER_ITERATIONS, Progress, Reconstruction, Run, Stopped, Subset,
+    lipschitz_bound, norm,
+};
+use crate::error::Result;
 use crate::gpu::vector_ops::{
     PendingNorm, VectorOp, record_norm2, record_projections_norm2, record_projections_op, record_vector_op,
 };
@@ -77,8 +81,7 @@ fn finish_norms(ctx: &GpuContext, norms: Vec<PendingNorm>) -> Result<f64> {
 impl Iterative {
     /// Runs on the GPU: the projections are uploaded once, every iteration runs on the device,
     /// and the volume is downloaded at the end. Same options, callback and results as
-    /// [`Iterative::run_cpu`] (to the projectors' f32 rounding). FISTA-TV runs on the CPU only
-    /// in this version.
+    /// [`Iterative::run_cpu`] (to the projectors' f32 rounding).
     pub fn run_gpu(
         &self,
         ctx: &GpuContext,
@@ -86,12 +89,6 @@ impl Iterative {
         mut callback: impl FnMut(&Progress) -> Control,
     ) -> Result<Reconstruction> {
         self.validate(projections)?;
-        if let Method::FistaTv { .. } = self.method {
-            return Err(Error::param(
-                "method",
-                "FISTA-TV runs on the CPU only in this version (run_cpu); SIRT, OS-SART, CGLS, MLEM and OSEM run on the GPU",
-            ));
-        }
         let subsets = self.subsets()?;
         let data = subsets
             .iter()
@@ -107,7 +104,7 @@ impl Iterative {
             Constraint::Box { min, max } => (min, max),
         };
         let em = matches!(self.method, Method::Mlem | Method::Osem { .. });
-        let x = match &self.initial {
+        let mut x = match &self.initial {
             Some(x0) => GpuVolume::upload(ctx, x0.view())?,
             None => {
                 let x = GpuVolume::zeros(ctx, self.shape)?;
@@ -145,7 +142,10 @@ impl Iterative {
         let stopped = match self.method {
             Method::Sirt | Method::OsSart { .. } => self.sart_gpu(&device, &x, &mut run)?,
             Method::Cgls => self.cgls_gpu(&device, &x, &mut run)?,
-            _ => self.em_gpu(&device, &x, &mut run)?,
+            Method::Mlem | Method::Osem { .. } => self.em_gpu(&device, &x, &mut run)?,
+            Method::FistaTv { lambda, tv_iterations } => {
+                self.fista_gpu(&device, &mut x, lambda, tv_iterations, &mut run)?
+            }
         };
         Ok(Reconstruction {
             volume: x.download(ctx)?,
@@ -301,6 +301,104 @@ impl Iterative {
             rec.submit()?;
             fresh = k == 1;
             if let Some(stop) = run.report(iteration, finish_norms(ctx, norms)?, None) {
+                return Ok(stop);
+            }
+        }
+        Ok(Stopped::Iterations)
+    }
+
+    /// Largest eigenvalue of AᵀA by power iteration, as [`Iterative::lipschitz`] on the CPU.
+    fn lipschitz_gpu(&self, d: &Device<'_>) -> Result<f64> {
+        let ctx = d.ctx;
+        let mut v = GpuVolume::zeros(ctx, self.shape)?;
+        let mut w = GpuVolume::zeros(ctx, self.shape)?;
+        let q = d.zeros_like(0)?;
+        let mut rec = Recorder::new(ctx);
+        record_vector_op(&mut rec, VectorOp::Fill(1.0), &v, None, None)?;
+        let pending = record_norm2(&mut rec, &v)?;
+        rec.submit()?;
+        let mut n = pending.finish(ctx)?.sqrt();
+        let mut estimate = 0.0;
+        for _ in 0..POWER_ITERATIONS {
+            if n == 0.0 {
+                break;
+            }
+            let mut rec = Recorder::new(ctx);
+            record_vector_op(&mut rec, VectorOp::Scale((1.0 / n) as f32), &v, None, None)?;
+            d.forward(&mut rec, 0, &v, &q)?;
+            d.backward(&mut rec, 0, &q, &w)?;
+            let pending = record_norm2(&mut rec, &w)?;
+            rec.submit()?;
+            estimate = pending.finish(ctx)?.sqrt();
+            n = estimate;
+            std::mem::swap(&mut v, &mut w);
+        }
+        lipschitz_bound(estimate)
+    }
+
+    /// FISTA-TV as [`Iterative::fista`]: one submission per iteration (gradient step, the
+    /// proximal step's Chambolle iterations, momentum, residual and TV reductions). `x` ends
+    /// as the last iterate (buffers swap roles each iteration).
+    fn fista_gpu(
+        &self,
+        d: &Device<'_>,
+        x: &mut GpuVolume,
+        lambda: f64,
+        tv_iterations: usize,
+        run: &mut Run<'_>,
+    ) -> Result<Stopped> {
+        let ctx = d.ctx;
+        let step = (1.0 / self.lipschitz_gpu(d)?) as f32;
+        let mu = lambda as f32 * step;
+        let tv = GpuTv::new(ctx, self.shape)?;
+        let data = &d.data[0];
+        let volume = || GpuVolume::zeros(ctx, self.shape);
+        let (mut x_next, y, z, grad) = (volume()?, volume()?, volume()?, volume()?);
+        let (mut ax, mut ax_next, ay, r) = (d.zeros_like(0)?, d.zeros_like(0)?, d.zeros_like(0)?, d.zeros_like(0)?);
+        // y = x, A y = A x (kept by linearity: one forward projection per iteration).
+        let copy = VectorOp::Lincomb { alpha: 1.0, beta: 0.0 };
+        let mut rec = Recorder::new(ctx);
+        record_vector_op(&mut rec, copy, &y, Some(x), Some(x))?;
+        d.forward(&mut rec, 0, x, &ax)?;
+        record_projections_op(&mut rec, copy, &ay, Some(&ax), Some(&ax))?;
+        rec.submit()?;
+        let mut t = 1.0f64;
+        for iteration in 1..=self.iterations {
+            let mut rec = Recorder::new(ctx);
+            // z = y − step · Aᵀ(A y − b); x_next = prox(z), constrained and masked.
+            record_projections_op(&mut rec, VectorOp::DiffTo, &r, Some(&ay), Some(data))?;
+            d.backward(&mut rec, 0, &r, &grad)?;
+            record_vector_op(
+                &mut rec,
+                VectorOp::Lincomb {
+                    alpha: 1.0,
+                    beta: -step,
+                },
+                &z,
+                Some(&y),
+                Some(&grad),
+            )?;
+            tv.record_prox(&mut rec, &z, mu, tv_iterations, &x_next)?;
+            if self.constraint != Constraint::None {
+                record_vector_op(&mut rec, VectorOp::Clamp { lo: d.lo, hi: d.hi }, &x_next, None, None)?;
+            }
+            d.apply_mask(&mut rec, &x_next)?;
+            d.forward(&mut rec, 0, &x_next, &ax_next)?;
+            // Momentum: y = x_next + β (x_next − x), and A y alike.
+            let t_next = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
+            let beta = ((t - 1.0) / t_next) as f32;
+            t = t_next;
+            record_vector_op(&mut rec, VectorOp::Extrapolate(beta), &y, Some(&x_next), Some(x))?;
+            record_projections_op(&mut rec, VectorOp::Extrapolate(beta), &ay, Some(&ax_next), Some(&ax))?;
+            std::mem::swap(x, &mut x_next);
+            std::mem::swap(&mut ax, &mut ax_next);
+            record_projections_op(&mut rec, VectorOp::DiffTo, &r, Some(&ax), Some(data))?;
+            let residual = record_projections_norm2(&mut rec, &r)?;
+            let total_variation = tv.record_total_variation(&mut rec, x)?;
+            rec.submit()?;
+            let residual = residual.finish(ctx)?.sqrt();
+            let total_variation = tv_from_moments(ctx, total_variation)?;
+            if let Some(stop) = run.report(iteration, residual, Some(total_variation)) {
                 return Ok(stop);
             }
         }
