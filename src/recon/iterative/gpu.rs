@@ -1,9 +1,9 @@
 //! The iterative methods on the GPU: after the upload every iteration runs on the device —
 //! Joseph's pair (`record_forward` / `record_backward`, volume slabs and view batches past the
 //! binding limit), elementwise updates and squared norms from [`crate::gpu::vector_ops`] — with
-//! one submission per iteration (two for CGLS, whose step length needs a norm mid-iteration)
-//! and a read-back of a few kilobytes of reduction partials for the callback. Buffers are
-//! allocated once per run.
+//! one submission per iteration (one per subset with ordered subsets; two for CGLS, whose step
+//! length needs a norm mid-iteration) and a read-back of a few kilobytes of reduction partials
+//! for the callback. Buffers are allocated once per run.
 
 use ndarray::{ArrayView3, Axis};
 
@@ -174,6 +174,11 @@ impl Iterative {
             record_vector_op(&mut rec, VectorOp::Reciprocal, &c, None, None)?;
             row_weights.push(r);
             col_weights.push(c);
+            // One submission per subset keeps each wait short on slow adapters (a software GPU
+            // needs minutes per subset at 300³); on real GPUs it costs a few microseconds.
+            if k > 1 {
+                rec.flush()?;
+            }
         }
         rec.submit()?;
         drop(ones);
@@ -204,6 +209,9 @@ impl Iterative {
                     Some(&col_weights[s]),
                 )?;
                 d.apply_mask(&mut rec, x)?;
+                if k > 1 {
+                    rec.flush()?;
+                }
             }
             let norms = d.residual(&mut rec, x, &ax, &r)?;
             rec.submit()?;
@@ -295,6 +303,9 @@ impl Iterative {
                     Some(&sensitivity[s]),
                 )?;
                 d.apply_mask(&mut rec, x)?;
+                if k > 1 {
+                    rec.flush()?;
+                }
             }
             // The residual leaves A x in `ax`: with one subset, the next iteration's start.
             let norms = d.residual(&mut rec, x, &ax, &t)?;

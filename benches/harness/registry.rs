@@ -1,0 +1,1039 @@
+//! The workloads the harness runs. A kernel joins the report by adding one [`Workload`] to
+//! [`workloads`] (the harness itself does not change); `covers` names the library kernels it
+//! exercises, and a test fails when a kernel of the library is covered by none.
+//!
+//! Sizes are the realistic ones at `scale = 1`: 512×512×256 volumes (512×512×64 for
+//! the costly neighbourhood filters), 720-angle sinograms, 256³ cone-beam problems. `--scale`
+//! multiplies every edge; `--quick` shrinks everything to a smoke test.
+
+use std::time::Duration;
+
+use hounsfield::filter::{
+    AnisotropicDiffusion, Bilateral, BinaryMorphology, Clip, Correlate, Correlate1d, FillHoles, Filter, Footprint,
+    Gaussian, GaussianGradientMagnitude, GaussianLaplace, GradientMagnitude, GreyMorphology, Laplace, Median,
+    MipRender, Prewitt, Projection, ProjectionKind, Resample, Rescale, Sobel, Threshold, Uniform, UnsharpMask,
+    WindowLevel, WindowPreset,
+};
+use hounsfield::gpu::{GpuContext, GpuProjections, GpuVolume};
+use hounsfield::recon::iterative::{Control, Iterative, Method};
+use hounsfield::recon::{
+    Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, Joseph, Phantom, SheppLogan, centred_grid,
+};
+use hounsfield::{Backend, Grid, Result, stats};
+use ndarray::{Array3, Axis};
+
+use crate::stats::Work;
+
+/// Where a workload sits in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Volume filters.
+    Filter,
+    /// Reductions (statistics, histograms).
+    Statistics,
+    /// Analytic reconstruction and projectors.
+    Reconstruction,
+    /// Iterative reconstruction.
+    Iterative,
+}
+
+/// How big to make a workload.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sizing {
+    /// Tiny sizes for a smoke test.
+    pub quick: bool,
+    /// Multiplies every edge of the full sizes.
+    pub scale: f64,
+    /// A cube of this edge instead (the scaling study).
+    pub cube: Option<usize>,
+}
+
+impl Sizing {
+    /// An edge of `full` voxels at this sizing (at least 4).
+    pub fn edge(&self, full: usize) -> usize {
+        let n = if self.quick {
+            full as f64 / 32.0
+        } else {
+            full as f64 * self.scale
+        };
+        (n.round() as usize).max(4)
+    }
+
+    /// A volume shape of `full` at this sizing, or the cube of the scaling study.
+    pub fn shape(&self, full: [usize; 3]) -> [usize; 3] {
+        match self.cube {
+            Some(n) => [n; 3],
+            None => full.map(|d| self.edge(d)),
+        }
+    }
+
+    /// A count (views, iterations) scaled like an edge, at least `min`.
+    pub fn count(&self, full: usize, min: usize) -> usize {
+        self.edge(full).max(min)
+    }
+}
+
+/// One prepared problem: its input and both paths.
+pub trait Case {
+    /// The problem's size, for the report (`512×512×256`, `720 views × 736 → 512²`).
+    fn size(&self) -> String;
+    /// What one run does, for its throughput.
+    fn work(&self) -> Work;
+    /// The CPU path.
+    fn cpu(&self) -> Result<Array3<f32>>;
+    /// The GPU path end to end: upload, compute, download.
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>>;
+    /// Uploads the input for [`Case::gpu_resident`]; `false` when the case has no resident form.
+    fn upload(&mut self, _ctx: &GpuContext) -> Result<bool> {
+        Ok(false)
+    }
+    /// The GPU path on the uploaded input, waited for; the kernel time where timestamps exist.
+    fn gpu_resident(&self, _ctx: &GpuContext) -> Result<Option<Duration>> {
+        Ok(None)
+    }
+}
+
+/// A registered workload.
+pub struct Workload {
+    /// Unique name, also the key of the Python peers' results.
+    pub name: &'static str,
+    /// The library kernels it exercises: `filter:<Filter::name>`, `fn:<file under src/>::<GPU
+    /// entry point>`, `method:<iterative Method variant>`.
+    pub covers: &'static [&'static str],
+    /// Report section.
+    pub category: Category,
+    /// GPU and CPU outputs may differ by this fraction of the CPU output's peak magnitude.
+    pub tolerance: f64,
+    /// Part of the scaling study (time against cube size).
+    pub scaling: bool,
+    /// Builds the problem.
+    pub make: fn(&Sizing) -> Result<Box<dyn Case>>,
+}
+
+/// Every workload, in report order.
+pub fn workloads() -> Vec<Workload> {
+    let mut all = filters();
+    all.extend(statistics());
+    all.extend(reconstruction());
+    all.extend(iterative());
+    all
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filters.
+
+/// 512×512×256.
+const FULL: [usize; 3] = [256, 512, 512];
+/// 512×512×64, for kernels whose cost per voxel is high.
+const THIN: [usize; 3] = [64, 512, 512];
+/// 256³.
+const CUBE: [usize; 3] = [256, 256, 256];
+
+/// CT-like noise in [−1000, 1000) HU (xorshift; the same every run).
+pub fn noise_volume(shape: [usize; 3]) -> Array3<f32> {
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    Array3::from_shape_simple_fn(shape, || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 40) as f32 / (1u64 << 24) as f32 * 2000.0 - 1000.0
+    })
+}
+
+struct FilterCase {
+    filter: Box<dyn Filter>,
+    input: Array3<f32>,
+    output_len: usize,
+    resident: Option<GpuVolume>,
+}
+
+impl FilterCase {
+    fn boxed(filter: Box<dyn Filter>, input: Array3<f32>) -> Result<Box<dyn Case>> {
+        let shape = [input.dim().0, input.dim().1, input.dim().2];
+        let output_len = filter.output_shape(shape, 3)?.iter().product();
+        Ok(Box::new(FilterCase {
+            filter,
+            input,
+            output_len,
+            resident: None,
+        }))
+    }
+}
+
+impl Case for FilterCase {
+    fn size(&self) -> String {
+        let (z, y, x) = self.input.dim();
+        format!("{x}×{y}×{z}")
+    }
+
+    fn work(&self) -> Work {
+        Work::Bytes(4 * (self.input.len() + self.output_len) as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        self.filter.apply_cpu(self.input.view())
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        let up = GpuVolume::upload(ctx, self.input.view())?;
+        self.filter.apply_gpu(ctx, &up)?.download(ctx)
+    }
+
+    fn upload(&mut self, ctx: &GpuContext) -> Result<bool> {
+        self.resident = Some(GpuVolume::upload(ctx, self.input.view())?);
+        Ok(true)
+    }
+
+    fn gpu_resident(&self, ctx: &GpuContext) -> Result<Option<Duration>> {
+        let input = self.resident.as_ref().expect("uploaded first");
+        let (_, time) = self.filter.apply_gpu_timed(ctx, input)?;
+        Ok(time.duration())
+    }
+}
+
+/// A filter workload on CT-like noise (`binary`: thresholded to 0/1).
+macro_rules! filter_workload {
+    ($name:literal, [$($covers:literal),*], $full:expr, $tolerance:expr, $scaling:expr, $binary:expr, $filter:expr) => {
+        Workload {
+            name: $name,
+            covers: &[$($covers),*],
+            category: Category::Filter,
+            tolerance: $tolerance,
+            scaling: $scaling,
+            make: |sizing| {
+                let mut input = noise_volume(sizing.shape($full));
+                if $binary {
+                    input.mapv_inplace(|v| if v > 0.0 { 1.0 } else { 0.0 });
+                }
+                FilterCase::boxed(Box::new($filter), input)
+            },
+        }
+    };
+}
+
+fn filters() -> Vec<Workload> {
+    vec![
+        filter_workload!(
+            "gaussian_s2",
+            ["filter:gaussian"],
+            FULL,
+            1e-5,
+            true,
+            false,
+            Gaussian::new(&[2.0])
+        ),
+        filter_workload!(
+            "uniform_3",
+            ["filter:uniform"],
+            FULL,
+            1e-5,
+            true,
+            false,
+            Uniform::new(&[3])
+        ),
+        filter_workload!(
+            "correlate1d_5_x",
+            ["filter:correlate1d"],
+            FULL,
+            1e-5,
+            false,
+            false,
+            Correlate1d::new(&[1.0, 4.0, 6.0, 4.0, 1.0], 2)
+        ),
+        filter_workload!(
+            "correlate_3x3x3",
+            ["filter:correlate", "filter:convolve"],
+            FULL,
+            1e-5,
+            false,
+            false,
+            Correlate::new(Array3::from_elem((3, 3, 3), 1.0 / 27.0).into_dyn().view())
+        ),
+        filter_workload!(
+            "sobel_magnitude",
+            ["filter:sobel"],
+            FULL,
+            1e-5,
+            false,
+            false,
+            Sobel::magnitude()
+        ),
+        filter_workload!(
+            "prewitt_magnitude",
+            ["filter:prewitt"],
+            FULL,
+            1e-5,
+            false,
+            false,
+            Prewitt::magnitude()
+        ),
+        filter_workload!("laplace", ["filter:laplace"], FULL, 1e-5, false, false, Laplace::new()),
+        filter_workload!(
+            "gaussian_gradient_magnitude_s2",
+            ["filter:gaussian_gradient_magnitude"],
+            FULL,
+            1e-5,
+            false,
+            false,
+            GaussianGradientMagnitude::new(&[2.0])
+        ),
+        filter_workload!(
+            "gaussian_laplace_s2",
+            ["filter:gaussian_laplace"],
+            FULL,
+            1e-5,
+            false,
+            false,
+            GaussianLaplace::new(&[2.0])
+        ),
+        filter_workload!(
+            "gradient_magnitude",
+            ["filter:gradient_magnitude"],
+            FULL,
+            1e-5,
+            false,
+            false,
+            GradientMagnitude::new()
+        ),
+        filter_workload!(
+            "unsharp_mask_r2",
+            ["filter:unsharp_mask"],
+            FULL,
+            1e-5,
+            false,
+            false,
+            UnsharpMask::new(&[2.0], 1.0)
+        ),
+        filter_workload!(
+            "median_r1",
+            ["filter:median"],
+            THIN,
+            0.0,
+            true,
+            false,
+            Median::new(&[1])
+        ),
+        filter_workload!("median_r2", [], THIN, 0.0, false, false, Median::new(&[2])),
+        filter_workload!(
+            "bilateral_d1_r50",
+            ["filter:bilateral"],
+            CUBE,
+            1e-4,
+            false,
+            false,
+            Bilateral::new(&[1.0], 50.0)
+        ),
+        filter_workload!(
+            "diffusion_gradient_5it",
+            ["filter:anisotropic_diffusion"],
+            CUBE,
+            1e-4,
+            false,
+            false,
+            AnisotropicDiffusion::gradient(5, 3.0)
+        ),
+        filter_workload!(
+            "diffusion_curvature_5it",
+            [],
+            CUBE,
+            1e-4,
+            false,
+            false,
+            AnisotropicDiffusion::curvature(5, 3.0)
+        ),
+        filter_workload!(
+            "grey_erosion_box1",
+            ["filter:grey_morphology"],
+            FULL,
+            0.0,
+            false,
+            false,
+            GreyMorphology::erosion(Footprint::Box(vec![1]))
+        ),
+        filter_workload!(
+            "grey_dilation_ball2",
+            [],
+            THIN,
+            0.0,
+            false,
+            false,
+            GreyMorphology::dilation(Footprint::Ball(2))
+        ),
+        filter_workload!(
+            "binary_opening_cross",
+            ["filter:binary_morphology"],
+            FULL,
+            0.0,
+            false,
+            true,
+            BinaryMorphology::opening()
+        ),
+        filter_workload!("fill_holes", ["filter:fill_holes"], FULL, 0.0, false, true, FillHoles),
+        filter_workload!(
+            "window_soft_tissue",
+            ["filter:window"],
+            FULL,
+            1e-6,
+            false,
+            false,
+            WindowLevel::preset(WindowPreset::SoftTissue)
+        ),
+        filter_workload!(
+            "threshold",
+            ["filter:threshold"],
+            FULL,
+            0.0,
+            false,
+            false,
+            Threshold::between(-100.0, 300.0)
+        ),
+        filter_workload!(
+            "rescale",
+            ["filter:rescale"],
+            FULL,
+            1e-6,
+            false,
+            false,
+            Rescale {
+                slope: 1.0,
+                intercept: -1024.0
+            }
+        ),
+        filter_workload!(
+            "clip",
+            ["filter:clip"],
+            FULL,
+            0.0,
+            false,
+            false,
+            Clip { lo: -200.0, hi: 400.0 }
+        ),
+        filter_workload!(
+            "resample_0.7x0.7x2.5_to_1mm",
+            ["filter:resample"],
+            FULL,
+            1e-5,
+            false,
+            false,
+            Resample::to_spacing(&Grid::with_spacing([2.5, 0.7, 0.7]).expect("valid spacing"), &[1.0])
+        ),
+        filter_workload!(
+            "mip_z",
+            ["filter:projection"],
+            FULL,
+            0.0,
+            false,
+            false,
+            Projection::new(ProjectionKind::Max, 0)
+        ),
+        filter_workload!(
+            "mip_render_30deg",
+            ["filter:mip_render"],
+            FULL,
+            1e-5,
+            false,
+            false,
+            MipRender::new(30.0)
+        ),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics: scalars are returned as a 1×1×k array for the parity check.
+
+struct StatisticsCase {
+    input: Array3<f32>,
+    kind: Reduction,
+    resident: Option<GpuVolume>,
+}
+
+#[derive(Clone, Copy)]
+enum Reduction {
+    Moments,
+    Histogram,
+    Otsu,
+}
+
+impl StatisticsCase {
+    fn reduce(&self, ctx: Option<&GpuContext>, input: Option<&GpuVolume>) -> Result<Array3<f32>> {
+        let values: Vec<f32> = match (self.kind, ctx, input) {
+            (Reduction::Moments, None, _) => moments(stats::statistics(&Backend::Cpu, self.input.view())?),
+            (Reduction::Moments, Some(ctx), Some(v)) => moments(stats::statistics_gpu(ctx, v)?),
+            (Reduction::Histogram, None, _) => counts(stats::histogram(
+                &Backend::Cpu,
+                self.input.view(),
+                256,
+                Some((-1000.0, 1000.0)),
+            )?),
+            (Reduction::Histogram, Some(ctx), Some(v)) => {
+                counts(stats::histogram_gpu(ctx, v, 256, Some((-1000.0, 1000.0)))?)
+            }
+            (Reduction::Otsu, None, _) => vec![stats::threshold_otsu(&Backend::Cpu, self.input.view(), 256)?],
+            (Reduction::Otsu, Some(ctx), Some(v)) => vec![stats::threshold_otsu_gpu(ctx, v, 256)?],
+            _ => unreachable!("a GPU reduction needs its input"),
+        };
+        Ok(Array3::from_shape_vec((1, 1, values.len()), values).expect("one row"))
+    }
+}
+
+fn moments(s: stats::Statistics) -> Vec<f32> {
+    vec![s.count as f32, s.min, s.max, s.mean as f32, s.std as f32]
+}
+
+fn counts(h: stats::Histogram) -> Vec<f32> {
+    h.counts.iter().map(|&c| c as f32).collect()
+}
+
+impl Case for StatisticsCase {
+    fn size(&self) -> String {
+        let (z, y, x) = self.input.dim();
+        format!("{x}×{y}×{z}")
+    }
+
+    fn work(&self) -> Work {
+        Work::Bytes(4 * self.input.len() as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        self.reduce(None, None)
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        let up = GpuVolume::upload(ctx, self.input.view())?;
+        self.reduce(Some(ctx), Some(&up))
+    }
+
+    fn upload(&mut self, ctx: &GpuContext) -> Result<bool> {
+        self.resident = Some(GpuVolume::upload(ctx, self.input.view())?);
+        Ok(true)
+    }
+
+    fn gpu_resident(&self, ctx: &GpuContext) -> Result<Option<Duration>> {
+        self.reduce(Some(ctx), self.resident.as_ref())?;
+        Ok(None)
+    }
+}
+
+fn statistics() -> Vec<Workload> {
+    fn make(sizing: &Sizing, kind: Reduction) -> Result<Box<dyn Case>> {
+        Ok(Box::new(StatisticsCase {
+            input: noise_volume(sizing.shape(FULL)),
+            kind,
+            resident: None,
+        }))
+    }
+    vec![
+        Workload {
+            name: "statistics",
+            covers: &["fn:stats.rs::statistics_gpu"],
+            category: Category::Statistics,
+            tolerance: 1e-5,
+            scaling: false,
+            make: |s| make(s, Reduction::Moments),
+        },
+        Workload {
+            name: "histogram_256",
+            covers: &["fn:stats.rs::histogram_gpu"],
+            category: Category::Statistics,
+            tolerance: 0.0,
+            scaling: false,
+            make: |s| make(s, Reduction::Histogram),
+        },
+        Workload {
+            name: "threshold_otsu_256",
+            covers: &["fn:stats.rs::threshold_otsu_gpu"],
+            category: Category::Statistics,
+            tolerance: 1e-6,
+            scaling: false,
+            make: |s| make(s, Reduction::Otsu),
+        },
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconstruction: the problems of benches/recon.rs.
+
+/// A cone-beam problem: 256³ from 360 views of 384² at full size (magnification 1.5).
+struct ConeProblem {
+    geometry: Geometry,
+    projections: Array3<f32>,
+    shape: [usize; 3],
+    grid: Grid,
+    phantom: Phantom,
+}
+
+fn cone_problem(sizing: &Sizing) -> Result<ConeProblem> {
+    let n = match sizing.cube {
+        Some(n) => n,
+        None => sizing.edge(256),
+    };
+    let views = sizing.count(360, 8);
+    let det = n * 3 / 2;
+    let angles: Vec<f64> = (0..views).map(|k| k as f64 * 360.0 / views as f64).collect();
+    let pixel = 1.2 * 256.0 / n as f64;
+    let geometry = Geometry::cone(&angles, 1000.0, 1500.0, det, det, [pixel, pixel], [0.0, 0.0])?;
+    let phantom = Phantom::shepp_logan_3d(SheppLogan::Modified, 0.47 * n as f64)?;
+    let projections = geometry.project_exact(&phantom)?;
+    let shape = [n; 3];
+    let grid = centred_grid(shape, [1.0; 3])?;
+    Ok(ConeProblem {
+        geometry,
+        projections,
+        shape,
+        grid,
+        phantom,
+    })
+}
+
+fn cone_size(geometry: &Geometry, shape: [usize; 3]) -> String {
+    format!(
+        "{} views × {}×{} → {}³",
+        geometry.views.len(),
+        geometry.cols,
+        geometry.rows,
+        shape[2]
+    )
+}
+
+struct FdkCase {
+    fdk: Fdk,
+    geometry: Geometry,
+    projections: Array3<f32>,
+    shape: [usize; 3],
+    grid: Grid,
+    resident: Option<GpuProjections>,
+}
+
+impl Case for FdkCase {
+    fn size(&self) -> String {
+        cone_size(&self.geometry, self.shape)
+    }
+
+    fn work(&self) -> Work {
+        Work::Updates((self.geometry.views.len() * self.shape.iter().product::<usize>()) as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        self.fdk
+            .reconstruct_cpu(self.projections.view(), self.shape, &self.grid)
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        self.fdk
+            .reconstruct_gpu(ctx, self.projections.view(), self.shape, &self.grid)
+    }
+
+    fn upload(&mut self, ctx: &GpuContext) -> Result<bool> {
+        self.resident = Some(GpuProjections::upload(ctx, self.projections.view())?);
+        Ok(true)
+    }
+
+    fn gpu_resident(&self, ctx: &GpuContext) -> Result<Option<Duration>> {
+        let p = self.resident.as_ref().expect("uploaded first");
+        self.fdk.reconstruct_resident(ctx, p, self.shape, &self.grid)?;
+        Ok(None)
+    }
+}
+
+/// Joseph's projector: forward (volume → projections) or its transpose.
+struct JosephCase {
+    joseph: Joseph,
+    geometry: Geometry,
+    shape: [usize; 3],
+    volume: Array3<f32>,
+    projections: Array3<f32>,
+    forward: bool,
+    resident_volume: Option<GpuVolume>,
+    resident_projections: Option<GpuProjections>,
+}
+
+impl Case for JosephCase {
+    fn size(&self) -> String {
+        cone_size(&self.geometry, self.shape)
+    }
+
+    fn work(&self) -> Work {
+        Work::Updates((self.geometry.views.len() * self.shape.iter().product::<usize>()) as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        if self.forward {
+            self.joseph.forward_cpu(self.volume.view())
+        } else {
+            self.joseph.backward_cpu(self.projections.view())
+        }
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        if self.forward {
+            let v = GpuVolume::upload(ctx, self.volume.view())?;
+            self.joseph.forward_gpu(ctx, &v)?.download(ctx)
+        } else {
+            let p = GpuProjections::upload(ctx, self.projections.view())?;
+            self.joseph.backward_gpu(ctx, &p)?.download(ctx)
+        }
+    }
+
+    fn upload(&mut self, ctx: &GpuContext) -> Result<bool> {
+        if self.forward {
+            self.resident_volume = Some(GpuVolume::upload(ctx, self.volume.view())?);
+        } else {
+            self.resident_projections = Some(GpuProjections::upload(ctx, self.projections.view())?);
+        }
+        Ok(true)
+    }
+
+    fn gpu_resident(&self, ctx: &GpuContext) -> Result<Option<Duration>> {
+        match (&self.resident_volume, &self.resident_projections) {
+            (Some(v), _) => drop(self.joseph.forward_gpu(ctx, v)?),
+            (_, Some(p)) => drop(self.joseph.backward_gpu(ctx, p)?),
+            _ => unreachable!("uploaded first"),
+        }
+        Ok(None)
+    }
+}
+
+fn joseph_case(sizing: &Sizing, forward: bool) -> Result<Box<dyn Case>> {
+    let ConeProblem {
+        geometry,
+        projections,
+        shape,
+        grid,
+        phantom,
+    } = cone_problem(sizing)?;
+    Ok(Box::new(JosephCase {
+        joseph: Joseph::new(&geometry, shape, &grid)?,
+        volume: phantom.rasterize(shape, &grid, 1)?,
+        geometry,
+        shape,
+        projections,
+        forward,
+        resident_volume: None,
+        resident_projections: None,
+    }))
+}
+
+struct BackprojectCase {
+    backprojector: Backprojector,
+    geometry: Geometry,
+    shape: [usize; 3],
+    projections: Array3<f32>,
+    weights: Vec<f64>,
+    resident: Option<GpuProjections>,
+}
+
+impl Case for BackprojectCase {
+    fn size(&self) -> String {
+        cone_size(&self.geometry, self.shape)
+    }
+
+    fn work(&self) -> Work {
+        Work::Updates((self.geometry.views.len() * self.shape.iter().product::<usize>()) as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        self.backprojector
+            .backproject_cpu(self.projections.view(), &self.weights)
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        let p = GpuProjections::upload(ctx, self.projections.view())?;
+        self.backprojector
+            .backproject_gpu(ctx, &p, &self.weights)?
+            .download(ctx)
+    }
+
+    fn upload(&mut self, ctx: &GpuContext) -> Result<bool> {
+        self.resident = Some(GpuProjections::upload(ctx, self.projections.view())?);
+        Ok(true)
+    }
+
+    fn gpu_resident(&self, ctx: &GpuContext) -> Result<Option<Duration>> {
+        let p = self.resident.as_ref().expect("uploaded first");
+        self.backprojector.backproject_gpu(ctx, p, &self.weights)?;
+        Ok(None)
+    }
+}
+
+/// Parallel-beam FBP of a stack of 720-angle sinograms (512² slices at full size).
+struct FbpCase {
+    fbp: Fbp2d,
+    sinograms: Array3<f32>,
+}
+
+impl Case for FbpCase {
+    fn size(&self) -> String {
+        let (views, slices, cols) = self.sinograms.dim();
+        format!("{slices} slices × {views} views × {cols} → {cols}²")
+    }
+
+    fn work(&self) -> Work {
+        let (views, slices, cols) = self.sinograms.dim();
+        Work::Updates((views * slices * cols * cols) as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        self.fbp.reconstruct_stack_cpu(self.sinograms.view())
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        self.fbp.reconstruct_stack_gpu(ctx, self.sinograms.view())
+    }
+}
+
+/// Fan-beam FBP of one 720-view sinogram into a 512² image.
+struct FanCase {
+    fan: FanFbp,
+    sinogram: ndarray::Array2<f32>,
+    size: usize,
+    pixel: f64,
+}
+
+impl Case for FanCase {
+    fn size(&self) -> String {
+        let (views, cols) = self.sinogram.dim();
+        format!("{views} views × {cols} → {}²", self.size)
+    }
+
+    fn work(&self) -> Work {
+        Work::Updates((self.sinogram.dim().0 * self.size * self.size) as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        Ok(self
+            .fan
+            .reconstruct_cpu(self.sinogram.view(), self.size, self.pixel)?
+            .insert_axis(Axis(0)))
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        Ok(self
+            .fan
+            .reconstruct_gpu(ctx, self.sinogram.view(), self.size, self.pixel)?
+            .insert_axis(Axis(0)))
+    }
+}
+
+fn reconstruction() -> Vec<Workload> {
+    vec![
+        Workload {
+            name: "fbp_parallel_720",
+            covers: &[
+                "fn:recon/fbp.rs::reconstruct_gpu",
+                "fn:recon/fbp.rs::reconstruct_stack_gpu",
+            ],
+            category: Category::Reconstruction,
+            tolerance: 1e-4,
+            scaling: false,
+            make: |sizing| {
+                let n = sizing.edge(512);
+                let views = sizing.count(720, 16);
+                let slices = sizing.count(16, 2);
+                let angles: Vec<f64> = (0..views).map(|k| k as f64 * 180.0 / views as f64).collect();
+                let phantom = Phantom::shepp_logan_2d(SheppLogan::Modified, 0.47 * n as f64)?;
+                let sinogram = Geometry::parallel_2d(&angles, n, 1.0)?.project_exact(&phantom)?;
+                // The same sinogram in every slice (views × slices × columns).
+                let sinograms = Array3::from_shape_fn((views, slices, n), |(v, _, c)| sinogram[[v, 0, c]]);
+                Ok(Box::new(FbpCase {
+                    fbp: Fbp2d::new(&angles),
+                    sinograms,
+                }))
+            },
+        },
+        Workload {
+            name: "fbp_fan_720",
+            covers: &["fn:recon/fan.rs::reconstruct_gpu"],
+            category: Category::Reconstruction,
+            // The arc detector's angular weights round differently in f32 (as in tests/recon_gpu.rs).
+            tolerance: 1e-3,
+            scaling: false,
+            make: |sizing| {
+                let n = sizing.edge(512);
+                let views = sizing.count(720, 16);
+                let angles: Vec<f64> = (0..views).map(|k| k as f64 * 360.0 / views as f64).collect();
+                let cols = n * 3 / 2;
+                let geometry = Geometry::fan(&angles, 1000.0, 1500.0, cols, 1.0, Detector::Arc, 0.0)?;
+                let phantom = Phantom::shepp_logan_2d(SheppLogan::Modified, 0.45 * n as f64 * 0.9)?;
+                let sinogram = geometry.project_exact(&phantom)?.index_axis_move(Axis(1), 0);
+                Ok(Box::new(FanCase {
+                    fan: FanFbp::new(&geometry)?,
+                    sinogram,
+                    size: n,
+                    pixel: 0.9,
+                }))
+            },
+        },
+        Workload {
+            name: "fdk_cone",
+            covers: &[
+                "fn:recon/fdk.rs::reconstruct_gpu",
+                "fn:recon/fdk.rs::reconstruct_gpu_volume",
+                "fn:recon/fdk.rs::reconstruct_resident",
+            ],
+            category: Category::Reconstruction,
+            tolerance: 1e-4,
+            scaling: true,
+            make: |sizing| {
+                let ConeProblem {
+                    geometry,
+                    projections,
+                    shape,
+                    grid,
+                    ..
+                } = cone_problem(sizing)?;
+                Ok(Box::new(FdkCase {
+                    fdk: Fdk::new(&geometry)?,
+                    geometry,
+                    projections,
+                    shape,
+                    grid,
+                    resident: None,
+                }))
+            },
+        },
+        Workload {
+            name: "backproject_cone",
+            covers: &["fn:recon/backproject.rs::backproject_gpu"],
+            category: Category::Reconstruction,
+            tolerance: 1e-4,
+            scaling: false,
+            make: |sizing| {
+                let ConeProblem {
+                    geometry,
+                    projections,
+                    shape,
+                    grid,
+                    ..
+                } = cone_problem(sizing)?;
+                let weights = vec![1.0; geometry.views.len()];
+                Ok(Box::new(BackprojectCase {
+                    backprojector: Backprojector::new(&geometry, shape, &grid)?,
+                    geometry,
+                    shape,
+                    projections,
+                    weights,
+                    resident: None,
+                }))
+            },
+        },
+        Workload {
+            name: "joseph_forward_cone",
+            covers: &["fn:recon/joseph.rs::forward_gpu"],
+            category: Category::Reconstruction,
+            tolerance: 1e-4,
+            scaling: true,
+            make: |sizing| joseph_case(sizing, true),
+        },
+        Workload {
+            name: "joseph_transpose_cone",
+            covers: &["fn:recon/joseph.rs::backward_gpu"],
+            category: Category::Reconstruction,
+            tolerance: 1e-4,
+            scaling: false,
+            make: |sizing| joseph_case(sizing, false),
+        },
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Iterative reconstruction: 2D 256² from 180 parallel views, 10 iterations at full size.
+
+struct IterativeCase {
+    iterative: Iterative,
+    sinogram: Array3<f32>,
+    views: usize,
+    voxels: usize,
+    iterations: usize,
+    projections_per_iteration: usize,
+}
+
+impl Case for IterativeCase {
+    fn size(&self) -> String {
+        let n = (self.voxels as f64).sqrt().round() as usize;
+        format!("{} views → {n}², {} iterations", self.views, self.iterations)
+    }
+
+    fn work(&self) -> Work {
+        Work::Updates((self.iterations * self.projections_per_iteration * self.views * self.voxels) as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        Ok(self
+            .iterative
+            .run_cpu(self.sinogram.view(), |_| Control::Continue)?
+            .volume)
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        Ok(self
+            .iterative
+            .run_gpu(ctx, self.sinogram.view(), |_| Control::Continue)?
+            .volume)
+    }
+}
+
+fn iterative_case(sizing: &Sizing, method: Method, projections_per_iteration: usize) -> Result<Box<dyn Case>> {
+    let n = sizing.edge(256);
+    let views = sizing.count(180, 12);
+    let iterations = if sizing.quick { 2 } else { 10 };
+    let angles: Vec<f64> = (0..views).map(|k| k as f64 * 180.0 / views as f64).collect();
+    let geometry = Geometry::parallel_2d(&angles, n, 1.0)?;
+    let phantom = Phantom::shepp_logan_2d(SheppLogan::Modified, 0.43 * n as f64)?;
+    let sinogram = geometry.project_exact(&phantom)?;
+    let shape = [1, n, n];
+    let grid = centred_grid(shape, [1.0; 3])?;
+    Ok(Box::new(IterativeCase {
+        iterative: Iterative::new(&geometry, shape, &grid, method)?.iterations(iterations),
+        sinogram,
+        views,
+        voxels: n * n,
+        iterations,
+        projections_per_iteration,
+    }))
+}
+
+fn iterative() -> Vec<Workload> {
+    // Projections per iteration (forward + transpose, + the residual's forward with subsets).
+    macro_rules! method {
+        ($name:literal, $variant:literal, $method:expr, $projections:expr, $tolerance:expr) => {
+            Workload {
+                name: $name,
+                covers: &["fn:recon/iterative/gpu.rs::run_gpu", $variant],
+                category: Category::Iterative,
+                tolerance: $tolerance,
+                scaling: false,
+                make: |sizing| iterative_case(sizing, $method, $projections),
+            }
+        };
+    }
+    vec![
+        method!("sirt_2d", "method:Sirt", Method::Sirt, 2, 1e-4),
+        method!(
+            "os_sart_2d_10_subsets",
+            "method:OsSart",
+            Method::OsSart { subsets: 10 },
+            3,
+            1e-4
+        ),
+        method!("cgls_2d", "method:Cgls", Method::Cgls, 2, 1e-3),
+        method!("mlem_2d", "method:Mlem", Method::Mlem, 2, 1e-4),
+        method!(
+            "osem_2d_10_subsets",
+            "method:Osem",
+            Method::Osem { subsets: 10 },
+            3,
+            1e-4
+        ),
+        method!(
+            "fista_tv_2d",
+            "method:FistaTv",
+            Method::FistaTv {
+                lambda: 0.5,
+                tv_iterations: 20
+            },
+            2,
+            1e-4
+        ),
+    ]
+}

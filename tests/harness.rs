@@ -1,0 +1,315 @@
+//! The benchmark harness (`benches/harness/`): its statistics and throughput arithmetic, that
+//! every kernel of the library is registered in it, and a quick run that must produce a report
+//! with one entry per workload and every required field (numbers are not asserted: this is the
+//! CI smoke test of the harness and its report).
+
+// The harness's modules, compiled here as in the bench target.
+#[allow(dead_code)]
+#[path = "../benches/harness/env.rs"]
+mod env;
+#[allow(dead_code)]
+#[path = "../benches/harness/registry.rs"]
+mod registry;
+#[allow(dead_code)]
+#[path = "../benches/harness/report.rs"]
+mod report;
+#[allow(dead_code)]
+#[path = "../benches/harness/run.rs"]
+mod run;
+#[allow(dead_code)]
+#[path = "../benches/harness/stats.rs"]
+mod stats;
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use ndarray::Array3;
+
+use stats::{Plan, Work, copy_bandwidth, measure, speedup, summarize};
+
+#[test]
+fn timing_statistics_are_the_median_and_spread() {
+    let t = summarize(&[3.0, 1.0, 2.0]).unwrap();
+    assert_eq!((t.median_s, t.min_s, t.max_s, t.runs), (2.0, 1.0, 3.0, 3));
+    assert_eq!(t.spread, 1.0);
+    let even = summarize(&[4.0, 1.0, 2.0, 3.0]).unwrap();
+    assert_eq!(even.median_s, 2.5);
+    assert!((even.spread - 3.0 / 2.5).abs() < 1e-12);
+    assert!(summarize(&[]).is_none());
+    assert!(summarize(&[1.0, f64::NAN]).is_none());
+    assert!(summarize(&[-1.0]).is_none());
+}
+
+#[test]
+fn measuring_follows_the_plan() {
+    let mut calls = 0;
+    let plan = Plan {
+        warmup: 2,
+        min_runs: 3,
+        max_runs: 5,
+        budget: Duration::ZERO,
+    };
+    let (wall, inner) = measure::<()>(&plan, || {
+        calls += 1;
+        Ok(Some(Duration::from_millis(1)))
+    })
+    .unwrap();
+    // Two untimed warm-ups, then the minimum (the budget is spent at once).
+    assert_eq!((calls, wall.runs), (5, 3));
+    assert_eq!(inner.unwrap().median_s, 1e-3);
+    let plan = Plan {
+        warmup: 0,
+        min_runs: 1,
+        max_runs: 4,
+        budget: Duration::from_secs(3600),
+    };
+    let (wall, inner) = measure::<()>(&plan, || Ok(None)).unwrap();
+    assert_eq!(wall.runs, 4);
+    assert!(inner.is_none());
+    let failing = measure::<&str>(&plan, || Err("boom"));
+    assert_eq!(failing.unwrap_err(), "boom");
+}
+
+#[test]
+fn throughput_arithmetic() {
+    // 2 GB in 0.5 s is 4 GB/s; 3·10⁹ updates in 1.5 s are 2 GUPS.
+    assert_eq!(Work::Bytes(2_000_000_000).rate(0.5), 4.0);
+    assert_eq!(Work::Updates(3_000_000_000).rate(1.5), 2.0);
+    assert_eq!(Work::Bytes(1).unit(), "GB/s");
+    assert_eq!(Work::Updates(1).unit(), "GUPS");
+    assert!(Work::Bytes(1).rate(0.0).is_nan());
+    // A copy reads and writes: 1 GB copied in 0.25 s moves 8 GB/s.
+    assert_eq!(copy_bandwidth(1_000_000_000, 0.25), 8.0);
+    assert_eq!(speedup(3.0, 0.5), 6.0);
+    assert!(speedup(1.0, 0.0).is_nan());
+}
+
+#[test]
+fn parity_check_flags_differences_and_nan_mismatches() {
+    let cpu = Array3::from_shape_vec((1, 1, 3), vec![1.0f32, -4.0, f32::NAN]).unwrap();
+    let close = Array3::from_shape_vec((1, 1, 3), vec![1.0f32, -4.0001, f32::NAN]).unwrap();
+    let p = run::parity(&cpu, &close, 1e-4);
+    assert_eq!(p.peak, 4.0);
+    assert!(p.passed, "{p:?}");
+    assert!(!run::parity(&cpu, &close, 1e-6).passed);
+    let nan = Array3::from_shape_vec((1, 1, 3), vec![f32::NAN, -4.0, f32::NAN]).unwrap();
+    assert!(!run::parity(&cpu, &nan, 1.0).passed);
+    assert!(!run::parity(&cpu, &Array3::zeros((1, 1, 2)), 1.0).passed);
+}
+
+/// The kernels the library has, read from its sources: every `Filter::name`, every public GPU
+/// entry point of the reconstruction and statistics modules, every iterative method.
+fn library_kernels() -> BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut kernels = BTreeSet::new();
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let literals = |text: &str| -> Vec<String> { text.split('"').skip(1).step_by(2).map(String::from).collect() };
+    for path in files {
+        let rel = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        if rel.starts_with("filter/") {
+            for (i, line) in lines.iter().enumerate() {
+                // `fn name(&self) -> &'static str { "gaussian" }` (the literal on the next line).
+                if line.contains("fn name(&self) -> &'static str") {
+                    kernels.extend(literals(lines[i + 1]).into_iter().map(|n| format!("filter:{n}")));
+                }
+                // `separable_filter!(Sobel, "sobel")`, `pointwise_filter!(...)`,
+                // `gaussian_derivative_filter!(doc, Type, "name", ...)`: the first literal.
+                let trimmed = line.trim_start();
+                if let Some(at) = trimmed.find("_filter!(")
+                    && !trimmed.starts_with("macro_rules!")
+                    && !trimmed[at + 9..].trim_start().starts_with('$')
+                {
+                    let call: String = lines[i..(i + 8).min(lines.len())].join("\n");
+                    if let Some(name) = literals(&call).first() {
+                        kernels.insert(format!("filter:{name}"));
+                    }
+                }
+            }
+        }
+        if rel.starts_with("recon/") || rel == "stats.rs" {
+            for line in &lines {
+                let Some(rest) = line.trim_start().strip_prefix("pub fn ") else {
+                    continue;
+                };
+                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if name.contains("gpu") || name.contains("resident") {
+                    kernels.insert(format!("fn:{rel}::{name}"));
+                }
+            }
+        }
+        if rel == "recon/iterative.rs" {
+            let start = text.find("pub enum Method {").unwrap();
+            let body = &text[start..start + text[start..].find("\n}").unwrap()];
+            for line in body.lines().skip(1) {
+                let t = line.trim();
+                if t.starts_with("///") || t.is_empty() || !t.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    continue;
+                }
+                let variant: String = t.chars().take_while(|c| c.is_alphanumeric()).collect();
+                kernels.insert(format!("method:{variant}"));
+            }
+        }
+    }
+    // A pipeline composes kernels; it is not one.
+    kernels.remove("filter:pipeline");
+    kernels
+}
+
+#[test]
+fn every_kernel_of_the_library_is_registered_in_the_harness() {
+    let kernels = library_kernels();
+    // The scan itself must find what we know exists.
+    for known in [
+        "filter:gaussian",
+        "filter:median",
+        "filter:convolve",
+        "filter:gaussian_laplace",
+        "filter:window",
+        "fn:recon/fdk.rs::reconstruct_resident",
+        "fn:stats.rs::histogram_gpu",
+        "method:FistaTv",
+    ] {
+        assert!(kernels.contains(known), "the source scan missed {known}: {kernels:?}");
+    }
+    let workloads = registry::workloads();
+    let covered: BTreeSet<String> = workloads
+        .iter()
+        .flat_map(|w| w.covers.iter().map(|c| c.to_string()))
+        .collect();
+    let missing: Vec<_> = kernels.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "kernels without a workload in benches/harness/registry.rs: {missing:?}"
+    );
+    let stale: Vec<_> = covered.difference(&kernels).collect();
+    assert!(
+        stale.is_empty(),
+        "workloads cover kernels that no longer exist: {stale:?}"
+    );
+    let names: BTreeSet<_> = workloads.iter().map(|w| w.name).collect();
+    assert_eq!(names.len(), workloads.len(), "workload names must be unique");
+}
+
+#[test]
+fn quick_run_writes_a_complete_report() {
+    let gpu = common::gpu().is_some();
+    let out = std::env::temp_dir().join(format!("hounsfield-harness-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let options = run::Options {
+        quick: true,
+        only: Vec::new(),
+        out: out.clone(),
+        scale: 1.0,
+        scaling_max: 512,
+        peers: None,
+        gpu,
+    };
+    let mut report = run::run(&options).unwrap();
+    // Python peers merge by workload name.
+    let peers = out.join("peers-test.json");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        &peers,
+        r#"{"environment": {"python": "3.11", "quick": true, "scale": 1.0}, "results": {"gaussian_s2": {"scipy.ndimage.gaussian_filter": 0.5, "SimpleITK": 0.25}}}"#,
+    )
+    .unwrap();
+    assert_eq!(run::merge_peers(&mut report, &peers).unwrap(), 2);
+    // Peers measured at other sizes are refused.
+    let other = out.join("peers-full.json");
+    std::fs::write(
+        &other,
+        r#"{"environment": {"quick": false, "scale": 1.0}, "results": {}}"#,
+    )
+    .unwrap();
+    assert!(
+        run::merge_peers(&mut report, &other)
+            .unwrap_err()
+            .contains("same options")
+    );
+    let paths = report::write_all(&report, &out).unwrap();
+    for file in ["report.json", "report.md", "speedup.svg", "scaling.svg"] {
+        assert!(paths.contains(&out.join(file)), "{file} not written");
+        assert!(
+            std::fs::metadata(out.join(file)).unwrap().len() > 100,
+            "{file} is empty"
+        );
+    }
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let env = &json["environment"];
+    for field in [
+        "date_utc",
+        "git_commit",
+        "cpu_model",
+        "logical_cores",
+        "os",
+        "host_copy_gbps",
+    ] {
+        assert!(!env[field].is_null(), "environment lacks {field}");
+    }
+    assert!(env["host_copy_gbps"].as_f64().unwrap() > 0.0);
+    let entries = json["entries"].as_array().unwrap();
+    let registered = registry::workloads();
+    assert_eq!(entries.len(), registered.len(), "one entry per registered workload");
+    for (entry, workload) in entries.iter().zip(&registered) {
+        let name = entry["name"].as_str().unwrap();
+        assert_eq!(name, workload.name);
+        let status = entry["status"].as_str().unwrap();
+        let expected = if gpu { "ok" } else { "cpu_only" };
+        assert_eq!(status, expected, "{name}: {entry}");
+        for field in ["size", "work", "cpu", "cpu_rate", "rate_unit"] {
+            assert!(!entry[field].is_null(), "{name} lacks {field}");
+        }
+        assert!(entry["cpu"]["median_s"].as_f64().unwrap() > 0.0);
+        if gpu {
+            for field in ["parity", "gpu_end_to_end", "speedup_end_to_end", "gpu_rate"] {
+                assert!(!entry[field].is_null(), "{name} lacks {field}");
+            }
+            assert_eq!(entry["parity"]["passed"], true);
+        }
+    }
+    let gauss = &entries[0];
+    assert_eq!(gauss["peers"][0]["tool"], "SimpleITK");
+    let cpu = gauss["cpu"]["median_s"].as_f64().unwrap();
+    assert!((gauss["peers"][0]["cpu_speedup"].as_f64().unwrap() - 0.25 / cpu).abs() < 1e-9 * (0.25 / cpu));
+    let scaling = json["scaling"].as_array().unwrap();
+    assert_eq!(
+        scaling.len(),
+        2 * registered.iter().filter(|w| w.scaling).count(),
+        "two quick sizes per scaling workload"
+    );
+    assert!(
+        scaling
+            .iter()
+            .all(|p| p["error"].is_null() && p["cpu_s"].as_f64().is_some())
+    );
+
+    // Honesty: a software adapter is named as such in the table and the charts.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let chart = std::fs::read_to_string(out.join("speedup.svg")).unwrap();
+    if json["environment"]["adapter"]["software"] == true {
+        assert!(md.contains("software adapter") && md.contains("not GPU speedups"));
+        assert!(md.contains("not a GPU speedup"), "the ratio columns must say so");
+        assert!(chart.contains("software"));
+        assert!(!md.contains("| GPU speedup"));
+    }
+    assert!(md.contains("quick mode"));
+    let _ = std::fs::remove_dir_all(&out);
+}
