@@ -1,0 +1,936 @@
+//! `hounsfield._hounsfield`: the compiled half of the Python package. It takes C-contiguous
+//! float32 arrays (the Python half, `hounsfield/__init__.py`, converts dtypes, byte order and
+//! layout the way scipy does and fills in the defaults users know), runs the library with the
+//! GIL released, and turns the library's errors into Python exceptions: bad parameters and
+//! shapes → `ValueError`, sizes beyond the machine → `MemoryError`, GPU failures →
+//! `hounsfield.GpuError`, files → `OSError`. Nothing here panics on user data.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use hounsfield::filter::{
+    AnisotropicDiffusion, Bilateral, Correlate, Correlate1d, Filter, Footprint, Gaussian, GaussianGradientMagnitude,
+    GaussianLaplace, GreyMorphology, Interpolation, Laplace, Median, MorphOp, Pipeline, Prewitt, Projection,
+    ProjectionKind, Resample, Sobel, Uniform, UnsharpMask, WindowLevel,
+};
+use hounsfield::gpu::{GpuContext, GpuVolume, Recorder};
+use hounsfield::recon::iterative::{Constraint, Control, Iterative, Method};
+use hounsfield::recon::{Detector, Fbp2d, Fdk, Geometry, Joseph, RampWindow, centred_grid};
+use hounsfield::{Backend, BoundaryMode, Error, Grid, Volume, stats};
+use ndarray::{Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Ix2, Ix3};
+use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
+use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+pyo3::create_exception!(
+    _hounsfield,
+    GpuError,
+    PyRuntimeError,
+    "A GPU could not be used or failed (no adapter, device lost, driver error)."
+);
+
+/// The library's error as the Python exception a scipy user expects.
+fn py_err(e: Error) -> PyErr {
+    let message = e.to_string();
+    match e {
+        Error::InvalidParameter { .. } | Error::InvalidShape(_) | Error::Environment { .. } => {
+            PyValueError::new_err(message)
+        }
+        Error::TooLarge(_) | Error::GpuOutOfMemory(_) => PyMemoryError::new_err(message),
+        Error::NoGpu(_) | Error::DeviceLost(_) | Error::Gpu(_) => GpuError::new_err(message),
+        Error::Io { .. } => PyOSError::new_err(message),
+        Error::Dicom { .. } | Error::Series { .. } | Error::Image(_) => PyValueError::new_err(message),
+        _ => PyRuntimeError::new_err(message),
+    }
+}
+
+type PyResultArray = PyResult<Py<PyArrayDyn<f32>>>;
+
+/// The shared GPU backend, created once per process (device creation and shader compilation
+/// are the expensive parts).
+fn gpu_backend() -> Result<Backend, String> {
+    static GPU: OnceLock<Result<Backend, String>> = OnceLock::new();
+    GPU.get_or_init(|| Backend::gpu().map_err(|e| e.to_string())).clone()
+}
+
+/// `"auto" | "cpu" | "gpu"`. `auto` uses the GPU when one works, else the CPU (and honours
+/// `HOUNSFIELD_BACKEND`).
+fn backend(name: &str) -> PyResult<Backend> {
+    match name {
+        "cpu" => Ok(Backend::Cpu),
+        "gpu" => gpu_backend().map_err(GpuError::new_err),
+        "auto" => {
+            static AUTO: OnceLock<Result<Backend, String>> = OnceLock::new();
+            AUTO.get_or_init(|| Backend::auto().map_err(|e| e.to_string()))
+                .clone()
+                .map_err(PyValueError::new_err)
+        }
+        other => Err(PyValueError::new_err(format!(
+            "backend must be 'auto', 'cpu' or 'gpu', not {other:?}"
+        ))),
+    }
+}
+
+fn mode(name: &str) -> PyResult<BoundaryMode> {
+    name.parse().map_err(py_err)
+}
+
+/// Runs `filter` on a 2D or 3D float32 array with the GIL released.
+fn run_filter<F: Filter + Sync>(
+    py: Python<'_>,
+    filter: F,
+    input: PyReadonlyArrayDyn<'_, f32>,
+    backend_name: &str,
+) -> PyResultArray {
+    let backend = backend(backend_name)?;
+    let view = input.as_array();
+    let out = py.detach(|| apply(&filter, &backend, view)).map_err(py_err)?;
+    Ok(out.into_pyarray(py).unbind())
+}
+
+fn apply<F: Filter>(filter: &F, backend: &Backend, view: ArrayViewD<'_, f32>) -> hounsfield::Result<ArrayD<f32>> {
+    match view.ndim() {
+        2 => Ok(filter
+            .apply(backend, view.into_dimensionality::<Ix2>().expect("2D"))?
+            .into_dyn()),
+        3 => Ok(filter
+            .apply(backend, view.into_dimensionality::<Ix3>().expect("3D"))?
+            .into_dyn()),
+        n => Err(Error::InvalidShape(format!(
+            "a {n}-dimensional array: give a 2D (y, x) image or a 3D (z, y, x) volume"
+        ))),
+    }
+}
+
+/// A volume (or image) resident on the GPU, for chaining filters without round trips:
+/// `hounsfield.to_gpu(array)`, the filters' `GpuArray` inputs and outputs, `.to_numpy()`.
+#[pyclass(module = "hounsfield._hounsfield", frozen)]
+struct GpuArray {
+    volume: GpuVolume,
+    ndim: usize,
+    ctx: Arc<GpuContext>,
+}
+
+#[pymethods]
+impl GpuArray {
+    /// Uploads a 2D or 3D float32 array to the shared GPU.
+    #[new]
+    fn new(py: Python<'_>, array: PyReadonlyArrayDyn<'_, f32>) -> PyResult<GpuArray> {
+        let ctx = gpu_backend()
+            .map_err(GpuError::new_err)?
+            .gpu_context()
+            .cloned()
+            .ok_or_else(|| GpuError::new_err("no GPU"))?;
+        let view = array.as_array();
+        let ndim = view.ndim();
+        let volume = py
+            .detach(|| -> hounsfield::Result<GpuVolume> {
+                let v3 = as_volume(view)?;
+                GpuVolume::upload(&ctx, v3)
+            })
+            .map_err(py_err)?;
+        Ok(GpuArray { volume, ndim, ctx })
+    }
+
+    /// Downloads the array (float32, the shape it was uploaded with).
+    fn to_numpy(&self, py: Python<'_>) -> PyResultArray {
+        let out = py.detach(|| self.volume.download(&self.ctx)).map_err(py_err)?;
+        let out = if self.ndim == 2 {
+            out.index_axis_move(Axis(0), 0).into_dyn()
+        } else {
+            out.into_dyn()
+        };
+        Ok(out.into_pyarray(py).unbind())
+    }
+
+    /// The array's shape.
+    #[getter]
+    fn shape(&self) -> Vec<usize> {
+        let s = self.volume.shape();
+        if self.ndim == 2 { s[1..].to_vec() } else { s.to_vec() }
+    }
+
+    #[getter]
+    fn ndim(&self) -> usize {
+        self.ndim
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "GpuArray(shape={:?}, dtype=float32, adapter={:?})",
+            self.shape(),
+            self.ctx.adapter().name
+        )
+    }
+}
+
+fn as_volume(view: ArrayViewD<'_, f32>) -> hounsfield::Result<ArrayView3<'_, f32>> {
+    match view.ndim() {
+        2 => Ok(view.into_dimensionality::<Ix2>().expect("2D").insert_axis(Axis(0))),
+        3 => Ok(view.into_dimensionality::<Ix3>().expect("3D")),
+        n => Err(Error::InvalidShape(format!(
+            "a {n}-dimensional array: give a 2D (y, x) image or a 3D (z, y, x) volume"
+        ))),
+    }
+}
+
+/// Runs `filter` on a resident array; the result stays on the GPU.
+fn run_resident<F: Filter + Sync>(py: Python<'_>, filter: F, input: &GpuArray) -> PyResult<GpuArray> {
+    let volume = py
+        .detach(|| -> hounsfield::Result<GpuVolume> {
+            let mut rec = Recorder::new(&input.ctx);
+            let out = filter.record(&mut rec, &input.volume, input.ndim)?;
+            rec.submit()?;
+            Ok(out)
+        })
+        .map_err(py_err)?;
+    Ok(GpuArray {
+        volume,
+        ndim: input.ndim,
+        ctx: input.ctx.clone(),
+    })
+}
+
+/// A numpy array or a `GpuArray`, and what each filter returns for it.
+#[derive(FromPyObject)]
+enum Input<'py> {
+    Resident(PyRef<'py, GpuArray>),
+    Host(PyReadonlyArrayDyn<'py, f32>),
+}
+
+fn dispatch<F: Filter + Sync>(py: Python<'_>, filter: F, input: Input<'_>, backend_name: &str) -> PyResult<Py<PyAny>> {
+    match input {
+        Input::Resident(g) => Ok(Py::new(py, run_resident(py, filter, &g)?)?.into_any()),
+        Input::Host(a) => Ok(run_filter(py, filter, a, backend_name)?.into_any()),
+    }
+}
+
+#[pyfunction]
+fn gaussian_filter(
+    py: Python<'_>,
+    input: Input<'_>,
+    sigma: Vec<f64>,
+    mode_name: &str,
+    truncate: f64,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    dispatch(
+        py,
+        Gaussian::new(&sigma).truncate(truncate).mode(mode(mode_name)?),
+        input,
+        backend,
+    )
+}
+
+#[pyfunction]
+fn uniform_filter(
+    py: Python<'_>,
+    input: Input<'_>,
+    size: Vec<usize>,
+    mode_name: &str,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    dispatch(py, Uniform::new(&size).mode(mode(mode_name)?), input, backend)
+}
+
+#[pyfunction]
+fn median_filter(
+    py: Python<'_>,
+    input: Input<'_>,
+    radius: Vec<usize>,
+    mode_name: &str,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    dispatch(py, Median::new(&radius).mode(mode(mode_name)?), input, backend)
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn correlate1d(
+    py: Python<'_>,
+    input: Input<'_>,
+    weights: Vec<f64>,
+    axis: usize,
+    mode_name: &str,
+    origin: isize,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    dispatch(
+        py,
+        Correlate1d::new(&weights, axis).origin(origin).mode(mode(mode_name)?),
+        input,
+        backend,
+    )
+}
+
+#[pyfunction]
+fn correlate(
+    py: Python<'_>,
+    input: Input<'_>,
+    weights: PyReadonlyArrayDyn<'_, f64>,
+    mode_name: &str,
+    flip: bool,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    let w = weights.as_array();
+    let filter = if flip {
+        Correlate::convolve(w)
+    } else {
+        Correlate::new(w)
+    };
+    dispatch(py, filter.mode(mode(mode_name)?), input, backend)
+}
+
+#[pyfunction]
+fn sobel(py: Python<'_>, input: Input<'_>, axis: Option<usize>, mode_name: &str, backend: &str) -> PyResult<Py<PyAny>> {
+    let f = match axis {
+        Some(a) => Sobel::axis(a),
+        None => Sobel::magnitude(),
+    };
+    dispatch(py, f.mode(mode(mode_name)?), input, backend)
+}
+
+#[pyfunction]
+fn prewitt(
+    py: Python<'_>,
+    input: Input<'_>,
+    axis: Option<usize>,
+    mode_name: &str,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    let f = match axis {
+        Some(a) => Prewitt::axis(a),
+        None => Prewitt::magnitude(),
+    };
+    dispatch(py, f.mode(mode(mode_name)?), input, backend)
+}
+
+#[pyfunction]
+fn laplace(py: Python<'_>, input: Input<'_>, mode_name: &str, backend: &str) -> PyResult<Py<PyAny>> {
+    dispatch(py, Laplace::new().mode(mode(mode_name)?), input, backend)
+}
+
+#[pyfunction]
+fn gaussian_laplace(
+    py: Python<'_>,
+    input: Input<'_>,
+    sigma: Vec<f64>,
+    mode_name: &str,
+    truncate: f64,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    dispatch(
+        py,
+        GaussianLaplace::new(&sigma).truncate(truncate).mode(mode(mode_name)?),
+        input,
+        backend,
+    )
+}
+
+#[pyfunction]
+fn gaussian_gradient_magnitude(
+    py: Python<'_>,
+    input: Input<'_>,
+    sigma: Vec<f64>,
+    mode_name: &str,
+    truncate: f64,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    dispatch(
+        py,
+        GaussianGradientMagnitude::new(&sigma)
+            .truncate(truncate)
+            .mode(mode(mode_name)?),
+        input,
+        backend,
+    )
+}
+
+#[pyfunction]
+fn grey_morphology(
+    py: Python<'_>,
+    input: Input<'_>,
+    op: &str,
+    radius: Vec<usize>,
+    ball: bool,
+    mode_name: &str,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    let op = match op {
+        "erosion" => MorphOp::Erosion,
+        "dilation" => MorphOp::Dilation,
+        "opening" => MorphOp::Opening,
+        "closing" => MorphOp::Closing,
+        other => return Err(PyValueError::new_err(format!("unknown morphology operation {other:?}"))),
+    };
+    let footprint = if ball {
+        Footprint::Ball(radius.first().copied().unwrap_or(1))
+    } else {
+        Footprint::Box(radius)
+    };
+    dispatch(
+        py,
+        GreyMorphology::new(op, footprint).mode(mode(mode_name)?),
+        input,
+        backend,
+    )
+}
+
+#[pyfunction]
+fn zoom(py: Python<'_>, input: Input<'_>, shape: Vec<usize>, order: u8, backend: &str) -> PyResult<Py<PyAny>> {
+    let interpolation = match order {
+        0 => Interpolation::Nearest,
+        1 => Interpolation::Linear,
+        o => {
+            return Err(PyValueError::new_err(format!(
+                "order={o}: hounsfield interpolates with order 0 (nearest) or 1 (linear); spline orders 2–5 are not implemented"
+            )));
+        }
+    };
+    dispatch(
+        py,
+        Resample::to_shape(&shape).interpolation(interpolation),
+        input,
+        backend,
+    )
+}
+
+#[pyfunction]
+fn unsharp_mask(
+    py: Python<'_>,
+    input: Input<'_>,
+    radius: Vec<f64>,
+    amount: f64,
+    mode_name: &str,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    dispatch(
+        py,
+        UnsharpMask::new(&radius, amount).mode(mode(mode_name)?),
+        input,
+        backend,
+    )
+}
+
+#[pyfunction]
+fn bilateral(
+    py: Python<'_>,
+    input: Input<'_>,
+    domain_sigma: Vec<f64>,
+    range_sigma: f64,
+    spacing: Vec<f64>,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    dispatch(
+        py,
+        Bilateral::new(&domain_sigma, range_sigma).spacing(&spacing),
+        input,
+        backend,
+    )
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn anisotropic_diffusion(
+    py: Python<'_>,
+    input: Input<'_>,
+    iterations: usize,
+    conductance: f64,
+    time_step: Option<f64>,
+    curvature: bool,
+    spacing: Vec<f64>,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    let mut f = if curvature {
+        AnisotropicDiffusion::curvature(iterations, conductance)
+    } else {
+        AnisotropicDiffusion::gradient(iterations, conductance)
+    }
+    .spacing(&spacing);
+    if let Some(dt) = time_step {
+        f = f.time_step(dt);
+    }
+    dispatch(py, f, input, backend)
+}
+
+#[pyfunction]
+fn window_level(
+    py: Python<'_>,
+    input: Input<'_>,
+    center: f64,
+    width: f64,
+    out_min: f64,
+    out_max: f64,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    dispatch(
+        py,
+        WindowLevel::new(center, width).output(out_min, out_max),
+        input,
+        backend,
+    )
+}
+
+#[pyfunction]
+fn projection(py: Python<'_>, input: Input<'_>, axis: usize, kind: &str, backend: &str) -> PyResult<Py<PyAny>> {
+    let kind = match kind {
+        "max" => ProjectionKind::Max,
+        "min" => ProjectionKind::Min,
+        "mean" => ProjectionKind::Mean,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "kind must be 'max', 'min' or 'mean', not {other:?}"
+            )));
+        }
+    };
+    dispatch(py, Projection::new(kind, axis), input, backend)
+}
+
+/// A filter pipeline from text (`"median:1 gaussian:0.8"`, as `Pipeline::parse` reads it): on
+/// the GPU all steps run in one submission.
+#[pyfunction]
+fn pipeline(py: Python<'_>, input: Input<'_>, spec: &str, spacing: [f64; 3], backend: &str) -> PyResult<Py<PyAny>> {
+    let grid = Grid::with_spacing(spacing).map_err(py_err)?;
+    let p = Pipeline::parse(spec, &grid).map_err(py_err)?;
+    dispatch(py, p, input, backend)
+}
+
+#[pyfunction]
+fn statistics<'py>(
+    py: Python<'py>,
+    input: PyReadonlyArrayDyn<'py, f32>,
+    backend: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let backend = backend_checked(backend)?;
+    let view = input.as_array();
+    let s = py
+        .detach(|| -> hounsfield::Result<stats::Statistics> { stats::statistics(&backend, as_volume(view)?) })
+        .map_err(py_err)?;
+    let d = PyDict::new(py);
+    d.set_item("count", s.count)?;
+    d.set_item("nan_count", s.nan_count)?;
+    d.set_item("min", s.min)?;
+    d.set_item("max", s.max)?;
+    d.set_item("mean", s.mean)?;
+    d.set_item("std", s.std)?;
+    Ok(d)
+}
+
+fn backend_checked(name: &str) -> PyResult<Backend> {
+    backend(name)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, bins, range, backend))]
+fn histogram(
+    py: Python<'_>,
+    input: PyReadonlyArrayDyn<'_, f32>,
+    bins: usize,
+    range: Option<(f64, f64)>,
+    backend: &str,
+) -> PyResult<(Vec<u64>, Vec<f64>)> {
+    let backend = backend_checked(backend)?;
+    let view = input.as_array();
+    let h = py
+        .detach(|| -> hounsfield::Result<stats::Histogram> {
+            stats::histogram(&backend, as_volume(view)?, bins, range)
+        })
+        .map_err(py_err)?;
+    Ok((h.counts, h.edges))
+}
+
+#[pyfunction]
+fn threshold_otsu(py: Python<'_>, input: PyReadonlyArrayDyn<'_, f32>, nbins: usize, backend: &str) -> PyResult<f32> {
+    let backend = backend_checked(backend)?;
+    let view = input.as_array();
+    py.detach(|| -> hounsfield::Result<f32> { stats::threshold_otsu(&backend, as_volume(view)?, nbins) })
+        .map_err(py_err)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconstruction.
+
+/// An acquisition geometry (`hounsfield.Geometry.parallel_2d(...)`, `.fan(...)`, `.cone(...)`,
+/// `.parallel_3d(...)`); angles in degrees, lengths in mm.
+#[pyclass(module = "hounsfield._hounsfield", frozen, name = "Geometry")]
+#[derive(Clone)]
+struct PyGeometry {
+    inner: Geometry,
+}
+
+#[pymethods]
+impl PyGeometry {
+    #[staticmethod]
+    fn parallel_2d(angles: Vec<f64>, cols: usize, spacing: f64) -> PyResult<Self> {
+        Ok(PyGeometry {
+            inner: Geometry::parallel_2d(&angles, cols, spacing).map_err(py_err)?,
+        })
+    }
+
+    #[staticmethod]
+    fn parallel_3d(angles: Vec<f64>, rows: usize, cols: usize, spacing: (f64, f64)) -> PyResult<Self> {
+        Ok(PyGeometry {
+            inner: Geometry::parallel_3d(&angles, rows, cols, [spacing.0, spacing.1]).map_err(py_err)?,
+        })
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (angles, sid, sdd, cols, spacing, arc=false, offset=0.0))]
+    fn fan(angles: Vec<f64>, sid: f64, sdd: f64, cols: usize, spacing: f64, arc: bool, offset: f64) -> PyResult<Self> {
+        let detector = if arc { Detector::Arc } else { Detector::Flat };
+        Ok(PyGeometry {
+            inner: Geometry::fan(&angles, sid, sdd, cols, spacing, detector, offset).map_err(py_err)?,
+        })
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (angles, sid, sdd, rows, cols, spacing, offsets=(0.0, 0.0)))]
+    fn cone(
+        angles: Vec<f64>,
+        sid: f64,
+        sdd: f64,
+        rows: usize,
+        cols: usize,
+        spacing: (f64, f64),
+        offsets: (f64, f64),
+    ) -> PyResult<Self> {
+        Ok(PyGeometry {
+            inner: Geometry::cone(
+                &angles,
+                sid,
+                sdd,
+                rows,
+                cols,
+                [spacing.0, spacing.1],
+                [offsets.0, offsets.1],
+            )
+            .map_err(py_err)?,
+        })
+    }
+
+    /// `(views, rows, cols)` of the projections this geometry takes.
+    #[getter]
+    fn projection_shape(&self) -> (usize, usize, usize) {
+        (self.inner.views.len(), self.inner.rows, self.inner.cols)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Geometry({:?}, {} views × {} rows × {} cols)",
+            self.inner.beam,
+            self.inner.views.len(),
+            self.inner.rows,
+            self.inner.cols
+        )
+    }
+}
+
+fn volume3(view: ArrayViewD<'_, f32>, what: &str) -> PyResult<Array3<f32>> {
+    view.into_dimensionality::<Ix3>()
+        .map(|v| v.to_owned())
+        .map_err(|_| PyValueError::new_err(format!("{what} must be 3D")))
+}
+
+/// Joseph forward projection of a `(z, y, x)` volume of `voxel` mm centred on the isocentre.
+#[pyfunction]
+fn forward_project(
+    py: Python<'_>,
+    volume: PyReadonlyArrayDyn<'_, f32>,
+    geometry: &PyGeometry,
+    voxel: [f64; 3],
+    backend: &str,
+) -> PyResultArray {
+    let backend = backend_checked(backend)?;
+    let v = volume3(volume.as_array(), "volume")?;
+    let out = py
+        .detach(|| -> hounsfield::Result<Array3<f32>> {
+            let shape = [v.dim().0, v.dim().1, v.dim().2];
+            let grid = centred_grid(shape, voxel)?;
+            let joseph = Joseph::new(&geometry.inner, shape, &grid)?;
+            match backend.gpu_context() {
+                Some(ctx) => {
+                    let up = GpuVolume::upload(ctx, v.view())?;
+                    joseph.forward_gpu(ctx, &up)?.download(ctx)
+                }
+                None => joseph.forward_cpu(v.view()),
+            }
+        })
+        .map_err(py_err)?;
+    Ok(out.into_dyn().into_pyarray(py).unbind())
+}
+
+/// Parallel-beam FBP, scikit-image's `iradon` semantics, of a `(views, cols)` sinogram stack
+/// `(views, slices, cols)` or one sinogram `(views, cols)`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn fbp(
+    py: Python<'_>,
+    sinograms: PyReadonlyArrayDyn<'_, f32>,
+    angles: Vec<f64>,
+    filter_name: &str,
+    output_size: Option<usize>,
+    circle: bool,
+    backend: &str,
+) -> PyResultArray {
+    let backend = backend_checked(backend)?;
+    let window = ramp_window(filter_name)?;
+    let mut fbp = Fbp2d::new(&angles).window(window).circle(circle);
+    if let Some(n) = output_size {
+        fbp = fbp.output_size(n);
+    }
+    let view = sinograms.as_array();
+    let out = py
+        .detach(|| -> hounsfield::Result<ArrayD<f32>> {
+            let (stack, two_d) = match view.ndim() {
+                2 => (
+                    view.into_dimensionality::<Ix2>().expect("2D").insert_axis(Axis(1)),
+                    true,
+                ),
+                3 => (view.into_dimensionality::<Ix3>().expect("3D"), false),
+                n => {
+                    return Err(Error::InvalidShape(format!(
+                        "sinograms: {n}-D; give (views, cols) or (views, slices, cols)"
+                    )));
+                }
+            };
+            let out = match backend.gpu_context() {
+                Some(ctx) => fbp.reconstruct_stack_gpu(ctx, stack)?,
+                None => fbp.reconstruct_stack_cpu(stack)?,
+            };
+            Ok(if two_d {
+                out.index_axis_move(Axis(0), 0).into_dyn()
+            } else {
+                out.into_dyn()
+            })
+        })
+        .map_err(py_err)?;
+    Ok(out.into_pyarray(py).unbind())
+}
+
+fn ramp_window(name: &str) -> PyResult<RampWindow> {
+    Ok(match name {
+        "ramp" | "ram-lak" => RampWindow::Ramp,
+        "shepp-logan" => RampWindow::SheppLogan,
+        "cosine" => RampWindow::Cosine,
+        "hamming" => RampWindow::Hamming,
+        "hann" => RampWindow::Hann,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "filter_name {other:?}: use 'ramp', 'shepp-logan', 'cosine', 'hamming' or 'hann'"
+            )));
+        }
+    })
+}
+
+/// FDK (cone beam; fan beam with one row) into a `shape` volume of `voxel` mm.
+#[pyfunction]
+fn fdk(
+    py: Python<'_>,
+    projections: PyReadonlyArrayDyn<'_, f32>,
+    geometry: &PyGeometry,
+    shape: [usize; 3],
+    voxel: [f64; 3],
+    filter_name: &str,
+    backend: &str,
+) -> PyResultArray {
+    let backend = backend_checked(backend)?;
+    let window = ramp_window(filter_name)?;
+    let p = volume3(projections.as_array(), "projections")?;
+    let out = py
+        .detach(|| -> hounsfield::Result<Array3<f32>> {
+            let grid = centred_grid(shape, voxel)?;
+            let fdk = Fdk::new(&geometry.inner)?.window(window);
+            match backend.gpu_context() {
+                Some(ctx) => fdk.reconstruct_gpu(ctx, p.view(), shape, &grid),
+                None => fdk.reconstruct_cpu(p.view(), shape, &grid),
+            }
+        })
+        .map_err(py_err)?;
+    Ok(out.into_dyn().into_pyarray(py).unbind())
+}
+
+/// The iterative methods. `callback(iteration, residual)` may return True to stop.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (projections, geometry, shape, voxel, method, iterations, relaxation, subsets, lam, tv_iterations, nonnegative, initial, backend, callback=None))]
+fn iterative(
+    py: Python<'_>,
+    projections: PyReadonlyArrayDyn<'_, f32>,
+    geometry: &PyGeometry,
+    shape: [usize; 3],
+    voxel: [f64; 3],
+    method: &str,
+    iterations: usize,
+    relaxation: f64,
+    subsets: usize,
+    lam: f64,
+    tv_iterations: usize,
+    nonnegative: bool,
+    initial: Option<PyReadonlyArrayDyn<'_, f32>>,
+    backend: &str,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<(Py<PyArrayDyn<f32>>, Vec<f64>)> {
+    let backend = backend_checked(backend)?;
+    let method = match method {
+        "sirt" => Method::Sirt,
+        "os_sart" | "sart" => Method::OsSart { subsets },
+        "cgls" => Method::Cgls,
+        "mlem" => Method::Mlem,
+        "osem" => Method::Osem { subsets },
+        "fista_tv" => Method::FistaTv {
+            lambda: lam,
+            tv_iterations,
+        },
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "method {other:?}: use 'sirt', 'os_sart', 'cgls', 'mlem', 'osem' or 'fista_tv'"
+            )));
+        }
+    };
+    let p = volume3(projections.as_array(), "projections")?;
+    let initial = match initial {
+        Some(a) => Some(volume3(a.as_array(), "initial")?),
+        None => None,
+    };
+    let grid = centred_grid(shape, voxel).map_err(py_err)?;
+    let mut run = Iterative::new(&geometry.inner, shape, &grid, method)
+        .map_err(py_err)?
+        .iterations(iterations)
+        .relaxation(relaxation);
+    if nonnegative && method != Method::Cgls {
+        run = run.constraint(Constraint::NonNegative);
+    }
+    if let Some(x0) = initial {
+        run = run.initial(x0);
+    }
+    // The callback needs the GIL; it is taken for each call only.
+    let mut callback_error: Option<PyErr> = None;
+    let result = py
+        .detach(|| {
+            let mut on_iteration = |progress: &hounsfield::recon::iterative::Progress| {
+                let Some(cb) = &callback else { return Control::Continue };
+                Python::attach(|py| match cb.call1(py, (progress.iteration, progress.residual)) {
+                    Ok(v) if v.is_truthy(py).unwrap_or(false) => Control::Stop,
+                    Ok(_) => Control::Continue,
+                    Err(e) => {
+                        callback_error = Some(e);
+                        Control::Stop
+                    }
+                })
+            };
+            match backend.gpu_context() {
+                Some(ctx) => run.run_gpu(ctx, p.view(), &mut on_iteration),
+                None => run.run_cpu(p.view(), &mut on_iteration),
+            }
+        })
+        .map_err(py_err)?;
+    if let Some(e) = callback_error {
+        return Err(e);
+    }
+    let residuals = result.history.iter().map(|h| h.residual).collect();
+    Ok((result.volume.into_dyn().into_pyarray(py).unbind(), residuals))
+}
+
+// ---------------------------------------------------------------------------------------------
+// DICOM.
+
+/// Reads series `index` (largest first) of a folder: `(array, spacing, origin, direction,
+/// warnings)` in (z, y, x) order for the array and (x, y, z) LPS for the geometry.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn read_dicom_series(
+    py: Python<'_>,
+    folder: PathBuf,
+    index: usize,
+    lenient: bool,
+) -> PyResult<(Py<PyArrayDyn<f32>>, [f64; 3], [f64; 3], [[f64; 3]; 3], Vec<String>)> {
+    use hounsfield::io::dicom::{Policy, load_series, scan};
+    let loaded = py
+        .detach(|| -> hounsfield::Result<_> {
+            let scanned = scan(&folder)?;
+            let series = scanned.series_at(index)?;
+            load_series(series, if lenient { Policy::Lenient } else { Policy::Strict })
+        })
+        .map_err(py_err)?;
+    let grid = *loaded.volume.grid();
+    let array = loaded.volume.into_data().into_dyn().into_pyarray(py).unbind();
+    Ok((array, grid.spacing, grid.origin, grid.direction, loaded.warnings))
+}
+
+/// Writes a `(z, y, x)` volume as a new DICOM series; returns the files written.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn write_dicom_series(
+    py: Python<'_>,
+    volume: PyReadonlyArrayDyn<'_, f32>,
+    folder: PathBuf,
+    spacing: [f64; 3],
+    origin: [f64; 3],
+    direction: [[f64; 3]; 3],
+    description: String,
+    source: Option<PathBuf>,
+) -> PyResult<Vec<PathBuf>> {
+    use hounsfield::io::dicom::{WriteOptions, write_series};
+    let data = volume3(volume.as_array(), "volume")?;
+    py.detach(|| -> hounsfield::Result<Vec<PathBuf>> {
+        let grid = Grid {
+            spacing,
+            origin,
+            direction,
+        };
+        let volume = Volume::new(data, grid)?;
+        let options = WriteOptions {
+            description,
+            source,
+            ..WriteOptions::default()
+        };
+        write_series(&volume, &folder, &options)
+    })
+    .map_err(py_err)
+}
+
+/// The adapter `backend="gpu"` uses, or the reason there is none.
+#[pyfunction]
+fn gpu_adapter() -> PyResult<String> {
+    match gpu_backend() {
+        Ok(b) => Ok(b.gpu_context().map_or("none".into(), |c| c.adapter().to_string())),
+        Err(e) => Err(GpuError::new_err(e)),
+    }
+}
+
+#[pymodule]
+fn _hounsfield(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("GpuError", m.py().get_type::<GpuError>())?;
+    m.add_class::<GpuArray>()?;
+    m.add_class::<PyGeometry>()?;
+    m.add_function(wrap_pyfunction!(gaussian_filter, m)?)?;
+    m.add_function(wrap_pyfunction!(uniform_filter, m)?)?;
+    m.add_function(wrap_pyfunction!(median_filter, m)?)?;
+    m.add_function(wrap_pyfunction!(correlate1d, m)?)?;
+    m.add_function(wrap_pyfunction!(correlate, m)?)?;
+    m.add_function(wrap_pyfunction!(sobel, m)?)?;
+    m.add_function(wrap_pyfunction!(prewitt, m)?)?;
+    m.add_function(wrap_pyfunction!(laplace, m)?)?;
+    m.add_function(wrap_pyfunction!(gaussian_laplace, m)?)?;
+    m.add_function(wrap_pyfunction!(gaussian_gradient_magnitude, m)?)?;
+    m.add_function(wrap_pyfunction!(grey_morphology, m)?)?;
+    m.add_function(wrap_pyfunction!(zoom, m)?)?;
+    m.add_function(wrap_pyfunction!(unsharp_mask, m)?)?;
+    m.add_function(wrap_pyfunction!(bilateral, m)?)?;
+    m.add_function(wrap_pyfunction!(anisotropic_diffusion, m)?)?;
+    m.add_function(wrap_pyfunction!(window_level, m)?)?;
+    m.add_function(wrap_pyfunction!(projection, m)?)?;
+    m.add_function(wrap_pyfunction!(pipeline, m)?)?;
+    m.add_function(wrap_pyfunction!(statistics, m)?)?;
+    m.add_function(wrap_pyfunction!(histogram, m)?)?;
+    m.add_function(wrap_pyfunction!(threshold_otsu, m)?)?;
+    m.add_function(wrap_pyfunction!(forward_project, m)?)?;
+    m.add_function(wrap_pyfunction!(fbp, m)?)?;
+    m.add_function(wrap_pyfunction!(fdk, m)?)?;
+    m.add_function(wrap_pyfunction!(iterative, m)?)?;
+    m.add_function(wrap_pyfunction!(read_dicom_series, m)?)?;
+    m.add_function(wrap_pyfunction!(write_dicom_series, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_adapter, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every test of the project, on a fresh machine: the Rust tests (library, examples, harness),
+# then the Python package — a virtual environment is created under target/, the extension built
+# into it with maturin, and its pytest suite run against scipy and scikit-image.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo test --release
+
+venv="${HOUNSFIELD_VENV:-$PWD/target/venv}"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet "maturin>=1.9,<2" numpy scipy scikit-image pytest
+(cd python && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop --release --quiet)
+"$venv/bin/python" -m pytest -q python/tests
