@@ -409,20 +409,25 @@ fn gpu_runs_match_the_cpu_in_2d() {
     }
 }
 
-#[test]
-fn gpu_runs_match_the_cpu_in_3d_cone_beam() {
-    let angles: Vec<f64> = (0..24).map(|k| k as f64 * 15.0).collect();
-    let cone = Geometry::cone(&angles, 100.0, 200.0, 24, 28, [1.5, 1.5], [0.0, 0.0]).unwrap();
-    let phantom = Phantom::shepp_logan_3d(SheppLogan::Modified, 8.0).unwrap();
-    let shape = [16, 20, 18];
+/// A cone-beam problem: `views` over 360° on a `rows × cols` panel of 1.5 mm pixels, the 3D
+/// Shepp–Logan phantom of `radius` mm, a `shape` volume of 1 mm voxels.
+fn cone_problem(views: usize, sid: f64, rows: usize, cols: usize, radius: f64, shape: [usize; 3]) -> Problem {
+    let angles: Vec<f64> = (0..views).map(|k| k as f64 * 360.0 / views as f64).collect();
+    let cone = Geometry::cone(&angles, sid, 2.0 * sid, rows, cols, [1.5, 1.5], [0.0, 0.0]).unwrap();
+    let phantom = Phantom::shepp_logan_3d(SheppLogan::Modified, radius).unwrap();
     let grid = centred_grid(shape, [1.0, 1.0, 1.0]).unwrap();
-    let p = Problem {
+    Problem {
         truth: phantom.rasterize(shape, &grid, 1).unwrap(),
         data: cone.project_exact(&phantom).unwrap(),
         geometry: cone,
         shape,
         grid,
-    };
+    }
+}
+
+#[test]
+fn gpu_runs_match_the_cpu_in_3d_cone_beam() {
+    let p = cone_problem(24, 100.0, 24, 28, 8.0, [16, 20, 18]);
     gpu_matches_cpu(&p, Method::OsSart { subsets: 4 }, 2, 1e-4);
     gpu_matches_cpu(&p, Method::Cgls, 3, 1e-4);
 }
@@ -431,18 +436,7 @@ fn gpu_runs_match_the_cpu_in_3d_cone_beam() {
 fn gpu_fista_tv_matches_the_cpu_in_3d_across_volume_slabs() {
     // 24 × 40 × 40 voxels (150 KiB): with 64 KiB bindings the volume and the TV step's dual
     // field run in z-slabs whose one-slice halos carry the differences across slab borders.
-    let angles: Vec<f64> = (0..20).map(|k| k as f64 * 18.0).collect();
-    let cone = Geometry::cone(&angles, 150.0, 300.0, 32, 48, [1.5, 1.5], [0.0, 0.0]).unwrap();
-    let phantom = Phantom::shepp_logan_3d(SheppLogan::Modified, 16.0).unwrap();
-    let shape = [24, 40, 40];
-    let grid = centred_grid(shape, [1.0, 1.0, 1.0]).unwrap();
-    let p = Problem {
-        truth: phantom.rasterize(shape, &grid, 1).unwrap(),
-        data: cone.project_exact(&phantom).unwrap(),
-        geometry: cone,
-        shape,
-        grid,
-    };
+    let p = cone_problem(20, 150.0, 32, 48, 16.0, [24, 40, 40]);
     gpu_matches_cpu(
         &p,
         Method::FistaTv {

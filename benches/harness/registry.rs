@@ -596,6 +596,11 @@ fn cone_size(geometry: &Geometry, shape: [usize; 3]) -> String {
     )
 }
 
+/// Views × voxels: the updates of one (back-)projection.
+fn cone_work(geometry: &Geometry, shape: [usize; 3]) -> Work {
+    Work::Updates((geometry.views.len() * shape.iter().product::<usize>()) as u64)
+}
+
 struct FdkCase {
     fdk: Fdk,
     geometry: Geometry,
@@ -611,7 +616,7 @@ impl Case for FdkCase {
     }
 
     fn work(&self) -> Work {
-        Work::Updates((self.geometry.views.len() * self.shape.iter().product::<usize>()) as u64)
+        cone_work(&self.geometry, self.shape)
     }
 
     fn cpu(&self) -> Result<Array3<f32>> {
@@ -654,7 +659,7 @@ impl Case for JosephCase {
     }
 
     fn work(&self) -> Work {
-        Work::Updates((self.geometry.views.len() * self.shape.iter().product::<usize>()) as u64)
+        cone_work(&self.geometry, self.shape)
     }
 
     fn cpu(&self) -> Result<Array3<f32>> {
@@ -729,7 +734,7 @@ impl Case for BackprojectCase {
     }
 
     fn work(&self) -> Work {
-        Work::Updates((self.geometry.views.len() * self.shape.iter().product::<usize>()) as u64)
+        cone_work(&self.geometry, self.shape)
     }
 
     fn cpu(&self) -> Result<Array3<f32>> {

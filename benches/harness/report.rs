@@ -221,9 +221,10 @@ fn speedup_chart(report: &Report, path: &Path) -> ChartResult {
         Some(_) => "CPU time / software-GPU time (not a GPU speedup)",
         None => "GPU speedup over the CPU path",
     };
-    let caption = match &report.gpu_note {
-        Some(_) => "hounsfield: ratios per kernel (GPU = software adapter)".to_string(),
-        None => "hounsfield: speedups per kernel".to_string(),
+    let caption = match (&report.gpu_note, &report.environment.adapter) {
+        (Some(_), _) => "hounsfield: ratios per kernel (GPU = software adapter)".to_string(),
+        (None, None) => "hounsfield: CPU path against the fastest Python tool (no GPU in this run)".to_string(),
+        (None, Some(a)) => format!("hounsfield: speedups per kernel (GPU: {})", a.name),
     };
     let mut chart = ChartBuilder::on(&root)
         .caption(caption, ("sans-serif", 20))
