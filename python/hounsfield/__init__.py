@@ -156,7 +156,7 @@ def _ndim(input):
 def gaussian_filter(input, sigma, mode="reflect", cval=0.0, truncate=4.0, *, backend="auto"):
     """``scipy.ndimage.gaussian_filter``: sigma in voxels (one value or one per axis),
     radius ``int(truncate * sigma + 0.5)``."""
-    return _run("gaussian_filter", input, _per_axis(sigma, _ndim(input), "sigma"), _mode(mode, cval), float(truncate), backend)
+    return _run("gaussian", input, "smooth", _per_axis(sigma, _ndim(input), "sigma"), _mode(mode, cval), float(truncate), backend)
 
 
 def uniform_filter(input, size=3, mode="reflect", cval=0.0, *, backend="auto"):
@@ -202,13 +202,13 @@ def convolve(input, weights, mode="reflect", cval=0.0, *, backend="auto"):
 def sobel(input, axis=-1, mode="reflect", cval=0.0, *, backend="auto"):
     """``scipy.ndimage.sobel`` along ``axis``; ``axis=None`` gives the gradient magnitude."""
     a = None if axis is None else _axis(axis, _ndim(input))
-    return _run("sobel", input, a, _mode(mode, cval), backend)
+    return _run("edge", input, "sobel", a, _mode(mode, cval), backend)
 
 
 def prewitt(input, axis=-1, mode="reflect", cval=0.0, *, backend="auto"):
     """``scipy.ndimage.prewitt`` along ``axis``; ``axis=None`` gives the gradient magnitude."""
     a = None if axis is None else _axis(axis, _ndim(input))
-    return _run("prewitt", input, a, _mode(mode, cval), backend)
+    return _run("edge", input, "prewitt", a, _mode(mode, cval), backend)
 
 
 def laplace(input, mode="reflect", cval=0.0, *, backend="auto"):
@@ -218,14 +218,12 @@ def laplace(input, mode="reflect", cval=0.0, *, backend="auto"):
 
 def gaussian_laplace(input, sigma, mode="reflect", cval=0.0, truncate=4.0, *, backend="auto"):
     """``scipy.ndimage.gaussian_laplace``."""
-    return _run("gaussian_laplace", input, _per_axis(sigma, _ndim(input), "sigma"), _mode(mode, cval), float(truncate), backend)
+    return _run("gaussian", input, "laplace", _per_axis(sigma, _ndim(input), "sigma"), _mode(mode, cval), float(truncate), backend)
 
 
 def gaussian_gradient_magnitude(input, sigma, mode="reflect", cval=0.0, truncate=4.0, *, backend="auto"):
     """``scipy.ndimage.gaussian_gradient_magnitude``."""
-    return _run(
-        "gaussian_gradient_magnitude", input, _per_axis(sigma, _ndim(input), "sigma"), _mode(mode, cval), float(truncate), backend
-    )
+    return _run("gaussian", input, "gradient_magnitude", _per_axis(sigma, _ndim(input), "sigma"), _mode(mode, cval), float(truncate), backend)
 
 
 def _grey(op, input, size, footprint, mode, cval, backend):

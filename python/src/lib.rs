@@ -206,21 +206,35 @@ fn dispatch<F: Filter + Sync>(py: Python<'_>, filter: F, input: Input<'_>, backe
     }
 }
 
+/// The Gaussian family (`kind`: `smooth`, `laplace`, `gradient_magnitude`): scipy's sigma in
+/// voxels, `truncate`, boundary mode.
 #[pyfunction]
-fn gaussian_filter(
+fn gaussian(
     py: Python<'_>,
     input: Input<'_>,
+    kind: &str,
     sigma: Vec<f64>,
     mode_name: &str,
     truncate: f64,
     backend: &str,
 ) -> PyResult<Py<PyAny>> {
-    dispatch(
-        py,
-        Gaussian::new(&sigma).truncate(truncate).mode(mode(mode_name)?),
-        input,
-        backend,
-    )
+    let mode = mode(mode_name)?;
+    match kind {
+        "smooth" => dispatch(py, Gaussian::new(&sigma).truncate(truncate).mode(mode), input, backend),
+        "laplace" => dispatch(
+            py,
+            GaussianLaplace::new(&sigma).truncate(truncate).mode(mode),
+            input,
+            backend,
+        ),
+        "gradient_magnitude" => dispatch(
+            py,
+            GaussianGradientMagnitude::new(&sigma).truncate(truncate).mode(mode),
+            input,
+            backend,
+        ),
+        other => Err(PyValueError::new_err(format!("unknown Gaussian filter {other:?}"))),
+    }
 }
 
 #[pyfunction]
@@ -282,69 +296,30 @@ fn correlate(
     dispatch(py, filter.mode(mode(mode_name)?), input, backend)
 }
 
+/// Sobel or Prewitt (`kind`) along `axis`, or the gradient magnitude when `axis` is None.
 #[pyfunction]
-fn sobel(py: Python<'_>, input: Input<'_>, axis: Option<usize>, mode_name: &str, backend: &str) -> PyResult<Py<PyAny>> {
-    let f = match axis {
-        Some(a) => Sobel::axis(a),
-        None => Sobel::magnitude(),
-    };
-    dispatch(py, f.mode(mode(mode_name)?), input, backend)
-}
-
-#[pyfunction]
-fn prewitt(
+#[pyo3(signature = (input, kind, axis, mode_name, backend))]
+fn edge(
     py: Python<'_>,
     input: Input<'_>,
+    kind: &str,
     axis: Option<usize>,
     mode_name: &str,
     backend: &str,
 ) -> PyResult<Py<PyAny>> {
-    let f = match axis {
-        Some(a) => Prewitt::axis(a),
-        None => Prewitt::magnitude(),
-    };
-    dispatch(py, f.mode(mode(mode_name)?), input, backend)
+    let mode = mode(mode_name)?;
+    match (kind, axis) {
+        ("sobel", Some(a)) => dispatch(py, Sobel::axis(a).mode(mode), input, backend),
+        ("sobel", None) => dispatch(py, Sobel::magnitude().mode(mode), input, backend),
+        ("prewitt", Some(a)) => dispatch(py, Prewitt::axis(a).mode(mode), input, backend),
+        ("prewitt", None) => dispatch(py, Prewitt::magnitude().mode(mode), input, backend),
+        (other, _) => Err(PyValueError::new_err(format!("unknown edge filter {other:?}"))),
+    }
 }
 
 #[pyfunction]
 fn laplace(py: Python<'_>, input: Input<'_>, mode_name: &str, backend: &str) -> PyResult<Py<PyAny>> {
     dispatch(py, Laplace::new().mode(mode(mode_name)?), input, backend)
-}
-
-#[pyfunction]
-fn gaussian_laplace(
-    py: Python<'_>,
-    input: Input<'_>,
-    sigma: Vec<f64>,
-    mode_name: &str,
-    truncate: f64,
-    backend: &str,
-) -> PyResult<Py<PyAny>> {
-    dispatch(
-        py,
-        GaussianLaplace::new(&sigma).truncate(truncate).mode(mode(mode_name)?),
-        input,
-        backend,
-    )
-}
-
-#[pyfunction]
-fn gaussian_gradient_magnitude(
-    py: Python<'_>,
-    input: Input<'_>,
-    sigma: Vec<f64>,
-    mode_name: &str,
-    truncate: f64,
-    backend: &str,
-) -> PyResult<Py<PyAny>> {
-    dispatch(
-        py,
-        GaussianGradientMagnitude::new(&sigma)
-            .truncate(truncate)
-            .mode(mode(mode_name)?),
-        input,
-        backend,
-    )
 }
 
 #[pyfunction]
@@ -904,16 +879,13 @@ fn _hounsfield(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("GpuError", m.py().get_type::<GpuError>())?;
     m.add_class::<GpuArray>()?;
     m.add_class::<PyGeometry>()?;
-    m.add_function(wrap_pyfunction!(gaussian_filter, m)?)?;
+    m.add_function(wrap_pyfunction!(gaussian, m)?)?;
     m.add_function(wrap_pyfunction!(uniform_filter, m)?)?;
     m.add_function(wrap_pyfunction!(median_filter, m)?)?;
     m.add_function(wrap_pyfunction!(correlate1d, m)?)?;
     m.add_function(wrap_pyfunction!(correlate, m)?)?;
-    m.add_function(wrap_pyfunction!(sobel, m)?)?;
-    m.add_function(wrap_pyfunction!(prewitt, m)?)?;
+    m.add_function(wrap_pyfunction!(edge, m)?)?;
     m.add_function(wrap_pyfunction!(laplace, m)?)?;
-    m.add_function(wrap_pyfunction!(gaussian_laplace, m)?)?;
-    m.add_function(wrap_pyfunction!(gaussian_gradient_magnitude, m)?)?;
     m.add_function(wrap_pyfunction!(grey_morphology, m)?)?;
     m.add_function(wrap_pyfunction!(zoom, m)?)?;
     m.add_function(wrap_pyfunction!(unsharp_mask, m)?)?;
