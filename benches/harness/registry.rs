@@ -850,8 +850,7 @@ fn reconstruction() -> Vec<Workload> {
             name: "fbp_fan_720",
             covers: &["fn:recon/fan.rs::reconstruct_gpu"],
             category: Category::Reconstruction,
-            // The arc detector's angular weights round differently in f32 (as in tests/recon_gpu.rs).
-            tolerance: 1e-3,
+            tolerance: 1e-4,
             scaling: false,
             make: |sizing| {
                 let n = sizing.edge(512);

@@ -79,7 +79,7 @@ fn backproject(@builtin(global_invocation_id) gid: vec3<u32>) {
             var col: f32;
             var dist: f32;
             if params.arc != 0u {
-                col = atan2(u, w) * params.arc_scale + params.arc_centre;
+                col = precise_atan2(u, w) * params.arc_scale + params.arc_centre;
                 dist = 1.0 / (u * u + w * w);
             } else {
                 col = u / w;

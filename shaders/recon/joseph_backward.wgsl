@@ -19,7 +19,7 @@ fn detector_position(view: u32, pos: vec3<f32>) -> vec3<f32> {
     if params.beam == 2u {
         // Arc: the matrix holds (across, along) over SID; arc_scale and centre in matrix row 3.
         let arc = matrices[m + 3u];
-        return vec3<f32>(atan2(u, w) * arc.y + arc.z, 0.0, 1.0);
+        return vec3<f32>(precise_atan2(u, w) * arc.y + arc.z, 0.0, 1.0);
     }
     if w <= 0.0 {
         return vec3<f32>(0.0, 0.0, 0.0);

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
-use crate::gpu::{BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder};
+use crate::gpu::{BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder, wgsl};
 use crate::gpu::{plan_slabs, slab_window};
 use crate::recon::geometry::{Beam, Detector, Geometry};
 use crate::vec3::{cross, dot, norm, sub};
@@ -440,7 +440,7 @@ struct BackprojectParams {
 
 static BACKPROJECT: KernelSpec = KernelSpec {
     name: "recon_backproject",
-    sources: &[include_str!("../../shaders/recon/backproject.wgsl")],
+    sources: &[wgsl::FLOAT, include_str!("../../shaders/recon/backproject.wgsl")],
     entry: "backproject",
 };
 

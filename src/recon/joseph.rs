@@ -13,7 +13,9 @@ use rayon::prelude::*;
 
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
-use crate::gpu::{BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder, plan_slabs, slab_window};
+use crate::gpu::{
+    BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder, plan_slabs, slab_window, wgsl,
+};
 use crate::recon::Geometry;
 use crate::recon::backproject::DetectorMap;
 use crate::recon::geometry::{Beam, Detector};
@@ -812,7 +814,11 @@ static FORWARD: KernelSpec = KernelSpec {
 
 static BACKWARD: KernelSpec = KernelSpec {
     name: "recon_joseph_backward",
-    sources: &[JOSEPH_COMMON, include_str!("../../shaders/recon/joseph_backward.wgsl")],
+    sources: &[
+        wgsl::FLOAT,
+        JOSEPH_COMMON,
+        include_str!("../../shaders/recon/joseph_backward.wgsl"),
+    ],
     entry: "backward",
 };
 
