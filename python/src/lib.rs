@@ -56,7 +56,7 @@ fn gpu_backend() -> Result<Backend, String> {
 
 /// `"auto" | "cpu" | "gpu"`. `auto` uses the GPU when one works, else the CPU (and honours
 /// `HOUNSFIELD_BACKEND`).
-fn backend(name: &str) -> PyResult<Backend> {
+fn select_backend(name: &str) -> PyResult<Backend> {
     match name {
         "cpu" => Ok(Backend::Cpu),
         "gpu" => gpu_backend().map_err(GpuError::new_err),
@@ -83,7 +83,7 @@ fn run_filter<F: Filter + Sync>(
     input: PyReadonlyArrayDyn<'_, f32>,
     backend_name: &str,
 ) -> PyResultArray {
-    let backend = backend(backend_name)?;
+    let backend = select_backend(backend_name)?;
     let view = input.as_array();
     let out = py.detach(|| apply(&filter, &backend, view)).map_err(py_err)?;
     Ok(out.into_pyarray(py).unbind())
@@ -477,7 +477,7 @@ fn statistics<'py>(
     input: PyReadonlyArrayDyn<'py, f32>,
     backend: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let backend = backend_checked(backend)?;
+    let backend = select_backend(backend)?;
     let view = input.as_array();
     let s = py
         .detach(|| -> hounsfield::Result<stats::Statistics> { stats::statistics(&backend, as_volume(view)?) })
@@ -492,10 +492,6 @@ fn statistics<'py>(
     Ok(d)
 }
 
-fn backend_checked(name: &str) -> PyResult<Backend> {
-    backend(name)
-}
-
 #[pyfunction]
 #[pyo3(signature = (input, bins, range, backend))]
 fn histogram(
@@ -505,7 +501,7 @@ fn histogram(
     range: Option<(f64, f64)>,
     backend: &str,
 ) -> PyResult<(Vec<u64>, Vec<f64>)> {
-    let backend = backend_checked(backend)?;
+    let backend = select_backend(backend)?;
     let view = input.as_array();
     let h = py
         .detach(|| -> hounsfield::Result<stats::Histogram> {
@@ -517,7 +513,7 @@ fn histogram(
 
 #[pyfunction]
 fn threshold_otsu(py: Python<'_>, input: PyReadonlyArrayDyn<'_, f32>, nbins: usize, backend: &str) -> PyResult<f32> {
-    let backend = backend_checked(backend)?;
+    let backend = select_backend(backend)?;
     let view = input.as_array();
     py.detach(|| -> hounsfield::Result<f32> { stats::threshold_otsu(&backend, as_volume(view)?, nbins) })
         .map_err(py_err)
@@ -616,7 +612,7 @@ fn forward_project(
     voxel: [f64; 3],
     backend: &str,
 ) -> PyResultArray {
-    let backend = backend_checked(backend)?;
+    let backend = select_backend(backend)?;
     let v = volume3(volume.as_array(), "volume")?;
     let out = py
         .detach(|| -> hounsfield::Result<Array3<f32>> {
@@ -648,7 +644,7 @@ fn fbp(
     circle: bool,
     backend: &str,
 ) -> PyResultArray {
-    let backend = backend_checked(backend)?;
+    let backend = select_backend(backend)?;
     let window = ramp_window(filter_name)?;
     let mut fbp = Fbp2d::new(&angles).window(window).circle(circle);
     if let Some(n) = output_size {
@@ -709,7 +705,7 @@ fn fdk(
     filter_name: &str,
     backend: &str,
 ) -> PyResultArray {
-    let backend = backend_checked(backend)?;
+    let backend = select_backend(backend)?;
     let window = ramp_window(filter_name)?;
     let p = volume3(projections.as_array(), "projections")?;
     let out = py
@@ -746,7 +742,7 @@ fn iterative(
     backend: &str,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<(Py<PyArrayDyn<f32>>, Vec<f64>)> {
-    let backend = backend_checked(backend)?;
+    let backend = select_backend(backend)?;
     let method = match method {
         "sirt" => Method::Sirt,
         "os_sart" | "sart" => Method::OsSart { subsets },

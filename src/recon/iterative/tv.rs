@@ -191,20 +191,25 @@ impl GpuTv {
         })
     }
 
-    fn combine(&self, rec: &mut Recorder<'_>, src: &GpuVolume, alpha: f32, beta: f32, out: &GpuVolume) -> Result<()> {
-        let params = rec.uniform(&Params {
+    /// The `Params` uniform of [`GpuTv::combine`].
+    fn combine_params(rec: &Recorder<'_>, alpha: f32, beta: f32) -> wgpu::Buffer {
+        rec.uniform(&Params {
             alpha,
             beta,
             tau: 0.0,
             axis: 0,
-        });
+        })
+    }
+
+    /// `out = alpha · src + beta · div p`, with `params` from [`GpuTv::combine_params`].
+    fn combine(&self, rec: &mut Recorder<'_>, src: &GpuVolume, params: &wgpu::Buffer, out: &GpuVolume) -> Result<()> {
         let inputs = [src, &self.p[0], &self.p[1], &self.p[2]];
         for_each_slab(rec, &inputs, out, 1, BoundaryMode::Nearest, |rec, slab| {
             rec.dispatch_linear(
                 &COMBINE_DIVERGENCE,
                 &[
                     BufferWindow::whole(&slab.tile),
-                    BufferWindow::whole(&params),
+                    BufferWindow::whole(params),
                     slab.inputs[0],
                     slab.output,
                     slab.inputs[1],
@@ -232,20 +237,28 @@ impl GpuTv {
         for p in &self.p {
             record_vector_op(rec, VectorOp::Fill(0.0), p, None, None)?;
         }
+        // The step's uniforms are made once and reused by every Chambolle iteration.
         let tau = tau(self.shape);
-        for _ in 0..iterations {
-            self.combine(rec, z, -1.0 / mu, 1.0, &self.scratch)?;
-            for &axis in &axes {
+        let inner = Self::combine_params(rec, -1.0 / mu, 1.0);
+        let duals: Vec<(usize, wgpu::Buffer)> = axes
+            .iter()
+            .map(|&axis| {
                 let params = rec.uniform(&Params {
                     alpha: 0.0,
                     beta: 0.0,
                     tau,
                     axis: axis as u32,
                 });
+                (axis, params)
+            })
+            .collect();
+        for _ in 0..iterations {
+            self.combine(rec, z, &inner, &self.scratch)?;
+            for (axis, params) in &duals {
                 for_each_slab(
                     rec,
                     &[&self.scratch],
-                    &self.p[axis],
+                    &self.p[*axis],
                     1,
                     BoundaryMode::Nearest,
                     |rec, slab| {
@@ -253,7 +266,7 @@ impl GpuTv {
                             &DUAL_STEP,
                             &[
                                 BufferWindow::whole(&slab.tile),
-                                BufferWindow::whole(&params),
+                                BufferWindow::whole(params),
                                 slab.inputs[0],
                                 slab.output,
                             ],
@@ -263,7 +276,8 @@ impl GpuTv {
                 )?;
             }
         }
-        self.combine(rec, z, 1.0, -mu, out)
+        let last = Self::combine_params(rec, 1.0, -mu);
+        self.combine(rec, z, &last, out)
     }
 
     /// Records `TV(x)`; read it with [`tv_from_moments`] after the submission.
