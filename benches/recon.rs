@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hounsfield::gpu::{GpuProjections, GpuVolume};
-use hounsfield::recon::{Backprojector, Fbp2d, Fdk, Geometry, Joseph, Phantom, SheppLogan, centred_grid};
+use hounsfield::recon::{Backprojector, Fbp2d, Fdk, Geometry, Joseph, Phantom, Projector, SheppLogan, centred_grid};
 use ndarray::{Array3, Axis};
 
 use common::gpu;

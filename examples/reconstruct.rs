@@ -14,7 +14,7 @@ use hounsfield::filter::{Filter, Resample};
 use hounsfield::gpu::GpuVolume;
 use hounsfield::io::dicom::{Policy, WriteOptions, load_series, scan, write_series};
 use hounsfield::io::{Window, save_png};
-use hounsfield::recon::{Fdk, Geometry, Joseph, centred_grid};
+use hounsfield::recon::{Fdk, Geometry, Joseph, Projector, centred_grid};
 use hounsfield::{Backend, Volume};
 use ndarray::{Array3, Axis};
 

@@ -168,6 +168,12 @@ fn library_kernels() -> BTreeSet<String> {
     }
     // A pipeline composes kernels; it is not one.
     kernels.remove("filter:pipeline");
+    // Every projector pair of the registry: both directions and an iterative run.
+    for kind in hounsfield::recon::ProjectorKind::ALL {
+        for part in ["forward", "transpose", "iterative"] {
+            kernels.insert(format!("projector:{}:{part}", kind.name()));
+        }
+    }
     kernels
 }
 

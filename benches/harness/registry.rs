@@ -6,6 +6,7 @@
 //! the costly neighbourhood filters), 720-angle sinograms, 256³ cone-beam problems. `--scale`
 //! multiplies every edge; `--quick` shrinks everything to a smoke test.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hounsfield::filter::{
@@ -17,7 +18,7 @@ use hounsfield::filter::{
 use hounsfield::gpu::{GpuContext, GpuProjections, GpuVolume};
 use hounsfield::recon::iterative::{Control, Iterative, Method};
 use hounsfield::recon::{
-    Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, Joseph, Phantom, SheppLogan, centred_grid,
+    Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, Phantom, Projector, ProjectorKind, SheppLogan, centred_grid,
 };
 use hounsfield::{Backend, Grid, Result, stats};
 use ndarray::{Array3, Axis};
@@ -99,7 +100,8 @@ pub struct Workload {
     /// Unique name, also the key of the Python peers' results.
     pub name: &'static str,
     /// The library kernels it exercises: `filter:<Filter::name>`, `fn:<file under src/>::<GPU
-    /// entry point>`, `method:<iterative Method variant>`.
+    /// entry point>`, `method:<iterative Method variant>`, `projector:<ProjectorKind::name>:
+    /// forward|transpose|iterative`.
     pub covers: &'static [&'static str],
     /// Report section.
     pub category: Category,
@@ -641,9 +643,9 @@ impl Case for FdkCase {
     }
 }
 
-/// Joseph's projector: forward (volume → projections) or its transpose.
-struct JosephCase {
-    joseph: Joseph,
+/// A projector pair: forward (volume → projections) or its transpose.
+struct ProjectorCase {
+    projector: Arc<dyn Projector>,
     geometry: Geometry,
     shape: [usize; 3],
     volume: Array3<f32>,
@@ -653,7 +655,7 @@ struct JosephCase {
     resident_projections: Option<GpuProjections>,
 }
 
-impl Case for JosephCase {
+impl Case for ProjectorCase {
     fn size(&self) -> String {
         cone_size(&self.geometry, self.shape)
     }
@@ -664,19 +666,19 @@ impl Case for JosephCase {
 
     fn cpu(&self) -> Result<Array3<f32>> {
         if self.forward {
-            self.joseph.forward_cpu(self.volume.view())
+            self.projector.forward_cpu(self.volume.view())
         } else {
-            self.joseph.backward_cpu(self.projections.view())
+            self.projector.backward_cpu(self.projections.view())
         }
     }
 
     fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
         if self.forward {
             let v = GpuVolume::upload(ctx, self.volume.view())?;
-            self.joseph.forward_gpu(ctx, &v)?.download(ctx)
+            self.projector.forward_gpu(ctx, &v)?.download(ctx)
         } else {
             let p = GpuProjections::upload(ctx, self.projections.view())?;
-            self.joseph.backward_gpu(ctx, &p)?.download(ctx)
+            self.projector.backward_gpu(ctx, &p)?.download(ctx)
         }
     }
 
@@ -691,15 +693,15 @@ impl Case for JosephCase {
 
     fn gpu_resident(&self, ctx: &GpuContext) -> Result<Option<Duration>> {
         match (&self.resident_volume, &self.resident_projections) {
-            (Some(v), _) => drop(self.joseph.forward_gpu(ctx, v)?),
-            (_, Some(p)) => drop(self.joseph.backward_gpu(ctx, p)?),
+            (Some(v), _) => drop(self.projector.forward_gpu(ctx, v)?),
+            (_, Some(p)) => drop(self.projector.backward_gpu(ctx, p)?),
             _ => unreachable!("uploaded first"),
         }
         Ok(None)
     }
 }
 
-fn joseph_case(sizing: &Sizing, forward: bool) -> Result<Box<dyn Case>> {
+fn projector_case(sizing: &Sizing, kind: ProjectorKind, forward: bool) -> Result<Box<dyn Case>> {
     let ConeProblem {
         geometry,
         projections,
@@ -707,8 +709,8 @@ fn joseph_case(sizing: &Sizing, forward: bool) -> Result<Box<dyn Case>> {
         grid,
         phantom,
     } = cone_problem(sizing)?;
-    Ok(Box::new(JosephCase {
-        joseph: Joseph::new(&geometry, shape, &grid)?,
+    Ok(Box::new(ProjectorCase {
+        projector: kind.build(&geometry, shape, &grid)?,
         volume: phantom.rasterize(shape, &grid, 1)?,
         geometry,
         shape,
@@ -923,19 +925,35 @@ fn reconstruction() -> Vec<Workload> {
         },
         Workload {
             name: "joseph_forward_cone",
-            covers: &["fn:recon/joseph.rs::forward_gpu"],
+            covers: &["projector:joseph:forward"],
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: true,
-            make: |sizing| joseph_case(sizing, true),
+            make: |sizing| projector_case(sizing, ProjectorKind::Joseph, true),
         },
         Workload {
             name: "joseph_transpose_cone",
-            covers: &["fn:recon/joseph.rs::backward_gpu"],
+            covers: &["projector:joseph:transpose"],
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
-            make: |sizing| joseph_case(sizing, false),
+            make: |sizing| projector_case(sizing, ProjectorKind::Joseph, false),
+        },
+        Workload {
+            name: "voxel_driven_forward_cone",
+            covers: &["projector:voxel_driven:forward"],
+            category: Category::Reconstruction,
+            tolerance: 1e-4,
+            scaling: false,
+            make: |sizing| projector_case(sizing, ProjectorKind::VoxelDriven, true),
+        },
+        Workload {
+            name: "voxel_driven_transpose_cone",
+            covers: &["projector:voxel_driven:transpose"],
+            category: Category::Reconstruction,
+            tolerance: 1e-4,
+            scaling: false,
+            make: |sizing| projector_case(sizing, ProjectorKind::VoxelDriven, false),
         },
     ]
 }
@@ -977,7 +995,12 @@ impl Case for IterativeCase {
     }
 }
 
-fn iterative_case(sizing: &Sizing, method: Method, projections_per_iteration: usize) -> Result<Box<dyn Case>> {
+fn iterative_case(
+    sizing: &Sizing,
+    method: Method,
+    projections_per_iteration: usize,
+    kind: ProjectorKind,
+) -> Result<Box<dyn Case>> {
     let n = sizing.edge(256);
     let views = sizing.count(180, 12);
     let iterations = if sizing.quick { 2 } else { 10 };
@@ -988,7 +1011,7 @@ fn iterative_case(sizing: &Sizing, method: Method, projections_per_iteration: us
     let shape = [1, n, n];
     let grid = centred_grid(shape, [1.0; 3])?;
     Ok(Box::new(IterativeCase {
-        iterative: Iterative::new(&geometry, shape, &grid, method)?.iterations(iterations),
+        iterative: Iterative::with_projector(kind.build(&geometry, shape, &grid)?, method).iterations(iterations),
         sinogram,
         views,
         voxels: n * n,
@@ -1003,11 +1026,15 @@ fn iterative() -> Vec<Workload> {
         ($name:literal, $variant:literal, $method:expr, $projections:expr, $tolerance:expr) => {
             Workload {
                 name: $name,
-                covers: &["fn:recon/iterative/gpu.rs::run_gpu", $variant],
+                covers: &[
+                    "fn:recon/iterative.rs::run_gpu",
+                    "projector:joseph:iterative",
+                    $variant,
+                ],
                 category: Category::Iterative,
                 tolerance: $tolerance,
                 scaling: false,
-                make: |sizing| iterative_case(sizing, $method, $projections),
+                make: |sizing| iterative_case(sizing, $method, $projections, ProjectorKind::Joseph),
             }
         };
     }
@@ -1039,5 +1066,14 @@ fn iterative() -> Vec<Workload> {
             2,
             1e-4
         ),
+        // Every iterative method runs with every projector; one workload shows the second pair.
+        Workload {
+            name: "sirt_2d_voxel_driven",
+            covers: &["projector:voxel_driven:iterative"],
+            category: Category::Iterative,
+            tolerance: 1e-4,
+            scaling: false,
+            make: |sizing| iterative_case(sizing, Method::Sirt, 2, ProjectorKind::VoxelDriven),
+        },
     ]
 }

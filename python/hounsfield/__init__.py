@@ -28,6 +28,7 @@ from . import _hounsfield
 from ._hounsfield import GpuArray, GpuError, Geometry
 
 __all__ = [
+    "PROJECTORS",
     "GpuArray",
     "GpuError",
     "Geometry",
@@ -350,11 +351,17 @@ def histogram(input, bins=256, range=None, *, backend="auto"):
     return np.asarray(counts, dtype=np.int64), np.asarray(edges)
 
 
-def forward_project(volume, geometry, voxel=(1.0, 1.0, 1.0), *, backend="auto"):
-    """Joseph projections ``(views, rows, cols)`` of a ``(z, y, x)`` volume centred on the
-    isocentre."""
+PROJECTORS = tuple(_hounsfield.projectors())
+"""The projector pairs ``forward_project`` and ``reconstruct`` accept by name (the library's
+registry: ``joseph``, ``voxel_driven``, ...)."""
+
+
+def forward_project(volume, geometry, voxel=(1.0, 1.0, 1.0), *, projector="joseph", backend="auto"):
+    """Projections ``(views, rows, cols)`` of a ``(z, y, x)`` volume centred on the isocentre,
+    by ``projector`` (one of ``PROJECTORS``: ``"joseph"``, ray-driven, the default;
+    ``"voxel_driven"``, voxel splatting)."""
     v = np.ascontiguousarray(volume, dtype=np.float32)
-    return _hounsfield.forward_project(v, geometry, [float(x) for x in voxel], backend)
+    return _hounsfield.forward_project(v, geometry, [float(x) for x in voxel], str(projector), backend)
 
 
 def radon(image, theta=None, circle=True, *, backend="auto"):
@@ -407,11 +414,13 @@ def reconstruct(
     initial=None,
     callback=None,
     *,
+    projector="joseph",
     backend="auto",
 ):
     """Iterative reconstruction: ``method`` in ``sirt``, ``os_sart``, ``cgls``, ``mlem``,
-    ``osem``, ``fista_tv``. ``callback(iteration, residual)`` is called after each iteration
-    and may return True to stop. Returns ``(volume, residuals)``."""
+    ``osem``, ``fista_tv``, with the projector pair ``projector`` (see ``PROJECTORS``).
+    ``callback(iteration, residual)`` is called after each iteration and may return True to
+    stop. Returns ``(volume, residuals)``."""
     p = np.ascontiguousarray(projections, dtype=np.float32)
     x0 = None if initial is None else np.ascontiguousarray(initial, dtype=np.float32)
     volume, residuals = _hounsfield.iterative(
@@ -427,6 +436,7 @@ def reconstruct(
         int(tv_iterations),
         bool(nonnegative),
         x0,
+        str(projector),
         backend,
         callback,
     )

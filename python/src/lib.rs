@@ -15,7 +15,7 @@ use hounsfield::filter::{
 };
 use hounsfield::gpu::{GpuContext, GpuVolume, Recorder};
 use hounsfield::recon::iterative::{Constraint, Control, Iterative, Method};
-use hounsfield::recon::{Detector, Fbp2d, Fdk, Geometry, Joseph, RampWindow, centred_grid};
+use hounsfield::recon::{Detector, Fbp2d, Fdk, Geometry, ProjectorKind, RampWindow, centred_grid};
 use hounsfield::{Backend, BoundaryMode, Error, Grid, Volume, stats};
 use ndarray::{Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Ix2, Ix3};
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
@@ -603,28 +603,37 @@ fn volume3(view: ArrayViewD<'_, f32>, what: &str) -> PyResult<Array3<f32>> {
         .map_err(|_| PyValueError::new_err(format!("{what} must be 3D")))
 }
 
-/// Joseph forward projection of a `(z, y, x)` volume of `voxel` mm centred on the isocentre.
+/// The names of the projector pairs, from the library's registry.
+#[pyfunction]
+fn projectors() -> Vec<&'static str> {
+    ProjectorKind::ALL.iter().map(|k| k.name()).collect()
+}
+
+/// Forward projection of a `(z, y, x)` volume of `voxel` mm centred on the isocentre, by the
+/// projector pair named `projector`.
 #[pyfunction]
 fn forward_project(
     py: Python<'_>,
     volume: PyReadonlyArrayDyn<'_, f32>,
     geometry: &PyGeometry,
     voxel: [f64; 3],
+    projector: &str,
     backend: &str,
 ) -> PyResultArray {
     let backend = select_backend(backend)?;
+    let kind = ProjectorKind::from_name(projector).map_err(py_err)?;
     let v = volume3(volume.as_array(), "volume")?;
     let out = py
         .detach(|| -> hounsfield::Result<Array3<f32>> {
             let shape = [v.dim().0, v.dim().1, v.dim().2];
             let grid = centred_grid(shape, voxel)?;
-            let joseph = Joseph::new(&geometry.inner, shape, &grid)?;
+            let projector = kind.build(&geometry.inner, shape, &grid)?;
             match backend.gpu_context() {
                 Some(ctx) => {
                     let up = GpuVolume::upload(ctx, v.view())?;
-                    joseph.forward_gpu(ctx, &up)?.download(ctx)
+                    projector.forward_gpu(ctx, &up)?.download(ctx)
                 }
-                None => joseph.forward_cpu(v.view()),
+                None => projector.forward_cpu(v.view()),
             }
         })
         .map_err(py_err)?;
@@ -724,7 +733,7 @@ fn fdk(
 /// The iterative methods. `callback(iteration, residual)` may return True to stop.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (projections, geometry, shape, voxel, method, iterations, relaxation, subsets, lam, tv_iterations, nonnegative, initial, backend, callback=None))]
+#[pyo3(signature = (projections, geometry, shape, voxel, method, iterations, relaxation, subsets, lam, tv_iterations, nonnegative, initial, projector, backend, callback=None))]
 fn iterative(
     py: Python<'_>,
     projections: PyReadonlyArrayDyn<'_, f32>,
@@ -739,6 +748,7 @@ fn iterative(
     tv_iterations: usize,
     nonnegative: bool,
     initial: Option<PyReadonlyArrayDyn<'_, f32>>,
+    projector: &str,
     backend: &str,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<(Py<PyArrayDyn<f32>>, Vec<f64>)> {
@@ -765,8 +775,10 @@ fn iterative(
         None => None,
     };
     let grid = centred_grid(shape, voxel).map_err(py_err)?;
-    let mut run = Iterative::new(&geometry.inner, shape, &grid, method)
-        .map_err(py_err)?
+    let projector = ProjectorKind::from_name(projector)
+        .and_then(|kind| kind.build(&geometry.inner, shape, &grid))
+        .map_err(py_err)?;
+    let mut run = Iterative::with_projector(projector, method)
         .iterations(iterations)
         .relaxation(relaxation);
     if nonnegative && method != Method::Cgls {
@@ -894,6 +906,7 @@ fn _hounsfield(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(histogram, m)?)?;
     m.add_function(wrap_pyfunction!(threshold_otsu, m)?)?;
     m.add_function(wrap_pyfunction!(forward_project, m)?)?;
+    m.add_function(wrap_pyfunction!(projectors, m)?)?;
     m.add_function(wrap_pyfunction!(fbp, m)?)?;
     m.add_function(wrap_pyfunction!(fdk, m)?)?;
     m.add_function(wrap_pyfunction!(iterative, m)?)?;

@@ -49,8 +49,10 @@ pub use kernel::{KernelSpec, wgsl};
 pub use projections::GpuProjections;
 pub(crate) use projections::views_per_batch;
 pub use recorder::{BufferWindow, KernelTime, Readback, Recorder};
-pub use tiling::{MappedSlab, Slab, for_each_mapped_slab, for_each_slab, for_each_window};
-pub(crate) use tiling::{plan_slabs, window as slab_window};
+pub use tiling::{
+    MappedSlab, Slab, VolumeSlab, for_each_mapped_slab, for_each_slab, for_each_volume_slab, for_each_window,
+};
+
 pub use volume::GpuVolume;
 
 /// The `wgpu` version the runtime is built on, for code that records its own kernels.

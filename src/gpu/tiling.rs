@@ -392,6 +392,55 @@ pub fn for_each_mapped_slab(
     Ok(())
 }
 
+/// One z-slab of a volume as a reconstruction kernel binds it: slices `[z0, z1)` are this
+/// dispatch's, the window holds `z0 .. z1 + overlap` (clipped to the volume), and `offset` is the
+/// element offset of slice `z0` inside the window. Twin of `struct VolumeSlab` in
+/// `shaders/common/volume_slab.wgsl`.
+pub struct VolumeSlab<'a> {
+    /// First slice of the slab.
+    pub z0: usize,
+    /// One past the slab's last slice.
+    pub z1: usize,
+    /// The bound window.
+    pub window: BufferWindow<'a>,
+    /// Element offset of slice `z0` in the window.
+    pub offset: u32,
+}
+
+/// Runs `dispatch` once per z-slab of `volume` for kernels whose output and input differ in
+/// shape (projectors, back-projectors): no halo and no boundary mode; `overlap` slices past each
+/// slab's end are bound too, for kernels that interpolate between a slab's last slice and the
+/// next one. The slabs partition `0..nz`.
+pub fn for_each_volume_slab(
+    rec: &mut Recorder<'_>,
+    volume: &GpuVolume,
+    overlap: usize,
+    mut dispatch: impl FnMut(&mut Recorder<'_>, VolumeSlab<'_>) -> Result<()>,
+) -> Result<()> {
+    let [nz, ny, nx] = volume.shape();
+    let ctx = rec.context();
+    let align = ctx.storage_offset_alignment();
+    let slice_bytes = (nx * ny * 4) as u64;
+    // Slabs of at most (binding − overlap slices) so that slab + overlap fits one binding.
+    let limit = ctx
+        .max_storage_binding()
+        .saturating_sub(overlap as u64 * slice_bytes)
+        .max(1);
+    // Constant mode never gathers: every slab is a plain window.
+    let slabs = plan_slabs(nz, slice_bytes, 0, BoundaryMode::Constant(0.0), limit, align)?;
+    for (z0, z1, _) in slabs {
+        let end = (z1 + overlap).min(nz);
+        let (window, offset) = window(
+            &volume.buffer,
+            (z0 * nx * ny) as u64,
+            ((end - z0) * nx * ny) as u64,
+            align,
+        );
+        dispatch(rec, VolumeSlab { z0, z1, window, offset })?;
+    }
+    Ok(())
+}
+
 /// Runs `dispatch` over `input` in windows of whole slices that each fit one storage binding,
 /// for kernels that read every voxel once and write something else (reductions). `dispatch`
 /// gets the window, the element offset of its first voxel inside the window, the index of that

@@ -2,6 +2,11 @@
 //! for algorithms that stay on the GPU for many iterations (the iterative methods): one
 //! dispatch per binding window, operands of equal shape windowed alike, squared norms through
 //! the moments reduction (two stages, partials merged on the host in f64).
+//!
+//! [`VectorOp::apply_cpu`] is the CPU twin, a line-by-line port of the shader's cases: the
+//! iterative methods run the same operations on either backend.
+
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::gpu::kernel::KernelSpec;
@@ -92,6 +97,104 @@ impl VectorOp {
             VectorOp::Extrapolate(beta) => (13, [beta, 0.0, 0.0], 2),
         }
     }
+}
+
+/// Values at or below this are treated as 0 by [`VectorOp::Reciprocal`] (rays or voxels the
+/// projector barely reaches would otherwise get huge weights).
+pub const RECIPROCAL_CUTOFF: f32 = 1e-6;
+
+/// Elements per rayon task of [`VectorOp::apply_cpu`].
+const CPU_CHUNK: usize = 1 << 14;
+
+impl VectorOp {
+    /// The operation on one element: `a` the destination's value, `b` and `c` the inputs' (0
+    /// where the op reads none). Twin of the `switch` in `vector_ops.wgsl`.
+    #[inline(always)]
+    fn element(self, a: f32, b: f32, c: f32) -> f32 {
+        match self {
+            VectorOp::Fill(v) => v,
+            VectorOp::MulTo => b * c,
+            VectorOp::Update { lambda, lo, hi } => (a + lambda * b * c).clamp(lo, hi),
+            VectorOp::DiffTo => b - c,
+            VectorOp::Axpy(alpha) => a + alpha * b,
+            VectorOp::Xpby(beta) => b + beta * a,
+            VectorOp::DivTo => {
+                if c > 0.0 {
+                    b / c
+                } else {
+                    0.0
+                }
+            }
+            VectorOp::EmUpdate { lo, hi } => {
+                if c > 0.0 {
+                    (a * b / c).clamp(lo, hi)
+                } else {
+                    0.0
+                }
+            }
+            VectorOp::Reciprocal => {
+                if a > RECIPROCAL_CUTOFF {
+                    1.0 / a
+                } else {
+                    0.0
+                }
+            }
+            VectorOp::Mul => a * b,
+            VectorOp::Clamp { lo, hi } => a.clamp(lo, hi),
+            VectorOp::Scale(v) => v * a,
+            VectorOp::Lincomb { alpha, beta } => alpha * b + beta * c,
+            VectorOp::Extrapolate(beta) => b + beta * (b - c),
+        }
+    }
+
+    /// How many inputs besides `a` the operation reads.
+    pub fn inputs(self) -> usize {
+        self.encode().2
+    }
+
+    /// The operation on host slices of equal length, in parallel (the CPU twin of
+    /// [`record_vector_op`]).
+    pub fn apply_cpu(self, a: &mut [f32], b: Option<&[f32]>, c: Option<&[f32]>) -> Result<()> {
+        let inputs = self.inputs();
+        for (k, operand) in [b, c].iter().enumerate().take(inputs) {
+            match operand {
+                Some(v) if v.len() != a.len() => {
+                    return Err(Error::InvalidShape(format!(
+                        "vector operation {self:?}: operand {} has {} elements, the destination {}",
+                        k + 1,
+                        v.len(),
+                        a.len()
+                    )));
+                }
+                Some(_) => {}
+                None => return Err(Error::param("operand", format!("{self:?} needs {inputs} input(s)"))),
+            }
+        }
+        let (b, c) = (b.filter(|_| inputs >= 1), c.filter(|_| inputs >= 2));
+        a.par_chunks_mut(CPU_CHUNK).enumerate().for_each(|(chunk, a)| {
+            let at = chunk * CPU_CHUNK;
+            let b = b.map(|b| &b[at..at + a.len()]);
+            let c = c.map(|c| &c[at..at + a.len()]);
+            for (i, a) in a.iter_mut().enumerate() {
+                *a = self.element(*a, b.map_or(0.0, |b| b[i]), c.map_or(0.0, |c| c[i]));
+            }
+        });
+        Ok(())
+    }
+}
+
+/// `Σ v²` in f64 on the CPU, NaNs excluded (the twin of [`record_norm2`]).
+pub fn norm2_cpu(values: &[f32]) -> f64 {
+    values
+        .par_chunks(CPU_CHUNK)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .filter(|v| !v.is_nan())
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+        })
+        .sum()
 }
 
 /// Twin of `Params` in `vector_ops.wgsl`.

@@ -18,10 +18,10 @@
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 
-use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
-use crate::gpu::{BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder, wgsl};
-use crate::gpu::{plan_slabs, slab_window};
+use crate::gpu::{
+    BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder, for_each_volume_slab, wgsl,
+};
 use crate::recon::geometry::{Beam, Detector, Geometry};
 use crate::vec3::{cross, dot, norm, sub};
 use crate::volume::Grid;
@@ -484,32 +484,16 @@ impl DetectorMap {
         if (rows, cols) != (self.rows, self.cols) || first_view + count > self.matrices.len() {
             return Err(Error::Gpu("internal: batch does not match the detector map".into()));
         }
-        let [nz, ny, nx] = volume.shape();
-        let ctx = rec.context();
-        let slice_bytes = (nx * ny * 4) as u64;
-        let slabs = plan_slabs(
-            nz,
-            slice_bytes,
-            0,
-            BoundaryMode::Constant(0.0),
-            ctx.max_storage_binding(),
-            ctx.storage_offset_alignment(),
-        )?;
+        let [_, ny, nx] = volume.shape();
         let (arc_scale, arc_centre) = self.arc.unwrap_or((0.0, 0.0));
         let (mask_cx, mask_cy, mask_r2) = mask.unwrap_or((0.0, 0.0, -1.0));
-        for (z0, z1, _) in slabs {
-            let (window, out_offset) = slab_window(
-                volume.buffer(),
-                (z0 * nx * ny) as u64,
-                ((z1 - z0) * nx * ny) as u64,
-                ctx.storage_offset_alignment(),
-            );
+        for_each_volume_slab(rec, volume, 0, |rec, slab| {
             let params = rec.uniform(&BackprojectParams {
                 nx: nx as u32,
                 ny: ny as u32,
-                nz: (z1 - z0) as u32,
-                z0: z0 as u32,
-                out_offset,
+                nz: (slab.z1 - slab.z0) as u32,
+                z0: slab.z0 as u32,
+                out_offset: slab.offset,
                 cols: cols as u32,
                 rows: rows as u32,
                 views: count as u32,
@@ -528,16 +512,15 @@ impl DetectorMap {
                     BufferWindow::whole(&params),
                     BufferWindow::whole(table),
                     BufferWindow::whole(batch.buffer()),
-                    window,
+                    slab.window,
                 ],
                 [
                     nx.div_ceil(16) as u32,
                     ny.div_ceil(16) as u32,
-                    (z1 - z0).div_ceil(Z_PER_INVOCATION) as u32,
+                    (slab.z1 - slab.z0).div_ceil(Z_PER_INVOCATION) as u32,
                 ],
-            )?;
-        }
-        Ok(())
+            )
+        })
     }
 }
 

@@ -1,5 +1,9 @@
-//! Iterative reconstruction on the [`Joseph`] projector pair: SIRT, SART / OS-SART, CGLS, MLEM /
-//! OSEM and FISTA with total-variation regularisation, for every geometry of [`Geometry`].
+//! Iterative reconstruction with any [`Projector`] pair (Joseph's by default): SIRT, SART /
+//! OS-SART, CGLS, MLEM / OSEM and FISTA with total-variation regularisation, for every geometry
+//! of [`Geometry`]. Each method is written once, against the vector space of `space.rs`, and
+//! runs on the CPU ([`Iterative::run_cpu`]) or stays on the GPU after the upload
+//! ([`Iterative::run_gpu`]: one submission per iteration, one per subset with ordered subsets,
+//! three for CGLS, whose step lengths need norms mid-iteration; kilobytes read back).
 //!
 //! Semantics follow ASTRA and TIGRE:
 //! * **SIRT**: `x ← x + λ C Aᵀ R (b − A x)`, `R = 1 / (A 1)`, `C = 1 / (Aᵀ 1)` (rays and voxels
@@ -22,17 +26,20 @@
 //! number, the residual norm `‖b − A x‖` of the new iterate (and TV where relevant) and can stop
 //! the run; a stopped run returns its last iterate.
 
-mod gpu;
+mod space;
 mod tv;
 
 pub use tv::total_variation;
 
+use std::sync::Arc;
+
 use ndarray::{Array3, ArrayView3, Axis};
-use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::recon::{Geometry, Joseph};
-use crate::volume::Grid;
+use crate::gpu::GpuContext;
+use crate::gpu::vector_ops::VectorOp;
+use crate::recon::{Geometry, Projector, ProjectorKind};
+use space::{CpuSpace, GpuSpace, Space};
 
 /// The algorithm.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -173,9 +180,9 @@ pub struct Reconstruction {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Iterative {
+    projector: Arc<dyn Projector>,
     geometry: Geometry,
     shape: [usize; 3],
-    grid: Grid,
     method: Method,
     iterations: usize,
     relaxation: f64,
@@ -186,22 +193,29 @@ pub struct Iterative {
     tolerance: Option<f64>,
 }
 
-/// One subset of views: its projector, the views it holds, and SIRT/EM normalisations.
-struct Subset {
-    joseph: Joseph,
-    views: Vec<usize>,
-}
-
 impl Iterative {
-    /// `method` for a `shape = [nz, ny, nx]` volume on `grid`, with defaults: 100 iterations,
-    /// relaxation 1, no constraint (MLEM/OSEM: non-negative by construction), no mask, no
-    /// tolerance, interleaved subsets.
-    pub fn new(geometry: &Geometry, shape: [usize; 3], grid: &Grid, method: Method) -> Result<Iterative> {
-        Joseph::new(geometry, shape, grid)?;
-        Ok(Iterative {
-            geometry: geometry.clone(),
-            shape,
-            grid: *grid,
+    /// `method` with Joseph's projector for a `shape = [nz, ny, nx]` volume on `grid`, with
+    /// defaults: 100 iterations, relaxation 1, no constraint (MLEM/OSEM: non-negative by
+    /// construction), no mask, no tolerance, interleaved subsets.
+    pub fn new(
+        geometry: &Geometry,
+        shape: [usize; 3],
+        grid: &crate::volume::Grid,
+        method: Method,
+    ) -> Result<Iterative> {
+        Ok(Iterative::with_projector(
+            ProjectorKind::Joseph.build(geometry, shape, grid)?,
+            method,
+        ))
+    }
+
+    /// `method` with `projector` (its geometry, volume shape and grid), defaults as
+    /// [`Iterative::new`]. [`ProjectorKind::build`] makes one by kind.
+    pub fn with_projector(projector: Arc<dyn Projector>, method: Method) -> Iterative {
+        Iterative {
+            geometry: projector.geometry().clone(),
+            shape: projector.volume_shape(),
+            projector,
             method,
             iterations: 100,
             relaxation: 1.0,
@@ -210,7 +224,7 @@ impl Iterative {
             constraint: Constraint::None,
             mask: None,
             tolerance: None,
-        })
+        }
     }
 
     /// Number of iterations (full passes over the views), ≥ 1.
@@ -370,11 +384,12 @@ impl Iterative {
         Ok(())
     }
 
-    fn subsets(&self) -> Result<Vec<Subset>> {
+    /// The subsets' views, in the order they are visited.
+    fn subset_views(&self) -> Vec<Vec<usize>> {
         let views = self.geometry.views.len();
         let k = self.method.subsets();
         let mut order: Vec<usize> = (0..views).collect();
-        let groups: Vec<Vec<usize>> = match self.order {
+        match self.order {
             SubsetOrder::Interleaved => (0..k).map(|s| (s..views).step_by(k).collect()).collect(),
             SubsetOrder::Sequential | SubsetOrder::Random(_) => {
                 if let SubsetOrder::Random(seed) = self.order {
@@ -390,16 +405,20 @@ impl Iterative {
                     .map(|s| order[s * views / k..(s + 1) * views / k].to_vec())
                     .collect()
             }
-        };
-        groups
-            .into_iter()
+        }
+    }
+
+    /// The projector of each subset (the whole projector when a subset is all views in order).
+    fn subset_projectors(&self, subsets: &[Vec<usize>]) -> Result<Vec<Arc<dyn Projector>>> {
+        let all: Vec<usize> = (0..self.geometry.views.len()).collect();
+        subsets
+            .iter()
             .map(|views| {
-                let mut geometry = self.geometry.clone();
-                geometry.views = views.iter().map(|&v| self.geometry.views[v]).collect();
-                Ok(Subset {
-                    joseph: Joseph::new(&geometry, self.shape, &self.grid)?,
-                    views,
-                })
+                if *views == all {
+                    Ok(self.projector.clone())
+                } else {
+                    self.projector.restrict(views)
+                }
             })
             .collect()
     }
@@ -412,94 +431,177 @@ impl Iterative {
         mut callback: impl FnMut(&Progress) -> Control,
     ) -> Result<Reconstruction> {
         self.validate(projections)?;
-        let subsets = self.subsets()?;
-        let b: Vec<Array3<f32>> = subsets.iter().map(|s| projections.select(Axis(0), &s.views)).collect();
-        let b_norm = norm(projections.iter().copied()).max(f64::MIN_POSITIVE);
-        let mask: Option<Vec<f32>> = self
+        let subsets = self.subset_views();
+        let mask = self
             .mask
             .as_ref()
             .map(|m| m.iter().map(|&v| if v { 1.0 } else { 0.0 }).collect());
+        let mut space = CpuSpace::new(self.subset_projectors(&subsets)?, self.shape, mask);
+        self.solve(&mut space, &subsets, projections, &mut callback)
+    }
+
+    /// Runs on the GPU: the projections are uploaded once, every iteration runs on the device,
+    /// and the volume is downloaded at the end. Same options, callback and results as
+    /// [`Iterative::run_cpu`] (to the projectors' f32 rounding).
+    pub fn run_gpu(
+        &self,
+        ctx: &GpuContext,
+        projections: ArrayView3<'_, f32>,
+        mut callback: impl FnMut(&Progress) -> Control,
+    ) -> Result<Reconstruction> {
+        self.validate(projections)?;
+        let subsets = self.subset_views();
+        let mask = self.mask.as_ref().map(|m| m.mapv(|v| if v { 1.0f32 } else { 0.0 }));
+        let mut space = GpuSpace::new(
+            ctx,
+            self.subset_projectors(&subsets)?,
+            self.shape,
+            mask.as_ref().map(|m| m.view()),
+        )?;
+        self.solve(&mut space, &subsets, projections, &mut callback)
+    }
+
+    /// Bounds of the constraint (±∞ for none).
+    fn bounds(&self) -> (f32, f32) {
+        match self.constraint {
+            Constraint::None => (f32::NEG_INFINITY, f32::INFINITY),
+            Constraint::NonNegative => (0.0, f32::INFINITY),
+            Constraint::Box { min, max } => (min, max),
+        }
+    }
+
+    /// The run on either backend: data and start volume into the space, the method, the
+    /// volume back.
+    fn solve<S: Space>(
+        &self,
+        space: &mut S,
+        subsets: &[Vec<usize>],
+        projections: ArrayView3<'_, f32>,
+        callback: &mut dyn FnMut(&Progress) -> Control,
+    ) -> Result<Reconstruction> {
+        let data = subsets
+            .iter()
+            .map(|views| space.upload_projections(projections.select(Axis(0), views).view()))
+            .collect::<Result<Vec<_>>>()?;
         let em = matches!(self.method, Method::Mlem | Method::Osem { .. });
-        let mut x: Array3<f32> = match &self.initial {
-            Some(x0) => x0.clone(),
-            None if em => Array3::ones(self.shape),
-            None => Array3::zeros(self.shape),
+        let mut x = match &self.initial {
+            Some(x0) => space.upload_volume(x0.view())?,
+            None => {
+                let mut x = space.volume()?;
+                if em {
+                    space.vol_op(VectorOp::Fill(1.0), &mut x, None, None)?;
+                }
+                x
+            }
         };
-        self.finish_update(&mut x, mask.as_deref());
+        // The initial volume obeys the constraint and mask, as every update does.
+        if self.constraint != Constraint::None {
+            let (lo, hi) = self.bounds();
+            space.vol_op(VectorOp::Clamp { lo, hi }, &mut x, None, None)?;
+        }
+        space.mask(&mut x)?;
         let mut run = Run {
             history: Vec::new(),
-            b_norm,
+            b_norm: norm(projections.iter().copied()).max(f64::MIN_POSITIVE),
             tolerance: self.tolerance,
-            callback: &mut callback,
+            callback,
         };
         let stopped = match self.method {
-            Method::Sirt | Method::OsSart { .. } => self.sart(&subsets, &b, &mut x, mask.as_deref(), &mut run)?,
-            Method::Cgls => self.cgls(&subsets[0], &b[0], &mut x, mask.as_deref(), &mut run)?,
-            Method::Mlem | Method::Osem { .. } => self.em(&subsets, &b, &mut x, mask.as_deref(), &mut run)?,
-            Method::FistaTv { lambda, tv_iterations } => self.fista(
-                &subsets[0],
-                &b[0],
-                &mut x,
-                mask.as_deref(),
-                lambda,
-                tv_iterations,
-                &mut run,
-            )?,
+            Method::Sirt | Method::OsSart { .. } => self.sart(space, &data, &mut x, &mut run)?,
+            Method::Cgls => self.cgls(space, &data[0], &mut x, &mut run)?,
+            Method::Mlem | Method::Osem { .. } => self.em(space, &data, &mut x, &mut run)?,
+            Method::FistaTv { lambda, tv_iterations } => {
+                self.fista(space, &data[0], &mut x, lambda, tv_iterations, &mut run)?
+            }
         };
         Ok(Reconstruction {
-            volume: x,
+            volume: space.download(&x)?,
             history: run.history,
             stopped,
         })
     }
 
-    /// Constraint and mask, after every update.
-    fn finish_update(&self, x: &mut Array3<f32>, mask: Option<&[f32]>) {
-        let xs = x.as_slice_mut().expect("standard layout");
-        match self.constraint {
-            Constraint::None => {}
-            Constraint::NonNegative => xs.par_iter_mut().for_each(|v| *v = v.max(0.0)),
-            Constraint::Box { min, max } => xs.par_iter_mut().for_each(|v| *v = v.clamp(min, max)),
+    /// Records `r_s = b_s − A_s x` for every subset (`ax` holds `A_s x` afterwards) and returns
+    /// `‖b − A x‖`. With one subset `ax` is the next iteration's start, so the residual costs
+    /// no extra projection; with subsets it costs one forward projection per iteration.
+    fn residual<S: Space>(
+        &self,
+        space: &mut S,
+        data: &[S::Proj],
+        x: &S::Vol,
+        ax: &mut [S::Proj],
+        r: &mut [S::Proj],
+    ) -> Result<f64> {
+        let mut norms = Vec::with_capacity(data.len());
+        for s in 0..data.len() {
+            space.forward(s, x, &mut ax[s])?;
+            space.proj_op(VectorOp::DiffTo, &mut r[s], Some(&data[s]), Some(&ax[s]))?;
+            norms.push(space.proj_norm2(&r[s])?);
         }
-        if let Some(m) = mask {
-            xs.par_iter_mut().zip(m).for_each(|(v, m)| *v *= m);
+        let mut sum = 0.0;
+        for n in norms {
+            sum += space.read(n)?;
         }
+        Ok(sum.sqrt())
     }
 
-    fn sart(
-        &self,
-        subsets: &[Subset],
-        b: &[Array3<f32>],
-        x: &mut Array3<f32>,
-        mask: Option<&[f32]>,
-        run: &mut Run<'_>,
-    ) -> Result<Stopped> {
-        // R = 1 / A1 per subset, C = 1 / Aᵀ1 per subset (0 where the operator does not reach).
-        let ones = Array3::<f32>::ones(self.shape);
-        let weights: Vec<(Array3<f32>, Array3<f32>)> = subsets
-            .iter()
-            .map(|s| -> Result<_> {
-                let r = s.joseph.forward_cpu(ones.view())?.mapv(reciprocal);
-                let ones_b = Array3::<f32>::ones(r.raw_dim());
-                let c = s.joseph.backward_cpu(ones_b.view())?.mapv(reciprocal);
-                Ok((r, c))
-            })
-            .collect::<Result<_>>()?;
+    /// Projections of every subset, zero.
+    fn subset_projections<S: Space>(space: &mut S, k: usize) -> Result<Vec<S::Proj>> {
+        (0..k).map(|s| space.projections(s)).collect()
+    }
+
+    /// SIRT (one subset) and OS-SART: `x ← x + λ C_s A_sᵀ R_s (b_s − A_s x)` subset by subset.
+    fn sart<S: Space>(&self, space: &mut S, data: &[S::Proj], x: &mut S::Vol, run: &mut Run<'_>) -> Result<Stopped> {
+        let k = data.len();
+        // R_s = 1 / A_s 1, C_s = 1 / A_sᵀ 1 (0 where the operator does not reach), once.
+        let mut ones = space.volume()?;
+        space.vol_op(VectorOp::Fill(1.0), &mut ones, None, None)?;
+        let mut row_weights = Vec::with_capacity(k);
+        let mut col_weights = Vec::with_capacity(k);
+        for s in 0..k {
+            let mut r = space.projections(s)?;
+            space.forward(s, &ones, &mut r)?;
+            space.proj_op(VectorOp::Reciprocal, &mut r, None, None)?;
+            let mut ones_p = space.projections(s)?;
+            space.proj_op(VectorOp::Fill(1.0), &mut ones_p, None, None)?;
+            let mut c = space.volume()?;
+            space.backward(s, &ones_p, &mut c)?;
+            space.vol_op(VectorOp::Reciprocal, &mut c, None, None)?;
+            row_weights.push(r);
+            col_weights.push(c);
+            // One submission per subset keeps each wait short on slow adapters (a software GPU
+            // needs minutes per subset at 300³); on real GPUs it costs a few microseconds.
+            space.flush()?;
+        }
+        drop(ones);
+        let mut ax = Self::subset_projections(space, k)?;
+        let mut r = Self::subset_projections(space, k)?;
+        let mut update = space.volume()?;
+        let (lo, hi) = self.bounds();
         let lambda = self.relaxation as f32;
-        let mut cached = None;
+        // With one subset the residual of the last iteration is the next one's start.
+        let mut fresh = false;
         for iteration in 1..=self.iterations {
-            for (s, (subset, (r, c))) in subsets.iter().zip(&weights).enumerate() {
-                let ax = match cached.take() {
-                    Some(ax) => ax,
-                    None => subset.joseph.forward_cpu(x.view())?,
-                };
-                let weighted = par_zip3(&b[s], &ax, r, |b, ax, r| (b - ax) * r);
-                let update = subset.joseph.backward_cpu(weighted.view())?;
-                axpy_mul(x, lambda, &update, c);
-                self.finish_update(x, mask);
+            for s in 0..k {
+                if !fresh {
+                    space.forward(s, x, &mut ax[s])?;
+                    space.proj_op(VectorOp::DiffTo, &mut r[s], Some(&data[s]), Some(&ax[s]))?;
+                }
+                space.proj_op(VectorOp::MulTo, &mut ax[s], Some(&r[s]), Some(&row_weights[s]))?;
+                space.backward(s, &ax[s], &mut update)?;
+                space.vol_op(
+                    VectorOp::Update { lambda, lo, hi },
+                    x,
+                    Some(&update),
+                    Some(&col_weights[s]),
+                )?;
+                space.mask(x)?;
+                if k > 1 {
+                    space.flush()?;
+                }
             }
-            let (residual, ax) = self.residual(subsets, b, x)?;
-            cached = ax;
+            let residual = self.residual(space, data, x, &mut ax, &mut r)?;
+            fresh = k == 1;
             if let Some(stop) = run.report(iteration, residual, None) {
                 return Ok(stop);
             }
@@ -507,132 +609,83 @@ impl Iterative {
         Ok(Stopped::Iterations)
     }
 
-    fn cgls(
-        &self,
-        subset: &Subset,
-        b: &Array3<f32>,
-        x: &mut Array3<f32>,
-        mask: Option<&[f32]>,
-        run: &mut Run<'_>,
-    ) -> Result<Stopped> {
-        let a = &subset.joseph;
-        let masked = |mut v: Array3<f32>| {
-            if let Some(m) = mask {
-                v.as_slice_mut()
-                    .expect("standard layout")
-                    .iter_mut()
-                    .zip(m)
-                    .for_each(|(v, m)| *v *= m);
-            }
-            v
-        };
-        // r = b − A x, s = Aᵀ r, p = s; with a mask the operator is A·M (M diagonal 0/1).
-        let mut r = par_zip3(b, &a.forward_cpu(x.view())?, b, |b, ax, _| b - ax);
-        let mut p = masked(a.backward_cpu(r.view())?);
-        let mut gamma = norm2(&p);
+    /// CGLS on `AᵀA x = Aᵀ b`; with a mask the operator is `A·M` (`M` diagonal 0/1).
+    fn cgls<S: Space>(&self, space: &mut S, data: &S::Proj, x: &mut S::Vol, run: &mut Run<'_>) -> Result<Stopped> {
+        let (mut q, mut r) = (space.projections(0)?, space.projections(0)?);
+        let (mut p, mut s) = (space.volume()?, space.volume()?);
+        // r = b − A x, s = Aᵀ r (masked), p = s, γ = ‖s‖².
+        space.forward(0, x, &mut q)?;
+        space.proj_op(VectorOp::DiffTo, &mut r, Some(data), Some(&q))?;
+        space.backward(0, &r, &mut s)?;
+        space.mask(&mut s)?;
+        space.vol_op(VectorOp::Xpby(0.0), &mut p, Some(&s), None)?;
+        let gamma = space.vol_norm2(&s)?;
+        let r_norm = space.proj_norm2(&r)?;
+        let mut gamma = space.read(gamma)?;
+        let mut residual = space.read(r_norm)?.sqrt();
         for iteration in 1..=self.iterations {
             if gamma == 0.0 {
                 // The normal equations are solved (or the data are zero).
-                let residual = norm(r.iter().copied());
                 return Ok(run.report(iteration, residual, None).unwrap_or(Stopped::Tolerance));
             }
-            let q = a.forward_cpu(p.view())?;
-            let alpha = (gamma / norm2(&q)) as f32;
-            axpy(x, alpha, &p);
-            axpy(&mut r, -alpha, &q);
-            let s = masked(a.backward_cpu(r.view())?);
-            let gamma_next = norm2(&s);
+            space.forward(0, &p, &mut q)?;
+            let q_norm = space.proj_norm2(&q)?;
+            let alpha = (gamma / space.read(q_norm)?) as f32;
+            space.vol_op(VectorOp::Axpy(alpha), x, Some(&p), None)?;
+            space.proj_op(VectorOp::Axpy(-alpha), &mut r, Some(&q), None)?;
+            space.backward(0, &r, &mut s)?;
+            space.mask(&mut s)?;
+            let s_norm = space.vol_norm2(&s)?;
+            let r_norm = space.proj_norm2(&r)?;
+            let gamma_next = space.read(s_norm)?;
+            residual = space.read(r_norm)?.sqrt();
             let beta = (gamma_next / gamma) as f32;
             gamma = gamma_next;
-            p.as_slice_mut()
-                .expect("standard layout")
-                .par_iter_mut()
-                .zip(s.as_slice().expect("standard layout"))
-                .for_each(|(p, s)| *p = s + beta * *p);
-            let residual = norm(r.iter().copied());
+            space.vol_op(VectorOp::Xpby(beta), &mut p, Some(&s), None)?;
             if let Some(stop) = run.report(iteration, residual, None) {
                 return Ok(stop);
             }
         }
+        space.flush()?;
         Ok(Stopped::Iterations)
     }
 
-    fn em(
-        &self,
-        subsets: &[Subset],
-        b: &[Array3<f32>],
-        x: &mut Array3<f32>,
-        mask: Option<&[f32]>,
-        run: &mut Run<'_>,
-    ) -> Result<Stopped> {
-        // Sensitivity Aᵀ1 per subset.
-        let sensitivity: Vec<Array3<f32>> = subsets
-            .iter()
-            .zip(b)
-            .map(|(s, b)| s.joseph.backward_cpu(Array3::<f32>::ones(b.raw_dim()).view()))
-            .collect::<Result<_>>()?;
-        let mut cached = None;
+    /// MLEM (one subset) and OSEM: `x ← x / (A_sᵀ 1) · A_sᵀ (b_s / A_s x)` subset by subset.
+    fn em<S: Space>(&self, space: &mut S, data: &[S::Proj], x: &mut S::Vol, run: &mut Run<'_>) -> Result<Stopped> {
+        let k = data.len();
+        // Sensitivity A_sᵀ 1 per subset.
+        let mut sensitivity = Vec::with_capacity(k);
+        for s in 0..k {
+            let mut ones_p = space.projections(s)?;
+            space.proj_op(VectorOp::Fill(1.0), &mut ones_p, None, None)?;
+            let mut sens = space.volume()?;
+            space.backward(s, &ones_p, &mut sens)?;
+            sensitivity.push(sens);
+        }
+        space.flush()?;
+        let mut ax = Self::subset_projections(space, k)?;
+        let mut t = Self::subset_projections(space, k)?;
+        let mut back = space.volume()?;
+        let (lo, hi) = self.bounds();
+        let mut fresh = false;
         for iteration in 1..=self.iterations {
-            for (s, subset) in subsets.iter().enumerate() {
-                let ax = match cached.take() {
-                    Some(ax) => ax,
-                    None => subset.joseph.forward_cpu(x.view())?,
-                };
+            for s in 0..k {
+                if !fresh {
+                    space.forward(s, x, &mut ax[s])?;
+                }
                 // b / A x, with 0 where A x is 0 (no estimate to correct along that ray).
-                let ratio = par_zip3(&b[s], &ax, &ax, |b, ax, _| if ax > 0.0 { b / ax } else { 0.0 });
-                let back = subset.joseph.backward_cpu(ratio.view())?;
-                x.as_slice_mut()
-                    .expect("standard layout")
-                    .par_iter_mut()
-                    .zip(back.as_slice().expect("standard layout"))
-                    .zip(sensitivity[s].as_slice().expect("standard layout"))
-                    .for_each(|((x, back), sens)| *x = if *sens > 0.0 { *x * back / sens } else { 0.0 });
-                self.finish_update(x, mask);
+                space.proj_op(VectorOp::DivTo, &mut t[s], Some(&data[s]), Some(&ax[s]))?;
+                space.backward(s, &t[s], &mut back)?;
+                space.vol_op(VectorOp::EmUpdate { lo, hi }, x, Some(&back), Some(&sensitivity[s]))?;
+                space.mask(x)?;
+                if k > 1 {
+                    space.flush()?;
+                }
             }
-            let (residual, ax) = self.residual(subsets, b, x)?;
-            cached = ax;
+            // The residual leaves A x in `ax`: with one subset, the next iteration's start.
+            let residual = self.residual(space, data, x, &mut ax, &mut t)?;
+            fresh = k == 1;
             if let Some(stop) = run.report(iteration, residual, None) {
-                return Ok(stop);
-            }
-        }
-        Ok(Stopped::Iterations)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn fista(
-        &self,
-        subset: &Subset,
-        b: &Array3<f32>,
-        x: &mut Array3<f32>,
-        mask: Option<&[f32]>,
-        lambda: f64,
-        tv_iterations: usize,
-        run: &mut Run<'_>,
-    ) -> Result<Stopped> {
-        let a = &subset.joseph;
-        let lipschitz = self.lipschitz(a)?;
-        let step = (1.0 / lipschitz) as f32;
-        // y: the extrapolated point; A y kept by linearity (one forward per iteration).
-        let mut y = x.clone();
-        let mut ax = a.forward_cpu(x.view())?;
-        let mut ay = ax.clone();
-        let mut t = 1.0f64;
-        for iteration in 1..=self.iterations {
-            let grad = a.backward_cpu(par_zip3(&ay, b, b, |ay, b, _| ay - b).view())?;
-            let mut z = y.clone();
-            axpy(&mut z, -step, &grad);
-            let mut x_next = tv::prox_cpu(&z, lambda as f32 * step, tv_iterations);
-            self.finish_update(&mut x_next, mask);
-            let ax_next = a.forward_cpu(x_next.view())?;
-            let t_next = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
-            let beta = ((t - 1.0) / t_next) as f32;
-            y = par_zip3(&x_next, x, x, |xn, x, _| xn + beta * (xn - x));
-            ay = par_zip3(&ax_next, &ax, &ax, |an, a, _| an + beta * (an - a));
-            *x = x_next;
-            ax = ax_next;
-            t = t_next;
-            let residual = norm(ax.iter().zip(b).map(|(a, b)| a - b));
-            if let Some(stop) = run.report(iteration, residual, Some(total_variation(x))) {
                 return Ok(stop);
             }
         }
@@ -641,40 +694,88 @@ impl Iterative {
 
     /// Largest eigenvalue of AᵀA by power iteration (20 steps, then 1 % headroom: an
     /// underestimate would make FISTA's step too long).
-    fn lipschitz(&self, a: &Joseph) -> Result<f64> {
-        let mut v = Array3::<f32>::ones(self.shape);
+    fn lipschitz<S: Space>(&self, space: &mut S) -> Result<f64> {
+        let (mut v, mut w) = (space.volume()?, space.volume()?);
+        let mut q = space.projections(0)?;
+        space.vol_op(VectorOp::Fill(1.0), &mut v, None, None)?;
+        let n = space.vol_norm2(&v)?;
+        let mut n = space.read(n)?.sqrt();
         let mut estimate = 0.0;
         for _ in 0..POWER_ITERATIONS {
-            let n = norm(v.iter().copied());
             if n == 0.0 {
                 break;
             }
-            v.mapv_inplace(|x| (f64::from(x) / n) as f32);
-            let w = a.backward_cpu(a.forward_cpu(v.view())?.view())?;
-            estimate = norm(w.iter().copied());
-            v = w;
+            space.vol_op(VectorOp::Scale((1.0 / n) as f32), &mut v, None, None)?;
+            space.forward(0, &v, &mut q)?;
+            space.backward(0, &q, &mut w)?;
+            let norm = space.vol_norm2(&w)?;
+            estimate = space.read(norm)?.sqrt();
+            n = estimate;
+            std::mem::swap(&mut v, &mut w);
         }
         lipschitz_bound(estimate)
     }
 
-    /// `‖b − A x‖`, and `A x` itself when there is one subset (SIRT, MLEM: the next
-    /// iteration starts from it, so a residual costs no extra projection; with subsets it costs
-    /// one more forward projection per iteration).
-    fn residual(&self, subsets: &[Subset], b: &[Array3<f32>], x: &Array3<f32>) -> Result<(f64, Option<Array3<f32>>)> {
-        let mut sum = 0.0;
-        let mut last = None;
-        for (s, b) in subsets.iter().zip(b) {
-            let ax = s.joseph.forward_cpu(x.view())?;
-            sum += ax
-                .as_slice()
-                .expect("standard layout")
-                .par_iter()
-                .zip(b.as_slice().expect("standard layout"))
-                .map(|(a, b)| f64::from(a - b).powi(2))
-                .sum::<f64>();
-            last = Some(ax);
+    /// FISTA-TV: gradient step on `½‖A x − b‖²`, TV proximal step, constraint and mask,
+    /// Nesterov momentum; `A y` is kept by linearity (one forward projection per iteration).
+    fn fista<S: Space>(
+        &self,
+        space: &mut S,
+        data: &S::Proj,
+        x: &mut S::Vol,
+        lambda: f64,
+        tv_iterations: usize,
+        run: &mut Run<'_>,
+    ) -> Result<Stopped> {
+        let step = (1.0 / self.lipschitz(space)?) as f32;
+        let mu = lambda as f32 * step;
+        let (mut x_next, mut y, mut z, mut grad) = (space.volume()?, space.volume()?, space.volume()?, space.volume()?);
+        let (mut ax, mut ax_next) = (space.projections(0)?, space.projections(0)?);
+        let (mut ay, mut r) = (space.projections(0)?, space.projections(0)?);
+        // y = x, A y = A x.
+        let copy = VectorOp::Lincomb { alpha: 1.0, beta: 0.0 };
+        space.vol_op(copy, &mut y, Some(x), Some(x))?;
+        space.forward(0, x, &mut ax)?;
+        space.proj_op(copy, &mut ay, Some(&ax), Some(&ax))?;
+        let (lo, hi) = self.bounds();
+        let mut t = 1.0f64;
+        for iteration in 1..=self.iterations {
+            // z = y − step · Aᵀ(A y − b); x_next = prox(z), constrained and masked.
+            space.proj_op(VectorOp::DiffTo, &mut r, Some(&ay), Some(data))?;
+            space.backward(0, &r, &mut grad)?;
+            space.vol_op(
+                VectorOp::Lincomb {
+                    alpha: 1.0,
+                    beta: -step,
+                },
+                &mut z,
+                Some(&y),
+                Some(&grad),
+            )?;
+            space.tv_prox(&z, mu, tv_iterations, &mut x_next)?;
+            if self.constraint != Constraint::None {
+                space.vol_op(VectorOp::Clamp { lo, hi }, &mut x_next, None, None)?;
+            }
+            space.mask(&mut x_next)?;
+            space.forward(0, &x_next, &mut ax_next)?;
+            // Momentum: y = x_next + β (x_next − x), and A y alike.
+            let t_next = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
+            let beta = ((t - 1.0) / t_next) as f32;
+            t = t_next;
+            space.vol_op(VectorOp::Extrapolate(beta), &mut y, Some(&x_next), Some(x))?;
+            space.proj_op(VectorOp::Extrapolate(beta), &mut ay, Some(&ax_next), Some(&ax))?;
+            std::mem::swap(x, &mut x_next);
+            std::mem::swap(&mut ax, &mut ax_next);
+            space.proj_op(VectorOp::DiffTo, &mut r, Some(&ax), Some(data))?;
+            let residual = space.proj_norm2(&r)?;
+            let total_variation = space.total_variation(x)?;
+            let residual = space.read(residual)?.sqrt();
+            let total_variation = space.read(total_variation)?;
+            if let Some(stop) = run.report(iteration, residual, Some(total_variation)) {
+                return Ok(stop);
+            }
         }
-        Ok((sum.sqrt(), if subsets.len() == 1 { last } else { None }))
+        Ok(Stopped::Iterations)
     }
 }
 
@@ -720,53 +821,6 @@ fn lipschitz_bound(estimate: f64) -> Result<f64> {
 /// Power-iteration steps for the Lipschitz constant.
 const POWER_ITERATIONS: usize = 20;
 
-fn reciprocal(v: f32) -> f32 {
-    if v > 1e-6 { 1.0 / v } else { 0.0 }
-}
-
 fn norm(values: impl Iterator<Item = f32>) -> f64 {
     values.map(|v| f64::from(v).powi(2)).sum::<f64>().sqrt()
-}
-
-fn norm2(a: &Array3<f32>) -> f64 {
-    a.as_slice()
-        .expect("standard layout")
-        .par_iter()
-        .map(|&v| f64::from(v).powi(2))
-        .sum()
-}
-
-/// `f(a, b, c)` elementwise, in parallel.
-fn par_zip3(a: &Array3<f32>, b: &Array3<f32>, c: &Array3<f32>, f: impl Fn(f32, f32, f32) -> f32 + Sync) -> Array3<f32> {
-    let (a_s, b_s, c_s) = (
-        a.as_slice().expect("standard layout"),
-        b.as_slice().expect("standard layout"),
-        c.as_slice().expect("standard layout"),
-    );
-    let out: Vec<f32> = a_s
-        .par_iter()
-        .zip(b_s)
-        .zip(c_s)
-        .map(|((&a, &b), &c)| f(a, b, c))
-        .collect();
-    Array3::from_shape_vec(a.raw_dim(), out).expect("same shape")
-}
-
-/// `x += alpha · y`.
-fn axpy(x: &mut Array3<f32>, alpha: f32, y: &Array3<f32>) {
-    x.as_slice_mut()
-        .expect("standard layout")
-        .par_iter_mut()
-        .zip(y.as_slice().expect("standard layout"))
-        .for_each(|(x, y)| *x += alpha * y);
-}
-
-/// `x += alpha · y · w`.
-fn axpy_mul(x: &mut Array3<f32>, alpha: f32, y: &Array3<f32>, w: &Array3<f32>) {
-    x.as_slice_mut()
-        .expect("standard layout")
-        .par_iter_mut()
-        .zip(y.as_slice().expect("standard layout"))
-        .zip(w.as_slice().expect("standard layout"))
-        .for_each(|((x, y), w)| *x += alpha * y * w);
 }

@@ -1,6 +1,6 @@
 //! CT reconstruction, on the GPU and the CPU: acquisition geometries in per-view vector form
 //! ([`geometry`]), analytic phantoms with exact projections ([`phantom`]), the Joseph projector
-//! pair ([`joseph`]), the voxel-driven back-projector ([`backproject`]), ramp filtering with a
+//! pairs behind one trait ([`projector`]: [`joseph`], [`voxel_driven`]), the voxel-driven back-projector ([`backproject`]), ramp filtering with a
 //! WGSL FFT ([`ramp`]), and the algorithms: 2D/stacked parallel FBP ([`Fbp2d`]), fan-beam FBP
 //! ([`FanFbp`]) and cone-beam FDK ([`Fdk`]); iterative methods ([`iterative`]: SIRT, OS-SART, CGLS,
 //! MLEM/OSEM, FISTA-TV). Conventions: see [`geometry`] and the README.
@@ -14,7 +14,9 @@ pub mod iterative;
 pub mod joseph;
 pub(crate) mod parker;
 pub mod phantom;
+pub mod projector;
 pub mod ramp;
+pub mod voxel_driven;
 
 pub use backproject::{Backprojector, DetectorMap, ViewMatrix};
 pub use fan::FanFbp;
@@ -24,4 +26,6 @@ pub use geometry::{Beam, Detector, Geometry, View};
 pub use iterative::Iterative;
 pub use joseph::Joseph;
 pub use phantom::{Ellipsoid, Phantom, SheppLogan};
+pub use projector::{Projector, ProjectorKind};
 pub use ramp::RampWindow;
+pub use voxel_driven::VoxelDriven;

@@ -1,0 +1,195 @@
+//! The GPU pair: `shaders/recon/joseph_*.wgsl`, the same taps in f32; the forward projection
+//! one invocation per ray, the transpose a gather over the rays that reach each voxel.
+
+use super::Joseph;
+use crate::error::Result;
+use crate::gpu::{BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, for_each_volume_slab, wgsl};
+use crate::recon::backproject::DetectorMap;
+use crate::recon::geometry::{Beam, Detector};
+
+/// Twin of `JosephParams` in `shaders/recon/joseph_common.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct JosephParams {
+    nx: u32,
+    ny: u32,
+    nz: u32,
+    slab_z0: u32,
+    slab_z1: u32,
+    win_z0: u32,
+    vol_offset: u32,
+    cols: u32,
+    rows: u32,
+    views: u32,
+    first_view: u32,
+    beam: u32,
+    sdd: f32,
+    centre_col: f32,
+    centre_row: f32,
+    _pad: u32,
+    origin: [f32; 4],
+    spacing: [f32; 4],
+}
+
+const JOSEPH_COMMON: &str = include_str!("../../../shaders/recon/joseph_common.wgsl");
+
+static FORWARD: KernelSpec = KernelSpec {
+    name: "recon_joseph_forward",
+    sources: &[
+        JOSEPH_COMMON,
+        include_str!("../../../shaders/recon/joseph_forward.wgsl"),
+    ],
+    entry: "forward",
+};
+
+static BACKWARD: KernelSpec = KernelSpec {
+    name: "recon_joseph_backward",
+    sources: &[
+        wgsl::FLOAT,
+        JOSEPH_COMMON,
+        include_str!("../../../shaders/recon/joseph_backward.wgsl"),
+    ],
+    entry: "backward",
+};
+
+/// The GPU tables of a projector: per-view vectors and projection matrices.
+struct JosephTables {
+    vectors: wgpu::Buffer,
+    matrices: wgpu::Buffer,
+}
+
+impl Joseph {
+    fn params(&self, count: usize, first_view: usize) -> JosephParams {
+        let g = &self.geometry;
+        let [nz, ny, nx] = self.shape;
+        JosephParams {
+            nx: nx as u32,
+            ny: ny as u32,
+            nz: nz as u32,
+            slab_z0: 0,
+            slab_z1: nz as u32,
+            win_z0: 0,
+            vol_offset: 0,
+            cols: g.cols as u32,
+            rows: g.rows as u32,
+            views: count as u32,
+            first_view: first_view as u32,
+            beam: match (g.beam, g.detector) {
+                (Beam::Parallel, _) => 0,
+                (Beam::Divergent, Detector::Flat) => 1,
+                (Beam::Divergent, Detector::Arc) => 2,
+            },
+            sdd: if g.sdd.is_finite() { g.sdd as f32 } else { 0.0 },
+            centre_col: ((g.cols as f64 - 1.0) / 2.0 - g.offset_u) as f32,
+            centre_row: ((g.rows as f64 - 1.0) / 2.0 - g.offset_v) as f32,
+            _pad: 0,
+            origin: [
+                self.grid.origin[0] as f32,
+                self.grid.origin[1] as f32,
+                self.grid.origin[2] as f32,
+                0.0,
+            ],
+            spacing: [
+                self.grid.spacing[2] as f32,
+                self.grid.spacing[1] as f32,
+                self.grid.spacing[0] as f32,
+                1.0,
+            ],
+        }
+    }
+
+    fn tables(&self, rec: &Recorder<'_>) -> Result<JosephTables> {
+        let f = |v: [f64; 3]| [v[0] as f32, v[1] as f32, v[2] as f32, 0.0];
+        let vectors: Vec<[f32; 4]> = self
+            .geometry
+            .views
+            .iter()
+            .flat_map(|w| [f(w.source), f(w.detector_centre), f(w.u), f(w.v)])
+            .collect();
+        let map = DetectorMap::new(&self.geometry, &self.grid)?;
+        let (arc_scale, arc_centre) = map.arc.unwrap_or((0.0, 0.0));
+        let matrices: Vec<[f32; 4]> = map
+            .matrices
+            .iter()
+            .flat_map(|m| {
+                [
+                    m.rows[0].map(|c| c as f32),
+                    m.rows[1].map(|c| c as f32),
+                    m.rows[2].map(|c| c as f32),
+                    [1.0, arc_scale as f32, arc_centre as f32, 0.0],
+                ]
+            })
+            .collect();
+        Ok(JosephTables {
+            vectors: rec.constants(&vectors),
+            matrices: rec.constants(&matrices),
+        })
+    }
+
+    /// Records `out += A volume` (resident volume → resident projections) into `rec`: one
+    /// invocation per ray, the volume bound in z-slabs (with one slice of overlap for the
+    /// interpolation) when it exceeds one binding, the views in `out`'s batches.
+    pub fn record_forward(&self, rec: &mut Recorder<'_>, volume: &GpuVolume, out: &GpuProjections) -> Result<()> {
+        self.check_volume(volume.shape())?;
+        self.check_projections(out.shape())?;
+        let tables = self.tables(rec)?;
+        for (first, batch) in out.batches() {
+            let count = batch.shape()[0];
+            // One slice of overlap: a ray interpolates between a slab's last slice and the next.
+            for_each_volume_slab(rec, volume, 1, |rec, slab| {
+                let params = rec.uniform(&JosephParams {
+                    slab_z0: slab.z0 as u32,
+                    slab_z1: slab.z1 as u32,
+                    win_z0: slab.z0 as u32,
+                    vol_offset: slab.offset,
+                    ..self.params(count, first)
+                });
+                rec.dispatch_linear(
+                    &FORWARD,
+                    &[
+                        BufferWindow::whole(&params),
+                        BufferWindow::whole(&tables.vectors),
+                        slab.window,
+                        BufferWindow::whole(batch.buffer()),
+                    ],
+                    (count * self.geometry.rows * self.geometry.cols) as u64,
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Records `out += Aᵀ projections` into `rec`: the exact transpose of
+    /// [`Joseph::record_forward`] as a gather (one invocation per voxel; no atomics), the
+    /// volume in z-slabs, the views in the projections' batches.
+    pub fn record_backward(&self, rec: &mut Recorder<'_>, projections: &GpuProjections, out: &GpuVolume) -> Result<()> {
+        self.check_volume(out.shape())?;
+        self.check_projections(projections.shape())?;
+        let tables = self.tables(rec)?;
+        let [_, ny, nx] = self.shape;
+        for (first, batch) in projections.batches() {
+            let count = batch.shape()[0];
+            for_each_volume_slab(rec, out, 0, |rec, slab| {
+                let params = rec.uniform(&JosephParams {
+                    slab_z0: slab.z0 as u32,
+                    slab_z1: slab.z1 as u32,
+                    win_z0: slab.z0 as u32,
+                    vol_offset: slab.offset,
+                    ..self.params(count, first)
+                });
+                rec.dispatch_groups(
+                    &BACKWARD,
+                    &[
+                        BufferWindow::whole(&params),
+                        BufferWindow::whole(&tables.vectors),
+                        BufferWindow::whole(&tables.matrices),
+                        BufferWindow::whole(batch.buffer()),
+                        slab.window,
+                    ],
+                    [nx.div_ceil(8) as u32, ny.div_ceil(8) as u32, (slab.z1 - slab.z0) as u32],
+                )
+            })?;
+        }
+        Ok(())
+    }
+}

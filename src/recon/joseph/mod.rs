@@ -1,0 +1,125 @@
+//! Joseph's forward projector (P. M. Joseph, IEEE TMI 1(3), 1982) and its exact transpose, on
+//! the CPU, for every [`Geometry`]: each ray steps one voxel at a time along the axis it is
+//! most aligned with, interpolates the volume (linearly in 2D, bilinearly in 3D) in the plane
+//! it crosses, and weighs the sum by the path length per step. Voxels outside the volume are 0.
+//!
+//! The transpose scatters each ray's value back with the same weights, so
+//! `⟨A x, y⟩ = ⟨x, Aᵀ y⟩` to rounding — what iterative methods need (the back-projector of
+//! FBP/FDK is a different, voxel-driven operator). GPU: `shaders/recon/joseph_*.wgsl`, the same
+//! taps in f32, the transpose as a gather over the rays that reach each voxel.
+//!
+//! The module is split by concern: `rays.rs` (each ray's stepping and taps, shared by both
+//! directions), `cpu.rs` (the multithreaded pair), `simd.rs` (its AVX2 interiors), `gpu.rs`
+//! (the WGSL pair's dispatch).
+
+mod cpu;
+mod gpu;
+mod rays;
+#[cfg(target_arch = "x86_64")]
+mod simd;
+#[cfg(test)]
+mod tests;
+
+use ndarray::{Array3, ArrayView3};
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::gpu::{GpuProjections, GpuVolume, Recorder};
+use crate::recon::Geometry;
+use crate::recon::projector::{self, Projector, ProjectorKind};
+use crate::volume::Grid;
+use rays::RaySteps;
+
+/// The projector pair for a volume on `grid` (voxel centres at `origin + index · spacing`,
+/// identity direction, in the geometry's frame) and a geometry.
+#[derive(Debug, Clone)]
+pub struct Joseph {
+    geometry: Geometry,
+    shape: [usize; 3],
+    grid: Grid,
+    /// Every ray's stepping, computed on first use when the detector has at most
+    /// [`CACHED_RAYS`] pixels in all (iterative methods project hundreds of times).
+    rays: std::sync::OnceLock<Vec<Option<RaySteps>>>,
+}
+
+/// Up to 1 Mi rays (40 MiB) are set up once per projector rather than per projection.
+const CACHED_RAYS: usize = 1 << 20;
+
+impl Joseph {
+    /// The pair for a `shape = [nz, ny, nx]` volume on `grid`.
+    pub fn new(geometry: &Geometry, shape: [usize; 3], grid: &Grid) -> Result<Joseph> {
+        grid.validate()?;
+        crate::volume::check_shape(&shape)?;
+        Ok(Joseph {
+            geometry: geometry.clone(),
+            shape,
+            grid: *grid,
+            rays: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// [`Self::ray_steps`], from the cache when the detector is small enough to hold one.
+    fn ray(&self, view: usize, row: usize, col: usize) -> Result<Option<RaySteps>> {
+        let g = &self.geometry;
+        let count = g.views.len() * g.rows * g.cols;
+        if count > CACHED_RAYS {
+            return self.ray_steps(view, row, col);
+        }
+        if self.rays.get().is_none() {
+            let rays = (0..count)
+                .into_par_iter()
+                .map(|i| self.ray_steps(i / (g.rows * g.cols), (i / g.cols) % g.rows, i % g.cols))
+                .collect::<Result<Vec<_>>>()?;
+            let _ = self.rays.set(rays);
+        }
+        Ok(self.rays.get().expect("set above")[(view * g.rows + row) * g.cols + col])
+    }
+
+    /// Strides of the volume along x, y, z.
+    fn strides(&self) -> [usize; 3] {
+        let [_, ny, nx] = self.shape;
+        [1, nx, nx * ny]
+    }
+
+    fn check_projections(&self, shape: [usize; 3]) -> Result<()> {
+        projector::check_projections(shape, &self.geometry)
+    }
+
+    fn check_volume(&self, shape: [usize; 3]) -> Result<()> {
+        projector::check_volume(shape, self.shape)
+    }
+}
+
+impl Projector for Joseph {
+    fn kind(&self) -> ProjectorKind {
+        ProjectorKind::Joseph
+    }
+
+    fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    fn volume_shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    fn forward_cpu(&self, volume: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+        Joseph::forward_cpu(self, volume)
+    }
+
+    fn backward_cpu(&self, projections: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+        Joseph::backward_cpu(self, projections)
+    }
+
+    fn record_forward(&self, rec: &mut Recorder<'_>, volume: &GpuVolume, out: &GpuProjections) -> Result<()> {
+        Joseph::record_forward(self, rec, volume, out)
+    }
+
+    fn record_backward(&self, rec: &mut Recorder<'_>, projections: &GpuProjections, out: &GpuVolume) -> Result<()> {
+        Joseph::record_backward(self, rec, projections, out)
+    }
+}

@@ -1,0 +1,381 @@
+//! The voxel-driven ("pixel-driven") projector pair: the forward projection projects every voxel
+//! centre onto the detector with its view's matrix ([`DetectorMap`]) and splats the voxel's value
+//! into the pixels around that point with bilinear weights (linear on a one-row detector), scaled
+//! by the voxel's measure over the cross-section of the pixel's ray bundle at the voxel; the
+//! transpose gathers the same pixels with the same weights (the interpolating voxel-driven
+//! back-projection). Cheap and simple, but a point sample of each voxel: it aliases at voxel
+//! sizes above the detector's sampling — [`crate::recon::Joseph`] is the better default; this pair
+//! exists so that every iterative method runs with more than one projector.
+//!
+//! Footprint scale (line integrals in mm, so both pairs model the same data): for a voxel of
+//! measure `M` (area `dx·dy` in 2D, volume `dx·dy·dz` in 3D) met by pixels of `du × dv`,
+//! * parallel beams: `M / du` (2D), `M / (du·dv)` (3D);
+//! * flat detectors: the bundle through a pixel at distance `L = √(SDD² + u² + v²)` from the
+//!   source has, at the voxel's depth `W·SID` along the central ray, the cross-section
+//!   `du·W·SID / L` (2D) or `du·dv·(W·SID)² / (SDD·L)` (3D);
+//! * arc detectors (2D): `du·ℓ / SDD` at the voxel's distance `ℓ` from the source.
+//!
+//! GPU: `shaders/recon/voxel_driven_*.wgsl` (the splat adds with compare-exchange loops, as WGSL
+//! has no float atomics; the transpose is a gather).
+
+use ndarray::{Array3, ArrayView3};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::gpu::{BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, for_each_volume_slab, wgsl};
+use crate::recon::backproject::DetectorMap;
+use crate::recon::geometry::{Beam, Detector, Geometry};
+use crate::recon::projector::{self, Projector, ProjectorKind};
+use crate::vec3::{cross, dot, norm, sub};
+use crate::volume::Grid;
+
+/// Beam codes shared with `voxel_driven_common.wgsl` (`BEAM_*`).
+const BEAM_PARALLEL: u32 = 0;
+const BEAM_FLAT: u32 = 1;
+const BEAM_ARC: u32 = 2;
+
+/// The voxel-driven pair for one geometry and volume.
+#[derive(Debug, Clone)]
+pub struct VoxelDriven {
+    geometry: Geometry,
+    shape: [usize; 3],
+    grid: Grid,
+    map: DetectorMap,
+    /// Per view `(k, sdd, du, dv)`: the footprint constant, distance and pixel size.
+    footprint: Vec<[f64; 4]>,
+    beam: u32,
+    two_d: bool,
+    centre: [f64; 2],
+}
+
+/// Where a voxel meets one view (twin of `struct Taps` in the shader).
+struct Taps {
+    c: [usize; 2],
+    r: [usize; 2],
+    fc: f32,
+    fr: f32,
+    scale: f32,
+}
+
+impl Taps {
+    /// The four (index, weight) pairs; on a one-row detector the last two weigh 0.
+    fn pairs(&self, cols: usize) -> [(usize, f32); 4] {
+        let (fc, fr) = (self.fc, self.fr);
+        [
+            (self.r[0] * cols + self.c[0], (1.0 - fc) * (1.0 - fr)),
+            (self.r[0] * cols + self.c[1], fc * (1.0 - fr)),
+            (self.r[1] * cols + self.c[0], (1.0 - fc) * fr),
+            (self.r[1] * cols + self.c[1], fc * fr),
+        ]
+    }
+}
+
+impl VoxelDriven {
+    /// The pair for a `shape = [nz, ny, nx]` volume on `grid` (voxel centres at
+    /// `origin + index · spacing`, identity direction, in the geometry's frame).
+    pub fn new(geometry: &Geometry, shape: [usize; 3], grid: &Grid) -> Result<VoxelDriven> {
+        crate::volume::check_shape(&shape)?;
+        let map = DetectorMap::new(geometry, grid)?;
+        let two_d = geometry.rows == 1;
+        if two_d && shape[0] != 1 {
+            return Err(Error::InvalidShape(format!(
+                "the voxel-driven projector maps a one-row (2D) geometry onto a one-slice volume, not {} slices; \
+                 reconstruct slice by slice or use projector \"joseph\"",
+                shape[0]
+            )));
+        }
+        let [dz, dy, dx] = grid.spacing;
+        let measure = if two_d { dx * dy } else { dx * dy * dz };
+        let beam = match (geometry.beam, geometry.detector) {
+            (Beam::Parallel, _) => BEAM_PARALLEL,
+            (Beam::Divergent, Detector::Flat) => BEAM_FLAT,
+            (Beam::Divergent, Detector::Arc) => BEAM_ARC,
+        };
+        let footprint = geometry
+            .views
+            .iter()
+            .map(|view| {
+                let (du, dv) = (norm(view.u), norm(view.v));
+                match beam {
+                    BEAM_PARALLEL if two_d => [measure / du, 0.0, du, dv],
+                    BEAM_PARALLEL => [measure / (du * dv), 0.0, du, dv],
+                    BEAM_ARC => {
+                        let sid = norm(view.source);
+                        [measure * geometry.sdd / (du * sid), geometry.sdd, du, dv]
+                    }
+                    _ => {
+                        // Distances along the detector normal, as DetectorMap normalises W.
+                        // The detector normal, pointing from the source towards the detector.
+                        let n = cross(view.u, view.v);
+                        let towards = dot(sub(view.detector_centre, view.source), n).signum();
+                        let n = n.map(|c| towards * c / norm(n));
+                        let sid = -dot(view.source, n);
+                        let sdd = dot(sub(view.detector_centre, view.source), n);
+                        if two_d {
+                            [measure / (du * sid), sdd, du, dv]
+                        } else {
+                            [measure * sdd / (du * dv * sid * sid), sdd, du, dv]
+                        }
+                    }
+                }
+            })
+            .collect();
+        Ok(VoxelDriven {
+            geometry: geometry.clone(),
+            shape,
+            grid: *grid,
+            map,
+            footprint,
+            beam,
+            two_d,
+            centre: [
+                (geometry.cols as f64 - 1.0) / 2.0 - geometry.offset_u,
+                (geometry.rows as f64 - 1.0) / 2.0 - geometry.offset_v,
+            ],
+        })
+    }
+
+    /// Where voxel `(x, y, z)` meets `view`, or `None` off the detector (or behind the source).
+    #[inline]
+    fn taps(&self, view: usize, x: usize, y: usize, z: usize) -> Option<Taps> {
+        let m = &self.map.matrices[view].rows;
+        let at = |r: &[f64; 4]| r[0] * x as f64 + r[1] * y as f64 + r[2] * z as f64 + r[3];
+        let (u, v, w) = (at(&m[0]), at(&m[1]), at(&m[2]));
+        // Behind (or at) the source, or NaN: no intersection.
+        if w.is_nan() || w <= 0.0 {
+            return None;
+        }
+        let (col, row) = match self.map.arc {
+            Some((scale, centre)) => (u.atan2(w) * scale + centre, 0.0),
+            None => (u / w, v / w),
+        };
+        let (cols, rows) = (self.geometry.cols, self.geometry.rows);
+        if !(col >= 0.0 && col <= (cols - 1) as f64 && row >= 0.0 && row <= (rows - 1) as f64) {
+            return None;
+        }
+        let (c0, r0) = ((col as usize).min(cols - 1), (row as usize).min(rows - 1));
+        let [k, sdd, du, dv] = self.footprint[view];
+        let scale = match self.beam {
+            BEAM_PARALLEL => k,
+            BEAM_ARC => k / (u * u + w * w).sqrt(),
+            _ => {
+                let uo = (col - self.centre[0]) * du;
+                if self.two_d {
+                    k * (sdd * sdd + uo * uo).sqrt() / w
+                } else {
+                    let vo = (row - self.centre[1]) * dv;
+                    k * (sdd * sdd + uo * uo + vo * vo).sqrt() / (w * w)
+                }
+            }
+        };
+        Some(Taps {
+            c: [c0, (c0 + 1).min(cols - 1)],
+            r: [r0, (r0 + 1).min(rows - 1)],
+            fc: (col - c0 as f64) as f32,
+            fr: (row - r0 as f64) as f32,
+            scale: scale as f32,
+        })
+    }
+}
+
+impl Projector for VoxelDriven {
+    fn kind(&self) -> ProjectorKind {
+        ProjectorKind::VoxelDriven
+    }
+
+    fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    fn volume_shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    /// Each view's image is written by one thread (a splat has no other race-free owner).
+    fn forward_cpu(&self, volume: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+        let (nz, ny, nx) = volume.dim();
+        projector::check_volume([nz, ny, nx], self.shape)?;
+        let volume = volume.as_standard_layout();
+        let vol = volume.as_slice().expect("standard layout");
+        let [views, rows, cols] = self.projection_shape();
+        let mut out = vec![0.0f32; views * rows * cols];
+        out.par_chunks_mut(rows * cols).enumerate().for_each(|(view, image)| {
+            for z in 0..nz {
+                for y in 0..ny {
+                    for x in 0..nx {
+                        let value = vol[(z * ny + y) * nx + x];
+                        if value == 0.0 {
+                            continue;
+                        }
+                        if let Some(t) = self.taps(view, x, y, z) {
+                            let s = value * t.scale;
+                            for (i, w) in t.pairs(cols) {
+                                image[i] += s * w;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Array3::from_shape_vec((views, rows, cols), out).expect("shape matches length"))
+    }
+
+    /// Each row of voxels gathers from every view (no races).
+    fn backward_cpu(&self, projections: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+        let (views, rows, cols) = projections.dim();
+        projector::check_projections([views, rows, cols], &self.geometry)?;
+        let projections = projections.as_standard_layout();
+        let p = projections.as_slice().expect("standard layout");
+        let [nz, ny, nx] = self.shape;
+        let mut out = vec![0.0f32; nz * ny * nx];
+        out.par_chunks_mut(nx).enumerate().for_each(|(line, row_out)| {
+            let (z, y) = (line / ny, line % ny);
+            for view in 0..views {
+                let image = &p[view * rows * cols..(view + 1) * rows * cols];
+                for (x, o) in row_out.iter_mut().enumerate() {
+                    if let Some(t) = self.taps(view, x, y, z) {
+                        let sum: f32 = t.pairs(cols).iter().map(|&(i, w)| image[i] * w).sum();
+                        *o += sum * t.scale;
+                    }
+                }
+            }
+        });
+        Ok(Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length"))
+    }
+
+    fn record_forward(&self, rec: &mut Recorder<'_>, volume: &GpuVolume, out: &GpuProjections) -> Result<()> {
+        projector::check_volume(volume.shape(), self.shape)?;
+        projector::check_projections(out.shape(), &self.geometry)?;
+        let table = self.table(rec);
+        for (first, batch) in out.batches() {
+            self.record_batch(rec, &FORWARD, &table, volume, batch, first)?;
+        }
+        Ok(())
+    }
+
+    fn record_backward(&self, rec: &mut Recorder<'_>, projections: &GpuProjections, out: &GpuVolume) -> Result<()> {
+        projector::check_volume(out.shape(), self.shape)?;
+        projector::check_projections(projections.shape(), &self.geometry)?;
+        let table = self.table(rec);
+        for (first, batch) in projections.batches() {
+            self.record_batch(rec, &BACKWARD, &table, out, batch, first)?;
+        }
+        Ok(())
+    }
+}
+
+/// Twin of `Params` in `shaders/recon/voxel_driven_common.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    nx: u32,
+    ny: u32,
+    nz: u32,
+    z0: u32,
+    vol_offset: u32,
+    cols: u32,
+    rows: u32,
+    views: u32,
+    first_view: u32,
+    beam: u32,
+    two_d: u32,
+    _pad: u32,
+    arc_scale: f32,
+    arc_centre: f32,
+    centre_col: f32,
+    centre_row: f32,
+}
+
+const COMMON: &str = include_str!("../../shaders/recon/voxel_driven_common.wgsl");
+
+static FORWARD: KernelSpec = KernelSpec {
+    name: "recon/voxel_driven_forward",
+    sources: &[
+        wgsl::FLOAT,
+        COMMON,
+        include_str!("../../shaders/recon/voxel_driven_forward.wgsl"),
+    ],
+    entry: "forward",
+};
+
+static BACKWARD: KernelSpec = KernelSpec {
+    name: "recon/voxel_driven_backward",
+    sources: &[
+        wgsl::FLOAT,
+        COMMON,
+        include_str!("../../shaders/recon/voxel_driven_backward.wgsl"),
+    ],
+    entry: "backward",
+};
+
+/// Workgroup size of both kernels along x and y (`@workgroup_size(8, 8, 1)`).
+const GROUP_XY: usize = 8;
+
+impl VoxelDriven {
+    /// The per-view table as the shader reads it (`struct ViewTable`).
+    fn table(&self, rec: &Recorder<'_>) -> wgpu::Buffer {
+        let f32x4 = |r: [f64; 4]| r.map(|c| c as f32);
+        let rows: Vec<[f32; 4]> = self
+            .map
+            .matrices
+            .iter()
+            .zip(&self.footprint)
+            .flat_map(|(m, &f)| [f32x4(m.rows[0]), f32x4(m.rows[1]), f32x4(m.rows[2]), f32x4(f)])
+            .collect();
+        rec.constants(&rows)
+    }
+
+    /// One batch of views against the volume, slab by slab: the kernel's volume binding is the
+    /// slab's window, its projection binding the batch.
+    fn record_batch(
+        &self,
+        rec: &mut Recorder<'_>,
+        kernel: &KernelSpec,
+        table: &wgpu::Buffer,
+        volume: &GpuVolume,
+        batch: &GpuVolume,
+        first_view: usize,
+    ) -> Result<()> {
+        let [_, ny, nx] = self.shape;
+        let g = &self.geometry;
+        let (arc_scale, arc_centre) = self.map.arc.unwrap_or((0.0, 0.0));
+        for_each_volume_slab(rec, volume, 0, |rec, slab| {
+            let params = rec.uniform(&Params {
+                nx: nx as u32,
+                ny: ny as u32,
+                nz: (slab.z1 - slab.z0) as u32,
+                z0: slab.z0 as u32,
+                vol_offset: slab.offset,
+                cols: g.cols as u32,
+                rows: g.rows as u32,
+                views: batch.shape()[0] as u32,
+                first_view: first_view as u32,
+                beam: self.beam,
+                two_d: u32::from(self.two_d),
+                _pad: 0,
+                arc_scale: arc_scale as f32,
+                arc_centre: arc_centre as f32,
+                centre_col: self.centre[0] as f32,
+                centre_row: self.centre[1] as f32,
+            });
+            rec.dispatch_groups(
+                kernel,
+                &[
+                    BufferWindow::whole(&params),
+                    BufferWindow::whole(table),
+                    slab.window,
+                    BufferWindow::whole(batch.buffer()),
+                ],
+                [
+                    nx.div_ceil(GROUP_XY) as u32,
+                    ny.div_ceil(GROUP_XY) as u32,
+                    (slab.z1 - slab.z0) as u32,
+                ],
+            )
+        })
+    }
+}
