@@ -22,8 +22,11 @@ pub mod error;
 pub mod filter;
 pub mod gpu;
 pub mod io;
+#[cfg(test)]
+mod kernels;
 mod memory;
 pub mod recon;
+pub mod registry;
 pub mod stats;
 mod vec3;
 pub mod volume;

@@ -5,7 +5,7 @@ mod common;
 use common::{gpu, random_volume};
 use hounsfield::Error;
 use hounsfield::filter::{Filter, Gaussian};
-use hounsfield::gpu::{BufferWindow, GpuContext, GpuVolume, KernelSpec, KernelTime, Recorder};
+use hounsfield::gpu::{Binding, BufferWindow, GpuContext, GpuVolume, KernelSpec, KernelTime, Recorder};
 
 #[test]
 fn adapters_are_reported_with_their_limits() {
@@ -95,6 +95,8 @@ static BROKEN_SHADER: KernelSpec = KernelSpec {
     name: "test/broken",
     sources: &["@compute @workgroup_size(64) fn main( { this is not wgsl"],
     entry: "main",
+    bindings: &[],
+    constants: &[],
 };
 
 static NEEDS_ONE_BUFFER: KernelSpec = KernelSpec {
@@ -102,6 +104,8 @@ static NEEDS_ONE_BUFFER: KernelSpec = KernelSpec {
     sources: &["@group(0) @binding(0) var<storage, read_write> a: array<f32>;
         @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) { a[g.x] = 1.0; }"],
     entry: "main",
+    bindings: &[Binding::ReadWrite],
+    constants: &[],
 };
 
 #[test]
@@ -114,7 +118,7 @@ fn shader_and_binding_mistakes_are_errors_not_panics() {
         "{err}"
     );
 
-    // Missing binding: reported when the recording is submitted.
+    // Missing binding: refused when recorded (the declaration says one).
     let mut rec = Recorder::new(&ctx);
     let outcome = rec
         .dispatch_linear(&NEEDS_ONE_BUFFER, &[], 64)
@@ -179,6 +183,8 @@ static MAPPED_INDEX: KernelSpec = KernelSpec {
         }",
     ],
     entry: "main",
+    bindings: &[hounsfield::gpu::MAPPING, Binding::Read, Binding::ReadWrite],
+    constants: &[],
 };
 
 #[test]

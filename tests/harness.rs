@@ -23,7 +23,6 @@ mod stats;
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
 use ndarray::Array3;
@@ -100,75 +99,14 @@ fn parity_check_flags_differences_and_nan_mismatches() {
     assert!(!run::parity(&cpu, &Array3::zeros((1, 1, 2)), 1.0).passed);
 }
 
-/// The kernels the library has, read from its sources: every `Filter::name`, every public GPU
-/// entry point of the reconstruction and statistics modules, every iterative method.
+/// The operations the library has, from its registry (no source text is read): every
+/// operation of `hounsfield::registry::OPERATIONS`, and both directions and an iterative run of
+/// every projector pair.
 fn library_kernels() -> BTreeSet<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut kernels = BTreeSet::new();
-    let mut files = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    let literals = |text: &str| -> Vec<String> { text.split('"').skip(1).step_by(2).map(String::from).collect() };
-    for path in files {
-        let rel = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        if rel.starts_with("filter/") {
-            for (i, line) in lines.iter().enumerate() {
-                // `fn name(&self) -> &'static str { "gaussian" }` (the literal on the next line).
-                if line.contains("fn name(&self) -> &'static str") {
-                    kernels.extend(literals(lines[i + 1]).into_iter().map(|n| format!("filter:{n}")));
-                }
-                // `separable_filter!(Sobel, "sobel")`, `pointwise_filter!(...)`,
-                // `gaussian_derivative_filter!(doc, Type, "name", ...)`: the first literal.
-                let trimmed = line.trim_start();
-                if let Some(at) = trimmed.find("_filter!(")
-                    && !trimmed.starts_with("macro_rules!")
-                    && !trimmed[at + 9..].trim_start().starts_with('$')
-                {
-                    let call: String = lines[i..(i + 8).min(lines.len())].join("\n");
-                    if let Some(name) = literals(&call).first() {
-                        kernels.insert(format!("filter:{name}"));
-                    }
-                }
-            }
-        }
-        if rel.starts_with("recon/") || rel == "stats.rs" {
-            for line in &lines {
-                let Some(rest) = line.trim_start().strip_prefix("pub fn ") else {
-                    continue;
-                };
-                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                if name.contains("gpu") || name.contains("resident") {
-                    kernels.insert(format!("fn:{rel}::{name}"));
-                }
-            }
-        }
-        if rel == "recon/iterative.rs" {
-            let start = text.find("pub enum Method {").unwrap();
-            let body = &text[start..start + text[start..].find("\n}").unwrap()];
-            for line in body.lines().skip(1) {
-                let t = line.trim();
-                if t.starts_with("///") || t.is_empty() || !t.starts_with(|c: char| c.is_ascii_uppercase()) {
-                    continue;
-                }
-                let variant: String = t.chars().take_while(|c| c.is_alphanumeric()).collect();
-                kernels.insert(format!("method:{variant}"));
-            }
-        }
-    }
-    // A pipeline composes kernels; it is not one.
-    kernels.remove("filter:pipeline");
-    // Every projector pair of the registry: both directions and an iterative run.
+    let mut kernels: BTreeSet<String> = hounsfield::registry::OPERATIONS
+        .iter()
+        .map(|op| op.name.to_string())
+        .collect();
     for kind in hounsfield::recon::ProjectorKind::ALL {
         for part in ["forward", "transpose", "iterative"] {
             kernels.insert(format!("projector:{}:{part}", kind.name()));
@@ -180,18 +118,15 @@ fn library_kernels() -> BTreeSet<String> {
 #[test]
 fn every_kernel_of_the_library_is_registered_in_the_harness() {
     let kernels = library_kernels();
-    // The scan itself must find what we know exists.
     for known in [
-        "filter:gaussian",
-        "filter:median",
-        "filter:convolve",
-        "filter:gaussian_laplace",
-        "filter:window",
-        "fn:recon/fdk.rs::reconstruct_resident",
-        "fn:stats.rs::histogram_gpu",
-        "method:FistaTv",
+        "gaussian",
+        "median",
+        "convolve",
+        "fdk",
+        "histogram",
+        "fista_tv",
     ] {
-        assert!(kernels.contains(known), "the source scan missed {known}: {kernels:?}");
+        assert!(kernels.contains(known), "the registry lacks {known}: {kernels:?}");
     }
     let workloads = registry::workloads();
     let covered: BTreeSet<String> = workloads

@@ -9,17 +9,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hounsfield::filter::{
-    AnisotropicDiffusion, Bilateral, BinaryMorphology, Clip, Correlate, Correlate1d, FillHoles, Filter, Footprint,
-    Gaussian, GaussianGradientMagnitude, GaussianLaplace, GradientMagnitude, GreyMorphology, Laplace, Median,
-    MipRender, Prewitt, Projection, ProjectionKind, Resample, Rescale, Sobel, Threshold, Uniform, UnsharpMask,
-    WindowLevel, WindowPreset,
-};
+use hounsfield::filter::Filter;
 use hounsfield::gpu::{GpuContext, GpuProjections, GpuVolume};
 use hounsfield::recon::iterative::{Control, Iterative, Method};
 use hounsfield::recon::{
     Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, Phantom, Projector, ProjectorKind, SheppLogan, centred_grid,
 };
+use hounsfield::registry::{Bench, BenchSize, OPERATIONS, Operation};
 use hounsfield::{Backend, Grid, Result, stats};
 use ndarray::{Array3, Axis};
 
@@ -95,14 +91,16 @@ pub trait Case {
     }
 }
 
+/// Builds a workload's problem at a sizing.
+pub type MakeCase = Box<dyn Fn(&Sizing) -> Result<Box<dyn Case>>>;
+
 /// A registered workload.
 pub struct Workload {
     /// Unique name, also the key of the Python peers' results.
     pub name: &'static str,
-    /// The library kernels it exercises: `filter:<Filter::name>`, `fn:<file under src/>::<GPU
-    /// entry point>`, `method:<iterative Method variant>`, `projector:<ProjectorKind::name>:
-    /// forward|transpose|iterative`.
-    pub covers: &'static [&'static str],
+    /// The library operations it exercises: names of `hounsfield::registry::OPERATIONS`, and
+    /// `projector:<ProjectorKind::name>:forward|transpose|iterative`.
+    pub covers: Vec<&'static str>,
     /// Report section.
     pub category: Category,
     /// GPU and CPU outputs may differ by this fraction of the CPU output's peak magnitude.
@@ -110,7 +108,7 @@ pub struct Workload {
     /// Part of the scaling study (time against cube size).
     pub scaling: bool,
     /// Builds the problem.
-    pub make: fn(&Sizing) -> Result<Box<dyn Case>>,
+    pub make: MakeCase,
 }
 
 /// Every workload, in report order.
@@ -194,251 +192,32 @@ impl Case for FilterCase {
     }
 }
 
-/// A filter workload on CT-like noise (`binary`: thresholded to 0/1).
-macro_rules! filter_workload {
-    ($name:literal, [$($covers:literal),*], $full:expr, $tolerance:expr, $scaling:expr, $binary:expr, $filter:expr) => {
-        Workload {
-            name: $name,
-            covers: &[$($covers),*],
+/// The filter workloads: every [`Bench`] of the library's registry, on CT-like noise (or its
+/// 0/1 threshold), covering its operation.
+fn filters() -> Vec<Workload> {
+    OPERATIONS
+        .iter()
+        .flat_map(|op| op.benches.iter().map(move |b| (op, b)))
+        .map(|(op, b): (&'static Operation, &'static Bench)| Workload {
+            name: b.name,
+            covers: vec![op.name],
             category: Category::Filter,
-            tolerance: $tolerance,
-            scaling: $scaling,
-            make: |sizing| {
-                let mut input = noise_volume(sizing.shape($full));
-                if $binary {
+            tolerance: b.tolerance,
+            scaling: b.scaling,
+            make: Box::new(move |sizing| {
+                let full = match b.size {
+                    BenchSize::Full => FULL,
+                    BenchSize::Thin => THIN,
+                    BenchSize::Cube => CUBE,
+                };
+                let mut input = noise_volume(sizing.shape(full));
+                if b.binary {
                     input.mapv_inplace(|v| if v > 0.0 { 1.0 } else { 0.0 });
                 }
-                FilterCase::boxed(Box::new($filter), input)
-            },
-        }
-    };
-}
-
-fn filters() -> Vec<Workload> {
-    vec![
-        filter_workload!(
-            "gaussian_s2",
-            ["filter:gaussian"],
-            FULL,
-            1e-5,
-            true,
-            false,
-            Gaussian::new(&[2.0])
-        ),
-        filter_workload!(
-            "uniform_3",
-            ["filter:uniform"],
-            FULL,
-            1e-5,
-            true,
-            false,
-            Uniform::new(&[3])
-        ),
-        filter_workload!(
-            "correlate1d_5_x",
-            ["filter:correlate1d"],
-            FULL,
-            1e-5,
-            false,
-            false,
-            Correlate1d::new(&[1.0, 4.0, 6.0, 4.0, 1.0], 2)
-        ),
-        filter_workload!(
-            "correlate_3x3x3",
-            ["filter:correlate", "filter:convolve"],
-            FULL,
-            1e-5,
-            false,
-            false,
-            Correlate::new(Array3::from_elem((3, 3, 3), 1.0 / 27.0).into_dyn().view())
-        ),
-        filter_workload!(
-            "sobel_magnitude",
-            ["filter:sobel"],
-            FULL,
-            1e-5,
-            false,
-            false,
-            Sobel::magnitude()
-        ),
-        filter_workload!(
-            "prewitt_magnitude",
-            ["filter:prewitt"],
-            FULL,
-            1e-5,
-            false,
-            false,
-            Prewitt::magnitude()
-        ),
-        filter_workload!("laplace", ["filter:laplace"], FULL, 1e-5, false, false, Laplace::new()),
-        filter_workload!(
-            "gaussian_gradient_magnitude_s2",
-            ["filter:gaussian_gradient_magnitude"],
-            FULL,
-            1e-5,
-            false,
-            false,
-            GaussianGradientMagnitude::new(&[2.0])
-        ),
-        filter_workload!(
-            "gaussian_laplace_s2",
-            ["filter:gaussian_laplace"],
-            FULL,
-            1e-5,
-            false,
-            false,
-            GaussianLaplace::new(&[2.0])
-        ),
-        filter_workload!(
-            "gradient_magnitude",
-            ["filter:gradient_magnitude"],
-            FULL,
-            1e-5,
-            false,
-            false,
-            GradientMagnitude::new()
-        ),
-        filter_workload!(
-            "unsharp_mask_r2",
-            ["filter:unsharp_mask"],
-            FULL,
-            1e-5,
-            false,
-            false,
-            UnsharpMask::new(&[2.0], 1.0)
-        ),
-        filter_workload!(
-            "median_r1",
-            ["filter:median"],
-            THIN,
-            0.0,
-            true,
-            false,
-            Median::new(&[1])
-        ),
-        filter_workload!("median_r2", [], THIN, 0.0, false, false, Median::new(&[2])),
-        filter_workload!(
-            "bilateral_d1_r50",
-            ["filter:bilateral"],
-            CUBE,
-            1e-4,
-            false,
-            false,
-            Bilateral::new(&[1.0], 50.0)
-        ),
-        filter_workload!(
-            "diffusion_gradient_5it",
-            ["filter:anisotropic_diffusion"],
-            CUBE,
-            1e-4,
-            false,
-            false,
-            AnisotropicDiffusion::gradient(5, 3.0)
-        ),
-        filter_workload!(
-            "diffusion_curvature_5it",
-            [],
-            CUBE,
-            1e-4,
-            false,
-            false,
-            AnisotropicDiffusion::curvature(5, 3.0)
-        ),
-        filter_workload!(
-            "grey_erosion_box1",
-            ["filter:grey_morphology"],
-            FULL,
-            0.0,
-            false,
-            false,
-            GreyMorphology::erosion(Footprint::Box(vec![1]))
-        ),
-        filter_workload!(
-            "grey_dilation_ball2",
-            [],
-            THIN,
-            0.0,
-            false,
-            false,
-            GreyMorphology::dilation(Footprint::Ball(2))
-        ),
-        filter_workload!(
-            "binary_opening_cross",
-            ["filter:binary_morphology"],
-            FULL,
-            0.0,
-            false,
-            true,
-            BinaryMorphology::opening()
-        ),
-        filter_workload!("fill_holes", ["filter:fill_holes"], FULL, 0.0, false, true, FillHoles),
-        filter_workload!(
-            "window_soft_tissue",
-            ["filter:window"],
-            FULL,
-            1e-6,
-            false,
-            false,
-            WindowLevel::preset(WindowPreset::SoftTissue)
-        ),
-        filter_workload!(
-            "threshold",
-            ["filter:threshold"],
-            FULL,
-            0.0,
-            false,
-            false,
-            Threshold::between(-100.0, 300.0)
-        ),
-        filter_workload!(
-            "rescale",
-            ["filter:rescale"],
-            FULL,
-            1e-6,
-            false,
-            false,
-            Rescale {
-                slope: 1.0,
-                intercept: -1024.0
-            }
-        ),
-        filter_workload!(
-            "clip",
-            ["filter:clip"],
-            FULL,
-            0.0,
-            false,
-            false,
-            Clip { lo: -200.0, hi: 400.0 }
-        ),
-        filter_workload!(
-            "resample_0.7x0.7x2.5_to_1mm",
-            ["filter:resample"],
-            FULL,
-            1e-5,
-            false,
-            false,
-            Resample::to_spacing(&Grid::with_spacing([2.5, 0.7, 0.7]).expect("valid spacing"), &[1.0])
-        ),
-        filter_workload!(
-            "mip_z",
-            ["filter:projection"],
-            FULL,
-            0.0,
-            false,
-            false,
-            Projection::new(ProjectionKind::Max, 0)
-        ),
-        filter_workload!(
-            "mip_render_30deg",
-            ["filter:mip_render"],
-            FULL,
-            1e-5,
-            false,
-            false,
-            MipRender::new(30.0)
-        ),
-    ]
+                FilterCase::boxed((b.build)(), input)
+            }),
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,27 +307,27 @@ fn statistics() -> Vec<Workload> {
     vec![
         Workload {
             name: "statistics",
-            covers: &["fn:stats.rs::statistics_gpu"],
+            covers: vec!["statistics"],
             category: Category::Statistics,
             tolerance: 1e-5,
             scaling: false,
-            make: |s| make(s, Reduction::Moments),
+            make: Box::new(|s| make(s, Reduction::Moments)),
         },
         Workload {
             name: "histogram_256",
-            covers: &["fn:stats.rs::histogram_gpu"],
+            covers: vec!["histogram"],
             category: Category::Statistics,
             tolerance: 0.0,
             scaling: false,
-            make: |s| make(s, Reduction::Histogram),
+            make: Box::new(|s| make(s, Reduction::Histogram)),
         },
         Workload {
             name: "threshold_otsu_256",
-            covers: &["fn:stats.rs::threshold_otsu_gpu"],
+            covers: vec!["threshold_otsu"],
             category: Category::Statistics,
             tolerance: 1e-6,
             scaling: false,
-            make: |s| make(s, Reduction::Otsu),
+            make: Box::new(|s| make(s, Reduction::Otsu)),
         },
     ]
 }
@@ -826,14 +605,11 @@ fn reconstruction() -> Vec<Workload> {
     vec![
         Workload {
             name: "fbp_parallel_720",
-            covers: &[
-                "fn:recon/fbp.rs::reconstruct_gpu",
-                "fn:recon/fbp.rs::reconstruct_stack_gpu",
-            ],
+            covers: vec!["fbp"],
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
-            make: |sizing| {
+            make: Box::new(|sizing| {
                 let n = sizing.edge(512);
                 let views = sizing.count(720, 16);
                 let slices = sizing.count(16, 2);
@@ -846,15 +622,15 @@ fn reconstruction() -> Vec<Workload> {
                     fbp: Fbp2d::new(&angles),
                     sinograms,
                 }))
-            },
+            }),
         },
         Workload {
             name: "fbp_fan_720",
-            covers: &["fn:recon/fan.rs::reconstruct_gpu"],
+            covers: vec!["fan_fbp"],
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
-            make: |sizing| {
+            make: Box::new(|sizing| {
                 let n = sizing.edge(512);
                 let views = sizing.count(720, 16);
                 let angles: Vec<f64> = (0..views).map(|k| k as f64 * 360.0 / views as f64).collect();
@@ -868,19 +644,15 @@ fn reconstruction() -> Vec<Workload> {
                     size: n,
                     pixel: 0.9,
                 }))
-            },
+            }),
         },
         Workload {
             name: "fdk_cone",
-            covers: &[
-                "fn:recon/fdk.rs::reconstruct_gpu",
-                "fn:recon/fdk.rs::reconstruct_gpu_volume",
-                "fn:recon/fdk.rs::reconstruct_resident",
-            ],
+            covers: vec!["fdk"],
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: true,
-            make: |sizing| {
+            make: Box::new(|sizing| {
                 let ConeProblem {
                     geometry,
                     projections,
@@ -896,15 +668,15 @@ fn reconstruction() -> Vec<Workload> {
                     grid,
                     resident: None,
                 }))
-            },
+            }),
         },
         Workload {
             name: "backproject_cone",
-            covers: &["fn:recon/backproject.rs::backproject_gpu"],
+            covers: vec!["backproject"],
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
-            make: |sizing| {
+            make: Box::new(|sizing| {
                 let ConeProblem {
                     geometry,
                     projections,
@@ -921,39 +693,39 @@ fn reconstruction() -> Vec<Workload> {
                     weights,
                     resident: None,
                 }))
-            },
+            }),
         },
         Workload {
             name: "joseph_forward_cone",
-            covers: &["projector:joseph:forward"],
+            covers: vec!["projector:joseph:forward"],
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: true,
-            make: |sizing| projector_case(sizing, ProjectorKind::Joseph, true),
+            make: Box::new(|sizing| projector_case(sizing, ProjectorKind::Joseph, true)),
         },
         Workload {
             name: "joseph_transpose_cone",
-            covers: &["projector:joseph:transpose"],
+            covers: vec!["projector:joseph:transpose"],
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
-            make: |sizing| projector_case(sizing, ProjectorKind::Joseph, false),
+            make: Box::new(|sizing| projector_case(sizing, ProjectorKind::Joseph, false)),
         },
         Workload {
             name: "voxel_driven_forward_cone",
-            covers: &["projector:voxel_driven:forward"],
+            covers: vec!["projector:voxel_driven:forward"],
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
-            make: |sizing| projector_case(sizing, ProjectorKind::VoxelDriven, true),
+            make: Box::new(|sizing| projector_case(sizing, ProjectorKind::VoxelDriven, true)),
         },
         Workload {
             name: "voxel_driven_transpose_cone",
-            covers: &["projector:voxel_driven:transpose"],
+            covers: vec!["projector:voxel_driven:transpose"],
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
-            make: |sizing| projector_case(sizing, ProjectorKind::VoxelDriven, false),
+            make: Box::new(|sizing| projector_case(sizing, ProjectorKind::VoxelDriven, false)),
         },
     ]
 }
@@ -1026,39 +798,29 @@ fn iterative() -> Vec<Workload> {
         ($name:literal, $variant:literal, $method:expr, $projections:expr, $tolerance:expr) => {
             Workload {
                 name: $name,
-                covers: &[
-                    "fn:recon/iterative.rs::run_gpu",
-                    "projector:joseph:iterative",
-                    $variant,
-                ],
+                covers: vec!["projector:joseph:iterative", $variant],
                 category: Category::Iterative,
                 tolerance: $tolerance,
                 scaling: false,
-                make: |sizing| iterative_case(sizing, $method, $projections, ProjectorKind::Joseph),
+                make: Box::new(|sizing| iterative_case(sizing, $method, $projections, ProjectorKind::Joseph)),
             }
         };
     }
     vec![
-        method!("sirt_2d", "method:Sirt", Method::Sirt, 2, 1e-4),
+        method!("sirt_2d", "sirt", Method::Sirt, 2, 1e-4),
         method!(
             "os_sart_2d_10_subsets",
-            "method:OsSart",
+            "os_sart",
             Method::OsSart { subsets: 10 },
             3,
             1e-4
         ),
-        method!("cgls_2d", "method:Cgls", Method::Cgls, 2, 1e-3),
-        method!("mlem_2d", "method:Mlem", Method::Mlem, 2, 1e-4),
-        method!(
-            "osem_2d_10_subsets",
-            "method:Osem",
-            Method::Osem { subsets: 10 },
-            3,
-            1e-4
-        ),
+        method!("cgls_2d", "cgls", Method::Cgls, 2, 1e-3),
+        method!("mlem_2d", "mlem", Method::Mlem, 2, 1e-4),
+        method!("osem_2d_10_subsets", "osem", Method::Osem { subsets: 10 }, 3, 1e-4),
         method!(
             "fista_tv_2d",
-            "method:FistaTv",
+            "fista_tv",
             Method::FistaTv {
                 lambda: 0.5,
                 tv_iterations: 20
@@ -1069,11 +831,11 @@ fn iterative() -> Vec<Workload> {
         // Every iterative method runs with every projector; one workload shows the second pair.
         Workload {
             name: "sirt_2d_voxel_driven",
-            covers: &["projector:voxel_driven:iterative"],
+            covers: vec!["projector:voxel_driven:iterative"],
             category: Category::Iterative,
             tolerance: 1e-4,
             scaling: false,
-            make: |sizing| iterative_case(sizing, Method::Sirt, 2, ProjectorKind::VoxelDriven),
+            make: Box::new(|sizing| iterative_case(sizing, Method::Sirt, 2, ProjectorKind::VoxelDriven)),
         },
     ]
 }

@@ -28,6 +28,7 @@ from . import _hounsfield
 from ._hounsfield import GpuArray, GpuError, Geometry
 
 __all__ = [
+    "OPERATIONS",
     "PROJECTORS",
     "GpuArray",
     "GpuError",
@@ -349,6 +350,42 @@ def histogram(input, bins=256, range=None, *, backend="auto"):
     a, _ = _as_float32(input)
     counts, edges = _hounsfield.histogram(a, int(bins), None if range is None else (float(range[0]), float(range[1])), backend)
     return np.asarray(counts, dtype=np.int64), np.asarray(edges)
+
+
+OPERATIONS = tuple(_hounsfield.operations())
+"""The library's operations (its registry): each a dict with ``name``, ``family``, ``summary``,
+``steps`` (pipeline keywords with their parameters), ``python`` (``"functions"``: the
+hand-written functions in ``functions``; ``"generated"``: a function made below from the first
+step; ``"none"``) and ``functions``."""
+
+
+def _generated(op):
+    keyword, params = op["steps"][0]
+    names = [p.lower() for p in params]
+
+    def function(input, *numbers, spacing=(1.0, 1.0, 1.0), backend="auto"):
+        if len(numbers) != len(params):
+            raise TypeError(f"{keyword}() takes the input and {len(params)} number(s): {', '.join(names)}")
+        text = ":".join([keyword] + [repr(float(n)) for n in numbers])
+        a, dtype = _as_float32(input)
+        out = _hounsfield.pipeline(a, text, [float(s) for s in spacing], backend)
+        # Floating-point input keeps its dtype; other input gives float32 (these operations are
+        # not scipy functions, and e.g. a contrast curve's 0..1 output would not survive ints).
+        return _restore(out, dtype) if dtype.kind == "f" else out
+
+    function.__name__ = function.__qualname__ = keyword
+    function.__doc__ = (
+        f"{op['summary']}: ``{keyword}(input, {', '.join(names)}, *, spacing=(1, 1, 1), backend='auto')``, "
+        f"the pipeline step ``{keyword}:{':'.join(params)}`` (made from the library's registry)."
+    )
+    return function
+
+
+for _op in OPERATIONS:
+    if _op["python"] == "generated":
+        globals()[_op["steps"][0][0]] = _generated(_op)
+        __all__.append(_op["steps"][0][0])
+del _op
 
 
 PROJECTORS = tuple(_hounsfield.projectors())

@@ -603,6 +603,39 @@ fn volume3(view: ArrayViewD<'_, f32>, what: &str) -> PyResult<Array3<f32>> {
         .map_err(|_| PyValueError::new_err(format!("{what} must be 3D")))
 }
 
+/// The library's operations (`hounsfield::registry::OPERATIONS`): name, family, summary, pipeline
+/// steps `(keyword, [parameter names])`, and Python exposure (`"functions"` with their names,
+/// `"generated"`, or `"none"`).
+#[pyfunction]
+fn operations(py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+    use hounsfield::registry::{Family, OPERATIONS, Python as Exposure};
+    OPERATIONS
+        .iter()
+        .map(|op| {
+            let d = pyo3::types::PyDict::new(py);
+            d.set_item("name", op.name)?;
+            let family = match op.family {
+                Family::Filter => "filter",
+                Family::Statistics => "statistics",
+                Family::Reconstruction => "reconstruction",
+                Family::Iterative => "iterative",
+            };
+            d.set_item("family", family)?;
+            d.set_item("summary", op.summary)?;
+            let steps: Vec<(&str, Vec<&str>)> = op.steps.iter().map(|s| (s.keyword, s.params.to_vec())).collect();
+            d.set_item("steps", steps)?;
+            let (kind, names): (&str, Vec<&str>) = match op.python {
+                Exposure::Functions(names) => ("functions", names.to_vec()),
+                Exposure::Generated => ("generated", Vec::new()),
+                Exposure::None => ("none", Vec::new()),
+            };
+            d.set_item("python", kind)?;
+            d.set_item("functions", names)?;
+            Ok(d.into_any().unbind())
+        })
+        .collect()
+}
+
 /// The names of the projector pairs, from the library's registry.
 #[pyfunction]
 fn projectors() -> Vec<&'static str> {
@@ -753,22 +786,7 @@ fn iterative(
     callback: Option<Py<PyAny>>,
 ) -> PyResult<(Py<PyArrayDyn<f32>>, Vec<f64>)> {
     let backend = select_backend(backend)?;
-    let method = match method {
-        "sirt" => Method::Sirt,
-        "os_sart" | "sart" => Method::OsSart { subsets },
-        "cgls" => Method::Cgls,
-        "mlem" => Method::Mlem,
-        "osem" => Method::Osem { subsets },
-        "fista_tv" => Method::FistaTv {
-            lambda: lam,
-            tv_iterations,
-        },
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "method {other:?}: use 'sirt', 'os_sart', 'cgls', 'mlem', 'osem' or 'fista_tv'"
-            )));
-        }
-    };
+    let method = Method::from_name(method, subsets, lam, tv_iterations).map_err(py_err)?;
     let p = volume3(projections.as_array(), "projections")?;
     let initial = match initial {
         Some(a) => Some(volume3(a.as_array(), "initial")?),
@@ -907,6 +925,7 @@ fn _hounsfield(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(threshold_otsu, m)?)?;
     m.add_function(wrap_pyfunction!(forward_project, m)?)?;
     m.add_function(wrap_pyfunction!(projectors, m)?)?;
+    m.add_function(wrap_pyfunction!(operations, m)?)?;
     m.add_function(wrap_pyfunction!(fbp, m)?)?;
     m.add_function(wrap_pyfunction!(fdk, m)?)?;
     m.add_function(wrap_pyfunction!(iterative, m)?)?;

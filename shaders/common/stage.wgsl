@@ -1,14 +1,16 @@
-// Workgroup staging for neighbourhood kernels (8×8×4 outputs per workgroup): the
-// (8+2rx)×(8+2ry)×(4+2rz) input block a workgroup reads is loaded once into workgroup memory,
-// x contiguous across threads, extended by the boundary mode; radius ≤ 3 on every axis.
+// Workgroup staging for neighbourhood kernels (STAGE_X×STAGE_Y×STAGE_Z outputs per workgroup,
+// declared in Rust: gpu::STAGE_BLOCK): the (X+2rx)×(Y+2ry)×(Z+2rz) input block a workgroup
+// reads is loaded once into workgroup memory, x contiguous across threads, extended by the
+// boundary mode; radius ≤ STAGE_RADIUS on every axis.
 // The kernel declares `src` (its input binding) and `tile` (the Tile uniform), and calls
 // `stage` from uniform control flow followed by workgroupBarrier().
 // Prepended before this: common/boundary.wgsl, common/tile.wgsl.
 
-const TX: u32 = 8u;
-const TY: u32 = 8u;
-const TZ: u32 = 4u;
-const SHARED: u32 = 1960u; // (8 + 6) * (8 + 6) * (4 + 6): radius 3, 7.7 KiB
+const TX: u32 = STAGE_X;
+const TY: u32 = STAGE_Y;
+const TZ: u32 = STAGE_Z;
+// The largest block: (8 + 6) * (8 + 6) * (4 + 6) = 1960 values (7.7 KiB) for radius 3.
+const SHARED: u32 = (TX + 2u * STAGE_RADIUS) * (TY + 2u * STAGE_RADIUS) * (TZ + 2u * STAGE_RADIUS);
 
 var<workgroup> cache: array<f32, SHARED>;
 

@@ -18,8 +18,6 @@ struct Tile {
     _pad1: u32,
 }
 
-const WORKGROUP: u32 = 64u;
-
 // Linear invocation index over a dispatch folded into 2D (see Recorder::dispatch_linear).
 fn linear_invocation(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * WORKGROUP;

@@ -19,7 +19,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> src: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
 
-@compute @workgroup_size(8, 8, 4)
+@compute @workgroup_size(STAGE_X, STAGE_Y, STAGE_Z)
 fn correlate(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,

@@ -37,7 +37,7 @@ fn axis_scale(a: u32) -> f32 {
     return params.scale[a];
 }
 
-@compute @workgroup_size(8, 8, 4)
+@compute @workgroup_size(STAGE_X, STAGE_Y, STAGE_Z)
 fn update(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
@@ -105,7 +105,7 @@ fn update(
     dst[out_index(origin, lid)] = centre + params.dt * delta;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn grad_sq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = linear_invocation(gid, groups);
     if (i >= tile.out_nz * tile.ny * tile.nx) {

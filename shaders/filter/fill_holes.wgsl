@@ -25,7 +25,7 @@ fn reached_at(z: i32, y: i32, x: i32) -> bool {
     return reached[tile_in_index(tile, z, y, x)] > 0.5;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn fill_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = linear_invocation(gid, groups);
     if (i >= tile.out_nz * tile.ny * tile.nx) {

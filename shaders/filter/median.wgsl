@@ -32,7 +32,7 @@ fn from_key(k: u32) -> f32 {
     return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
 }
 
-@compute @workgroup_size(8, 8, 4)
+@compute @workgroup_size(STAGE_X, STAGE_Y, STAGE_Z)
 fn median(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,

@@ -26,7 +26,7 @@ fn combine(a: f32, b: f32) -> f32 {
     return select(min(a, b), max(a, b), params.is_max == 1u);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn extreme_axis(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = linear_invocation(gid, groups);
     if (i >= tile.out_nz * tile.ny * tile.nx) {
@@ -61,7 +61,7 @@ fn extreme_axis(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     dst[tile.out_offset + i] = acc;
 }
 
-@compute @workgroup_size(8, 8, 4)
+@compute @workgroup_size(STAGE_X, STAGE_Y, STAGE_Z)
 fn extreme_footprint(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,

@@ -1,7 +1,8 @@
 // A pointwise program: `params.n_ops` operations applied to every voxel (twin of Op::apply in
 // pointwise.rs; same expressions, same order). Prepended: common/float.wgsl, common/tile.wgsl.
 // NaN is handled explicitly (GL's comparisons with NaN are unreliable): thresholds put it
-// outside, every other op keeps it (square, sqrt and sums propagate it arithmetically).
+// outside, every other op keeps it (for square, sqrt and sums that is also what arithmetic
+// gives). Op codes PW_* are emitted from pointwise.rs.
 
 struct Op {
     code: u32,
@@ -32,17 +33,17 @@ fn window_line(t: f32, y_min: f32, y_max: f32) -> f32 {
 
 fn apply(op: Op, v: f32, second: f32) -> f32 {
     let p = op.p;
-    if (is_nan(v) && op.code <= 5u) {
-        return select(v, p.w, op.code == 5u);
+    if (is_nan(v)) {
+        return select(v, p.w, op.code == PW_THRESHOLD);
     }
     switch op.code {
-        case 0u: {
+        case PW_AFFINE: {
             return v * p.x + p.y;
         }
-        case 1u: {
+        case PW_CLIP: {
             return select(select(v, p.y, v > p.y), p.x, v < p.x);
         }
-        case 2u: {
+        case PW_WINDOW_LINEAR: {
             // DICOM LINEAR (c' = c - 0.5, w' = w - 1) as the clamped line: equal to the
             // piecewise definition, which is 0 and 1 at its breakpoints.
             if (p.y == 1.0) {
@@ -51,36 +52,39 @@ fn apply(op: Op, v: f32, second: f32) -> f32 {
             }
             return window_line((v - (p.x - 0.5)) / (p.y - 1.0) + 0.5, p.z, p.w);
         }
-        case 3u: {
+        case PW_WINDOW_LINEAR_EXACT: {
             // DICOM LINEAR_EXACT.
             return window_line((v - p.x) / p.y + 0.5, p.z, p.w);
         }
-        case 4u: {
+        case PW_WINDOW_SIGMOID: {
             // DICOM SIGMOID.
             return (p.w - p.z) / (1.0 + exp(-4.0 * (v - p.x) / p.y)) + p.z;
         }
-        case 5u: {
+        case PW_THRESHOLD: {
             return select(p.w, p.z, v >= p.x && v <= p.y);
         }
-        case 6u: {
+        case PW_SQUARE: {
             return v * v;
         }
-        case 7u: {
+        case PW_SQRT: {
             return sqrt(v);
         }
-        case 8u: {
+        case PW_ADD_SECOND: {
             return v + second;
         }
-        case 9u: {
+        case PW_ADD_SECOND_SQUARED: {
             return v + second * second;
         }
-        default: {
+        case PW_SHARPEN_WITH_SECOND: {
             return v + (v - second) * p.x;
+        }
+        default: {
+            return v;
         }
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = linear_invocation(gid, groups);
     if (i >= tile.out_nz * tile.ny * tile.nx) {

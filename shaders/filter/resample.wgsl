@@ -24,7 +24,7 @@ fn at(z: u32, y: u32, x: u32) -> f32 {
     return src[mapped_in_index(mapping, z, y, x)];
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn resample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = linear_invocation(gid, groups);
     if (i >= mapping.out_nz * mapping.out_ny * mapping.out_nx) {

@@ -19,9 +19,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> edges: array<f32>;
 @group(0) @binding(3) var<storage, read_write> counts: array<atomic<u32>>;
 
-const WG: u32 = 256u;
-const PER_THREAD: u32 = 64u;
-const LOCAL_BINS: u32 = 4096u;
 
 var<workgroup> local_counts: array<atomic<u32>, LOCAL_BINS>;
 
@@ -50,7 +47,7 @@ fn group_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.x + wid.y * nwg.x;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn histogram_local(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -82,7 +79,7 @@ fn histogram_local(
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn histogram_global(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,

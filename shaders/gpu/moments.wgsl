@@ -15,8 +15,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4<f32>>;
 
-const WG: u32 = 256u;
-const PER_THREAD: u32 = 64u;
 
 var<workgroup> s_min: array<f32, WG>;
 var<workgroup> s_max: array<f32, WG>;
@@ -25,7 +23,7 @@ var<workgroup> s_mean: array<f32, WG>;
 var<workgroup> s_m2: array<f32, WG>;
 var<workgroup> s_nan: array<f32, WG>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn moments(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,

@@ -35,8 +35,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> projections: array<f32>;
 @group(0) @binding(3) var<storage, read_write> volume: array<f32>;
 
-const ZPT: u32 = 4u;
-
 // Bilinear sample of view `view` of the batch; 0 off the detector.
 fn sample(view: u32, col: f32, row: f32) -> f32 {
     let last_col = f32(params.cols - 1u);
@@ -64,7 +62,7 @@ fn backproject(@builtin(global_invocation_id) gid: vec3<u32>) {
     if x >= params.nx || y >= params.ny || zs >= params.nz {
         return;
     }
-    var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+    var acc = array<f32, ZPT>();
     let pos = vec4<f32>(f32(x), f32(y), f32(params.z0 + zs), 1.0);
     for (var v = 0u; v < params.views; v++) {
         let m = (params.first_view + v) * 4u;

@@ -18,7 +18,7 @@ fn load(row: u32, k: u32) -> vec2<f32> {
     return z;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn stage(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let half = params.n / 2u;
     let i = linear_invocation(gid, groups);

@@ -19,7 +19,7 @@ struct JosephParams {
     // Views of this batch and the first one's index in the view tables.
     views: u32,
     first_view: u32,
-    // 0 parallel, 1 flat panel, 2 arc.
+    // BEAM_PARALLEL, BEAM_FLAT or BEAM_ARC.
     beam: u32,
     sdd: f32,
     centre_col: f32,
@@ -54,10 +54,10 @@ fn ray_through(view: u32, row: u32, col: u32) -> Ray {
     let cv = f32(row) - params.centre_row;
     var p: vec3<f32>;
     var d: vec3<f32>;
-    if params.beam == 0u {
+    if params.beam == BEAM_PARALLEL {
         p = w.detector.xyz + cu * w.u.xyz + cv * w.v.xyz;
         d = w.source.xyz;
-    } else if params.beam == 1u {
+    } else if params.beam == BEAM_FLAT {
         let pixel = w.detector.xyz + cu * w.u.xyz + cv * w.v.xyz;
         p = w.source.xyz;
         d = normalize(pixel - p);

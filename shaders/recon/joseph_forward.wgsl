@@ -4,13 +4,11 @@
 @group(0) @binding(2) var<storage, read> volume: array<f32>;
 @group(0) @binding(3) var<storage, read_write> projections: array<f32>;
 
-const WORKGROUP: u32 = 64u;
-
 fn voxel(x: i32, y: i32, z: i32) -> f32 {
     return volume[params.vol_offset + ((u32(z) - params.win_z0) * params.ny + u32(y)) * params.nx + u32(x)];
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = gid.x + gid.y * groups.x * WORKGROUP;
     if i >= params.views * params.rows * params.cols {

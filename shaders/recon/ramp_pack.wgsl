@@ -15,7 +15,7 @@ fn weighted(row: u32, k: u32) -> f32 {
     return projections[row * params.cols + k] * w;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = linear_invocation(gid, groups);
     if i >= params.pairs * params.n {

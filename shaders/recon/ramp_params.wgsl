@@ -22,7 +22,6 @@ struct RampParams {
 
 @group(0) @binding(0) var<uniform> params: RampParams;
 
-const WORKGROUP: u32 = 64u;
 
 fn linear_invocation(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * WORKGROUP;

@@ -4,7 +4,7 @@
 @group(0) @binding(1) var<storage, read> packed: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read_write> projections: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn unpack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = linear_invocation(gid, groups);
     if i >= params.pairs * params.cols {

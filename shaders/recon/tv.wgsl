@@ -44,7 +44,7 @@ fn in_slab(i: u32) -> bool {
 
 // dst = alpha · src + beta · div p, div p = Σ_a p_a[v] (below the last index) − p_a[v − e_a]
 // (above the first).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn combine_divergence(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = linear_invocation(gid, groups);
     if !in_slab(i) {
@@ -75,7 +75,7 @@ fn combine_divergence(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
 }
 
 // p_axis ← (p_axis + τ g_axis) / (1 + τ |g|), g = ∇ src (src = div p − z / μ).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn dual_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = linear_invocation(gid, groups);
     if !in_slab(i) {
@@ -87,7 +87,7 @@ fn dual_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 }
 
 // dst = |∇ src| (summed on the host from the moments reduction: the total variation).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn gradient_magnitude(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = linear_invocation(gid, groups);
     if !in_slab(i) {

@@ -37,10 +37,6 @@ struct ViewTable {
     footprint: vec4<f32>,
 }
 
-const BEAM_PARALLEL: u32 = 0u;
-const BEAM_FLAT: u32 = 1u;
-const BEAM_ARC: u32 = 2u;
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> views: array<ViewTable>;
 

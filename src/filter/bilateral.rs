@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::filter::correlate1d::check_mode;
 use crate::filter::neighbourhood::{NeighbourRows, map_rows};
 use crate::filter::{Filter, check_ndim, per_axis};
+use crate::gpu::{Binding, TILE, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
 use crate::volume::Grid;
 
@@ -32,7 +33,7 @@ const RANGE_MU: f64 = 4.0;
 pub const MAX_RADIUS: usize = 16;
 const GPU_STAGE_RADIUS: usize = 3;
 
-static KERNEL: KernelSpec = KernelSpec {
+pub(crate) static KERNEL: KernelSpec = KernelSpec {
     name: "filter/bilateral",
     sources: &[
         wgsl::BOUNDARY,
@@ -41,6 +42,15 @@ static KERNEL: KernelSpec = KernelSpec {
         include_str!("../../shaders/filter/bilateral.wgsl"),
     ],
     entry: "bilateral",
+    bindings: &[
+        TILE,
+        uniform::<Params>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[],
 };
 
 /// Twin of `Params` in `bilateral.wgsl`.
@@ -230,7 +240,7 @@ impl Filter for Bilateral {
         let domain = rec.constants(&plan.domain);
         let table = rec.constants(&plan.table);
         for_each_slab(rec, &[input], &output, r[0], self.mode, |rec, slab| {
-            rec.dispatch_groups(
+            rec.dispatch_grid(
                 &KERNEL,
                 &[
                     BufferWindow::whole(&slab.tile),
@@ -240,7 +250,7 @@ impl Filter for Bilateral {
                     slab.inputs[0],
                     slab.output,
                 ],
-                slab.blocks(),
+                slab.grid(),
             )
         })?;
         Ok(output)

@@ -13,12 +13,13 @@ use crate::error::{Error, Result};
 use crate::filter::correlate1d::check_mode;
 use crate::filter::neighbourhood::map_rows;
 use crate::filter::{Filter, check_ndim};
+use crate::gpu::{Binding, TILE, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
 
 /// Most taps along one axis.
 pub const MAX_TAPS: usize = 7;
 
-static KERNEL: KernelSpec = KernelSpec {
+pub(crate) static KERNEL: KernelSpec = KernelSpec {
     name: "filter/correlate",
     sources: &[
         wgsl::BOUNDARY,
@@ -27,6 +28,14 @@ static KERNEL: KernelSpec = KernelSpec {
         include_str!("../../shaders/filter/correlate.wgsl"),
     ],
     entry: "correlate",
+    bindings: &[
+        TILE,
+        uniform::<Params>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[],
 };
 
 /// Twin of `Params` in `correlate.wgsl`.
@@ -190,7 +199,7 @@ impl Filter for Correlate {
         });
         let weights = rec.constants(&plan.weights);
         for_each_slab(rec, &[input], &output, plan.halo[0], self.mode, |rec, slab| {
-            rec.dispatch_groups(
+            rec.dispatch_grid(
                 &KERNEL,
                 &[
                     BufferWindow::whole(&slab.tile),
@@ -199,7 +208,7 @@ impl Filter for Correlate {
                     slab.inputs[0],
                     slab.output,
                 ],
-                slab.blocks(),
+                slab.grid(),
             )
         })?;
         Ok(output)

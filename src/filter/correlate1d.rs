@@ -17,12 +17,13 @@ use crate::error::{Error, Result};
 use crate::filter::check_ndim;
 use crate::filter::pointwise::{self, Op};
 use crate::filter::rows::{extend_row_into, general_rows};
+use crate::gpu::{Binding, TILE, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
 
 /// Longest 1D kernel accepted.
 pub const MAX_WEIGHTS: usize = 1 << 16;
 
-static KERNEL: KernelSpec = KernelSpec {
+pub(crate) static KERNEL: KernelSpec = KernelSpec {
     name: "filter/correlate1d",
     sources: &[
         wgsl::BOUNDARY,
@@ -30,6 +31,14 @@ static KERNEL: KernelSpec = KernelSpec {
         include_str!("../../shaders/filter/correlate1d.wgsl"),
     ],
     entry: "correlate1d",
+    bindings: &[
+        TILE,
+        uniform::<PassParams>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[],
 };
 
 /// Twin of `Params` in `correlate1d.wgsl`.

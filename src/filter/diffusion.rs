@@ -21,10 +21,11 @@ use crate::error::{Error, Result};
 use crate::filter::neighbourhood::map_rows;
 use crate::filter::{Filter, check_ndim, per_axis};
 use crate::gpu::reduce::{Moments, record_moments};
+use crate::gpu::{Binding, TILE, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
 use crate::volume::Grid;
 
-static UPDATE: KernelSpec = KernelSpec {
+pub(crate) static UPDATE: KernelSpec = KernelSpec {
     name: "filter/diffusion_update",
     sources: &[
         wgsl::BOUNDARY,
@@ -33,8 +34,10 @@ static UPDATE: KernelSpec = KernelSpec {
         include_str!("../../shaders/filter/diffusion.wgsl"),
     ],
     entry: "update",
+    bindings: &[TILE, uniform::<Params>(), Binding::Read, Binding::ReadWrite],
+    constants: &[],
 };
-static GRAD_SQ: KernelSpec = KernelSpec {
+pub(crate) static GRAD_SQ: KernelSpec = KernelSpec {
     name: "filter/diffusion_grad_sq",
     sources: &[
         wgsl::BOUNDARY,
@@ -43,6 +46,8 @@ static GRAD_SQ: KernelSpec = KernelSpec {
         include_str!("../../shaders/filter/diffusion.wgsl"),
     ],
     entry: "grad_sq",
+    bindings: &[TILE, uniform::<Params>(), Binding::Read, Binding::ReadWrite],
+    constants: &[],
 };
 
 /// Largest number of iterations accepted.
@@ -331,7 +336,7 @@ impl Filter for AnisotropicDiffusion {
             params.k = self.k(pending.finish(rec.context())?.mean);
             let uniform = rec.uniform(&params);
             for_each_slab(rec, &[&current], &next, rz, BoundaryMode::Nearest, |rec, slab| {
-                rec.dispatch_groups(
+                rec.dispatch_grid(
                     &UPDATE,
                     &[
                         BufferWindow::whole(&slab.tile),
@@ -339,7 +344,7 @@ impl Filter for AnisotropicDiffusion {
                         slab.inputs[0],
                         slab.output,
                     ],
-                    slab.blocks(),
+                    slab.grid(),
                 )
             })?;
             std::mem::swap(&mut current, &mut next);

@@ -12,9 +12,10 @@ use crate::error::{Error, Result};
 use crate::filter::morphology::BINARIZE;
 use crate::filter::pointwise::{self, Op};
 use crate::filter::{Filter, check_ndim};
+use crate::gpu::{Binding, TILE, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
 
-static KERNEL: KernelSpec = KernelSpec {
+pub(crate) static KERNEL: KernelSpec = KernelSpec {
     name: "filter/fill_holes",
     sources: &[
         wgsl::BOUNDARY,
@@ -22,6 +23,15 @@ static KERNEL: KernelSpec = KernelSpec {
         include_str!("../../shaders/filter/fill_holes.wgsl"),
     ],
     entry: "fill_step",
+    bindings: &[
+        TILE,
+        uniform::<[u32; 4]>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+        Binding::ReadWrite,
+    ],
+    constants: &[],
 };
 
 /// Flood steps recorded per submission before the host checks for convergence.

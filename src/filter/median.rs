@@ -29,6 +29,7 @@ use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
 use crate::filter::neighbourhood::{NeighbourRows, map_rows};
 use crate::filter::{Filter, Spatial, check_ndim};
+use crate::gpu::{Binding, TILE, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
 
 /// Largest radius along any axis.
@@ -369,9 +370,12 @@ fn median_row_generic(plan: &CpuPlan, rows: &NeighbourRows<'_>, scratch: &mut Sc
 
 const SHADER: &str = include_str!("../../shaders/filter/median.wgsl");
 
+/// What both median kernels bind.
+const BINDINGS: &[Binding] = &[TILE, uniform::<Params>(), Binding::Read, Binding::ReadWrite];
+
 /// The kernel for radius `r`: the selection network generated for small neighbourhoods, the
 /// bisection kernel otherwise. Generated sources are built once per process.
-fn kernel(r: [usize; 3]) -> &'static KernelSpec {
+pub(crate) fn kernel(r: [usize; 3]) -> &'static KernelSpec {
     static BISECT: KernelSpec = KernelSpec {
         name: "filter/median_bisect",
         sources: &[
@@ -382,6 +386,8 @@ fn kernel(r: [usize; 3]) -> &'static KernelSpec {
             SHADER,
         ],
         entry: "median",
+        bindings: BINDINGS,
+        constants: &[],
     };
     let n = (2 * r[0] + 1) * (2 * r[1] + 1) * (2 * r[2] + 1);
     if n > GPU_NETWORK_MAX {
@@ -402,6 +408,8 @@ fn kernel(r: [usize; 3]) -> &'static KernelSpec {
             name,
             sources,
             entry: "median",
+            bindings: BINDINGS,
+            constants: &[],
         }))
     })
 }
@@ -472,7 +480,7 @@ fn record_gpu(rec: &mut Recorder<'_>, input: &GpuVolume, r: [usize; 3], mode: Bo
         _pad: [0; 2],
     });
     for_each_slab(rec, &[input], &output, r[0], mode, |rec, slab| {
-        rec.dispatch_groups(
+        rec.dispatch_grid(
             kernel,
             &[
                 BufferWindow::whole(&slab.tile),
@@ -480,7 +488,7 @@ fn record_gpu(rec: &mut Recorder<'_>, input: &GpuVolume, r: [usize; 3], mode: Bo
                 slab.inputs[0],
                 slab.output,
             ],
-            slab.blocks(),
+            slab.grid(),
         )
     })?;
     Ok(output)

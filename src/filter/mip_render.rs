@@ -14,13 +14,16 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::filter::Filter;
+use crate::gpu::{Binding, MAPPING, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_mapped_slab, wgsl};
 use crate::volume::Grid;
 
-static KERNEL: KernelSpec = KernelSpec {
+pub(crate) static KERNEL: KernelSpec = KernelSpec {
     name: "filter/mip_render",
     sources: &[wgsl::TILE, include_str!("../../shaders/filter/mip_render.wgsl")],
     entry: "render",
+    bindings: &[MAPPING, uniform::<Params>(), Binding::Read, Binding::ReadWrite],
+    constants: &[],
 };
 
 /// Twin of `Params` in `mip_render.wgsl`.

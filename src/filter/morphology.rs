@@ -23,6 +23,7 @@ use crate::filter::neighbourhood::map_rows;
 use crate::filter::pointwise::{self, Op};
 use crate::filter::rows::extend_row_into;
 use crate::filter::{Filter, check_ndim, per_axis};
+use crate::gpu::{Binding, TILE, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
 
 /// Largest radius of a footprint along any axis.
@@ -30,7 +31,7 @@ pub const MAX_RADIUS: usize = 32;
 /// Ball radius up to which the GPU stages the neighbourhood in workgroup memory.
 const GPU_STAGE_RADIUS: usize = 3;
 
-static AXIS: KernelSpec = KernelSpec {
+pub(crate) static AXIS: KernelSpec = KernelSpec {
     name: "filter/morphology_axis",
     sources: &[
         wgsl::BOUNDARY,
@@ -39,8 +40,16 @@ static AXIS: KernelSpec = KernelSpec {
         include_str!("../../shaders/filter/morphology.wgsl"),
     ],
     entry: "extreme_axis",
+    bindings: &[
+        TILE,
+        uniform::<Params>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[],
 };
-static FOOTPRINT: KernelSpec = KernelSpec {
+pub(crate) static FOOTPRINT: KernelSpec = KernelSpec {
     name: "filter/morphology_footprint",
     sources: &[
         wgsl::BOUNDARY,
@@ -49,6 +58,14 @@ static FOOTPRINT: KernelSpec = KernelSpec {
         include_str!("../../shaders/filter/morphology.wgsl"),
     ],
     entry: "extreme_footprint",
+    bindings: &[
+        TILE,
+        uniform::<Params>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[],
 };
 
 /// Twin of `Params` in `morphology.wgsl`.
@@ -394,7 +411,7 @@ fn record_extreme(
             });
             let rows = rec.constants(rows);
             for_each_slab(rec, &[input], &output, rz.max(*r), mode, |rec, slab| {
-                rec.dispatch_groups(
+                rec.dispatch_grid(
                     &FOOTPRINT,
                     &[
                         BufferWindow::whole(&slab.tile),
@@ -403,7 +420,7 @@ fn record_extreme(
                         slab.inputs[0],
                         slab.output,
                     ],
-                    slab.blocks(),
+                    slab.grid(),
                 )
             })?;
             Ok(output)

@@ -65,8 +65,9 @@ impl Pipeline {
     }
 
     /// A pipeline from a textual specification, as command lines and scripts write it: steps
-    /// separated by spaces, each `name:number:number…`, lengths in mm where the step has one
-    /// (converted with `grid`'s spacing):
+    /// separated by spaces, each `keyword:number:number…`, lengths in mm where the step has one
+    /// (converted with `grid`'s spacing). The keywords are the [`Step`](crate::registry::Step)s
+    /// of [`crate::registry::OPERATIONS`]; [`Pipeline::help`] lists them:
     ///
     /// | step | meaning |
     /// |---|---|
@@ -88,99 +89,57 @@ impl Pipeline {
     /// # Ok::<(), hounsfield::Error>(())
     /// ```
     pub fn parse(spec: &str, grid: &Grid) -> Result<Pipeline> {
-        use crate::filter::{
-            AnisotropicDiffusion, Bilateral, Clip, Footprint, Gaussian, GreyMorphology, Median, MorphOp, UnsharpMask,
-        };
         let mut pipeline = Pipeline::new();
-        for step in spec.split_whitespace() {
-            let mut parts = step.split(':');
-            let name = parts.next().unwrap_or("");
-            let nums: Vec<f64> = parts
+        for text in spec.split_whitespace() {
+            let mut parts = text.split(':');
+            let keyword = parts.next().unwrap_or("");
+            let Some(step) = crate::registry::step(keyword) else {
+                return Err(Error::param(
+                    "steps",
+                    format!("unknown step '{keyword}'; use one of: {}", Pipeline::help()),
+                ));
+            };
+            let numbers: Vec<f64> = parts
                 .map(|p| match p.parse::<f64>() {
                     Ok(v) if v.is_finite() => Ok(v),
                     _ => Err(Error::param(
                         "steps",
-                        format!("step '{step}': '{p}' is not a finite number"),
+                        format!("step '{text}': '{p}' is not a finite number"),
                     )),
                 })
                 .collect::<Result<_>>()?;
-            let need = |n: usize| -> Result<()> {
-                if nums.len() == n {
-                    Ok(())
-                } else {
-                    Err(Error::param(
-                        "steps",
-                        format!("step '{step}' needs {n} number(s) after '{name}:', got {}", nums.len()),
-                    ))
-                }
-            };
-            // Radii and iteration counts: whole, non-negative numbers.
-            let count = |v: f64| -> Result<usize> {
-                if v >= 0.0 && v.fract() == 0.0 && v <= 1e6 {
-                    Ok(v as usize)
-                } else {
-                    Err(Error::param(
-                        "steps",
-                        format!("step '{step}': {v} must be a whole number ≥ 0"),
-                    ))
-                }
-            };
-            let morphology = |op: MorphOp| -> Result<Box<dyn Filter>> {
-                need(1)?;
-                Ok(Box::new(GreyMorphology::new(op, Footprint::Ball(count(nums[0])?))))
-            };
-            let next: Box<dyn Filter> = match name {
-                "gaussian" => {
-                    need(1)?;
-                    Box::new(Gaussian::from_mm(&[nums[0]], grid)?)
-                }
-                "median" => {
-                    need(1)?;
-                    Box::new(Median::new(&[count(nums[0])?]))
-                }
-                "bilateral" => {
-                    need(2)?;
-                    Box::new(Bilateral::new(&[nums[0]], nums[1]).for_grid(grid))
-                }
-                "unsharp" => {
-                    need(2)?;
-                    Box::new(UnsharpMask::new(&[nums[0]], nums[1]))
-                }
-                "diffusion" => {
-                    need(2)?;
-                    Box::new(AnisotropicDiffusion::gradient(count(nums[0])?, nums[1]).for_grid(grid))
-                }
-                "curvature" => {
-                    need(2)?;
-                    Box::new(AnisotropicDiffusion::curvature(count(nums[0])?, nums[1]).for_grid(grid))
-                }
-                "erosion" => morphology(MorphOp::Erosion)?,
-                "dilation" => morphology(MorphOp::Dilation)?,
-                "opening" => morphology(MorphOp::Opening)?,
-                "closing" => morphology(MorphOp::Closing)?,
-                "clip" => {
-                    need(2)?;
-                    Box::new(Clip {
-                        lo: nums[0],
-                        hi: nums[1],
-                    })
-                }
-                _ => {
-                    return Err(Error::param(
-                        "steps",
-                        format!(
-                            "unknown step '{name}'; use gaussian, median, bilateral, unsharp, diffusion, \
-                             curvature, erosion, dilation, opening, closing or clip"
-                        ),
-                    ));
-                }
-            };
-            pipeline.push(next);
+            if numbers.len() != step.params.len() {
+                return Err(Error::param(
+                    "steps",
+                    format!(
+                        "step '{text}' needs {} number(s) after '{keyword}:' ({keyword}:{}), got {}",
+                        step.params.len(),
+                        step.params.join(":"),
+                        numbers.len()
+                    ),
+                ));
+            }
+            let filter = (step.build)(&numbers, grid).map_err(|e| match e {
+                Error::InvalidParameter { name, reason } => Error::InvalidParameter {
+                    name,
+                    reason: format!("step '{text}': {reason}"),
+                },
+                other => other,
+            })?;
+            pipeline.push(filter);
         }
         if pipeline.is_empty() {
             return Err(Error::param("steps", "no step given (e.g. \"median:1 gaussian:0.8\")"));
         }
         Ok(pipeline)
+    }
+
+    /// Every step keyword with its numbers (`gaussian:SIGMA_MM, median:RADIUS, …`).
+    pub fn help() -> String {
+        crate::registry::steps()
+            .map(|(_, s)| format!("{}:{}", s.keyword, s.params.join(":")))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The steps' names, in order (`"gaussian → median → ..."`).

@@ -11,9 +11,10 @@ use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 
 use crate::error::Result;
+use crate::gpu::{Binding, TILE, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
 
-static KERNEL: KernelSpec = KernelSpec {
+pub(crate) static KERNEL: KernelSpec = KernelSpec {
     name: "filter/pointwise",
     sources: &[
         wgsl::FLOAT,
@@ -21,6 +22,15 @@ static KERNEL: KernelSpec = KernelSpec {
         include_str!("../../shaders/filter/pointwise.wgsl"),
     ],
     entry: "pointwise",
+    bindings: &[
+        TILE,
+        uniform::<[u32; 4]>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[OP_CODES],
 };
 
 /// One operation of a pointwise program; `v` is the running value, `b` the second input.
@@ -70,6 +80,21 @@ pub(crate) enum Op {
     SharpenWithSecond { amount: f32 },
 }
 
+// The op codes `pointwise.wgsl` switches on, emitted into it from here.
+crate::wgsl_constants!(OP_CODES: u32 {
+    PW_AFFINE = 0,
+    PW_CLIP = 1,
+    PW_WINDOW_LINEAR = 2,
+    PW_WINDOW_LINEAR_EXACT = 3,
+    PW_WINDOW_SIGMOID = 4,
+    PW_THRESHOLD = 5,
+    PW_SQUARE = 6,
+    PW_SQRT = 7,
+    PW_ADD_SECOND = 8,
+    PW_ADD_SECOND_SQUARED = 9,
+    PW_SHARPEN_WITH_SECOND = 10,
+});
+
 /// Twin of `Op` in `pointwise.wgsl`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -82,37 +107,37 @@ struct GpuOp {
 impl Op {
     fn encode(self) -> GpuOp {
         let (code, p) = match self {
-            Op::Affine { scale, offset } => (0, [scale, offset, 0.0, 0.0]),
-            Op::Clip { lo, hi } => (1, [lo, hi, 0.0, 0.0]),
+            Op::Affine { scale, offset } => (PW_AFFINE, [scale, offset, 0.0, 0.0]),
+            Op::Clip { lo, hi } => (PW_CLIP, [lo, hi, 0.0, 0.0]),
             Op::WindowLinear {
                 center,
                 width,
                 y_min,
                 y_max,
-            } => (2, [center, width, y_min, y_max]),
+            } => (PW_WINDOW_LINEAR, [center, width, y_min, y_max]),
             Op::WindowLinearExact {
                 center,
                 width,
                 y_min,
                 y_max,
-            } => (3, [center, width, y_min, y_max]),
+            } => (PW_WINDOW_LINEAR_EXACT, [center, width, y_min, y_max]),
             Op::WindowSigmoid {
                 center,
                 width,
                 y_min,
                 y_max,
-            } => (4, [center, width, y_min, y_max]),
+            } => (PW_WINDOW_SIGMOID, [center, width, y_min, y_max]),
             Op::Threshold {
                 lo,
                 hi,
                 inside,
                 outside,
-            } => (5, [lo, hi, inside, outside]),
-            Op::Square => (6, [0.0; 4]),
-            Op::Sqrt => (7, [0.0; 4]),
-            Op::AddSecond => (8, [0.0; 4]),
-            Op::AddSecondSquared => (9, [0.0; 4]),
-            Op::SharpenWithSecond { amount } => (10, [amount, 0.0, 0.0, 0.0]),
+            } => (PW_THRESHOLD, [lo, hi, inside, outside]),
+            Op::Square => (PW_SQUARE, [0.0; 4]),
+            Op::Sqrt => (PW_SQRT, [0.0; 4]),
+            Op::AddSecond => (PW_ADD_SECOND, [0.0; 4]),
+            Op::AddSecondSquared => (PW_ADD_SECOND_SQUARED, [0.0; 4]),
+            Op::SharpenWithSecond { amount } => (PW_SHARPEN_WITH_SECOND, [amount, 0.0, 0.0, 0.0]),
         };
         GpuOp { code, _pad: [0; 3], p }
     }

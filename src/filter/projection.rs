@@ -13,9 +13,10 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::filter::correlate1d::volume_axis;
 use crate::filter::{Filter, check_ndim};
+use crate::gpu::{Binding, MAPPING, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_mapped_slab, wgsl};
 
-static KERNEL: KernelSpec = KernelSpec {
+pub(crate) static KERNEL: KernelSpec = KernelSpec {
     name: "filter/projection",
     sources: &[
         wgsl::FLOAT,
@@ -23,6 +24,14 @@ static KERNEL: KernelSpec = KernelSpec {
         include_str!("../../shaders/filter/projection.wgsl"),
     ],
     entry: "project",
+    bindings: &[
+        MAPPING,
+        uniform::<[u32; 4]>(),
+        Binding::Read,
+        Binding::ReadWrite,
+        Binding::ReadWrite,
+    ],
+    constants: &[],
 };
 
 /// What a projection keeps of each line.

@@ -15,13 +15,25 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::filter::{Filter, check_ndim, per_axis};
+use crate::gpu::{Binding, MAPPING, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_mapped_slab, wgsl};
 use crate::volume::Grid;
 
-static KERNEL: KernelSpec = KernelSpec {
+/// Twin of `Params` in `resample.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ResampleParams {
+    scale: [f32; 4],
+    linear: u32,
+    _pad: [u32; 3],
+}
+
+pub(crate) static KERNEL: KernelSpec = KernelSpec {
     name: "filter/resample",
     sources: &[wgsl::TILE, include_str!("../../shaders/filter/resample.wgsl")],
     entry: "resample",
+    bindings: &[MAPPING, uniform::<ResampleParams>(), Binding::Read, Binding::ReadWrite],
+    constants: &[],
 };
 
 /// Largest output axis accepted.
@@ -226,14 +238,7 @@ impl Filter for Resample {
         let output = rec.volume(plan.shape)?;
         let nz = input.shape()[0];
         let sz = plan.scale[0];
-        #[repr(C)]
-        #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-        struct Params {
-            scale: [f32; 4],
-            linear: u32,
-            _pad: [u32; 3],
-        }
-        let params = rec.uniform(&Params {
+        let params = rec.uniform(&ResampleParams {
             scale: [plan.scale[0], plan.scale[1], plan.scale[2], 0.0],
             linear: u32::from(self.interpolation == Interpolation::Linear),
             _pad: [0; 3],

@@ -72,7 +72,7 @@ pub struct GpuContext {
     pub(crate) queue: wgpu::Queue,
     pub(crate) summary: AdapterSummary,
     pub(crate) limits: wgpu::Limits,
-    pub(crate) pipelines: Mutex<HashMap<&'static str, Arc<wgpu::ComputePipeline>>>,
+    pub(crate) pipelines: Mutex<HashMap<&'static str, Arc<crate::gpu::kernel::Compiled>>>,
     /// On the GL backend, one thread at a time: wgpu's GL context lock panics when another
     /// thread holds it for more than a second (as a blocking wait on a long kernel does), so
     /// work from several threads is serialised here instead. Other backends run concurrently.

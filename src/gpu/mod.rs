@@ -45,7 +45,10 @@ pub mod vector_ops;
 mod volume;
 
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
-pub use kernel::{KernelSpec, wgsl};
+pub use kernel::{
+    Binding, Constant, Constants, KernelSpec, MAPPING, RUNTIME_CONSTANTS, Reflection, STAGE_BLOCK, STAGE_RADIUS, TILE,
+    WORKGROUP, check_kernels, uniform, wgsl,
+};
 pub use projections::GpuProjections;
 pub(crate) use projections::views_per_batch;
 pub use recorder::{BufferWindow, KernelTime, Readback, Recorder};

@@ -11,8 +11,6 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::KernelSpec;
 use crate::gpu::volume::{GpuVolume, read_mapped};
 
-/// Invocations per workgroup of every linear kernel (`WORKGROUP` in `tile.wgsl`).
-pub(crate) const WORKGROUP_SIZE: u64 = 64;
 /// Timestamp queries per query set (two per pass).
 const QUERIES_PER_SET: u32 = 256;
 
@@ -191,13 +189,22 @@ impl<'c> Recorder<'c> {
         })
     }
 
-    /// Records `kernel` over `items` invocations (folded into a 2D grid of 64-wide workgroups),
-    /// with `bindings` (uniform or storage windows) at consecutive bindings from 0.
+    /// Records `kernel` over `items` invocations (folded into a 2D grid of one-dimensional
+    /// workgroups of the size its WGSL declares), with `bindings` (uniform or storage windows)
+    /// at consecutive bindings from 0.
     pub fn dispatch_linear(&mut self, kernel: &KernelSpec, bindings: &[BufferWindow<'_>], items: u64) -> Result<()> {
         if items == 0 {
             return Ok(());
         }
-        self.dispatch_folded(kernel, bindings, items.div_ceil(WORKGROUP_SIZE))
+        let compiled = self.ctx.pipeline(kernel)?;
+        let [x, y, z] = compiled.reflection.workgroup;
+        if y != 1 || z != 1 {
+            return Err(Error::Gpu(format!(
+                "internal: kernel '{}' has a {x}×{y}×{z} workgroup; linear dispatch needs one dimension",
+                kernel.name
+            )));
+        }
+        self.dispatch_folded(kernel, bindings, items.div_ceil(u64::from(x)))
     }
 
     /// Records `groups` workgroups of `kernel`, folded into a 2D grid when they exceed one
@@ -216,8 +223,25 @@ impl<'c> Recorder<'c> {
         self.dispatch_groups(kernel, bindings, [gx as u32, gy as u32, 1])
     }
 
-    /// Records `kernel` over an explicit grid of workgroups (2D/3D kernels whose workgroups
-    /// cover tiles of the volume), with `bindings` at consecutive bindings from 0.
+    /// Records `kernel` over a grid of `invocations = [x, y, z]` (2D/3D kernels: one
+    /// invocation per output voxel or column), in as many workgroups of the size its WGSL
+    /// declares as cover the grid; the shader ignores invocations past the grid.
+    pub fn dispatch_grid(
+        &mut self,
+        kernel: &KernelSpec,
+        bindings: &[BufferWindow<'_>],
+        invocations: [usize; 3],
+    ) -> Result<()> {
+        let workgroup = self.ctx.pipeline(kernel)?.reflection.workgroup;
+        let groups: [u32; 3] = std::array::from_fn(|a| {
+            u32::try_from(invocations[a].div_ceil(workgroup[a].max(1) as usize)).unwrap_or(u32::MAX)
+        });
+        self.dispatch_groups(kernel, bindings, groups)
+    }
+
+    /// Records `kernel` over an explicit grid of workgroups, with `bindings` at consecutive
+    /// bindings from 0. Prefer [`Recorder::dispatch_grid`], which reads the workgroup size from
+    /// the kernel.
     pub fn dispatch_groups(
         &mut self,
         kernel: &KernelSpec,
@@ -234,7 +258,16 @@ impl<'c> Recorder<'c> {
                 kernel.name
             )));
         }
-        let pipeline = self.ctx.pipeline(kernel)?;
+        if bindings.len() != kernel.bindings.len() {
+            return Err(Error::Gpu(format!(
+                "internal: kernel '{}' is given {} bindings; its declaration has {}",
+                kernel.name,
+                bindings.len(),
+                kernel.bindings.len()
+            )));
+        }
+        let compiled = self.ctx.pipeline(kernel)?;
+        let pipeline = &compiled.pipeline;
         let entries: Vec<wgpu::BindGroupEntry<'_>> = bindings
             .iter()
             .enumerate()
@@ -263,7 +296,7 @@ impl<'c> Recorder<'c> {
                     end_of_pass_write_index: Some(*i + 1),
                 }),
         });
-        pass.set_pipeline(&pipeline);
+        pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         Ok(())

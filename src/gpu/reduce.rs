@@ -14,30 +14,49 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
+use crate::gpu::kernel::{Binding, uniform};
 use crate::gpu::kernel::{KernelSpec, wgsl};
 use crate::gpu::recorder::{BufferWindow, Readback, Recorder};
 use crate::gpu::tiling::for_each_window;
 use crate::gpu::volume::GpuVolume;
 
-/// Threads per workgroup and values per thread of both reduction shaders.
-const VALUES_PER_GROUP: u64 = 256 * 64;
-/// Histograms with at most this many bins count in workgroup memory first.
-const LOCAL_BINS: usize = 4096;
+// Threads per workgroup (WG) and values per thread of both reduction shaders; histograms with
+// at most LOCAL_BINS bins count in workgroup memory first.
+crate::wgsl_constants!(REDUCTION: u32 { WG = 256, PER_THREAD = 64, LOCAL_BINS = 4096 });
 
-static MOMENTS: KernelSpec = KernelSpec {
+/// Values one workgroup reduces.
+const VALUES_PER_GROUP: u64 = WG as u64 * PER_THREAD as u64;
+
+pub(crate) static MOMENTS: KernelSpec = KernelSpec {
     name: "gpu/moments",
     sources: &[wgsl::FLOAT, include_str!("../../shaders/gpu/moments.wgsl")],
     entry: "moments",
+    bindings: &[uniform::<WindowParams>(), Binding::Read, Binding::ReadWrite],
+    constants: &[REDUCTION],
 };
-static HISTOGRAM_LOCAL: KernelSpec = KernelSpec {
+pub(crate) static HISTOGRAM_LOCAL: KernelSpec = KernelSpec {
     name: "gpu/histogram_local",
     sources: &[wgsl::FLOAT, include_str!("../../shaders/gpu/histogram.wgsl")],
     entry: "histogram_local",
+    bindings: &[
+        uniform::<WindowParams>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[REDUCTION],
 };
-static HISTOGRAM_GLOBAL: KernelSpec = KernelSpec {
+pub(crate) static HISTOGRAM_GLOBAL: KernelSpec = KernelSpec {
     name: "gpu/histogram_global",
     sources: &[wgsl::FLOAT, include_str!("../../shaders/gpu/histogram.wgsl")],
     entry: "histogram_global",
+    bindings: &[
+        uniform::<WindowParams>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[REDUCTION],
 };
 
 /// Twin of `Params` in `moments.wgsl` and `histogram.wgsl`.
@@ -233,7 +252,7 @@ pub fn record_histogram(rec: &mut Recorder<'_>, input: &GpuVolume, edges: &[f32]
     }
     let counts = rec.scratch(bins as u64 * 4);
     let edge_buffer = rec.constants(edges);
-    let kernel = if bins <= LOCAL_BINS {
+    let kernel = if bins <= LOCAL_BINS as usize {
         &HISTOGRAM_LOCAL
     } else {
         &HISTOGRAM_GLOBAL

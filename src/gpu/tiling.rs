@@ -46,10 +46,11 @@ pub struct Slab<'a> {
 }
 
 impl Slab<'_> {
-    /// Workgroups covering the slab with the 8×8×4 blocks of `common/stage.wgsl`.
-    pub fn blocks(&self) -> [u32; 3] {
+    /// The slab's output voxels as a grid `[x, y, z]`, for [`Recorder::dispatch_grid`] (one
+    /// invocation per output voxel; the kernel's workgroup shape decides the blocks).
+    pub fn grid(&self) -> [usize; 3] {
         let [nz, ny, nx] = self.shape;
-        [nx.div_ceil(8) as u32, ny.div_ceil(8) as u32, nz.div_ceil(4) as u32]
+        [nx, ny, nz]
     }
 }
 
@@ -269,7 +270,7 @@ pub fn for_each_slab(
 /// Twin of `struct Mapping` in `shaders/common/tile.wgsl`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct MappingParams {
+pub(crate) struct MappingParams {
     in_nx: u32,
     in_ny: u32,
     in_nz: u32,

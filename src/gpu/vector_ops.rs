@@ -10,16 +10,19 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::gpu::kernel::KernelSpec;
+use crate::gpu::kernel::{Binding, uniform};
 use crate::gpu::projections::GpuProjections;
 use crate::gpu::recorder::{BufferWindow, Recorder};
 use crate::gpu::reduce::{PendingMoments, record_moments};
 use crate::gpu::tiling::{for_each_window, window};
 use crate::gpu::volume::GpuVolume;
 
-static VECTOR_OP: KernelSpec = KernelSpec {
+pub(crate) static VECTOR_OP: KernelSpec = KernelSpec {
     name: "gpu/vector_op",
     sources: &[include_str!("../../shaders/gpu/vector_ops.wgsl")],
     entry: "vector_op",
+    bindings: &[uniform::<Params>(), Binding::ReadWrite, Binding::Read, Binding::Read],
+    constants: &[OP_CODES, CUTOFFS],
 };
 
 /// An elementwise operation; `a` is the destination (twin of the cases in `vector_ops.wgsl`).
@@ -81,27 +84,45 @@ impl VectorOp {
     /// Shader code, scalars, and how many inputs besides `a` it reads.
     fn encode(self) -> (u32, [f32; 3], usize) {
         match self {
-            VectorOp::Fill(v) => (0, [v, 0.0, 0.0], 0),
-            VectorOp::MulTo => (1, [0.0; 3], 2),
-            VectorOp::Update { lambda, lo, hi } => (2, [lambda, lo, hi], 2),
-            VectorOp::DiffTo => (3, [0.0; 3], 2),
-            VectorOp::Axpy(alpha) => (4, [alpha, 0.0, 0.0], 1),
-            VectorOp::Xpby(beta) => (5, [beta, 0.0, 0.0], 1),
-            VectorOp::DivTo => (6, [0.0; 3], 2),
-            VectorOp::EmUpdate { lo, hi } => (7, [0.0, lo, hi], 2),
-            VectorOp::Reciprocal => (8, [0.0; 3], 0),
-            VectorOp::Mul => (9, [0.0; 3], 1),
-            VectorOp::Clamp { lo, hi } => (10, [0.0, lo, hi], 0),
-            VectorOp::Scale(v) => (11, [v, 0.0, 0.0], 0),
-            VectorOp::Lincomb { alpha, beta } => (12, [alpha, beta, 0.0], 2),
-            VectorOp::Extrapolate(beta) => (13, [beta, 0.0, 0.0], 2),
+            VectorOp::Fill(v) => (OP_FILL, [v, 0.0, 0.0], 0),
+            VectorOp::MulTo => (OP_MUL_TO, [0.0; 3], 2),
+            VectorOp::Update { lambda, lo, hi } => (OP_UPDATE, [lambda, lo, hi], 2),
+            VectorOp::DiffTo => (OP_DIFF_TO, [0.0; 3], 2),
+            VectorOp::Axpy(alpha) => (OP_AXPY, [alpha, 0.0, 0.0], 1),
+            VectorOp::Xpby(beta) => (OP_XPBY, [beta, 0.0, 0.0], 1),
+            VectorOp::DivTo => (OP_DIV_TO, [0.0; 3], 2),
+            VectorOp::EmUpdate { lo, hi } => (OP_EM_UPDATE, [0.0, lo, hi], 2),
+            VectorOp::Reciprocal => (OP_RECIPROCAL, [0.0; 3], 0),
+            VectorOp::Mul => (OP_MUL, [0.0; 3], 1),
+            VectorOp::Clamp { lo, hi } => (OP_CLAMP, [0.0, lo, hi], 0),
+            VectorOp::Scale(v) => (OP_SCALE, [v, 0.0, 0.0], 0),
+            VectorOp::Lincomb { alpha, beta } => (OP_LINCOMB, [alpha, beta, 0.0], 2),
+            VectorOp::Extrapolate(beta) => (OP_EXTRAPOLATE, [beta, 0.0, 0.0], 2),
         }
     }
 }
 
-/// Values at or below this are treated as 0 by [`VectorOp::Reciprocal`] (rays or voxels the
-/// projector barely reaches would otherwise get huge weights).
-pub const RECIPROCAL_CUTOFF: f32 = 1e-6;
+// Values at or below RECIPROCAL_CUTOFF are treated as 0 by `VectorOp::Reciprocal` (rays or
+// voxels the projector barely reaches would otherwise get huge weights).
+crate::wgsl_constants!(pub CUTOFFS: f32 { RECIPROCAL_CUTOFF = 1e-6 });
+
+// The op codes `vector_ops.wgsl` switches on, emitted into it from here.
+crate::wgsl_constants!(OP_CODES: u32 {
+    OP_FILL = 0,
+    OP_MUL_TO = 1,
+    OP_UPDATE = 2,
+    OP_DIFF_TO = 3,
+    OP_AXPY = 4,
+    OP_XPBY = 5,
+    OP_DIV_TO = 6,
+    OP_EM_UPDATE = 7,
+    OP_RECIPROCAL = 8,
+    OP_MUL = 9,
+    OP_CLAMP = 10,
+    OP_SCALE = 11,
+    OP_LINCOMB = 12,
+    OP_EXTRAPOLATE = 13,
+});
 
 /// Elements per rayon task of [`VectorOp::apply_cpu`].
 const CPU_CHUNK: usize = 1 << 14;

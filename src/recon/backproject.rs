@@ -19,6 +19,7 @@ use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::gpu::{Binding, uniform};
 use crate::gpu::{
     BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder, for_each_volume_slab, wgsl,
 };
@@ -438,14 +439,21 @@ struct BackprojectParams {
     _pad: u32,
 }
 
-static BACKPROJECT: KernelSpec = KernelSpec {
-    name: "recon_backproject",
+pub(crate) static BACKPROJECT: KernelSpec = KernelSpec {
+    name: "recon/backproject",
     sources: &[wgsl::FLOAT, include_str!("../../shaders/recon/backproject.wgsl")],
     entry: "backproject",
+    bindings: &[
+        uniform::<BackprojectParams>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[BACKPROJECT_CONSTANTS],
 };
 
-/// Voxels along z per GPU invocation (`ZPT` in the shader).
-const Z_PER_INVOCATION: usize = 4;
+// Voxels along z per GPU invocation.
+crate::wgsl_constants!(BACKPROJECT_CONSTANTS: u32 { ZPT = 4 });
 
 /// A circle in (x, y) voxel indices outside which the GPU back-projector writes 0:
 /// `(centre x, centre y, radius²)`.
@@ -506,7 +514,7 @@ impl DetectorMap {
                 mask_r2,
                 _pad: 0,
             });
-            rec.dispatch_groups(
+            rec.dispatch_grid(
                 &BACKPROJECT,
                 &[
                     BufferWindow::whole(&params),
@@ -514,11 +522,7 @@ impl DetectorMap {
                     BufferWindow::whole(batch.buffer()),
                     slab.window,
                 ],
-                [
-                    nx.div_ceil(16) as u32,
-                    ny.div_ceil(16) as u32,
-                    (slab.z1 - slab.z0).div_ceil(Z_PER_INVOCATION) as u32,
-                ],
+                [nx, ny, (slab.z1 - slab.z0).div_ceil(ZPT as usize)],
             )
         })
     }

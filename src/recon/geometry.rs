@@ -33,6 +33,9 @@ pub enum Detector {
     Arc,
 }
 
+// Beam and detector codes the projector shaders read (`params.beam`).
+crate::wgsl_constants!(pub(crate) BEAM_CODES: u32 { BEAM_PARALLEL = 0, BEAM_FLAT = 1, BEAM_ARC = 2 });
+
 /// One view in vector form.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct View {
@@ -129,6 +132,15 @@ fn add(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
 }
 
 impl Geometry {
+    /// [`BEAM_CODES`]: the beam and detector as the projector shaders read them.
+    pub(crate) fn beam_code(&self) -> u32 {
+        match (self.beam, self.detector) {
+            (Beam::Parallel, _) => BEAM_PARALLEL,
+            (Beam::Divergent, Detector::Flat) => BEAM_FLAT,
+            (Beam::Divergent, Detector::Arc) => BEAM_ARC,
+        }
+    }
+
     /// 2D parallel beam (scikit-image `radon` convention): `cols` detector pixels of `spacing`
     /// mm at `angles_degrees`.
     pub fn parallel_2d(angles_degrees: &[f64], cols: usize, spacing: f64) -> Result<Geometry> {

@@ -27,7 +27,7 @@
 //! the run; a stopped run returns its last iterate.
 
 mod space;
-mod tv;
+pub(crate) mod tv;
 
 pub use tv::total_variation;
 
@@ -79,6 +79,42 @@ impl Method {
             Method::Osem { .. } => "OSEM",
             Method::FistaTv { .. } => "FISTA-TV",
         }
+    }
+
+    /// The method's name in [`crate::registry::OPERATIONS`] (and Python's `method=`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Method::Sirt => "sirt",
+            Method::OsSart { .. } => "os_sart",
+            Method::Cgls => "cgls",
+            Method::Mlem => "mlem",
+            Method::Osem { .. } => "osem",
+            Method::FistaTv { .. } => "fista_tv",
+        }
+    }
+
+    /// The method called `name` ([`Method::key`]; `"sart"` is OS-SART too), taking the options it
+    /// has from `subsets`, `lambda` and `tv_iterations`.
+    pub fn from_name(name: &str, subsets: usize, lambda: f64, tv_iterations: usize) -> Result<Method> {
+        Ok(match name {
+            "sirt" => Method::Sirt,
+            "os_sart" | "sart" => Method::OsSart { subsets },
+            "cgls" => Method::Cgls,
+            "mlem" => Method::Mlem,
+            "osem" => Method::Osem { subsets },
+            "fista_tv" => Method::FistaTv { lambda, tv_iterations },
+            other => {
+                let names: Vec<&str> = crate::registry::OPERATIONS
+                    .iter()
+                    .filter(|op| op.family == crate::registry::Family::Iterative)
+                    .map(|op| op.name)
+                    .collect();
+                return Err(Error::param(
+                    "method",
+                    format!("{other:?}: use one of {}", names.join(", ")),
+                ));
+            }
+        })
     }
 
     fn subsets(&self) -> usize {

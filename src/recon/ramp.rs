@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use realfft::RealFftPlanner;
 
 use crate::error::{Error, Result};
+use crate::gpu::{Binding, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder};
 
 /// The window applied to the ramp.
@@ -228,22 +229,39 @@ struct RampParams {
 
 const RAMP_PARAMS: &str = include_str!("../../shaders/recon/ramp_params.wgsl");
 
-static PACK: KernelSpec = KernelSpec {
-    name: "recon_ramp_pack",
+pub(crate) static PACK: KernelSpec = KernelSpec {
+    name: "recon/ramp_pack",
     sources: &[RAMP_PARAMS, include_str!("../../shaders/recon/ramp_pack.wgsl")],
     entry: "pack",
+    bindings: &[
+        uniform::<RampParams>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[],
 };
 
-static FFT_STAGE: KernelSpec = KernelSpec {
-    name: "recon_fft_stage",
+pub(crate) static FFT_STAGE: KernelSpec = KernelSpec {
+    name: "recon/fft_stage",
     sources: &[RAMP_PARAMS, include_str!("../../shaders/recon/fft_stage.wgsl")],
     entry: "stage",
+    bindings: &[
+        uniform::<RampParams>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[],
 };
 
-static UNPACK: KernelSpec = KernelSpec {
-    name: "recon_ramp_unpack",
+pub(crate) static UNPACK: KernelSpec = KernelSpec {
+    name: "recon/ramp_unpack",
     sources: &[RAMP_PARAMS, include_str!("../../shaders/recon/ramp_unpack.wgsl")],
     entry: "unpack",
+    bindings: &[uniform::<RampParams>(), Binding::Read, Binding::ReadWrite],
+    constants: &[],
 };
 
 /// Ramp filtering on the GPU: pre-weighting, zero padding, a radix-2 Stockham FFT in WGSL

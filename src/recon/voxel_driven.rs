@@ -22,17 +22,13 @@ use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::gpu::{Binding, uniform};
 use crate::gpu::{BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, for_each_volume_slab, wgsl};
 use crate::recon::backproject::DetectorMap;
-use crate::recon::geometry::{Beam, Detector, Geometry};
+use crate::recon::geometry::{BEAM_ARC, BEAM_CODES, BEAM_PARALLEL, Geometry};
 use crate::recon::projector::{self, Projector, ProjectorKind};
 use crate::vec3::{cross, dot, norm, sub};
 use crate::volume::Grid;
-
-/// Beam codes shared with `voxel_driven_common.wgsl` (`BEAM_*`).
-const BEAM_PARALLEL: u32 = 0;
-const BEAM_FLAT: u32 = 1;
-const BEAM_ARC: u32 = 2;
 
 /// The voxel-driven pair for one geometry and volume.
 #[derive(Debug, Clone)]
@@ -86,11 +82,7 @@ impl VoxelDriven {
         }
         let [dz, dy, dx] = grid.spacing;
         let measure = if two_d { dx * dy } else { dx * dy * dz };
-        let beam = match (geometry.beam, geometry.detector) {
-            (Beam::Parallel, _) => BEAM_PARALLEL,
-            (Beam::Divergent, Detector::Flat) => BEAM_FLAT,
-            (Beam::Divergent, Detector::Arc) => BEAM_ARC,
-        };
+        let beam = geometry.beam_code();
         let footprint = geometry
             .views
             .iter()
@@ -292,7 +284,7 @@ struct Params {
 
 const COMMON: &str = include_str!("../../shaders/recon/voxel_driven_common.wgsl");
 
-static FORWARD: KernelSpec = KernelSpec {
+pub(crate) static FORWARD: KernelSpec = KernelSpec {
     name: "recon/voxel_driven_forward",
     sources: &[
         wgsl::FLOAT,
@@ -300,9 +292,11 @@ static FORWARD: KernelSpec = KernelSpec {
         include_str!("../../shaders/recon/voxel_driven_forward.wgsl"),
     ],
     entry: "forward",
+    bindings: &[uniform::<Params>(), Binding::Read, Binding::Read, Binding::ReadWrite],
+    constants: &[BEAM_CODES],
 };
 
-static BACKWARD: KernelSpec = KernelSpec {
+pub(crate) static BACKWARD: KernelSpec = KernelSpec {
     name: "recon/voxel_driven_backward",
     sources: &[
         wgsl::FLOAT,
@@ -310,10 +304,9 @@ static BACKWARD: KernelSpec = KernelSpec {
         include_str!("../../shaders/recon/voxel_driven_backward.wgsl"),
     ],
     entry: "backward",
+    bindings: &[uniform::<Params>(), Binding::Read, Binding::ReadWrite, Binding::Read],
+    constants: &[BEAM_CODES],
 };
-
-/// Workgroup size of both kernels along x and y (`@workgroup_size(8, 8, 1)`).
-const GROUP_XY: usize = 8;
 
 impl VoxelDriven {
     /// The per-view table as the shader reads it (`struct ViewTable`).
@@ -362,7 +355,7 @@ impl VoxelDriven {
                 centre_col: self.centre[0] as f32,
                 centre_row: self.centre[1] as f32,
             });
-            rec.dispatch_groups(
+            rec.dispatch_grid(
                 kernel,
                 &[
                     BufferWindow::whole(&params),
@@ -370,11 +363,7 @@ impl VoxelDriven {
                     slab.window,
                     BufferWindow::whole(batch.buffer()),
                 ],
-                [
-                    nx.div_ceil(GROUP_XY) as u32,
-                    ny.div_ceil(GROUP_XY) as u32,
-                    (slab.z1 - slab.z0) as u32,
-                ],
+                [nx, ny, slab.z1 - slab.z0],
             )
         })
     }

@@ -16,17 +16,36 @@ use crate::boundary::BoundaryMode;
 use crate::error::Result;
 use crate::gpu::reduce::{PendingMoments, record_moments};
 use crate::gpu::vector_ops::{VectorOp, record_vector_op};
-use crate::gpu::{BufferWindow, GpuContext, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
+use crate::gpu::{
+    Binding, BufferWindow, GpuContext, GpuVolume, KernelSpec, Recorder, TILE, for_each_slab, uniform, wgsl,
+};
 
-static COMBINE_DIVERGENCE: KernelSpec = tv_kernel("recon/tv_combine_divergence", "combine_divergence");
-static DUAL_STEP: KernelSpec = tv_kernel("recon/tv_dual_step", "dual_step");
-static GRADIENT_MAGNITUDE: KernelSpec = tv_kernel("recon/tv_gradient_magnitude", "gradient_magnitude");
+pub(crate) static COMBINE_DIVERGENCE: KernelSpec = tv_kernel(
+    "recon/tv_combine_divergence",
+    "combine_divergence",
+    &[
+        TILE,
+        uniform::<Params>(),
+        Binding::Read,
+        Binding::ReadWrite,
+        Binding::Read,
+        Binding::Read,
+        Binding::Read,
+    ],
+);
+pub(crate) static DUAL_STEP: KernelSpec = tv_kernel("recon/tv_dual_step", "dual_step", ONE_IN_ONE_OUT);
+pub(crate) static GRADIENT_MAGNITUDE: KernelSpec =
+    tv_kernel("recon/tv_gradient_magnitude", "gradient_magnitude", ONE_IN_ONE_OUT);
 
-const fn tv_kernel(name: &'static str, entry: &'static str) -> KernelSpec {
+const ONE_IN_ONE_OUT: &[Binding] = &[TILE, uniform::<Params>(), Binding::Read, Binding::ReadWrite];
+
+const fn tv_kernel(name: &'static str, entry: &'static str, bindings: &'static [Binding]) -> KernelSpec {
     KernelSpec {
         name,
         sources: &[wgsl::TILE, include_str!("../../../shaders/recon/tv.wgsl")],
         entry,
+        bindings,
+        constants: &[],
     }
 }
 

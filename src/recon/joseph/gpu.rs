@@ -3,9 +3,10 @@
 
 use super::Joseph;
 use crate::error::Result;
+use crate::gpu::{Binding, uniform};
 use crate::gpu::{BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, for_each_volume_slab, wgsl};
 use crate::recon::backproject::DetectorMap;
-use crate::recon::geometry::{Beam, Detector};
+use crate::recon::geometry::BEAM_CODES;
 
 /// Twin of `JosephParams` in `shaders/recon/joseph_common.wgsl`.
 #[repr(C)]
@@ -33,23 +34,38 @@ struct JosephParams {
 
 const JOSEPH_COMMON: &str = include_str!("../../../shaders/recon/joseph_common.wgsl");
 
-static FORWARD: KernelSpec = KernelSpec {
-    name: "recon_joseph_forward",
+pub(crate) static FORWARD: KernelSpec = KernelSpec {
+    name: "recon/joseph_forward",
     sources: &[
         JOSEPH_COMMON,
         include_str!("../../../shaders/recon/joseph_forward.wgsl"),
     ],
     entry: "forward",
+    bindings: &[
+        uniform::<JosephParams>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[BEAM_CODES],
 };
 
-static BACKWARD: KernelSpec = KernelSpec {
-    name: "recon_joseph_backward",
+pub(crate) static BACKWARD: KernelSpec = KernelSpec {
+    name: "recon/joseph_backward",
     sources: &[
         wgsl::FLOAT,
         JOSEPH_COMMON,
         include_str!("../../../shaders/recon/joseph_backward.wgsl"),
     ],
     entry: "backward",
+    bindings: &[
+        uniform::<JosephParams>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[BEAM_CODES],
 };
 
 /// The GPU tables of a projector: per-view vectors and projection matrices.
@@ -74,11 +90,7 @@ impl Joseph {
             rows: g.rows as u32,
             views: count as u32,
             first_view: first_view as u32,
-            beam: match (g.beam, g.detector) {
-                (Beam::Parallel, _) => 0,
-                (Beam::Divergent, Detector::Flat) => 1,
-                (Beam::Divergent, Detector::Arc) => 2,
-            },
+            beam: g.beam_code(),
             sdd: if g.sdd.is_finite() { g.sdd as f32 } else { 0.0 },
             centre_col: ((g.cols as f64 - 1.0) / 2.0 - g.offset_u) as f32,
             centre_row: ((g.rows as f64 - 1.0) / 2.0 - g.offset_v) as f32,
@@ -177,7 +189,7 @@ impl Joseph {
                     vol_offset: slab.offset,
                     ..self.params(count, first)
                 });
-                rec.dispatch_groups(
+                rec.dispatch_grid(
                     &BACKWARD,
                     &[
                         BufferWindow::whole(&params),
@@ -186,7 +198,7 @@ impl Joseph {
                         BufferWindow::whole(batch.buffer()),
                         slab.window,
                     ],
-                    [nx.div_ceil(8) as u32, ny.div_ceil(8) as u32, (slab.z1 - slab.z0) as u32],
+                    [nx, ny, slab.z1 - slab.z0],
                 )
             })?;
         }

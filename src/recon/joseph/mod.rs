@@ -13,7 +13,7 @@
 //! (the WGSL pair's dispatch).
 
 mod cpu;
-mod gpu;
+pub(crate) mod gpu;
 mod rays;
 #[cfg(target_arch = "x86_64")]
 mod simd;
