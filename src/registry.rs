@@ -446,6 +446,29 @@ pub static OPERATIONS: &[Operation] = &[
         })],
         python: Python::None,
     },
+    Operation {
+        name: "sigmoid",
+        family: Family::Filter,
+        summary: "sigmoid contrast curve (skimage.exposure.adjust_sigmoid)",
+        steps: &[Step {
+            keyword: "sigmoid",
+            params: &["CUTOFF", "GAIN"],
+            build: |n, _| {
+                boxed(Sigmoid {
+                    cutoff: n[0],
+                    gain: n[1],
+                })
+            },
+            example: "sigmoid:40:0.02",
+        }],
+        benches: &[bench("sigmoid_soft_tissue", BenchSize::Full, 1e-6, || {
+            Box::new(Sigmoid {
+                cutoff: 40.0,
+                gain: 0.02,
+            })
+        })],
+        python: Python::Generated,
+    },
     // ---------------------------------------------------------------- geometry
     Operation {
         name: "resample",

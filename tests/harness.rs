@@ -122,6 +122,7 @@ fn every_kernel_of_the_library_is_registered_in_the_harness() {
         "gaussian",
         "median",
         "convolve",
+        "sigmoid",
         "fdk",
         "histogram",
         "fista_tv",

@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_close, assert_close_f32, backends, fixture, gpus, gpus_small_bindings, random_volume};
 use hounsfield::filter::{
-    Clip, Filter, Gaussian, Median, Pipeline, Rescale, Threshold, VoiFunction, WindowLevel, WindowPreset,
+    Clip, Filter, Gaussian, Median, Pipeline, Rescale, Sigmoid, Threshold, VoiFunction, WindowLevel, WindowPreset,
 };
 use hounsfield::gpu::GpuVolume;
 use hounsfield::stats::threshold_otsu;
@@ -299,4 +299,46 @@ fn pipelines_parse_from_text_as_the_programs_give_them() {
             "'{spec}': {err}"
         );
     }
+}
+
+/// The sigmoid contrast curve (a pointwise op added through the registry): scikit-image's
+/// formula in f64, NaN kept, GPU equal to the CPU across slabs, a pipeline step, bad input.
+#[test]
+fn sigmoid_follows_scikit_images_formula_on_every_backend() {
+    let mut volume = random_volume([5, 9, 13], 21).mapv(|v| v * 400.0);
+    volume[[1, 2, 3]] = f32::NAN;
+    let (cutoff, gain) = (40.0, 0.02);
+    let filter = Sigmoid { cutoff, gain };
+    let expected = volume.mapv(|v| 1.0 / (1.0 + (gain * (cutoff - f64::from(v))).exp()));
+    for backend in backends() {
+        let out = filter.apply(&backend, volume.view()).unwrap();
+        assert!(out[[1, 2, 3]].is_nan(), "NaN stays NaN");
+        assert_close(out.into_dyn().view(), expected.view().into_dyn(), 1e-5, 1e-6, "sigmoid");
+    }
+    let cpu = filter.apply_cpu(volume.view()).unwrap();
+    for ctx in gpus_small_bindings() {
+        let up = GpuVolume::upload(&ctx, volume.view()).unwrap();
+        let gpu = filter.apply_gpu(&ctx, &up).unwrap().download(&ctx).unwrap();
+        assert_close_f32(
+            gpu.into_dyn().view(),
+            cpu.clone().into_dyn().view(),
+            1e-5,
+            1e-6,
+            "sigmoid slabs",
+        );
+    }
+    let grid = hounsfield::Grid::default();
+    let step = Pipeline::parse("sigmoid:40:0.02", &grid).unwrap();
+    assert_eq!(
+        step.apply_cpu(volume.view()).unwrap().mapv(|v| v.to_bits()),
+        cpu.mapv(|v| v.to_bits())
+    );
+    assert!(
+        Sigmoid {
+            cutoff: f64::NAN,
+            gain: 1.0
+        }
+        .apply_cpu(volume.view())
+        .is_err()
+    );
 }

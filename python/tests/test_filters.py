@@ -173,7 +173,7 @@ def test_edge_preserving_filters_agree_across_backends(rng):
 
 
 def test_every_registered_operation_is_exposed():
-    assert {op["name"] for op in h.OPERATIONS} >= {"gaussian", "median", "fdk", "sirt"}
+    assert {op["name"] for op in h.OPERATIONS} >= {"gaussian", "median", "sigmoid", "fdk", "sirt"}
     for op in h.OPERATIONS:
         if op["python"] == "functions":
             for name in op["functions"]:
@@ -183,3 +183,19 @@ def test_every_registered_operation_is_exposed():
             assert callable(getattr(h, keyword)) and keyword in h.__all__, op["name"]
             assert op["summary"] in getattr(h, keyword).__doc__
 
+
+def test_sigmoid_matches_scikit_image(backend):
+    from skimage.exposure import adjust_sigmoid
+
+    rng = np.random.default_rng(3)
+    image = rng.random((9, 14, 11))
+    for cutoff, gain in [(0.5, 10.0), (0.3, 4.0)]:
+        ours = h.sigmoid(image, cutoff, gain, backend=backend)
+        assert ours.dtype == np.float64
+        np.testing.assert_allclose(ours, adjust_sigmoid(image, cutoff, gain), rtol=1e-5, atol=1e-6)
+        inverse = h.sigmoid(image.astype(np.float32), cutoff, -gain, backend=backend)
+        np.testing.assert_allclose(inverse, adjust_sigmoid(image, cutoff, gain, inv=True), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError):
+        h.sigmoid(image, 0.5)
+    with pytest.raises(ValueError, match="finite"):
+        h.sigmoid(image, 0.5, float("nan"))

@@ -78,6 +78,9 @@ fn apply(op: Op, v: f32, second: f32) -> f32 {
         case PW_SHARPEN_WITH_SECOND: {
             return v + (v - second) * p.x;
         }
+        case PW_SIGMOID: {
+            return 1.0 / (1.0 + exp(p.y * (p.x - v)));
+        }
         default: {
             return v;
         }

@@ -62,6 +62,28 @@ impl Rescale {
 }
 pointwise_filter!(Rescale, "rescale");
 
+/// scikit-image's sigmoid contrast curve (`skimage.exposure.adjust_sigmoid` on float data):
+/// `1 / (1 + exp(gain · (cutoff − v)))`, a soft window centred on `cutoff` whose slope there is
+/// `gain / 4` (`inv=True` is a negative gain). For CT in HU, e.g. `cutoff = 40`, `gain = 0.02`
+/// for soft tissue. NaN stays NaN.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sigmoid {
+    /// Where the curve crosses 0.5.
+    pub cutoff: f64,
+    /// Steepness (per unit of the data); negative inverts the curve.
+    pub gain: f64,
+}
+
+impl Sigmoid {
+    fn ops(&self) -> Result<Vec<Op>> {
+        Ok(vec![Op::Sigmoid {
+            cutoff: finite("cutoff", self.cutoff)?,
+            gain: finite("gain", self.gain)?,
+        }])
+    }
+}
+pointwise_filter!(Sigmoid, "sigmoid");
+
 /// Limits values to `[lo, hi]` (`numpy.clip`); NaN stays NaN.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Clip {

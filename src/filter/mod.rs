@@ -66,7 +66,7 @@ pub use derivative::{
 pub use diffusion::AnisotropicDiffusion;
 pub use fill_holes::FillHoles;
 pub use gaussian::{Gaussian, gaussian_filter};
-pub use intensity::{Clip, Rescale, Threshold, VoiFunction, WindowLevel, WindowPreset, rescale};
+pub use intensity::{Clip, Rescale, Sigmoid, Threshold, VoiFunction, WindowLevel, WindowPreset, rescale};
 pub use median::{Median, median_filter};
 pub use mip_render::MipRender;
 pub use morphology::{BinaryMorphology, Footprint, GreyMorphology, MorphOp};

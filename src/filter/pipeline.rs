@@ -79,6 +79,7 @@ impl Pipeline {
     /// | `curvature:ITERATIONS:CONDUCTANCE` | ITK curvature anisotropic diffusion |
     /// | `opening:RADIUS`, `closing:RADIUS`, `erosion:RADIUS`, `dilation:RADIUS` | grey morphology with a ball, radius in voxels |
     /// | `clip:LO:HI` | [`Clip`](crate::filter::Clip) |
+    /// | `sigmoid:CUTOFF:GAIN` | [`Sigmoid`](crate::filter::Sigmoid) contrast curve |
     ///
     /// ```
     /// use hounsfield::prelude::*;

@@ -78,6 +78,8 @@ pub(crate) enum Op {
     AddSecondSquared,
     /// `v + (v - b) * amount` (unsharp masking with `b` the blurred image).
     SharpenWithSecond { amount: f32 },
+    /// `1 / (1 + exp(gain · (cutoff − v)))`: scikit-image's sigmoid contrast curve.
+    Sigmoid { cutoff: f32, gain: f32 },
 }
 
 // The op codes `pointwise.wgsl` switches on, emitted into it from here.
@@ -93,6 +95,7 @@ crate::wgsl_constants!(OP_CODES: u32 {
     PW_ADD_SECOND = 8,
     PW_ADD_SECOND_SQUARED = 9,
     PW_SHARPEN_WITH_SECOND = 10,
+    PW_SIGMOID = 11,
 });
 
 /// Twin of `Op` in `pointwise.wgsl`.
@@ -138,6 +141,7 @@ impl Op {
             Op::AddSecond => (PW_ADD_SECOND, [0.0; 4]),
             Op::AddSecondSquared => (PW_ADD_SECOND_SQUARED, [0.0; 4]),
             Op::SharpenWithSecond { amount } => (PW_SHARPEN_WITH_SECOND, [amount, 0.0, 0.0, 0.0]),
+            Op::Sigmoid { cutoff, gain } => (PW_SIGMOID, [cutoff, gain, 0.0, 0.0]),
         };
         GpuOp { code, _pad: [0; 3], p }
     }
@@ -223,6 +227,9 @@ impl Op {
                 let b = b.expect("second input");
                 v.iter_mut().zip(b).for_each(|(x, b)| *x += (*x - b) * amount);
             }
+            Op::Sigmoid { cutoff, gain } => v
+                .iter_mut()
+                .for_each(|x| *x = 1.0 / (1.0 + (gain * (cutoff - *x)).exp())),
         }
     }
 }
