@@ -25,13 +25,8 @@ fn shape() -> [usize; 3] {
 }
 
 fn volume(shape: [usize; 3]) -> Array3<f32> {
-    let mut s = 0x2545_F491_4F6C_DD1Du64;
-    Array3::from_shape_simple_fn(shape, || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 40) as f32 / (1u64 << 24) as f32
-    })
+    let mut rng = hounsfield::rng::XorShift64::new(0x2545_F491_4F6C_DD1D);
+    Array3::from_shape_simple_fn(shape, || rng.next_f32())
 }
 
 fn bench(c: &mut Criterion) {

@@ -177,13 +177,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Gaussian approximation of Poisson noise on the counts I0·exp(−p), back to line integrals.
 fn add_noise(projections: &mut Array3<f32>, photons: f64) {
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
+    let mut rng = hounsfield::rng::XorShift64::new(0x2545_F491_4F6C_DD1D);
+    let mut uniform = move || rng.next_f64_open();
     for p in projections.iter_mut() {
         let mean = photons * (-f64::from(*p)).exp();
         // Box–Muller.

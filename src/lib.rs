@@ -27,6 +27,7 @@ mod kernels;
 mod memory;
 pub mod recon;
 pub mod registry;
+pub mod rng;
 pub mod stats;
 mod vec3;
 pub mod volume;

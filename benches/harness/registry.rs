@@ -132,13 +132,8 @@ const CUBE: [usize; 3] = [256, 256, 256];
 
 /// CT-like noise in [−1000, 1000) HU (xorshift; the same every run).
 pub fn noise_volume(shape: [usize; 3]) -> Array3<f32> {
-    let mut s = 0x2545_F491_4F6C_DD1Du64;
-    Array3::from_shape_simple_fn(shape, || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 40) as f32 / (1u64 << 24) as f32 * 2000.0 - 1000.0
-    })
+    let mut rng = hounsfield::rng::XorShift64::new(0x2545_F491_4F6C_DD1D);
+    Array3::from_shape_simple_fn(shape, || rng.next_f32() * 2000.0 - 1000.0)
 }
 
 struct FilterCase {

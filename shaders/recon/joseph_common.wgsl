@@ -1,5 +1,5 @@
 // Joseph's method on the GPU, shared by the forward projector and its exact transpose (twin
-// of Joseph::taps in src/recon/joseph.rs). Both kernels build every ray and its taps with the
+// of Joseph::ray_steps and Joseph::ray_taps in src/recon/joseph/rays.rs). Both kernels build every ray and its taps with the
 // functions below, in the same float operations, so the pair is adjoint to rounding.
 
 struct JosephParams {

@@ -1,5 +1,6 @@
 // Packs two weighted detector rows into one zero-padded complex row (see ramp_params.wgsl).
-// Weights: cosine[row, col] (FDK pre-weight) × short[view, col] (Parker); ones for parallel.
+// Weights, each when its flag is set: cosine[row, col] (FDK pre-weight) × short[view, col]
+// (Parker); none for parallel FBP.
 
 @group(0) @binding(1) var<storage, read> projections: array<f32>;
 @group(0) @binding(2) var<storage, read> cosine: array<f32>;
@@ -10,8 +11,14 @@ fn weighted(row: u32, k: u32) -> f32 {
     if row >= params.total_rows || k >= params.cols {
         return 0.0;
     }
-    let view = params.first_view + row / params.rows;
-    let w = cosine[(row % params.rows) * params.cols + k] * short_scan[view * params.cols + k];
+    var w = 1.0;
+    if (params.weights & WEIGHT_COSINE) != 0u {
+        w = cosine[(row % params.rows) * params.cols + k];
+    }
+    if (params.weights & WEIGHT_SHORT_SCAN) != 0u {
+        let view = params.first_view + row / params.rows;
+        w = w * short_scan[view * params.cols + k];
+    }
     return projections[row * params.cols + k] * w;
 }
 

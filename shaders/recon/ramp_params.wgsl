@@ -16,8 +16,9 @@ struct RampParams {
     first_view: u32,
     // 1: multiply by the response while reading (the first inverse stage).
     apply_response: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // WEIGHT_COSINE | WEIGHT_SHORT_SCAN: the pre-weights the pack kernel applies.
+    weights: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: RampParams;

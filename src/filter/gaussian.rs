@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::backend::Backend;
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
-use crate::filter::correlate1d::{Pass, Separable};
+use crate::filter::correlate1d::{Pass, Separable, check_mode};
 use crate::filter::rows::{symmetric_along_row, symmetric_rows};
 use crate::filter::{Filter, Spatial, check_ndim, per_axis};
 use crate::gpu::{GpuVolume, Recorder};
@@ -113,11 +113,7 @@ impl Gaussian {
                 ),
             ));
         }
-        if let BoundaryMode::Constant(c) = self.mode
-            && !c.is_finite()
-        {
-            return Err(Error::param("mode", format!("constant value {c} must be finite")));
-        }
+        check_mode(self.mode)?;
         let mut passes = Vec::new();
         for (axis, &s) in sigma.iter().enumerate() {
             if !(s.is_finite() && s >= 0.0) {

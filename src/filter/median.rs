@@ -27,6 +27,7 @@ use ndarray::{Array, Array3, ArrayView, ArrayView3};
 use crate::backend::Backend;
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
+use crate::filter::correlate1d::check_mode;
 use crate::filter::neighbourhood::{NeighbourRows, map_rows};
 use crate::filter::{Filter, Spatial, check_ndim};
 use crate::gpu::{Binding, TILE, uniform};
@@ -102,11 +103,7 @@ impl Median {
                 format!("radius {bad} is larger than the supported {MAX_RADIUS}; downsample first"),
             ));
         }
-        if let BoundaryMode::Constant(c) = self.mode
-            && !c.is_finite()
-        {
-            return Err(Error::param("mode", format!("constant value {c} must be finite")));
-        }
+        check_mode(self.mode)?;
         Ok(r)
     }
 }
@@ -332,7 +329,7 @@ fn median_row_generic(plan: &CpuPlan, rows: &NeighbourRows<'_>, scratch: &mut Sc
     let columns = &mut scratch.columns;
     let mut v = [[0.0f32; LANES]; CPU_NETWORK_MAX];
 
-    // 1. Sort the columns of every x position of the extended row, eight at a time.
+    // 1. Sort the columns of every x position of the extended row, LANES at a time.
     for x0 in (0..nx + w - 1).step_by(LANES) {
         for (i, lanes) in v[..c].iter_mut().enumerate() {
             lanes.copy_from_slice(&rows.row(i)[x0..x0 + LANES]);

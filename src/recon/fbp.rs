@@ -20,9 +20,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::recon::backproject::{DetectorMap, ViewMatrix};
-use crate::recon::fdk::filtered_backprojection_gpu;
+use crate::recon::geometry::{DetectorMap, ViewMatrix};
 use crate::recon::ramp::{RampWindow, filter_rows_cpu, frequency_response, padded_len};
+use crate::recon::stages::{FilteredBackprojection, Weighting};
 
 /// Image rows per parallel task: each view's filtered row is read once for all of them.
 const ROW_BLOCK: usize = 8;
@@ -289,23 +289,18 @@ impl Fbp2d {
         let views_padded: Vec<_> = padded.iter().map(|p| p.view().insert_axis(Axis(1))).collect();
         let stack = ndarray::concatenate(Axis(1), &views_padded).map_err(|e| Error::InvalidShape(e.to_string()))?;
         let n = stack.dim().2;
-        let response = frequency_response(padded_len(n), self.window, self.cutoff)?;
-        let ones_rows = vec![1.0f32; slices * n];
-        let ones_views = vec![1.0f32; views * n];
-        let scale = PI / (2.0 * views as f64);
         let radius = (size / 2) as f32;
-        let volume = filtered_backprojection_gpu(
-            ctx,
-            stack.view(),
-            &self.detector_map(n, size, slices),
-            &response,
-            (&ones_rows, &ones_views),
-            &vec![scale; views],
-            [slices, size, size],
-            self.circle.then_some((radius, radius, radius * radius)),
-            &mut |_, _| {},
-        )?;
-        volume.download(ctx)
+        // No pre-weights; skimage's scale π / (2 · views) as every view's weight.
+        let stages = FilteredBackprojection {
+            weighting: Weighting::default(),
+            response: frequency_response(padded_len(n), self.window, self.cutoff)?,
+            map: self.detector_map(n, size, slices),
+            view_weights: vec![PI / (2.0 * views as f64); views],
+            mask: self.circle.then_some((radius, radius, radius * radius)),
+        };
+        stages
+            .reconstruct_gpu(ctx, stack.view(), [slices, size, size], &mut |_, _| {})?
+            .download(ctx)
     }
 
     /// Reconstructs a `views × cols` sinogram on the GPU (see [`Fbp2d::reconstruct_stack_gpu`]).

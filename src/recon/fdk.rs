@@ -34,14 +34,15 @@
 
 use std::f64::consts::PI;
 
-use ndarray::{Array3, ArrayView3, Axis};
+use ndarray::{Array3, ArrayView3};
 
 use crate::error::{Error, Result};
-use crate::gpu::{GpuContext, GpuProjections, GpuVolume, Recorder, views_per_batch};
-use crate::recon::backproject::{Backprojector, DetectorMap, Mask};
+use crate::gpu::{GpuContext, GpuProjections, GpuVolume};
+use crate::recon::geometry::DetectorMap;
 use crate::recon::geometry::{Beam, Detector, Geometry};
 use crate::recon::parker::Scan;
-use crate::recon::ramp::{GpuRamp, RampWindow, equiangular_response, filter_rows_with, frequency_response, padded_len};
+use crate::recon::ramp::{RampWindow, equiangular_response, frequency_response, padded_len};
+use crate::recon::stages::{FilteredBackprojection, Weighting};
 use crate::volume::Grid;
 
 /// A grid of `voxel_mm = [z, y, x]` voxels whose centre lies on the isocentre (voxel
@@ -153,8 +154,9 @@ impl Fdk {
         }
     }
 
-    /// The pre-weights: `rows × cols` (cosine weights) and `views × cols` (short-scan weights).
-    pub(crate) fn pre_weights(&self) -> (Vec<f32>, Vec<f32>) {
+    /// The weighting stage: cosine weights (`rows × cols`) and, for short scans, Parker's
+    /// weights (`views × cols`; a full scan has none).
+    pub(crate) fn weighting(&self) -> Weighting {
         let g = &self.geometry;
         let d = self.detectorics();
         let coord = |col: usize| (col as f64 - d.centre_col) * d.spacing;
@@ -171,18 +173,34 @@ impl Fdk {
             })
             .map(|w| w as f32)
             .collect();
-        let parker = (0..g.views.len())
-            .flat_map(|view| {
-                (0..g.cols).map(move |col| {
-                    let gamma = match g.detector {
-                        Detector::Flat => (coord(col) / d.sid).atan(),
-                        Detector::Arc => coord(col),
-                    };
-                    self.scan.weight(view, gamma) as f32
+        let short_scan = self.is_short_scan().then(|| {
+            (0..g.views.len())
+                .flat_map(|view| {
+                    (0..g.cols).map(move |col| {
+                        let gamma = match g.detector {
+                            Detector::Flat => (coord(col) / d.sid).atan(),
+                            Detector::Arc => coord(col),
+                        };
+                        self.scan.weight(view, gamma) as f32
+                    })
                 })
-            })
-            .collect();
-        (cosine, parker)
+                .collect()
+        });
+        Weighting {
+            cosine: Some(cosine),
+            short_scan,
+        }
+    }
+
+    /// The reconstruction as stages for a volume on `grid`: weighting, ramp, back-projection.
+    pub(crate) fn stages(&self, grid: &Grid) -> Result<FilteredBackprojection> {
+        Ok(FilteredBackprojection {
+            weighting: self.weighting(),
+            response: self.response()?,
+            map: DetectorMap::new(&self.geometry, grid)?,
+            view_weights: self.view_weights(),
+            mask: None,
+        })
     }
 
     /// The ramp's frequency response for rows padded to [`padded_len`].
@@ -269,24 +287,6 @@ impl Fdk {
         Ok(())
     }
 
-    /// Pre-weighted, ramp-filtered projections on the CPU.
-    pub(crate) fn filter_cpu(&self, projections: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
-        check_finite(projections)?;
-        let (cosine, parker) = self.pre_weights();
-        let cols = self.geometry.cols;
-        let mut weighted = projections.to_owned();
-        for (view, mut stack) in weighted.axis_iter_mut(Axis(0)).enumerate() {
-            let short = &parker[view * cols..(view + 1) * cols];
-            for (row, mut line) in stack.axis_iter_mut(Axis(0)).enumerate() {
-                let cos = &cosine[row * cols..(row + 1) * cols];
-                for ((v, c), p) in line.iter_mut().zip(cos).zip(short) {
-                    *v *= c * p;
-                }
-            }
-        }
-        filter_rows_with(weighted.view(), &self.response()?)
-    }
-
     /// Reconstructs `views × rows × cols` projections into a `shape = [nz, ny, nx]` volume on
     /// `grid`, on the CPU.
     pub fn reconstruct_cpu(
@@ -296,47 +296,9 @@ impl Fdk {
         grid: &Grid,
     ) -> Result<Array3<f32>> {
         self.check(projections.dim(), shape, grid)?;
-        let filtered = self.filter_cpu(projections)?;
-        Backprojector::new(&self.geometry, shape, grid)?.backproject_cpu(filtered.view(), &self.view_weights())
+        check_finite(projections)?;
+        self.stages(grid)?.reconstruct_cpu(projections, shape)
     }
-}
-
-/// Filtered back-projection on the GPU of host projections: views go up one batch (one
-/// binding) at a time, are pre-weighted and ramp-filtered in place by [`GpuRamp`] and
-/// back-projected into the resident volume, slab by slab; one submission per batch, so GPU
-/// memory holds one batch and the volume, whatever the number of views.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn filtered_backprojection_gpu(
-    ctx: &GpuContext,
-    projections: ArrayView3<'_, f32>,
-    map: &DetectorMap,
-    response: &[f64],
-    (cosine, short_scan): (&[f32], &[f32]),
-    view_weights: &[f64],
-    shape: [usize; 3],
-    mask: Option<Mask>,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<GpuVolume> {
-    let (views, rows, cols) = projections.dim();
-    let volume = GpuVolume::zeros(ctx, shape)?;
-    let per_batch = views_per_batch(ctx, rows, cols)?;
-    let (ramp, table) = {
-        let rec = Recorder::new(ctx);
-        (
-            GpuRamp::new(&rec, response, cosine, short_scan, rows, cols)?,
-            rec.constants(&map.gpu_table(view_weights)),
-        )
-    };
-    for first in (0..views).step_by(per_batch) {
-        let last = (first + per_batch).min(views);
-        let batch = GpuVolume::upload(ctx, projections.slice(ndarray::s![first..last, .., ..]))?;
-        let mut rec = Recorder::new(ctx);
-        ramp.record(&mut rec, &batch, first)?;
-        map.record_batch(&mut rec, &table, &batch, first, &volume, mask)?;
-        rec.submit()?;
-        progress(last, views);
-    }
-    Ok(volume)
 }
 
 impl Fdk {
@@ -352,18 +314,7 @@ impl Fdk {
     ) -> Result<GpuVolume> {
         self.check(projections.dim(), shape, grid)?;
         check_finite(projections)?;
-        let (cosine, short_scan) = self.pre_weights();
-        filtered_backprojection_gpu(
-            ctx,
-            projections,
-            &DetectorMap::new(&self.geometry, grid)?,
-            &self.response()?,
-            (&cosine, &short_scan),
-            &self.view_weights(),
-            shape,
-            None,
-            progress,
-        )
+        self.stages(grid)?.reconstruct_gpu(ctx, projections, shape, progress)
     }
 
     /// Reconstructs `views × rows × cols` host projections on the GPU: the views travel in
@@ -392,19 +343,6 @@ impl Fdk {
     ) -> Result<GpuVolume> {
         let [views, rows, cols] = projections.shape();
         self.check((views, rows, cols), shape, grid)?;
-        let map = DetectorMap::new(&self.geometry, grid)?;
-        let (cosine, short_scan) = self.pre_weights();
-        let volume = GpuVolume::zeros(ctx, shape)?;
-        let mut rec = Recorder::new(ctx);
-        let ramp = GpuRamp::new(&rec, &self.response()?, &cosine, &short_scan, rows, cols)?;
-        let table = rec.constants(&map.gpu_table(&self.view_weights()));
-        for (first, batch) in projections.batches() {
-            let copy = rec.duplicate(batch)?;
-            ramp.record(&mut rec, &copy, first)?;
-            map.record_batch(&mut rec, &table, &copy, first, &volume, None)?;
-            rec.recycle(copy);
-        }
-        rec.submit()?;
-        Ok(volume)
+        self.stages(grid)?.reconstruct_resident(ctx, projections, shape)
     }
 }

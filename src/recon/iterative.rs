@@ -429,12 +429,9 @@ impl Iterative {
             SubsetOrder::Interleaved => (0..k).map(|s| (s..views).step_by(k).collect()).collect(),
             SubsetOrder::Sequential | SubsetOrder::Random(_) => {
                 if let SubsetOrder::Random(seed) = self.order {
-                    let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
+                    let mut rng = crate::rng::XorShift64::new(seed ^ 0x9E37_79B9_7F4A_7C15);
                     for i in (1..views).rev() {
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
-                        order.swap(i, (state % (i as u64 + 1)) as usize);
+                        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
                     }
                 }
                 (0..k)

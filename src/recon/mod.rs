@@ -16,13 +16,14 @@ pub(crate) mod parker;
 pub mod phantom;
 pub mod projector;
 pub mod ramp;
+pub(crate) mod stages;
 pub mod voxel_driven;
 
-pub use backproject::{Backprojector, DetectorMap, ViewMatrix};
+pub use backproject::Backprojector;
 pub use fan::FanFbp;
 pub use fbp::Fbp2d;
 pub use fdk::{Fdk, centred_grid};
-pub use geometry::{Beam, Detector, Geometry, View};
+pub use geometry::{Beam, Detector, DetectorMap, Geometry, View, ViewMatrix};
 pub use iterative::Iterative;
 pub use joseph::Joseph;
 pub use phantom::{Ellipsoid, Phantom, SheppLogan};

@@ -16,6 +16,7 @@ use realfft::RealFftPlanner;
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder};
+use crate::recon::stages::Weighting;
 
 /// The window applied to the ramp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -224,8 +225,12 @@ struct RampParams {
     sign: f32,
     first_view: u32,
     apply_response: u32,
-    _pad: [u32; 2],
+    weights: u32,
+    _pad: u32,
 }
+
+// Which pre-weights the pack kernel applies (bits of `RampParams::weights`).
+crate::wgsl_constants!(WEIGHT_FLAGS: u32 { WEIGHT_COSINE = 1, WEIGHT_SHORT_SCAN = 2 });
 
 const RAMP_PARAMS: &str = include_str!("../../shaders/recon/ramp_params.wgsl");
 
@@ -240,7 +245,7 @@ pub(crate) static PACK: KernelSpec = KernelSpec {
         Binding::Read,
         Binding::ReadWrite,
     ],
-    constants: &[],
+    constants: &[WEIGHT_FLAGS],
 };
 
 pub(crate) static FFT_STAGE: KernelSpec = KernelSpec {
@@ -269,8 +274,10 @@ pub(crate) static UNPACK: KernelSpec = KernelSpec {
 /// data, in place, in chunks of rows that fit one binding. The projections never leave the GPU.
 pub(crate) struct GpuRamp {
     response: wgpu::Buffer,
-    cosine: wgpu::Buffer,
-    short_scan: wgpu::Buffer,
+    /// The weight tables (the device's placeholder for an absent one) and which are present.
+    cosine: Option<wgpu::Buffer>,
+    short_scan: Option<wgpu::Buffer>,
+    weights: u32,
     rows: usize,
     cols: usize,
     n: usize,
@@ -278,26 +285,33 @@ pub(crate) struct GpuRamp {
 
 impl GpuRamp {
     /// Tables for `rows × cols` detectors: `response` (the `n/2 + 1` frequencies of
-    /// [`frequency_response`] for `n = padded_len(cols)`), the `rows × cols` pre-weights and
-    /// the `views × cols` short-scan weights.
+    /// [`frequency_response`] for `n = padded_len(cols)`) and the weighting stage (`rows × cols`
+    /// cosine weights and `views × cols` short-scan weights, each optional).
     pub(crate) fn new(
         rec: &Recorder<'_>,
         response: &[f64],
-        cosine: &[f32],
-        short_scan: &[f32],
+        weighting: &Weighting,
         rows: usize,
         cols: usize,
     ) -> Result<GpuRamp> {
         let n = padded_len(cols);
-        if response.len() != n / 2 + 1 || cosine.len() != rows * cols || !short_scan.len().is_multiple_of(cols) {
+        let cosine_ok = weighting.cosine.as_ref().is_none_or(|c| c.len() == rows * cols);
+        let short_ok = weighting
+            .short_scan
+            .as_ref()
+            .is_none_or(|w| w.len().is_multiple_of(cols));
+        if response.len() != n / 2 + 1 || !cosine_ok || !short_ok {
             return Err(Error::Gpu("internal: ramp tables do not match the detector".into()));
         }
         // The inverse FFT is unnormalised: fold 1/n into the response.
         let scaled: Vec<f32> = response.iter().map(|&r| (r / n as f64) as f32).collect();
+        let weights = u32::from(weighting.cosine.is_some()) * WEIGHT_COSINE
+            + u32::from(weighting.short_scan.is_some()) * WEIGHT_SHORT_SCAN;
         Ok(GpuRamp {
             response: rec.constants(&scaled),
-            cosine: rec.constants(cosine),
-            short_scan: rec.constants(short_scan),
+            cosine: weighting.cosine.as_ref().map(|c| rec.constants(c)),
+            short_scan: weighting.short_scan.as_ref().map(|w| rec.constants(w)),
+            weights,
             rows,
             cols,
             n,
@@ -311,6 +325,7 @@ impl GpuRamp {
         if (rows, cols) != (self.rows, self.cols) {
             return Err(Error::Gpu("internal: batch does not match the ramp tables".into()));
         }
+        let placeholder = rec.context().placeholder();
         let n = self.n as u64;
         let pair_bytes = n * 8;
         let max_binding = rec.context().max_storage_binding();
@@ -340,7 +355,8 @@ impl GpuRamp {
                 sign,
                 first_view: first_view as u32,
                 apply_response: u32::from(apply_response),
-                _pad: [0; 2],
+                weights: self.weights,
+                _pad: 0,
             };
             let uniform = rec.uniform(&params(1, -1.0, false));
             fn window(buffer: &wgpu::Buffer, size: u64) -> BufferWindow<'_> {
@@ -355,8 +371,8 @@ impl GpuRamp {
                 &[
                     BufferWindow::whole(&uniform),
                     BufferWindow::whole(batch.buffer()),
-                    BufferWindow::whole(&self.cosine),
-                    BufferWindow::whole(&self.short_scan),
+                    BufferWindow::whole(self.cosine.as_ref().unwrap_or(placeholder)),
+                    BufferWindow::whole(self.short_scan.as_ref().unwrap_or(placeholder)),
                     window(&scratch[0], pairs * pair_bytes),
                 ],
                 pairs * n,

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, uniform};
 use crate::gpu::{BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, for_each_volume_slab, wgsl};
-use crate::recon::backproject::DetectorMap;
+use crate::recon::geometry::DetectorMap;
 use crate::recon::geometry::{BEAM_ARC, BEAM_CODES, BEAM_PARALLEL, Geometry};
 use crate::recon::projector::{self, Projector, ProjectorKind};
 use crate::vec3::{cross, dot, norm, sub};

@@ -146,17 +146,10 @@ pub fn assert_close_f32(actual: ArrayViewD<'_, f32>, expected: ArrayViewD<'_, f3
     assert_close(actual, expected.view(), rtol, atol, what);
 }
 
-/// Deterministic pseudo-random values in [0, 1) (xorshift; no external RNG crate needed).
+/// Deterministic pseudo-random values in [0, 1) (the library's xorshift).
 pub fn random_values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32
-        })
-        .collect()
+    let mut rng = hounsfield::rng::XorShift64::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    (0..n).map(|_| rng.next_f32()).collect()
 }
 
 /// A random `(z, y, x)` volume.

@@ -5,8 +5,8 @@ use super::Joseph;
 use crate::error::Result;
 use crate::gpu::{Binding, uniform};
 use crate::gpu::{BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, for_each_volume_slab, wgsl};
-use crate::recon::backproject::DetectorMap;
 use crate::recon::geometry::BEAM_CODES;
+use crate::recon::geometry::DetectorMap;
 
 /// Twin of `JosephParams` in `shaders/recon/joseph_common.wgsl`.
 #[repr(C)]

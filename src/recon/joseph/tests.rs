@@ -8,15 +8,8 @@ use crate::recon::{Detector, Phantom, SheppLogan};
 use crate::volume::Grid;
 
 fn random(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect()
+    let mut rng = crate::rng::XorShift64::new(seed | 1);
+    (0..n).map(|_| rng.next_f32() - 0.5).collect()
 }
 
 fn dot(a: &Array3<f32>, b: &Array3<f32>) -> f64 {

@@ -13,6 +13,10 @@
 //! Columns are centred on `(n − 1)/2 + offset`; an arc (equiangular) fan detector is the circle
 //! of radius SDD about the source, its columns `spacing / SDD` radians apart.
 
+mod matrices;
+
+pub use matrices::{DetectorMap, ViewMatrix};
+
 use crate::error::{Error, Result};
 
 /// Parallel rays or rays from a point source.

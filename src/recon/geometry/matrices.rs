@@ -1,0 +1,114 @@
+//! Projection matrices: each view of a [`Geometry`] reduced to a 3×4 matrix acting on
+//! homogeneous voxel indices `(x, y, z, 1)` of a volume on a [`Grid`] (RTK's and ASTRA's
+//! projection matrices). `(U, V, W)` give detector column `U / W` and row `V / W` for flat
+//! detectors and parallel beams, and column `atan2(U, W) · SDD / du` for arc detectors. `W` is
+//! normalised to 1 at the isocentre, so for divergent beams it is the distance along the central
+//! ray over SID (the FDK distance weight is `1 / W²`; arcs: `1 / (U² + W²)`); parallel beams have
+//! `W = 1`. The voxel-driven back-projector, FBP/FDK and the projector pairs all read them.
+
+use crate::error::Result;
+use crate::recon::geometry::{Beam, Detector, Geometry};
+use crate::vec3::{cross, dot, norm, sub};
+use crate::volume::Grid;
+
+/// The projection matrix of one view, rows `U`, `V`, `W` over `(x, y, z, 1)` voxel indices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ViewMatrix {
+    /// Rows `U`, `V`, `W`.
+    pub rows: [[f64; 4]; 3],
+}
+
+/// An affine form `c · X + k` in mm turned into one over voxel indices of `grid`.
+fn in_voxels(c: [f64; 3], k: f64, grid: &Grid) -> [f64; 4] {
+    // grid.spacing is (z, y, x); grid.origin is (x, y, z).
+    [
+        c[0] * grid.spacing[2],
+        c[1] * grid.spacing[1],
+        c[2] * grid.spacing[0],
+        dot(c, grid.origin) + k,
+    ]
+}
+
+/// Detector coordinates of a voxel for one geometry: matrices, detector size and shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorMap {
+    /// One matrix per view.
+    pub matrices: Vec<ViewMatrix>,
+    /// Detector rows and columns.
+    pub rows: usize,
+    /// Detector columns.
+    pub cols: usize,
+    /// `Some((SDD / du, centre column))` for arc detectors.
+    pub arc: Option<(f64, f64)>,
+}
+
+impl DetectorMap {
+    /// The matrices of every view of `geometry` for a volume on `grid` (voxel centres at
+    /// `origin + index · spacing`, identity direction, in the geometry's frame).
+    pub fn new(geometry: &Geometry, grid: &Grid) -> Result<DetectorMap> {
+        grid.validate()?;
+        let g = geometry;
+        let centre_col = (g.cols as f64 - 1.0) / 2.0 - g.offset_u;
+        let centre_row = (g.rows as f64 - 1.0) / 2.0 - g.offset_v;
+        let flat_2d = g.rows == 1;
+        let mut arc = None;
+        let matrices = g
+            .views
+            .iter()
+            .map(|view| {
+                let (a, b) = (view.u, view.v);
+                let rows = match (g.beam, g.detector) {
+                    (Beam::Parallel, _) => {
+                        // X + t r = d + p a + q b: Cramer's rule gives p, q affine in X.
+                        let r = view.source;
+                        let den = dot(r, cross(a, b));
+                        let cu = cross(r, b);
+                        let cv = cross(a, r);
+                        let d = view.detector_centre;
+                        let u = in_voxels(cu.map(|c| -c / den), dot(d, cu) / den + centre_col, grid);
+                        let v = in_voxels(cv.map(|c| -c / den), dot(d, cv) / den + centre_row, grid);
+                        [u, if flat_2d { [0.0; 4] } else { v }, [0.0, 0.0, 0.0, 1.0]]
+                    }
+                    (Beam::Divergent, Detector::Flat) => {
+                        // s + t (X − s) = d + p a + q b, with U, V, W linear in X − s.
+                        let s = view.source;
+                        let ds = sub(view.detector_centre, s);
+                        let (cu, cv, cw) = (cross(b, ds), cross(ds, a), cross(a, b));
+                        // Normalise W to 1 at the isocentre (X = 0).
+                        let w0 = -dot(s, cw);
+                        let form = |c: [f64; 3]| (c.map(|x| x / w0), -dot(s, c) / w0);
+                        let (uc, uk) = form(cu);
+                        let (vc, vk) = form(cv);
+                        let (wc, wk) = form(cw);
+                        let w = in_voxels(wc, wk, grid);
+                        let u = in_voxels(uc, uk, grid);
+                        let v = in_voxels(vc, vk, grid);
+                        let shift = |row: [f64; 4], c: f64| std::array::from_fn(|i| row[i] + c * w[i]);
+                        [
+                            shift(u, centre_col),
+                            if flat_2d { [0.0; 4] } else { shift(v, centre_row) },
+                            w,
+                        ]
+                    }
+                    (Beam::Divergent, Detector::Arc) => {
+                        // U, W: the point across and along the central ray, over SID.
+                        let s = view.source;
+                        let sid = norm(s);
+                        let central = sub(view.detector_centre, s).map(|c| c / norm(sub(view.detector_centre, s)));
+                        let across = a.map(|c| c / norm(a));
+                        let form = |c: [f64; 3]| in_voxels(c.map(|x| x / sid), -dot(s, c) / sid, grid);
+                        arc = Some((g.sdd / norm(a), centre_col));
+                        [form(across), [0.0; 4], form(central)]
+                    }
+                };
+                ViewMatrix { rows }
+            })
+            .collect();
+        Ok(DetectorMap {
+            matrices,
+            rows: g.rows,
+            cols: g.cols,
+            arc,
+        })
+    }
+}
