@@ -7,32 +7,14 @@
 
 mod common;
 
-use common::{gpus, gpus_small_bindings, random_volume};
+use common::{all_gpus, random_volume, relative_error};
 use hounsfield::gpu::{GpuProjections, GpuVolume};
 use hounsfield::recon::iterative::{Control, Iterative, Method};
 use hounsfield::recon::{Detector, Geometry, Phantom, ProjectorKind, SheppLogan, centred_grid};
 use ndarray::{Array3, ArrayD};
 
-/// Largest difference relative to the largest magnitude of `expected`.
-fn relative_error(actual: &ArrayD<f32>, expected: &ArrayD<f32>) -> f64 {
-    assert_eq!(actual.shape(), expected.shape());
-    let peak = expected.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
-    let worst = actual
-        .iter()
-        .zip(expected)
-        .fold(0.0f64, |m, (&a, &e)| m.max((f64::from(a) - f64::from(e)).abs()));
-    assert!(peak > 0.0, "the reference is all zeros");
-    worst / peak
-}
-
 fn dot(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f64 {
     a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum()
-}
-
-fn all_gpus() -> Vec<(std::sync::Arc<hounsfield::gpu::GpuContext>, &'static str)> {
-    let mut list: Vec<_> = gpus().into_iter().map(|c| (c, "default bindings")).collect();
-    list.extend(gpus_small_bindings().into_iter().map(|c| (c, "64 KiB bindings")));
-    list
 }
 
 /// Geometries of every beam and detector, at sizes that are not multiples of the workgroups.

@@ -5,30 +5,12 @@
 
 mod common;
 
-use common::{fixture, gpus, gpus_small_bindings, random_volume};
+use common::{all_gpus, fixture, random_volume, relative_error};
 use hounsfield::gpu::GpuProjections;
 use hounsfield::recon::{
     Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, Phantom, RampWindow, SheppLogan, centred_grid,
 };
 use ndarray::{ArrayD, Axis, Ix2};
-
-/// Largest difference relative to the largest magnitude of `expected`.
-fn relative_error(actual: &ArrayD<f32>, expected: &ArrayD<f32>) -> f64 {
-    assert_eq!(actual.shape(), expected.shape());
-    let peak = expected.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
-    let worst = actual
-        .iter()
-        .zip(expected)
-        .fold(0.0f64, |m, (&a, &e)| m.max((f64::from(a) - f64::from(e)).abs()));
-    assert!(peak > 0.0, "the reference is all zeros");
-    worst / peak
-}
-
-fn all_gpus() -> Vec<(std::sync::Arc<hounsfield::gpu::GpuContext>, &'static str)> {
-    let mut list: Vec<_> = gpus().into_iter().map(|c| (c, "default bindings")).collect();
-    list.extend(gpus_small_bindings().into_iter().map(|c| (c, "64 KiB bindings")));
-    list
-}
 
 #[test]
 fn gpu_fbp_matches_the_cpu_and_scikit_image_for_every_filter() {

@@ -34,30 +34,26 @@ pub(crate) static MOMENTS: KernelSpec = KernelSpec {
     bindings: &[uniform::<WindowParams>(), Binding::Read, Binding::ReadWrite],
     constants: &[REDUCTION],
 };
-pub(crate) static HISTOGRAM_LOCAL: KernelSpec = KernelSpec {
-    name: "gpu/histogram_local",
-    sources: &[wgsl::FLOAT, include_str!("../../shaders/gpu/histogram.wgsl")],
-    entry: "histogram_local",
-    bindings: &[
-        uniform::<WindowParams>(),
-        Binding::Read,
-        Binding::Read,
-        Binding::ReadWrite,
-    ],
-    constants: &[REDUCTION],
-};
-pub(crate) static HISTOGRAM_GLOBAL: KernelSpec = KernelSpec {
-    name: "gpu/histogram_global",
-    sources: &[wgsl::FLOAT, include_str!("../../shaders/gpu/histogram.wgsl")],
-    entry: "histogram_global",
-    bindings: &[
-        uniform::<WindowParams>(),
-        Binding::Read,
-        Binding::Read,
-        Binding::ReadWrite,
-    ],
-    constants: &[REDUCTION],
-};
+pub(crate) static HISTOGRAM_LOCAL: KernelSpec = histogram_kernel("gpu/histogram_local", "histogram_local");
+pub(crate) static HISTOGRAM_GLOBAL: KernelSpec = histogram_kernel("gpu/histogram_global", "histogram_global");
+
+/// Both histogram kernels: one shader, two entry points (counts in workgroup memory or not).
+const fn histogram_kernel(name: &'static str, entry: &'static str) -> KernelSpec {
+    KernelSpec {
+        name,
+        sources: &[wgsl::FLOAT, include_str!("../../shaders/gpu/histogram.wgsl")],
+        entry,
+        bindings: HISTOGRAM_BINDINGS,
+        constants: &[REDUCTION],
+    }
+}
+
+const HISTOGRAM_BINDINGS: &[Binding] = &[
+    uniform::<WindowParams>(),
+    Binding::Read,
+    Binding::Read,
+    Binding::ReadWrite,
+];
 
 /// Twin of `Params` in `moments.wgsl` and `histogram.wgsl`.
 #[repr(C)]

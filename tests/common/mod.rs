@@ -171,3 +171,23 @@ pub fn sitk_grid(g: &[f64]) -> hounsfield::Grid {
         ],
     }
 }
+
+/// Largest difference relative to the largest magnitude of `expected`.
+pub fn relative_error(actual: &ndarray::ArrayD<f32>, expected: &ndarray::ArrayD<f32>) -> f64 {
+    assert_eq!(actual.shape(), expected.shape());
+    let peak = expected.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
+    let worst = actual
+        .iter()
+        .zip(expected)
+        .fold(0.0f64, |m, (&a, &e)| m.max((f64::from(a) - f64::from(e)).abs()));
+    assert!(peak > 0.0, "the reference is all zeros");
+    worst / peak
+}
+
+/// Every adapter with its default bindings, then with 64 KiB bindings (volume slabs, view
+/// batches, chunked rows), labelled.
+pub fn all_gpus() -> Vec<(Arc<GpuContext>, &'static str)> {
+    let mut list: Vec<_> = gpus().into_iter().map(|c| (c, "default bindings")).collect();
+    list.extend(gpus_small_bindings().into_iter().map(|c| (c, "64 KiB bindings")));
+    list
+}

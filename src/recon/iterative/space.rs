@@ -97,6 +97,11 @@ fn slice_mut(a: &mut Array3<f32>) -> &mut [f32] {
     a.as_slice_mut().expect("the space's arrays are in standard layout")
 }
 
+/// `op` on arrays (volumes and projections alike on the CPU).
+fn apply_cpu(op: VectorOp, a: &mut Array3<f32>, b: Option<&Array3<f32>>, c: Option<&Array3<f32>>) -> Result<()> {
+    op.apply_cpu(slice_mut(a), b.map(slice), c.map(slice))
+}
+
 impl Space for CpuSpace {
     type Vol = Array3<f32>;
     type Proj = Array3<f32>;
@@ -139,7 +144,7 @@ impl Space for CpuSpace {
         b: Option<&Array3<f32>>,
         c: Option<&Array3<f32>>,
     ) -> Result<()> {
-        op.apply_cpu(slice_mut(a), b.map(slice), c.map(slice))
+        apply_cpu(op, a, b, c)
     }
 
     fn proj_op(
@@ -149,7 +154,7 @@ impl Space for CpuSpace {
         b: Option<&Array3<f32>>,
         c: Option<&Array3<f32>>,
     ) -> Result<()> {
-        op.apply_cpu(slice_mut(a), b.map(slice), c.map(slice))
+        apply_cpu(op, a, b, c)
     }
 
     fn mask(&mut self, x: &mut Array3<f32>) -> Result<()> {

@@ -4,7 +4,9 @@
 use super::Joseph;
 use crate::error::Result;
 use crate::gpu::{Binding, uniform};
-use crate::gpu::{BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, for_each_volume_slab, wgsl};
+use crate::gpu::{
+    BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, VolumeSlab, for_each_volume_slab, wgsl,
+};
 use crate::recon::geometry::BEAM_CODES;
 use crate::recon::geometry::DetectorMap;
 
@@ -75,17 +77,18 @@ struct JosephTables {
 }
 
 impl Joseph {
-    fn params(&self, count: usize, first_view: usize) -> JosephParams {
+    /// The parameters of one dispatch: `count` views from `first_view`, the volume slab `slab`.
+    fn params(&self, count: usize, first_view: usize, slab: &VolumeSlab<'_>) -> JosephParams {
         let g = &self.geometry;
         let [nz, ny, nx] = self.shape;
         JosephParams {
             nx: nx as u32,
             ny: ny as u32,
             nz: nz as u32,
-            slab_z0: 0,
-            slab_z1: nz as u32,
-            win_z0: 0,
-            vol_offset: 0,
+            slab_z0: slab.z0 as u32,
+            slab_z1: slab.z1 as u32,
+            win_z0: slab.z0 as u32,
+            vol_offset: slab.offset,
             cols: g.cols as u32,
             rows: g.rows as u32,
             views: count as u32,
@@ -149,13 +152,7 @@ impl Joseph {
             let count = batch.shape()[0];
             // One slice of overlap: a ray interpolates between a slab's last slice and the next.
             for_each_volume_slab(rec, volume, 1, |rec, slab| {
-                let params = rec.uniform(&JosephParams {
-                    slab_z0: slab.z0 as u32,
-                    slab_z1: slab.z1 as u32,
-                    win_z0: slab.z0 as u32,
-                    vol_offset: slab.offset,
-                    ..self.params(count, first)
-                });
+                let params = rec.uniform(&self.params(count, first, &slab));
                 rec.dispatch_linear(
                     &FORWARD,
                     &[
@@ -182,13 +179,7 @@ impl Joseph {
         for (first, batch) in projections.batches() {
             let count = batch.shape()[0];
             for_each_volume_slab(rec, out, 0, |rec, slab| {
-                let params = rec.uniform(&JosephParams {
-                    slab_z0: slab.z0 as u32,
-                    slab_z1: slab.z1 as u32,
-                    win_z0: slab.z0 as u32,
-                    vol_offset: slab.offset,
-                    ..self.params(count, first)
-                });
+                let params = rec.uniform(&self.params(count, first, &slab));
                 rec.dispatch_grid(
                     &BACKWARD,
                     &[
