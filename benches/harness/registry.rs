@@ -116,8 +116,55 @@ pub fn workloads() -> Vec<Workload> {
     let mut all = filters();
     all.extend(statistics());
     all.extend(reconstruction());
+    all.extend(projectors());
     all.extend(iterative());
     all
+}
+
+/// A name made at run time, for the workloads generated from the library's registries (the
+/// harness runs once; the few bytes are never freed).
+fn leak(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
+/// Every projector pair of `ProjectorKind::ALL`: forward and transpose on the cone-beam problem,
+/// and (for the pairs other than Joseph's, which every iterative workload uses) SIRT.
+fn projectors() -> Vec<Workload> {
+    ProjectorKind::ALL
+        .into_iter()
+        .flat_map(|kind| {
+            let n = kind.name();
+            let mut list = vec![
+                Workload {
+                    name: leak(format!("{n}_forward_cone")),
+                    covers: vec![leak(format!("projector:{n}:forward"))],
+                    category: Category::Reconstruction,
+                    tolerance: 1e-4,
+                    scaling: kind == ProjectorKind::Joseph,
+                    make: Box::new(move |sizing| projector_case(sizing, kind, true)),
+                },
+                Workload {
+                    name: leak(format!("{n}_transpose_cone")),
+                    covers: vec![leak(format!("projector:{n}:transpose"))],
+                    category: Category::Reconstruction,
+                    tolerance: 1e-4,
+                    scaling: false,
+                    make: Box::new(move |sizing| projector_case(sizing, kind, false)),
+                },
+            ];
+            if kind != ProjectorKind::Joseph {
+                list.push(Workload {
+                    name: leak(format!("sirt_2d_{n}")),
+                    covers: vec![leak(format!("projector:{n}:iterative"))],
+                    category: Category::Iterative,
+                    tolerance: 1e-4,
+                    scaling: false,
+                    make: Box::new(move |sizing| iterative_case(sizing, Method::Sirt, 2, kind)),
+                });
+            }
+            list
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -690,38 +737,6 @@ fn reconstruction() -> Vec<Workload> {
                 }))
             }),
         },
-        Workload {
-            name: "joseph_forward_cone",
-            covers: vec!["projector:joseph:forward"],
-            category: Category::Reconstruction,
-            tolerance: 1e-4,
-            scaling: true,
-            make: Box::new(|sizing| projector_case(sizing, ProjectorKind::Joseph, true)),
-        },
-        Workload {
-            name: "joseph_transpose_cone",
-            covers: vec!["projector:joseph:transpose"],
-            category: Category::Reconstruction,
-            tolerance: 1e-4,
-            scaling: false,
-            make: Box::new(|sizing| projector_case(sizing, ProjectorKind::Joseph, false)),
-        },
-        Workload {
-            name: "voxel_driven_forward_cone",
-            covers: vec!["projector:voxel_driven:forward"],
-            category: Category::Reconstruction,
-            tolerance: 1e-4,
-            scaling: false,
-            make: Box::new(|sizing| projector_case(sizing, ProjectorKind::VoxelDriven, true)),
-        },
-        Workload {
-            name: "voxel_driven_transpose_cone",
-            covers: vec!["projector:voxel_driven:transpose"],
-            category: Category::Reconstruction,
-            tolerance: 1e-4,
-            scaling: false,
-            make: Box::new(|sizing| projector_case(sizing, ProjectorKind::VoxelDriven, false)),
-        },
     ]
 }
 
@@ -823,14 +838,5 @@ fn iterative() -> Vec<Workload> {
             2,
             1e-4
         ),
-        // Every iterative method runs with every projector; one workload shows the second pair.
-        Workload {
-            name: "sirt_2d_voxel_driven",
-            covers: vec!["projector:voxel_driven:iterative"],
-            category: Category::Iterative,
-            tolerance: 1e-4,
-            scaling: false,
-            make: Box::new(|sizing| iterative_case(sizing, Method::Sirt, 2, ProjectorKind::VoxelDriven)),
-        },
     ]
 }

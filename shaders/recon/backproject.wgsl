@@ -8,13 +8,10 @@
 // + arc_centre for arcs. Distance weight 1/W² (flat), 1/(U² + W²) (arc).
 
 struct Params {
+    // The output slab (common/volume_slab.wgsl).
+    slab: VolumeSlab,
     nx: u32,
     ny: u32,
-    // Slices in this slab and the slab's first slice in the volume.
-    nz: u32,
-    z0: u32,
-    // Element offset of the slab's first voxel in the bound output window.
-    out_offset: u32,
     cols: u32,
     rows: u32,
     // Views in this batch and the first one's index in `matrices`.
@@ -27,7 +24,6 @@ struct Params {
     mask_cx: f32,
     mask_cy: f32,
     mask_r2: f32,
-    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -59,11 +55,12 @@ fn backproject(@builtin(global_invocation_id) gid: vec3<u32>) {
     let x = gid.x;
     let y = gid.y;
     let zs = gid.z * ZPT;
-    if x >= params.nx || y >= params.ny || zs >= params.nz {
+    let nz = params.slab.z1 - params.slab.z0;
+    if x >= params.nx || y >= params.ny || zs >= nz {
         return;
     }
     var acc = array<f32, ZPT>();
-    let pos = vec4<f32>(f32(x), f32(y), f32(params.z0 + zs), 1.0);
+    let pos = vec4<f32>(f32(x), f32(y), f32(params.slab.z0 + zs), 1.0);
     for (var v = 0u; v < params.views; v++) {
         let m = (params.first_view + v) * 4u;
         let mu = matrices[m];
@@ -93,8 +90,8 @@ fn backproject(@builtin(global_invocation_id) gid: vec3<u32>) {
     let dy = f32(y) - params.mask_cy;
     let outside = params.mask_r2 >= 0.0 && dx * dx + dy * dy > params.mask_r2;
     for (var t = 0u; t < ZPT; t++) {
-        if zs + t < params.nz {
-            let i = params.out_offset + ((zs + t) * params.ny + y) * params.nx + x;
+        if zs + t < nz {
+            let i = slab_index(params.slab, params.nx, params.ny, x, y, params.slab.z0 + zs + t);
             volume[i] = select(volume[i] + acc[t], 0.0, outside);
         }
     }

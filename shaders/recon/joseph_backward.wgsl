@@ -31,8 +31,8 @@ fn detector_position(view: u32, pos: vec3<f32>) -> vec3<f32> {
 fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let x = i32(gid.x);
     let y = i32(gid.y);
-    let z = i32(gid.z + params.slab_z0);
-    if gid.x >= params.nx || gid.y >= params.ny || u32(z) >= params.slab_z1 {
+    let z = i32(gid.z + params.slab.z0);
+    if gid.x >= params.nx || gid.y >= params.ny || u32(z) >= params.slab.z1 {
         return;
     }
     let j = vec3<i32>(x, y, z);
@@ -115,6 +115,6 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
         }
     }
-    let i = params.vol_offset + ((u32(z) - params.win_z0) * params.ny + u32(y)) * params.nx + u32(x);
+    let i = slab_index(params.slab, params.nx, params.ny, u32(x), u32(y), u32(z));
     volume[i] += acc;
 }

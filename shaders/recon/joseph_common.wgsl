@@ -3,17 +3,13 @@
 // functions below, in the same float operations, so the pair is adjoint to rounding.
 
 struct JosephParams {
+    // Forward: samples whose owning slice is in [slab.z0, slab.z1) belong to this dispatch (the
+    // window holds one more slice). Backward: the output slab.
+    slab: VolumeSlab,
     // Whole volume.
     nx: u32,
     ny: u32,
     nz: u32,
-    // Forward: samples whose owning slice is in [slab_z0, slab_z1) belong to this dispatch.
-    // Backward: the output slab.
-    slab_z0: u32,
-    slab_z1: u32,
-    // First slice of the bound volume window and its element offset in the window.
-    win_z0: u32,
-    vol_offset: u32,
     cols: u32,
     rows: u32,
     // Views of this batch and the first one's index in the view tables.

@@ -5,7 +5,7 @@
 @group(0) @binding(3) var<storage, read_write> projections: array<f32>;
 
 fn voxel(x: i32, y: i32, z: i32) -> f32 {
-    return volume[params.vol_offset + ((u32(z) - params.win_z0) * params.ny + u32(y)) * params.nx + u32(x)];
+    return volume[slab_index(params.slab, params.nx, params.ny, u32(x), u32(y), u32(z))];
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -31,8 +31,8 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     var k0 = 0i;
     var k1 = i32(n[m]);
     if m == 2u {
-        k0 = i32(params.slab_z0);
-        k1 = i32(params.slab_z1);
+        k0 = i32(params.slab.z0);
+        k1 = i32(params.slab.z1);
     }
     // Clip to where the other coordinates are within one voxel of the volume (a cheap
     // conservative bound; the taps below check exactly).
@@ -72,7 +72,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         if m != 2u && n[2] > 1u {
             let cz = select(ca, cb, b == 2u);
             let owner = max(i32(floor(cz)), 0);
-            if owner < i32(params.slab_z0) || owner >= i32(params.slab_z1) {
+            if owner < i32(params.slab.z0) || owner >= i32(params.slab.z1) {
                 continue;
             }
         }

@@ -9,13 +9,13 @@
 fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let x = gid.x;
     let y = gid.y;
-    let z = gid.z;
-    if x >= params.nx || y >= params.ny || z >= params.nz {
+    let z = params.slab.z0 + gid.z;
+    if x >= params.nx || y >= params.ny || z >= params.slab.z1 {
         return;
     }
     var acc = 0.0;
     for (var v = 0u; v < params.views; v++) {
-        let t = taps(params.first_view + v, x, y, params.z0 + z);
+        let t = taps(params.first_view + v, x, y, z);
         if !t.hit {
             continue;
         }
@@ -28,6 +28,6 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         acc += sum * t.scale;
     }
-    let i = params.vol_offset + (z * params.ny + y) * params.nx + x;
+    let i = slab_index(params.slab, params.nx, params.ny, x, y, z);
     volume[i] += acc;
 }

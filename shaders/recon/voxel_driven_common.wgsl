@@ -5,13 +5,10 @@
 // adjoint to rounding.
 
 struct Params {
+    // The volume slab of this dispatch (common/volume_slab.wgsl).
+    slab: VolumeSlab,
     nx: u32,
     ny: u32,
-    // Slices in this slab and the slab's first slice in the volume.
-    nz: u32,
-    z0: u32,
-    // Element offset of slice z0 in the bound volume window.
-    vol_offset: u32,
     cols: u32,
     rows: u32,
     // Views of this batch and the first one's index in `views`.
@@ -21,7 +18,6 @@ struct Params {
     beam: u32,
     // 1 for a one-row detector (2D geometry: the volume is one slice).
     two_d: u32,
-    _pad: u32,
     arc_scale: f32,
     arc_centre: f32,
     centre_col: f32,

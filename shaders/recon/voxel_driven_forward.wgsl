@@ -21,16 +21,16 @@ fn add_to(i: u32, value: f32) {
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let x = gid.x;
     let y = gid.y;
-    let z = gid.z;
-    if x >= params.nx || y >= params.ny || z >= params.nz {
+    let z = params.slab.z0 + gid.z;
+    if x >= params.nx || y >= params.ny || z >= params.slab.z1 {
         return;
     }
-    let value = volume[params.vol_offset + (z * params.ny + y) * params.nx + x];
+    let value = volume[slab_index(params.slab, params.nx, params.ny, x, y, z)];
     if value == 0.0 {
         return;
     }
     for (var v = 0u; v < params.views; v++) {
-        let t = taps(params.first_view + v, x, y, params.z0 + z);
+        let t = taps(params.first_view + v, x, y, z);
         if !t.hit {
             continue;
         }

@@ -28,6 +28,8 @@ pub mod wgsl {
     pub const FLOAT: &str = include_str!("../../shaders/common/float.wgsl");
     /// The `Tile` uniform and index helpers of slab-tiled kernels.
     pub const TILE: &str = include_str!("../../shaders/common/tile.wgsl");
+    /// `VolumeSlab` (a member of a projector's parameters) and `slab_index`.
+    pub const VOLUME_SLAB: &str = include_str!("../../shaders/common/volume_slab.wgsl");
 }
 
 /// Invocations per workgroup of one-dimensional kernels (`@workgroup_size(WORKGROUP)`).

@@ -395,8 +395,8 @@ pub fn for_each_mapped_slab(
 
 /// One z-slab of a volume as a reconstruction kernel binds it: slices `[z0, z1)` are this
 /// dispatch's, the window holds `z0 .. z1 + overlap` (clipped to the volume), and `offset` is the
-/// element offset of slice `z0` inside the window. Twin of `struct VolumeSlab` in
-/// `shaders/common/volume_slab.wgsl`.
+/// element offset of slice `z0` inside the window. Kernels read it through
+/// [`VolumeSlab::params`] (`struct VolumeSlab` of `shaders/common/volume_slab.wgsl`).
 pub struct VolumeSlab<'a> {
     /// First slice of the slab.
     pub z0: usize,
@@ -406,6 +406,31 @@ pub struct VolumeSlab<'a> {
     pub window: BufferWindow<'a>,
     /// Element offset of slice `z0` in the window.
     pub offset: u32,
+}
+
+impl VolumeSlab<'_> {
+    /// The slab as the shader reads it (the first member of the kernel's parameters).
+    pub fn params(&self) -> VolumeSlabParams {
+        VolumeSlabParams {
+            z0: self.z0 as u32,
+            z1: self.z1 as u32,
+            offset: self.offset,
+            _pad: 0,
+        }
+    }
+}
+
+/// Twin of `struct VolumeSlab` in `shaders/common/volume_slab.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct VolumeSlabParams {
+    /// First slice of the slab.
+    pub z0: u32,
+    /// One past its last slice.
+    pub z1: u32,
+    /// Element offset of slice `z0` in the bound window.
+    pub offset: u32,
+    _pad: u32,
 }
 
 /// Runs `dispatch` once per z-slab of `volume` for kernels whose output and input differ in

@@ -18,7 +18,8 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, uniform};
 use crate::gpu::{
-    BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder, for_each_volume_slab, wgsl,
+    BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder, VolumeSlabParams, for_each_volume_slab,
+    wgsl,
 };
 use crate::recon::geometry::{DetectorMap, Geometry};
 use crate::volume::Grid;
@@ -321,11 +322,9 @@ fn accumulate_line_generic(
 #[repr(C)]
 #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct BackprojectParams {
+    slab: VolumeSlabParams,
     nx: u32,
     ny: u32,
-    nz: u32,
-    z0: u32,
-    out_offset: u32,
     cols: u32,
     rows: u32,
     views: u32,
@@ -336,12 +335,15 @@ struct BackprojectParams {
     mask_cx: f32,
     mask_cy: f32,
     mask_r2: f32,
-    _pad: u32,
 }
 
 pub(crate) static BACKPROJECT: KernelSpec = KernelSpec {
     name: "recon/backproject",
-    sources: &[wgsl::FLOAT, include_str!("../../shaders/recon/backproject.wgsl")],
+    sources: &[
+        wgsl::FLOAT,
+        wgsl::VOLUME_SLAB,
+        include_str!("../../shaders/recon/backproject.wgsl"),
+    ],
     entry: "backproject",
     bindings: &[
         uniform::<BackprojectParams>(),
@@ -397,11 +399,9 @@ impl DetectorMap {
         let (mask_cx, mask_cy, mask_r2) = mask.unwrap_or((0.0, 0.0, -1.0));
         for_each_volume_slab(rec, volume, 0, |rec, slab| {
             let params = rec.uniform(&BackprojectParams {
+                slab: slab.params(),
                 nx: nx as u32,
                 ny: ny as u32,
-                nz: (slab.z1 - slab.z0) as u32,
-                z0: slab.z0 as u32,
-                out_offset: slab.offset,
                 cols: cols as u32,
                 rows: rows as u32,
                 views: count as u32,
@@ -412,7 +412,6 @@ impl DetectorMap {
                 mask_cx,
                 mask_cy,
                 mask_r2,
-                _pad: 0,
             });
             rec.dispatch_grid(
                 &BACKPROJECT,

@@ -1,9 +1,12 @@
-//! CT reconstruction, on the GPU and the CPU: acquisition geometries in per-view vector form
-//! ([`geometry`]), analytic phantoms with exact projections ([`phantom`]), the Joseph projector
-//! pairs behind one trait ([`projector`]: [`joseph`], [`voxel_driven`]), the voxel-driven back-projector ([`backproject`]), ramp filtering with a
+//! CT reconstruction, on the GPU and the CPU: acquisition geometries in per-view vector form and
+//! their projection matrices ([`geometry`]), analytic phantoms with exact projections
+//! ([`phantom`]), projector pairs behind one trait ([`projector`]: [`joseph`],
+//! [`voxel_driven`]), the voxel-driven back-projector ([`backproject`]), ramp filtering with a
 //! WGSL FFT ([`ramp`]), and the algorithms: 2D/stacked parallel FBP ([`Fbp2d`]), fan-beam FBP
-//! ([`FanFbp`]) and cone-beam FDK ([`Fdk`]); iterative methods ([`iterative`]: SIRT, OS-SART, CGLS,
-//! MLEM/OSEM, FISTA-TV). Conventions: see [`geometry`] and the README.
+//! ([`FanFbp`]) and cone-beam FDK ([`Fdk`]), all three configuring one chain of stages
+//! (weighting → ramp → back-projection); iterative methods ([`iterative`]: SIRT, OS-SART, CGLS,
+//! MLEM/OSEM, FISTA-TV), written once against a CPU/GPU vector space and any [`Projector`].
+//! Conventions: see [`geometry`] and the README.
 
 pub mod backproject;
 pub mod fan;

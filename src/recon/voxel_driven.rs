@@ -23,7 +23,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, uniform};
-use crate::gpu::{BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, for_each_volume_slab, wgsl};
+use crate::gpu::{
+    BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, VolumeSlabParams, for_each_volume_slab, wgsl,
+};
 use crate::recon::geometry::DetectorMap;
 use crate::recon::geometry::{BEAM_ARC, BEAM_CODES, BEAM_PARALLEL, Geometry};
 use crate::recon::projector::{self, Projector, ProjectorKind};
@@ -264,18 +266,15 @@ impl Projector for VoxelDriven {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
+    slab: VolumeSlabParams,
     nx: u32,
     ny: u32,
-    nz: u32,
-    z0: u32,
-    vol_offset: u32,
     cols: u32,
     rows: u32,
     views: u32,
     first_view: u32,
     beam: u32,
     two_d: u32,
-    _pad: u32,
     arc_scale: f32,
     arc_centre: f32,
     centre_col: f32,
@@ -288,6 +287,7 @@ pub(crate) static FORWARD: KernelSpec = KernelSpec {
     name: "recon/voxel_driven_forward",
     sources: &[
         wgsl::FLOAT,
+        wgsl::VOLUME_SLAB,
         COMMON,
         include_str!("../../shaders/recon/voxel_driven_forward.wgsl"),
     ],
@@ -300,6 +300,7 @@ pub(crate) static BACKWARD: KernelSpec = KernelSpec {
     name: "recon/voxel_driven_backward",
     sources: &[
         wgsl::FLOAT,
+        wgsl::VOLUME_SLAB,
         COMMON,
         include_str!("../../shaders/recon/voxel_driven_backward.wgsl"),
     ],
@@ -338,18 +339,15 @@ impl VoxelDriven {
         let (arc_scale, arc_centre) = self.map.arc.unwrap_or((0.0, 0.0));
         for_each_volume_slab(rec, volume, 0, |rec, slab| {
             let params = rec.uniform(&Params {
+                slab: slab.params(),
                 nx: nx as u32,
                 ny: ny as u32,
-                nz: (slab.z1 - slab.z0) as u32,
-                z0: slab.z0 as u32,
-                vol_offset: slab.offset,
                 cols: g.cols as u32,
                 rows: g.rows as u32,
                 views: batch.shape()[0] as u32,
                 first_view: first_view as u32,
                 beam: self.beam,
                 two_d: u32::from(self.two_d),
-                _pad: 0,
                 arc_scale: arc_scale as f32,
                 arc_centre: arc_centre as f32,
                 centre_col: self.centre[0] as f32,

@@ -5,7 +5,8 @@ use super::Joseph;
 use crate::error::Result;
 use crate::gpu::{Binding, uniform};
 use crate::gpu::{
-    BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, VolumeSlab, for_each_volume_slab, wgsl,
+    BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, VolumeSlab, VolumeSlabParams, for_each_volume_slab,
+    wgsl,
 };
 use crate::recon::geometry::BEAM_CODES;
 use crate::recon::geometry::DetectorMap;
@@ -14,13 +15,10 @@ use crate::recon::geometry::DetectorMap;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct JosephParams {
+    slab: VolumeSlabParams,
     nx: u32,
     ny: u32,
     nz: u32,
-    slab_z0: u32,
-    slab_z1: u32,
-    win_z0: u32,
-    vol_offset: u32,
     cols: u32,
     rows: u32,
     views: u32,
@@ -39,6 +37,7 @@ const JOSEPH_COMMON: &str = include_str!("../../../shaders/recon/joseph_common.w
 pub(crate) static FORWARD: KernelSpec = KernelSpec {
     name: "recon/joseph_forward",
     sources: &[
+        wgsl::VOLUME_SLAB,
         JOSEPH_COMMON,
         include_str!("../../../shaders/recon/joseph_forward.wgsl"),
     ],
@@ -56,6 +55,7 @@ pub(crate) static BACKWARD: KernelSpec = KernelSpec {
     name: "recon/joseph_backward",
     sources: &[
         wgsl::FLOAT,
+        wgsl::VOLUME_SLAB,
         JOSEPH_COMMON,
         include_str!("../../../shaders/recon/joseph_backward.wgsl"),
     ],
@@ -85,10 +85,7 @@ impl Joseph {
             nx: nx as u32,
             ny: ny as u32,
             nz: nz as u32,
-            slab_z0: slab.z0 as u32,
-            slab_z1: slab.z1 as u32,
-            win_z0: slab.z0 as u32,
-            vol_offset: slab.offset,
+            slab: slab.params(),
             cols: g.cols as u32,
             rows: g.rows as u32,
             views: count as u32,
