@@ -27,14 +27,23 @@ pub trait Projector: Debug + Send + Sync {
     /// The pair's name, as [`ProjectorKind::name`].
     fn kind(&self) -> ProjectorKind;
 
+    /// What the pair was built for: geometry, volume `[nz, ny, nx]` and grid.
+    fn parts(&self) -> (&Geometry, [usize; 3], &Grid);
+
     /// The acquisition geometry.
-    fn geometry(&self) -> &Geometry;
+    fn geometry(&self) -> &Geometry {
+        self.parts().0
+    }
 
     /// The volume `[nz, ny, nx]`.
-    fn volume_shape(&self) -> [usize; 3];
+    fn volume_shape(&self) -> [usize; 3] {
+        self.parts().1
+    }
 
     /// The volume's grid.
-    fn grid(&self) -> &Grid;
+    fn grid(&self) -> &Grid {
+        self.parts().2
+    }
 
     /// The projections `[views, rows, cols]`.
     fn projection_shape(&self) -> [usize; 3] {

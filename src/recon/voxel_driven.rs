@@ -177,16 +177,8 @@ impl Projector for VoxelDriven {
         ProjectorKind::VoxelDriven
     }
 
-    fn geometry(&self) -> &Geometry {
-        &self.geometry
-    }
-
-    fn volume_shape(&self) -> [usize; 3] {
-        self.shape
-    }
-
-    fn grid(&self) -> &Grid {
-        &self.grid
+    fn parts(&self) -> (&Geometry, [usize; 3], &Grid) {
+        (&self.geometry, self.shape, &self.grid)
     }
 
     /// Each view's image is written by one thread (a splat has no other race-free owner).

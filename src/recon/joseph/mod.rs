@@ -95,16 +95,8 @@ impl Projector for Joseph {
         ProjectorKind::Joseph
     }
 
-    fn geometry(&self) -> &Geometry {
-        &self.geometry
-    }
-
-    fn volume_shape(&self) -> [usize; 3] {
-        self.shape
-    }
-
-    fn grid(&self) -> &Grid {
-        &self.grid
+    fn parts(&self) -> (&Geometry, [usize; 3], &Grid) {
+        (&self.geometry, self.shape, &self.grid)
     }
 
     fn forward_cpu(&self, volume: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
