@@ -375,7 +375,14 @@ pub static OPERATIONS: &[Operation] = &[
                 Box::new(GreyMorphology::dilation(Footprint::Ball(2)))
             }),
         ],
-        python: Python::Functions(&["grey_erosion", "grey_dilation", "grey_opening", "grey_closing"]),
+        python: Python::Functions(&[
+            "grey_erosion",
+            "grey_dilation",
+            "grey_opening",
+            "grey_closing",
+            "maximum_filter",
+            "minimum_filter",
+        ]),
     },
     Operation {
         name: "binary_morphology",
@@ -385,7 +392,7 @@ pub static OPERATIONS: &[Operation] = &[
         benches: &[binary(bench("binary_opening_cross", BenchSize::Full, 0.0, || {
             Box::new(BinaryMorphology::opening())
         }))],
-        python: Python::None,
+        python: Python::Functions(&["binary_erosion", "binary_dilation", "binary_opening", "binary_closing"]),
     },
     Operation {
         name: "fill_holes",
@@ -395,7 +402,7 @@ pub static OPERATIONS: &[Operation] = &[
         benches: &[binary(bench("fill_holes", BenchSize::Full, 0.0, || {
             Box::new(FillHoles)
         }))],
-        python: Python::None,
+        python: Python::Functions(&["binary_fill_holes"]),
     },
     // ---------------------------------------------------------------- intensity (pointwise)
     Operation {

@@ -67,6 +67,13 @@ __all__ = [
     "reconstruct",
     "read_dicom_series",
     "write_dicom_series",
+    "binary_closing",
+    "binary_dilation",
+    "binary_erosion",
+    "binary_fill_holes",
+    "binary_opening",
+    "maximum_filter",
+    "minimum_filter",
 ]
 
 _MODES = {
@@ -259,6 +266,88 @@ def grey_opening(input, size=None, footprint=None, mode="reflect", cval=0.0, *, 
 def grey_closing(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
     """``scipy.ndimage.grey_closing`` with a box of odd ``size``."""
     return _grey("closing", input, size, footprint, mode, cval, backend)
+
+
+def maximum_filter(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
+    """``scipy.ndimage.maximum_filter`` with a box of odd ``size`` (or an all-True footprint)."""
+    return _grey("dilation", input, size, footprint, mode, cval, backend)
+
+
+def minimum_filter(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
+    """``scipy.ndimage.minimum_filter`` with a box of odd ``size`` (or an all-True footprint)."""
+    return _grey("erosion", input, size, footprint, mode, cval, backend)
+
+
+def _cross(ndim):
+    """scipy's default structuring element: ``generate_binary_structure(ndim, 1)``."""
+    cross = np.zeros((3,) * ndim, dtype=bool)
+    for axis in range(ndim):
+        for side in (0, 2):
+            index = [1] * ndim
+            index[axis] = side
+            cross[tuple(index)] = True
+    cross[(1,) * ndim] = True
+    return cross
+
+
+def _structure(structure, ndim):
+    """None for scipy's default cross, or the radii of an all-True box of odd sides."""
+    if structure is None:
+        return None
+    s = np.asarray(structure, dtype=bool)
+    if s.ndim != ndim:
+        raise ValueError(f"structure has {s.ndim} dimensions, the input {ndim}")
+    if s.shape == (3,) * ndim and np.array_equal(s, _cross(ndim)):
+        return None
+    if s.all() and all(n % 2 == 1 for n in s.shape):
+        return [n // 2 for n in s.shape]
+    raise ValueError("structure: hounsfield takes scipy's default cross or an all-True box of odd sides")
+
+
+def _binary(op, input, structure, iterations, mask, border_value, origin, backend):
+    if mask is not None:
+        raise ValueError("mask= is not supported yet: apply the operation and combine with the mask")
+    if border_value != 0:
+        raise ValueError("border_value: only 0 (scipy's default) is supported")
+    if np.any(np.asarray(origin) != 0):
+        raise ValueError("origin: only 0 (centred structures) is supported")
+    if int(iterations) < 1:
+        raise ValueError("iterations: give 1 or more (repeating until nothing changes is not offered)")
+    a, _ = _as_float32(input)
+    out = _hounsfield.binary_morphology(a, op, _structure(structure, _ndim(input)), int(iterations), backend)
+    return out if isinstance(out, GpuArray) else out != 0
+
+
+def binary_erosion(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
+    """``scipy.ndimage.binary_erosion`` (default cross or an all-True box; a bool array)."""
+    return _binary("erosion", input, structure, iterations, mask, border_value, origin, backend)
+
+
+def binary_dilation(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
+    """``scipy.ndimage.binary_dilation`` (default cross or an all-True box; a bool array)."""
+    return _binary("dilation", input, structure, iterations, mask, border_value, origin, backend)
+
+
+def binary_opening(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
+    """``scipy.ndimage.binary_opening``: ``iterations`` erosions, then as many dilations."""
+    return _binary("opening", input, structure, iterations, mask, border_value, origin, backend)
+
+
+def binary_closing(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
+    """``scipy.ndimage.binary_closing``: ``iterations`` dilations, then as many erosions (scipy's
+    border rule included: the erosion sees 0 outside)."""
+    return _binary("closing", input, structure, iterations, mask, border_value, origin, backend)
+
+
+def binary_fill_holes(input, structure=None, origin=0, *, backend="auto"):
+    """``scipy.ndimage.binary_fill_holes`` with the default structure (a bool array)."""
+    if _structure(structure, _ndim(input)) is not None:
+        raise ValueError("structure: hounsfield fills holes with scipy's default cross only")
+    if np.any(np.asarray(origin) != 0):
+        raise ValueError("origin: only 0 is supported")
+    a, _ = _as_float32(input)
+    out = _hounsfield.fill_holes(a, backend)
+    return out if isinstance(out, GpuArray) else out != 0
 
 
 def zoom(input, zoom, order=1, *, backend="auto"):

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use hounsfield::filter::{
-    AnisotropicDiffusion, Bilateral, Correlate, Correlate1d, Filter, Footprint, Gaussian, GaussianGradientMagnitude,
-    GaussianLaplace, GreyMorphology, Interpolation, Laplace, Median, MorphOp, Pipeline, Prewitt, Projection,
-    ProjectionKind, Resample, Sobel, Uniform, UnsharpMask, WindowLevel,
+    AnisotropicDiffusion, Bilateral, BinaryMorphology, Correlate, Correlate1d, FillHoles, Filter, Footprint, Gaussian,
+    GaussianGradientMagnitude, GaussianLaplace, GreyMorphology, Interpolation, Laplace, Median, MorphOp, Pipeline,
+    Prewitt, Projection, ProjectionKind, Resample, Sobel, Uniform, UnsharpMask, WindowLevel,
 };
 use hounsfield::gpu::{GpuContext, GpuVolume, Recorder};
 use hounsfield::recon::iterative::{Constraint, Control, Iterative, Method};
@@ -332,13 +332,7 @@ fn grey_morphology(
     mode_name: &str,
     backend: &str,
 ) -> PyResult<Py<PyAny>> {
-    let op = match op {
-        "erosion" => MorphOp::Erosion,
-        "dilation" => MorphOp::Dilation,
-        "opening" => MorphOp::Opening,
-        "closing" => MorphOp::Closing,
-        other => return Err(PyValueError::new_err(format!("unknown morphology operation {other:?}"))),
-    };
+    let op = morph_op(op)?;
     let footprint = if ball {
         Footprint::Ball(radius.first().copied().unwrap_or(1))
     } else {
@@ -350,6 +344,40 @@ fn grey_morphology(
         input,
         backend,
     )
+}
+
+fn morph_op(op: &str) -> PyResult<MorphOp> {
+    Ok(match op {
+        "erosion" => MorphOp::Erosion,
+        "dilation" => MorphOp::Dilation,
+        "opening" => MorphOp::Opening,
+        "closing" => MorphOp::Closing,
+        other => return Err(PyValueError::new_err(format!("unknown morphology operation {other:?}"))),
+    })
+}
+
+/// scipy's `binary_<op>` with `border_value = 0`: the default cross (`box_radius` None) or a box
+/// of `2r + 1` voxels per axis, each elementary step `iterations` times; output 0/1.
+#[pyfunction]
+fn binary_morphology(
+    py: Python<'_>,
+    input: Input<'_>,
+    op: &str,
+    box_radius: Option<Vec<usize>>,
+    iterations: usize,
+    backend: &str,
+) -> PyResult<Py<PyAny>> {
+    let mut filter = BinaryMorphology::new(morph_op(op)?).iterations(iterations);
+    if let Some(radius) = box_radius {
+        filter = filter.footprint(Footprint::Box(radius));
+    }
+    dispatch(py, filter, input, backend)
+}
+
+/// scipy's `binary_fill_holes` with its default structure; output 0/1.
+#[pyfunction]
+fn fill_holes(py: Python<'_>, input: Input<'_>, backend: &str) -> PyResult<Py<PyAny>> {
+    dispatch(py, FillHoles, input, backend)
 }
 
 #[pyfunction]
@@ -912,6 +940,8 @@ fn _hounsfield(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(correlate, m)?)?;
     m.add_function(wrap_pyfunction!(edge, m)?)?;
     m.add_function(wrap_pyfunction!(laplace, m)?)?;
+    m.add_function(wrap_pyfunction!(binary_morphology, m)?)?;
+    m.add_function(wrap_pyfunction!(fill_holes, m)?)?;
     m.add_function(wrap_pyfunction!(grey_morphology, m)?)?;
     m.add_function(wrap_pyfunction!(zoom, m)?)?;
     m.add_function(wrap_pyfunction!(unsharp_mask, m)?)?;

@@ -85,6 +85,45 @@ def test_grey_morphology(rng, backend, shape, mode):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("mode", ["reflect", "constant"])
+def test_maximum_and_minimum_filters(rng, backend, shape, mode):
+    x = data(rng, shape)
+    for size in (3, 5):
+        close(h.maximum_filter(x, size=size, mode=mode, backend=backend), ndi.maximum_filter(x, size=size, mode=mode), 0)
+        close(h.minimum_filter(x, size=size, mode=mode, backend=backend), ndi.minimum_filter(x, size=size, mode=mode), 0)
+
+
+@pytest.mark.parametrize("shape", [(31, 27), (9, 16, 13)])
+def test_binary_morphology_and_hole_filling_match_scipy(rng, backend, shape):
+    mask = rng.random(shape) > 0.45
+    ndim = len(shape)
+    box = np.ones((3,) * ndim, dtype=bool)
+    for name in ["binary_erosion", "binary_dilation", "binary_opening", "binary_closing"]:
+        for structure in (None, ndi.generate_binary_structure(ndim, 1), box):
+            for iterations in (1, 2):
+                ours = getattr(h, name)(mask, structure=structure, iterations=iterations, backend=backend)
+                theirs = getattr(ndi, name)(mask, structure=structure, iterations=iterations)
+                assert ours.dtype == np.bool_
+                np.testing.assert_array_equal(ours, theirs, err_msg=f"{name} {structure is None} {iterations}")
+    # Rings with holes, and holes touching the border (not filled).
+    rings = np.zeros(shape, dtype=bool)
+    rings[..., 2:9, 2:9] = True
+    rings[..., 4:7, 4:7] = False
+    rings[..., 0:5, -5:] = True
+    rings[..., 0:2, -3:-1] = False
+    for m in (rings, mask):
+        np.testing.assert_array_equal(h.binary_fill_holes(m, backend=backend), ndi.binary_fill_holes(m))
+    with pytest.raises(ValueError, match="border_value"):
+        h.binary_erosion(mask, border_value=1)
+    diagonal = np.zeros((3,) * ndim, dtype=bool)
+    diagonal[(0,) * ndim] = diagonal[(1,) * ndim] = True
+    with pytest.raises(ValueError, match="structure"):
+        h.binary_dilation(mask, structure=diagonal)
+    with pytest.raises(ValueError, match="iterations"):
+        h.binary_opening(mask, iterations=0)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("order", [0, 1])
 def test_zoom(rng, backend, shape, order):
     x = data(rng, shape, structured=True)
