@@ -128,6 +128,12 @@ fn every_projector_approximates_exact_line_integrals() {
         let peak = exact.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
         for kind in ProjectorKind::ALL {
             let a = kind.build(&g, shape, &grid).unwrap();
+            // Measured: Joseph 1.6–2.2 % of the peak; the voxel-driven splat, a point sample per
+            // voxel, 1.9–4.2 % (it aliases where voxels outgrow the rays' spacing).
+            let bound = match kind {
+                ProjectorKind::Joseph => 0.025,
+                ProjectorKind::VoxelDriven => 0.05,
+            };
             let p = a.forward_cpu(volume.view()).unwrap();
             let mean_error = p.iter().zip(&exact).map(|(a, b)| f64::from((a - b).abs())).sum::<f64>() / p.len() as f64;
             let total = (p.sum() as f64 - exact.sum() as f64) / exact.sum() as f64;
@@ -137,7 +143,7 @@ fn every_projector_approximates_exact_line_integrals() {
                 mean_error / peak
             );
             assert!(
-                mean_error < 0.05 * peak,
+                mean_error < bound * peak,
                 "{} {name}: {}",
                 kind.name(),
                 mean_error / peak

@@ -3,7 +3,7 @@
 //! of [`Geometry`]. Each method is written once, against the vector space of `space.rs`, and
 //! runs on the CPU ([`Iterative::run_cpu`]) or stays on the GPU after the upload
 //! ([`Iterative::run_gpu`]: one submission per iteration, one per subset with ordered subsets,
-//! three for CGLS, whose step lengths need norms mid-iteration; kilobytes read back).
+//! two for CGLS, whose step length needs a norm mid-iteration; kilobytes read back).
 //!
 //! Semantics follow ASTRA and TIGRE:
 //! * **SIRT**: `x ← x + λ C Aᵀ R (b − A x)`, `R = 1 / (A 1)`, `C = 1 / (Aᵀ 1)` (rays and voxels
