@@ -66,6 +66,8 @@ impl Backend {
                     backend,
                     reason: "a GPU adapter is available".into(),
                 },
+                // A mistyped HOUNSFIELD_ADAPTER is the user's error, not a missing GPU.
+                Err(e @ Error::Environment { .. }) => return Err(e),
                 Err(e) => Selection {
                     backend: Backend::Cpu,
                     reason: format!("falling back to the CPU: {e}"),

@@ -325,6 +325,71 @@ fn data_range(bins: usize, m: Moments) -> Result<EdgeSource> {
     Ok(EdgeSource::Data(m.min as f32, m.max as f32))
 }
 
+/// The f32 bin edges [`histogram`] uses: `range` if given, else the data's `(min, max)` (the
+/// whole data's, when it arrives in blocks). With [`histogram_counts`] and [`otsu_from_counts`]
+/// this lets data split into blocks (Dask chunks, slabs read from disk) give exactly the
+/// histogram and threshold of one call: edges from the global min/max, counts summed per block.
+pub fn histogram_edges(bins: usize, range: Option<(f64, f64)>, data_min_max: (f32, f32)) -> Result<Vec<f32>> {
+    let source = match range {
+        Some((lo, hi)) => given_range(bins, lo, hi)?,
+        None => {
+            let (min, max) = data_min_max;
+            data_range(bins, Moments::of_values(&[min, max]))?
+        }
+    };
+    numpy_edges(bins, source)
+}
+
+/// Counts of `input` in the bins of `edges` (ascending f32 edges, e.g. from [`histogram_edges`];
+/// numpy's rule: the last bin includes its right edge; NaN and values outside are not counted).
+pub fn histogram_counts<D: Spatial>(
+    backend: &Backend,
+    input: ArrayView<'_, f32, D>,
+    edges: &[f32],
+) -> Result<Vec<u64>> {
+    check_shape(input.shape())?;
+    if edges.len() < 2 || edges.len() > (1 << 24) + 1 {
+        return Err(Error::param(
+            "edges",
+            format!("{} edges: give between 2 and 16,777,217", edges.len()),
+        ));
+    }
+    if edges
+        .windows(2)
+        .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+    {
+        return Err(Error::param("edges", "edges must be finite and strictly ascending"));
+    }
+    let volume = D::as_volume(input);
+    match backend {
+        Backend::Cpu => Ok(histogram_cpu(volume, edges)),
+        Backend::Gpu(ctx) => {
+            let input = GpuVolume::upload(ctx, volume)?;
+            let mut rec = Recorder::new(ctx);
+            let pending = record_histogram(&mut rec, &input, edges)?;
+            rec.submit()?;
+            pending.finish(ctx)
+        }
+    }
+}
+
+/// Otsu's threshold of a histogram (counts per bin of `edges`), exactly as [`threshold_otsu`]
+/// computes it from its own histogram: for counts summed over the blocks of a larger image.
+pub fn otsu_from_counts(counts: &[u64], edges: &[f32]) -> Result<f32> {
+    if counts.is_empty() || edges.len() != counts.len() + 1 {
+        return Err(Error::param(
+            "edges",
+            format!(
+                "{} counts need {} edges, not {}",
+                counts.len(),
+                counts.len() + 1,
+                edges.len()
+            ),
+        ));
+    }
+    Ok(otsu_from_histogram(counts, edges))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Otsu
 

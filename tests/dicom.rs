@@ -7,7 +7,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::random_volume;
-use hounsfield::io::dicom::{Policy, SeriesKind, WriteOptions, load_series, scan, write_series};
+use hounsfield::io::dicom::{
+    Policy, SeriesKind, WriteOptions, load_series, load_series_slab, scan, series_layout, write_series,
+};
 use hounsfield::{Error, Grid, Volume};
 use ndarray::Axis;
 
@@ -140,6 +142,43 @@ fn missing_and_duplicate_slices_are_errors_or_repaired_with_a_warning() {
     assert!(err.to_string().contains("duplicate"), "{err}");
     let loaded = load_only(&dir, Policy::Lenient).unwrap();
     assert_eq!(loaded.volume.data(), ct.data());
+}
+
+#[test]
+fn slabs_of_a_series_equal_the_slices_of_the_whole_load() {
+    // Out-of-core reading: every slab (including ones that start or end inside a run of
+    // interpolated missing slices) equals the same slices of one whole load, on its own grid.
+    let dir = temp_dir("slabs");
+    let ct = ct_volume([11, 6, 5], oblique_grid());
+    let files = write_series(&ct, &dir, &WriteOptions::default()).unwrap();
+    std::fs::remove_file(&files[4]).unwrap();
+    std::fs::remove_file(&files[5]).unwrap();
+    let found = scan(&dir).unwrap();
+    let series = &found.series[0];
+    let whole = load_series(series, Policy::Lenient).unwrap();
+    let (shape, grid, _) = series_layout(series, Policy::Lenient).unwrap();
+    assert_eq!(shape, whole.volume.shape());
+    assert_eq!(&grid, whole.volume.grid());
+    for (z0, z1) in [(0, 11), (0, 3), (3, 5), (4, 6), (5, 9), (9, 11), (10, 11)] {
+        let slab = load_series_slab(series, Policy::Lenient, z0..z1, None).unwrap();
+        assert_eq!(
+            slab.volume.data(),
+            whole.volume.data().slice(ndarray::s![z0..z1, .., ..]),
+            "slab {z0}..{z1}"
+        );
+        let mut origin = grid.origin;
+        for (o, d) in origin.iter_mut().zip(grid.direction[0]) {
+            *o += z0 as f64 * grid.spacing[0] * d;
+        }
+        let mut want = grid;
+        want.origin = origin;
+        assert_grids_close(slab.volume.grid(), &want);
+    }
+    for (z0, z1) in [(0, 0), (5, 12), (7, 3)] {
+        let bad = z0..z1;
+        let err = load_series_slab(series, Policy::Lenient, bad.clone(), None).unwrap_err();
+        assert!(matches!(err, Error::InvalidParameter { .. }), "{bad:?}: {err}");
+    }
 }
 
 #[test]

@@ -77,7 +77,16 @@ fn removes_salt_and_pepper_and_keeps_edges() {
 #[test]
 fn gpu_matches_cpu_exactly_on_awkward_shapes_and_radii() {
     let shapes = [[1, 1, 1], [1, 7, 9], [5, 1, 13], [3, 17, 1], [9, 11, 13], [4, 33, 70]];
-    let radii = [[1, 1, 1], [0, 1, 2], [2, 2, 2], [1, 0, 0], [3, 1, 2], [0, 0, 0]];
+    let radii = [
+        [1, 1, 1],
+        [0, 1, 2],
+        [2, 2, 2],
+        [1, 0, 0],
+        [3, 1, 2],
+        [0, 0, 0],
+        [0, 0, 13],
+        [3, 3, 3],
+    ];
     for ctx in gpus() {
         for (i, shape) in shapes.iter().enumerate() {
             let vol = random_volume(*shape, 40 + i as u64);

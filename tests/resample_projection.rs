@@ -219,3 +219,63 @@ fn bad_parameters_are_typed_errors() {
         expect(Projection::max(3).apply(&backend, vol.view()), "axis");
     }
 }
+
+#[test]
+fn windows_of_a_zoom_reassemble_the_whole() {
+    use hounsfield::filter::ResampleWindow;
+    use ndarray::s;
+    // What chunked (Dask) zoom relies on: each output block computed from just the input block
+    // it needs equals the same block of the whole call (exactly on the CPU; to rounding on GPUs,
+    // which may fuse the shifted coordinate's multiply and subtract).
+    let vol = random_volume([9, 14, 11], 7);
+    let out_shape = [13usize, 6, 25];
+    for interpolation in [Interpolation::Linear, Interpolation::Nearest] {
+        let whole_filter = Resample::to_shape(&out_shape).interpolation(interpolation);
+        let whole = whole_filter.apply(&hounsfield::Backend::Cpu, vol.view()).unwrap();
+        for backend in backends() {
+            for (o0, o1) in [(0usize, 5usize), (5, 12), (12, 13)] {
+                // The input rows these outputs read: floor of the first coordinate to one past
+                // the last (the whole call's scale is (n_in - 1) / (n_out - 1)).
+                let scale = |a: usize| (vol.shape()[a] - 1) as f64 / (out_shape[a] - 1) as f64;
+                let i0 = (o0 as f64 * scale(0)).floor() as usize;
+                let i1 = (((o1 - 1) as f64 * scale(0)).floor() as usize + 2).min(vol.shape()[0]);
+                let window = ResampleWindow {
+                    input_shape: vol.shape().to_vec(),
+                    input_start: vec![i0, 2, 0],
+                    output_start: vec![o0, 1, 0],
+                    output_shape: vec![o1 - o0, 4, out_shape[2]],
+                };
+                let block = whole_filter
+                    .clone()
+                    .window(window)
+                    .apply(&backend, vol.slice(s![i0..i1, 2.., ..]))
+                    .unwrap();
+                let want = whole.slice(s![o0..o1, 1..5, ..]);
+                if matches!(backend, hounsfield::Backend::Cpu) {
+                    assert_eq!(block.view(), want, "{interpolation:?} block {o0}..{o1}");
+                } else {
+                    assert_close_f32(
+                        block.view().into_dyn(),
+                        want.into_dyn(),
+                        1e-5,
+                        1e-5,
+                        &format!("{interpolation:?} block {o0}..{o1} on {backend}"),
+                    );
+                }
+            }
+        }
+        // A block that misses input it needs is refused with the axis named.
+        let short = ResampleWindow {
+            input_shape: vol.shape().to_vec(),
+            input_start: vec![3, 0, 0],
+            output_start: vec![0, 0, 0],
+            output_shape: vec![4, 6, 25],
+        };
+        let err = whole_filter
+            .clone()
+            .window(short)
+            .apply(&hounsfield::Backend::Cpu, vol.slice(s![3.., .., ..]))
+            .unwrap_err();
+        assert!(err.to_string().contains("axis 0"), "{err}");
+    }
+}

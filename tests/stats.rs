@@ -197,3 +197,38 @@ fn bad_input_is_a_typed_error() {
         ));
     }
 }
+
+#[test]
+fn blocks_give_the_histogram_and_threshold_of_the_whole() {
+    // What chunked (Dask) reductions rely on: edges from the whole data's min/max, counts summed
+    // over blocks, Otsu on the sum — exactly the one-call results.
+    use hounsfield::stats::{histogram_counts, histogram_edges, otsu_from_counts};
+    let vol = random_volume([10, 12, 9], 5).mapv(|v| v * 700.0 - 250.0);
+    for backend in backends() {
+        for bins in [7usize, 256] {
+            let whole = histogram(&backend, vol.view(), bins, None).unwrap();
+            let lo = vol.iter().cloned().fold(f32::INFINITY, f32::min);
+            let hi = vol.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let edges = histogram_edges(bins, None, (lo, hi)).unwrap();
+            assert_eq!(edges.iter().map(|&e| f64::from(e)).collect::<Vec<_>>(), whole.edges);
+            let mut counts = vec![0u64; bins];
+            for (z0, z1) in [(0, 3), (3, 4), (4, 10)] {
+                let block = vol.slice(ndarray::s![z0..z1, .., ..]);
+                for (c, b) in counts
+                    .iter_mut()
+                    .zip(histogram_counts(&backend, block, &edges).unwrap())
+                {
+                    *c += b;
+                }
+            }
+            assert_eq!(counts, whole.counts, "{bins} bins on {backend}");
+            assert_eq!(
+                otsu_from_counts(&counts, &edges).unwrap(),
+                threshold_otsu(&backend, vol.view(), bins).unwrap()
+            );
+        }
+    }
+    assert!(histogram_edges(4, None, (f32::NAN, 1.0)).is_err());
+    assert!(histogram_counts(&hounsfield::Backend::Cpu, vol.view(), &[1.0, 0.0]).is_err());
+    assert!(otsu_from_counts(&[1, 2], &[0.0, 1.0]).is_err());
+}

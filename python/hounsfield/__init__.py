@@ -18,8 +18,14 @@ scikit-image calls an imaging team already makes.
   (no GPU, device lost, driver error), ``OSError`` (files).
 * ``to_gpu(array)`` returns a ``GpuArray`` that stays on the GPU: every filter accepts one and
   then returns a ``GpuArray``, so chains run without round trips; ``.to_numpy()`` downloads.
+* Dask arrays (volumes larger than memory, clusters) are filtered chunk by chunk with the exact
+  halo each filter needs: the filters and statistics here forward them to ``hounsfield.dask``
+  (``pip install 'hounsfield[dask]'``); ``hounsfield.batch.process_series`` runs a pipeline over
+  a cohort of DICOM series on a ``dask.distributed`` cluster. ``HOUNSFIELD_ADAPTER=i`` pins a
+  process (a Dask worker) to adapter ``i`` of ``gpu_adapters()``.
 """
 
+import functools
 import numbers
 
 import numpy as np
@@ -35,6 +41,7 @@ __all__ = [
     "Geometry",
     "to_gpu",
     "gpu_adapter",
+    "gpu_adapters",
     "gaussian_filter",
     "uniform_filter",
     "median_filter",
@@ -91,6 +98,12 @@ _MODES = {
 def gpu_adapter():
     """The GPU adapter ``backend="gpu"`` uses (raises ``GpuError`` when there is none)."""
     return _hounsfield.gpu_adapter()
+
+
+def gpu_adapters():
+    """Every usable GPU adapter, best first; ``HOUNSFIELD_ADAPTER=i`` (set before the first GPU
+    call of a process) makes adapter ``i`` the one ``backend="gpu"`` and ``"auto"`` use."""
+    return list(_hounsfield.gpu_adapters())
 
 
 def to_gpu(array):
@@ -601,3 +614,36 @@ def write_dicom_series(volume, folder, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0
         str(description),
         None if source is None else str(source),
     )
+
+
+def _accepts_dask(function):
+    """Forwards a dask array to ``hounsfield.dask``'s chunked twin (imported on first use, so
+    Dask stays optional); everything else runs in memory."""
+    name = function.__name__
+
+    @functools.wraps(function)
+    def forwarding(input, *args, **kwargs):
+        if type(input).__module__.startswith("dask."):
+            from . import dask as chunked
+
+            if not hasattr(chunked, name):
+                raise TypeError(f"{name} has no chunked version for dask arrays; compute the array first")
+            return getattr(chunked, name)(input, *args, **kwargs)
+        return function(input, *args, **kwargs)
+
+    return forwarding
+
+
+def _chunkable_names():
+    """The filters and statistics of the registry, by their Python names."""
+    for op in OPERATIONS:
+        if op["family"] not in ("filter", "statistics"):
+            continue
+        if op["python"] == "generated":
+            yield op["steps"][0][0]
+        yield from op["functions"]
+
+
+for _name in _chunkable_names():
+    globals()[_name] = _accepts_dask(globals()[_name])
+del _name

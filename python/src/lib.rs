@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use hounsfield::filter::{
     AnisotropicDiffusion, Bilateral, BinaryMorphology, Correlate, Correlate1d, FillHoles, Filter, Footprint, Gaussian,
     GaussianGradientMagnitude, GaussianLaplace, GreyMorphology, Interpolation, Laplace, Median, MorphOp, Pipeline,
-    Prewitt, Projection, ProjectionKind, Resample, Sobel, Uniform, UnsharpMask, WindowLevel,
+    Prewitt, Projection, ProjectionKind, Resample, ResampleWindow, Sobel, Uniform, UnsharpMask, WindowLevel,
 };
 use hounsfield::gpu::{GpuContext, GpuVolume, Recorder};
 use hounsfield::recon::iterative::{Constraint, Control, Iterative, Method};
@@ -380,8 +380,20 @@ fn fill_holes(py: Python<'_>, input: Input<'_>, backend: &str) -> PyResult<Py<Py
     dispatch(py, FillHoles, input, backend)
 }
 
+/// `(input_shape, input_start, output_start, output_shape)` of one block of a larger zoom.
+type ZoomWindow = (Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>);
+
 #[pyfunction]
-fn zoom(py: Python<'_>, input: Input<'_>, shape: Vec<usize>, order: u8, backend: &str) -> PyResult<Py<PyAny>> {
+/// `window`: one block of a larger zoom (see `ResampleWindow`), for chunked arrays.
+#[pyo3(signature = (input, shape, order, backend, window=None))]
+fn zoom(
+    py: Python<'_>,
+    input: Input<'_>,
+    shape: Vec<usize>,
+    order: u8,
+    backend: &str,
+    window: Option<ZoomWindow>,
+) -> PyResult<Py<PyAny>> {
     let interpolation = match order {
         0 => Interpolation::Nearest,
         1 => Interpolation::Linear,
@@ -391,12 +403,16 @@ fn zoom(py: Python<'_>, input: Input<'_>, shape: Vec<usize>, order: u8, backend:
             )));
         }
     };
-    dispatch(
-        py,
-        Resample::to_shape(&shape).interpolation(interpolation),
-        input,
-        backend,
-    )
+    let mut filter = Resample::to_shape(&shape).interpolation(interpolation);
+    if let Some((input_shape, input_start, output_start, output_shape)) = window {
+        filter = filter.window(ResampleWindow {
+            input_shape,
+            input_start,
+            output_start,
+            output_shape,
+        });
+    }
+    dispatch(py, filter, input, backend)
 }
 
 #[pyfunction]
@@ -435,6 +451,7 @@ fn bilateral(
 
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (input, iterations, conductance, time_step, curvature, spacing, backend, mean_gradient_squared=None))]
 fn anisotropic_diffusion(
     py: Python<'_>,
     input: Input<'_>,
@@ -444,6 +461,7 @@ fn anisotropic_diffusion(
     curvature: bool,
     spacing: Vec<f64>,
     backend: &str,
+    mean_gradient_squared: Option<f64>,
 ) -> PyResult<Py<PyAny>> {
     let mut f = if curvature {
         AnisotropicDiffusion::curvature(iterations, conductance)
@@ -453,6 +471,9 @@ fn anisotropic_diffusion(
     .spacing(&spacing);
     if let Some(dt) = time_step {
         f = f.time_step(dt);
+    }
+    if let Some(mean) = mean_gradient_squared {
+        f = f.mean_gradient_squared(mean);
     }
     dispatch(py, f, input, backend)
 }
@@ -537,6 +558,32 @@ fn histogram(
         })
         .map_err(py_err)?;
     Ok((h.counts, h.edges))
+}
+
+/// The f32 edges `histogram` uses for `range` or, without one, for data spanning `lo..hi`.
+#[pyfunction]
+fn histogram_edges(bins: usize, range: Option<(f64, f64)>, lo: f32, hi: f32) -> PyResult<Vec<f32>> {
+    stats::histogram_edges(bins, range, (lo, hi)).map_err(py_err)
+}
+
+/// Counts per bin of the given edges (for histograms of data in blocks).
+#[pyfunction]
+fn histogram_counts(
+    py: Python<'_>,
+    input: PyReadonlyArrayDyn<'_, f32>,
+    edges: Vec<f32>,
+    backend: &str,
+) -> PyResult<Vec<u64>> {
+    let backend = select_backend(backend)?;
+    let view = input.as_array();
+    py.detach(|| stats::histogram_counts(&backend, as_volume(view)?, &edges))
+        .map_err(py_err)
+}
+
+/// Otsu's threshold of summed counts on `edges`.
+#[pyfunction]
+fn otsu_from_counts(counts: Vec<u64>, edges: Vec<f32>) -> PyResult<f32> {
+    stats::otsu_from_counts(&counts, &edges).map_err(py_err)
 }
 
 #[pyfunction]
@@ -887,6 +934,48 @@ fn read_dicom_series(
     Ok((array, grid.spacing, grid.origin, grid.direction, loaded.warnings))
 }
 
+type Layout = ([usize; 3], [f64; 3], [f64; 3], [[f64; 3]; 3], Vec<String>);
+
+/// The shape, grid and warnings `read_dicom_series` would give, from the headers alone.
+#[pyfunction]
+fn dicom_series_layout(py: Python<'_>, folder: PathBuf, index: usize, lenient: bool) -> PyResult<Layout> {
+    use hounsfield::io::dicom::{Policy, scan, series_layout};
+    let (shape, grid, warnings) = py
+        .detach(|| -> hounsfield::Result<_> {
+            let scanned = scan(&folder)?;
+            series_layout(
+                scanned.series_at(index)?,
+                if lenient { Policy::Lenient } else { Policy::Strict },
+            )
+        })
+        .map_err(py_err)?;
+    Ok((shape, grid.spacing, grid.origin, grid.direction, warnings))
+}
+
+/// Slices `z0..z1` of a series, decoding only the files they need.
+#[pyfunction]
+#[pyo3(signature = (folder, index, lenient, z0, z1, padding_fill=None))]
+fn read_dicom_slab(
+    py: Python<'_>,
+    folder: PathBuf,
+    index: usize,
+    lenient: bool,
+    z0: usize,
+    z1: usize,
+    padding_fill: Option<f32>,
+) -> PyResult<(Py<PyArrayDyn<f32>>, Vec<String>)> {
+    use hounsfield::io::dicom::{Policy, load_series_slab, scan};
+    let loaded = py
+        .detach(|| -> hounsfield::Result<_> {
+            let scanned = scan(&folder)?;
+            let policy = if lenient { Policy::Lenient } else { Policy::Strict };
+            load_series_slab(scanned.series_at(index)?, policy, z0..z1, padding_fill)
+        })
+        .map_err(py_err)?;
+    let array = loaded.volume.into_data().into_dyn().into_pyarray(py).unbind();
+    Ok((array, loaded.warnings))
+}
+
 /// Writes a `(z, y, x)` volume as a new DICOM series; returns the files written.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -928,12 +1017,24 @@ fn gpu_adapter() -> PyResult<String> {
     }
 }
 
+/// Every usable GPU adapter, best first: position `i` is what `HOUNSFIELD_ADAPTER=i` selects.
+#[pyfunction]
+fn gpu_adapters(py: Python<'_>) -> Vec<String> {
+    py.detach(|| GpuContext::adapters().iter().map(|a| a.to_string()).collect())
+}
+
 #[pymodule]
 fn _hounsfield(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("GpuError", m.py().get_type::<GpuError>())?;
     m.add_class::<GpuArray>()?;
     m.add_class::<PyGeometry>()?;
     m.add_function(wrap_pyfunction!(gaussian, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu_adapters, m)?)?;
+    m.add_function(wrap_pyfunction!(histogram_edges, m)?)?;
+    m.add_function(wrap_pyfunction!(histogram_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(otsu_from_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(dicom_series_layout, m)?)?;
+    m.add_function(wrap_pyfunction!(read_dicom_slab, m)?)?;
     m.add_function(wrap_pyfunction!(uniform_filter, m)?)?;
     m.add_function(wrap_pyfunction!(median_filter, m)?)?;
     m.add_function(wrap_pyfunction!(correlate1d, m)?)?;

@@ -1,6 +1,7 @@
 // Resampling with nearest or (tri)linear interpolation (twin of resample.rs): output voxel o
-// along each axis samples input coordinate c = min(o · scale, n - 1); linear blends the 2×2
-// rows around (cz, cy) and then along x, in the same order as the CPU path.
+// along each axis samples input coordinate c = clamp((o + out_start) · scale, 0, last) -
+// in_start (a window of a larger call shifts by whole voxels; plain calls have zero starts);
+// linear blends the 2×2 rows around (cz, cy) and then along x, in the same order as the CPU.
 // Prepended: common/tile.wgsl.
 
 struct Params {
@@ -9,6 +10,9 @@ struct Params {
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
+    out_start: vec4<u32>,
+    last: vec4<f32>,
+    in_start: vec4<f32>,
 }
 
 @group(0) @binding(0) var<uniform> mapping: Mapping;
@@ -16,8 +20,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
-fn coordinate(o: u32, scale: f32, n: u32) -> f32 {
-    return clamp(f32(o) * scale, 0.0, f32(n - 1u));
+fn coordinate(o: u32, scale: f32, start: u32, last: f32, shift: f32) -> f32 {
+    return clamp(f32(o + start) * scale, 0.0, last) - shift;
 }
 
 fn at(z: u32, y: u32, x: u32) -> f32 {
@@ -34,9 +38,9 @@ fn resample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     let rest = i / mapping.out_nx;
     let oy = rest % mapping.out_ny;
     let oz = rest / mapping.out_ny + mapping.out_z0;
-    let cz = coordinate(oz, params.scale.x, mapping.in_nz);
-    let cy = coordinate(oy, params.scale.y, mapping.in_ny);
-    let cx = coordinate(ox, params.scale.z, mapping.in_nx);
+    let cz = coordinate(oz, params.scale.x, params.out_start.x, params.last.x, params.in_start.x);
+    let cy = coordinate(oy, params.scale.y, params.out_start.y, params.last.y, params.in_start.y);
+    let cx = coordinate(ox, params.scale.z, params.out_start.z, params.last.z, params.in_start.z);
     var v: f32;
     if (params.linear == 0u) {
         v = at(u32(floor(cz + 0.5)), u32(floor(cy + 0.5)), u32(floor(cx + 0.5)));

@@ -84,6 +84,8 @@ pub struct AnisotropicDiffusion {
     conductance: f64,
     time_step: Option<f64>,
     spacing: Vec<f64>,
+    /// A fixed `⟨|∇I|²⟩` instead of the image's own (see [`AnisotropicDiffusion::mean_gradient_squared`]).
+    mean_gradient_squared: Option<f64>,
 }
 
 struct Plan {
@@ -101,6 +103,7 @@ impl AnisotropicDiffusion {
             conductance,
             time_step: None,
             spacing: vec![1.0],
+            mean_gradient_squared: None,
         }
     }
 
@@ -129,6 +132,15 @@ impl AnisotropicDiffusion {
         self.spacing(&grid.spacing)
     }
 
+    /// Scales the conductance by this `⟨|∇I|²⟩` (central differences over the whole image,
+    /// mm⁻²) in every iteration instead of measuring it from the data being filtered. A volume
+    /// split into blocks (Dask chunks) needs the mean of the whole volume, which no block sees:
+    /// the caller measures it across blocks and runs one iteration at a time with it.
+    pub fn mean_gradient_squared(mut self, mean: f64) -> Self {
+        self.mean_gradient_squared = Some(mean);
+        self
+    }
+
     fn plan(&self, ndim: usize) -> Result<Plan> {
         check_ndim(ndim)?;
         if self.iterations > MAX_ITERATIONS {
@@ -141,6 +153,14 @@ impl AnisotropicDiffusion {
             return Err(Error::param(
                 "conductance",
                 format!("conductance {} must be positive and finite", self.conductance),
+            ));
+        }
+        if let Some(m) = self.mean_gradient_squared
+            && !(m.is_finite() && m >= 0.0)
+        {
+            return Err(Error::param(
+                "mean_gradient_squared",
+                format!("mean squared gradient {m} must be finite and not negative"),
             ));
         }
         let spacing = per_axis("spacing", &self.spacing, ndim, 1.0)?;
@@ -178,6 +198,34 @@ impl AnisotropicDiffusion {
             dt: dt as f32,
             three_d: ndim == 3,
         })
+    }
+
+    /// `⟨|∇I|²⟩` of `current` with central differences (zero-flux edges), as ITK's conductance
+    /// scaling.
+    fn mean_gradient_squared_cpu(&self, current: ArrayView3<'_, f32>, plan: &Plan) -> f64 {
+        let rz = usize::from(plan.three_d);
+        let grad = map_rows(
+            current,
+            [rz, 1, 1],
+            BoundaryMode::Nearest,
+            || (),
+            |_, _, rows, _, out| {
+                let w = 3;
+                let at = |dz: i32, dy: i32, dx: i32, x: usize| {
+                    rows.row(((dz + rz as i32) * w + dy + 1) as usize)[(x as i32 + 1 + dx) as usize]
+                };
+                for (x, o) in out.iter_mut().enumerate() {
+                    let mut acc = 0.0f32;
+                    for a in axes(plan.three_d) {
+                        let e = [i32::from(a == 0), i32::from(a == 1), i32::from(a == 2)];
+                        let d = (at(e[0], e[1], e[2], x) - at(-e[0], -e[1], -e[2], x)) / -2.0 * plan.scale[a];
+                        acc += d * d;
+                    }
+                    *o = acc;
+                }
+            },
+        );
+        Moments::of_values(grad.as_slice().expect("standard layout")).mean
     }
 
     /// K = -2 κ² ⟨|∇I|²⟩ from the mean squared gradient.
@@ -261,30 +309,10 @@ impl Filter for AnisotropicDiffusion {
         let rz = usize::from(plan.three_d);
         let mut current = input.to_owned();
         for _ in 0..self.iterations {
-            // ⟨|∇I|²⟩ with central differences, as ITK's conductance scaling.
-            let grad = map_rows(
-                current.view(),
-                [rz, 1, 1],
-                BoundaryMode::Nearest,
-                || (),
-                |_, _, rows, _, out| {
-                    let w = 3;
-                    let at = |dz: i32, dy: i32, dx: i32, x: usize| {
-                        rows.row(((dz + rz as i32) * w + dy + 1) as usize)[(x as i32 + 1 + dx) as usize]
-                    };
-                    for (x, o) in out.iter_mut().enumerate() {
-                        let mut acc = 0.0f32;
-                        for a in axes(plan.three_d) {
-                            let e = [i32::from(a == 0), i32::from(a == 1), i32::from(a == 2)];
-                            let d = (at(e[0], e[1], e[2], x) - at(-e[0], -e[1], -e[2], x)) / -2.0 * plan.scale[a];
-                            acc += d * d;
-                        }
-                        *o = acc;
-                    }
-                },
-            );
-            let mean = Moments::of_values(grad.as_slice().expect("standard layout")).mean;
-            let k = self.k(mean);
+            let k = match self.mean_gradient_squared {
+                Some(mean) => self.k(mean),
+                None => self.k(self.mean_gradient_squared_cpu(current.view(), &plan)),
+            };
             let curvature = self.curvature;
             current = map_rows(
                 current.view(),
@@ -318,22 +346,26 @@ impl Filter for AnisotropicDiffusion {
                 curvature: u32::from(self.curvature),
                 three_d: u32::from(plan.three_d),
             };
-            let uniform = rec.uniform(&params);
-            for_each_slab(rec, &[&current], &grad, rz, BoundaryMode::Nearest, |rec, slab| {
-                rec.dispatch_linear(
-                    &GRAD_SQ,
-                    &[
-                        BufferWindow::whole(&slab.tile),
-                        BufferWindow::whole(&uniform),
-                        slab.inputs[0],
-                        slab.output,
-                    ],
-                    slab.items,
-                )
-            })?;
-            let pending = record_moments(rec, &grad)?;
-            rec.flush()?;
-            params.k = self.k(pending.finish(rec.context())?.mean);
+            if let Some(mean) = self.mean_gradient_squared {
+                params.k = self.k(mean);
+            } else {
+                let uniform = rec.uniform(&params);
+                for_each_slab(rec, &[&current], &grad, rz, BoundaryMode::Nearest, |rec, slab| {
+                    rec.dispatch_linear(
+                        &GRAD_SQ,
+                        &[
+                            BufferWindow::whole(&slab.tile),
+                            BufferWindow::whole(&uniform),
+                            slab.inputs[0],
+                            slab.output,
+                        ],
+                        slab.items,
+                    )
+                })?;
+                let pending = record_moments(rec, &grad)?;
+                rec.flush()?;
+                params.k = self.k(pending.finish(rec.context())?.mean);
+            }
             let uniform = rec.uniform(&params);
             for_each_slab(rec, &[&current], &next, rz, BoundaryMode::Nearest, |rec, slab| {
                 rec.dispatch_grid(

@@ -73,7 +73,7 @@ pub use morphology::{BinaryMorphology, Footprint, GreyMorphology, MorphOp};
 pub use orthogonal::{OrthogonalView, orthogonal_projections};
 pub use pipeline::Pipeline;
 pub use projection::{Projection, ProjectionKind};
-pub use resample::{Interpolation, Resample};
+pub use resample::{Interpolation, Resample, ResampleWindow};
 pub use uniform::Uniform;
 pub use unsharp::UnsharpMask;
 

@@ -26,6 +26,9 @@ struct ResampleParams {
     scale: [f32; 4],
     linear: u32,
     _pad: [u32; 3],
+    out_start: [u32; 4],
+    last: [f32; 4],
+    in_start: [f32; 4],
 }
 
 pub(crate) static KERNEL: KernelSpec = KernelSpec {
@@ -71,12 +74,44 @@ enum Target {
 pub struct Resample {
     target: Target,
     interpolation: Interpolation,
+    window: Option<ResampleWindow>,
 }
 
-/// Per volume axis: output length and the input coordinate step per output voxel.
+/// One block of a larger [`Resample::to_shape`]: the output voxels `output_start ..
+/// output_start + output_shape` of resampling a `input_shape` array, computed from the input
+/// block that starts at `input_start` (the array the filter is given). Every coordinate is the
+/// one the whole call computes, shifted by an integer (exact in f32), so blocks reassemble the
+/// whole result exactly on the CPU (Dask chunks, out-of-core volumes). The input block must hold
+/// every voxel its outputs interpolate from; otherwise the filter says which axis falls short.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResampleWindow {
+    /// Shape of the whole input (one length per axis of the array).
+    pub input_shape: Vec<usize>,
+    /// Where the input block starts in the whole input.
+    pub input_start: Vec<usize>,
+    /// Where the output block starts in the whole output.
+    pub output_start: Vec<usize>,
+    /// Shape of the output block.
+    pub output_shape: Vec<usize>,
+}
+
+/// Per volume axis: output length, the input coordinate step per output voxel, and for a
+/// window the whole call's first output index, last input coordinate and the block's start.
 struct Plan {
     shape: [usize; 3],
     scale: [f32; 3],
+    out_start: [usize; 3],
+    last: [f32; 3],
+    in_start: [usize; 3],
+}
+
+impl Plan {
+    /// The input coordinate (in the block) sampled by output index `o` (in the block) on `axis`:
+    /// the whole call's clamped coordinate, shifted by the block's integer start (exact).
+    #[inline]
+    fn coordinate(&self, axis: usize, o: usize) -> f32 {
+        ((o + self.out_start[axis]) as f32 * self.scale[axis]).clamp(0.0, self.last[axis]) - self.in_start[axis] as f32
+    }
 }
 
 impl Resample {
@@ -85,6 +120,7 @@ impl Resample {
         Resample {
             target: Target::Shape(shape.to_vec()),
             interpolation: Interpolation::default(),
+            window: None,
         }
     }
 
@@ -96,7 +132,15 @@ impl Resample {
                 to: spacing.to_vec(),
             },
             interpolation: Interpolation::default(),
+            window: None,
         }
+    }
+
+    /// Computes only `window`, one block of the whole [`Resample::to_shape`] (see
+    /// [`ResampleWindow`]); the shape given to `to_shape` stays the whole output's.
+    pub fn window(mut self, window: ResampleWindow) -> Self {
+        self.window = Some(window);
+        self
     }
 
     /// Interpolation (default linear).
@@ -105,8 +149,12 @@ impl Resample {
         self
     }
 
-    fn plan(&self, input: [usize; 3], ndim: usize) -> Result<Plan> {
+    fn plan(&self, block: [usize; 3], ndim: usize) -> Result<Plan> {
         check_ndim(ndim)?;
+        let input = match &self.window {
+            None => block,
+            Some(w) => self.whole_input(w, block, ndim)?,
+        };
         let mut shape = input;
         let mut scale = [1.0f32; 3];
         match &self.target {
@@ -151,14 +199,92 @@ impl Resample {
                 }
             }
         }
-        Ok(Plan { shape, scale })
+        let mut plan = Plan {
+            shape,
+            scale,
+            out_start: [0; 3],
+            last: input.map(|n| (n - 1) as f32),
+            in_start: [0; 3],
+        };
+        if let Some(w) = &self.window {
+            self.place(&mut plan, w, block, ndim)?;
+        }
+        Ok(plan)
     }
-}
 
-/// Input index and weight of the upper neighbour for output index `o` (linear), or the nearest.
-#[inline]
-fn coordinate(o: usize, scale: f32, n: usize) -> f32 {
-    (o as f32 * scale).clamp(0.0, (n - 1) as f32)
+    /// The whole input's shape of a window, checked against the block given.
+    fn whole_input(&self, w: &ResampleWindow, block: [usize; 3], ndim: usize) -> Result<[usize; 3]> {
+        if !matches!(self.target, Target::Shape(_)) {
+            return Err(Error::param("window", "windows apply to Resample::to_shape only"));
+        }
+        for (name, v) in [
+            ("input_shape", &w.input_shape),
+            ("input_start", &w.input_start),
+            ("output_start", &w.output_start),
+            ("output_shape", &w.output_shape),
+        ] {
+            if v.len() != ndim {
+                return Err(Error::param(
+                    "window",
+                    format!("{name} has {} values for {ndim} axes", v.len()),
+                ));
+            }
+        }
+        let mut whole = block;
+        for k in 0..ndim {
+            let a = k + 3 - ndim;
+            whole[a] = w.input_shape[k];
+            if w.input_start[k] + block[a] > whole[a] {
+                return Err(Error::param(
+                    "window",
+                    format!(
+                        "axis {k}: an input block of {} from {} overruns the whole input's {}",
+                        block[a], w.input_start[k], whole[a]
+                    ),
+                ));
+            }
+        }
+        Ok(whole)
+    }
+
+    /// Moves a whole call's plan onto one window and checks the block covers its outputs.
+    fn place(&self, plan: &mut Plan, w: &ResampleWindow, block: [usize; 3], ndim: usize) -> Result<()> {
+        for k in 0..ndim {
+            let a = k + 3 - ndim;
+            let (start, len) = (w.output_start[k], w.output_shape[k]);
+            if len == 0 || start + len > plan.shape[a] {
+                return Err(Error::param(
+                    "window",
+                    format!(
+                        "axis {k}: output block {start}..{} is empty or beyond the whole output's {}",
+                        start + len,
+                        plan.shape[a]
+                    ),
+                ));
+            }
+            plan.shape[a] = len;
+            plan.out_start[a] = start;
+            plan.in_start[a] = w.input_start[k];
+            // The first and last outputs bound every tap (coordinates grow with o).
+            let low = plan.coordinate(a, 0);
+            let high = plan.coordinate(a, len - 1);
+            let needed_high = (high.floor() + 1.0).min(plan.last[a] - plan.in_start[a] as f32);
+            if low < 0.0 || needed_high > (block[a] - 1) as f32 {
+                return Err(Error::param(
+                    "window",
+                    format!(
+                        "axis {k}: outputs {start}..{} read input {}..={} but the block holds {}..{}",
+                        start + len,
+                        (low + plan.in_start[a] as f32).floor(),
+                        needed_high + plan.in_start[a] as f32,
+                        plan.in_start[a],
+                        plan.in_start[a] + block[a]
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Filter for Resample {
@@ -197,7 +323,7 @@ impl Filter for Resample {
         // Per output x: lower index, upper index, weight (linear) or nearest index.
         let xs: Vec<(usize, usize, f32)> = (0..ox)
             .map(|o| {
-                let c = coordinate(o, plan.scale[2], nx);
+                let c = plan.coordinate(2, o);
                 let x0 = c as usize;
                 (x0, (x0 + 1).min(nx - 1), c - x0 as f32)
             })
@@ -207,13 +333,13 @@ impl Filter for Resample {
             || vec![0.0f32; nx],
             |blend, (r, dst)| {
                 let (z, y) = (r / oy, r % oy);
-                let cz = coordinate(z, plan.scale[0], nz);
-                let cy = coordinate(y, plan.scale[1], ny);
+                let cz = plan.coordinate(0, z);
+                let cy = plan.coordinate(1, y);
                 let row = |z: usize, y: usize| &src[(z * ny + y) * nx..(z * ny + y + 1) * nx];
                 if !linear {
                     let s = row((cz + 0.5).floor() as usize, (cy + 0.5).floor() as usize);
                     for (o, d) in dst.iter_mut().enumerate() {
-                        *d = s[(coordinate(o, plan.scale[2], nx) + 0.5).floor() as usize];
+                        *d = s[(plan.coordinate(2, o) + 0.5).floor() as usize];
                     }
                     return;
                 }
@@ -237,19 +363,31 @@ impl Filter for Resample {
         let plan = self.plan(input.shape(), ndim)?;
         let output = rec.volume(plan.shape)?;
         let nz = input.shape()[0];
-        let sz = plan.scale[0];
         let params = rec.uniform(&ResampleParams {
             scale: [plan.scale[0], plan.scale[1], plan.scale[2], 0.0],
             linear: u32::from(self.interpolation == Interpolation::Linear),
             _pad: [0; 3],
+            out_start: [
+                plan.out_start[0] as u32,
+                plan.out_start[1] as u32,
+                plan.out_start[2] as u32,
+                0,
+            ],
+            last: [plan.last[0], plan.last[1], plan.last[2], 0.0],
+            in_start: [
+                plan.in_start[0] as f32,
+                plan.in_start[1] as f32,
+                plan.in_start[2] as f32,
+                0.0,
+            ],
         });
         for_each_mapped_slab(
             rec,
             input,
             &output,
             |z0, z1| {
-                let lo = coordinate(z0, sz, nz).floor() as usize;
-                let hi = coordinate(z1 - 1, sz, nz).ceil() as usize + 2;
+                let lo = plan.coordinate(0, z0).floor() as usize;
+                let hi = plan.coordinate(0, z1 - 1).ceil() as usize + 2;
                 (lo, hi.min(nz))
             },
             |rec, slab| {

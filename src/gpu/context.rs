@@ -105,8 +105,10 @@ pub struct GpuOptions {
 impl GpuContext {
     /// Picks an adapter and creates a device on it.
     ///
-    /// Honours `WGPU_BACKEND` (e.g. `vulkan`, `metal`, `dx12`, `gl`) and `WGPU_ADAPTER_NAME`
-    /// (a case-insensitive substring of the adapter name). Without them it prefers, in order,
+    /// Honours `WGPU_BACKEND` (e.g. `vulkan`, `metal`, `dx12`, `gl`), `WGPU_ADAPTER_NAME`
+    /// (a case-insensitive substring of the adapter name) and [`ADAPTER_ENV`]
+    /// (`HOUNSFIELD_ADAPTER`: a position in [`GpuContext::adapters`], to pin one process — a
+    /// Dask worker, say — to one of several GPUs). Without them it prefers, in order,
     /// discrete, integrated, virtual and software adapters, and native APIs over OpenGL.
     pub fn new() -> Result<Self> {
         Self::with_options(GpuOptions::default())
@@ -131,11 +133,13 @@ impl GpuContext {
 
     async fn new_async(options: GpuOptions) -> Result<Self> {
         let adapters = usable_adapters().await?;
-        let adapter = match options.adapter {
+        let adapter = match options.adapter.map(Ok).or_else(adapter_from_env).transpose()? {
             None => adapters[0].clone(),
             Some(i) => adapters.get(i).cloned().ok_or_else(|| {
                 Error::NoGpu(format!(
-                    "adapter {i} requested but only {} usable adapter(s) exist",
+                    "adapter {i} requested but only {} usable adapter(s) exist (0..{}); see GpuContext::adapters \
+                     or `hounsfield.gpu_adapters()`",
+                    adapters.len(),
                     adapters.len()
                 ))
             })?,
@@ -330,6 +334,24 @@ fn summarize(adapter: &wgpu::Adapter, limits: &wgpu::Limits, timestamps: bool) -
         max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
         timestamps,
     }
+}
+
+/// Environment variable pinning the process to one adapter: its position in
+/// [`GpuContext::adapters`] (best first), as `CUDA_VISIBLE_DEVICES` pins CUDA programs.
+pub const ADAPTER_ENV: &str = "HOUNSFIELD_ADAPTER";
+
+/// The adapter index `HOUNSFIELD_ADAPTER` asks for, if set.
+fn adapter_from_env() -> Option<Result<usize>> {
+    let value = std::env::var(ADAPTER_ENV).ok()?;
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    Some(trimmed.parse::<usize>().map_err(|_| Error::Environment {
+        name: ADAPTER_ENV,
+        value: value.clone(),
+        reason: "give the adapter's position (0, 1, ...) in the list of usable adapters".into(),
+    }))
 }
 
 /// Compute-capable adapters allowed by `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`, best first.

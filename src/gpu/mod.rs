@@ -58,7 +58,7 @@ mod tiling;
 pub mod vector_ops;
 mod volume;
 
-pub use context::{AdapterSummary, GpuContext, GpuOptions};
+pub use context::{ADAPTER_ENV, AdapterSummary, GpuContext, GpuOptions};
 pub use kernel::{
     Binding, Constant, Constants, KernelSpec, MAPPING, RUNTIME_CONSTANTS, Reflection, STAGE_BLOCK, STAGE_RADIUS, TILE,
     WORKGROUP, check_kernels, uniform, wgsl,

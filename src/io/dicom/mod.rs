@@ -19,7 +19,7 @@ mod lengths;
 mod read;
 mod write;
 
-pub use read::{LoadedSeries, Policy, Scan, SeriesInfo, Skipped, load_series, scan};
+pub use read::{LoadedSeries, Policy, Scan, SeriesInfo, Skipped, load_series, load_series_slab, scan, series_layout};
 pub use write::{SeriesKind, WriteOptions, write_series};
 
 /// A unique identifier under the `2.25` root (a UUID as a decimal integer, ISO/IEC 9834-8):

@@ -588,6 +588,51 @@ fn decode_frames(path: &Path, frames: &[(usize, Option<(f64, f64)>)], rows: usiz
 /// Assembles `series` into a volume (see the module docs for the rules), decoding slices in
 /// parallel straight into the volume: memory holds the volume plus one slice per thread.
 pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> {
+    let plan = assemble(series, policy)?;
+    plan.decode(0..plan.shape[0], None)
+}
+
+/// The shape `(z, y, x)` and grid [`load_series`] would give, from the headers alone (nothing
+/// decoded): what a reader of slabs plans its chunks with.
+pub fn series_layout(series: &SeriesInfo, policy: Policy) -> Result<([usize; 3], Grid, Vec<String>)> {
+    let plan = assemble(series, policy)?;
+    Ok((plan.shape, plan.grid, plan.warnings))
+}
+
+/// Slices `z` of the volume [`load_series`] assembles, decoding only the files they need (and,
+/// for interpolated missing slices, their two neighbours): series larger than memory are read
+/// slab by slab. The grid's origin is the slab's first slice. Padding pixels
+/// (PixelPaddingValue) become `padding_fill`, or without it the lowest value of the slab
+/// (the whole series' lowest value needs every file; give it to make slabs agree).
+pub fn load_series_slab(
+    series: &SeriesInfo,
+    policy: Policy,
+    z: std::ops::Range<usize>,
+    padding_fill: Option<f32>,
+) -> Result<LoadedSeries> {
+    let plan = assemble(series, policy)?;
+    if z.start >= z.end || z.end > plan.shape[0] {
+        return Err(Error::param(
+            "z",
+            format!(
+                "slices {}..{} of a series of {}: give a non-empty range inside it",
+                z.start, z.end, plan.shape[0]
+            ),
+        ));
+    }
+    plan.decode(z, padding_fill)
+}
+
+/// A series placed on its grid: which file (and frame) fills which slice, before any decoding.
+struct Assembly<'s> {
+    /// Present slices: (z index, header), ascending z; the gaps are interpolated.
+    index: Vec<(usize, &'s Header)>,
+    shape: [usize; 3],
+    grid: Grid,
+    warnings: Vec<String>,
+}
+
+fn assemble(series: &SeriesInfo, policy: Policy) -> Result<Assembly<'_>> {
     let name = if series.description.is_empty() {
         series.uid.clone()
     } else {
@@ -723,8 +768,6 @@ pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> 
             voxels as f64 * 4.0 / (1u64 << 30) as f64
         )));
     }
-    // Decode every file straight into its slice of the volume.
-    let mut data = Array3::<f32>::zeros((nz, rows, cols));
     let mut index = Vec::with_capacity(unique.len());
     let mut z = 0;
     for (i, (_, h)) in unique.iter().enumerate() {
@@ -733,89 +776,142 @@ pub fn load_series(series: &SeriesInfo, policy: Policy) -> Result<LoadedSeries> 
             z += steps[i];
         }
     }
-    let mut slots: Vec<Option<ndarray::ArrayViewMut2<'_, f32>>> = data.axis_iter_mut(Axis(0)).map(Some).collect();
-    // One job per file (a multi-frame file is decoded once for all its frames).
-    type Job<'v, 'h> = (ndarray::ArrayViewMut2<'v, f32>, &'h Header, usize);
-    let mut per_file: BTreeMap<&Path, Vec<Job<'_, '_>>> = BTreeMap::new();
-    for &(z, h) in &index {
-        per_file
-            .entry(h.path.as_path())
-            .or_default()
-            .push((slots[z].take().expect("each slice once"), h, z));
-    }
-    let decoded: Vec<Vec<Placed>> = per_file
-        .into_iter()
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|(path, jobs)| -> Result<Vec<Placed>> {
-            let frames: Vec<(usize, Option<(f64, f64)>)> = jobs.iter().map(|(_, h, _)| (h.frame, h.rescale)).collect();
-            let slices = decode_frames(path, &frames, rows, cols)?;
-            Ok(jobs
-                .into_iter()
-                .zip(slices)
-                .map(|((mut view, _, z), slice)| {
-                    view.as_slice_mut()
-                        .expect("standard layout")
-                        .copy_from_slice(&slice.values);
-                    let mut is_pad = vec![false; slice.values.len()];
-                    for &p in &slice.padding {
-                        is_pad[p as usize] = true;
-                    }
-                    let low = slice
-                        .values
-                        .iter()
-                        .zip(&is_pad)
-                        .filter(|(_, p)| !**p)
-                        .fold(f32::INFINITY, |m, (v, _)| m.min(*v));
-                    Placed {
-                        z,
-                        padding: slice.padding,
-                        monochrome1: slice.monochrome1,
-                        low,
-                    }
-                })
-                .collect())
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let decoded: Vec<Placed> = decoded.into_iter().flatten().collect();
-    // Padding becomes the lowest real value of the series (outside the field of view).
-    let low = decoded.iter().fold(f32::INFINITY, |m, d| m.min(d.low));
-    let padded: usize = decoded.iter().map(|d| d.padding.len()).sum();
-    if padded > 0 {
-        let fill = if low.is_finite() { low } else { 0.0 };
-        for d in &decoded {
-            let mut s = data.index_axis_mut(Axis(0), d.z);
-            let flat = s.as_slice_mut().expect("standard layout");
-            for &p in &d.padding {
-                flat[p as usize] = fill;
-            }
-        }
-        warnings.push(format!(
-            "{padded} padding pixels (PixelPaddingValue) set to {fill}, the lowest value in the series"
-        ));
-    }
-    if decoded.iter().any(|d| d.monochrome1) {
-        warnings.push("MONOCHROME1: values are kept as stored (modality values); display inverted".into());
-    }
-    // Interpolate missing slices between their neighbours.
-    for w in index.windows(2) {
-        let (z0, z1) = (w[0].0, w[1].0);
-        for z in z0 + 1..z1 {
-            let t = (z - z0) as f32 / (z1 - z0) as f32;
-            let (a, b) = (
-                data.index_axis(Axis(0), z0).to_owned(),
-                data.index_axis(Axis(0), z1).to_owned(),
-            );
-            data.index_axis_mut(Axis(0), z).assign(&(&a * (1.0 - t) + &b * t));
-        }
-    }
     let grid = Grid {
         spacing: [slice_spacing, first.pixel_spacing[0], first.pixel_spacing[1]],
         origin: unique[0].1.position,
         direction: [slice_dir, col_dir, row_dir],
     };
-    Ok(LoadedSeries {
-        volume: Volume::new(data, grid)?,
+    Ok(Assembly {
+        index,
+        shape: [nz, rows, cols],
+        grid,
         warnings,
     })
+}
+
+impl Assembly<'_> {
+    /// Decodes slices `range` (checked by the caller) into a volume on its grid.
+    fn decode(&self, range: std::ops::Range<usize>, padding_fill: Option<f32>) -> Result<LoadedSeries> {
+        let [_, rows, cols] = self.shape;
+        let mut warnings = self.warnings.clone();
+        // The present slices the range needs: those inside it, and the nearest present slice on
+        // each side when the range starts or ends inside a gap (interpolation reads both).
+        let first = self.index.partition_point(|(z, _)| *z < range.start);
+        let last = self.index.partition_point(|(z, _)| *z < range.end);
+        let lo = if first < self.index.len() && self.index[first].0 == range.start {
+            first
+        } else {
+            first.saturating_sub(1)
+        };
+        let hi = if last > 0 && self.index[last - 1].0 == range.end - 1 {
+            last
+        } else {
+            (last + 1).min(self.index.len())
+        };
+        let index = &self.index[lo..hi];
+        let z_base = index[0].0;
+        let nz = index[index.len() - 1].0 - z_base + 1;
+        let mut data = Array3::<f32>::zeros((nz, rows, cols));
+        let mut slots: Vec<Option<ndarray::ArrayViewMut2<'_, f32>>> = data.axis_iter_mut(Axis(0)).map(Some).collect();
+        // One job per file (a multi-frame file is decoded once for all its frames).
+        type Job<'v, 'h> = (ndarray::ArrayViewMut2<'v, f32>, &'h Header, usize);
+        let mut per_file: BTreeMap<&Path, Vec<Job<'_, '_>>> = BTreeMap::new();
+        for &(z, h) in index {
+            let z = z - z_base;
+            per_file
+                .entry(h.path.as_path())
+                .or_default()
+                .push((slots[z].take().expect("each slice once"), h, z));
+        }
+        let decoded: Vec<Vec<Placed>> = per_file
+            .into_iter()
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|(path, jobs)| -> Result<Vec<Placed>> {
+                let frames: Vec<(usize, Option<(f64, f64)>)> =
+                    jobs.iter().map(|(_, h, _)| (h.frame, h.rescale)).collect();
+                let slices = decode_frames(path, &frames, rows, cols)?;
+                Ok(jobs
+                    .into_iter()
+                    .zip(slices)
+                    .map(|((mut view, _, z), slice)| {
+                        view.as_slice_mut()
+                            .expect("standard layout")
+                            .copy_from_slice(&slice.values);
+                        let mut is_pad = vec![false; slice.values.len()];
+                        for &p in &slice.padding {
+                            is_pad[p as usize] = true;
+                        }
+                        let low = slice
+                            .values
+                            .iter()
+                            .zip(&is_pad)
+                            .filter(|(_, p)| !**p)
+                            .fold(f32::INFINITY, |m, (v, _)| m.min(*v));
+                        Placed {
+                            z,
+                            padding: slice.padding,
+                            monochrome1: slice.monochrome1,
+                            low,
+                        }
+                    })
+                    .collect())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let decoded: Vec<Placed> = decoded.into_iter().flatten().collect();
+        // Padding becomes the lowest real value of the series (outside the field of view).
+        let low = decoded.iter().fold(f32::INFINITY, |m, d| m.min(d.low));
+        let padded: usize = decoded.iter().map(|d| d.padding.len()).sum();
+        if padded > 0 {
+            let fill = padding_fill.unwrap_or(if low.is_finite() { low } else { 0.0 });
+            for d in &decoded {
+                let mut s = data.index_axis_mut(Axis(0), d.z);
+                let flat = s.as_slice_mut().expect("standard layout");
+                for &p in &d.padding {
+                    flat[p as usize] = fill;
+                }
+            }
+            warnings.push(format!(
+                "{padded} padding pixels (PixelPaddingValue) set to {fill}, {}",
+                if padding_fill.is_some() {
+                    "the value asked for"
+                } else if range.len() < self.shape[0] {
+                    "the lowest value in this slab"
+                } else {
+                    "the lowest value in the series"
+                }
+            ));
+        }
+        if decoded.iter().any(|d| d.monochrome1) {
+            warnings.push("MONOCHROME1: values are kept as stored (modality values); display inverted".into());
+        }
+        // Interpolate missing slices between their neighbours.
+        for w in index.windows(2) {
+            let (z0, z1) = (w[0].0 - z_base, w[1].0 - z_base);
+            for z in z0 + 1..z1 {
+                let t = (z - z0) as f32 / (z1 - z0) as f32;
+                let (a, b) = (
+                    data.index_axis(Axis(0), z0).to_owned(),
+                    data.index_axis(Axis(0), z1).to_owned(),
+                );
+                data.index_axis_mut(Axis(0), z).assign(&(&a * (1.0 - t) + &b * t));
+            }
+        }
+        // Only a slab that needed neighbours outside it is cut (a copy of the slab): a whole
+        // load keeps its one copy of the volume.
+        let offset = range.start - z_base;
+        let data = if offset == 0 && range.len() == nz {
+            data
+        } else {
+            data.slice(ndarray::s![offset..offset + range.len(), .., ..]).to_owned()
+        };
+        let mut grid = self.grid;
+        for (o, d) in grid.origin.iter_mut().zip(self.grid.direction[0]) {
+            *o += range.start as f64 * self.grid.spacing[0] * d;
+        }
+        Ok(LoadedSeries {
+            volume: Volume::new(data, grid)?,
+            warnings,
+        })
+    }
 }
