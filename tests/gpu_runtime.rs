@@ -278,3 +278,58 @@ fn projection_stacks_travel_in_batches_of_whole_views_that_fit_one_binding() {
         );
     }
 }
+
+#[test]
+fn the_work_model_counts_what_the_runtime_records_submits_and_reads_back() {
+    use hounsfield::gpu::work::REFERENCE_GPUS;
+    if gpu().is_none() {
+        return;
+    }
+    // A context of its own: the shared ones count other tests' work too.
+    let ctx = GpuContext::new().unwrap();
+    let vol = random_volume([4, 16, 16], 3);
+    let bytes = (vol.len() * 4) as u64;
+    let input = GpuVolume::upload(&ctx, vol.view()).unwrap();
+
+    let before = ctx.work();
+    let mut rec = Recorder::new(&ctx);
+    let out = rec.duplicate(&input).unwrap();
+    rec.dispatch_linear(&NEEDS_ONE_BUFFER, &[BufferWindow::whole(out.buffer())], 64)
+        .unwrap();
+    rec.dispatch_linear(&NEEDS_ONE_BUFFER, &[BufferWindow::whole(out.buffer())], 200)
+        .unwrap();
+    let readback = rec.read_back(out.buffer(), 64);
+    rec.submit().unwrap();
+    readback.read(&ctx).unwrap();
+    let w = ctx.work().since(&before);
+    assert_eq!(
+        (w.dispatches, w.submissions, w.readbacks, w.readback_bytes),
+        (2, 1, 1, 64)
+    );
+    assert_eq!((w.copies, w.copy_bytes), (1, bytes));
+    // Workgroups of 64: one for 64 items, four for 200.
+    assert_eq!((w.workgroups, w.invocations), (5, 5 * 64));
+    assert_eq!((w.bytes_read, w.bytes_written), (0, 2 * bytes));
+    assert_eq!(w.kernels["test/needs_one_buffer"].dispatches, 2);
+    assert_eq!(w.device_bytes(), 2 * bytes + 2 * bytes);
+    assert_eq!(w.host_syncs(), 2);
+
+    // A separable Gaussian on resident data: one submission, no read-back, three passes that
+    // each bind the volume once to read and once to write (plus their small weight tables).
+    let before = ctx.work();
+    let smoothed = Gaussian::new(&[1.0]).apply_gpu(&ctx, &input).unwrap();
+    let w = ctx.work().since(&before);
+    assert_eq!((w.submissions, w.readbacks, w.dispatches), (1, 0, 3), "{w:?}");
+    assert!(w.bytes_read >= 3 * bytes && w.bytes_read < 3 * bytes + 4096, "{w:?}");
+    assert_eq!(w.bytes_written, 3 * bytes);
+    // Its download: one transfer, read back.
+    let before = ctx.work();
+    smoothed.download(&ctx).unwrap();
+    let w = ctx.work().since(&before);
+    assert_eq!((w.submissions, w.readbacks, w.readback_bytes), (1, 1, bytes));
+    // Priced: traffic over bandwidth plus the fixed costs, all positive and finite.
+    for g in REFERENCE_GPUS {
+        let t = g.modelled_seconds(&w);
+        assert!(t.is_finite() && t > 0.0, "{}", g.name);
+    }
+}

@@ -161,6 +161,7 @@ fn quick_run_writes_a_complete_report() {
         scaling_max: 512,
         peers: None,
         gpu,
+        model_only: false,
     };
     let mut report = run::run(&options).unwrap();
     // Python peers merge by workload name.
@@ -225,6 +226,18 @@ fn quick_run_writes_a_complete_report() {
                 assert!(!entry[field].is_null(), "{name} lacks {field}");
             }
             assert_eq!(entry["parity"]["passed"], true);
+            // The work model of one counted run: something dispatched and waited for, priced on
+            // every reference GPU.
+            let model = &entry["model"];
+            assert!(model["dispatches"].as_u64().unwrap() > 0, "{name}: {model}");
+            assert!(model["submissions"].as_u64().unwrap() > 0, "{name}: {model}");
+            assert!(model["device_bytes"].as_u64().unwrap() > 0, "{name}: {model}");
+            let gpus = model["gpus"].as_array().unwrap();
+            assert_eq!(gpus.len(), hounsfield::gpu::work::REFERENCE_GPUS.len());
+            for g in gpus {
+                let (m, f) = (g["modelled_s"].as_f64().unwrap(), g["floor_s"].as_f64().unwrap());
+                assert!(m > 0.0 && f > 0.0 && (g["over_floor"].as_f64().unwrap() - m / f).abs() < 1e-9 * m / f);
+            }
         }
     }
     let gauss = &entries[0];
@@ -253,5 +266,38 @@ fn quick_run_writes_a_complete_report() {
         assert!(!md.contains("| GPU speedup"));
     }
     assert!(md.contains("quick mode"));
+    if gpu {
+        assert!(md.contains("Work model (*model, not measured*)") && md.contains("NVIDIA H200"));
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn model_only_runs_count_every_gpu_workload_without_timing() {
+    let Some(_) = common::gpu() else { return };
+    let out = std::env::temp_dir().join(format!("hounsfield-harness-model-{}", std::process::id()));
+    let options = run::Options {
+        quick: true,
+        only: vec!["gaussian_s2".into(), "median_r1".into(), "fdk".into()],
+        out: out.clone(),
+        scale: 1.0,
+        scaling_max: 512,
+        peers: None,
+        gpu: true,
+        model_only: true,
+    };
+    let report = run::run(&options).unwrap();
+    assert_eq!(report.entries.len(), 3);
+    assert!(report.scaling.is_empty());
+    for e in &report.entries {
+        assert!(e.cpu.is_none() && e.gpu_resident.is_none(), "{}: timed", e.name);
+        let m = e.model.as_ref().unwrap_or_else(|| panic!("{}: {:?}", e.name, e.error));
+        assert!(m.dispatches > 0 && m.submissions > 0, "{}: {m:?}", e.name);
+    }
+    // The separable Gaussian: three passes, one submission on resident data.
+    let gauss = report.entries.iter().find(|e| e.name == "gaussian_s2").unwrap();
+    let m = gauss.model.as_ref().unwrap();
+    assert_eq!((m.path, m.submissions, m.readbacks), ("resident", 1, 0));
+    assert_eq!(m.dispatches % 3, 0, "{m:?}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -39,6 +39,10 @@ struct Args {
     /// CPU paths only.
     #[arg(long)]
     no_gpu: bool,
+    /// The work model only: one counted GPU run per workload, no CPU, no timing (runs on a
+    /// software adapter at full size in minutes; the model needs no real GPU).
+    #[arg(long)]
+    model_only: bool,
     /// Ignored: cargo bench passes it to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -58,6 +62,7 @@ fn main() {
         scaling_max: args.scaling_max,
         peers: args.peers,
         gpu: !args.no_gpu,
+        model_only: args.model_only,
     };
     let result = run::run(&options)
         .map_err(|e| e.to_string())

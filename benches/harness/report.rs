@@ -184,10 +184,78 @@ pub fn markdown(report: &Report) -> String {
             );
         }
     }
+    work_model(&mut s, report);
     if let Some(peers) = &report.peers_environment {
         let _ = writeln!(s, "\nPython peers measured on: `{peers}`");
     }
     s
+}
+
+/// The work model's section: counts of one GPU run per workload and its modelled time against
+/// the floor on the reference GPUs.
+fn work_model(s: &mut String, report: &Report) {
+    let modelled: Vec<_> = report
+        .entries
+        .iter()
+        .filter_map(|e| e.model.as_ref().map(|m| (e, m)))
+        .collect();
+    if modelled.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Work model (*model, not measured*)\n");
+    let _ = writeln!(
+        s,
+        "Counted while one GPU run of each workload was recorded and submitted on this machine's adapter \
+         (dispatches, submissions, read-backs, bytes of the storage windows each dispatch binds), then \
+         priced on reference GPUs: bytes / bandwidth + {:.0} µs per dispatch + {:.0} µs per submission + {:.0} µs \
+         per read-back. The floor is the workload's unavoidable traffic (input and output once; for projectors \
+         {} FLOP per update) at peak. Bound windows touched once is optimistic for kernels that re-read \
+         neighbourhoods or are compute-bound (medians, projectors): for those the measured times are the \
+         guide.\n",
+        hounsfield::gpu::work::LAUNCH_SECONDS * 1e6,
+        hounsfield::gpu::work::SUBMIT_SECONDS * 1e6,
+        hounsfield::gpu::work::READBACK_SECONDS * 1e6,
+        crate::run::UPDATE_FLOPS,
+    );
+    let names: Vec<&str> = modelled[0].1.gpus.iter().map(|g| g.gpu).collect();
+    let _ = write!(
+        s,
+        "| kernel | path | dispatches | submissions | host syncs | modelled bytes | × unavoidable | {} model | {} floor |",
+        names[0], names[0]
+    );
+    for name in &names {
+        let _ = write!(s, " {name} × floor |");
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "|{}", "---|".repeat(9 + names.len()));
+    for (e, m) in modelled {
+        let first = &m.gpus[0];
+        let _ = write!(
+            s,
+            "| {} | {} | {} | {} | {} | {:.1} MiB | {} | {} | {} |",
+            e.name,
+            m.path,
+            m.dispatches,
+            m.submissions,
+            m.host_syncs,
+            m.device_bytes as f64 / 1048576.0,
+            m.bytes_over_floor.map_or("–".into(), |r| format!("{r:.2}×")),
+            duration(first.modelled_s),
+            duration(first.floor_s),
+        );
+        for g in &m.gpus {
+            let _ = write!(s, " {:.1}× |", g.over_floor);
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s, "\nReference GPUs (vendors' peak figures):\n");
+    for g in hounsfield::gpu::work::REFERENCE_GPUS {
+        let _ = writeln!(
+            s,
+            "- {}: {:.0} GB/s, {:.1} TFLOP/s FP32 — {}",
+            g.name, g.bandwidth_gbps, g.fp32_tflops, g.source
+        );
+    }
 }
 
 type ChartResult = Result<(), Box<dyn std::error::Error>>;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use hounsfield::gpu::GpuContext;
+use hounsfield::gpu::work::{REFERENCE_GPUS, WorkCounts};
 use ndarray::Array3;
 use serde::Serialize;
 
@@ -29,6 +30,8 @@ pub struct Options {
     pub peers: Option<PathBuf>,
     /// Use the GPU when one exists.
     pub gpu: bool,
+    /// Only the work model: one counted GPU run per workload.
+    pub model_only: bool,
 }
 
 /// How a workload ended.
@@ -101,8 +104,73 @@ pub struct Entry {
     pub cpu_fraction_of_host_copy: Option<f64>,
     /// GPU GB/s over the device's copy bandwidth.
     pub gpu_fraction_of_device_copy: Option<f64>,
+    /// The work model of one GPU run (*model, not measured*).
+    pub model: Option<Model>,
     /// Python tools on the same workload, fastest first.
     pub peers: Vec<Peer>,
+}
+
+/// FLOPs per voxel update a projector or back-projector cannot avoid (an interpolation and a
+/// weight): the compute floor of update workloads in the work model (an assumption).
+pub const UPDATE_FLOPS: u64 = 10;
+
+/// What one GPU run of a workload recorded, and its modelled cost on the reference GPUs
+/// (`hounsfield::gpu::work`): *model, not measured*.
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    /// The path counted: `resident` (data already on the GPU) or `end to end`.
+    pub path: &'static str,
+    pub dispatches: u64,
+    pub submissions: u64,
+    pub readbacks: u64,
+    /// Submissions waited for plus read-backs.
+    pub host_syncs: u64,
+    /// Bytes of the storage windows bound, plus copies (the model's device traffic).
+    pub device_bytes: u64,
+    /// `device_bytes` over the workload's unavoidable bytes (filters and reductions).
+    pub bytes_over_floor: Option<f64>,
+    /// Per reference GPU: modelled seconds, floor seconds and their ratio.
+    pub gpus: Vec<ModelledGpu>,
+}
+
+/// One reference GPU's line of a [`Model`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelledGpu {
+    pub gpu: &'static str,
+    pub modelled_s: f64,
+    pub floor_s: f64,
+    pub over_floor: f64,
+}
+
+/// The model of `counts`, the work of one run of a workload doing `work`.
+pub fn model(counts: &WorkCounts, work: Work, path: &'static str) -> Model {
+    let (floor_bytes, floor_flops) = match work {
+        Work::Bytes(b) => (b, 0),
+        Work::Updates(u) => (0, u.saturating_mul(UPDATE_FLOPS)),
+    };
+    let gpus = REFERENCE_GPUS
+        .iter()
+        .map(|g| {
+            let modelled_s = g.modelled_seconds(counts);
+            let floor_s = g.floor_seconds(floor_bytes, floor_flops);
+            ModelledGpu {
+                gpu: g.name,
+                modelled_s,
+                floor_s,
+                over_floor: modelled_s / floor_s,
+            }
+        })
+        .collect();
+    Model {
+        path,
+        dispatches: counts.dispatches,
+        submissions: counts.submissions,
+        readbacks: counts.readbacks,
+        host_syncs: counts.host_syncs(),
+        device_bytes: counts.device_bytes(),
+        bytes_over_floor: (floor_bytes > 0).then(|| counts.device_bytes() as f64 / floor_bytes as f64),
+        gpus,
+    }
 }
 
 /// One point of the scaling study.
@@ -226,7 +294,10 @@ pub fn run(options: &Options) -> hounsfield::Result<Report> {
     let mut entries = Vec::new();
     for (i, workload) in chosen.iter().enumerate() {
         let t = Instant::now();
-        let entry = run_workload(workload, &sizing, ctx.as_ref(), &environment, &plan, &resident_plan);
+        let entry = match (options.model_only, ctx.as_ref()) {
+            (true, Some(ctx)) => model_workload(workload, &sizing, ctx),
+            _ => run_workload(workload, &sizing, ctx.as_ref(), &environment, &plan, &resident_plan),
+        };
         eprintln!(
             "[{}/{}] {} ({:.1} s): {}",
             i + 1,
@@ -237,7 +308,11 @@ pub fn run(options: &Options) -> hounsfield::Result<Report> {
         );
         entries.push(entry);
     }
-    let scaling = scaling_study(&chosen, options, ctx.as_ref());
+    let scaling = if options.model_only {
+        Vec::new()
+    } else {
+        scaling_study(&chosen, options, ctx.as_ref())
+    };
     let mut report = Report {
         environment,
         gpu_note,
@@ -273,15 +348,39 @@ fn summary_line(e: &Entry) -> String {
     }
 }
 
-fn run_workload(
-    w: &Workload,
-    sizing: &Sizing,
-    ctx: Option<&GpuContext>,
-    environment: &Environment,
-    plan: &Plan,
-    resident_plan: &Plan,
-) -> Entry {
-    let mut entry = Entry {
+/// The work model alone: one counted GPU run (resident where the case has that form).
+fn model_workload(w: &Workload, sizing: &Sizing, ctx: &GpuContext) -> Entry {
+    let mut entry = empty_entry(w);
+    let outcome = (|| -> hounsfield::Result<()> {
+        let mut case = (w.make)(sizing)?;
+        entry.size = case.size();
+        let work = case.work();
+        entry.work = Some(work);
+        let resident = case.upload(ctx)?;
+        // A first run compiles the kernels; the counted second is the steady state.
+        let run = |case: &dyn crate::registry::Case| -> hounsfield::Result<()> {
+            if resident {
+                case.gpu_resident(ctx).map(|_| ())
+            } else {
+                case.gpu(ctx).map(|_| ())
+            }
+        };
+        run(case.as_ref())?;
+        let before = ctx.work();
+        run(case.as_ref())?;
+        let path = if resident { "resident" } else { "end to end" };
+        entry.model = Some(model(&ctx.work().since(&before), work, path));
+        Ok(())
+    })();
+    if let Err(e) = outcome {
+        entry.status = Status::Error;
+        entry.error = Some(e.to_string());
+    }
+    entry
+}
+
+fn empty_entry(w: &Workload) -> Entry {
+    Entry {
         name: w.name.to_string(),
         category: w.category,
         covers: w.covers.iter().map(|c| c.to_string()).collect(),
@@ -301,8 +400,20 @@ fn run_workload(
         gpu_rate: None,
         cpu_fraction_of_host_copy: None,
         gpu_fraction_of_device_copy: None,
+        model: None,
         peers: Vec::new(),
-    };
+    }
+}
+
+fn run_workload(
+    w: &Workload,
+    sizing: &Sizing,
+    ctx: Option<&GpuContext>,
+    environment: &Environment,
+    plan: &Plan,
+    resident_plan: &Plan,
+) -> Entry {
+    let mut entry = empty_entry(w);
     let fail = |mut entry: Entry, e: hounsfield::Error| {
         entry.status = Status::Error;
         entry.error = Some(e.to_string());
@@ -353,17 +464,29 @@ fn run_workload(
     entry.gpu_end_to_end = Some(e2e);
     entry.speedup_end_to_end = Some(speedup(cpu.median_s, e2e.median_s));
     let mut gpu_seconds = e2e.median_s;
-    match case.upload(ctx) {
+    let resident = match case.upload(ctx) {
         Ok(true) => match measure(resident_plan, || case.gpu_resident(ctx)) {
             Ok((wall, kernel)) => {
                 entry.gpu_resident = Some(wall);
                 entry.gpu_kernel = kernel;
                 entry.speedup_resident = Some(speedup(cpu.median_s, wall.median_s));
                 gpu_seconds = wall.median_s;
+                true
             }
             Err(e) => return fail(entry, e),
         },
-        Ok(false) => {}
+        Ok(false) => false,
+        Err(e) => return fail(entry, e),
+    };
+    // One more run, counted: the work model of the path that was timed last.
+    let before = ctx.work();
+    let counted = if resident {
+        case.gpu_resident(ctx).map(|_| "resident")
+    } else {
+        case.gpu(ctx).map(|_| "end to end")
+    };
+    match counted {
+        Ok(path) => entry.model = Some(model(&ctx.work().since(&before), work, path)),
         Err(e) => return fail(entry, e),
     }
     entry.gpu_rate = Some(work.rate(gpu_seconds));

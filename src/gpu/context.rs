@@ -83,6 +83,8 @@ pub struct GpuContext {
     /// A tiny read-only storage buffer for bindings a kernel declares but an operation does not
     /// read (a binding may not alias a written one); made once per device.
     placeholder: std::sync::OnceLock<wgpu::Buffer>,
+    /// What has been dispatched, submitted and read back on this device (the work model).
+    work: Mutex<crate::gpu::work::WorkCounts>,
 }
 
 impl fmt::Debug for GpuContext {
@@ -212,6 +214,7 @@ impl GpuContext {
             uncaptured,
             is_lost,
             placeholder: std::sync::OnceLock::new(),
+            work: Mutex::new(Default::default()),
         })
     }
 
@@ -225,6 +228,18 @@ impl GpuContext {
                 mapped_at_creation: false,
             })
         })
+    }
+
+    /// Everything dispatched, submitted and read back on this device so far: subtract two
+    /// snapshots ([`WorkCounts::since`](crate::gpu::work::WorkCounts::since)) for the work of the
+    /// calls between them (the work model, `gpu::work`).
+    pub fn work(&self) -> crate::gpu::work::WorkCounts {
+        self.work.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Adds to the work counts.
+    pub(crate) fn count(&self, update: impl FnOnce(&mut crate::gpu::work::WorkCounts)) {
+        update(&mut self.work.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
     /// The adapter in use and its key limits.

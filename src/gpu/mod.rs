@@ -57,6 +57,7 @@ pub mod reduce;
 mod tiling;
 pub mod vector_ops;
 mod volume;
+pub mod work;
 
 pub use context::{ADAPTER_ENV, AdapterSummary, GpuContext, GpuOptions};
 pub use kernel::{

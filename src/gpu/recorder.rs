@@ -8,7 +8,7 @@ use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernel::KernelSpec;
+use crate::gpu::kernel::{Binding, KernelSpec};
 use crate::gpu::volume::{GpuVolume, read_mapped};
 
 /// Timestamp queries per query set (two per pass).
@@ -80,6 +80,10 @@ impl Readback {
         if self.size > 0 {
             read_mapped(ctx, &self.buffer, self.size, &mut out)?;
         }
+        ctx.count(|w| {
+            w.readbacks += 1;
+            w.readback_bytes += self.size;
+        });
         Ok(out)
     }
 }
@@ -299,6 +303,25 @@ impl<'c> Recorder<'c> {
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        // The work model: every storage window bound counts once (read-only as read,
+        // read-write as written).
+        let (mut read, mut written) = (0u64, 0u64);
+        for (declared, window) in kernel.bindings.iter().zip(bindings) {
+            match declared {
+                Binding::Read => read += window.size,
+                Binding::ReadWrite => written += window.size,
+                Binding::Uniform(_) => {}
+            }
+        }
+        let workgroups = groups.iter().map(|&g| u64::from(g)).product::<u64>();
+        let size = compiled
+            .reflection
+            .workgroup
+            .iter()
+            .map(|&g| u64::from(g))
+            .product::<u64>();
+        self.ctx
+            .count(|w| w.add_dispatch(kernel.name, workgroups, workgroups * size, read, written));
         Ok(())
     }
 
@@ -330,6 +353,10 @@ impl<'c> Recorder<'c> {
     pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, size: u64) {
         self.encoder
             .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
+        self.ctx.count(|w| {
+            w.copies += 1;
+            w.copy_bytes += size;
+        });
     }
 
     /// Allocates the query pair of the next pass, if timestamps are available.
@@ -403,6 +430,7 @@ fn finish(
             None
         };
         let idx = ctx.queue.submit([encoder.finish()]);
+        ctx.count(|w| w.submissions += 1);
         Ok((idx, readback))
     })?;
     let (idx, readback) = readback;

@@ -124,6 +124,11 @@ impl GpuVolume {
                 Ok(ctx.queue.submit([encoder.finish()]))
             })?;
             ctx.wait(idx)?;
+            ctx.count(|w| {
+                w.submissions += 1;
+                w.readbacks += 1;
+                w.readback_bytes += size;
+            });
             read_mapped(
                 ctx,
                 &staging,
