@@ -20,6 +20,7 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &diffusion::UPDATE,
         &diffusion::GRAD_SQ,
         &fill_holes::KERNEL,
+        &fill_holes::SWEEP,
         median::kernel([1, 1, 1]),
         median::kernel([0, 1, 1]),
         median::kernel([2, 2, 2]),

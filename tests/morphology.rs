@@ -155,3 +155,83 @@ fn bad_parameters_are_typed_errors() {
         );
     }
 }
+
+/// A serpentine maze: walls with alternating gaps, so the background inside winds back and
+/// forth (its path to the border is far longer than the image is wide), with sealed holes.
+fn maze(n: usize, depth: usize) -> Array3<f32> {
+    let mut m = Array3::<f32>::zeros((depth, n, n));
+    for z in 0..depth {
+        for y in 0..n {
+            for x in 0..n {
+                let frame = y == 1 || x == 1 || y == n - 2 || x == n - 2;
+                // Horizontal walls every 2 rows; the gap alternates between the ends.
+                let wall = y % 2 == 1 && y > 1 && y < n - 2 && {
+                    let gap = if (y / 2) % 2 == 0 { 2 } else { n - 3 };
+                    x != gap
+                };
+                if (frame && !(y == 1 && x == 2)) || wall {
+                    m[[z, y, x]] = 1.0;
+                }
+            }
+        }
+        // A sealed 1-voxel hole in a thick wall: filled.
+        if n > 12 {
+            for (y, x) in [
+                (n - 5, 5),
+                (n - 5, 6),
+                (n - 5, 7),
+                (n - 4, 5),
+                (n - 4, 7),
+                (n - 3, 5),
+                (n - 3, 6),
+                (n - 3, 7),
+            ] {
+                m[[z, y, x]] = 1.0;
+            }
+        }
+    }
+    m
+}
+
+#[test]
+fn gpu_hole_filling_sweeps_follow_turns_not_path_lengths() {
+    use hounsfield::gpu::GpuContext;
+    use ndarray::Axis;
+    if gpus().is_empty() {
+        return;
+    }
+    // A context of its own, so the work counts are this test's alone.
+    let ctx = std::sync::Arc::new(GpuContext::new().unwrap());
+    let backend = Backend::Gpu(ctx.clone());
+    for (n, depth) in [(64usize, 1usize), (40, 6)] {
+        let vol = maze(n, depth);
+        let before = ctx.work();
+        let (gpu, cpu) = if depth == 1 {
+            let image = vol.index_axis(Axis(0), 0);
+            let gpu = FillHoles.apply(&backend, image).unwrap().into_dyn();
+            (gpu, FillHoles.apply(&Backend::Cpu, image).unwrap().into_dyn())
+        } else {
+            let gpu = FillHoles.apply(&backend, vol.view()).unwrap().into_dyn();
+            (gpu, FillHoles.apply(&Backend::Cpu, vol.view()).unwrap().into_dyn())
+        };
+        let work = ctx.work().since(&before);
+        assert_eq!(gpu, cpu, "maze {n}×{n}×{depth}");
+        // The sealed hole is filled, the winding corridors are not.
+        assert!(cpu.iter().filter(|&&v| v == 0.0).count() > n * n / 4 * depth);
+        // The one-voxel-per-pass flood needed at least the longest geodesic path from the border
+        // through the maze (the corridors wind over about n²/2 voxels), rounded up to its batch
+        // of 32; the sweeps must need under an eighth of that.
+        let path = n * n / 2;
+        let step_passes = path.div_ceil(32) * 32;
+        let sweeps = work.kernels["filter/fill_holes_sweep"].dispatches as usize;
+        assert!(
+            sweeps * 8 <= step_passes,
+            "{sweeps} sweeps against {step_passes} step passes"
+        );
+        assert!(!work.kernels.contains_key("filter/fill_holes"), "{work:?}");
+        println!(
+            "maze {n}×{n}×{depth}: {sweeps} sweep dispatches, {} submissions",
+            work.submissions
+        );
+    }
+}

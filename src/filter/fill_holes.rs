@@ -2,9 +2,13 @@
 //! voxels that cannot reach the border through faces (connectivity 1; edges in 2D) become
 //! foreground. Input: non-zero (or NaN) = foreground; output 0/1.
 //!
-//! CPU: a depth-first flood of the background from the border over a byte map (linear time). GPU: the flood
-//! advances one voxel per step (`fill_holes.wgsl`), many steps per submission, ping-ponging two
-//! volumes; every step counts the voxels it added and the host stops when a batch added none.
+//! CPU: a depth-first flood of the background from the border over a byte map (linear time).
+//! GPU, volumes within one storage binding: line sweeps (`fill_holes_sweep.wgsl`) — each
+//! invocation sweeps one row or column forward and back, in place, so the flood crosses a whole
+//! run of background per pass and the passes follow the turns of the paths to the border, not
+//! their lengths; x, y (and z) sweeps alternate, a few cycles per submission, until a batch adds
+//! nothing. Larger volumes (slabs): the flood advances one voxel per step (`fill_holes.wgsl`),
+//! ping-ponging two volumes, with the same convergence check.
 
 use ndarray::{Array3, ArrayView3};
 
@@ -36,6 +40,29 @@ pub(crate) static KERNEL: KernelSpec = KernelSpec {
 
 /// Flood steps recorded per submission before the host checks for convergence.
 const STEPS_PER_CHECK: usize = 32;
+
+pub(crate) static SWEEP: KernelSpec = KernelSpec {
+    name: "filter/fill_holes_sweep",
+    sources: &[wgsl::TILE, include_str!("../../shaders/filter/fill_holes_sweep.wgsl")],
+    entry: "sweep",
+    bindings: &[uniform::<SweepParams>(), Binding::ReadWrite, Binding::ReadWrite],
+    constants: &[],
+};
+
+/// Twin of `Params` in `fill_holes_sweep.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SweepParams {
+    nx: u32,
+    ny: u32,
+    nz: u32,
+    axis: u32,
+    three_d: u32,
+    _pad: [u32; 3],
+}
+
+/// Sweep cycles (x, y and in 3D z) recorded per submission before the convergence check.
+const CYCLES_PER_CHECK: usize = 4;
 
 /// Fills the holes of a mask.
 ///
@@ -115,6 +142,9 @@ impl Filter for FillHoles {
 
     fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
         check_ndim(ndim)?;
+        if input.byte_len() <= rec.context().max_storage_binding() {
+            return record_sweeps(rec, input, ndim);
+        }
         let ctx = rec.context();
         let mask = pointwise::record(rec, &BINARIZE, input, None)?;
         // reached starts empty: the first step seeds it from the border.
@@ -185,4 +215,76 @@ impl Filter for FillHoles {
         rec.recycle(next);
         Ok(filled)
     }
+}
+
+/// Line sweeps on a volume within one binding (see the module docs).
+fn record_sweeps(rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
+    let ctx = rec.context();
+    let [nz, ny, nx] = input.shape();
+    // As on the CPU (and in scipy), a 3D volume of one slice has every voxel on its border.
+    let three_d = ndim == 3;
+    // 0 background, 1 foreground (NaN counts as foreground, as on the CPU).
+    let state = pointwise::record(rec, &BINARIZE, input, None)?;
+    let counter = rec.scratch(4);
+    let axes: &[(u32, usize)] = if three_d {
+        &[(0, nz * ny), (1, nz * nx), (2, ny * nx)]
+    } else {
+        &[(0, nz * ny), (1, nz * nx)]
+    };
+    let params: Vec<wgpu::Buffer> = axes
+        .iter()
+        .map(|&(axis, _)| {
+            rec.uniform(&SweepParams {
+                nx: nx as u32,
+                ny: ny as u32,
+                nz: nz as u32,
+                axis,
+                three_d: u32::from(three_d),
+                _pad: [0; 3],
+            })
+        })
+        .collect();
+    // Each productive cycle reaches at least one more voxel.
+    let longest = input.len() + 2 * CYCLES_PER_CHECK;
+    let (mut last, mut cycles) = (0u32, 0usize);
+    loop {
+        for _ in 0..CYCLES_PER_CHECK {
+            for (&(_, lines), p) in axes.iter().zip(&params) {
+                rec.dispatch_linear(
+                    &SWEEP,
+                    &[
+                        BufferWindow::whole(p),
+                        BufferWindow::whole(state.buffer()),
+                        BufferWindow::whole(&counter),
+                    ],
+                    lines as u64,
+                )?;
+            }
+        }
+        cycles += CYCLES_PER_CHECK;
+        let read = rec.read_back(&counter, 4);
+        rec.flush()?;
+        let count = bytemuck::pod_read_unaligned::<u32>(&read.read(ctx)?);
+        if count == last {
+            break;
+        }
+        last = count;
+        if cycles > longest {
+            return Err(Error::Gpu("hole filling did not converge".into()));
+        }
+    }
+    // Reached background (2) becomes 0, everything else (holes and foreground) 1.
+    let filled = pointwise::record(
+        rec,
+        &[Op::Threshold {
+            lo: 2.0,
+            hi: 2.0,
+            inside: 0.0,
+            outside: 1.0,
+        }],
+        &state,
+        None,
+    )?;
+    rec.recycle(state);
+    Ok(filled)
 }
