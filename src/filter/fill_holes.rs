@@ -145,7 +145,6 @@ impl Filter for FillHoles {
         if input.byte_len() <= rec.context().max_storage_binding() {
             return record_sweeps(rec, input, ndim);
         }
-        let ctx = rec.context();
         let mask = pointwise::record(rec, &BINARIZE, input, None)?;
         // reached starts empty: the first step seeds it from the border.
         let mut reached = pointwise::record(
@@ -160,11 +159,8 @@ impl Filter for FillHoles {
         let mut next = rec.volume(input.shape())?;
         let params = rec.uniform(&[u32::from(ndim == 3), 0, 0, 0]);
         let counter = rec.scratch(4);
-        // Every productive step adds a voxel, and one more batch detects the end.
-        let longest = input.shape().iter().product::<usize>() + 2 * STEPS_PER_CHECK;
-        let mut last = 0u32;
-        let mut steps = 0usize;
-        loop {
+        // Every productive batch adds a voxel, and one more batch detects the end.
+        flood_until_stable(rec, &counter, input.len() + 2, |rec| {
             for _ in 0..STEPS_PER_CHECK {
                 for_each_slab(
                     rec,
@@ -189,18 +185,8 @@ impl Filter for FillHoles {
                 )?;
                 std::mem::swap(&mut reached, &mut next);
             }
-            steps += STEPS_PER_CHECK;
-            let read = rec.read_back(&counter, 4);
-            rec.flush()?;
-            let count = bytemuck::pod_read_unaligned::<u32>(&read.read(ctx)?);
-            if count == last {
-                break;
-            }
-            last = count;
-            if steps > longest {
-                return Err(Error::Gpu("hole filling did not converge".into()));
-            }
-        }
+            Ok(())
+        })?;
         let filled = pointwise::record(
             rec,
             &[Op::Affine {
@@ -217,9 +203,31 @@ impl Filter for FillHoles {
     }
 }
 
+/// Records `batch` (flood steps or sweep cycles that count the voxels they reach in `counter`)
+/// and submits it, until a batch reaches nothing new; at most `longest` batches.
+fn flood_until_stable(
+    rec: &mut Recorder<'_>,
+    counter: &wgpu::Buffer,
+    longest: usize,
+    mut batch: impl FnMut(&mut Recorder<'_>) -> Result<()>,
+) -> Result<()> {
+    let ctx = rec.context();
+    let mut last = 0u32;
+    for _ in 0..longest {
+        batch(rec)?;
+        let read = rec.read_back(counter, 4);
+        rec.flush()?;
+        let count = bytemuck::pod_read_unaligned::<u32>(&read.read(ctx)?);
+        if count == last {
+            return Ok(());
+        }
+        last = count;
+    }
+    Err(Error::Gpu("hole filling did not converge".into()))
+}
+
 /// Line sweeps on a volume within one binding (see the module docs).
 fn record_sweeps(rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
-    let ctx = rec.context();
     let [nz, ny, nx] = input.shape();
     // As on the CPU (and in scipy), a 3D volume of one slice has every voxel on its border.
     let three_d = ndim == 3;
@@ -244,10 +252,8 @@ fn record_sweeps(rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Resu
             })
         })
         .collect();
-    // Each productive cycle reaches at least one more voxel.
-    let longest = input.len() + 2 * CYCLES_PER_CHECK;
-    let (mut last, mut cycles) = (0u32, 0usize);
-    loop {
+    // Each productive batch reaches at least one more voxel.
+    flood_until_stable(rec, &counter, input.len() + 2, |rec| {
         for _ in 0..CYCLES_PER_CHECK {
             for (&(_, lines), p) in axes.iter().zip(&params) {
                 rec.dispatch_linear(
@@ -261,18 +267,8 @@ fn record_sweeps(rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Resu
                 )?;
             }
         }
-        cycles += CYCLES_PER_CHECK;
-        let read = rec.read_back(&counter, 4);
-        rec.flush()?;
-        let count = bytemuck::pod_read_unaligned::<u32>(&read.read(ctx)?);
-        if count == last {
-            break;
-        }
-        last = count;
-        if cycles > longest {
-            return Err(Error::Gpu("hole filling did not converge".into()));
-        }
-    }
+        Ok(())
+    })?;
     // Reached background (2) becomes 0, everything else (holes and foreground) 1.
     let filled = pointwise::record(
         rec,
