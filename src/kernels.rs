@@ -19,6 +19,7 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &correlate1d::KERNEL,
         &diffusion::UPDATE,
         &diffusion::GRAD_SQ,
+        &diffusion::CONDUCTANCE_SCALE,
         &fill_holes::KERNEL,
         &fill_holes::SWEEP,
         median::kernel([1, 1, 1]),

@@ -191,3 +191,33 @@ fn a_given_mean_gradient_replaces_the_measured_one() {
     let bad = AnisotropicDiffusion::gradient(1, 1.0).mean_gradient_squared(f64::NAN);
     assert!(bad.apply(&hounsfield::Backend::Cpu, vol.view()).is_err());
 }
+
+#[test]
+fn gpu_iterations_never_wait_for_the_host() {
+    // K is computed on the device: five iterations are one submission with no read-back.
+    use hounsfield::gpu::GpuContext;
+    if gpus().is_empty() {
+        return;
+    }
+    let ctx = GpuContext::new().unwrap();
+    let vol = random_volume([6, 20, 18], 8);
+    let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
+    for filter in [
+        AnisotropicDiffusion::gradient(5, 1.5),
+        AnisotropicDiffusion::curvature(5, 1.5),
+    ] {
+        let before = ctx.work();
+        let out = filter.apply_gpu(&ctx, &resident).unwrap();
+        let work = ctx.work().since(&before);
+        assert_eq!((work.submissions, work.readbacks), (1, 0), "{work:?}");
+        assert_eq!(work.kernels["filter/diffusion_conductance_scale"].dispatches, 5);
+        let cpu = filter.apply_cpu(vol.view()).unwrap();
+        assert_close_f32(
+            out.download(&ctx).unwrap().view().into_dyn(),
+            cpu.view().into_dyn(),
+            1e-5,
+            1e-5,
+            "five iterations on one submission",
+        );
+    }
+}

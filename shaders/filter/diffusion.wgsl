@@ -3,12 +3,13 @@
 // the zero-flux (nearest) boundary. Twin of diffusion.rs, same expressions in the same order.
 // Prepended: common/boundary.wgsl, common/tile.wgsl, common/stage.wgsl.
 //
-// grad_sq: Σ_axis (central difference · scale)², averaged by the host into K.
+// grad_sq: Σ_axis (central difference · scale)², reduced on the device into K
+// (diffusion_k.wgsl), which update reads from `k_value` (no host round trip).
 // update:  out = v + dt · (conductance-weighted divergence), one explicit step.
 
 struct Params {
     scale: vec4<f32>, // 1 / spacing along (z, y, x); 0 for an axis a 2D image lacks
-    k: f32,           // -2 κ² ⟨|∇I|²⟩
+    _unused_k: f32,   // K is read from k_value
     dt: f32,
     curvature: u32,
     three_d: u32,
@@ -18,6 +19,8 @@ struct Params {
 @group(0) @binding(1) var<uniform> params: Params;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+// -2 κ² ⟨|∇I|²⟩ (update only).
+@group(0) @binding(4) var<storage, read> k_value: array<f32>;
 
 const MIN_NORM: f32 = 1.0e-10;
 
@@ -81,9 +84,10 @@ fn update(
         let gb = bwd[i] * bwd[i] + accum_d;
         var cf = 0.0;
         var cb = 0.0;
-        if (params.k != 0.0) {
-            cf = exp(gf / params.k);
-            cb = exp(gb / params.k);
+        let k = k_value[0];
+        if (k != 0.0) {
+            cf = exp(gf / k);
+            cb = exp(gb / k);
         }
         if (params.curvature == 1u) {
             delta += fwd[i] / sqrt(MIN_NORM + gf) * cf - bwd[i] / sqrt(MIN_NORM + gb) * cb;

@@ -11,8 +11,10 @@
 //!   3) — ITK only warns; here an unstable step is an error that states the limit. The default
 //!   time step is that limit.
 //!
-//! Per iteration the GPU runs one gradient pass, a reduction whose mean is read back (one
-//! scalar), and one update pass on 8×8×4 staged blocks, ping-ponging two volumes.
+//! Per iteration the GPU runs one gradient pass, a reduction, a one-workgroup kernel that turns
+//! the reduction's partials into K on the device (`diffusion_k.wgsl`), and one update pass on
+//! 8×8×4 staged blocks that reads K from a buffer, ping-ponging two volumes: every iteration of
+//! a call is recorded into one submission, with no read-back.
 
 use ndarray::{Array3, ArrayView3};
 
@@ -20,7 +22,7 @@ use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
 use crate::filter::neighbourhood::map_rows;
 use crate::filter::{Filter, check_ndim, per_axis};
-use crate::gpu::reduce::{Moments, record_moments};
+use crate::gpu::reduce::{Moments, record_moment_partials};
 use crate::gpu::{Binding, TILE, uniform};
 use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, wgsl};
 use crate::volume::Grid;
@@ -34,9 +36,33 @@ pub(crate) static UPDATE: KernelSpec = KernelSpec {
         include_str!("../../shaders/filter/diffusion.wgsl"),
     ],
     entry: "update",
-    bindings: &[TILE, uniform::<Params>(), Binding::Read, Binding::ReadWrite],
+    bindings: &[
+        TILE,
+        uniform::<Params>(),
+        Binding::Read,
+        Binding::ReadWrite,
+        Binding::Read,
+    ],
     constants: &[],
 };
+/// K from the squared-gradient moments, on the device (`diffusion_k.wgsl`).
+pub(crate) static CONDUCTANCE_SCALE: KernelSpec = KernelSpec {
+    name: "filter/diffusion_conductance_scale",
+    sources: &[include_str!("../../shaders/filter/diffusion_k.wgsl")],
+    entry: "conductance_scale",
+    bindings: &[uniform::<ScaleParams>(), Binding::Read, Binding::ReadWrite],
+    constants: &[],
+};
+
+/// Twin of `Params` in `diffusion_k.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ScaleParams {
+    partials: u32,
+    _pad0: u32,
+    factor: f32,
+    _pad1: f32,
+}
 pub(crate) static GRAD_SQ: KernelSpec = KernelSpec {
     name: "filter/diffusion_grad_sq",
     sources: &[
@@ -59,7 +85,8 @@ const MIN_NORM: f32 = 1.0e-10;
 #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     scale: [f32; 4],
-    k: f32,
+    /// Unused: K comes from a device buffer (kept for the WGSL struct's layout).
+    _unused_k: f32,
     dt: f32,
     curvature: u32,
     three_d: u32,
@@ -338,43 +365,58 @@ impl Filter for AnisotropicDiffusion {
         let mut current = rec.duplicate(input)?;
         let mut next = rec.volume(input.shape())?;
         let grad = rec.volume(input.shape())?;
+        let params = rec.uniform(&Params {
+            scale: plan.scale,
+            _unused_k: 0.0,
+            dt: plan.dt,
+            curvature: u32::from(self.curvature),
+            three_d: u32::from(plan.three_d),
+        });
+        // K stays on the device: measured per iteration into `k`, or given once.
+        let k = match self.mean_gradient_squared {
+            Some(mean) => rec.constants(&[self.k(mean)]),
+            None => rec.scratch(4),
+        };
         for _ in 0..self.iterations {
-            let mut params = Params {
-                scale: plan.scale,
-                k: 0.0,
-                dt: plan.dt,
-                curvature: u32::from(self.curvature),
-                three_d: u32::from(plan.three_d),
-            };
-            if let Some(mean) = self.mean_gradient_squared {
-                params.k = self.k(mean);
-            } else {
-                let uniform = rec.uniform(&params);
+            if self.mean_gradient_squared.is_none() {
                 for_each_slab(rec, &[&current], &grad, rz, BoundaryMode::Nearest, |rec, slab| {
                     rec.dispatch_linear(
                         &GRAD_SQ,
                         &[
                             BufferWindow::whole(&slab.tile),
-                            BufferWindow::whole(&uniform),
+                            BufferWindow::whole(&params),
                             slab.inputs[0],
                             slab.output,
                         ],
                         slab.items,
                     )
                 })?;
-                let pending = record_moments(rec, &grad)?;
-                rec.flush()?;
-                params.k = self.k(pending.finish(rec.context())?.mean);
+                let (partials, count) = record_moment_partials(rec, &grad)?;
+                let scale_params = rec.uniform(&ScaleParams {
+                    partials: count,
+                    _pad0: 0,
+                    factor: (-2.0 * self.conductance * self.conductance) as f32,
+                    _pad1: 0.0,
+                });
+                rec.dispatch_groups(
+                    &CONDUCTANCE_SCALE,
+                    &[
+                        BufferWindow::whole(&scale_params),
+                        BufferWindow::whole(&partials),
+                        BufferWindow::whole(&k),
+                    ],
+                    [1, 1, 1],
+                )?;
             }
-            let uniform = rec.uniform(&params);
             for_each_slab(rec, &[&current], &next, rz, BoundaryMode::Nearest, |rec, slab| {
                 rec.dispatch_grid(
                     &UPDATE,
                     &[
                         BufferWindow::whole(&slab.tile),
-                        BufferWindow::whole(&uniform),
+                        BufferWindow::whole(&params),
                         slab.inputs[0],
                         slab.output,
+                        BufferWindow::whole(&k),
                     ],
                     slab.grid(),
                 )

@@ -178,6 +178,16 @@ fn groups_of(elems: u64) -> Result<u32> {
 
 /// Records the moments of `input`.
 pub fn record_moments(rec: &mut Recorder<'_>, input: &GpuVolume) -> Result<PendingMoments> {
+    let (partials, total) = record_moment_partials(rec, input)?;
+    Ok(PendingMoments {
+        readback: rec.read_back(&partials, u64::from(total) * 32),
+    })
+}
+
+/// Records the per-workgroup moments of `input` and returns their buffer (8 f32 per
+/// workgroup: min, max, count, mean, m2, NaN count) and count, for kernels that merge them on
+/// the device instead of reading them back.
+pub(crate) fn record_moment_partials(rec: &mut Recorder<'_>, input: &GpuVolume) -> Result<(wgpu::Buffer, u32)> {
     // Partials of all windows, each window's after the previous one's.
     let mut windows = Vec::new();
     for_each_window(rec, input, |_, _, _, _, elems| {
@@ -203,9 +213,7 @@ pub fn record_moments(rec: &mut Recorder<'_>, input: &GpuVolume) -> Result<Pendi
         next += groups;
         Ok(())
     })?;
-    Ok(PendingMoments {
-        readback: rec.read_back(&partials, total * 32),
-    })
+    Ok((partials, next))
 }
 
 /// A histogram recorded on the GPU, readable once the recording has been submitted.
