@@ -116,10 +116,14 @@ def _output_spacing(spacing, shape_in, shape_out):
 
 
 def _first_file(folder):
-    for entry in sorted(Path(folder).iterdir()):
-        if entry.is_file() and not entry.name.startswith("."):
-            return str(entry)
-    return None
+    """A DICOM file of the folder (preamble + "DICM") whose patient and study the output joins;
+    other files (notes, thumbnails) are passed over."""
+    candidates = [e for e in sorted(Path(folder).iterdir()) if e.is_file() and not e.name.startswith(".")]
+    for entry in candidates:
+        with open(entry, "rb") as f:
+            if f.read(132)[128:] == b"DICM":
+                return str(entry)
+    return str(candidates[0]) if candidates else None
 
 
 def process_series(

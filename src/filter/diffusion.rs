@@ -377,6 +377,7 @@ impl Filter for AnisotropicDiffusion {
             Some(mean) => rec.constants(&[self.k(mean)]),
             None => rec.scratch(4),
         };
+        let mut scale_params: Option<wgpu::Buffer> = None;
         for _ in 0..self.iterations {
             if self.mean_gradient_squared.is_none() {
                 for_each_slab(rec, &[&current], &grad, rz, BoundaryMode::Nearest, |rec, slab| {
@@ -392,16 +393,19 @@ impl Filter for AnisotropicDiffusion {
                     )
                 })?;
                 let (partials, count) = record_moment_partials(rec, &grad)?;
-                let scale_params = rec.uniform(&ScaleParams {
-                    partials: count,
-                    _pad0: 0,
-                    factor: (-2.0 * self.conductance * self.conductance) as f32,
-                    _pad1: 0.0,
+                // The partials' count is the same every iteration: one parameter block.
+                let scale_params = scale_params.get_or_insert_with(|| {
+                    rec.uniform(&ScaleParams {
+                        partials: count,
+                        _pad0: 0,
+                        factor: (-2.0 * self.conductance * self.conductance) as f32,
+                        _pad1: 0.0,
+                    })
                 });
                 rec.dispatch_groups(
                     &CONDUCTANCE_SCALE,
                     &[
-                        BufferWindow::whole(&scale_params),
+                        BufferWindow::whole(scale_params),
                         BufferWindow::whole(&partials),
                         BufferWindow::whole(&k),
                     ],
