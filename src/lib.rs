@@ -25,6 +25,7 @@ pub mod io;
 #[cfg(test)]
 mod kernels;
 mod memory;
+pub mod ndimage;
 pub mod recon;
 pub mod registry;
 pub mod rng;

@@ -9,10 +9,17 @@ scikit-image calls an imaging team already makes.
 * Every filter takes ``backend="auto" | "cpu" | "gpu"`` (``auto``: the GPU when one works, else
   the CPU; the environment variable ``HOUNSFIELD_BACKEND`` can force either).
 * The GIL is released while a kernel runs: Python threads filter in parallel.
-* Computation is in float32. Output dtypes follow scipy: a float64 input gives a float64 output
-  (with float32 precision), float32 stays float32, and an integer input gives the same integer
-  dtype, truncated toward zero as scipy's filters do (``zoom`` rounds, as scipy's ``zoom``).
-  Non-contiguous, big-endian and integer arrays are accepted (converted once).
+* The dtype rule: scipy's bytes by default. float32 data runs the float32 kernels (GPU or
+  CPU) and agrees with scipy to float32 rounding (order statistics exactly). Every other dtype
+  (int8-64, uint8-64, bool, float64) gets scipy's exact answer on the CPU: each pass in double,
+  stored in the output dtype before the next pass reads it, as scipy does (so uint16 derivatives
+  wrap, Gaussians of int16 truncate after every axis). ``precision="float32"`` (or
+  ``backend="gpu"``) computes any dtype in float32 instead and converts once at the end
+  (truncated toward zero, saturated at the dtype's limits: more precise, not scipy's bytes);
+  ``precision="scipy"`` gives scipy's bytes for float32 too. Windows the float32 kernels do
+  not take (even sizes, ``origin``, arbitrary ``footprint``/``structure``, ``axes``, per-axis
+  modes, 1D or 4D+ arrays) run scipy's exact path on the CPU; ``output=`` (a dtype or an
+  array to fill) works as in scipy. float16 and complex data are refused (convert first).
 * Errors are exceptions, never crashes: ``ValueError`` (bad parameters or shapes),
   ``MemoryError`` (larger than the machine or the GPU allows), ``hounsfield.GpuError``
   (no GPU, device lost, driver error), ``OSError`` (files).
@@ -30,7 +37,7 @@ import numbers
 
 import numpy as np
 
-from . import _hounsfield
+from . import _hounsfield, _ndimage
 from ._hounsfield import GpuArray, GpuError, Geometry
 
 __all__ = [
@@ -81,6 +88,13 @@ __all__ = [
     "binary_opening",
     "maximum_filter",
     "minimum_filter",
+    "gaussian_filter1d",
+    "uniform_filter1d",
+    "convolve1d",
+    "rank_filter",
+    "percentile_filter",
+    "minimum_filter1d",
+    "maximum_filter1d",
 ]
 
 _MODES = {
@@ -175,33 +189,198 @@ def _ndim(input):
     return input.ndim if isinstance(input, GpuArray) else np.ndim(input)
 
 
-def gaussian_filter(input, sigma, mode="reflect", cval=0.0, truncate=4.0, *, backend="auto"):
-    """``scipy.ndimage.gaussian_filter``: sigma in voxels (one value or one per axis),
-    radius ``int(truncate * sigma + 0.5)``."""
-    return _run("gaussian", input, "smooth", _per_axis(sigma, _ndim(input), "sigma"), _mode(mode, cval), float(truncate), backend)
+_PRECISIONS = (None, "scipy", "float32")
 
 
-def uniform_filter(input, size=3, mode="reflect", cval=0.0, *, backend="auto"):
+def _output_spec(output, array):
+    """scipy's ``output=``: None (the input's dtype), a dtype, or an array of the input's shape
+    to fill. Returns ``(dtype, array or None)``."""
+    if output is None:
+        return array.dtype, None
+    if isinstance(output, np.ndarray):
+        if output.shape != array.shape:
+            raise ValueError(f"output has shape {output.shape}, the input {array.shape}")
+        if not output.flags.writeable:
+            raise ValueError("output is read-only")
+        return output.dtype, output
+    try:
+        dtype = np.dtype(output)
+    except TypeError as e:
+        raise ValueError(f"output={output!r}: give None, a dtype or an array") from e
+    return dtype, None
+
+
+def _float32_rule(in_dtype, out_dtype, backend, precision):
+    """Whether the float32 kernels answer: float32 in and out by default, every dtype with
+    ``precision="float32"`` or on the GPU; ``precision="scipy"`` never."""
+    if precision == "scipy":
+        if backend == "gpu":
+            raise ValueError("precision='scipy' computes scipy's per-pass dtype arithmetic in double on the CPU: use backend='cpu' or 'auto' (the GPU computes in float32)")
+        return False
+    if precision == "float32" or backend == "gpu":
+        return True
+    return in_dtype == np.float32 and out_dtype == np.float32
+
+
+def _filter(input, output, backend, precision, simple, fast, exact):
+    """Runs a scipy filter by the dtype rule (module docstring): ``fast(float32 array)`` on the
+    library's float32 kernels (GPU or CPU) when ``simple`` (the call fits them: 2D/3D, centred
+    odd windows, no footprint, origin, axes or per-axis modes) and the rule allows, else
+    ``exact(array, out_dtype)``, scipy's bytes on the CPU."""
+    if backend not in ("auto", "cpu", "gpu"):
+        raise ValueError(f"backend must be 'auto', 'cpu' or 'gpu', not {backend!r}")
+    if precision not in _PRECISIONS:
+        raise ValueError(f"precision must be None, 'scipy' or 'float32', not {precision!r}")
+    if isinstance(input, GpuArray):
+        if output is not None:
+            raise ValueError("output= does not apply to GpuArray inputs: the result stays on the GPU")
+        if not simple or precision == "scipy":
+            raise ValueError("GpuArray inputs run the float32 kernels: centred odd windows, one mode, no origin, footprint or axes")
+        return fast(input)
+    a = np.asarray(input)
+    if a.dtype.kind == "c":
+        raise ValueError("complex input is not supported: filter the real and imaginary parts separately")
+    if a.dtype.kind not in "biuf" or a.dtype == np.float16:
+        raise ValueError(f"input dtype {a.dtype} is not supported: give bool, integer, float32 or float64 data")
+    if a.ndim == 0:
+        raise ValueError("input is 0-dimensional: give an array with at least one axis")
+    out_dtype, out_array = _output_spec(output, a)
+    _ndimage.dtype_name(out_dtype)
+    fits = simple and a.ndim in (2, 3) and a.size > 0
+    if fits and _float32_rule(a.dtype, out_dtype, backend, precision):
+        result = _restore(fast(np.ascontiguousarray(a, dtype=np.float32)), out_dtype)
+    else:
+        if backend == "gpu":
+            raise ValueError(
+                "backend='gpu' runs 2D/3D arrays with centred odd windows, one mode and no origin, "
+                "footprint or axes; this call needs the CPU's scipy-exact path: use backend='cpu' or 'auto'"
+            )
+        result = exact(a, out_dtype)
+    if out_array is not None:
+        out_array[...] = result
+        return out_array
+    return result
+
+
+def _is_zero(origin):
+    return bool(np.all(np.asarray(origin) == 0))
+
+
+def _odd(size):
+    sizes = list(size) if _ndimage.is_sequence(size) else [size]
+    return all(isinstance(s, numbers.Integral) and s >= 1 and s % 2 == 1 for s in sizes)
+
+
+def _plain(mode, axes, origin=0):
+    """A call the float32 kernels take: one mode, all axes, origin 0."""
+    return isinstance(mode, str) and axes is None and _is_zero(origin)
+
+
+def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0, truncate=4.0, *, radius=None, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.gaussian_filter``: sigma in voxels (one value or one per axis), radius
+    ``int(truncate * sigma + 0.5)`` unless ``radius`` is given; ``order`` differentiates."""
+    ndim = _ndim(input)
+    sigmas = _ndimage.per_axis(sigma, ndim if axes is None else len(_ndimage.check_axes(axes, ndim)), "sigma")
+    simple = _plain(mode, axes) and radius is None and all(int(o) == 0 for o in _ndimage.per_axis(order, len(sigmas), "order"))
+    simple = simple and all(isinstance(s, numbers.Real) and s > 1e-15 for s in sigmas)
+    return _filter(
+        input, output, backend, precision, simple,
+        lambda a: _hounsfield.gaussian(a, "smooth", [float(s) for s in sigmas], _mode(mode, cval), float(truncate), backend),
+        lambda a, dt: _ndimage.gaussian_filter(a, sigma, order, dt, mode, cval, truncate, radius, axes),
+    )
+
+
+def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect", cval=0.0, truncate=4.0, *, radius=None, backend="auto", precision=None):
+    """``scipy.ndimage.gaussian_filter1d`` (CPU, scipy's bytes for every dtype)."""
+
+    def exact(a, dt):
+        x = _ndimage.gaussian_filter1d_values(_ndimage.values(a), sigma, axis, order, dt, mode, cval, truncate, radius)
+        return _ndimage.as_output(x, dt)
+
+    return _filter(input, output, backend, precision, False, None, exact)
+
+
+def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
     """``scipy.ndimage.uniform_filter`` (box mean) with sizes per axis."""
-    return _run("uniform_filter", input, _per_axis(size, _ndim(input), "size", int), _mode(mode, cval), backend)
+    ndim = _ndim(input)
+    simple = _plain(mode, axes, origin) and _odd(size)
+    return _filter(
+        input, output, backend, precision, simple,
+        lambda a: _hounsfield.uniform_filter(a, _per_axis(size, ndim, "size", int), _mode(mode, cval), backend),
+        lambda a, dt: _ndimage.uniform_filter(a, size, dt, mode, cval, origin, axes),
+    )
+
+
+def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0, *, backend="auto", precision=None):
+    """``scipy.ndimage.uniform_filter1d`` (CPU, scipy's bytes for every dtype)."""
+
+    def exact(a, dt):
+        return _ndimage.uniform_filter(a, [int(size)], dt, mode, cval, [origin], [_ndimage.normalize_axis(axis, a.ndim)])
+
+    return _filter(input, output, backend, precision, False, None, exact)
 
 
 def _radius(size, ndim, name="size"):
     sizes = _per_axis(size, ndim, name, int)
     if any(s < 1 or s % 2 == 0 for s in sizes):
-        raise ValueError(f"{name}={size}: hounsfield takes odd sizes (a centred window of radius (size - 1) / 2)")
+        raise ValueError(f"{name}={size}: the float32 kernels take odd sizes")
     return [(s - 1) // 2 for s in sizes]
 
 
-def median_filter(input, size=3, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.median_filter`` with a box of odd ``size`` (exact median)."""
-    return _run("median_filter", input, _radius(size, _ndim(input)), _mode(mode, cval), backend)
+def _box(size, footprint, ndim):
+    """The odd box the float32 kernels can run for (size, footprint), or None."""
+    if footprint is not None:
+        fp = np.asarray(footprint, dtype=bool)
+        if fp.ndim != ndim or not fp.all():
+            return None
+        size = fp.shape
+    if size is None or not _odd(size):
+        return None
+    sizes = _ndimage.per_axis(size, ndim, "size")
+    return [int(s) for s in sizes]
 
 
-def correlate1d(input, weights, axis=-1, mode="reflect", cval=0.0, origin=0, *, backend="auto"):
+def median_filter(input, size=None, footprint=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.median_filter``: a box of ``size`` (odd or even) or any ``footprint``."""
+    ndim = _ndim(input)
+    box = _box(size, footprint, ndim) if _plain(mode, axes, origin) else None
+    return _filter(
+        input, output, backend, precision, box is not None,
+        lambda a: _hounsfield.median_filter(a, [(s - 1) // 2 for s in box], _mode(mode, cval), backend),
+        lambda a, dt: _ndimage.rank(a, 0, size, footprint, dt, mode, cval, origin, axes, "median"),
+    )
+
+
+def rank_filter(input, rank, size=None, footprint=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.rank_filter`` (CPU, scipy's bytes for every dtype)."""
+    return _filter(
+        input, output, backend, precision, False, None,
+        lambda a, dt: _ndimage.rank(a, rank, size, footprint, dt, mode, cval, origin, axes, "rank"),
+    )
+
+
+def percentile_filter(input, percentile, size=None, footprint=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.percentile_filter`` (CPU, scipy's bytes for every dtype)."""
+    return _filter(
+        input, output, backend, precision, False, None,
+        lambda a, dt: _ndimage.rank(a, percentile, size, footprint, dt, mode, cval, origin, axes, "percentile"),
+    )
+
+
+def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0, *, backend="auto", precision=None):
     """``scipy.ndimage.correlate1d``."""
     w = [float(v) for v in np.asarray(weights, dtype=np.float64).ravel()]
-    return _run("correlate1d", input, w, _axis(axis, _ndim(input)), _mode(mode, cval), int(origin), backend)
+    return _filter(
+        input, output, backend, precision, isinstance(mode, str),
+        lambda a: _hounsfield.correlate1d(a, w, _axis(axis, _ndim(input)), _mode(mode, cval), int(origin), backend),
+        lambda a, dt: _ndimage.as_output(_ndimage.correlate1d(_ndimage.values(a), weights, axis, dt, mode, cval, origin), dt),
+    )
+
+
+def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0, *, backend="auto", precision=None):
+    """``scipy.ndimage.convolve1d``: ``correlate1d`` with the weights reversed."""
+    w, o = _ndimage.convolve1d_weights(weights, origin)
+    return correlate1d(input, w, axis, output, mode, cval, o, backend=backend, precision=precision)
 
 
 def _weights(weights, ndim):
@@ -211,84 +390,165 @@ def _weights(weights, ndim):
     return w
 
 
-def correlate(input, weights, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.correlate`` (weights up to 7 per axis)."""
-    return _run("correlate", input, _weights(weights, _ndim(input)), _mode(mode, cval), False, backend)
-
-
-def convolve(input, weights, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.convolve`` (weights up to 7 per axis)."""
-    return _run("correlate", input, _weights(weights, _ndim(input)), _mode(mode, cval), True, backend)
-
-
-def sobel(input, axis=-1, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.sobel`` along ``axis``; ``axis=None`` gives the gradient magnitude."""
-    a = None if axis is None else _axis(axis, _ndim(input))
-    return _run("edge", input, "sobel", a, _mode(mode, cval), backend)
-
-
-def prewitt(input, axis=-1, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.prewitt`` along ``axis``; ``axis=None`` gives the gradient magnitude."""
-    a = None if axis is None else _axis(axis, _ndim(input))
-    return _run("edge", input, "prewitt", a, _mode(mode, cval), backend)
-
-
-def laplace(input, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.laplace``."""
-    return _run("laplace", input, _mode(mode, cval), backend)
-
-
-def gaussian_laplace(input, sigma, mode="reflect", cval=0.0, truncate=4.0, *, backend="auto"):
-    """``scipy.ndimage.gaussian_laplace``."""
-    return _run("gaussian", input, "laplace", _per_axis(sigma, _ndim(input), "sigma"), _mode(mode, cval), float(truncate), backend)
-
-
-def gaussian_gradient_magnitude(input, sigma, mode="reflect", cval=0.0, truncate=4.0, *, backend="auto"):
-    """``scipy.ndimage.gaussian_gradient_magnitude``."""
-    return _run("gaussian", input, "gradient_magnitude", _per_axis(sigma, _ndim(input), "sigma"), _mode(mode, cval), float(truncate), backend)
-
-
-def _grey(op, input, size, footprint, mode, cval, backend):
+def _correlate(input, weights, output, mode, cval, origin, axes, convolution, backend, precision):
     ndim = _ndim(input)
-    if footprint is not None:
-        fp = np.asarray(footprint, dtype=bool)
-        if fp.all():
-            size = fp.shape
-        else:
-            raise ValueError("footprint: hounsfield takes box footprints (all True, odd sizes); use size=")
-    if size is None:
-        raise ValueError("give size (odd) or an all-True footprint")
-    return _run("grey_morphology", input, op, _radius(size, ndim), False, _mode(mode, cval), backend)
+    w = np.asarray(weights)
+    simple = _plain(mode, axes, origin) and w.ndim == ndim and all(1 <= n <= 7 for n in w.shape)
+    return _filter(
+        input, output, backend, precision, simple,
+        lambda a: _hounsfield.correlate(a, _weights(weights, ndim), _mode(mode, cval), convolution, backend),
+        lambda a, dt: _ndimage.correlate(a, weights, dt, mode, cval, origin, axes, convolution),
+    )
 
 
-def grey_erosion(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.grey_erosion`` with a box of odd ``size``."""
-    return _grey("erosion", input, size, footprint, mode, cval, backend)
+def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.correlate`` (any kernel; kernels up to 7 per axis run on the GPU)."""
+    return _correlate(input, weights, output, mode, cval, origin, axes, False, backend, precision)
 
 
-def grey_dilation(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.grey_dilation`` with a box of odd ``size``."""
-    return _grey("dilation", input, size, footprint, mode, cval, backend)
+def convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.convolve`` (any kernel; kernels up to 7 per axis run on the GPU)."""
+    return _correlate(input, weights, output, mode, cval, origin, axes, True, backend, precision)
 
 
-def grey_opening(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.grey_opening`` with a box of odd ``size``."""
-    return _grey("opening", input, size, footprint, mode, cval, backend)
+def _edge(kind, smooth, input, axis, output, mode, cval, backend, precision):
+    def exact(a, dt):
+        if axis is None:
+            return _ndimage.edge_magnitude(a, dt, mode, cval, smooth)
+        return _ndimage.edge(a, axis, dt, mode, cval, smooth)
+
+    return _filter(
+        input, output, backend, precision, isinstance(mode, str),
+        lambda a: _hounsfield.edge(a, kind, None if axis is None else _axis(axis, _ndim(input)), _mode(mode, cval), backend),
+        exact,
+    )
 
 
-def grey_closing(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.grey_closing`` with a box of odd ``size``."""
-    return _grey("closing", input, size, footprint, mode, cval, backend)
+def sobel(input, axis=-1, output=None, mode="reflect", cval=0.0, *, backend="auto", precision=None):
+    """``scipy.ndimage.sobel`` along ``axis``; ``axis=None`` gives the gradient magnitude."""
+    return _edge("sobel", [1, 2, 1], input, axis, output, mode, cval, backend, precision)
 
 
-def maximum_filter(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.maximum_filter`` with a box of odd ``size`` (or an all-True footprint)."""
-    return _grey("dilation", input, size, footprint, mode, cval, backend)
+def prewitt(input, axis=-1, output=None, mode="reflect", cval=0.0, *, backend="auto", precision=None):
+    """``scipy.ndimage.prewitt`` along ``axis``; ``axis=None`` gives the gradient magnitude."""
+    return _edge("prewitt", [1, 1, 1], input, axis, output, mode, cval, backend, precision)
 
 
-def minimum_filter(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    """``scipy.ndimage.minimum_filter`` with a box of odd ``size`` (or an all-True footprint)."""
-    return _grey("erosion", input, size, footprint, mode, cval, backend)
+def laplace(input, output=None, mode="reflect", cval=0.0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.laplace``."""
+    return _filter(
+        input, output, backend, precision, _plain(mode, axes),
+        lambda a: _hounsfield.laplace(a, _mode(mode, cval), backend),
+        lambda a, dt: _ndimage.laplace(a, dt, mode, cval, axes),
+    )
+
+
+def _gaussian_derivative(kind, exact_function, input, sigma, output, mode, cval, axes, truncate, radius, backend, precision):
+    ndim = _ndim(input)
+    sigmas = _ndimage.per_axis(sigma, ndim, "sigma") if axes is None else None
+    simple = _plain(mode, axes) and radius is None and all(isinstance(s, numbers.Real) and s > 1e-15 for s in sigmas or [0])
+    return _filter(
+        input, output, backend, precision, simple,
+        lambda a: _hounsfield.gaussian(a, kind, [float(s) for s in sigmas], _mode(mode, cval), float(truncate), backend),
+        lambda a, dt: exact_function(a, sigma, dt, mode, cval, truncate, radius, axes),
+    )
+
+
+def gaussian_laplace(input, sigma, output=None, mode="reflect", cval=0.0, *, axes=None, truncate=4.0, radius=None, backend="auto", precision=None):
+    """``scipy.ndimage.gaussian_laplace``."""
+    return _gaussian_derivative("laplace", _ndimage.gaussian_laplace, input, sigma, output, mode, cval, axes, truncate, radius, backend, precision)
+
+
+def gaussian_gradient_magnitude(input, sigma, output=None, mode="reflect", cval=0.0, *, axes=None, truncate=4.0, radius=None, backend="auto", precision=None):
+    """``scipy.ndimage.gaussian_gradient_magnitude``."""
+    return _gaussian_derivative("gradient_magnitude", _ndimage.gaussian_gradient_magnitude, input, sigma, output, mode, cval, axes, truncate, radius, backend, precision)
+
+
+def _grey(op, input, size, footprint, structure, output, mode, cval, origin, axes, backend, precision):
+    """Grey morphology: the float32 kernels for odd boxes, else scipy's min/max filters."""
+    ndim = _ndim(input)
+    if size is None and footprint is None and structure is None:
+        raise ValueError("give size, footprint or structure")
+    box = _box(size, footprint, ndim) if structure is None and _plain(mode, axes, origin) else None
+
+    def erode(a, dt, input_dtype=None, raw=False):
+        return _ndimage.min_or_max(a, size, footprint, structure, dt, mode, cval, origin, axes, True, input_dtype, raw)
+
+    def dilate(a, dt, input_dtype=None, raw=False):
+        fp, st, origins = _ndimage.dilation_footprint(size, footprint, structure, origin, axes, np.ndim(a))
+        return _ndimage.min_or_max(a, size, fp, st, dt, mode, cval, origins, axes, False, input_dtype, raw)
+
+    def exact(a, dt):
+        if op == "erosion":
+            return erode(a, dt)
+        if op == "dilation":
+            return dilate(a, dt)
+        # The second operation reads the first one's stored values in the input's dtype.
+        first, second = (erode, dilate) if op == "opening" else (dilate, erode)
+        return second(first(a, a.dtype, raw=True), dt, input_dtype=a.dtype)
+
+    return _filter(
+        input, output, backend, precision, box is not None,
+        lambda a: _hounsfield.grey_morphology(a, op, [(s - 1) // 2 for s in box], False, _mode(mode, cval), backend),
+        exact,
+    )
+
+
+def grey_erosion(input, size=None, footprint=None, structure=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.grey_erosion`` (box, footprint or non-flat structure)."""
+    return _grey("erosion", input, size, footprint, structure, output, mode, cval, origin, axes, backend, precision)
+
+
+def grey_dilation(input, size=None, footprint=None, structure=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.grey_dilation`` (box, footprint or non-flat structure)."""
+    return _grey("dilation", input, size, footprint, structure, output, mode, cval, origin, axes, backend, precision)
+
+
+def grey_opening(input, size=None, footprint=None, structure=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.grey_opening``: erosion, then dilation."""
+    return _grey("opening", input, size, footprint, structure, output, mode, cval, origin, axes, backend, precision)
+
+
+def grey_closing(input, size=None, footprint=None, structure=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.grey_closing``: dilation, then erosion."""
+    return _grey("closing", input, size, footprint, structure, output, mode, cval, origin, axes, backend, precision)
+
+
+def _min_max(minimum, input, size, footprint, output, mode, cval, origin, axes, backend, precision):
+    ndim = _ndim(input)
+    box = _box(size, footprint, ndim) if _plain(mode, axes, origin) else None
+    return _filter(
+        input, output, backend, precision, box is not None,
+        lambda a: _hounsfield.grey_morphology(a, "erosion" if minimum else "dilation", [(s - 1) // 2 for s in box], False, _mode(mode, cval), backend),
+        lambda a, dt: _ndimage.min_or_max(a, size, footprint, None, dt, mode, cval, origin, axes, minimum),
+    )
+
+
+def maximum_filter(input, size=None, footprint=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.maximum_filter`` (box or any footprint)."""
+    return _min_max(False, input, size, footprint, output, mode, cval, origin, axes, backend, precision)
+
+
+def minimum_filter(input, size=None, footprint=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    """``scipy.ndimage.minimum_filter`` (box or any footprint)."""
+    return _min_max(True, input, size, footprint, output, mode, cval, origin, axes, backend, precision)
+
+
+def _min_max1d(minimum, input, size, axis, output, mode, cval, origin, backend, precision):
+    def exact(a, dt):
+        return _ndimage.min_or_max(a, [int(size)], None, None, dt, mode, cval, [origin], [_ndimage.normalize_axis(axis, a.ndim)], minimum)
+
+    return _filter(input, output, backend, precision, False, None, exact)
+
+
+def minimum_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0, *, backend="auto", precision=None):
+    """``scipy.ndimage.minimum_filter1d`` (CPU, scipy's bytes for every dtype)."""
+    return _min_max1d(True, input, size, axis, output, mode, cval, origin, backend, precision)
+
+
+def maximum_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0, *, backend="auto", precision=None):
+    """``scipy.ndimage.maximum_filter1d`` (CPU, scipy's bytes for every dtype)."""
+    return _min_max1d(False, input, size, axis, output, mode, cval, origin, backend, precision)
 
 
 def _cross(ndim):

@@ -44,7 +44,7 @@ except ImportError as error:  # pragma: no cover - the message is the point
     ) from error
 
 import hounsfield as _hf
-from hounsfield import _hounsfield
+from hounsfield import _hounsfield, _ndimage
 
 __all__ = [
     "gaussian_filter",
@@ -141,12 +141,50 @@ def _overlap(name, x, depth, func, dtype=None, mode=None, **kwargs):
     return out if out.chunks == given else out.rechunk(given)
 
 
-def _sizes(size, footprint, ndim):
+def _output_dtype(x, output):
+    """scipy's ``output=`` as a dask result's dtype (an array to fill has no lazy meaning)."""
+    if output is None:
+        return x.dtype
+    if isinstance(output, np.ndarray):
+        raise ValueError("output= arrays do not apply to dask arrays (results are lazy): give a dtype")
+    return np.dtype(output)
+
+
+def _one_mode(mode, name):
+    if _ndimage.is_sequence(mode):
+        raise ValueError(f"hounsfield.dask.{name} takes one mode for all axes (call it per axis for per-axis modes)")
+    return mode
+
+
+def _depth(ndim, axes, per_axis_depth):
+    """A halo per array axis from one per filtered axis (0 on the others)."""
+    depth = [0] * ndim
+    for axis, d in zip(_ndimage.check_axes(axes, ndim), per_axis_depth):
+        depth[axis] = int(d)
+    return depth
+
+
+def _window_depth(name, size, footprint, structure, origin, axes, ndim, passes=1):
+    """The halo of a window (box of ``size``, ``footprint`` or ``structure``) moved by
+    ``origin``: half its side plus the shift (plus one for the even-side origin dilations and
+    convolutions use), times the passes."""
+    count = len(_ndimage.check_axes(axes, ndim))
     if footprint is not None:
-        return list(np.asarray(footprint).shape)
-    if size is None:
-        raise ValueError("give size (odd) or an all-True footprint")
-    return _hf._per_axis(size, ndim, "size", int)
+        shape = np.shape(footprint)
+    elif structure is not None:
+        shape = np.shape(structure)
+    elif size is None:
+        raise ValueError(f"{name}: give size or footprint")
+    else:
+        shape = _ndimage.per_axis(size, count, "size")
+    origins = _ndimage.per_axis(origin, count, "origin")
+    return _depth(ndim, axes, [passes * (int(n) // 2 + abs(int(o)) + 1) for n, o in zip(shape, origins)])
+
+
+def _gaussian_depth(sigma, truncate, radius, axes, ndim):
+    count = len(_ndimage.check_axes(axes, ndim))
+    radii = _ndimage.per_axis(radius, count, "radius")
+    return _depth(ndim, axes, [int(truncate * s + 0.5) if r is None else int(r) for s, r in zip(_ndimage.per_axis(sigma, count, "sigma"), radii)])
 
 
 def _forwarded(name):
@@ -163,132 +201,138 @@ def _forwarded(name):
 
 
 @_forwarded("gaussian_filter")
-def gaussian_filter(input, sigma, mode="reflect", cval=0.0, truncate=4.0, *, backend="auto"):
+def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0, truncate=4.0, *, radius=None, axes=None, backend="auto", precision=None):
     ndim = _ndim(input, "gaussian_filter")
-    depth = [int(truncate * s + 0.5) for s in _hf._per_axis(sigma, ndim, "sigma")]
-    f = functools.partial(_hf.gaussian_filter, sigma=sigma, mode=mode, cval=cval, truncate=truncate, backend=backend)
-    return _overlap("gaussian_filter", input, depth, f, mode=mode)
+    depth = _gaussian_depth(sigma, truncate, radius, axes, ndim)
+    f = functools.partial(_hf.gaussian_filter, sigma=sigma, order=order, mode=_one_mode(mode, "gaussian_filter"), cval=cval, truncate=truncate, radius=radius, axes=axes, output=output, backend=backend, precision=precision)
+    return _overlap("gaussian_filter", input, depth, f, dtype=_output_dtype(input, output), mode=mode)
+
+
+def _gaussian_derivative(name, input, sigma, output, mode, cval, axes, truncate, radius, backend, precision):
+    ndim = _ndim(input, name)
+    # The derivative of each filtered axis smooths along every axis with a nonzero sigma.
+    depth = _gaussian_depth(sigma, truncate, radius, axes, ndim)
+    depth = [max(depth)] * ndim if axes is None else depth
+    f = functools.partial(getattr(_hf, name), sigma=sigma, mode=_one_mode(mode, name), cval=cval, axes=axes, truncate=truncate, radius=radius, output=output, backend=backend, precision=precision)
+    return _overlap(name, input, depth, f, dtype=_output_dtype(input, output), mode=mode)
 
 
 @_forwarded("gaussian_laplace")
-def gaussian_laplace(input, sigma, mode="reflect", cval=0.0, truncate=4.0, *, backend="auto"):
-    ndim = _ndim(input, "gaussian_laplace")
-    depth = [int(truncate * s + 0.5) for s in _hf._per_axis(sigma, ndim, "sigma")]
-    f = functools.partial(_hf.gaussian_laplace, sigma=sigma, mode=mode, cval=cval, truncate=truncate, backend=backend)
-    return _overlap("gaussian_laplace", input, depth, f, mode=mode)
+def gaussian_laplace(input, sigma, output=None, mode="reflect", cval=0.0, *, axes=None, truncate=4.0, radius=None, backend="auto", precision=None):
+    return _gaussian_derivative("gaussian_laplace", input, sigma, output, mode, cval, axes, truncate, radius, backend, precision)
 
 
 @_forwarded("gaussian_gradient_magnitude")
-def gaussian_gradient_magnitude(input, sigma, mode="reflect", cval=0.0, truncate=4.0, *, backend="auto"):
-    ndim = _ndim(input, "gaussian_gradient_magnitude")
-    depth = [int(truncate * s + 0.5) for s in _hf._per_axis(sigma, ndim, "sigma")]
-    f = functools.partial(
-        _hf.gaussian_gradient_magnitude, sigma=sigma, mode=mode, cval=cval, truncate=truncate, backend=backend
-    )
-    return _overlap("gaussian_gradient_magnitude", input, depth, f, mode=mode)
+def gaussian_gradient_magnitude(input, sigma, output=None, mode="reflect", cval=0.0, *, axes=None, truncate=4.0, radius=None, backend="auto", precision=None):
+    return _gaussian_derivative("gaussian_gradient_magnitude", input, sigma, output, mode, cval, axes, truncate, radius, backend, precision)
 
 
 @_forwarded("uniform_filter")
-def uniform_filter(input, size=3, mode="reflect", cval=0.0, *, backend="auto"):
+def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
     ndim = _ndim(input, "uniform_filter")
-    depth = [s // 2 for s in _hf._per_axis(size, ndim, "size", int)]
-    f = functools.partial(_hf.uniform_filter, size=size, mode=mode, cval=cval, backend=backend)
-    return _overlap("uniform_filter", input, depth, f, mode=mode)
+    depth = _window_depth("uniform_filter", size, None, None, origin, axes, ndim)
+    f = functools.partial(_hf.uniform_filter, size=size, mode=_one_mode(mode, "uniform_filter"), cval=cval, origin=origin, axes=axes, output=output, backend=backend, precision=precision)
+    return _overlap("uniform_filter", input, depth, f, dtype=_output_dtype(input, output), mode=mode)
 
 
 @_forwarded("correlate1d")
-def correlate1d(input, weights, axis=-1, mode="reflect", cval=0.0, origin=0, *, backend="auto"):
+def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0, *, backend="auto", precision=None):
     ndim = _ndim(input, "correlate1d")
     a = _hf._axis(axis, ndim)
     depth = [0] * ndim
     depth[a] = len(np.ravel(weights)) // 2 + abs(int(origin))
-    f = functools.partial(_hf.correlate1d, weights=weights, axis=a, mode=mode, cval=cval, origin=origin, backend=backend)
-    return _overlap("correlate1d", input, depth, f, mode=mode)
+    f = functools.partial(_hf.correlate1d, weights=weights, axis=a, mode=_one_mode(mode, "correlate1d"), cval=cval, origin=origin, output=output, backend=backend, precision=precision)
+    return _overlap("correlate1d", input, depth, f, dtype=_output_dtype(input, output), mode=mode)
+
+
+def _correlate(name, input, weights, output, mode, cval, origin, axes, backend, precision):
+    ndim = _ndim(input, name)
+    depth = _window_depth(name, None, np.asarray(weights), None, origin, axes, ndim)
+    f = functools.partial(getattr(_hf, name), weights=weights, mode=_one_mode(mode, name), cval=cval, origin=origin, axes=axes, output=output, backend=backend, precision=precision)
+    return _overlap(name, input, depth, f, dtype=_output_dtype(input, output), mode=mode)
 
 
 @_forwarded("correlate")
-def correlate(input, weights, mode="reflect", cval=0.0, *, backend="auto"):
-    _ndim(input, "correlate")
-    depth = [n // 2 for n in np.shape(weights)]
-    f = functools.partial(_hf.correlate, weights=weights, mode=mode, cval=cval, backend=backend)
-    return _overlap("correlate", input, depth, f, mode=mode)
+def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    return _correlate("correlate", input, weights, output, mode, cval, origin, axes, backend, precision)
 
 
 @_forwarded("convolve")
-def convolve(input, weights, mode="reflect", cval=0.0, *, backend="auto"):
-    _ndim(input, "convolve")
-    depth = [n // 2 for n in np.shape(weights)]
-    f = functools.partial(_hf.convolve, weights=weights, mode=mode, cval=cval, backend=backend)
-    return _overlap("convolve", input, depth, f, mode=mode)
+def convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    return _correlate("convolve", input, weights, output, mode, cval, origin, axes, backend, precision)
+
+
+def _edge(name, input, axis, output, mode, cval, backend, precision):
+    ndim = _ndim(input, name)
+    f = functools.partial(getattr(_hf, name), axis=axis, mode=_one_mode(mode, name), cval=cval, output=output, backend=backend, precision=precision)
+    return _overlap(name, input, [1] * ndim, f, dtype=_output_dtype(input, output), mode=mode)
 
 
 @_forwarded("sobel")
-def sobel(input, axis=-1, mode="reflect", cval=0.0, *, backend="auto"):
-    ndim = _ndim(input, "sobel")
-    f = functools.partial(_hf.sobel, axis=axis, mode=mode, cval=cval, backend=backend)
-    return _overlap("sobel", input, [1] * ndim, f, mode=mode)
+def sobel(input, axis=-1, output=None, mode="reflect", cval=0.0, *, backend="auto", precision=None):
+    return _edge("sobel", input, axis, output, mode, cval, backend, precision)
 
 
 @_forwarded("prewitt")
-def prewitt(input, axis=-1, mode="reflect", cval=0.0, *, backend="auto"):
-    ndim = _ndim(input, "prewitt")
-    f = functools.partial(_hf.prewitt, axis=axis, mode=mode, cval=cval, backend=backend)
-    return _overlap("prewitt", input, [1] * ndim, f, mode=mode)
+def prewitt(input, axis=-1, output=None, mode="reflect", cval=0.0, *, backend="auto", precision=None):
+    return _edge("prewitt", input, axis, output, mode, cval, backend, precision)
 
 
 @_forwarded("laplace")
-def laplace(input, mode="reflect", cval=0.0, *, backend="auto"):
+def laplace(input, output=None, mode="reflect", cval=0.0, *, axes=None, backend="auto", precision=None):
     ndim = _ndim(input, "laplace")
-    f = functools.partial(_hf.laplace, mode=mode, cval=cval, backend=backend)
-    return _overlap("laplace", input, [1] * ndim, f, mode=mode)
+    f = functools.partial(_hf.laplace, mode=_one_mode(mode, "laplace"), cval=cval, axes=axes, output=output, backend=backend, precision=precision)
+    return _overlap("laplace", input, [1] * ndim, f, dtype=_output_dtype(input, output), mode=mode)
 
 
 # --- rank filters and morphology ------------------------------------------------------------------
 
 
 @_forwarded("median_filter")
-def median_filter(input, size=3, mode="reflect", cval=0.0, *, backend="auto"):
+def median_filter(input, size=None, footprint=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
     ndim = _ndim(input, "median_filter")
-    depth = [s // 2 for s in _hf._per_axis(size, ndim, "size", int)]
-    f = functools.partial(_hf.median_filter, size=size, mode=mode, cval=cval, backend=backend)
-    return _overlap("median_filter", input, depth, f, mode=mode)
+    depth = _window_depth("median_filter", size, footprint, None, origin, axes, ndim)
+    f = functools.partial(_hf.median_filter, size=size, footprint=footprint, mode=_one_mode(mode, "median_filter"), cval=cval, origin=origin, axes=axes, output=output, backend=backend, precision=precision)
+    return _overlap("median_filter", input, depth, f, dtype=_output_dtype(input, output), mode=mode)
 
 
-def _grey(name, passes, input, size, footprint, mode, cval, backend):
+def _grey(name, passes, input, size, footprint, structure, output, mode, cval, origin, axes, backend, precision):
     ndim = _ndim(input, name)
-    depth = [passes * (s // 2) for s in _sizes(size, footprint, ndim)]
-    f = functools.partial(getattr(_hf, name), size=size, footprint=footprint, mode=mode, cval=cval, backend=backend)
-    return _overlap(name, input, depth, f, mode=mode)
+    depth = _window_depth(name, size, footprint, structure, origin, axes, ndim, passes)
+    f = functools.partial(
+        getattr(_hf, name), size=size, footprint=footprint, mode=_one_mode(mode, name), cval=cval, origin=origin, axes=axes, output=output, backend=backend, precision=precision, **({} if structure is None else {"structure": structure})
+    )
+    return _overlap(name, input, depth, f, dtype=_output_dtype(input, output), mode=mode)
 
 
 @_forwarded("grey_erosion")
-def grey_erosion(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    return _grey("grey_erosion", 1, input, size, footprint, mode, cval, backend)
+def grey_erosion(input, size=None, footprint=None, structure=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    return _grey("grey_erosion", 1, input, size, footprint, structure, output, mode, cval, origin, axes, backend, precision)
 
 
 @_forwarded("grey_dilation")
-def grey_dilation(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    return _grey("grey_dilation", 1, input, size, footprint, mode, cval, backend)
+def grey_dilation(input, size=None, footprint=None, structure=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    return _grey("grey_dilation", 1, input, size, footprint, structure, output, mode, cval, origin, axes, backend, precision)
 
 
 @_forwarded("grey_opening")
-def grey_opening(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    return _grey("grey_opening", 2, input, size, footprint, mode, cval, backend)
+def grey_opening(input, size=None, footprint=None, structure=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    return _grey("grey_opening", 2, input, size, footprint, structure, output, mode, cval, origin, axes, backend, precision)
 
 
 @_forwarded("grey_closing")
-def grey_closing(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    return _grey("grey_closing", 2, input, size, footprint, mode, cval, backend)
+def grey_closing(input, size=None, footprint=None, structure=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    return _grey("grey_closing", 2, input, size, footprint, structure, output, mode, cval, origin, axes, backend, precision)
 
 
 @_forwarded("maximum_filter")
-def maximum_filter(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    return _grey("maximum_filter", 1, input, size, footprint, mode, cval, backend)
+def maximum_filter(input, size=None, footprint=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    return _grey("maximum_filter", 1, input, size, footprint, None, output, mode, cval, origin, axes, backend, precision)
 
 
 @_forwarded("minimum_filter")
-def minimum_filter(input, size=None, footprint=None, mode="reflect", cval=0.0, *, backend="auto"):
-    return _grey("minimum_filter", 1, input, size, footprint, mode, cval, backend)
+def minimum_filter(input, size=None, footprint=None, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, backend="auto", precision=None):
+    return _grey("minimum_filter", 1, input, size, footprint, None, output, mode, cval, origin, axes, backend, precision)
 
 
 def _binary(name, passes, input, structure, iterations, mask, border_value, origin, backend):

@@ -23,6 +23,8 @@ use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod ndimage;
+
 pyo3::create_exception!(
     _hounsfield,
     GpuError,
@@ -1063,5 +1065,6 @@ fn _hounsfield(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_dicom_series, m)?)?;
     m.add_function(wrap_pyfunction!(write_dicom_series, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_adapter, m)?)?;
+    ndimage::register(m)?;
     Ok(())
 }

@@ -102,7 +102,7 @@ def test_chunked_filters_on_the_gpu_equal_the_in_memory_gpu_call(name, rng):
         pytest.skip("no GPU adapter (CI requires one: HOUNSFIELD_REQUIRE_GPU=1)")
     volume = rng.random((12, 16, 20)).astype(np.float32)
     x = da.from_array(volume, chunks=(5, 9, 20))
-    args = {"gaussian_filter": (1.2,), "median_filter": (), "zoom": (1.5,)}[name]
+    args = {"gaussian_filter": (1.2,), "median_filter": (3,), "zoom": (1.5,)}[name]
     got = getattr(h, name)(x, *args, backend="gpu").compute()
     want = getattr(h, name)(volume, *args, backend="gpu")
     # GPUs may fuse the zoom window's shifted coordinate (multiply-add): rounding, not exactness.
@@ -113,11 +113,34 @@ def test_chunked_filters_on_the_gpu_equal_the_in_memory_gpu_call(name, rng):
 def test_dtypes_follow_the_in_memory_rules(dtype, rng):
     volume = (rng.random((10, 12, 11)) * 200).astype(dtype)
     x = da.from_array(volume, chunks=(3, 5, 11))
-    for name, args in [("gaussian_filter", (1.0,)), ("sobel", ()), ("median_filter", ()), ("zoom", (1.5,))]:
+    for name, args in [("gaussian_filter", (1.0,)), ("sobel", ()), ("median_filter", (3,)), ("zoom", (1.5,))]:
         got = getattr(hd, name)(x, *args, backend="cpu")
         want = getattr(h, name)(volume, *args, backend="cpu")
         assert got.dtype == want.dtype
         compare(got.compute(), want, dtype != np.float64, f"{name} {np.dtype(dtype)}")
+
+
+def test_even_windows_origins_and_footprints_chunk_exactly(rng):
+    """scipy's window options (even sizes, origins, footprints, structures, axes, output dtypes)
+    get halos that cover them: chunked equals in memory, byte for byte (int16, the exact path)."""
+    volume = rng.integers(-500, 500, (11, 13, 12)).astype(np.int16)
+    footprint = rng.random((3, 2, 3)) > 0.4
+    for trial in range(2):
+        x = da.from_array(volume, chunks=random_chunks(rng, volume.shape))
+        for name, args, kwargs in [
+            ("median_filter", (), {"size": 4, "origin": 1}),
+            ("median_filter", (), {"footprint": footprint, "mode": "constant", "cval": 7}),
+            ("uniform_filter", (), {"size": (2, 3, 4), "origin": (0, 1, -2), "output": np.float32}),
+            ("grey_dilation", (), {"footprint": footprint, "structure": footprint * 2.0, "origin": (1, 0, -1)}),
+            ("grey_opening", (), {"size": (2, 2, 3)}),
+            ("gaussian_filter", (1.2,), {"order": (0, 1, 0), "axes": None}),
+            ("gaussian_filter", (1.5,), {"axes": (0, 2)}),
+            ("correlate", (rng.normal(size=(2, 3, 2)),), {"origin": (0, -1, 0)}),
+            ("convolve", (rng.normal(size=(2, 2, 2)),), {"mode": "wrap"}),
+        ]:
+            got = getattr(hd, name)(x, *args, backend="cpu", **kwargs).compute()
+            want = getattr(h, name)(volume, *args, backend="cpu", **kwargs)
+            compare(got, want, True, f"{name} {kwargs} chunks {x.chunks}")
 
 
 def test_binary_morphology_on_masks_is_exact(rng):

@@ -369,8 +369,40 @@ fn adapter_from_env() -> Option<Result<usize>> {
     }))
 }
 
+/// Mesa's Vulkan and EGL drivers look for a Wayland display when an instance is created; with
+/// no `XDG_RUNTIME_DIR` (servers, containers, CI) libwayland prints "error: XDG_RUNTIME_DIR is
+/// invalid or not set in the environment" although nothing is wrong, and users read it as a
+/// failure. When the variable is missing, point it at a private, empty runtime directory
+/// (mode 0700, one per user) so the probe fails quietly; adapter problems still surface as
+/// errors.
+#[cfg(target_os = "linux")]
+fn quiet_display_probe() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_absolute()) {
+            return;
+        }
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::getuid() };
+        let dir = std::env::temp_dir().join(format!("hounsfield-runtime-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        let ours = std::fs::metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        if ours {
+            // SAFETY: runs once, before this process creates its first wgpu instance, so no
+            // driver thread exists yet that could read the environment concurrently; Rust's
+            // own readers take std's environment lock.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+        }
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quiet_display_probe() {}
+
 /// Compute-capable adapters allowed by `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`, best first.
 async fn usable_adapters() -> Result<Vec<wgpu::Adapter>> {
+    quiet_display_probe();
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
     let wanted_name = std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty());
