@@ -16,3 +16,18 @@ fi
 "$venv/bin/python" -m pip install --quiet "maturin>=1.9,<2" numpy scipy scikit-image pytest "dask[array]" distributed zarr
 (cd python && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop --release --quiet)
 "$venv/bin/python" -m pytest -q python/tests
+
+# The wheel users install: built once (abi3, CPython >= 3.9), installed into a clean virtual
+# environment with numpy 1.26 (the suite above ran numpy 2.x) and no Rust toolchain on PATH,
+# then smoke-tested from outside the source tree.
+rm -rf target/wheels
+(cd python && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin build --release --quiet --out ../target/wheels)
+clean="$PWD/target/wheel-venv"
+rm -rf "$clean"
+python3 -m venv "$clean"
+(
+    cd /tmp
+    export PATH="$clean/bin:/usr/bin:/bin"
+    "$clean/bin/python" -m pip install --quiet --only-binary :all: "numpy==1.26.*" "$OLDPWD"/target/wheels/hounsfield-*.whl
+    "$clean/bin/python" "$OLDPWD/scripts/wheel_smoke.py"
+)
