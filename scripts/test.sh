@@ -2,7 +2,8 @@
 # Every test of the project, on a fresh machine: the Rust tests (library, examples, harness),
 # then the Python package — a virtual environment is created under target/, the extension built
 # into it with maturin, and its pytest suite run against scipy and scikit-image (and on Dask:
-# the package's optional [dask] extra is installed here).
+# the package's optional [dask] extra is installed here; the geometry converters against
+# itk-rtk and astra-toolbox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,8 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet "maturin>=1.9,<2" numpy scipy scikit-image pytest "dask[array]" distributed zarr
+"$venv/bin/python" -m pip install --quiet "maturin>=1.9,<2" numpy scipy scikit-image pytest "dask[array]" distributed zarr \
+    itk-rtk astra-toolbox
 (cd python && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop --release --quiet)
 "$venv/bin/python" -m pytest -q python/tests
 

@@ -52,10 +52,15 @@ fn fdk_reconstructs_exact_cone_beam_projections_of_shepp_logan() {
         .collect();
     // Fan half-angle atan(60/500) = 6.8°: a short scan needs 193.7°.
     let short: Vec<f64> = (0..200).map(|k| k as f64).collect();
+    // Scans turning the other way (RTK's and ASTRA's angles become decreasing ones here).
+    let reversed_full: Vec<f64> = full.iter().rev().copied().collect();
+    let reversed_short: Vec<f64> = (0..200).map(|k| 30.0 - k as f64).collect();
     for (name, angles, short_scan) in [
         ("full", &full, false),
         ("uneven", &uneven, false),
         ("short", &short, true),
+        ("reversed full", &reversed_full, false),
+        ("reversed short", &reversed_short, true),
     ] {
         let g = cone(angles);
         let projections = g.project_exact(&phantom).unwrap();

@@ -37,7 +37,7 @@ import numbers
 
 import numpy as np
 
-from . import _hounsfield, _ndimage
+from . import _hounsfield, _ndimage, interop
 from ._hounsfield import GpuArray, GpuError, Geometry
 
 __all__ = [
@@ -95,6 +95,7 @@ __all__ = [
     "percentile_filter",
     "minimum_filter1d",
     "maximum_filter1d",
+    "interop",
 ]
 
 _MODES = {

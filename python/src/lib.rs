@@ -15,7 +15,7 @@ use hounsfield::filter::{
 };
 use hounsfield::gpu::{GpuContext, GpuVolume, Recorder};
 use hounsfield::recon::iterative::{Constraint, Control, Iterative, Method};
-use hounsfield::recon::{Detector, Fbp2d, Fdk, Geometry, ProjectorKind, RampWindow, centred_grid};
+use hounsfield::recon::{Beam, Detector, Fbp2d, Fdk, Geometry, ProjectorKind, RampWindow, View, centred_grid};
 use hounsfield::{Backend, BoundaryMode, Error, Grid, Volume, stats};
 use ndarray::{Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Ix2, Ix3};
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
@@ -655,6 +655,69 @@ impl PyGeometry {
             )
             .map_err(py_err)?,
         })
+    }
+
+    /// Per-view vectors in ASTRA's layout (`kind` "parallel": ray, detector centre, u, v;
+    /// "cone": source, detector centre, u, v), mm, in hounsfield's frame: an `(n, 12)` array.
+    #[staticmethod]
+    fn from_vectors(kind: &str, vectors: Vec<[f64; 12]>, rows: usize, cols: usize) -> PyResult<Self> {
+        let beam = match kind {
+            "parallel" => Beam::Parallel,
+            "cone" => Beam::Divergent,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "kind {other:?}: use 'parallel' (ray directions) or 'cone' (source positions)"
+                )));
+            }
+        };
+        let views = vectors
+            .iter()
+            .map(|r| View {
+                source: [r[0], r[1], r[2]],
+                detector_centre: [r[3], r[4], r[5]],
+                u: [r[6], r[7], r[8]],
+                v: [r[9], r[10], r[11]],
+            })
+            .collect();
+        Ok(PyGeometry {
+            inner: Geometry::from_vectors(beam, rows, cols, views).map_err(py_err)?,
+        })
+    }
+
+    /// The per-view vectors (`(n, 12)`: source or ray, detector centre of the middle pixel with
+    /// the offsets applied, u, v), as `from_vectors` takes them (flat detectors).
+    #[getter]
+    fn vectors(&self) -> Vec<[f64; 12]> {
+        let g = &self.inner;
+        g.views
+            .iter()
+            .map(|w| {
+                let shift = |k: usize| w.detector_centre[k] + w.u[k] * g.offset_u + w.v[k] * g.offset_v;
+                [
+                    w.source[0],
+                    w.source[1],
+                    w.source[2],
+                    shift(0),
+                    shift(1),
+                    shift(2),
+                    w.u[0],
+                    w.u[1],
+                    w.u[2],
+                    w.v[0],
+                    w.v[1],
+                    w.v[2],
+                ]
+            })
+            .collect()
+    }
+
+    /// "parallel" or "cone" (fan geometries are one-row cones).
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.inner.beam {
+            Beam::Parallel => "parallel",
+            Beam::Divergent => "cone",
+        }
     }
 
     /// `(views, rows, cols)` of the projections this geometry takes.

@@ -106,6 +106,7 @@ impl Fdk {
                 "arc detectors are supported for fan beams (one row) only",
             ));
         }
+        geometry.check_circular()?;
         Ok(Fdk {
             geometry: geometry.clone(),
             window: RampWindow::Ramp,

@@ -11,8 +11,12 @@ use crate::recon::geometry::{Detector, Geometry, View};
 /// The scan's angular coverage.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Scan {
-    /// Source angle of every view, radians, unwrapped so that it increases from the first.
+    /// Source angle of every view, radians, unwrapped so that it increases from the first (for
+    /// a reversed scan: the angle turned from the first view, in the scan's direction).
     pub angles: Vec<f64>,
+    /// Whether the source turns towards decreasing angles (as RTK or ASTRA scans do once
+    /// converted to this frame); Parker's weights then see the fan mirrored.
+    pub reversed: bool,
     /// Angular weight of every view (radians).
     pub delta_beta: Vec<f64>,
     /// Half fan angle of a short scan (`None` for full scans).
@@ -43,13 +47,17 @@ impl Scan {
         }
         let mut angles = Vec::with_capacity(n);
         angles.push(source_angle(&g.views[0]));
+        // The first step sets the direction; a scan may turn either way, but every view must
+        // go on in that direction.
+        let step = |w: &[View]| (source_angle(&w[1]) - source_angle(&w[0])).rem_euclid(2.0 * PI);
+        let reversed = step(&g.views[..2]) > PI;
         for w in g.views.windows(2) {
-            let gap = (source_angle(&w[1]) - source_angle(&w[0])).rem_euclid(2.0 * PI);
-            // A gap above 180° is a step backwards: the views are not in increasing order.
+            let gap = if reversed { 2.0 * PI - step(w) } else { step(w) };
+            // A gap above 180° is a step backwards: the views are not in order.
             if gap <= 1e-12 || gap >= PI {
                 return Err(Error::param(
                     "geometry",
-                    "views must be at distinct, increasing angles (sort them by angle)",
+                    "views must be at distinct angles, in increasing or decreasing order (sort them by angle)",
                 ));
             }
             angles.push(angles.last().expect("non-empty") + gap);
@@ -80,6 +88,7 @@ impl Scan {
                 .collect();
             return Ok(Scan {
                 angles,
+                reversed,
                 delta_beta,
                 short: None,
             });
@@ -108,6 +117,7 @@ impl Scan {
             .collect();
         Ok(Scan {
             angles,
+            reversed,
             delta_beta,
             short: Some(fan),
         })
@@ -119,7 +129,10 @@ impl Scan {
     pub fn weight(&self, view: usize, gamma: f64) -> f64 {
         match self.short {
             None => 1.0,
-            Some(delta) => 2.0 * parker(self.angles[view] - self.angles[0], gamma, delta),
+            Some(delta) => {
+                let gamma = if self.reversed { -gamma } else { gamma };
+                2.0 * parker(self.angles[view] - self.angles[0], gamma, delta)
+            }
         }
     }
 }

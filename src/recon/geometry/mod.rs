@@ -135,6 +135,26 @@ fn add(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
 }
 
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+fn norm(a: [f64; 3]) -> f64 {
+    dot(a, a).sqrt()
+}
+
 impl Geometry {
     /// [`BEAM_CODES`]: the beam and detector as the projector shaders read them.
     pub(crate) fn beam_code(&self) -> u32 {
@@ -233,6 +253,107 @@ impl Geometry {
         })
     }
 
+    /// A geometry from per-view vectors in ASTRA's `parallel3d_vec` / `cone_vec` layout, in
+    /// this frame: for each view the source (divergent) or ray direction (parallel), the
+    /// detector centre (the centre of its middle pixel, `(n − 1)/2` along both axes) and the
+    /// steps `u` (one column) and `v` (one row), mm. Any trajectory: the projectors and the
+    /// iterative methods take it; FDK needs a circular orbit ([`Geometry::check_circular`]).
+    pub fn from_vectors(beam: Beam, rows: usize, cols: usize, views: Vec<View>) -> Result<Geometry> {
+        check_detector(rows, cols, [1.0, 1.0], [0.0, 0.0])?;
+        if views.is_empty() {
+            return Err(Error::param("vectors", "no views; give at least one row of vectors"));
+        }
+        let mut views = views;
+        let mut sdd = f64::INFINITY;
+        for (i, w) in views.iter_mut().enumerate() {
+            let all = [w.source, w.detector_centre, w.u, w.v];
+            if all.iter().flatten().any(|x| !x.is_finite()) {
+                return Err(Error::param(
+                    "vectors",
+                    format!("view {i} holds a NaN or infinite component"),
+                ));
+            }
+            let normal = cross(w.u, w.v);
+            if norm(normal) == 0.0 {
+                return Err(Error::param(
+                    "vectors",
+                    format!("view {i}: the detector steps u and v are zero or parallel"),
+                ));
+            }
+            let normal = scaled(normal, 1.0 / norm(normal));
+            match beam {
+                Beam::Parallel => {
+                    let n = norm(w.source);
+                    if n == 0.0 || dot(w.source, normal).abs() < 1e-9 * n {
+                        return Err(Error::param(
+                            "vectors",
+                            format!("view {i}: the ray direction is zero or lies in the detector plane"),
+                        ));
+                    }
+                    w.source = scaled(w.source, 1.0 / n);
+                }
+                Beam::Divergent => {
+                    let distance = dot(sub(w.detector_centre, w.source), normal).abs();
+                    if distance == 0.0 {
+                        return Err(Error::param(
+                            "vectors",
+                            format!("view {i}: the source lies in the detector plane"),
+                        ));
+                    }
+                    if i == 0 {
+                        sdd = distance;
+                    }
+                }
+            }
+        }
+        Ok(Geometry {
+            beam,
+            detector: Detector::Flat,
+            rows,
+            cols,
+            views,
+            sdd,
+            offset_u: 0.0,
+            offset_v: 0.0,
+        })
+    }
+
+    /// Checks that the views form the circular orbit FDK's weights assume: every view is
+    /// [`Geometry::cone`]'s (or [`Geometry::fan`]'s) view at some angle, with this geometry's
+    /// distances, pixel sizes and offsets.
+    pub fn check_circular(&self) -> Result<()> {
+        let v0 = &self.views[0];
+        let sid = (v0.source[0].powi(2) + v0.source[1].powi(2)).sqrt();
+        let (du, dv) = (norm(v0.u), norm(v0.v));
+        let tolerance = 1e-6 * (sid + self.sdd.min(1e12) + du + dv);
+        for (i, w) in self.views.iter().enumerate() {
+            let theta = (-w.source[0]).atan2(-w.source[1]);
+            let (u, ray) = axes(theta.to_degrees());
+            let expected = View {
+                source: scaled(ray, -sid),
+                detector_centre: scaled(ray, self.sdd - sid),
+                u: scaled(u, du),
+                v: [0.0, 0.0, dv],
+            };
+            let off = [
+                sub(w.source, expected.source),
+                sub(w.detector_centre, expected.detector_centre),
+                sub(w.u, expected.u),
+                sub(w.v, expected.v),
+            ];
+            if off.iter().any(|d| norm(*d) > tolerance) {
+                return Err(Error::param(
+                    "geometry",
+                    format!(
+                        "view {i} is not on a circular orbit about z with an untilted detector at constant \
+                         distances; FDK's weights assume one (use the iterative methods for this geometry)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The ray through the centre of detector pixel `(row, col)` of `view`: a point on it and
     /// its unit direction (from the source towards the detector).
     pub fn ray(&self, view: usize, row: usize, col: usize) -> Result<([f64; 3], [f64; 3])> {
@@ -328,6 +449,28 @@ impl Geometry {
 mod tests {
     use super::*;
     use crate::recon::{Ellipsoid, Phantom};
+
+    #[test]
+    fn vectors_rebuild_circular_geometries_and_flag_others() {
+        let cone = Geometry::cone(&[0.0, 40.0, 95.0], 500.0, 800.0, 4, 6, [1.2, 0.9], [0.0, 0.0]).unwrap();
+        let rebuilt = Geometry::from_vectors(Beam::Divergent, 4, 6, cone.views.clone()).unwrap();
+        assert!((rebuilt.sdd - 800.0).abs() < 1e-9);
+        assert!(rebuilt.check_circular().is_ok());
+        assert_eq!(rebuilt.ray(1, 2, 3).unwrap(), cone.ray(1, 2, 3).unwrap());
+        let mut tilted = cone.views.clone();
+        tilted[1].v = [0.0, 0.1, 1.2];
+        let tilted = Geometry::from_vectors(Beam::Divergent, 4, 6, tilted).unwrap();
+        assert!(tilted.check_circular().is_err());
+        let mut flat = cone.views.clone();
+        flat[0].v = flat[0].u;
+        assert!(Geometry::from_vectors(Beam::Divergent, 4, 6, flat).is_err());
+        assert!(Geometry::from_vectors(Beam::Divergent, 4, 6, vec![]).is_err());
+        let parallel = Geometry::parallel_3d(&[10.0], 2, 3, [1.0, 1.0]).unwrap();
+        let mut long_ray = parallel.views.clone();
+        long_ray[0].source = scaled(long_ray[0].source, 7.0);
+        let rebuilt = Geometry::from_vectors(Beam::Parallel, 2, 3, long_ray).unwrap();
+        assert!((norm(rebuilt.views[0].source) - 1.0).abs() < 1e-12);
+    }
 
     /// A small disc (or ball) of radius 1 mm and value 1 at `c`.
     fn dot(c: [f64; 3], three_d: bool) -> Phantom {
