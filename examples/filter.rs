@@ -98,6 +98,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.output.join("series"),
         &WriteOptions {
             description: format!("hounsfield {}", args.steps),
+            derivation: Some(format!("hounsfield filter pipeline: {}", args.steps)),
             source: info.files().first().cloned(),
             kind,
             ..WriteOptions::default()

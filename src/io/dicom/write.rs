@@ -54,6 +54,9 @@ pub struct WriteOptions {
     pub source: Option<PathBuf>,
     /// Window centre and width stored with the images (default: the values' range).
     pub window: Option<(f64, f64)>,
+    /// DerivationDescription of a series derived from `source` (default: the description, or
+    /// "hounsfield" when that is empty), e.g. the pipeline that made it.
+    pub derivation: Option<String>,
 }
 
 /// Formats a decimal string (DS, at most 16 characters).
@@ -122,8 +125,11 @@ fn quantisation(volume: &Volume) -> Result<Quantisation> {
     })
 }
 
-/// The patient and study attributes copied from a source file.
-const COPIED: [(Tag, VR); 11] = [
+/// The attributes copied from a source file: patient, study, frame of reference, and the
+/// series-level facts a derived series shares with its source (patient position, body part,
+/// laterality, tube voltage); with them the character set their text is in.
+const COPIED: [(Tag, VR); 19] = [
+    (tags::SPECIFIC_CHARACTER_SET, VR::CS),
     (tags::PATIENT_NAME, VR::PN),
     (tags::PATIENT_ID, VR::LO),
     (tags::PATIENT_BIRTH_DATE, VR::DA),
@@ -134,8 +140,70 @@ const COPIED: [(Tag, VR); 11] = [
     (tags::STUDY_ID, VR::SH),
     (tags::STUDY_DESCRIPTION, VR::LO),
     (tags::ACCESSION_NUMBER, VR::SH),
+    (tags::REFERRING_PHYSICIAN_NAME, VR::PN),
     (tags::FRAME_OF_REFERENCE_UID, VR::UI),
+    (tags::POSITION_REFERENCE_INDICATOR, VR::LO),
+    (tags::PATIENT_POSITION, VR::CS),
+    (tags::BODY_PART_EXAMINED, VR::CS),
+    (tags::LATERALITY, VR::CS),
+    (tags::KVP, VR::DS),
+    (tags::SCANNING_SEQUENCE, VR::CS),
 ];
+
+/// Type 2 (and 2C) attributes of the IODs written that must be present, empty when unknown:
+/// patient, study, series, frame of reference, equipment and image modules (DICOM PS3.3
+/// C.7.1.1, C.7.2.1, C.7.3.1, C.7.4.1, C.7.5.1, C.8.2.1, C.8.3.1).
+const TYPE_2: [(Tag, VR); 9] = [
+    (tags::PATIENT_BIRTH_DATE, VR::DA),
+    (tags::PATIENT_SEX, VR::CS),
+    (tags::REFERRING_PHYSICIAN_NAME, VR::PN),
+    (tags::ACCESSION_NUMBER, VR::SH),
+    (tags::LATERALITY, VR::CS),
+    (tags::POSITION_REFERENCE_INDICATOR, VR::LO),
+    (tags::ACQUISITION_NUMBER, VR::IS),
+    (tags::PATIENT_ORIENTATION, VR::CS),
+    (tags::CONTENT_DATE, VR::DA),
+];
+
+/// The UTC date and time now, as DICOM DA (`YYYYMMDD`) and TM (`HHMMSS`) values.
+fn now() -> (String, String) {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = ((seconds / 86_400) as i64, seconds % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm, public domain).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        format!("{year:04}{month:02}{day:02}"),
+        format!("{:02}{:02}{:02}", rest / 3600, rest / 60 % 60, rest % 60),
+    )
+}
+
+/// MR Image module attributes (PS3.3 C.8.3.1) a derived series cannot know: Type 1 ones get
+/// "research mode" / "none" (RM, NONE) unless copied, Type 2 ones stay empty.
+fn mr_image(obj: &mut InMemDicomObject, has: &dyn Fn(Tag) -> bool) {
+    if !has(tags::SCANNING_SEQUENCE) {
+        put_str(obj, tags::SCANNING_SEQUENCE, VR::CS, "RM");
+    }
+    put_str(obj, tags::SEQUENCE_VARIANT, VR::CS, "NONE");
+    for (tag, vr) in [
+        (tags::SCAN_OPTIONS, VR::CS),
+        (tags::MR_ACQUISITION_TYPE, VR::CS),
+        (tags::ECHO_TIME, VR::DS),
+        (tags::ECHO_TRAIN_LENGTH, VR::IS),
+        (tags::REPETITION_TIME, VR::DS),
+    ] {
+        obj.put(DataElement::new(tag, vr, PrimitiveValue::Empty));
+    }
+}
 
 /// Writes `volume` as a new series of single-frame files in a new folder `dir` (it must not
 /// exist or be empty: input files are never overwritten). Each slice is written to a temporary
@@ -169,7 +237,8 @@ pub fn write_series(volume: &Volume, dir: impl AsRef<Path>, options: &WriteOptio
         )));
     }
     let grid = volume.grid();
-    let copied: Vec<DataElement<InMemDicomObject>> = match &options.source {
+    // The source's copied attributes and the reference to it (SOP class and instance UIDs).
+    let (copied, reference): (Vec<DataElement<InMemDicomObject>>, Option<(String, String)>) = match &options.source {
         Some(path) => {
             let src = dicom_object::OpenFileOptions::new()
                 .read_until(tags::PIXEL_DATA)
@@ -178,10 +247,29 @@ pub fn write_series(volume: &Volume, dir: impl AsRef<Path>, options: &WriteOptio
                     path: path.display().to_string(),
                     reason: format!("cannot read the source file: {e}"),
                 })?;
-            COPIED.iter().filter_map(|(tag, _)| src.get(*tag).cloned()).collect()
+            let text = |tag: Tag| {
+                src.get(tag)
+                    .and_then(|e| e.to_str().ok())
+                    .map(|v| v.trim_end_matches(['\0', ' ']).to_string())
+            };
+            let reference = text(tags::SOP_CLASS_UID).zip(text(tags::SOP_INSTANCE_UID));
+            let copied = COPIED
+                .iter()
+                .filter(|(tag, _)| options.kind == SeriesKind::Mr || *tag != tags::SCANNING_SEQUENCE)
+                .filter_map(|(tag, _)| src.get(*tag).cloned())
+                .collect();
+            (copied, reference)
         }
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
+    let (today, time) = now();
+    let derivation = options.derivation.clone().unwrap_or_else(|| {
+        if options.description.is_empty() {
+            "hounsfield".to_string()
+        } else {
+            options.description.clone()
+        }
+    });
     let has = |tag: Tag| copied.iter().any(|e| e.header().tag == tag);
     let study_uid = new_uid();
     let frame_uid = new_uid();
@@ -206,7 +294,70 @@ pub fn write_series(volume: &Volume, dir: impl AsRef<Path>, options: &WriteOptio
             put_str(&mut obj, tags::SOP_CLASS_UID, VR::UI, options.kind.sop_class());
             put_str(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, sop_uid.clone());
             put_str(&mut obj, tags::MODALITY, VR::CS, options.kind.modality());
-            put_str(&mut obj, tags::IMAGE_TYPE, VR::CS, "DERIVED\\SECONDARY");
+            // Value 3 of CT's Image Type is required (AXIAL: a cross-sectional image).
+            let image_type = match options.kind {
+                SeriesKind::Ct => "DERIVED\\SECONDARY\\AXIAL",
+                SeriesKind::Mr => "DERIVED\\SECONDARY\\OTHER",
+                SeriesKind::SecondaryCapture => "DERIVED\\SECONDARY",
+            };
+            put_str(&mut obj, tags::IMAGE_TYPE, VR::CS, image_type);
+            put_str(&mut obj, tags::INSTANCE_CREATION_DATE, VR::DA, today.clone());
+            put_str(&mut obj, tags::INSTANCE_CREATION_TIME, VR::TM, time.clone());
+            put_str(&mut obj, tags::SERIES_DATE, VR::DA, today.clone());
+            put_str(&mut obj, tags::SERIES_TIME, VR::TM, time.clone());
+            put_str(&mut obj, tags::MANUFACTURER, VR::LO, "hounsfield");
+            put_str(&mut obj, tags::SOFTWARE_VERSIONS, VR::LO, env!("CARGO_PKG_VERSION"));
+            if !has(tags::STUDY_DATE) {
+                put_str(&mut obj, tags::STUDY_DATE, VR::DA, today.clone());
+            }
+            if !has(tags::STUDY_TIME) {
+                put_str(&mut obj, tags::STUDY_TIME, VR::TM, time.clone());
+            }
+            if !has(tags::STUDY_ID) {
+                put_str(&mut obj, tags::STUDY_ID, VR::SH, "1");
+            }
+            for (tag, vr) in TYPE_2 {
+                if !has(tag) {
+                    obj.put(DataElement::new(tag, vr, PrimitiveValue::Empty));
+                }
+            }
+            match options.kind {
+                SeriesKind::Ct | SeriesKind::Mr => {
+                    if !has(tags::PATIENT_POSITION) {
+                        obj.put(DataElement::new(tags::PATIENT_POSITION, VR::CS, PrimitiveValue::Empty));
+                    }
+                }
+                SeriesKind::SecondaryCapture => {
+                    // SC Equipment: made by a workstation.
+                    put_str(&mut obj, tags::CONVERSION_TYPE, VR::CS, "WSD");
+                }
+            }
+            if options.kind == SeriesKind::Ct && !has(tags::KVP) {
+                obj.put(DataElement::new(tags::KVP, VR::DS, PrimitiveValue::Empty));
+            }
+            if options.kind == SeriesKind::Mr {
+                mr_image(&mut obj, &has);
+            }
+            if let Some((class, instance)) = &reference {
+                put_str(&mut obj, tags::DERIVATION_DESCRIPTION, VR::ST, derivation.clone());
+                let item = InMemDicomObject::from_element_iter([
+                    DataElement::new(
+                        tags::REFERENCED_SOP_CLASS_UID,
+                        VR::UI,
+                        PrimitiveValue::from(class.clone()),
+                    ),
+                    DataElement::new(
+                        tags::REFERENCED_SOP_INSTANCE_UID,
+                        VR::UI,
+                        PrimitiveValue::from(instance.clone()),
+                    ),
+                ]);
+                obj.put(DataElement::new(
+                    tags::SOURCE_IMAGE_SEQUENCE,
+                    VR::SQ,
+                    dicom_core::value::DataSetSequence::from(vec![item]),
+                ));
+            }
             if !has(tags::STUDY_INSTANCE_UID) {
                 put_str(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, study_uid.clone());
             }
@@ -214,7 +365,7 @@ pub fn write_series(volume: &Volume, dir: impl AsRef<Path>, options: &WriteOptio
                 put_str(&mut obj, tags::FRAME_OF_REFERENCE_UID, VR::UI, frame_uid.clone());
             }
             if !has(tags::PATIENT_NAME) {
-                put_str(&mut obj, tags::PATIENT_NAME, VR::PN, "Anonymous");
+                put_str(&mut obj, tags::PATIENT_NAME, VR::PN, "Anonymous^");
             }
             if !has(tags::PATIENT_ID) {
                 put_str(&mut obj, tags::PATIENT_ID, VR::LO, "hounsfield");
