@@ -98,18 +98,6 @@ __all__ = [
     "interop",
 ]
 
-_MODES = {
-    "reflect": "reflect",
-    "grid-mirror": "reflect",
-    "mirror": "mirror",
-    "nearest": "nearest",
-    "wrap": "wrap",
-    "grid-wrap": "wrap",
-    "constant": "constant",
-    "grid-constant": "constant",
-}
-
-
 def gpu_adapter():
     """The GPU adapter ``backend="gpu"`` uses (raises ``GpuError`` when there is none)."""
     return _hounsfield.gpu_adapter()
@@ -166,9 +154,7 @@ def _per_axis(value, ndim, name, cast=float):
 
 
 def _mode(mode, cval):
-    if not isinstance(mode, str) or mode not in _MODES:
-        raise ValueError(f"mode {mode!r}: use one of {sorted(_MODES)}")
-    m = _MODES[mode]
+    m = _ndimage.mode_name(mode)
     if m == "constant":
         return f"constant:{float(cval)!r}"
     return m

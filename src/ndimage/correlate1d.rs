@@ -5,7 +5,7 @@
 use ndarray::ArrayViewMutD;
 
 use super::Dtype;
-use super::lines::{along_axis, check_origin};
+use super::lines::{along_axis, window};
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
 
@@ -57,12 +57,10 @@ pub fn correlate1d(
     if weights.is_empty() {
         return Err(Error::param("weights", "give at least one weight"));
     }
-    check_origin(origin, weights.len())?;
     let n = weights.len();
+    let (before, after) = window(n, origin)?;
     let size1 = n / 2;
     let size2 = n - size1 - 1;
-    let before = (size1 as isize + origin) as usize;
-    let after = (size2 as isize - origin) as usize;
     let kind = symmetry(weights);
     let w = weights.to_vec();
     along_axis(data, axis, before, after, mode, cval, output, move |line, out| {

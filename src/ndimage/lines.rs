@@ -42,6 +42,19 @@ pub(crate) fn check_origin(origin: isize, size: usize) -> Result<()> {
     Ok(())
 }
 
+/// The samples a window of `size` taps moved by `origin` reads ahead of and behind each
+/// output sample (scipy's `size / 2 + origin` and `size − size / 2 − 1 − origin`), after
+/// checking the origin.
+pub(crate) fn window(size: usize, origin: isize) -> Result<(usize, usize)> {
+    if size == 0 {
+        return Err(Error::param("size", "give a window of at least 1 sample"));
+    }
+    check_origin(origin, size)?;
+    let before = size / 2;
+    let after = size - before - 1;
+    Ok(((before as isize + origin) as usize, (after as isize - origin) as usize))
+}
+
 /// The input sample each position of a line extended by `before` and `after` samples reads
 /// (`None`: the constant), any extent folding repeatedly as scipy's `NI_ExtendLine` does.
 fn extension(before: usize, len: usize, after: usize, mode: BoundaryMode) -> Vec<Option<usize>> {

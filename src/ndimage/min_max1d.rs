@@ -7,9 +7,9 @@ use std::collections::VecDeque;
 use ndarray::ArrayViewMutD;
 
 use super::Dtype;
-use super::lines::{along_axis, check_origin};
+use super::lines::{along_axis, window};
 use crate::boundary::BoundaryMode;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Minimum (`minimum = true`) or maximum of `size` samples along `axis`, in place.
 #[allow(clippy::too_many_arguments)]
@@ -23,14 +23,7 @@ pub fn min_or_max_filter1d(
     minimum: bool,
     output: Dtype,
 ) -> Result<()> {
-    if size == 0 {
-        return Err(Error::param("size", "give a window of at least 1 sample"));
-    }
-    check_origin(origin, size)?;
-    let size1 = size / 2;
-    let size2 = size - size1 - 1;
-    let before = (size1 as isize + origin) as usize;
-    let after = (size2 as isize - origin) as usize;
+    let (before, after) = window(size, origin)?;
     // `dominated(old, new)`: `old` can never again be the window's extreme once `new` entered.
     let dominated = move |old: f64, new: f64| if minimum { old >= new } else { old <= new };
     along_axis(data, axis, before, after, mode, cval, output, move |line, out| {

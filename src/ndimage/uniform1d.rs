@@ -4,9 +4,9 @@
 use ndarray::ArrayViewMutD;
 
 use super::Dtype;
-use super::lines::{along_axis, check_origin};
+use super::lines::{along_axis, window};
 use crate::boundary::BoundaryMode;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The mean of `size` samples along `axis`, in place (window centred as scipy's, moved by `origin`).
 pub fn uniform_filter1d(
@@ -18,14 +18,7 @@ pub fn uniform_filter1d(
     origin: isize,
     output: Dtype,
 ) -> Result<()> {
-    if size == 0 {
-        return Err(Error::param("size", "give a window of at least 1 sample"));
-    }
-    check_origin(origin, size)?;
-    let size1 = size / 2;
-    let size2 = size - size1 - 1;
-    let before = (size1 as isize + origin) as usize;
-    let after = (size2 as isize - origin) as usize;
+    let (before, after) = window(size, origin)?;
     let divisor = size as f64;
     along_axis(data, axis, before, after, mode, cval, output, move |line, out| {
         // The running sum is the same double scipy keeps: each step adds (entering - leaving).
