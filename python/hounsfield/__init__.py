@@ -96,6 +96,9 @@ __all__ = [
     "minimum_filter1d",
     "maximum_filter1d",
     "interop",
+    "shift",
+    "spline_filter",
+    "spline_filter1d",
 ]
 
 def gpu_adapter():
@@ -179,14 +182,15 @@ def _ndim(input):
 _PRECISIONS = (None, "scipy", "float32")
 
 
-def _output_spec(output, array):
-    """scipy's ``output=``: None (the input's dtype), a dtype, or an array of the input's shape
-    to fill. Returns ``(dtype, array or None)``."""
+def _output_spec(output, array, shape=None):
+    """scipy's ``output=``: None (the input's dtype), a dtype, or an array of the output's
+    shape (the input's unless ``shape``) to fill. Returns ``(dtype, array or None)``."""
+    shape = array.shape if shape is None else tuple(shape)
     if output is None:
         return array.dtype, None
     if isinstance(output, np.ndarray):
-        if output.shape != array.shape:
-            raise ValueError(f"output has shape {output.shape}, the input {array.shape}")
+        if output.shape != shape:
+            raise ValueError(f"output has shape {output.shape}, the result {shape}")
         if not output.flags.writeable:
             raise ValueError("output is read-only")
         return output.dtype, output
@@ -209,7 +213,7 @@ def _float32_rule(in_dtype, out_dtype, backend, precision):
     return in_dtype == np.float32 and out_dtype == np.float32
 
 
-def _filter(input, output, backend, precision, simple, fast, exact):
+def _filter(input, output, backend, precision, simple, fast, exact, shape=None):
     """Runs a scipy filter by the dtype rule (module docstring): ``fast(float32 array)`` on the
     library's float32 kernels (GPU or CPU) when ``simple`` (the call fits them: 2D/3D, centred
     odd windows, no footprint, origin, axes or per-axis modes) and the rule allows, else
@@ -231,7 +235,7 @@ def _filter(input, output, backend, precision, simple, fast, exact):
         raise ValueError(f"input dtype {a.dtype} is not supported: give bool, integer, float32 or float64 data")
     if a.ndim == 0:
         raise ValueError("input is 0-dimensional: give an array with at least one axis")
-    out_dtype, out_array = _output_spec(output, a)
+    out_dtype, out_array = _output_spec(output, a, shape)
     _ndimage.dtype_name(out_dtype)
     fits = simple and a.ndim in (2, 3) and a.size > 0
     if fits and _float32_rule(a.dtype, out_dtype, backend, precision):
@@ -610,15 +614,56 @@ def binary_fill_holes(input, structure=None, origin=0, *, backend="auto"):
     return out if isinstance(out, GpuArray) else out != 0
 
 
-def zoom(input, zoom, order=1, *, backend="auto"):
-    """``scipy.ndimage.zoom(input, zoom, order, grid_mode=False)`` for ``order`` 0 (nearest) or 1
-    (linear). Unlike scipy the default order is 1: spline orders 2-5 are not implemented and
-    raise ``ValueError``."""
-    ndim = _ndim(input)
-    shape = input.shape
-    factors = _per_axis(zoom, ndim, "zoom")
-    out = [int(round(n * f)) for n, f in zip(shape, factors)]
-    return _run("zoom", input, out, int(order), backend, rounding=True)
+def zoom(input, zoom, output=None, order=3, mode="constant", cval=0.0, prefilter=True, *, grid_mode=False, backend="auto", precision=None):
+    """``scipy.ndimage.zoom``: B-spline orders 0-5 (scipy's default cubic, prefiltered), every
+    mode, ``grid_mode``; scipy's exact answer on the CPU. float32 data with ``order`` 0 or 1
+    runs the library's resampling kernels (GPU or CPU; float32 rounding) unless
+    ``precision="scipy"``."""
+    if isinstance(input, GpuArray):
+        shape = input.shape
+    else:
+        shape = np.shape(input)
+    factors = _ndimage.per_axis(zoom, len(shape), "zoom")
+    out = [int(round(n * float(f))) for n, f in zip(shape, factors)]
+    simple = order in (0, 1) and not grid_mode and all(n > 0 for n in out) and not all(float(f) == 1.0 for f in factors)
+    if simple and output is None and not isinstance(input, GpuArray) and np.asarray(input).dtype != np.float32 and (precision == "float32" or backend == "gpu"):
+        # The float32 rule for other dtypes rounds like scipy's interpolators.
+        return _run("zoom", input, out, int(order), backend, rounding=True)
+    return _filter(
+        input, output, backend, precision, simple,
+        lambda a: _hounsfield.zoom(a, out, int(order), backend),
+        lambda a, dt: _ndimage.zoom(a, factors, dt, order, mode, cval, prefilter, grid_mode),
+        shape=tuple(out),
+    )
+
+
+def shift(input, shift, output=None, order=3, mode="constant", cval=0.0, prefilter=True, *, backend="auto", precision=None):
+    """``scipy.ndimage.shift`` (CPU, scipy's bytes for every dtype): B-spline orders 0-5."""
+    return _filter(input, output, backend, precision, False, None, lambda a, dt: _ndimage.shift(a, shift, dt, order, mode, cval, prefilter))
+
+
+def spline_filter(input, order=3, output=np.float64, mode="mirror", *, backend="auto"):
+    """``scipy.ndimage.spline_filter``: B-spline coefficients of ``order`` 2-5 (float64 by
+    default, as scipy)."""
+    order = _ndimage.check_order(order, 2)
+
+    def exact(a, dt):
+        return _ndimage.as_output(_ndimage.spline_filter_values(_ndimage.values(a), order, mode), dt)
+
+    return _filter(input, output, backend, "scipy", False, None, exact)
+
+
+def spline_filter1d(input, order=3, axis=-1, output=np.float64, mode="mirror", *, backend="auto"):
+    """``scipy.ndimage.spline_filter1d`` along ``axis`` (orders 0 and 1 copy the input)."""
+    order = _ndimage.check_order(order)
+
+    def exact(a, dt):
+        x = _ndimage.values(a)
+        if order > 1:
+            _hounsfield.nd_spline_filter1d(x, order, _ndimage.normalize_axis(axis, x.ndim), _ndimage.interpolation_mode(mode), "float64")
+        return _ndimage.as_output(x, dt)
+
+    return _filter(input, output, backend, "scipy", False, None, exact)
 
 
 def threshold_otsu(image, nbins=256, *, backend="auto"):

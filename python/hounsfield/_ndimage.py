@@ -497,3 +497,67 @@ def dilation_footprint(size, footprint, structure, origin, axes, ndim):
             side = size[i]
         origins[i] = -int(origins[i]) - (1 if int(side) % 2 == 0 else 0)
     return footprint, structure, origins
+
+
+# --- interpolation ------------------------------------------------------------------------------
+
+INTERPOLATION_MODES = ("nearest", "wrap", "reflect", "grid-mirror", "mirror", "constant", "grid-wrap", "grid-constant")
+
+
+def interpolation_mode(mode):
+    if not isinstance(mode, str) or mode not in INTERPOLATION_MODES:
+        raise ValueError(f"mode {mode!r}: use one of {sorted(INTERPOLATION_MODES)}")
+    return mode
+
+
+def check_order(order, low=0):
+    if not isinstance(order, numbers.Integral) or not low <= order <= 5:
+        raise ValueError(f"order {order!r}: give a spline order from {low} to 5")
+    return int(order)
+
+
+def spline_filter_values(x, order, mode):
+    """Spline coefficients along every axis, in place (float64, as scipy's spline_filter)."""
+    for axis in range(x.ndim):
+        _hounsfield.nd_spline_filter1d(x, order, axis, interpolation_mode(mode), "float64")
+    return x
+
+
+def prefiltered(array, order, mode, cval, prefilter):
+    """(coefficients, padding): scipy pads 12 samples for nearest and grid-constant before the
+    spline filter (their boundaries have no exact initialisation)."""
+    if not (prefilter and order > 1):
+        return values(array), 0
+    a = np.asarray(array)
+    pad = 0
+    if mode == "nearest":
+        pad, a = 12, np.pad(a, 12, mode="edge")
+    elif mode == "grid-constant":
+        pad, a = 12, np.pad(a, 12, mode="constant", constant_values=cval)
+    return spline_filter_values(values(a), order, mode), pad
+
+
+def zoom(array, factors, out_dtype, order, mode, cval, prefilter, grid_mode):
+    a = np.asarray(array)
+    order = check_order(order)
+    interpolation_mode(mode)
+    factors = [float(f) for f in per_axis(factors, a.ndim, "zoom")]
+    out_shape = tuple(int(round(n * f)) for n, f in zip(a.shape, factors))
+    if all(f == 1 for f in factors) and prefilter:
+        return copy_cast(a, out_dtype)
+    x, pad = prefiltered(a, order, mode, cval, prefilter)
+    divisor = np.array(out_shape) - (0 if grid_mode else 1)
+    nominal = np.array(a.shape) - (0 if grid_mode else 1)
+    ratios = np.divide(nominal, divisor, out=np.ones_like(a.shape, dtype=np.float64), where=divisor != 0)
+    y = _hounsfield.nd_zoom_shift(x, list(out_shape), [float(r) for r in ratios], None, order, mode, float(cval), pad, bool(grid_mode), dtype_name(out_dtype))
+    return as_output(y, out_dtype)
+
+
+def shift(array, offsets, out_dtype, order, mode, cval, prefilter):
+    a = np.asarray(array)
+    order = check_order(order)
+    interpolation_mode(mode)
+    offsets = [-float(s) for s in per_axis(offsets, a.ndim, "shift")]
+    x, pad = prefiltered(a, order, mode, cval, prefilter)
+    y = _hounsfield.nd_zoom_shift(x, list(a.shape), None, offsets, order, mode, float(cval), pad, False, dtype_name(out_dtype))
+    return as_output(y, out_dtype)

@@ -542,11 +542,17 @@ def _split(total, step):
 
 @_forwarded("zoom")
 def zoom(input, zoom, order=1, *, backend="auto"):
-    """Output chunks follow the input's, scaled by the zoom; each output block reads only the
-    input rows its coordinates fall between, at the whole call's coordinates."""
+    """Orders 0 and 1 on the float32 resampling kernels, equal to ``hounsfield.zoom(x, zoom,
+    order=order, precision="float32")`` (the in-memory default is scipy's prefiltered cubic
+    spline, whose prefilter spans whole axes: zoom in memory for it). Output chunks follow the
+    input's, scaled by the zoom; each output block reads only the input rows its coordinates
+    fall between, at the whole call's coordinates."""
     ndim = _ndim(input, "zoom")
     if int(order) not in (0, 1):
-        _hf.zoom(np.zeros((2,) * ndim, np.float32), 1.0, order=order, backend="cpu")  # the in-memory error
+        raise ValueError(
+            f"hounsfield.dask.zoom interpolates with order 0 or 1 chunk by chunk (order {order}: a spline "
+            "prefilter spans whole axes); give order=1, or zoom the array in memory"
+        )
     factors = _hf._per_axis(zoom, ndim, "zoom")
     out_shape = [int(round(n * f)) for n, f in zip(input.shape, factors)]
     if any(n < 1 for n in out_shape):

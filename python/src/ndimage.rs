@@ -152,6 +152,57 @@ pub(crate) fn nd_min_or_max(
     finish(py, out)
 }
 
+fn interpolation_mode(name: &str) -> PyResult<ndimage::InterpolationMode> {
+    name.parse().map_err(py_err)
+}
+
+#[pyfunction]
+pub(crate) fn nd_spline_filter1d(
+    py: Python<'_>,
+    mut data: PyReadwriteArrayDyn<'_, f64>,
+    order: usize,
+    axis: usize,
+    mode_name: &str,
+    output: &str,
+) -> PyResult<()> {
+    let (mode, output, view) = (interpolation_mode(mode_name)?, dtype(output)?, data.as_array_mut());
+    py.detach(|| ndimage::spline_filter1d(view, order, axis, mode, output))
+        .map_err(py_err)
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn nd_zoom_shift(
+    py: Python<'_>,
+    input: PyReadonlyArrayDyn<'_, f64>,
+    out_shape: Vec<usize>,
+    zoom: Option<Vec<f64>>,
+    shift: Option<Vec<f64>>,
+    order: usize,
+    mode_name: &str,
+    cval: f64,
+    nprepad: usize,
+    grid_mode: bool,
+    output: &str,
+) -> Float64Array {
+    let (mode, output, view) = (interpolation_mode(mode_name)?, dtype(output)?, input.as_array());
+    let out = py.detach(|| {
+        ndimage::zoom_shift(
+            view,
+            &out_shape,
+            zoom.as_deref(),
+            shift.as_deref(),
+            order,
+            mode,
+            cval,
+            nprepad,
+            grid_mode,
+            output,
+        )
+    });
+    finish(py, out)
+}
+
 /// The value scipy stores when it converts `value` to `dtype` (a C cast on x86-64).
 #[pyfunction]
 pub(crate) fn nd_store(value: f64, output: &str) -> PyResult<f64> {
@@ -166,5 +217,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(nd_rank, m)?)?;
     m.add_function(wrap_pyfunction!(nd_min_or_max, m)?)?;
     m.add_function(wrap_pyfunction!(nd_store, m)?)?;
+    m.add_function(wrap_pyfunction!(nd_spline_filter1d, m)?)?;
+    m.add_function(wrap_pyfunction!(nd_zoom_shift, m)?)?;
     Ok(())
 }

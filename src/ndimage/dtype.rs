@@ -84,6 +84,32 @@ impl Dtype {
         }
     }
 
+    /// The value scipy's interpolators (`zoom`, `shift`, `map_coordinates`) store: integers
+    /// rounded half away from zero (unsigned: negatives to 0) and saturated at the type's
+    /// limits; floats and bool as [`Dtype::store`].
+    #[inline]
+    pub fn store_interpolated(self, x: f64) -> f64 {
+        let (lo, hi) = match self {
+            Dtype::U8 => (0.0, 255.0),
+            Dtype::U16 => (0.0, 65535.0),
+            Dtype::U32 => (0.0, 4294967295.0),
+            Dtype::U64 => (0.0, 18446744073709551615.0),
+            Dtype::I8 => (-128.0, 127.0),
+            Dtype::I16 => (-32768.0, 32767.0),
+            Dtype::I32 => (-2147483648.0, 2147483647.0),
+            Dtype::I64 => (-9223372036854775808.0, 9223372036854775807.0),
+            Dtype::Bool | Dtype::F32 | Dtype::F64 => return self.store(x),
+        };
+        let rounded = if lo == 0.0 {
+            if x > 0.0 { x + 0.5 } else { 0.0 }
+        } else if x > 0.0 {
+            x + 0.5
+        } else {
+            x - 0.5
+        };
+        self.store(rounded.clamp(lo, hi))
+    }
+
     /// Whether values are integers (stored by truncation).
     pub fn is_integer(self) -> bool {
         !matches!(self, Dtype::F32 | Dtype::F64)

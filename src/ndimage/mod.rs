@@ -23,7 +23,9 @@ mod lines;
 mod min_max;
 mod min_max1d;
 mod rank;
+mod spline;
 mod uniform1d;
+mod zoom_shift;
 
 pub use correlate::correlate;
 pub use correlate1d::correlate1d;
@@ -31,7 +33,9 @@ pub use dtype::Dtype;
 pub use min_max::min_or_max_filter;
 pub use min_max1d::min_or_max_filter1d;
 pub use rank::rank_filter;
+pub use spline::{InterpolationMode, spline_filter1d};
 pub use uniform1d::uniform_filter1d;
+pub use zoom_shift::zoom_shift;
 
 #[cfg(test)]
 mod tests {
