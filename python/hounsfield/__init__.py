@@ -99,6 +99,8 @@ __all__ = [
     "shift",
     "spline_filter",
     "spline_filter1d",
+    "map_coordinates",
+    "affine_transform",
 ]
 
 def gpu_adapter():
@@ -201,6 +203,11 @@ def _output_spec(output, array, shape=None):
     return dtype, None
 
 
+def _check_precision(precision):
+    if precision not in _PRECISIONS:
+        raise ValueError(f"precision must be None, 'scipy' or 'float32', not {precision!r}")
+
+
 def _float32_rule(in_dtype, out_dtype, backend, precision):
     """Whether the float32 kernels answer: float32 in and out by default, every dtype with
     ``precision="float32"`` or on the GPU; ``precision="scipy"`` never."""
@@ -220,8 +227,7 @@ def _filter(input, output, backend, precision, simple, fast, exact, shape=None):
     ``exact(array, out_dtype)``, scipy's bytes on the CPU."""
     if backend not in ("auto", "cpu", "gpu"):
         raise ValueError(f"backend must be 'auto', 'cpu' or 'gpu', not {backend!r}")
-    if precision not in _PRECISIONS:
-        raise ValueError(f"precision must be None, 'scipy' or 'float32', not {precision!r}")
+    _check_precision(precision)
     if isinstance(input, GpuArray):
         if output is not None:
             raise ValueError("output= does not apply to GpuArray inputs: the result stays on the GPU")
@@ -640,6 +646,31 @@ def zoom(input, zoom, output=None, order=3, mode="constant", cval=0.0, prefilter
 def shift(input, shift, output=None, order=3, mode="constant", cval=0.0, prefilter=True, *, backend="auto", precision=None):
     """``scipy.ndimage.shift`` (CPU, scipy's bytes for every dtype): B-spline orders 0-5."""
     return _filter(input, output, backend, precision, False, None, lambda a, dt: _ndimage.shift(a, shift, dt, order, mode, cval, prefilter))
+
+
+def map_coordinates(input, coordinates, output=None, order=3, mode="constant", cval=0.0, prefilter=True, *, backend="auto", precision=None):
+    """``scipy.ndimage.map_coordinates`` (CPU, scipy's bytes for every dtype): the input sampled
+    at ``coordinates`` (shape ``(input.ndim, *output shape)``), B-spline orders 0-5.
+    ``precision`` is accepted for uniformity: the result is always scipy's."""
+    _check_precision(precision)
+    shape = np.shape(coordinates)[1:]
+    return _filter(input, output, backend, "scipy", False, None, lambda a, dt: _ndimage.map_coordinates(a, coordinates, dt, order, mode, cval, prefilter), shape=shape)
+
+
+def affine_transform(input, matrix, offset=0.0, output_shape=None, output=None, order=3, mode="constant", cval=0.0, prefilter=True, *, backend="auto", precision=None):
+    """``scipy.ndimage.affine_transform`` (CPU, scipy's bytes for every dtype): output index
+    ``o`` samples the input at ``matrix @ o + offset`` (a 1D matrix is a diagonal, an
+    ``(ndim + 1)``-square one homogeneous), B-spline orders 0-5. ``precision`` is accepted for
+    uniformity: the result is always scipy's."""
+    _check_precision(precision)
+    if output_shape is None:
+        output_shape = output.shape if isinstance(output, np.ndarray) else np.shape(input)
+    output_shape = tuple(int(n) for n in output_shape)
+    return _filter(
+        input, output, backend, "scipy", False, None,
+        lambda a, dt: _ndimage.affine_transform(a, matrix, offset, output_shape, dt, order, mode, cval, prefilter),
+        shape=output_shape,
+    )
 
 
 def spline_filter(input, order=3, output=np.float64, mode="mirror", *, backend="auto"):

@@ -561,3 +561,49 @@ def shift(array, offsets, out_dtype, order, mode, cval, prefilter):
     x, pad = prefiltered(a, order, mode, cval, prefilter)
     y = _hounsfield.nd_zoom_shift(x, list(a.shape), None, offsets, order, mode, float(cval), pad, False, dtype_name(out_dtype))
     return as_output(y, out_dtype)
+
+
+def map_coordinates(array, coordinates, out_dtype, order, mode, cval, prefilter):
+    a = np.asarray(array)
+    order = check_order(order)
+    interpolation_mode(mode)
+    c = np.asarray(coordinates)
+    if c.dtype.kind == "c":
+        raise ValueError("complex coordinates are not supported")
+    c = np.ascontiguousarray(c, dtype=np.float64)
+    if c.ndim < 2 or c.shape[0] != a.ndim:
+        raise ValueError(f"coordinates of shape {c.shape}: give ({a.ndim}, *output shape)")
+    x, pad = prefiltered(a, order, mode, cval, prefilter)
+    y = _hounsfield.nd_geometric_transform(x, list(c.shape[1:]), None, None, c, order, mode, float(cval), pad, dtype_name(out_dtype))
+    return as_output(y, out_dtype)
+
+
+def affine_transform(array, matrix, offset, output_shape, out_dtype, order, mode, cval, prefilter):
+    """scipy's affine_transform: a diagonal (1D) matrix is a zoom and shift, a 2D one (or a
+    homogeneous one) maps every output index."""
+    a = np.asarray(array)
+    order = check_order(order)
+    interpolation_mode(mode)
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim not in (1, 2) or matrix.shape[0] < 1:
+        raise ValueError(f"matrix of shape {matrix.shape}: give a 1D diagonal or a 2D (homogeneous) matrix")
+    if matrix.ndim == 2 and matrix.shape[1] == a.ndim + 1 and matrix.shape[0] in (a.ndim, a.ndim + 1):
+        if matrix.shape[0] == a.ndim + 1 and not np.all(matrix[a.ndim] == [0] * a.ndim + [1]):
+            raise ValueError(f"a homogeneous matrix's bottom row must be {[0] * a.ndim + [1]}")
+        offset = matrix[: a.ndim, a.ndim]
+        matrix = matrix[: a.ndim, : a.ndim]
+    if matrix.shape[0] != a.ndim:
+        raise ValueError(f"the matrix has {matrix.shape[0]} rows for {a.ndim} input axes")
+    if matrix.ndim == 2 and matrix.shape[1] != len(output_shape):
+        raise ValueError(f"the matrix has {matrix.shape[1]} columns for {len(output_shape)} output axes")
+    offset = np.asarray(per_axis(offset, a.ndim, "offset") if np.ndim(offset) == 0 else offset, dtype=np.float64)
+    if offset.shape != (a.ndim,):
+        raise ValueError(f"offset of shape {offset.shape}: give {a.ndim} values")
+    x, pad = prefiltered(a, order, mode, cval, prefilter)
+    if matrix.ndim == 1:
+        if len(output_shape) != a.ndim:
+            raise ValueError(f"a diagonal matrix keeps the {a.ndim} axes; output_shape has {len(output_shape)}")
+        y = _hounsfield.nd_zoom_shift(x, list(output_shape), matrix.tolist(), (offset / matrix).tolist(), order, mode, float(cval), pad, False, dtype_name(out_dtype))
+    else:
+        y = _hounsfield.nd_geometric_transform(x, list(output_shape), matrix.ravel().tolist(), offset.tolist(), None, order, mode, float(cval), pad, dtype_name(out_dtype))
+    return as_output(y, out_dtype)

@@ -203,6 +203,39 @@ pub(crate) fn nd_zoom_shift(
     finish(py, out)
 }
 
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn nd_geometric_transform(
+    py: Python<'_>,
+    input: PyReadonlyArrayDyn<'_, f64>,
+    out_shape: Vec<usize>,
+    matrix: Option<Vec<f64>>,
+    offset: Option<Vec<f64>>,
+    coordinates: Option<PyReadonlyArrayDyn<'_, f64>>,
+    order: usize,
+    mode_name: &str,
+    cval: f64,
+    nprepad: usize,
+    output: &str,
+) -> Float64Array {
+    let (mode, output, view) = (interpolation_mode(mode_name)?, dtype(output)?, input.as_array());
+    let coordinate_view = coordinates.as_ref().map(|c| c.as_array());
+    let out = py.detach(|| {
+        let source = match (&matrix, &offset, coordinate_view) {
+            (Some(m), Some(o), _) => ndimage::Coordinates::Affine { matrix: m, offset: o },
+            (_, _, Some(c)) => ndimage::Coordinates::Array(c),
+            _ => {
+                return Err(hounsfield::Error::InvalidParameter {
+                    name: "coordinates",
+                    reason: "give a matrix and an offset, or a coordinate array".into(),
+                });
+            }
+        };
+        ndimage::geometric_transform(view, &out_shape, source, order, mode, cval, nprepad, output)
+    });
+    finish(py, out)
+}
+
 /// The value scipy stores when it converts `value` to `dtype` (a C cast on x86-64).
 #[pyfunction]
 pub(crate) fn nd_store(value: f64, output: &str) -> PyResult<f64> {
@@ -219,5 +252,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(nd_store, m)?)?;
     m.add_function(wrap_pyfunction!(nd_spline_filter1d, m)?)?;
     m.add_function(wrap_pyfunction!(nd_zoom_shift, m)?)?;
+    m.add_function(wrap_pyfunction!(nd_geometric_transform, m)?)?;
     Ok(())
 }

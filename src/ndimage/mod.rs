@@ -35,7 +35,7 @@ pub use min_max1d::min_or_max_filter1d;
 pub use rank::rank_filter;
 pub use spline::{InterpolationMode, spline_filter1d};
 pub use uniform1d::uniform_filter1d;
-pub use zoom_shift::zoom_shift;
+pub use zoom_shift::{Coordinates, geometric_transform, zoom_shift};
 
 #[cfg(test)]
 mod tests {

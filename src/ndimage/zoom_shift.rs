@@ -131,25 +131,9 @@ struct Tap {
     weights: Vec<f64>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn taps(
-    k: usize,
-    len: usize,
-    zoom: Option<f64>,
-    shift: Option<f64>,
-    order: usize,
-    mode: InterpolationMode,
-    grid_mode: bool,
-    nprepad: usize,
-) -> Option<Tap> {
-    let mut c = k as f64;
-    if let Some(s) = shift {
-        c += s;
-    }
-    if let Some(z) = zoom {
-        c = if grid_mode { (c + 0.5) * z - 0.5 } else { c * z };
-    }
-    c += nprepad as f64;
+/// The taps of the output position whose input coordinate (before prepadding) is `c`.
+fn tap_at(c: f64, len: usize, order: usize, mode: InterpolationMode, nprepad: usize) -> Option<Tap> {
+    let mut c = c + nprepad as f64;
     if !matches!(mode, InterpolationMode::GridConstant | InterpolationMode::Nearest) {
         c = map_coordinate(c, len, mode);
     }
@@ -178,6 +162,166 @@ fn taps(
     let mut w = vec![1.0; order + 1];
     weights(c, order, &mut w);
     Some(Tap { indices, weights: w })
+}
+
+/// The zoomed and shifted coordinate of output index `k` along one axis.
+fn zoomed(k: usize, zoom: Option<f64>, shift: Option<f64>, grid_mode: bool) -> f64 {
+    let mut c = k as f64;
+    if let Some(s) = shift {
+        c += s;
+    }
+    if let Some(z) = zoom {
+        c = if grid_mode { (c + 0.5) * z - 0.5 } else { c * z };
+    }
+    c
+}
+
+/// Sums the footprint of one output position (taps per axis) in scipy's order: C order over
+/// the taps, each coefficient multiplied by the axes' weights in axis order.
+fn interpolate(positions: &[&Tap], data: &[f64], strides: &[usize], order: usize, cval: f64, tap: &mut [usize]) -> f64 {
+    let ndim = positions.len();
+    let footprint = (order + 1).pow(ndim as u32);
+    let mut sum = 0.0;
+    tap.iter_mut().for_each(|t| *t = 0);
+    for _ in 0..footprint {
+        let mut index = Some(0usize);
+        for a in 0..ndim {
+            index = match (index, positions[a].indices[tap[a]]) {
+                (Some(i), Some(j)) => Some(i + j * strides[a]),
+                _ => None,
+            };
+        }
+        let mut coefficient = index.map_or(cval, |i| data[i]);
+        if order > 0 {
+            for a in 0..ndim {
+                coefficient *= positions[a].weights[tap[a]];
+            }
+        }
+        sum += coefficient;
+        for a in (0..ndim).rev() {
+            if tap[a] < order {
+                tap[a] += 1;
+                break;
+            }
+            tap[a] = 0;
+        }
+    }
+    sum
+}
+
+/// Where the output samples of [`geometric_transform`] read the input.
+pub enum Coordinates<'a> {
+    /// `input coordinate = matrix · output index + offset` (`matrix`: input axes × output
+    /// axes, row-major), as `scipy.ndimage.affine_transform` with a 2D matrix.
+    Affine { matrix: &'a [f64], offset: &'a [f64] },
+    /// One input coordinate per output sample: shape `(input axes, *output shape)`, as
+    /// `scipy.ndimage.map_coordinates`.
+    Array(ArrayViewD<'a, f64>),
+}
+
+/// Interpolates `input` (spline coefficients for orders above 1) at arbitrary coordinates:
+/// `scipy.ndimage.affine_transform` and `map_coordinates`, with the same taps, weights, modes
+/// and stores as [`zoom_shift`].
+#[allow(clippy::too_many_arguments)]
+pub fn geometric_transform(
+    input: ArrayViewD<'_, f64>,
+    out_shape: &[usize],
+    coordinates: Coordinates<'_>,
+    order: usize,
+    mode: InterpolationMode,
+    cval: f64,
+    nprepad: usize,
+    output: Dtype,
+) -> Result<ArrayD<f64>> {
+    let ndim = input.ndim();
+    let out_ndim = out_shape.len();
+    if ndim == 0 || out_ndim == 0 {
+        return Err(Error::InvalidShape("input and output need at least one axis".into()));
+    }
+    if order > 5 {
+        return Err(Error::param(
+            "order",
+            format!("{order}: give a spline order from 0 to 5"),
+        ));
+    }
+    match &coordinates {
+        Coordinates::Affine { matrix, offset } => {
+            if matrix.len() != ndim * out_ndim || offset.len() != ndim {
+                return Err(Error::param(
+                    "matrix",
+                    format!("give a {ndim}×{out_ndim} matrix and {ndim} offsets"),
+                ));
+            }
+        }
+        Coordinates::Array(c) => {
+            if c.ndim() != out_ndim + 1 || c.shape()[0] != ndim || c.shape()[1..] != *out_shape {
+                return Err(Error::param(
+                    "coordinates",
+                    format!("shape {:?}: give ({ndim}, *{out_shape:?})", c.shape()),
+                ));
+            }
+        }
+    }
+    let total: usize = out_shape.iter().product();
+    if input.is_empty() && total > 0 {
+        return Err(Error::InvalidShape(
+            "an empty input cannot be interpolated to a non-empty output".into(),
+        ));
+    }
+    let shape = input.shape().to_vec();
+    let standard = input.as_standard_layout();
+    let data = standard.as_slice().expect("standard layout is contiguous");
+    let mut strides = vec![1usize; ndim];
+    for a in (0..ndim - 1).rev() {
+        strides[a] = strides[a + 1] * shape[a + 1];
+    }
+    let coordinate_array = match &coordinates {
+        Coordinates::Array(c) => Some(c.as_standard_layout()),
+        Coordinates::Affine { .. } => None,
+    };
+    let coordinate_data = coordinate_array
+        .as_ref()
+        .map(|c| c.as_slice().expect("standard layout"));
+    let row = out_shape[out_ndim - 1].max(1);
+    let mut out = vec![0.0; total];
+    out.par_chunks_mut(row).enumerate().for_each(|(r, out_row)| {
+        let mut index = vec![0usize; out_ndim];
+        let mut rest = r;
+        for a in (0..out_ndim - 1).rev() {
+            index[a] = rest % out_shape[a];
+            rest /= out_shape[a];
+        }
+        let mut tap = vec![0usize; ndim];
+        for (x, slot) in out_row.iter_mut().enumerate() {
+            index[out_ndim - 1] = x;
+            let flat = r * row + x;
+            let taps: Option<Vec<Tap>> = (0..ndim)
+                .map(|a| {
+                    let c = match (&coordinates, coordinate_data) {
+                        (Coordinates::Affine { matrix, offset }, _) => {
+                            let mut sum = offset[a];
+                            for (j, &i) in index.iter().enumerate() {
+                                sum += i as f64 * matrix[a * out_ndim + j];
+                            }
+                            sum
+                        }
+                        (Coordinates::Array(_), Some(c)) => c[a * total + flat],
+                        _ => unreachable!("a coordinate array has its data"),
+                    };
+                    tap_at(c, shape[a], order, mode, nprepad)
+                })
+                .collect();
+            let value = match taps {
+                None => cval,
+                Some(t) => {
+                    let refs: Vec<&Tap> = t.iter().collect();
+                    interpolate(&refs, data, &strides, order, cval, &mut tap)
+                }
+            };
+            *slot = output.store_interpolated(value);
+        }
+    });
+    Ok(ArrayD::from_shape_vec(IxDyn(out_shape), out).expect("output has its shape"))
 }
 
 /// Interpolates `input` (spline coefficients for orders above 1) at the zoomed and shifted
@@ -226,16 +370,8 @@ pub fn zoom_shift(
         .map(|a| {
             (0..out_shape[a])
                 .map(|k| {
-                    taps(
-                        k,
-                        shape[a],
-                        zoom.map(|z| z[a]),
-                        shift.map(|s| s[a]),
-                        order,
-                        mode,
-                        grid_mode,
-                        nprepad,
-                    )
+                    let c = zoomed(k, zoom.map(|z| z[a]), shift.map(|s| s[a]), grid_mode);
+                    tap_at(c, shape[a], order, mode, nprepad)
                 })
                 .collect()
         })
@@ -249,7 +385,6 @@ pub fn zoom_shift(
     let total: usize = out_shape.iter().product();
     let row = out_shape[ndim - 1].max(1);
     let mut out = vec![0.0; total];
-    let footprint = (order + 1).pow(ndim as u32);
     out.par_chunks_mut(row).enumerate().for_each(|(r, out_row)| {
         let mut coords = vec![0usize; ndim];
         let mut rest = r;
@@ -263,35 +398,7 @@ pub fn zoom_shift(
             let positions: Option<Vec<&Tap>> = (0..ndim).map(|a| per_axis[a][coords[a]].as_ref()).collect();
             let value = match positions {
                 None => cval,
-                Some(p) => {
-                    let mut sum = 0.0;
-                    tap.iter_mut().for_each(|t| *t = 0);
-                    for _ in 0..footprint {
-                        let mut index = Some(0usize);
-                        for a in 0..ndim {
-                            index = match (index, p[a].indices[tap[a]]) {
-                                (Some(i), Some(j)) => Some(i + j * strides[a]),
-                                _ => None,
-                            };
-                        }
-                        let mut coefficient = index.map_or(cval, |i| data[i]);
-                        if order > 0 {
-                            for a in 0..ndim {
-                                coefficient *= p[a].weights[tap[a]];
-                            }
-                        }
-                        sum += coefficient;
-                        // Next tap, C order (last axis fastest).
-                        for a in (0..ndim).rev() {
-                            if tap[a] < order {
-                                tap[a] += 1;
-                                break;
-                            }
-                            tap[a] = 0;
-                        }
-                    }
-                    sum
-                }
+                Some(p) => interpolate(p.as_slice(), data, &strides, order, cval, &mut tap),
             };
             *slot = output.store_interpolated(value);
         }
@@ -358,6 +465,55 @@ mod tests {
                 assert!((b - s).abs() < tolerance, "{mode:?}: {b} vs {s}");
             }
         }
+    }
+
+    #[test]
+    fn identity_transforms_return_the_input() {
+        let a = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![1.0, -2.0, 3.5, 4.0, 0.25, -6.0]).unwrap();
+        let identity = [1.0, 0.0, 0.0, 1.0];
+        let affine = geometric_transform(
+            a.view(),
+            &[2, 3],
+            Coordinates::Affine {
+                matrix: &identity,
+                offset: &[0.0, 0.0],
+            },
+            1,
+            InterpolationMode::Constant,
+            0.0,
+            0,
+            Dtype::F64,
+        )
+        .unwrap();
+        assert_eq!(affine, a);
+        let grid =
+            ArrayD::from_shape_vec(IxDyn(&[2, 2, 3]), vec![0., 0., 0., 1., 1., 1., 0., 1., 2., 0., 1., 2.]).unwrap();
+        let mapped = geometric_transform(
+            a.view(),
+            &[2, 3],
+            Coordinates::Array(grid.view()),
+            0,
+            InterpolationMode::Nearest,
+            0.0,
+            0,
+            Dtype::F64,
+        )
+        .unwrap();
+        assert_eq!(mapped, a);
+        let wrong = ArrayD::zeros(IxDyn(&[1, 2, 3]));
+        assert!(
+            geometric_transform(
+                a.view(),
+                &[2, 3],
+                Coordinates::Array(wrong.view()),
+                0,
+                InterpolationMode::Nearest,
+                0.0,
+                0,
+                Dtype::F64
+            )
+            .is_err()
+        );
     }
 
     #[test]
