@@ -124,6 +124,24 @@ fn weights(x: f64, order: usize, out: &mut [f64]) {
     }
 }
 
+/// C-order element strides of an array of `shape`.
+fn c_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; shape.len()];
+    for a in (0..shape.len().saturating_sub(1)).rev() {
+        strides[a] = strides[a + 1] * shape[a + 1];
+    }
+    strides
+}
+
+/// The index of row `r` (all axes but the last) of an array of `shape`, into `index`.
+fn row_index(r: usize, shape: &[usize], index: &mut [usize]) {
+    let mut rest = r;
+    for a in (0..shape.len() - 1).rev() {
+        index[a] = rest % shape[a];
+        rest /= shape[a];
+    }
+}
+
 /// One output position along one axis: the input samples its taps read (`None`: the
 /// constant) and their weights; `None` for the whole position: the constant (mode Constant).
 struct Tap {
@@ -271,10 +289,7 @@ pub fn geometric_transform(
     let shape = input.shape().to_vec();
     let standard = input.as_standard_layout();
     let data = standard.as_slice().expect("standard layout is contiguous");
-    let mut strides = vec![1usize; ndim];
-    for a in (0..ndim - 1).rev() {
-        strides[a] = strides[a + 1] * shape[a + 1];
-    }
+    let strides = c_strides(&shape);
     let coordinate_array = match &coordinates {
         Coordinates::Array(c) => Some(c.as_standard_layout()),
         Coordinates::Affine { .. } => None,
@@ -286,11 +301,7 @@ pub fn geometric_transform(
     let mut out = vec![0.0; total];
     out.par_chunks_mut(row).enumerate().for_each(|(r, out_row)| {
         let mut index = vec![0usize; out_ndim];
-        let mut rest = r;
-        for a in (0..out_ndim - 1).rev() {
-            index[a] = rest % out_shape[a];
-            rest /= out_shape[a];
-        }
+        row_index(r, out_shape, &mut index);
         let mut tap = vec![0usize; ndim];
         for (x, slot) in out_row.iter_mut().enumerate() {
             index[out_ndim - 1] = x;
@@ -378,20 +389,13 @@ pub fn zoom_shift(
         .collect();
     let standard = input.as_standard_layout();
     let data = standard.as_slice().expect("standard layout is contiguous");
-    let mut strides = vec![1usize; ndim];
-    for a in (0..ndim - 1).rev() {
-        strides[a] = strides[a + 1] * shape[a + 1];
-    }
+    let strides = c_strides(&shape);
     let total: usize = out_shape.iter().product();
     let row = out_shape[ndim - 1].max(1);
     let mut out = vec![0.0; total];
     out.par_chunks_mut(row).enumerate().for_each(|(r, out_row)| {
         let mut coords = vec![0usize; ndim];
-        let mut rest = r;
-        for a in (0..ndim - 1).rev() {
-            coords[a] = rest % out_shape[a];
-            rest /= out_shape[a];
-        }
+        row_index(r, out_shape, &mut coords);
         let mut tap = vec![0usize; ndim];
         for (x, slot) in out_row.iter_mut().enumerate() {
             coords[ndim - 1] = x;
