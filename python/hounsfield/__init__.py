@@ -144,7 +144,8 @@ def _restore(result, dtype, rounding=False):
     if dtype.kind == "b":
         return result != 0
     if rounding:
-        result = np.rint(result)
+        # Half away from zero, as scipy's interpolators round.
+        result = np.where(result > 0, np.floor(result + 0.5), np.ceil(result - 0.5))
     info = np.iinfo(dtype)
     return np.clip(result, info.min, info.max).astype(dtype)
 
@@ -220,7 +221,7 @@ def _float32_rule(in_dtype, out_dtype, backend, precision):
     return in_dtype == np.float32 and out_dtype == np.float32
 
 
-def _filter(input, output, backend, precision, simple, fast, exact, shape=None):
+def _filter(input, output, backend, precision, simple, fast, exact, shape=None, rounding=False):
     """Runs a scipy filter by the dtype rule (module docstring): ``fast(float32 array)`` on the
     library's float32 kernels (GPU or CPU) when ``simple`` (the call fits them: 2D/3D, centred
     odd windows, no footprint, origin, axes or per-axis modes) and the rule allows, else
@@ -245,7 +246,7 @@ def _filter(input, output, backend, precision, simple, fast, exact, shape=None):
     _ndimage.dtype_name(out_dtype)
     fits = simple and a.ndim in (2, 3) and a.size > 0
     if fits and _float32_rule(a.dtype, out_dtype, backend, precision):
-        result = _restore(fast(np.ascontiguousarray(a, dtype=np.float32)), out_dtype)
+        result = _restore(fast(np.ascontiguousarray(a, dtype=np.float32)), out_dtype, rounding)
     else:
         if backend == "gpu":
             raise ValueError(
@@ -632,14 +633,13 @@ def zoom(input, zoom, output=None, order=3, mode="constant", cval=0.0, prefilter
     factors = _ndimage.per_axis(zoom, len(shape), "zoom")
     out = [int(round(n * float(f))) for n, f in zip(shape, factors)]
     simple = order in (0, 1) and not grid_mode and all(n > 0 for n in out) and not all(float(f) == 1.0 for f in factors)
-    if simple and output is None and not isinstance(input, GpuArray) and np.asarray(input).dtype != np.float32 and (precision == "float32" or backend == "gpu"):
-        # The float32 rule for other dtypes rounds like scipy's interpolators.
-        return _run("zoom", input, out, int(order), backend, rounding=True)
+    # Integer results of the float32 rule round, as scipy's interpolators do.
     return _filter(
         input, output, backend, precision, simple,
         lambda a: _hounsfield.zoom(a, out, int(order), backend),
         lambda a, dt: _ndimage.zoom(a, factors, dt, order, mode, cval, prefilter, grid_mode),
         shape=tuple(out),
+        rounding=True,
     )
 
 

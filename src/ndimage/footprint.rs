@@ -5,7 +5,7 @@
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use rayon::prelude::*;
 
-use super::lines::check_origin;
+use super::lines::{c_strides, check_origin};
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
 
@@ -57,10 +57,7 @@ impl Neighbourhood {
         for (&o, &f) in origins.iter().zip(fshape) {
             check_origin(o, f)?;
         }
-        let mut strides = vec![1usize; ndim];
-        for a in (0..ndim.saturating_sub(1)).rev() {
-            strides[a] = strides[a + 1] * shape[a + 1];
-        }
+        let strides = c_strides(shape);
         let tables = (0..ndim)
             .map(|a| {
                 let centre = (fshape[a] / 2) as isize + origins[a];

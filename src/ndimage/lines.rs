@@ -9,6 +9,15 @@ use super::Dtype;
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
 
+/// C-order element strides of an array of `shape`.
+pub(crate) fn c_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; shape.len()];
+    for a in (0..shape.len().saturating_sub(1)).rev() {
+        strides[a] = strides[a + 1] * shape[a + 1];
+    }
+    strides
+}
+
 /// Checks that `axis` exists in an array of `ndim` axes.
 pub(crate) fn check_axis(axis: usize, ndim: usize) -> Result<()> {
     if ndim == 0 {

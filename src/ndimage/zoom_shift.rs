@@ -8,6 +8,7 @@ use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use rayon::prelude::*;
 
 use super::Dtype;
+use super::lines::c_strides;
 use super::spline::InterpolationMode;
 use crate::error::{Error, Result};
 
@@ -122,15 +123,6 @@ fn weights(x: f64, order: usize, out: &mut [f64]) {
             out[order] -= out[i];
         }
     }
-}
-
-/// C-order element strides of an array of `shape`.
-fn c_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![1usize; shape.len()];
-    for a in (0..shape.len().saturating_sub(1)).rev() {
-        strides[a] = strides[a + 1] * shape[a + 1];
-    }
-    strides
 }
 
 /// The index of row `r` (all axes but the last) of an array of `shape`, into `index`.
