@@ -34,6 +34,7 @@ scikit-image calls an imaging team already makes.
 
 import functools
 import numbers
+import operator
 
 import numpy as np
 
@@ -85,6 +86,10 @@ __all__ = [
     "binary_dilation",
     "binary_erosion",
     "binary_fill_holes",
+    "binary_propagation",
+    "binary_hit_or_miss",
+    "rotate",
+    "geometric_transform",
     "binary_opening",
     "maximum_filter",
     "minimum_filter",
@@ -562,63 +567,188 @@ def _cross(ndim):
 
 
 def _structure(structure, ndim):
-    """None for scipy's default cross, or the radii of an all-True box of odd sides."""
+    """None for scipy's default cross, the radii of an all-True box of odd sides, or False
+    when the float32 kernels do not take the structure."""
     if structure is None:
         return None
-    s = np.asarray(structure, dtype=bool)
-    if s.ndim != ndim:
-        raise ValueError(f"structure has {s.ndim} dimensions, the input {ndim}")
+    s = np.asarray(structure)
+    if s.ndim != ndim or s.dtype.kind == "c":
+        return False
+    s = s.astype(bool)
     if s.shape == (3,) * ndim and np.array_equal(s, _cross(ndim)):
         return None
     if s.all() and all(n % 2 == 1 for n in s.shape):
         return [n // 2 for n in s.shape]
-    raise ValueError("structure: hounsfield takes scipy's default cross or an all-True box of odd sides")
+    return False
 
 
-def _binary(op, input, structure, iterations, mask, border_value, origin, backend):
+def _binary_erosion(input, structure, iterations, mask, output, border_value, origin, invert, axes):
+    """scipy's ``_binary_erosion`` on the CPU (``invert``: the dilation half), any structure,
+    mask, border value, origin and iteration count."""
+    try:
+        iterations = operator.index(iterations)
+    except TypeError as e:
+        raise TypeError("iterations parameter should be an integer") from e
+    a = np.asarray(input)
+    if a.dtype.kind == "c":
+        raise TypeError("Complex type not supported")
+    if a.ndim == 0:
+        raise ValueError("input is 0-dimensional: give an array with at least one axis")
+    axes = _ndimage.check_axes(axes, a.ndim)
+    s = _cross(len(axes)) if structure is None else np.asarray(structure, dtype=bool)
+    s = _ndimage.expand_to(a.ndim, axes, s, "structure")
     if mask is not None:
-        raise ValueError("mask= is not supported yet: apply the operation and combine with the mask")
-    if border_value != 0:
-        raise ValueError("border_value: only 0 (scipy's default) is supported")
-    if np.any(np.asarray(origin) != 0):
-        raise ValueError("origin: only 0 (centred structures) is supported")
-    if int(iterations) < 1:
-        raise ValueError("iterations: give 1 or more (repeating until nothing changes is not offered)")
+        mask = np.asarray(mask)
+        if mask.shape != a.shape:
+            raise ValueError(f"mask has shape {mask.shape}, the input {a.shape}")
+        mask = mask.astype(bool)
+    origins = _ndimage.expand_origin(a.ndim, axes, origin)
+    result = _hounsfield.nd_binary_erosion(a.astype(bool), s, origins, mask, bool(border_value), bool(invert), iterations)
+    if isinstance(output, np.ndarray):
+        if output.dtype.kind == "c":
+            raise TypeError("Complex output type not supported")
+        if output.shape != a.shape:
+            raise ValueError(f"output has shape {output.shape}, the result {a.shape}")
+        output[...] = result
+        return output
+    return result
+
+
+def _mirrored(structure, origin, axes, ndim):
+    """scipy's dilation turns the structure around and mirrors the origins (an even side's
+    origin moves one more so the mirrored window covers the same samples)."""
+    count = len(_ndimage.check_axes(axes, ndim))
+    s = _cross(count) if structure is None else np.asarray(structure)
+    s = s[(slice(None, None, -1),) * s.ndim]
+    origins = _ndimage.per_axis(origin, count, "origin")
+    if s.ndim != count:
+        raise ValueError(f"structure has {s.ndim} axes for {count} filtered axes")
+    origins = [-int(o) - (0 if s.shape[i] & 1 else 1) for i, o in enumerate(origins)]
+    return s, origins
+
+
+def _binary_dilation(input, structure, iterations, mask, output, border_value, origin, axes):
+    s, origins = _mirrored(structure, origin, axes, np.ndim(input))
+    return _binary_erosion(input, s, iterations, mask, output, border_value, origins, True, axes)
+
+
+def _binary_fast(op, input, structure, iterations, mask, output, border_value, origin, axes, backend):
+    """The library's binary kernels (GPU or CPU; results are exact in any precision) when the
+    call fits them, else None."""
+    if backend not in ("auto", "cpu", "gpu"):
+        raise ValueError(f"backend must be 'auto', 'cpu' or 'gpu', not {backend!r}")
+    ndim = _ndim(input)
+    radii = _structure(structure, ndim)
+    fits = (
+        mask is None
+        and output is None
+        and not border_value
+        and axes is None
+        and radii is not False
+        and (op != "fill_holes" or radii is None)
+        and isinstance(iterations, numbers.Integral)
+        and iterations >= 1
+        and _is_zero(origin)
+        and ndim in (2, 3)
+        and (isinstance(input, GpuArray) or (np.asarray(input).dtype.kind in "biuf" and np.size(input) > 0))
+    )
+    if not fits:
+        if backend == "gpu" or isinstance(input, GpuArray):
+            raise ValueError(
+                "the GPU's binary kernels take 2D/3D data, scipy's default cross or an all-True box of odd "
+                "sides, no mask, border_value 0, origin 0, iterations >= 1 and no output= or axes; "
+                "use backend='cpu' or 'auto' (and a NumPy array) for the rest"
+            )
+        return None
     a, _ = _as_float32(input)
-    out = _hounsfield.binary_morphology(a, op, _structure(structure, _ndim(input)), int(iterations), backend)
+    out = (
+        _hounsfield.fill_holes(a, backend)
+        if op == "fill_holes"
+        else _hounsfield.binary_morphology(a, op, radii, int(iterations), backend)
+    )
     return out if isinstance(out, GpuArray) else out != 0
 
 
-def binary_erosion(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
-    """``scipy.ndimage.binary_erosion`` (default cross or an all-True box; a bool array)."""
-    return _binary("erosion", input, structure, iterations, mask, border_value, origin, backend)
+def binary_erosion(input, structure=None, iterations=1, mask=None, output=None, border_value=0, origin=0, brute_force=False, *, axes=None, backend="auto"):
+    """``scipy.ndimage.binary_erosion``: any structure, ``mask``, ``border_value``, ``origin``,
+    ``iterations`` (< 1: until nothing changes), ``axes``; a bool array (or ``output``).
+    ``brute_force`` is accepted for compatibility: the answer is the same either way."""
+    fast = _binary_fast("erosion", input, structure, iterations, mask, output, border_value, origin, axes, backend)
+    if fast is not None:
+        return fast
+    return _binary_erosion(input, structure, iterations, mask, output, border_value, origin, False, axes)
 
 
-def binary_dilation(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
-    """``scipy.ndimage.binary_dilation`` (default cross or an all-True box; a bool array)."""
-    return _binary("dilation", input, structure, iterations, mask, border_value, origin, backend)
+def binary_dilation(input, structure=None, iterations=1, mask=None, output=None, border_value=0, origin=0, brute_force=False, *, axes=None, backend="auto"):
+    """``scipy.ndimage.binary_dilation`` (same arguments as :func:`binary_erosion`)."""
+    fast = _binary_fast("dilation", input, structure, iterations, mask, output, border_value, origin, axes, backend)
+    if fast is not None:
+        return fast
+    return _binary_dilation(input, structure, iterations, mask, output, border_value, origin, axes)
 
 
-def binary_opening(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
+def binary_opening(input, structure=None, iterations=1, output=None, origin=0, mask=None, border_value=0, brute_force=False, *, axes=None, backend="auto"):
     """``scipy.ndimage.binary_opening``: ``iterations`` erosions, then as many dilations."""
-    return _binary("opening", input, structure, iterations, mask, border_value, origin, backend)
+    fast = _binary_fast("opening", input, structure, iterations, mask, output, border_value, origin, axes, backend)
+    if fast is not None:
+        return fast
+    if structure is None:
+        structure = _cross(len(_ndimage.check_axes(axes, np.ndim(input))))
+    eroded = _binary_erosion(input, structure, iterations, mask, None, border_value, origin, False, axes)
+    return _binary_dilation(eroded, structure, iterations, mask, output, border_value, origin, axes)
 
 
-def binary_closing(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
-    """``scipy.ndimage.binary_closing``: ``iterations`` dilations, then as many erosions (scipy's
-    border rule included: the erosion sees 0 outside)."""
-    return _binary("closing", input, structure, iterations, mask, border_value, origin, backend)
+def binary_closing(input, structure=None, iterations=1, output=None, origin=0, mask=None, border_value=0, brute_force=False, *, axes=None, backend="auto"):
+    """``scipy.ndimage.binary_closing``: ``iterations`` dilations, then as many erosions (the
+    erosion sees ``border_value`` outside, as scipy's does)."""
+    fast = _binary_fast("closing", input, structure, iterations, mask, output, border_value, origin, axes, backend)
+    if fast is not None:
+        return fast
+    if structure is None:
+        structure = _cross(len(_ndimage.check_axes(axes, np.ndim(input))))
+    dilated = _binary_dilation(input, structure, iterations, mask, None, border_value, origin, axes)
+    return _binary_erosion(dilated, structure, iterations, mask, output, border_value, origin, False, axes)
 
 
-def binary_fill_holes(input, structure=None, origin=0, *, backend="auto"):
-    """``scipy.ndimage.binary_fill_holes`` with the default structure (a bool array)."""
-    if _structure(structure, _ndim(input)) is not None:
-        raise ValueError("structure: hounsfield fills holes with scipy's default cross only")
-    if np.any(np.asarray(origin) != 0):
-        raise ValueError("origin: only 0 is supported")
-    a, _ = _as_float32(input)
-    out = _hounsfield.fill_holes(a, backend)
-    return out if isinstance(out, GpuArray) else out != 0
+def binary_propagation(input, structure=None, mask=None, output=None, border_value=0, origin=0, *, axes=None):
+    """``scipy.ndimage.binary_propagation``: dilation repeated until nothing changes, inside
+    ``mask`` (reconstruction by dilation; each sample visited once per change)."""
+    return _binary_dilation(input, structure, -1, mask, output, border_value, origin, axes)
+
+
+def binary_fill_holes(input, structure=None, output=None, origin=0, *, axes=None, backend="auto"):
+    """``scipy.ndimage.binary_fill_holes``: the background not reached from the border
+    (through ``structure``'s connectivity) becomes foreground."""
+    fast = _binary_fast("fill_holes", input, structure, 1, None, output, 0, origin, axes, backend)
+    if fast is not None:
+        return fast
+    a = np.asarray(input)
+    background = _binary_dilation(np.zeros(a.shape, dtype=bool), structure, -1, np.logical_not(a), None, 1, origin, axes)
+    filled = np.logical_not(background)
+    if isinstance(output, np.ndarray):
+        if output.shape != a.shape:
+            raise ValueError(f"output has shape {output.shape}, the result {a.shape}")
+        output[...] = filled
+        return None
+    return filled
+
+
+def binary_hit_or_miss(input, structure1=None, structure2=None, output=None, origin1=0, origin2=None, *, axes=None):
+    """``scipy.ndimage.binary_hit_or_miss``: samples where ``structure1`` fits the foreground
+    and ``structure2`` (default: its complement) the background."""
+    a = np.asarray(input)
+    count = len(_ndimage.check_axes(axes, a.ndim))
+    structure1 = _cross(count) if structure1 is None else np.asarray(structure1)
+    structure2 = np.logical_not(structure1) if structure2 is None else np.asarray(structure2)
+    origin1 = _ndimage.per_axis(origin1, count, "origin1")
+    origin2 = origin1 if origin2 is None else _ndimage.per_axis(origin2, count, "origin2")
+    fits = _binary_erosion(a, structure1, 1, None, None, 0, origin1, False, axes)
+    misses = np.logical_not(_binary_erosion(a, structure2, 1, None, None, 0, origin2, True, axes))
+    result = np.logical_and(fits, misses)
+    if isinstance(output, np.ndarray):
+        output[...] = result
+        return None
+    return result
 
 
 def zoom(input, zoom, output=None, order=3, mode="constant", cval=0.0, prefilter=True, *, grid_mode=False, backend="auto", precision=None):
@@ -669,6 +799,36 @@ def affine_transform(input, matrix, offset=0.0, output_shape=None, output=None, 
     return _filter(
         input, output, backend, "scipy", False, None,
         lambda a, dt: _ndimage.affine_transform(a, matrix, offset, output_shape, dt, order, mode, cval, prefilter),
+        shape=output_shape,
+    )
+
+
+def rotate(input, angle, axes=(1, 0), reshape=True, output=None, order=3, mode="constant", cval=0.0, prefilter=True, *, backend="auto", precision=None):
+    """``scipy.ndimage.rotate`` (CPU, scipy's bytes for every dtype): the plane of ``axes``
+    turned by ``angle`` degrees, B-spline orders 0-5; the output plane grows to hold the whole
+    rotated input when ``reshape``. The matrix comes from ``scipy.special.cosdg``/``sindg``
+    when scipy is installed (exact at multiples of 90 degrees either way)."""
+    _check_precision(precision)
+    out_shape = _ndimage.rotation_plan(np.shape(input), angle, axes, reshape)[4]
+    return _filter(
+        input, output, backend, "scipy", False, None,
+        lambda a, dt: _ndimage.rotate(a, angle, axes, reshape, dt, order, mode, cval, prefilter),
+        shape=out_shape,
+    )
+
+
+def geometric_transform(input, mapping, output_shape=None, output=None, order=3, mode="constant", cval=0.0, prefilter=True, extra_arguments=(), extra_keywords=None, *, backend="auto", precision=None):
+    """``scipy.ndimage.geometric_transform`` with a Python ``mapping`` (output index tuple ->
+    input coordinates; called once per output sample, as scipy does), B-spline orders 0-5,
+    scipy's bytes on the CPU. For speed, compute the coordinates with numpy and call
+    :func:`map_coordinates`."""
+    _check_precision(precision)
+    if output_shape is None:
+        output_shape = output.shape if isinstance(output, np.ndarray) else np.shape(input)
+    output_shape = tuple(int(n) for n in output_shape)
+    return _filter(
+        input, output, backend, "scipy", False, None,
+        lambda a, dt: _ndimage.geometric_transform(a, mapping, output_shape, dt, order, mode, cval, prefilter, extra_arguments, extra_keywords),
         shape=output_shape,
     )
 

@@ -12,6 +12,7 @@ up to 2**53, which is also what scipy's double line buffers read); the 1D passes
 place (``values`` makes the private copy), so a filter allocates its working array once.
 """
 
+import itertools
 import numbers
 from collections.abc import Iterable
 
@@ -607,3 +608,80 @@ def affine_transform(array, matrix, offset, output_shape, out_dtype, order, mode
     else:
         y = _hounsfield.nd_geometric_transform(x, list(output_shape), matrix.ravel().tolist(), offset.tolist(), None, order, mode, float(cval), pad, dtype_name(out_dtype))
     return as_output(y, out_dtype)
+
+
+def geometric_transform(array, mapping, output_shape, out_dtype, order, mode, cval, prefilter, extra_arguments, extra_keywords):
+    """scipy's geometric_transform with a Python ``mapping``: called once per output index
+    (a tuple of ints, C order, as scipy calls it), then sampled as map_coordinates samples."""
+    a = np.asarray(array)
+    if type(mapping).__name__ == "LowLevelCallable":
+        raise ValueError("a LowLevelCallable mapping is not supported: give a Python function (or compute the coordinates and call map_coordinates)")
+    if not callable(mapping):
+        raise TypeError("mapping must be callable")
+    extra_keywords = {} if extra_keywords is None else dict(extra_keywords)
+    coordinates = np.empty((a.ndim, *output_shape), dtype=np.float64)
+    for index in np.ndindex(*output_shape):
+        source = mapping(index, *extra_arguments, **extra_keywords)
+        if len(source) != a.ndim:
+            raise RuntimeError(f"mapping returned {len(source)} coordinates for an input of {a.ndim} axes")
+        coordinates[(slice(None),) + index] = source
+    return map_coordinates(a, coordinates, out_dtype, order, mode, cval, prefilter)
+
+
+def degree_rotation(angle):
+    """(cos, sin) of ``angle`` degrees as scipy's rotate computes them (scipy.special.cosdg /
+    sindg, exact at multiples of 90 degrees). Without scipy installed: the same values at
+    multiples of 90 degrees, numpy's cos/sin of the radians elsewhere (may differ from scipy in
+    the last bit, and so rarely in a resampled value)."""
+    try:
+        from scipy.special import cosdg, sindg
+    except ImportError:
+        quarter = float(angle) / 90.0
+        if quarter.is_integer():
+            return [(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)][int(quarter) % 4]
+        radians = np.deg2rad(float(angle))
+        return float(np.cos(radians)), float(np.sin(radians))
+    return float(cosdg(angle)), float(sindg(angle))
+
+
+def rotation_plan(shape, angle, axes, reshape):
+    """scipy's rotate set-up: (sorted plane axes, 2x2 matrix, offset, plane shape out, shape
+    out). The output plane holds the rotated corners' extent (rounded) when ``reshape``."""
+    ndim = len(shape)
+    if ndim < 2:
+        raise ValueError("input array should be at least 2D")
+    axes = list(axes)
+    if len(axes) != 2:
+        raise ValueError("axes should contain exactly two values")
+    if not all(float(axis).is_integer() for axis in axes):
+        raise ValueError("axes should contain only integer values")
+    axes = sorted(int(axis) + ndim if axis < 0 else int(axis) for axis in axes)
+    if not all(0 <= axis < ndim for axis in axes):
+        raise ValueError("invalid rotation plane specified")
+    c, s = degree_rotation(angle)
+    rotation = np.array([[c, s], [-s, c]])
+    in_plane = np.asarray(shape)[axes]
+    if reshape:
+        corners = rotation @ [[0, 0, in_plane[0], in_plane[0]], [0, in_plane[1], 0, in_plane[1]]]
+        out_plane = (np.ptp(corners, axis=1) + 0.5).astype(int)
+    else:
+        out_plane = in_plane
+    offset = (in_plane - 1) / 2 - rotation @ ((out_plane - 1) / 2)
+    out_plane = tuple(int(n) for n in out_plane)
+    out_shape = list(shape)
+    out_shape[axes[0]], out_shape[axes[1]] = out_plane
+    return axes, rotation, offset, out_plane, tuple(out_shape)
+
+
+def rotate(array, angle, axes, reshape, out_dtype, order, mode, cval, prefilter):
+    """scipy's rotate: the plane of ``axes`` turned by ``angle`` degrees about its centre,
+    every parallel plane resampled on its own (prefiltered in 2D, as scipy does)."""
+    a = np.asarray(array)
+    axes, rotation, offset, out_plane, out_shape = rotation_plan(a.shape, angle, axes, reshape)
+    if a.ndim == 2:
+        return affine_transform(a, rotation, offset, out_shape, out_dtype, order, mode, cval, prefilter)
+    result = np.empty(out_shape, dtype=out_dtype)
+    planes = [[slice(None)] if axis in axes else range(n) for axis, n in enumerate(a.shape)]
+    for index in itertools.product(*planes):
+        result[index] = affine_transform(a[index], rotation, offset, out_plane, out_dtype, order, mode, cval, prefilter)
+    return result

@@ -335,43 +335,53 @@ def minimum_filter(input, size=None, footprint=None, output=None, mode="reflect"
     return _grey("minimum_filter", 1, input, size, footprint, None, output, mode, cval, origin, axes, backend, precision)
 
 
-def _binary(name, passes, input, structure, iterations, mask, border_value, origin, backend):
+def _binary(name, passes, input, structure, iterations, mask, output, border_value, origin, axes, backend):
     ndim = _ndim(input, name)
-    radius = [1] * ndim if structure is None else [n // 2 for n in np.shape(structure)]
-    depth = [passes * int(iterations) * r for r in radius]
+    if mask is not None:
+        raise ValueError(f"hounsfield.dask.{name}: mask= is not chunked; apply the operation, then combine with the mask (da.where)")
+    if output is not None:
+        raise ValueError(f"hounsfield.dask.{name}: output= does not apply to dask arrays (results are lazy bool arrays)")
+    if int(iterations) < 1:
+        raise ValueError(
+            f"hounsfield.dask.{name}: iterations < 1 repeats until nothing changes anywhere, which no chunk can "
+            "decide; give a number of iterations or compute the array in memory"
+        )
+    count = len(_ndimage.check_axes(axes, ndim))
+    footprint = np.ones((3,) * count, bool) if structure is None else np.asarray(structure)
+    depth = _window_depth(name, None, footprint, None, origin, axes, ndim, passes * int(iterations))
     f = functools.partial(
         getattr(_hf, name),
         structure=structure,
         iterations=iterations,
-        mask=mask,
         border_value=border_value,
         origin=origin,
+        axes=axes,
         backend=backend,
     )
     return _overlap(name, input, depth, f, dtype=bool)
 
 
 @_forwarded("binary_erosion")
-def binary_erosion(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
-    return _binary("binary_erosion", 1, input, structure, iterations, mask, border_value, origin, backend)
+def binary_erosion(input, structure=None, iterations=1, mask=None, output=None, border_value=0, origin=0, brute_force=False, *, axes=None, backend="auto"):
+    return _binary("binary_erosion", 1, input, structure, iterations, mask, output, border_value, origin, axes, backend)
 
 
 @_forwarded("binary_dilation")
-def binary_dilation(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
-    return _binary("binary_dilation", 1, input, structure, iterations, mask, border_value, origin, backend)
+def binary_dilation(input, structure=None, iterations=1, mask=None, output=None, border_value=0, origin=0, brute_force=False, *, axes=None, backend="auto"):
+    return _binary("binary_dilation", 1, input, structure, iterations, mask, output, border_value, origin, axes, backend)
 
 
 @_forwarded("binary_opening")
-def binary_opening(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
-    return _binary("binary_opening", 2, input, structure, iterations, mask, border_value, origin, backend)
+def binary_opening(input, structure=None, iterations=1, output=None, origin=0, mask=None, border_value=0, brute_force=False, *, axes=None, backend="auto"):
+    return _binary("binary_opening", 2, input, structure, iterations, mask, output, border_value, origin, axes, backend)
 
 
 @_forwarded("binary_closing")
-def binary_closing(input, structure=None, iterations=1, mask=None, border_value=0, origin=0, *, backend="auto"):
-    return _binary("binary_closing", 2, input, structure, iterations, mask, border_value, origin, backend)
+def binary_closing(input, structure=None, iterations=1, output=None, origin=0, mask=None, border_value=0, brute_force=False, *, axes=None, backend="auto"):
+    return _binary("binary_closing", 2, input, structure, iterations, mask, output, border_value, origin, axes, backend)
 
 
-def binary_fill_holes(input, structure=None, origin=0, *, backend="auto"):
+def binary_fill_holes(input, structure=None, output=None, origin=0, *, axes=None, backend="auto"):
     """Not chunkable: raises ``NotImplementedError`` with the reason (see ``NOT_CHUNKABLE``)."""
     _require(input, "binary_fill_holes")
     raise NotImplementedError(f"binary_fill_holes on a dask array: {NOT_CHUNKABLE['binary_fill_holes']}")

@@ -236,6 +236,36 @@ pub(crate) fn nd_geometric_transform(
     finish(py, out)
 }
 
+/// scipy's `_binary_erosion` (`invert` = the dilation half): a bool array back.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn nd_binary_erosion(
+    py: Python<'_>,
+    input: PyReadonlyArrayDyn<'_, bool>,
+    structure: PyReadonlyArrayDyn<'_, bool>,
+    origins: Vec<isize>,
+    mask: Option<PyReadonlyArrayDyn<'_, bool>>,
+    border_value: bool,
+    invert: bool,
+    iterations: i64,
+) -> PyResult<Py<PyArrayDyn<bool>>> {
+    let (points, sshape) = self::mask(&structure);
+    let (view, mask_view) = (input.as_array(), mask.as_ref().map(|m| m.as_array()));
+    let out = py.detach(|| {
+        ndimage::binary_erosion(
+            view,
+            &points,
+            &sshape,
+            &origins,
+            mask_view,
+            border_value,
+            invert,
+            iterations,
+        )
+    });
+    Ok(out.map_err(py_err)?.into_pyarray(py).unbind())
+}
+
 /// The value scipy stores when it converts `value` to `dtype` (a C cast on x86-64).
 #[pyfunction]
 pub(crate) fn nd_store(value: f64, output: &str) -> PyResult<f64> {
@@ -253,5 +283,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(nd_spline_filter1d, m)?)?;
     m.add_function(wrap_pyfunction!(nd_zoom_shift, m)?)?;
     m.add_function(wrap_pyfunction!(nd_geometric_transform, m)?)?;
+    m.add_function(wrap_pyfunction!(nd_binary_erosion, m)?)?;
     Ok(())
 }

@@ -15,6 +15,7 @@
 //! (integers exactly up to 2^53); results come back in C order. Every line or row runs in
 //! parallel (rayon).
 
+mod binary;
 mod correlate;
 mod correlate1d;
 mod dtype;
@@ -27,6 +28,7 @@ mod spline;
 mod uniform1d;
 mod zoom_shift;
 
+pub use binary::binary_erosion;
 pub use correlate::correlate;
 pub use correlate1d::correlate1d;
 pub use dtype::Dtype;
