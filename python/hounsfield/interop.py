@@ -1,4 +1,4 @@
-"""Geometries and array layouts from RTK and ASTRA, so their projections and volumes meet
+"""Geometries and array layouts from RTK, ASTRA and TIGRE, so their projections and volumes meet
 hounsfield's without silent flips (docs/geometry.md shows the three frames side by side).
 
 hounsfield's frame: volumes are ``(z, y, x)`` arrays centred on the isocentre, the rotation
@@ -318,3 +318,106 @@ def from_rtk(geometry, projections, volume):
     volume_out = _contiguous(lambda a: a[:, ::-1, :].transpose(1, 0, 2))
     same = _contiguous(lambda p: p)
     return Conversion(geometry_h, shape, voxel, volume_in, volume_out, same, same)
+
+
+# --- TIGRE ---------------------------------------------------------------------------------------
+
+
+def _tigre_field(geo, name, count, width, default=None):
+    """A TIGRE geometry field as ``(views, width)`` floats: one value (or one row) for every
+    view, or one per view, as TIGRE's ``check_geo`` repeats them."""
+    value = geo.get(name, default) if isinstance(geo, dict) else getattr(geo, name, default)
+    if value is None:
+        raise ValueError(f"the TIGRE geometry lacks {name}")
+    a = np.asarray(value, dtype=np.float64)
+    if a.size == width:
+        return np.tile(a.reshape(1, width), (count, 1))
+    if a.shape in ((count, width), (count * width,)) or (width == 1 and a.shape == (count,)):
+        return a.reshape(count, width)
+    raise ValueError(f"TIGRE {name} has shape {a.shape}: give {width} value(s) or one per view ({count}, {width})")
+
+
+def _zyz(alpha, theta, psi):
+    """TIGRE's Euler rotation of a view: about z by alpha, then y by theta, then z by psi
+    (matrix Rz(alpha) Ry(theta) Rz(psi), radians)."""
+    return _rotation("z", math.degrees(alpha)) @ _rotation("y", math.degrees(theta)) @ _rotation("z", math.degrees(psi))
+
+
+def from_tigre(geo, angles):
+    """A TIGRE acquisition (``geo`` as ``tigre.geometry()`` builds it, or a dict of the same
+    fields; ``angles`` in radians, ``(views,)`` or ``(views, 3)`` ZYZ Euler angles) as a
+    :class:`Conversion`, from TIGRE's documented geometry (its Python API orders volumes
+    ``(z, y, x)`` and detectors ``(v, u)``).
+
+    TIGRE's frame: the source of view ``alpha`` sits at ``DSO (cos alpha, sin alpha, 0)``, the
+    detector centre at ``-(DSD - DSO)`` along the same line, u along ``(-sin alpha, cos alpha,
+    0)``, and detector row 0 on top (rows run along -z); ``offDetector`` moves the detector in
+    (v, u), ``offOrigin`` moves the volume, ``COR`` shifts the rotation axis sideways,
+    ``rotDetector`` (yaw, pitch, roll) turns the panel about its centre (Rz(roll) Ry(pitch)
+    Rx(yaw)). Volumes keep their axes; projections are flipped top to bottom (hounsfield's
+    rows run along +z). Circular scans become ``Geometry.cone`` / ``parallel_3d`` with
+    hounsfield angle ``-(alpha + 90°)``; anything else ``Geometry.from_vectors``."""
+    a = np.asarray(angles, dtype=np.float64)
+    if a.ndim == 1:
+        a = np.stack([a, np.zeros_like(a), np.zeros_like(a)], axis=1)
+    if a.ndim != 2 or a.shape[1] != 3 or a.shape[0] == 0:
+        raise ValueError(f"angles of shape {np.shape(angles)}: give (views,) or (views, 3) radians")
+    count = a.shape[0]
+    get = (lambda k, d=None: geo.get(k, d)) if isinstance(geo, dict) else (lambda k, d=None: getattr(geo, k, d))
+
+    def need(key, count):
+        value = get(key)
+        if value is None or np.size(value) != count:
+            raise ValueError(f"the TIGRE geometry needs {key} with {count} values")
+        return np.asarray(value, dtype=np.float64).ravel()
+
+    mode = get("mode") or "cone"
+    if mode not in ("cone", "parallel"):
+        raise ValueError(f"TIGRE mode {mode!r}: hounsfield converts 'cone' and 'parallel'")
+    rows, cols = (int(n) for n in need("nDetector", 2))
+    dv, du = (float(d) for d in need("dDetector", 2))
+    shape = tuple(int(n) for n in need("nVoxel", 3))
+    if get("dVoxel") is not None:
+        voxel = tuple(float(d) for d in need("dVoxel", 3))
+    else:
+        voxel = tuple(float(s) / n for s, n in zip(need("sVoxel", 3), shape))
+    dso = _tigre_field(geo, "DSO", count, 1, 1.0 if mode == "parallel" else None)[:, 0]
+    dsd = _tigre_field(geo, "DSD", count, 1, 2.0 if mode == "parallel" else None)[:, 0]
+    off_origin = _tigre_field(geo, "offOrigin", count, 3, (0.0, 0.0, 0.0))[:, ::-1]  # (x, y, z)
+    off_detector = _tigre_field(geo, "offDetector", count, 2, (0.0, 0.0))  # (v, u)
+    turn = _tigre_field(geo, "rotDetector", count, 3, (0.0, 0.0, 0.0))  # (yaw, pitch, roll)
+    cor = _tigre_field(geo, "COR", count, 1, 0.0)[:, 0]
+    vectors = []
+    for i in range(count):
+        alpha = a[i, 0]
+        rotation = _zyz(*a[i])
+        panel = _rotation("z", math.degrees(turn[i, 2])) @ _rotation("y", math.degrees(turn[i, 1])) @ _rotation("x", math.degrees(turn[i, 0]))
+        axis_shift = cor[i] * np.array([-math.sin(alpha), math.cos(alpha), 0.0]) - off_origin[i]
+        # Parallel beams: the ray direction (unit length), no position.
+        source = rotation @ np.array([dso[i] if mode == "cone" else 1.0, 0.0, 0.0])
+        if mode == "cone":
+            source = source + axis_shift
+        centre = rotation @ np.array([-(dsd[i] - dso[i]), off_detector[i, 1], off_detector[i, 0]]) + axis_shift
+        u = rotation @ panel @ np.array([0.0, du, 0.0])
+        v = rotation @ panel @ np.array([0.0, 0.0, dv])  # rows flipped: +z per hounsfield row
+        vectors.append([float(x) for x in np.concatenate([source, centre, u, v])])
+    circular = (
+        np.all(a[:, 1:] == 0.0)
+        and np.all(turn == 0.0)
+        and np.all(cor == 0.0)
+        and np.all(off_origin == 0.0)
+        and np.allclose(dso, dso[0])
+        and np.allclose(dsd, dsd[0])
+        and np.allclose(off_detector, off_detector[0])
+    )
+    hounsfield_angles = [-(math.degrees(alpha) + 90.0) for alpha in a[:, 0]]
+    if circular and mode == "cone":
+        offsets = (off_detector[0, 0] / dv, off_detector[0, 1] / du)
+        geometry = Geometry.cone(hounsfield_angles, float(dso[0]), float(dsd[0]), rows, cols, (dv, du), offsets)
+    elif circular and np.all(off_detector == 0.0):
+        geometry = Geometry.parallel_3d(hounsfield_angles, rows, cols, (dv, du))
+    else:
+        geometry = Geometry.from_vectors("cone" if mode == "cone" else "parallel", vectors, rows, cols)
+    same = _contiguous(lambda x: x)
+    flip = _contiguous(lambda p: p[:, ::-1, :])
+    return Conversion(geometry, shape, voxel, same, same, flip, flip)
