@@ -20,13 +20,19 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 const DEFLATE_EXPANSION: u64 = 1032;
 
 /// Checks that no element of the file at `path` (up to `until`) declares more bytes than the
-/// file can hold.
+/// file can hold. Returns a note when the file has no 128-byte preamble before `DICM` (which
+/// dicom-rs reads, but which breaks the standard).
 /// Files that are not DICOM, or that the tokenizer cannot follow, pass: dicom-rs reports
 /// them itself, and it stops at the same place this walk does.
-pub(super) fn check_declared_lengths(path: &Path, until: Until) -> std::result::Result<(), String> {
+pub(super) fn check_declared_lengths(path: &Path, until: Until) -> std::result::Result<Option<String>, String> {
     let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let file_len = file.metadata().map_err(|e| format!("cannot stat: {e}"))?.len();
-    check_source(BufReader::new(file), file_len, until)
+    let mut reader = BufReader::new(file);
+    let mut magic = [0u8; 4];
+    let bare = reader.read_exact(&mut magic).is_ok() && &magic == b"DICM";
+    reader.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    check_source(reader, file_len, until)?;
+    Ok(bare.then(|| "no 128-byte preamble before the DICM prefix".to_string()))
 }
 
 fn check_source<R: Read + Seek>(mut reader: R, file_len: u64, until: Until) -> std::result::Result<(), String> {

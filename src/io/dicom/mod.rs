@@ -17,6 +17,7 @@
 
 mod lengths;
 mod read;
+mod tolerant;
 mod write;
 
 pub use read::{LoadedSeries, Policy, Scan, SeriesInfo, Skipped, load_series, load_series_slab, scan, series_layout};

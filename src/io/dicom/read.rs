@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
-use dicom_object::{InMemDicomObject, OpenFileOptions};
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 use ndarray::{Array3, Axis};
 use rayon::prelude::*;
 
 use super::lengths::{Until, check_declared_lengths};
+use super::tolerant;
 use crate::error::{Error, Result};
 use crate::vec3::{cross, dot};
 use crate::volume::{Grid, Volume};
@@ -208,11 +209,37 @@ fn group_floats(
         .or_else(|| shared.and_then(|s| item(s, group)).and_then(|g| floats(g, tag)))
 }
 
+/// Opens `path` up to (`PixelData`) or through (`ThroughPixelData`) the pixel data: dicom-rs's
+/// standard read when it succeeds, else the tolerant read of `tolerant.rs`; elements whose VR
+/// disagrees with the dictionary are re-read with its VR. Returns the object and the repairs.
+fn open(path: &Path, until: Until) -> std::result::Result<(DefaultDicomObject, Vec<String>), String> {
+    const PANIC: &str = "the DICOM parser failed on malformed data (a panic in dicom-rs was caught)";
+    let standard = check_declared_lengths(path, until).and_then(|note| {
+        let options = match until {
+            Until::PixelData => OpenFileOptions::new().read_until(tags::PIXEL_DATA),
+            Until::ThroughPixelData => OpenFileOptions::new().read_to(tags::PIXEL_DATA),
+        };
+        guarded(|| options.open_file(path))
+            .ok_or_else(|| PANIC.to_string())?
+            .map_err(|e| format!("not a readable DICOM file ({e})"))
+            .map(|obj| (obj, note))
+    });
+    let (mut obj, mut notes) = match standard {
+        Ok((obj, note)) => (obj, note.into_iter().collect()),
+        Err(first) => match guarded(|| tolerant::open_repaired(path, until)) {
+            Some(Ok(repaired)) => repaired,
+            Some(Err(second)) if second.ends_with("not DICOM") => return Err(first),
+            Some(Err(second)) => return Err(format!("{first}; read tolerantly: {second}")),
+            None => return Err(PANIC.into()),
+        },
+    };
+    notes.extend(tolerant::normalise_vrs(&mut obj));
+    notes.extend(tolerant::command_group_note(&obj));
+    Ok((obj, notes))
+}
+
 fn read_header(path: &Path) -> std::result::Result<Vec<(Header, [String; 4])>, String> {
-    check_declared_lengths(path, Until::PixelData)?;
-    let obj = guarded(|| OpenFileOptions::new().read_until(tags::PIXEL_DATA).open_file(path))
-        .ok_or("the DICOM parser failed on malformed data (a panic in dicom-rs was caught)")?
-        .map_err(|e| format!("not a readable DICOM file ({e})"))?;
+    let (obj, _) = open(path, Until::PixelData)?;
     let sop_class = obj
         .meta()
         .media_storage_sop_class_uid()
@@ -473,17 +500,16 @@ struct Slice {
 
 /// Decodes the given frames of `path` (each with its rescale override, if any) into modality
 /// values (rescale applied, padding located), decoding the file once.
-fn decode_frames(path: &Path, frames: &[(usize, Option<(f64, f64)>)], rows: usize, cols: usize) -> Result<Vec<Slice>> {
-    check_declared_lengths(path, Until::ThroughPixelData).map_err(|reason| dicom_error(path, reason))?;
+/// Also returns the repairs the file needed (see [`open`]).
+fn decode_frames(
+    path: &Path,
+    frames: &[(usize, Option<(f64, f64)>)],
+    rows: usize,
+    cols: usize,
+) -> Result<(Vec<Slice>, Vec<String>)> {
     // Up to and including the pixel data: trailing elements (padding) are not needed.
-    let obj = guarded(|| OpenFileOptions::new().read_to(tags::PIXEL_DATA).open_file(path))
-        .ok_or_else(|| {
-            dicom_error(
-                path,
-                "the DICOM parser failed on malformed data (a panic in dicom-rs was caught)",
-            )
-        })?
-        .map_err(|e| dicom_error(path, format!("cannot read: {e}")))?;
+    let (obj, notes) =
+        open(path, Until::ThroughPixelData).map_err(|reason| dicom_error(path, format!("cannot read: {reason}")))?;
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
     if ts == RLE_LOSSLESS {
         check_rle_headers(&obj).map_err(|reason| dicom_error(path, reason))?;
@@ -533,7 +559,7 @@ fn decode_frames(path: &Path, frames: &[(usize, Option<(f64, f64)>)], rows: usiz
     } else {
         (1u64 << stored) - 1
     };
-    frames
+    let slices = frames
         .iter()
         .map(|&(frame, rescale)| {
             let (slope, intercept) = rescale.unwrap_or((file_slope, file_intercept));
@@ -582,7 +608,8 @@ fn decode_frames(path: &Path, frames: &[(usize, Option<(f64, f64)>)], rows: usiz
                 monochrome1,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok((slices, notes))
 }
 
 /// Assembles `series` into a volume (see the module docs for the rules), decoding slices in
@@ -823,15 +850,15 @@ impl Assembly<'_> {
                 .or_default()
                 .push((slots[z].take().expect("each slice once"), h, z));
         }
-        let decoded: Vec<Vec<Placed>> = per_file
+        let decoded: Vec<(Vec<Placed>, Vec<String>)> = per_file
             .into_iter()
             .collect::<Vec<_>>()
             .into_par_iter()
-            .map(|(path, jobs)| -> Result<Vec<Placed>> {
+            .map(|(path, jobs)| -> Result<(Vec<Placed>, Vec<String>)> {
                 let frames: Vec<(usize, Option<(f64, f64)>)> =
                     jobs.iter().map(|(_, h, _)| (h.frame, h.rescale)).collect();
-                let slices = decode_frames(path, &frames, rows, cols)?;
-                Ok(jobs
+                let (slices, notes) = decode_frames(path, &frames, rows, cols)?;
+                let placed = jobs
                     .into_iter()
                     .zip(slices)
                     .map(|((mut view, _, z), slice)| {
@@ -855,10 +882,19 @@ impl Assembly<'_> {
                             low,
                         }
                     })
-                    .collect())
+                    .collect();
+                Ok((placed, notes))
             })
             .collect::<Result<Vec<_>>>()?;
-        let decoded: Vec<Placed> = decoded.into_iter().flatten().collect();
+        // Repairs of damaged files, once each with the number of files that needed it.
+        let mut repairs: BTreeMap<String, usize> = BTreeMap::new();
+        for note in decoded.iter().flat_map(|(_, notes)| notes) {
+            *repairs.entry(note.clone()).or_default() += 1;
+        }
+        for (note, files) in repairs {
+            warnings.push(format!("{note} ({files} file{})", if files == 1 { "" } else { "s" }));
+        }
+        let decoded: Vec<Placed> = decoded.into_iter().flat_map(|(placed, _)| placed).collect();
         // Padding becomes the lowest real value of the series (outside the field of view).
         let low = decoded.iter().fold(f32::INFINITY, |m, d| m.min(d.low));
         let padded: usize = decoded.iter().map(|d| d.padding.len()).sum();
