@@ -1,6 +1,7 @@
 //! Files with the defects real archives hold (tests/fixtures/generate_dicom_quirks.py writes
 //! them with pydicom, which reads every one): each loads like the clean file — same values,
-//! same geometry — with a warning that names the repair where the file breaks the standard.
+//! same geometry — with a warning that names the repair where the file breaks the standard;
+//! and the writers' refusal to overwrite or write through links.
 
 mod common;
 
@@ -85,4 +86,43 @@ fn damaged_files_load_like_the_clean_one_and_say_what_was_repaired() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Writers never overwrite and never write through a symbolic link: a non-empty or linked
+/// folder, an existing file and a dangling link are refused, and nothing appears where the
+/// link points.
+#[cfg(unix)]
+#[test]
+fn writers_never_overwrite_or_follow_links() {
+    use hounsfield::io::dicom::{WriteOptions, write_series};
+    use hounsfield::io::nifti::write_nifti;
+    use hounsfield::{Grid, Volume};
+
+    let root = std::env::temp_dir().join(format!("hounsfield_writers_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let volume = Volume::new(ndarray::Array3::<f32>::zeros((2, 3, 4)), Grid::default()).unwrap();
+    let outside = root.join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    // A folder that is a link to another folder.
+    let linked = root.join("linked");
+    std::os::unix::fs::symlink(&outside, &linked).unwrap();
+    let err = write_series(&volume, &linked, &WriteOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    // A dangling link where the NIfTI file goes, and an existing file.
+    let target = outside.join("made_through_link.nii");
+    let dangling = root.join("volume.nii");
+    std::os::unix::fs::symlink(&target, &dangling).unwrap();
+    assert!(write_nifti(&volume, &dangling).is_err());
+    assert!(!target.exists(), "written through the link");
+    let existing = root.join("existing.nii");
+    std::fs::write(&existing, b"keep me").unwrap();
+    assert!(write_nifti(&volume, &existing).is_err());
+    assert_eq!(std::fs::read(&existing).unwrap(), b"keep me");
+    // A real, new folder works and holds only the slices.
+    let files = write_series(&volume, root.join("series"), &WriteOptions::default()).unwrap();
+    assert_eq!(files.len(), 2);
+    assert!(write_series(&volume, root.join("series"), &WriteOptions::default()).is_err());
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -150,10 +150,12 @@ fn quaternion(mut r: [[f64; 3]; 3]) -> ([f64; 3], f64) {
 /// Writes `volume` as a NIfTI-1 file (`.nii`, or `.nii.gz` compressed) with f32 voxels.
 pub fn write_nifti(volume: &Volume, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    if path.exists() {
+    // symlink_metadata: a dangling symbolic link counts as existing (writing through it would
+    // create a file wherever it points).
+    if path.symlink_metadata().is_ok() {
         return Err(Error::param(
             "path",
-            format!("{} exists; write to a new file", path.display()),
+            format!("{} exists (a file or a link); write to a new file", path.display()),
         ));
     }
     let g = volume.grid();
@@ -203,10 +205,27 @@ pub fn write_nifti(volume: &Volume, path: impl AsRef<Path>) -> Result<()> {
     // A dot-free temporary stem (the nifti crate rewrites everything after a stem's last dot);
     // the extension decides compression.
     let tmp = path.with_file_name(format!("hounsfield-partial-{}.{extension}", std::process::id()));
+    let taken = |p: &Path| p.symlink_metadata().is_ok();
+    if taken(&tmp) {
+        return Err(Error::param(
+            "path",
+            format!(
+                "{} exists (a file or a link) where the partial file goes; remove it",
+                tmp.display()
+            ),
+        ));
+    }
     WriterOptions::new(&tmp)
         .reference_header(&header)
         .write_nifti(&volume.data().reversed_axes())
         .map_err(|e| nifti_error(path, e))?;
+    if taken(path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::param(
+            "path",
+            format!("{} appeared while writing; not overwritten", path.display()),
+        ));
+    }
     std::fs::rename(&tmp, path).map_err(|source| Error::Io {
         path: path.display().to_string(),
         source,

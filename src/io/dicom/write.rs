@@ -216,6 +216,15 @@ pub fn write_series(volume: &Volume, dir: impl AsRef<Path>, options: &WriteOptio
         path: path.display().to_string(),
         source,
     };
+    if dir.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::param(
+            "dir",
+            format!(
+                "{} is a symbolic link; give the real folder (series are not written through links)",
+                dir.display()
+            ),
+        ));
+    }
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
         if entries.next().is_some() {
@@ -440,10 +449,24 @@ pub fn write_series(volume: &Volume, dir: impl AsRef<Path>, options: &WriteOptio
                 })?;
             let path = dir.join(format!("slice_{:05}.dcm", z + 1));
             let tmp = dir.join(format!(".slice_{:05}.dcm.part", z + 1));
-            file.write_to_file(&tmp).map_err(|e| Error::Dicom {
+            // A new file, never an existing one or a symbolic link (create_new refuses both),
+            // renamed into place only if nothing has appeared under its name meanwhile.
+            let out = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(|e| io(&tmp, e))?;
+            file.write_all(out).map_err(|e| Error::Dicom {
                 path: tmp.display().to_string(),
                 reason: format!("cannot write: {e}"),
             })?;
+            if path.symlink_metadata().is_ok() {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(Error::param(
+                    "dir",
+                    format!("{} appeared while writing; not overwritten", path.display()),
+                ));
+            }
             std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
             Ok(path)
         })
