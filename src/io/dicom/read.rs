@@ -462,6 +462,63 @@ fn check_rle_headers(obj: &dicom_object::DefaultDicomObject) -> std::result::Res
     Ok(())
 }
 
+const JPEG_2000: [&str; 2] = ["1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"];
+
+/// The decoded pixels a compressed file may claim per byte of pixel data: far above what JPEG
+/// 2000 reaches on real images, low enough that a small hostile file cannot make the decoder
+/// allocate gigabytes. Frames up to 16 MiB always pass.
+const MAX_EXPANSION: usize = 4096;
+
+/// OpenJPEG sizes its buffers from each codestream's SIZ marker (ISO/IEC 15444-1 Annex A.5.1:
+/// after SOC `FF4F`, `FF51`, Lsiz, Rsiz, then Xsiz, Ysiz, XOsiz, YOsiz as 32-bit big-endian
+/// values, ..., Csiz), not from the DICOM header: each fragment's image must be the DICOM
+/// image (Rows × Columns, one component), and the total bounded by [`MAX_EXPANSION`], before
+/// the decoder runs.
+fn check_jpeg2000_headers(
+    obj: &dicom_object::DefaultDicomObject,
+    rows: usize,
+    cols: usize,
+) -> std::result::Result<(), String> {
+    let Some(fragments) = obj.element(tags::PIXEL_DATA).ok().and_then(|e| e.value().fragments()) else {
+        return Ok(());
+    };
+    let compressed: usize = fragments.iter().map(|f| f.len()).sum();
+    let frames = int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    let bytes = int(obj, tags::BITS_ALLOCATED).unwrap_or(16).clamp(8, 32) as usize / 8;
+    let decoded = rows.saturating_mul(cols).saturating_mul(frames).saturating_mul(bytes);
+    if decoded > (16 << 20) + MAX_EXPANSION.saturating_mul(compressed) {
+        return Err(format!(
+            "JPEG 2000 pixel data of {compressed} bytes claims {decoded} decoded bytes (more than {MAX_EXPANSION}:1): corrupt, refused before decoding"
+        ));
+    }
+    for (i, fragment) in fragments.iter().enumerate() {
+        // A codestream starts with SOC and SIZ; a JP2 wrapper holds one further in.
+        let window = &fragment[..fragment.len().min(4096)];
+        let Some(at) = window.windows(4).position(|w| w == [0xFF, 0x4F, 0xFF, 0x51]) else {
+            continue; // a continuation fragment of a frame
+        };
+        let siz = |k: usize| {
+            fragment
+                .get(at + 8 + 4 * k..at + 12 + 4 * k)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64)
+        };
+        let components = fragment.get(at + 40..at + 42).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        match (siz(0), siz(1), siz(2), siz(3), components) {
+            (Some(x), Some(y), Some(x0), Some(y0), Some(c))
+                if x >= x0 && y >= y0 && x - x0 == cols as u64 && y - y0 == rows as u64 && c == 1 => {}
+            (Some(x), Some(y), Some(x0), Some(y0), Some(c)) => {
+                return Err(format!(
+                    "JPEG 2000 fragment {i} holds a {}×{} image of {c} component(s), not the {rows}×{cols} greyscale image the header declares",
+                    y.saturating_sub(y0),
+                    x.saturating_sub(x0)
+                ));
+            }
+            _ => return Err(format!("JPEG 2000 fragment {i} ends inside its SIZ marker")),
+        }
+    }
+    Ok(())
+}
+
 /// A readable name for the transfer syntaxes users meet (DICOM PS3.5 §8, §10).
 fn transfer_syntax_name(uid: &str) -> &'static str {
     match uid {
@@ -514,6 +571,9 @@ fn decode_frames(
     if ts == RLE_LOSSLESS {
         check_rle_headers(&obj).map_err(|reason| dicom_error(path, reason))?;
     }
+    if JPEG_2000.contains(&ts.as_str()) {
+        check_jpeg2000_headers(&obj, rows, cols).map_err(|reason| dicom_error(path, reason))?;
+    }
     let decoded = guarded(|| obj.decode_pixel_data())
         .ok_or_else(|| {
             dicom_error(
@@ -529,8 +589,8 @@ fn decode_frames(
                 path,
                 format!(
                     "cannot decode the pixel data in transfer syntax {ts} ({}): {e}; this build decodes uncompressed \
-                 (implicit/explicit VR, little/big endian), deflate, RLE and JPEG baseline/extended/lossless — \
-                 convert the file (e.g. `gdcmconv --raw` or `dcmdjpls`) first",
+                 (implicit/explicit VR, little/big endian), deflate, RLE, JPEG baseline/extended/lossless and \
+                 JPEG 2000 (OpenJPEG) — convert the file (e.g. `gdcmconv --raw` or `dcmdjpls`) first",
                     transfer_syntax_name(&ts)
                 ),
             )
