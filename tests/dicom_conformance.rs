@@ -1,6 +1,6 @@
 //! The DICOM the library writes passes dicom3tools' validator (`dciodvfy`, Debian package
 //! `dicom3tools`) with no errors: CT, MR and Secondary Capture series of a new study, and
-//! series derived from a source file (an oblique one), which copy its patient, study and
+//! series derived from a source file (an oblique one, and an enhanced multi-frame one), which copy its patient, study and
 //! series-level attributes and reference it. The validator is part of the test environment
 //! (`.ci/run` installs it; README's setup line too): without it this test fails, saying so.
 
@@ -89,5 +89,27 @@ fn every_series_kind_written_validates_with_no_errors() {
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::remove_dir_all(&derived_dir);
     }
-    assert_eq!(checked.len(), 9);
+    // A CT series derived from an enhanced multi-frame source (tests/fixtures/dicom/multiframe,
+    // written by pydicom): the classic CT images it becomes validate too.
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dicom/multiframe/enhanced_ct.dcm");
+    let dir = temp_dir("from_multiframe");
+    let options = WriteOptions {
+        kind: SeriesKind::Ct,
+        source: Some(source),
+        derivation: Some("gaussian:1".into()),
+        ..WriteOptions::default()
+    };
+    let files = write_series(&volume, &dir, &options).unwrap();
+    for file in &files {
+        let errors = validator_errors(file);
+        assert!(
+            errors.is_empty(),
+            "{} has errors:\n{}",
+            file.display(),
+            errors.join("\n")
+        );
+        checked.push(file.clone());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(checked.len(), 9 + files.len());
 }
