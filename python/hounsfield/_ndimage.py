@@ -150,7 +150,10 @@ def correlate1d(x, weights, axis, out_dtype, mode, cval, origin):
 
 def convolve1d_weights(weights, origin):
     """convolve1d as correlate1d: reversed weights, negated origin (one more for even sizes)."""
-    w = np.asarray(weights, dtype=np.float64)[::-1]
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1:
+        raise ValueError(f"weights must be a 1D sequence, not an array of shape {w.shape}")
+    w = w[::-1]
     origin = -int(origin)
     if w.size % 2 == 0:
         origin -= 1
@@ -163,6 +166,8 @@ def gaussian_kernel1d(sigma, order, radius):
     evaluated with the same floating-point operations scipy uses."""
     if order < 0:
         raise ValueError("order must be non-negative")
+    if not float(sigma) > 0.0:
+        raise ValueError(f"sigma must be positive for a 1D Gaussian, not {sigma!r} (scipy divides by zero here)")
     x = np.arange(-radius, radius + 1)
     variance = sigma * sigma
     phi = np.exp(-0.5 / variance * x**2)

@@ -80,6 +80,9 @@ fn extension(before: usize, len: usize, after: usize, mode: BoundaryMode) -> Vec
 /// the reads sequential).
 const BLOCK: usize = 64;
 
+/// The longest extended line (data plus window) a pass takes: BLOCK lines of it are 1 GiB.
+const MAX_EXTENDED_LINE: usize = (1 << 30) / (BLOCK * 8);
+
 /// Runs `kernel(extended_line, output_line)` over every line of `data` along `axis`, in
 /// place; the extended line has `before` samples ahead of the data and `after` behind it.
 /// Lines run in parallel (slabs of the leading axes, blocks of [`BLOCK`] columns of the
@@ -112,7 +115,18 @@ where
     let len = shape[axis];
     let outer: usize = shape[..axis].iter().product();
     let inner: usize = shape[axis + 1..].iter().product();
-    let extended_len = before + len + after;
+    // Each parallel task holds BLOCK extended lines: a window so wide that they would not fit
+    // in memory is refused (scipy would try and fail to allocate too).
+    let extended_len = before
+        .checked_add(len)
+        .and_then(|n| n.checked_add(after))
+        .filter(|&n| n <= MAX_EXTENDED_LINE)
+        .ok_or_else(|| {
+            Error::TooLarge(format!(
+                "a window reaching {before} samples before and {after} after a line of {len}: lines extended \
+                 beyond {MAX_EXTENDED_LINE} samples are not supported (use a smaller size or sigma)"
+            ))
+        })?;
     let rows = extension(before, len, after, mode);
     if inner == 1 {
         // Lines along the last axis are contiguous rows: blocks of rows, one buffer each.
