@@ -66,3 +66,41 @@ fn a_simpleitk_nifti_reads_with_simpleitks_geometry_and_values() {
         assert_eq!(f64::from(*a), *b);
     }
 }
+
+#[test]
+fn corrupt_files_are_typed_errors_not_panics_or_huge_allocations() {
+    // tests/fixtures/fuzz_nifti: inputs on which fuzz/fuzz_targets/nifti_file.rs crashed (the
+    // nifti crate panicked on a data size that disagrees with the dimensions), read as .nii
+    // and as .nii.gz, as the target does.
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz_nifti");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let input = entry.unwrap().path();
+        for name in ["input.nii", "input.nii.gz"] {
+            let copy = temp(&format!("fuzz_{checked}_{name}"));
+            let _ = std::fs::remove_file(&copy);
+            std::fs::copy(&input, &copy).unwrap();
+            let err = read_nifti(&copy).unwrap_err();
+            assert!(
+                matches!(err, hounsfield::Error::Image(_) | hounsfield::Error::Io { .. }),
+                "{err}"
+            );
+            let _ = std::fs::remove_file(&copy);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 1);
+    // A 400-byte header declaring 2000³ float32 voxels is refused before reading.
+    let small = temp("declares_huge.nii");
+    let _ = std::fs::remove_file(&small);
+    let volume = Volume::new(random_volume([2, 3, 4], 1), Grid::default()).unwrap();
+    write_nifti(&volume, &small).unwrap();
+    let mut bytes = std::fs::read(&small).unwrap();
+    for (k, d) in [(42usize, 2000i16), (44, 2000), (46, 2000)] {
+        bytes[k..k + 2].copy_from_slice(&d.to_le_bytes());
+    }
+    std::fs::write(&small, &bytes).unwrap();
+    let err = read_nifti(&small).unwrap_err();
+    assert!(err.to_string().contains("declares dimensions"), "{err}");
+    let _ = std::fs::remove_file(&small);
+}

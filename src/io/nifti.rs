@@ -54,10 +54,56 @@ fn affine(h: &NiftiHeader) -> [[f64; 4]; 3] {
     [[dx, 0.0, 0.0, 0.0], [0.0, dy, 0.0, 0.0], [0.0, 0.0, dz, 0.0]]
 }
 
+/// The largest expansion of gzip (deflate, RFC 1951: about 1032:1).
+const GZIP_EXPANSION: u64 = 1032;
+
+/// Refuses, before anything is allocated, a header whose dimensions need more voxel bytes than
+/// the file can hold (a few hundred bytes declaring 32767³ voxels; compressed files up to
+/// deflate's ratio).
+fn check_declared_size(path: &Path) -> Result<()> {
+    let file_len = std::fs::metadata(path)
+        .map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?
+        .len();
+    let Ok(Ok(h)) = std::panic::catch_unwind(|| NiftiHeader::from_file(path)) else {
+        return Ok(()); // the reader reports unreadable headers itself
+    };
+    let ndim = usize::from(h.dim[0]).clamp(1, 7);
+    let voxels = h.dim[1..=ndim]
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(u64::from(d)));
+    let bytes = voxels.and_then(|n| n.checked_mul(u64::try_from(h.bitpix.max(8) / 8).unwrap_or(1)));
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let room = if gz {
+        file_len.saturating_mul(GZIP_EXPANSION)
+    } else {
+        file_len
+    };
+    match bytes {
+        Some(b) if b <= room => Ok(()),
+        _ => Err(nifti_error(
+            path,
+            format!(
+                "the header declares dimensions {:?} of {} bits, more data than the {file_len}-byte file can hold: truncated or corrupt",
+                &h.dim[1..=ndim],
+                h.bitpix
+            ),
+        )),
+    }
+}
+
 /// Reads a 3D NIfTI-1 image (a 4D one with one volume is accepted) as a volume in LPS.
 pub fn read_nifti(path: impl AsRef<Path>) -> Result<Volume> {
     let path = path.as_ref();
-    let obj = ReaderOptions::new().read_file(path).map_err(|e| nifti_error(path, e))?;
+    check_declared_size(path)?;
+    // The nifti crate panics on some inconsistent files (found by the fuzzer: a data size that
+    // disagrees with the dimensions); a panic there is a corrupt file, reported as such.
+    let guarded = |what: &str| nifti_error(path, format!("the NIfTI reader failed on a corrupt file ({what})"));
+    let obj = std::panic::catch_unwind(|| ReaderOptions::new().read_file(path))
+        .map_err(|_| guarded("header or data"))?
+        .map_err(|e| nifti_error(path, e))?;
     let h = obj.header().clone();
     let ndim = usize::from(h.dim[0]);
     if !(1..=7).contains(&ndim) || h.dim[4..=ndim.max(3)].iter().any(|&d| d > 1) {
@@ -66,9 +112,8 @@ pub fn read_nifti(path: impl AsRef<Path>) -> Result<Volume> {
             format!("dims {:?}: only 3D images are supported", &h.dim[..=ndim.min(7)]),
         ));
     }
-    let data = obj
-        .into_volume()
-        .into_ndarray::<f32>()
+    let data = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| obj.into_volume().into_ndarray::<f32>()))
+        .map_err(|_| guarded("its data size disagrees with its dimensions"))?
         .map_err(|e| nifti_error(path, e))?;
     // The crate returns [x, y, z, …] in Fortran order; 2D images get one slice, a 4D image
     // with one volume drops its last axis.
