@@ -249,7 +249,13 @@ pub fn write_nifti(volume: &Volume, path: impl AsRef<Path>) -> Result<()> {
     };
     // A dot-free temporary stem (the nifti crate rewrites everything after a stem's last dot);
     // the extension decides compression.
-    let tmp = path.with_file_name(format!("hounsfield-partial-{}.{extension}", std::process::id()));
+    // Unique per call (concurrent writers in one process must not share it).
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(
+        "hounsfield-partial-{}-{serial}.{extension}",
+        std::process::id()
+    ));
     let taken = |p: &Path| p.symlink_metadata().is_ok();
     if taken(&tmp) {
         return Err(Error::param(
