@@ -96,6 +96,7 @@ pub fn statistics<D: Spatial>(backend: &Backend, input: ArrayView<'_, f32, D>) -
 
 /// [`statistics`] of a resident volume (reads back a few kilobytes, not the volume).
 pub fn statistics_gpu(ctx: &GpuContext, input: &GpuVolume) -> Result<Statistics> {
+    input.check_context(ctx)?;
     let mut rec = Recorder::new(ctx);
     let pending = record_moments(&mut rec, input)?;
     rec.submit()?;
@@ -267,6 +268,7 @@ pub fn histogram<D: Spatial>(
 
 /// [`histogram`] of a resident volume.
 pub fn histogram_gpu(ctx: &GpuContext, input: &GpuVolume, bins: usize, range: Option<(f64, f64)>) -> Result<Histogram> {
+    input.check_context(ctx)?;
     let source = match range {
         Some((lo, hi)) => given_range(bins, lo, hi)?,
         None => {
@@ -423,6 +425,7 @@ pub fn threshold_otsu<D: Spatial>(backend: &Backend, input: ArrayView<'_, f32, D
 
 /// [`threshold_otsu`] of a resident volume (two reductions; reads back kilobytes).
 pub fn threshold_otsu_gpu(ctx: &GpuContext, input: &GpuVolume, nbins: usize) -> Result<f32> {
+    input.check_context(ctx)?;
     let mut rec = Recorder::new(ctx);
     let pending = record_moments(&mut rec, input)?;
     rec.submit()?;

@@ -76,3 +76,25 @@ fn every_filter_survives_bad_parameters_and_bad_arrays() {
     assert!(calls > 500, "{calls}");
     println!("{calls} bad-input calls");
 }
+
+/// A volume resident on one GPU context used with another (two devices, or two contexts on one
+/// adapter): a typed error, never a panic or a wrong result.
+#[test]
+fn gpu_volumes_from_another_context_are_refused() {
+    use hounsfield::filter::Gaussian;
+    use hounsfield::gpu::{GpuContext, GpuVolume};
+    let Some(first) = common::gpu() else {
+        return; // common::gpu() fails the test instead under HOUNSFIELD_REQUIRE_GPU=1 (CI)
+    };
+    let second = GpuContext::new().expect("a second context on the adapter the first uses");
+    let data = Array3::<f32>::from_elem((3, 4, 5), 1.0);
+    let resident = GpuVolume::upload(&first, data.view()).unwrap();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        Gaussian::new(&[1.0; 3]).apply_gpu(&second, &resident)
+    }));
+    let result = outcome.expect("no panic");
+    let err = result.expect_err("a volume of another context must be refused");
+    assert!(err.to_string().contains("context"), "{err}");
+    let outcome = catch_unwind(AssertUnwindSafe(|| resident.download(&second)));
+    assert!(outcome.expect("no panic").is_err());
+}

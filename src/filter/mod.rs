@@ -169,6 +169,7 @@ pub trait Filter: fmt::Debug + Send + Sync {
 
     /// Like [`Filter::apply_gpu`], also returning the GPU time of the kernel's passes.
     fn apply_gpu_timed(&self, ctx: &GpuContext, input: &GpuVolume) -> Result<(GpuVolume, KernelTime)> {
+        input.check_context(ctx)?;
         let mut rec = Recorder::new(ctx);
         let out = self.record(&mut rec, input, 3)?;
         let time = rec.submit()?;

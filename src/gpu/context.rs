@@ -68,6 +68,9 @@ impl fmt::Display for AdapterSummary {
 /// plumbing. Create it once ([`GpuContext::new`]) and share it (`Arc`) between calls: device
 /// creation and shader compilation are the expensive parts.
 pub struct GpuContext {
+    /// Unique within the process: resources remember the context that made them (wgpu
+    /// resolves a resource of another device to whatever that device holds under its id).
+    pub(crate) id: u64,
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
     pub(crate) summary: AdapterSummary,
@@ -203,7 +206,9 @@ impl GpuContext {
         }
 
         let summary = summarize(&adapter, &limits, timestamps);
+        static CONTEXTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(GpuContext {
+            id: CONTEXTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             device,
             queue,
             summary,

@@ -19,6 +19,8 @@ const TRANSFER_CHUNK: u64 = 64 << 20;
 pub struct GpuVolume {
     pub(crate) buffer: wgpu::Buffer,
     shape: [usize; 3],
+    /// [`GpuContext`]'s id of the device that holds it.
+    context: u64,
 }
 
 impl GpuVolume {
@@ -64,7 +66,24 @@ impl GpuVolume {
                 mapped_at_creation: false,
             }))
         })?;
-        Ok(GpuVolume { buffer, shape })
+        Ok(GpuVolume {
+            buffer,
+            shape,
+            context: ctx.id,
+        })
+    }
+
+    /// An error unless the volume lives on `ctx`'s device: a volume of another context would
+    /// be read as whatever that device holds under the same id.
+    pub(crate) fn check_context(&self, ctx: &GpuContext) -> Result<()> {
+        if self.context == ctx.id {
+            Ok(())
+        } else {
+            Err(Error::Gpu(
+                "this GPU volume belongs to another GPU context (device): download it and upload it to this context"
+                    .into(),
+            ))
+        }
     }
 
     /// Copies `data` to a new GPU volume.
@@ -84,7 +103,11 @@ impl GpuVolume {
                     usage: volume_usage(),
                 }))
             })?;
-            return Ok(GpuVolume { buffer, shape });
+            return Ok(GpuVolume {
+                buffer,
+                shape,
+                context: ctx.id,
+            });
         }
         let volume = GpuVolume::zeros(ctx, shape)?;
         for (i, chunk) in bytes.chunks(TRANSFER_CHUNK as usize).enumerate() {
@@ -101,6 +124,7 @@ impl GpuVolume {
 
     /// Copies the volume back to the host.
     pub fn download(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        self.check_context(ctx)?;
         let total = self.byte_len();
         let chunk = total.min(TRANSFER_CHUNK);
         let staging = ctx.scoped(|| {
