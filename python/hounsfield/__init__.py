@@ -792,15 +792,20 @@ def affine_transform(input, matrix, offset=0.0, output_shape=None, output=None, 
     ``o`` samples the input at ``matrix @ o + offset`` (a 1D matrix is a diagonal, an
     ``(ndim + 1)``-square one homogeneous), B-spline orders 0-5. ``precision`` is accepted for
     uniformity: the result is always scipy's."""
+    return _resampled(
+        input, output, output_shape, backend, precision,
+        lambda a, dt, shape: _ndimage.affine_transform(a, matrix, offset, shape, dt, order, mode, cval, prefilter),
+    )
+
+
+def _resampled(input, output, output_shape, backend, precision, compute):
+    """A resampling to ``output_shape`` (default: ``output``'s shape, else the input's) on the
+    CPU with scipy's arithmetic: ``compute(array, out_dtype, shape)``."""
     _check_precision(precision)
     if output_shape is None:
         output_shape = output.shape if isinstance(output, np.ndarray) else np.shape(input)
-    output_shape = tuple(int(n) for n in output_shape)
-    return _filter(
-        input, output, backend, "scipy", False, None,
-        lambda a, dt: _ndimage.affine_transform(a, matrix, offset, output_shape, dt, order, mode, cval, prefilter),
-        shape=output_shape,
-    )
+    shape = tuple(int(n) for n in output_shape)
+    return _filter(input, output, backend, "scipy", False, None, lambda a, dt: compute(a, dt, shape), shape=shape)
 
 
 def rotate(input, angle, axes=(1, 0), reshape=True, output=None, order=3, mode="constant", cval=0.0, prefilter=True, *, backend="auto", precision=None):
@@ -822,14 +827,9 @@ def geometric_transform(input, mapping, output_shape=None, output=None, order=3,
     input coordinates; called once per output sample, as scipy does), B-spline orders 0-5,
     scipy's bytes on the CPU. For speed, compute the coordinates with numpy and call
     :func:`map_coordinates`."""
-    _check_precision(precision)
-    if output_shape is None:
-        output_shape = output.shape if isinstance(output, np.ndarray) else np.shape(input)
-    output_shape = tuple(int(n) for n in output_shape)
-    return _filter(
-        input, output, backend, "scipy", False, None,
-        lambda a, dt: _ndimage.geometric_transform(a, mapping, output_shape, dt, order, mode, cval, prefilter, extra_arguments, extra_keywords),
-        shape=output_shape,
+    return _resampled(
+        input, output, output_shape, backend, precision,
+        lambda a, dt, shape: _ndimage.geometric_transform(a, mapping, shape, dt, order, mode, cval, prefilter, extra_arguments, extra_keywords),
     )
 
 
