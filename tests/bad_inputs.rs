@@ -98,3 +98,93 @@ fn gpu_volumes_from_another_context_are_refused() {
     let outcome = catch_unwind(AssertUnwindSafe(|| resident.download(&second)));
     assert!(outcome.expect("no panic").is_err());
 }
+
+/// The reconstruction entry points with bad geometries (NaN, negative, zero and huge
+/// distances, spacings and angles; zero-sized detectors), bad volume shapes and grids, and bad
+/// projections (NaN, wrong shape): geometry constructors, both projectors, FDK and an
+/// iterative method on the CPU — a typed error or a result, never a panic.
+#[test]
+fn reconstruction_survives_bad_geometries_shapes_and_projections() {
+    use hounsfield::recon::iterative::{Control, Method};
+    use hounsfield::recon::{Fdk, Geometry, Iterative, ProjectorKind};
+
+    let numbers = [f64::NAN, f64::INFINITY, -1.0, 0.0, 1e300];
+    let angles = [0.0, 45.0, 90.0, 135.0];
+    let mut geometries = vec![
+        Geometry::cone(&angles, 100.0, 150.0, 6, 8, [1.0, 1.0], [0.0, 0.0]),
+        Geometry::parallel_3d(&angles, 6, 8, [1.0, 1.0]),
+        Geometry::cone(&[f64::NAN, 0.0], 100.0, 150.0, 6, 8, [1.0, 1.0], [0.0, 0.0]),
+        Geometry::cone(&[], 100.0, 150.0, 6, 8, [1.0, 1.0], [0.0, 0.0]),
+        Geometry::cone(&angles, 100.0, 150.0, 0, 8, [1.0, 1.0], [0.0, 0.0]),
+        Geometry::parallel_3d(&angles, 6, 0, [1.0, 1.0]),
+        Geometry::cone(&angles, 150.0, 100.0, 6, 8, [1.0, 1.0], [0.0, 0.0]),
+    ];
+    for bad in numbers {
+        geometries.push(Geometry::cone(&angles, bad, 150.0, 6, 8, [1.0, 1.0], [0.0, 0.0]));
+        geometries.push(Geometry::cone(&angles, 100.0, bad, 6, 8, [1.0, 1.0], [0.0, 0.0]));
+        geometries.push(Geometry::cone(&angles, 100.0, 150.0, 6, 8, [bad, 1.0], [0.0, 0.0]));
+        geometries.push(Geometry::cone(&angles, 100.0, 150.0, 6, 8, [1.0, 1.0], [bad, 0.0]));
+        geometries.push(Geometry::parallel_3d(&angles, 6, 8, [1.0, bad]));
+    }
+    let grid = |spacing: f64| Grid {
+        spacing: [spacing; 3],
+        ..Grid::default()
+    };
+    let shapes = [[4, 5, 5], [1, 1, 1], [0, 5, 5], [1 << 20, 1 << 20, 1 << 20]];
+    let grids = [grid(1.0), grid(f64::NAN), grid(0.0), grid(-1.0)];
+    let mut problems = Vec::new();
+    let mut calls = 0usize;
+    for geometry in geometries.iter().filter_map(|g| g.as_ref().ok()) {
+        let [views, rows, cols] = [geometry.views.len(), geometry.rows, geometry.cols];
+        let mut nan = Array3::<f32>::from_elem((views, rows, cols), 1.0);
+        nan[[0, 0, 0]] = f32::NAN;
+        let projections = [
+            Array3::<f32>::from_elem((views, rows, cols), 1.0),
+            nan,
+            Array3::zeros((views + 1, rows, cols)),
+        ];
+        for shape in shapes {
+            for g in &grids {
+                for kind in [ProjectorKind::Joseph, ProjectorKind::VoxelDriven] {
+                    calls += 1;
+                    match catch_unwind(AssertUnwindSafe(|| kind.build(geometry, shape, g))) {
+                        Err(_) => problems.push(format!("{kind:?} build {geometry:?} {shape:?} {g:?}: panicked")),
+                        Ok(Ok(projector)) => {
+                            for p in &projections {
+                                calls += 2;
+                                if catch_unwind(AssertUnwindSafe(|| projector.backward_cpu(p.view()))).is_err() {
+                                    problems.push(format!("{kind:?} backward {shape:?}: panicked"));
+                                }
+                                let volume =
+                                    Array3::<f32>::from_elem((shape[0].min(8), shape[1].min(8), shape[2].min(8)), 1.0);
+                                if catch_unwind(AssertUnwindSafe(|| projector.forward_cpu(volume.view()))).is_err() {
+                                    problems.push(format!("{kind:?} forward {shape:?}: panicked"));
+                                }
+                            }
+                        }
+                        Ok(Err(_)) => {}
+                    }
+                }
+                for p in &projections {
+                    calls += 2;
+                    let fdk = catch_unwind(AssertUnwindSafe(|| {
+                        Fdk::new(geometry).and_then(|f| f.reconstruct_cpu(p.view(), shape, g))
+                    }));
+                    if fdk.is_err() {
+                        problems.push(format!("FDK {geometry:?} {shape:?} {g:?}: panicked"));
+                    }
+                    let iterative = catch_unwind(AssertUnwindSafe(|| {
+                        Iterative::new(geometry, shape, g, Method::Sirt)
+                            .and_then(|it| it.iterations(2).run_cpu(p.view(), |_| Control::Continue))
+                    }));
+                    if iterative.is_err() {
+                        problems.push(format!("SIRT {geometry:?} {shape:?} {g:?}: panicked"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(calls > 500, "{calls}");
+    println!("{calls} bad reconstruction calls");
+}

@@ -50,6 +50,7 @@ impl Backprojector {
     /// The back-projector of `geometry` into a `shape = [nz, ny, nx]` volume on `grid`.
     pub fn new(geometry: &Geometry, shape: [usize; 3], grid: &Grid) -> Result<Backprojector> {
         crate::volume::check_shape(&shape)?;
+        crate::recon::projector::check_sizes(geometry, shape)?;
         Ok(Backprojector {
             map: DetectorMap::new(geometry, grid)?,
             shape,

@@ -137,6 +137,33 @@ impl ProjectorKind {
     }
 }
 
+/// The most values a projector's volume or projection stack may hold: 2^34 (64 GiB of f32), as
+/// FDK's volumes. Larger requests are refused up front: an allocation that fails aborts the
+/// process rather than returning an error.
+const MAX_VALUES: usize = 1 << 34;
+
+/// Refuses volumes and projection stacks above [`MAX_VALUES`] (or whose size overflows).
+pub(crate) fn check_sizes(geometry: &Geometry, shape: [usize; 3]) -> Result<()> {
+    let voxels = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    let values = geometry
+        .views
+        .len()
+        .checked_mul(geometry.rows)
+        .and_then(|n| n.checked_mul(geometry.cols));
+    for (what, count) in [("volume", voxels), ("projection stack", values)] {
+        if count.is_none_or(|n| n > MAX_VALUES) {
+            return Err(Error::TooLarge(format!(
+                "a {what} of {} values (volume {shape:?}, {} views of {}×{}): at most 2^34",
+                count.map_or("more than 2^64".to_string(), |n| n.to_string()),
+                geometry.views.len(),
+                geometry.rows,
+                geometry.cols
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Shape checks shared by the pairs.
 pub(crate) fn check_volume(volume: [usize; 3], expected: [usize; 3]) -> Result<()> {
     if volume != expected {

@@ -73,6 +73,7 @@ impl VoxelDriven {
     /// `origin + index · spacing`, identity direction, in the geometry's frame).
     pub fn new(geometry: &Geometry, shape: [usize; 3], grid: &Grid) -> Result<VoxelDriven> {
         crate::volume::check_shape(&shape)?;
+        crate::recon::projector::check_sizes(geometry, shape)?;
         let map = DetectorMap::new(geometry, grid)?;
         let two_d = geometry.rows == 1;
         if two_d && shape[0] != 1 {

@@ -50,6 +50,7 @@ impl Joseph {
     pub fn new(geometry: &Geometry, shape: [usize; 3], grid: &Grid) -> Result<Joseph> {
         grid.validate()?;
         crate::volume::check_shape(&shape)?;
+        crate::recon::projector::check_sizes(geometry, shape)?;
         Ok(Joseph {
             geometry: geometry.clone(),
             shape,
