@@ -35,6 +35,7 @@ scikit-image calls an imaging team already makes.
 import functools
 import numbers
 import operator
+import os
 
 import numpy as np
 
@@ -1070,7 +1071,7 @@ def read_dicom_series(folder, index=0, lenient=False):
     ``(z, y, x)`` float32 volume in modality units (HU for CT) and ``meta`` holding
     ``spacing`` (per array axis, z, y, x, mm), ``origin`` (LPS x, y, z of voxel (0, 0, 0), mm),
     ``direction`` (row ``a``: the LPS unit vector of array axis ``a``) and ``warnings``."""
-    volume, spacing, origin, direction, warnings = _hounsfield.read_dicom_series(str(folder), int(index), bool(lenient))
+    volume, spacing, origin, direction, warnings = _hounsfield.read_dicom_series(os.fspath(folder), int(index), bool(lenient))
     meta = {
         "spacing": tuple(spacing),
         "origin": tuple(origin),
@@ -1090,12 +1091,12 @@ def write_dicom_series(volume, folder, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0
     d = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]) if direction is None else np.asarray(direction, dtype=np.float64)
     return _hounsfield.write_dicom_series(
         v,
-        str(folder),
+        os.fspath(folder),
         [float(s) for s in spacing],
         [float(o) for o in origin],
         [[float(x) for x in row] for row in d],
         str(description),
-        None if source is None else str(source),
+        None if source is None else os.fspath(source),
     )
 
 

@@ -20,7 +20,7 @@ from conftest import GPU
 ALLOWED = (ValueError, TypeError, MemoryError, OverflowError, OSError, RuntimeError, NotImplementedError, h.GpuError)
 
 
-DICOM = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "dicom", "oblique")
+DICOM = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "dicom", "oblique"))
 
 
 def _volume():
@@ -161,7 +161,9 @@ def _call(function, *args, **kwargs):
 
 
 @pytest.mark.parametrize("backend", ["cpu", "gpu"] if GPU else ["cpu"])
-def test_every_function_survives_bad_arrays_and_bad_parameters(backend):
+def test_every_function_survives_bad_arrays_and_bad_parameters(backend, tmp_path, monkeypatch):
+    # Bad values reach path parameters too ("x" is a valid relative folder): write only here.
+    monkeypatch.chdir(tmp_path)
     calls = 0
     problems = []
     for name, args, kwargs in _good_calls():
@@ -188,5 +190,7 @@ def test_every_function_survives_bad_arrays_and_bad_parameters(backend):
                 _check(_call(function, _input_for(name), *args, **dict(options, **{key: bad})), f"{name}({key}={bad!r}) [{backend}]", problems)
                 calls += 1
     assert not problems, "\n".join(problems)
+    # A folder argument of None or a number is a TypeError, not a folder named after it.
+    assert not any(p.name in {"None", "nan", "0", "-1"} for p in tmp_path.iterdir())
     assert calls > (1000 if backend == "cpu" else 500)
     print(f"{calls} bad-input calls on {backend}")

@@ -103,9 +103,9 @@ fn check_source<R: Read + Seek>(mut reader: R, file_len: u64, until: Until) -> s
 }
 
 /// A reader that counts the bytes taken from it (the tokenizer's position in the file).
-struct Counted<R> {
-    inner: R,
-    consumed: std::rc::Rc<std::cell::Cell<u64>>,
+pub(super) struct Counted<R> {
+    pub(super) inner: R,
+    pub(super) consumed: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 impl<R: Read> Read for Counted<R> {

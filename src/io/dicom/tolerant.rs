@@ -10,7 +10,7 @@
 //! bytes.
 
 use std::borrow::Cow;
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 use std::path::Path;
 
 use dicom_core::header::Header as _;
@@ -26,7 +26,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use dicom_parser::dataset::{DataSetReader, DataToken};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
-use super::lengths::Until;
+use super::lengths::{Counted, Until};
 
 const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
@@ -115,20 +115,6 @@ fn read_meta(bytes: &[u8], start: usize) -> Result<Meta, String> {
     Ok(meta)
 }
 
-/// A reader that counts the bytes taken from it (the tokenizer's position).
-struct Counted<'a> {
-    inner: Cursor<&'a [u8]>,
-    consumed: std::rc::Rc<std::cell::Cell<usize>>,
-}
-
-impl Read for Counted<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.consumed.set(self.consumed.get() + n);
-        Ok(n)
-    }
-}
-
 /// Where the data set ends for `until`: before the pixel data's header (`PixelData`) or after
 /// its value (`ThroughPixelData`), every declared length checked against the bytes left.
 /// Also says whether bytes follow the pixel data.
@@ -139,22 +125,23 @@ fn data_set_end(data: &[u8], ts_uid: &str, until: Until) -> Result<(usize, bool)
     if matches!(ts.codec(), Codec::Dataset(Some(_))) {
         return Err("a deflated data set the standard reader refused; cannot repair it".into());
     }
-    let consumed = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let source = Counted {
         inner: Cursor::new(data),
-        consumed: consumed.clone(),
+        consumed: counter.clone(),
     };
+    let consumed = || counter.get() as usize;
     let mut tokens = DataSetReader::new_with_ts(source, ts).map_err(|e| format!("cannot read the data set ({e})"))?;
     let mut depth = 0usize;
     let mut pixel_sequence = false;
     let mut after_pixel_header = false;
     loop {
-        let before = consumed.get();
+        let before = consumed();
         let Some(token) = tokens.next() else {
             return Ok((data.len(), false));
         };
         let token = token.map_err(|e| format!("cannot read the data set at byte {before} ({e})"))?;
-        let left = data.len() - consumed.get();
+        let left = data.len() - consumed();
         let fits = |what: String, len: dicom_core::Length| match len.get() {
             Some(n) if n as usize > left => Err(format!(
                 "{what} declares {n} bytes but only {left} remain: truncated or corrupt, refused before allocating"
@@ -188,12 +175,12 @@ fn data_set_end(data: &[u8], ts_uid: &str, until: Until) -> Result<(usize, bool)
             DataToken::SequenceEnd => {
                 depth = depth.saturating_sub(1);
                 if depth == 0 && pixel_sequence {
-                    let end = consumed.get();
+                    let end = consumed();
                     return Ok((end, end < data.len()));
                 }
             }
             DataToken::PrimitiveValue(_) if depth == 0 && after_pixel_header => {
-                let end = consumed.get();
+                let end = consumed();
                 return Ok((end, end < data.len()));
             }
             _ => {}
