@@ -29,6 +29,7 @@ pub mod ndimage;
 pub mod recon;
 pub mod registry;
 pub mod rng;
+pub mod segment;
 pub mod stats;
 mod vec3;
 pub mod volume;

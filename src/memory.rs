@@ -13,8 +13,25 @@ pub(crate) fn zeroed_f32(len: usize) -> Vec<f32> {
     v
 }
 
+/// A zero-filled `Vec<u32>` of `len` elements, backed by huge pages where possible (see
+/// [`zeroed_f32`]).
+pub(crate) fn zeroed_u32(len: usize) -> Vec<u32> {
+    let v = vec![0u32; len];
+    #[cfg(target_os = "linux")]
+    advise_huge_pages(&v);
+    v
+}
+
+/// A zero-filled `Vec<f64>` of `len` elements, backed by huge pages where possible.
+pub(crate) fn zeroed_f64(len: usize) -> Vec<f64> {
+    let v = vec![0.0f64; len];
+    #[cfg(target_os = "linux")]
+    advise_huge_pages(&v);
+    v
+}
+
 #[cfg(target_os = "linux")]
-fn advise_huge_pages(v: &[f32]) {
+fn advise_huge_pages<T>(v: &[T]) {
     const HUGE: usize = 2 << 20;
     let bytes = std::mem::size_of_val(v);
     if bytes < 4 * HUGE {

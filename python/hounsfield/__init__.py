@@ -41,8 +41,31 @@ import numpy as np
 
 from . import _hounsfield, _ndimage, interop
 from ._hounsfield import GpuArray, GpuError, Geometry
+from ._segment import (
+    center_of_mass,
+    distance_transform_cdt,
+    distance_transform_edt,
+    extrema,
+    find_objects,
+    generate_binary_structure,
+    iterate_structure,
+    label,
+    largest_component,
+    maximum,
+    maximum_position,
+    mean,
+    minimum,
+    minimum_position,
+    remove_small_objects,
+    standard_deviation,
+    sum,  # noqa: A004 - scipy.ndimage's name
+    sum_labels,
+    variance,
+)
+from ._segment import __all__ as _segment_names
 
 __all__ = [
+    *_segment_names,
     "OPERATIONS",
     "PROJECTORS",
     "GpuArray",

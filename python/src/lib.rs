@@ -24,6 +24,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 mod ndimage;
+mod segment;
 
 pyo3::create_exception!(
     _hounsfield,
@@ -1129,5 +1130,6 @@ fn _hounsfield(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_dicom_series, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_adapter, m)?)?;
     ndimage::register(m)?;
+    segment::register(m)?;
     Ok(())
 }

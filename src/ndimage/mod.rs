@@ -32,6 +32,7 @@ pub use binary::binary_erosion;
 pub use correlate::correlate;
 pub use correlate1d::correlate1d;
 pub use dtype::Dtype;
+pub(crate) use lines::c_strides;
 pub use min_max::min_or_max_filter;
 pub use min_max1d::min_or_max_filter1d;
 pub use rank::rank_filter;

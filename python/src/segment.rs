@@ -1,0 +1,155 @@
+//! `hounsfield._hounsfield.seg_*`: the Rust cores of the segmentation and measurement functions
+//! (`hounsfield::segment`); `hounsfield/_segment.py` gives them scipy's signatures.
+
+use hounsfield::segment;
+use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
+use pyo3::prelude::*;
+
+use crate::py_err;
+
+type Array<T> = Py<PyArrayDyn<T>>;
+
+/// (labels as uint32, count).
+#[pyfunction]
+pub(crate) fn seg_label(
+    py: Python<'_>,
+    input: PyReadonlyArrayDyn<'_, bool>,
+    structure: Option<PyReadonlyArrayDyn<'_, bool>>,
+) -> PyResult<(Array<u32>, usize)> {
+    let (view, s) = (input.as_array(), structure.as_ref().map(|s| s.as_array()));
+    let out = py.detach(|| segment::label(view, s)).map_err(py_err)?;
+    Ok((out.labels.into_pyarray(py).unbind(), out.count))
+}
+
+/// (count, sum, minimum, maximum, minimum_position, maximum_position, weighted coordinates,
+/// saw_nan) of every label `0..=max_label`.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+pub(crate) fn seg_label_statistics(
+    py: Python<'_>,
+    values: PyReadonlyArrayDyn<'_, f64>,
+    labels: PyReadonlyArrayDyn<'_, i64>,
+    max_label: usize,
+    coordinates: bool,
+) -> PyResult<(
+    Vec<u64>,
+    Vec<f64>,
+    Vec<f64>,
+    Vec<f64>,
+    Vec<usize>,
+    Vec<usize>,
+    Vec<f64>,
+    bool,
+)> {
+    let (v, l) = (values.as_array(), labels.as_array());
+    let s = py
+        .detach(|| segment::label_statistics(v, l, max_label, coordinates))
+        .map_err(py_err)?;
+    Ok((
+        s.count,
+        s.sum,
+        s.minimum,
+        s.maximum,
+        s.minimum_position,
+        s.maximum_position,
+        s.weighted_coordinates,
+        s.saw_nan,
+    ))
+}
+
+#[pyfunction]
+pub(crate) fn seg_max_label(py: Python<'_>, labels: PyReadonlyArrayDyn<'_, i64>) -> PyResult<usize> {
+    let l = labels.as_array();
+    py.detach(|| segment::max_label(l)).map_err(py_err)
+}
+
+#[pyfunction]
+pub(crate) fn seg_centred_sum_of_squares(
+    py: Python<'_>,
+    values: PyReadonlyArrayDyn<'_, f64>,
+    labels: PyReadonlyArrayDyn<'_, i64>,
+    means: Vec<f64>,
+) -> PyResult<Vec<f64>> {
+    let (v, l) = (values.as_array(), labels.as_array());
+    py.detach(|| segment::centred_sum_of_squares(v, l, &means))
+        .map_err(py_err)
+}
+
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+pub(crate) fn seg_find_objects(
+    py: Python<'_>,
+    labels: PyReadonlyArrayDyn<'_, i64>,
+    max_label: usize,
+) -> PyResult<Vec<Option<Vec<(usize, usize)>>>> {
+    let l = labels.as_array();
+    py.detach(|| segment::find_objects(l, max_label)).map_err(py_err)
+}
+
+/// (distances, indices or None).
+#[pyfunction]
+pub(crate) fn seg_distance_transform_edt(
+    py: Python<'_>,
+    input: PyReadonlyArrayDyn<'_, bool>,
+    sampling: Option<Vec<f64>>,
+    return_indices: bool,
+) -> PyResult<(Array<f64>, Option<Array<i32>>)> {
+    let view = input.as_array();
+    let out = py
+        .detach(|| segment::distance_transform_edt(view, sampling.as_deref(), return_indices))
+        .map_err(py_err)?;
+    Ok((
+        out.distances.into_pyarray(py).unbind(),
+        out.indices.map(|i| i.into_pyarray(py).unbind()),
+    ))
+}
+
+/// (distances, indices or None).
+#[pyfunction]
+pub(crate) fn seg_distance_transform_cdt(
+    py: Python<'_>,
+    input: PyReadonlyArrayDyn<'_, bool>,
+    metric: PyReadonlyArrayDyn<'_, bool>,
+    return_indices: bool,
+) -> PyResult<(Array<i32>, Option<Array<i32>>)> {
+    let (view, m) = (input.as_array(), metric.as_array());
+    let out = py
+        .detach(|| segment::distance_transform_cdt(view, m, return_indices))
+        .map_err(py_err)?;
+    Ok((
+        out.distances.into_pyarray(py).unbind(),
+        out.indices.map(|i| i.into_pyarray(py).unbind()),
+    ))
+}
+
+#[pyfunction]
+pub(crate) fn seg_generate_binary_structure(py: Python<'_>, rank: usize, connectivity: i64) -> PyResult<Array<bool>> {
+    let s = segment::generate_binary_structure(rank, connectivity).map_err(py_err)?;
+    Ok(s.into_pyarray(py).unbind())
+}
+
+#[pyfunction]
+pub(crate) fn seg_iterate_structure(
+    py: Python<'_>,
+    structure: PyReadonlyArrayDyn<'_, bool>,
+    iterations: i64,
+) -> PyResult<Array<bool>> {
+    let view = structure.as_array();
+    let (s, _) = py
+        .detach(|| segment::iterate_structure(view, iterations, None))
+        .map_err(py_err)?;
+    Ok(s.into_pyarray(py).unbind())
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(seg_label, m)?)?;
+    m.add_function(wrap_pyfunction!(seg_label_statistics, m)?)?;
+    m.add_function(wrap_pyfunction!(seg_max_label, m)?)?;
+    m.add_function(wrap_pyfunction!(seg_centred_sum_of_squares, m)?)?;
+    m.add_function(wrap_pyfunction!(seg_find_objects, m)?)?;
+    m.add_function(wrap_pyfunction!(seg_distance_transform_edt, m)?)?;
+    m.add_function(wrap_pyfunction!(seg_distance_transform_cdt, m)?)?;
+    m.add_function(wrap_pyfunction!(seg_generate_binary_structure, m)?)?;
+    m.add_function(wrap_pyfunction!(seg_iterate_structure, m)?)?;
+    Ok(())
+}
