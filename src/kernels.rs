@@ -13,7 +13,7 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
     };
     use crate::gpu::{reduce, vector_ops};
     use crate::recon::{backproject, iterative::tv, joseph, ramp, voxel_driven};
-    vec![
+    let mut all = vec![
         &bilateral::KERNEL,
         &correlate::KERNEL,
         &correlate1d::KERNEL,
@@ -46,7 +46,9 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &ramp::UNPACK,
         &voxel_driven::FORWARD,
         &voxel_driven::BACKWARD,
-    ]
+    ];
+    all.extend(crate::segment::LABEL_KERNELS);
+    all
 }
 
 #[cfg(test)]
@@ -66,7 +68,11 @@ mod tests {
         for k in &kernels {
             let size = k.reflect().unwrap().workgroup;
             assert!(size.iter().product::<u32>() <= 256, "{}: {size:?}", k.name);
-            if size[1] == 1 && size[2] == 1 && !k.name.starts_with("gpu/histogram") && k.name != "gpu/moments" {
+            if size[1] == 1 && size[2] == 1 && !k.name.starts_with("gpu/histogram")
+                && k.name != "gpu/moments"
+                // Block kernels: LABEL_THREADS invocations share a block of voxels.
+                && !matches!(k.name, "segment/label_flatten" | "segment/label_scan" | "segment/label_number")
+            {
                 assert_eq!(size[0], WORKGROUP, "{}", k.name);
             }
         }

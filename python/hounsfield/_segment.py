@@ -86,10 +86,12 @@ def iterate_structure(structure, iterations, origin=None):
 # ---------------------------------------------------------------- labelling
 
 
-def label(input, structure=None, output=None):
+def label(input, structure=None, output=None, *, backend="auto"):
     """``scipy.ndimage.label``: the components of the non-zero samples joined through
     ``structure`` (default: faces), numbered in raster order of their first sample. Returns
-    ``(labels, count)``, or ``count`` when ``output`` is an array (filled in place)."""
+    ``(labels, count)``, or ``count`` when ``output`` is an array (filled in place).
+    ``backend``: the GPU labels 2D and 3D arrays (``auto`` uses it when one works, and the CPU
+    for other ranks); both give scipy's labels."""
     input = np.asarray(input)
     mask = _truth(input)
     if structure is None:
@@ -113,7 +115,9 @@ def label(input, structure=None, output=None):
             output = np.empty(input.shape, dtype)
         output[...] = count
         return count if provided else (output, count)
-    labels, count = _hounsfield.seg_label(mask, np.ascontiguousarray(structure))
+    if backend == "auto" and input.ndim not in (2, 3):
+        backend = "cpu"
+    labels, count = _hounsfield.seg_label(mask, np.ascontiguousarray(structure), backend)
     if dtype == np.int32 and not provided:
         # Fewer than 2^31 labels here: the uint32 result already is the int32 array.
         return labels.view(np.int32), count

@@ -9,15 +9,17 @@ use crate::py_err;
 
 type Array<T> = Py<PyArrayDyn<T>>;
 
-/// (labels as uint32, count).
+/// (labels as uint32, count) on `backend` (`auto` | `cpu` | `gpu`).
 #[pyfunction]
 pub(crate) fn seg_label(
     py: Python<'_>,
     input: PyReadonlyArrayDyn<'_, bool>,
     structure: Option<PyReadonlyArrayDyn<'_, bool>>,
+    backend: &str,
 ) -> PyResult<(Array<u32>, usize)> {
+    let backend = crate::select_backend(backend)?;
     let (view, s) = (input.as_array(), structure.as_ref().map(|s| s.as_array()));
-    let out = py.detach(|| segment::label(view, s)).map_err(py_err)?;
+    let out = py.detach(|| segment::label_with(&backend, view, s)).map_err(py_err)?;
     Ok((out.labels.into_pyarray(py).unbind(), out.count))
 }
 

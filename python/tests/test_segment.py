@@ -288,3 +288,18 @@ def test_ct_segmentation_pipeline_on_a_written_series_equals_scipy(tmp_path):
     # Each lung: an ellipse of 8 x 11 voxels over 18 slices of 0.8 x 0.8 x 2.5 mm.
     expected_ml = np.pi * 8 * 11 * 18 * 0.8 * 0.8 * 2.5 / 1000
     np.testing.assert_allclose(got[3], expected_ml, rtol=0.05)
+
+
+def test_label_on_every_backend_equals_scipy(backend):
+    """The GPU labels 2D and 3D arrays with scipy's numbering (lavapipe in CI)."""
+    for name in ("blobs", "spiral", "nested_shells", "touching_spheres", "one_voxel_axis"):
+        mask = FIXTURES[name]
+        for connectivity in range(1, mask.ndim + 1):
+            structure = ndi.generate_binary_structure(mask.ndim, connectivity)
+            want, n = ndi.label(mask, structure)
+            got, m = h.label(mask, structure, backend=backend)
+            assert m == n, name
+            np.testing.assert_array_equal(got, want)
+    if backend == "gpu":
+        with pytest.raises(ValueError, match="2D and 3D"):
+            h.label(FIXTURES["thin_4d"], backend="gpu")

@@ -72,6 +72,7 @@ pub use tiling::{
     for_each_window,
 };
 
+pub(crate) use tiling::window as storage_window;
 pub use volume::GpuVolume;
 
 /// The `wgpu` version the runtime is built on, for code that records its own kernels.

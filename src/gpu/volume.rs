@@ -124,6 +124,16 @@ impl GpuVolume {
 
     /// Copies the volume back to the host.
     pub fn download(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        self.download_as(ctx)
+    }
+
+    /// Copies the volume's 32-bit words back as `u32` (kernels that store integers in a
+    /// volume's buffer: labels).
+    pub fn download_u32(&self, ctx: &GpuContext) -> Result<Array3<u32>> {
+        self.download_as(ctx)
+    }
+
+    fn download_as<T: bytemuck::Pod + Default>(&self, ctx: &GpuContext) -> Result<Array3<T>> {
         self.check_context(ctx)?;
         let total = self.byte_len();
         let chunk = total.min(TRANSFER_CHUNK);
@@ -135,7 +145,7 @@ impl GpuVolume {
                 mapped_at_creation: false,
             }))
         })?;
-        let mut out: Vec<f32> = vec![0.0; self.len()];
+        let mut out: Vec<T> = vec![T::default(); self.len()];
         let out_bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
         let mut offset = 0u64;
         while offset < total {

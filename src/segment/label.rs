@@ -123,6 +123,9 @@ pub fn label(input: ArrayViewD<'_, bool>, structure: Option<ArrayViewD<'_, bool>
     })
 }
 
+/// Background in a parent array.
+pub(crate) const BACKGROUND: u32 = u32::MAX;
+
 fn find(parent: &[AtomicU32], mut x: u32) -> u32 {
     loop {
         let p = parent[x as usize].load(Relaxed);
@@ -395,6 +398,88 @@ pub(crate) fn label_flat(mask: &[bool], shape: &[usize], neighbours: &[Neighbour
         }
     });
     (out, next as usize - 1)
+}
+
+/// Finishes a voxel forest the GPU built slab by slab (`parent`: global indices, roots their
+/// own, [`BACKGROUND`] for background; slabs of `slab_nz` slices of a `(z, y, x)` volume):
+/// joins the voxels of each slab's first slice with their backward neighbours in the slab
+/// before, then numbers the roots in raster order. Returns the labels and the count.
+pub(crate) fn finish_voxel_forest(
+    parent: Vec<u32>,
+    shape: [usize; 3],
+    neighbours: &[Neighbour],
+    slab_nz: usize,
+) -> (Vec<u32>, usize) {
+    let [nz, ny, nx] = shape;
+    let plane = ny * nx;
+    let parent: Vec<AtomicU32> = parent.into_par_iter().map(AtomicU32::new).collect();
+    let across: Vec<&Neighbour> = neighbours.iter().filter(|nb| nb.step[0] < 0).collect();
+    let borders: Vec<usize> = (slab_nz..nz).step_by(slab_nz.max(1)).collect();
+    borders.par_iter().for_each(|&z| {
+        for y in 0..ny {
+            for x in 0..nx {
+                let i = z * plane + y * nx + x;
+                if parent[i].load(Relaxed) == BACKGROUND {
+                    continue;
+                }
+                for nb in &across {
+                    let (yy, xx) = (y as isize + nb.step[1], x as isize + nb.step[2]);
+                    if yy >= 0 && xx >= 0 && (yy as usize) < ny && (xx as usize) < nx {
+                        let j = (i as isize + nb.flat) as usize;
+                        if parent[j].load(Relaxed) != BACKGROUND {
+                            union(&parent, i as u32, j as u32);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    let n = parent.len();
+    let block = n.div_ceil(rayon::current_num_threads() * 8).max(1);
+    let roots: Vec<u32> = parent
+        .par_chunks(block)
+        .enumerate()
+        .map(|(b, chunk)| {
+            let mut roots = 0;
+            for (k, p) in chunk.iter().enumerate() {
+                let i = (b * block + k) as u32;
+                if p.load(Relaxed) != BACKGROUND {
+                    let root = find(&parent, i);
+                    p.store(root, Relaxed);
+                    roots += u32::from(root == i);
+                }
+            }
+            roots
+        })
+        .collect();
+    let mut next = 1u32;
+    let firsts: Vec<u32> = roots
+        .iter()
+        .map(|&r| {
+            let first = next;
+            next += r;
+            first
+        })
+        .collect();
+    let out: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(0)).collect();
+    out.par_chunks(block).enumerate().for_each(|(b, chunk)| {
+        let mut label = firsts[b];
+        for (k, o) in chunk.iter().enumerate() {
+            if parent[b * block + k].load(Relaxed) == (b * block + k) as u32 {
+                o.store(label, Relaxed);
+                label += 1;
+            }
+        }
+    });
+    out.par_chunks(block).enumerate().for_each(|(b, chunk)| {
+        for (k, o) in chunk.iter().enumerate() {
+            let root = parent[b * block + k].load(Relaxed);
+            if root != BACKGROUND && root != (b * block + k) as u32 {
+                o.store(out[root as usize].load(Relaxed), Relaxed);
+            }
+        }
+    });
+    (out.into_iter().map(AtomicU32::into_inner).collect(), next as usize - 1)
 }
 
 #[cfg(test)]

@@ -10,12 +10,16 @@
 mod cdt;
 mod edt;
 mod label;
+mod label_gpu;
 mod measure;
 mod structure;
 
 pub use cdt::{ChamferTransform, distance_transform_cdt};
 pub use edt::{DistanceTransform, distance_transform_edt};
 pub use label::{Labels, label};
+#[cfg(test)]
+pub(crate) use label_gpu::KERNELS as LABEL_KERNELS;
+pub use label_gpu::{GpuLabels, label_gpu, label_on_gpu};
 pub use measure::{
     BoundingBox, LabelStatistics, centred_sum_of_squares, find_objects, label_statistics, max_label, select_labels,
 };
@@ -23,7 +27,21 @@ pub use structure::{generate_binary_structure, iterate_structure};
 
 use ndarray::{ArrayD, ArrayViewD};
 
+use crate::backend::Backend;
 use crate::error::Result;
+
+/// [`label`] on `backend`: the GPU takes 2D and 3D masks (other ranks are an error there: use
+/// the CPU), the CPU any number of axes. Both give scipy's labels.
+pub fn label_with(
+    backend: &Backend,
+    input: ArrayViewD<'_, bool>,
+    structure: Option<ArrayViewD<'_, bool>>,
+) -> Result<Labels> {
+    match backend {
+        Backend::Cpu => label(input, structure),
+        Backend::Gpu(ctx) => label_on_gpu(ctx, input, structure),
+    }
+}
 
 /// The largest component of `input` (joined through `structure`, default faces) as a mask;
 /// ties go to the component found first in raster order. An input without true samples gives

@@ -1,0 +1,315 @@
+//! Connected-component labelling on the GPU (`shaders/segment/label_*.wgsl`), the twin of
+//! [`super::label`] for 2D and 3D masks with a 3×…×3 structure: the same union-find rule
+//! (larger root under the smaller, so roots are first voxels and the numbering is scipy's), one
+//! invocation per voxel.
+//!
+//! 1. `init`: foreground voxels (non-zero or NaN) are their own roots;
+//! 2. `merge`: each voxel joins its backward neighbours' trees (lock-free compare-and-swap);
+//! 3. `flatten`: each voxel points at its root; blocks of [`LABEL_BLOCK`] voxels count roots;
+//! 4. `scan`: one workgroup turns the counts into each block's first label;
+//! 5. `number`: roots get 1, 2, … in raster order; 6. `write_labels`: the rest copy their root's.
+//!
+//! Everything is one submission with one 4-byte read-back (the count). Volumes above one
+//! storage binding run steps 1–3 per z-slab on the GPU; the host then joins the slabs across
+//! their borders and numbers the components (a pass over the labels on the CPU).
+
+use ndarray::{Array3, ArrayViewD, IxDyn};
+
+use super::Labels;
+use super::label::{BACKGROUND, Neighbour, backward_neighbours, finish_voxel_forest};
+use crate::error::{Error, Result};
+use crate::gpu::{Binding, BufferWindow, GpuContext, GpuVolume, KernelSpec, Recorder, uniform, wgsl};
+
+crate::wgsl_constants!(pub(crate) LABEL_CONSTANTS: u32 {
+    LABEL_BACKGROUND = BACKGROUND,
+    LABEL_BLOCK = 1024,
+    LABEL_THREADS = 256,
+});
+
+/// Twin of `Params` in `label_params.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct LabelParams {
+    nx: u32,
+    ny: u32,
+    nz: u32,
+    n: u32,
+    blocks: u32,
+    neighbours: u32,
+    mask_offset: u32,
+    _pad: u32,
+    steps: [[i32; 4]; 13],
+}
+
+const PARAMS: &str = include_str!("../../shaders/segment/label_params.wgsl");
+const FIND: &str = include_str!("../../shaders/segment/label_find.wgsl");
+
+macro_rules! label_kernel {
+    ($static:ident, $name:literal, $file:literal, $entry:literal, [$($b:expr),*]) => {
+        pub(crate) static $static: KernelSpec = KernelSpec {
+            name: $name,
+            sources: &[wgsl::TILE, PARAMS, FIND, include_str!($file)],
+            entry: $entry,
+            bindings: &[uniform::<LabelParams>(), $($b),*],
+            constants: &[LABEL_CONSTANTS],
+        };
+    };
+}
+
+label_kernel!(
+    INIT,
+    "segment/label_init",
+    "../../shaders/segment/label_init.wgsl",
+    "init",
+    [Binding::ReadWrite, Binding::Read]
+);
+label_kernel!(
+    MERGE,
+    "segment/label_merge",
+    "../../shaders/segment/label_merge.wgsl",
+    "merge",
+    [Binding::ReadWrite]
+);
+label_kernel!(
+    FLATTEN,
+    "segment/label_flatten",
+    "../../shaders/segment/label_flatten.wgsl",
+    "flatten",
+    [Binding::ReadWrite, Binding::ReadWrite]
+);
+label_kernel!(
+    NUMBER,
+    "segment/label_number",
+    "../../shaders/segment/label_number.wgsl",
+    "number",
+    [Binding::ReadWrite, Binding::Read, Binding::ReadWrite]
+);
+label_kernel!(
+    WRITE,
+    "segment/label_write",
+    "../../shaders/segment/label_write.wgsl",
+    "write_labels",
+    [Binding::ReadWrite, Binding::ReadWrite]
+);
+
+pub(crate) static SCAN: KernelSpec = KernelSpec {
+    name: "segment/label_scan",
+    sources: &[PARAMS, include_str!("../../shaders/segment/label_scan.wgsl")],
+    entry: "scan",
+    bindings: &[uniform::<LabelParams>(), Binding::ReadWrite],
+    constants: &[LABEL_CONSTANTS],
+};
+
+/// The kernels of this file, for `src/kernels.rs`.
+#[cfg(test)]
+pub(crate) const KERNELS: [&KernelSpec; 6] = [&INIT, &MERGE, &FLATTEN, &SCAN, &NUMBER, &WRITE];
+
+/// A labelling resident on the GPU.
+#[derive(Debug)]
+pub struct GpuLabels {
+    /// Labels as `u32` bits in a volume's buffer (read them with [`GpuVolume::download_u32`]).
+    pub labels: GpuVolume,
+    /// The number of components.
+    pub count: usize,
+}
+
+fn params(shape: [usize; 3], neighbours: &[Neighbour], mask_offset: u32) -> LabelParams {
+    let [nz, ny, nx] = shape;
+    let n = nz * ny * nx;
+    let mut steps = [[0i32; 4]; 13];
+    for (s, nb) in steps.iter_mut().zip(neighbours) {
+        *s = [nb.step[2] as i32, nb.step[1] as i32, nb.step[0] as i32, nb.flat as i32];
+    }
+    LabelParams {
+        nx: nx as u32,
+        ny: ny as u32,
+        nz: nz as u32,
+        n: n as u32,
+        blocks: n.div_ceil(LABEL_BLOCK as usize) as u32,
+        neighbours: neighbours.len() as u32,
+        mask_offset,
+        _pad: 0,
+        steps,
+    }
+}
+
+/// A 3×3×3 structure's backward neighbours for a `(z, y, x)` volume (a 2D structure is the
+/// middle slice of one).
+fn volume_neighbours(
+    shape: [usize; 3],
+    structure: Option<ArrayViewD<'_, bool>>,
+    ndim: usize,
+) -> Result<Vec<Neighbour>> {
+    let structure = match structure {
+        Some(s) if ndim == 2 => {
+            if s.ndim() != 2 {
+                // Let the shared check word the rank error.
+                return backward_neighbours(&shape[1..], Some(s));
+            }
+            let mut cube = ndarray::ArrayD::from_elem(IxDyn(&[3, 3, 3]), false);
+            cube.index_axis_mut(ndarray::Axis(0), 1).assign(&s);
+            Some(cube)
+        }
+        Some(s) => Some(s.to_owned()),
+        None => Some(super::generate_binary_structure(ndim, 1).map(|s| {
+            if ndim == 2 {
+                let mut cube = ndarray::ArrayD::from_elem(IxDyn(&[3, 3, 3]), false);
+                cube.index_axis_mut(ndarray::Axis(0), 1).assign(&s);
+                cube
+            } else {
+                s
+            }
+        })?),
+    };
+    backward_neighbours(&shape, structure.as_ref().map(|s| s.view()))
+}
+
+/// Labels a mask resident on the GPU (non-zero or NaN = foreground; `ndim` 2 treats each slice
+/// of a one-slice volume as the image, with a 2D `structure`), within one storage binding.
+pub fn label_gpu(
+    ctx: &GpuContext,
+    mask: &GpuVolume,
+    structure: Option<ArrayViewD<'_, bool>>,
+    ndim: usize,
+) -> Result<GpuLabels> {
+    mask.check_context(ctx)?;
+    let shape = mask.shape();
+    check_gpu_ndim(ndim, shape)?;
+    let neighbours = volume_neighbours(shape, structure, ndim)?;
+    if mask.byte_len() > ctx.max_storage_binding() {
+        return Err(Error::TooLarge(format!(
+            "a resident labelling needs the volume in one storage binding ({} bytes; this adapter binds {}): use label() on the host array, which runs by slabs",
+            mask.byte_len(),
+            ctx.max_storage_binding()
+        )));
+    }
+    let p = params(shape, &neighbours, 0);
+    let mut rec = Recorder::new(ctx);
+    let parent = rec.volume(shape)?;
+    let labels = rec.volume(shape)?;
+    let counts = rec.scratch((u64::from(p.blocks) + 1) * 4);
+    let uniform = rec.uniform(&p);
+    let u = BufferWindow::whole(&uniform);
+    let par = BufferWindow::whole(parent.buffer());
+    let n = mask.len() as u64;
+    rec.dispatch_linear(&INIT, &[u, par, BufferWindow::whole(mask.buffer())], n)?;
+    rec.dispatch_linear(&MERGE, &[u, par], n)?;
+    rec.dispatch_folded(&FLATTEN, &[u, par, BufferWindow::whole(&counts)], u64::from(p.blocks))?;
+    rec.dispatch_groups(&SCAN, &[u, BufferWindow::whole(&counts)], [1, 1, 1])?;
+    let out = BufferWindow::whole(labels.buffer());
+    rec.dispatch_folded(
+        &NUMBER,
+        &[u, par, BufferWindow::whole(&counts), out],
+        u64::from(p.blocks),
+    )?;
+    rec.dispatch_linear(&WRITE, &[u, par, out], n)?;
+    let staging = rec.scratch(4);
+    rec.copy(&counts, u64::from(p.blocks) * 4, &staging, 0, 4);
+    let total = rec.read_back(&staging, 4);
+    rec.recycle(parent);
+    rec.submit()?;
+    let count = bytemuck::pod_read_unaligned::<u32>(&total.read(ctx)?) as usize;
+    Ok(GpuLabels { labels, count })
+}
+
+fn check_gpu_ndim(ndim: usize, shape: [usize; 3]) -> Result<()> {
+    if ndim == 3 || (ndim == 2 && shape[0] == 1) {
+        Ok(())
+    } else {
+        Err(Error::InvalidShape(format!(
+            "GPU labelling takes 2D images (one-slice volumes) and 3D volumes; got {ndim} dimensions of shape {shape:?}"
+        )))
+    }
+}
+
+/// Labels a host mask on the GPU: 2D `(y, x)` or 3D `(z, y, x)`. Volumes within one storage
+/// binding are labelled entirely on the GPU; larger ones slab by slab, joined on the host.
+pub fn label_on_gpu(
+    ctx: &GpuContext,
+    input: ArrayViewD<'_, bool>,
+    structure: Option<ArrayViewD<'_, bool>>,
+) -> Result<Labels> {
+    let ndim = input.ndim();
+    let dims = input.shape().to_vec();
+    let shape = match *dims.as_slice() {
+        [ny, nx] => [1, ny, nx],
+        [nz, ny, nx] => [nz, ny, nx],
+        _ => {
+            return Err(Error::InvalidShape(format!(
+                "GPU labelling takes 2D and 3D masks; got shape {dims:?} (use the CPU backend)"
+            )));
+        }
+    };
+    if input.is_empty() {
+        return super::label(input, structure);
+    }
+    let mask3 = Array3::from_shape_fn(shape, |(z, y, x)| {
+        let v = if ndim == 2 {
+            input[[y, x].as_slice()]
+        } else {
+            input[[z, y, x].as_slice()]
+        };
+        f32::from(u8::from(v))
+    });
+    let plane = shape[1] * shape[2];
+    let binding = ctx.max_storage_binding();
+    if (mask3.len() as u64) * 4 <= binding {
+        let mask = GpuVolume::upload(ctx, mask3.view())?;
+        let out = label_gpu(ctx, &mask, structure, ndim)?;
+        let labels = out.labels.download_u32(ctx)?;
+        return Ok(Labels {
+            labels: labels
+                .into_shape_with_order(IxDyn(&dims))
+                .map_err(|e| Error::Gpu(e.to_string()))?,
+            count: out.count,
+        });
+    }
+    // Slabs: whole slices, each within a binding (less the window alignment).
+    let align = ctx.storage_offset_alignment();
+    let slab_nz = ((binding.saturating_sub(align) / 4) as usize / plane).min(shape[0]);
+    if slab_nz == 0 {
+        return Err(Error::TooLarge(format!(
+            "one slice of {plane} voxels does not fit this adapter's storage binding of {binding} bytes"
+        )));
+    }
+    let neighbours = volume_neighbours(shape, structure, ndim)?;
+    let mask = GpuVolume::upload(ctx, mask3.view())?;
+    let n = mask3.len();
+    let mut parent = vec![0u32; n];
+    let slab_parent = GpuVolume::zeros(ctx, [slab_nz, shape[1], shape[2]])?;
+    let mut z0 = 0;
+    while z0 < shape[0] {
+        let nz = slab_nz.min(shape[0] - z0);
+        let (window, offset) =
+            crate::gpu::storage_window(mask.buffer(), (z0 * plane) as u64, (nz * plane) as u64, align);
+        let p = params([nz, shape[1], shape[2]], &neighbours, offset);
+        let mut rec = Recorder::new(ctx);
+        let uniform = rec.uniform(&p);
+        let counts = rec.scratch((u64::from(p.blocks) + 1) * 4);
+        let u = BufferWindow::whole(&uniform);
+        let par = BufferWindow {
+            buffer: slab_parent.buffer(),
+            offset: 0,
+            size: (nz * plane * 4) as u64,
+        };
+        rec.dispatch_linear(&INIT, &[u, par, window], u64::from(p.n))?;
+        rec.dispatch_linear(&MERGE, &[u, par], u64::from(p.n))?;
+        rec.dispatch_folded(&FLATTEN, &[u, par, BufferWindow::whole(&counts)], u64::from(p.blocks))?;
+        let read = rec.read_back(slab_parent.buffer(), (nz * plane * 4) as u64);
+        rec.submit()?;
+        let bytes = read.read(ctx)?;
+        let base = (z0 * plane) as u32;
+        for (dst, local) in parent[z0 * plane..(z0 + nz) * plane]
+            .iter_mut()
+            .zip(bytemuck::cast_slice::<u8, u32>(&bytes))
+        {
+            *dst = if *local == BACKGROUND { BACKGROUND } else { local + base };
+        }
+        z0 += nz;
+    }
+    let (labels, count) = finish_voxel_forest(parent, shape, &neighbours, slab_nz);
+    Ok(Labels {
+        labels: ndarray::ArrayD::from_shape_vec(IxDyn(&dims), labels).map_err(|e| Error::Gpu(e.to_string()))?,
+        count,
+    })
+}
