@@ -48,6 +48,7 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &voxel_driven::BACKWARD,
     ];
     all.extend(crate::segment::LABEL_KERNELS);
+    all.extend(crate::segment::EDT_KERNELS);
     all
 }
 

@@ -107,3 +107,43 @@ fn resident_labelling_counts_components_of_a_gpu_volume() {
         assert!(label_on_gpu(&ctx, four_d.view(), None).is_err());
     }
 }
+
+#[test]
+fn gpu_distances_equal_cpu_distances_in_one_binding_and_across_slabs() {
+    use hounsfield::segment::{distance_transform_edt, distance_transform_edt_on_gpu};
+    let cases: Vec<(Vec<usize>, f32, Option<Vec<f64>>)> = vec![
+        (vec![37, 41], 0.55, None),
+        (vec![37, 41], 0.6, Some(vec![0.7, 1.9])),
+        (vec![1, 70], 0.6, None),
+        (vec![9, 33, 40], 0.6, Some(vec![2.5, 0.8, 0.7])),
+        (vec![40, 30, 30], 0.35, None),
+        (vec![40, 30, 30], 0.58, Some(vec![3.0, 1.0, 0.5])),
+        (vec![50, 7, 5], 0.5, None),
+    ];
+    let mut deepest = 0.0f64;
+    for (ctx, bindings) in all_gpus() {
+        for (k, (shape, level, sampling)) in cases.iter().enumerate() {
+            let mask = blobs(shape, 300 + k as u64, *level);
+            let want = distance_transform_edt(mask.view(), sampling.as_deref(), false)
+                .unwrap()
+                .distances;
+            let got = distance_transform_edt_on_gpu(&ctx, mask.view(), sampling.as_deref()).unwrap();
+            deepest = want.iter().fold(deepest, |a, &d| a.max(d));
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (f64::from(*g) - w).abs() <= 1e-5 * w.max(1.0),
+                    "{shape:?} {sampling:?} {bindings}: {g} vs {w}"
+                );
+            }
+        }
+        // No background at all: scipy's values through the CPU.
+        let full = ArrayD::from_elem(IxDyn(&[3, 4]), true);
+        let got = distance_transform_edt_on_gpu(&ctx, full.view(), None).unwrap();
+        assert_eq!(got[[0, 0]], 1.0);
+        assert!(distance_transform_edt_on_gpu(&ctx, full.view(), Some(&[1.0])).is_err());
+    }
+    assert!(
+        gpus().is_empty() || deepest > 4.0,
+        "the cases reach {deepest} voxels deep"
+    );
+}

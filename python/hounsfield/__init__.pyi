@@ -186,6 +186,8 @@ def distance_transform_edt(
     return_indices: bool = ...,
     distances: Optional[Array] = ...,
     indices: Optional[Array] = ...,
+    *,
+    backend: Backend = ...,
 ) -> Any: ...
 def distance_transform_cdt(
     input: npt.ArrayLike,

@@ -449,10 +449,14 @@ def _results(dt, ft, return_distances, return_indices, dt_inplace, ft_inplace):
     return result[0] if result else None
 
 
-def distance_transform_edt(input, sampling=None, return_distances=True, return_indices=False, distances=None, indices=None):
+def distance_transform_edt(input, sampling=None, return_distances=True, return_indices=False, distances=None, indices=None, *, backend="auto"):
     """``scipy.ndimage.distance_transform_edt``: the exact Euclidean distance of every non-zero
     sample to the nearest zero sample (``sampling``: spacing per axis), and with
-    ``return_indices`` that sample's coordinates — equal to scipy's, ties included."""
+    ``return_indices`` that sample's coordinates — equal to scipy's, ties included.
+
+    ``backend``: ``"auto"`` and ``"cpu"`` give scipy's float64 values (the dtype rule: scipy's
+    bytes by default); ``"gpu"`` computes 2D/3D distances in float32 on the GPU (within float32
+    rounding of scipy's, returned as float64; no ``indices``)."""
     ft_inplace = isinstance(indices, np.ndarray)
     dt_inplace = isinstance(distances, np.ndarray)
     _distance_transform_arg_check(dt_inplace, ft_inplace, return_distances, return_indices)
@@ -469,7 +473,14 @@ def distance_transform_edt(input, sampling=None, return_distances=True, return_i
             raise RuntimeError("distances array has wrong shape")
         if distances.dtype.type != np.float64:
             raise RuntimeError("distances array must be float64")
-    dt, ft = _hounsfield.seg_distance_transform_edt(mask, sampling, bool(return_indices))
+    if backend not in ("auto", "cpu", "gpu"):
+        raise ValueError(f"backend must be 'auto', 'cpu' or 'gpu', not {backend!r}")
+    if backend == "gpu":
+        if return_indices:
+            raise ValueError("the GPU distance transform returns distances only: use backend='cpu' for indices")
+        dt, ft = _hounsfield.seg_distance_transform_edt_gpu(mask, sampling).astype(np.float64), None
+    else:
+        dt, ft = _hounsfield.seg_distance_transform_edt(mask, sampling, bool(return_indices))
     if dt_inplace:
         distances[...] = dt
     if ft_inplace:

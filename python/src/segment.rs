@@ -106,6 +106,24 @@ pub(crate) fn seg_distance_transform_edt(
     ))
 }
 
+/// Distances on the GPU (float32 values).
+#[pyfunction]
+pub(crate) fn seg_distance_transform_edt_gpu(
+    py: Python<'_>,
+    input: PyReadonlyArrayDyn<'_, bool>,
+    sampling: Option<Vec<f64>>,
+) -> PyResult<Array<f32>> {
+    let backend = crate::select_backend("gpu")?;
+    let hounsfield::Backend::Gpu(ctx) = backend else {
+        unreachable!("select_backend(\"gpu\") returns a GPU backend")
+    };
+    let view = input.as_array();
+    let out = py
+        .detach(|| segment::distance_transform_edt_on_gpu(&ctx, view, sampling.as_deref()))
+        .map_err(py_err)?;
+    Ok(out.into_pyarray(py).unbind())
+}
+
 /// (distances, indices or None).
 #[pyfunction]
 pub(crate) fn seg_distance_transform_cdt(
@@ -151,6 +169,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(seg_find_objects, m)?)?;
     m.add_function(wrap_pyfunction!(seg_distance_transform_edt, m)?)?;
     m.add_function(wrap_pyfunction!(seg_distance_transform_cdt, m)?)?;
+    m.add_function(wrap_pyfunction!(seg_distance_transform_edt_gpu, m)?)?;
     m.add_function(wrap_pyfunction!(seg_generate_binary_structure, m)?)?;
     m.add_function(wrap_pyfunction!(seg_iterate_structure, m)?)?;
     Ok(())

@@ -303,3 +303,17 @@ def test_label_on_every_backend_equals_scipy(backend):
     if backend == "gpu":
         with pytest.raises(ValueError, match="2D and 3D"):
             h.label(FIXTURES["thin_4d"], backend="gpu")
+
+
+def test_distance_transform_on_every_backend(backend):
+    """backend='gpu' gives float32 distances (lavapipe in CI) within float32 rounding."""
+    for name in ("blobs", "spiral", "nested_shells", "touching_spheres", "one_voxel_axis"):
+        mask = FIXTURES[name]
+        sampling = [2.5, 0.7, 0.8][-mask.ndim:]
+        want = ndi.distance_transform_edt(mask, sampling)
+        got = h.distance_transform_edt(mask, sampling, backend=backend)
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=name)
+    if backend == "gpu":
+        with pytest.raises(ValueError, match="distances only"):
+            h.distance_transform_edt(FIXTURES["blobs"], return_indices=True, backend="gpu")

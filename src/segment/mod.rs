@@ -9,6 +9,7 @@
 
 mod cdt;
 mod edt;
+mod edt_gpu;
 mod label;
 mod label_gpu;
 mod measure;
@@ -16,6 +17,9 @@ mod structure;
 
 pub use cdt::{ChamferTransform, distance_transform_cdt};
 pub use edt::{DistanceTransform, distance_transform_edt};
+#[cfg(test)]
+pub(crate) use edt_gpu::KERNELS as EDT_KERNELS;
+pub use edt_gpu::{distance_transform_edt_gpu, distance_transform_edt_on_gpu};
 pub use label::{Labels, label};
 #[cfg(test)]
 pub(crate) use label_gpu::KERNELS as LABEL_KERNELS;
