@@ -40,6 +40,23 @@ def noise(shp):
     return (rng.random(shp, dtype=np.float32) * 2000 - 1000).astype(np.float32)
 
 
+def ct_mask(shp):
+    """Twin of `ct_mask` in benches/harness/registry.rs: an elliptic body with two lung
+    cavities and small spherical nodules inside the lungs every 24 slices."""
+    nz, ny, nx = shp
+    z, y, x = np.ogrid[:nz, :ny, :nx]
+    x = x + 0.5
+    y = y + 0.5
+    cx, cy = nx / 2.0, ny / 2.0
+    pitch, radius = max(0.06 * nx, 3.0), max(0.012 * nx, 1.0)
+    body = ((x - cx) / (0.43 * nx)) ** 2 + ((y - cy) / (0.32 * ny)) ** 2 < 1.0
+    lung = ((np.abs(x - cx) - 0.18 * nx) / (0.1 * nx)) ** 2 + ((y - cy) / (0.2 * ny)) ** 2 < 1.0
+    gx, gy = np.round(x / pitch) * pitch, np.round(y / pitch) * pitch
+    gz = np.round(z / 24.0) * 24.0 + 4.0
+    nodule = (x - gx) ** 2 + (y - gy) ** 2 + ((z - gz) * 2.0) ** 2 < radius * radius
+    return ((body & ~lung) | (lung & nodule)).astype(np.float32)
+
+
 def optional(name):
     try:
         return __import__(name)
@@ -195,6 +212,19 @@ def filter_cases(args):
     add("histogram_256", FULL, {"numpy.histogram": lambda v: np.histogram(v, 256, (-1000.0, 1000.0))})
     if skimage:
         add("threshold_otsu_256", FULL, {"skimage.filters.threshold_otsu": lambda v: skimage.filters.threshold_otsu(v, nbins=256)})
+    label = {"scipy.ndimage.label": lambda v: ndi.label(v)}
+    edt = {"scipy.ndimage.distance_transform_edt": ndi.distance_transform_edt}
+    if skimage:
+        import skimage.measure
+
+        label["skimage.measure.label (connectivity 1)"] = lambda v: skimage.measure.label(v > 0, connectivity=1)
+    if sitk:
+        label["SimpleITK.ConnectedComponent"] = lambda v: sitk.ConnectedComponent(sitk.GetImageFromArray((v > 0).astype(np.uint8)))
+        edt["SimpleITK.SignedMaurerDistanceMap"] = lambda v: sitk.SignedMaurerDistanceMap(
+            sitk.GetImageFromArray((v == 0).astype(np.uint8)), insideIsPositive=False, squaredDistance=False, useImageSpacing=True
+        )
+    add("label_ct_mask", FULL, label, binary="ct_mask")
+    add("edt_ct_mask", FULL, edt, binary="ct_mask")
     return cases
 
 
@@ -361,8 +391,11 @@ def main():
         shp = shape(full, args)
         key = (shp, binary)
         if key not in volumes:
-            v = noise(shp)
-            volumes[key] = (v > 0).astype(np.float32) if binary else v
+            if binary == "ct_mask":
+                volumes[key] = ct_mask(shp)
+            else:
+                v = noise(shp)
+                volumes[key] = (v > 0).astype(np.float32) if binary else v
         for tool, fn in tools.items():
             seconds = time_tool(fn, volumes[key], runs)
             results.setdefault(name, {})[tool] = seconds

@@ -25,6 +25,8 @@ pub enum Family {
     Reconstruction,
     /// Iterative reconstruction methods (with any projector of [`crate::recon::ProjectorKind`]).
     Iterative,
+    /// Segmentation: connected components, distance transforms ([`crate::segment`]).
+    Segmentation,
 }
 
 /// Builds a filter from a step's numbers and the volume's grid.
@@ -534,6 +536,23 @@ pub static OPERATIONS: &[Operation] = &[
         steps: &[],
         benches: &[],
         python: Python::Functions(&["threshold_otsu"]),
+    },
+    // ---------------------------------------------------------------- segmentation
+    Operation {
+        name: "label",
+        family: Family::Segmentation,
+        summary: "connected components with scipy's numbering (scipy.ndimage.label)",
+        steps: &[],
+        benches: &[],
+        python: Python::Functions(&["label", "largest_component", "remove_small_objects"]),
+    },
+    Operation {
+        name: "distance_transform_edt",
+        family: Family::Segmentation,
+        summary: "exact Euclidean distance transform (scipy.ndimage.distance_transform_edt)",
+        steps: &[],
+        benches: &[],
+        python: Python::Functions(&["distance_transform_edt"]),
     },
     // ---------------------------------------------------------------- reconstruction
     Operation {

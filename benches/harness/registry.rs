@@ -33,6 +33,8 @@ pub enum Category {
     Reconstruction,
     /// Iterative reconstruction.
     Iterative,
+    /// Segmentation (labels, distance transforms).
+    Segmentation,
 }
 
 /// How big to make a workload.
@@ -81,6 +83,15 @@ pub trait Case {
     fn cpu(&self) -> Result<Array3<f32>>;
     /// The GPU path end to end: upload, compute, download.
     fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>>;
+    /// What is timed of the CPU path: [`Case::cpu`] unless the case's output needs a
+    /// conversion to the f32 volume the parity check reads (labels), which is not timed.
+    fn cpu_timed(&self) -> Result<()> {
+        self.cpu().map(drop)
+    }
+    /// What is timed of the GPU path end to end (see [`Case::cpu_timed`]).
+    fn gpu_timed(&self, ctx: &GpuContext) -> Result<()> {
+        self.gpu(ctx).map(drop)
+    }
     /// Uploads the input for [`Case::gpu_resident`]; `false` when the case has no resident form.
     fn upload(&mut self, _ctx: &GpuContext) -> Result<bool> {
         Ok(false)
@@ -115,6 +126,7 @@ pub struct Workload {
 pub fn workloads() -> Vec<Workload> {
     let mut all = filters();
     all.extend(statistics());
+    all.extend(segmentation());
     all.extend(reconstruction());
     all.extend(projectors());
     all.extend(iterative());
@@ -125,6 +137,160 @@ pub fn workloads() -> Vec<Workload> {
 /// harness runs once; the few bytes are never freed).
 fn leak(name: String) -> &'static str {
     Box::leak(name.into_boxed_str())
+}
+
+/// A CT-like mask (twin of `ct_mask` in `scripts/python_peers.py`): an elliptic body with two
+/// lung cavities, and small spherical nodules inside the lungs every 24 slices — one large
+/// component with holes and hundreds of small ones.
+pub fn ct_mask(shape: [usize; 3]) -> Array3<f32> {
+    let [_, ny, nx] = shape;
+    let (cx, cy) = (nx as f64 / 2.0, ny as f64 / 2.0);
+    let (fx, fy) = (nx as f64, ny as f64);
+    let pitch = (0.06 * fx).max(3.0);
+    let radius = (0.012 * fx).max(1.0);
+    Array3::from_shape_fn(shape, |(z, y, x)| {
+        let (x, y, z) = (x as f64 + 0.5, y as f64 + 0.5, z as f64);
+        let body = ((x - cx) / (0.43 * fx)).powi(2) + ((y - cy) / (0.32 * fy)).powi(2) < 1.0;
+        let lung = (((x - cx).abs() - 0.18 * fx) / (0.1 * fx)).powi(2) + ((y - cy) / (0.2 * fy)).powi(2) < 1.0;
+        let (gx, gy) = ((x / pitch).round() * pitch, (y / pitch).round() * pitch);
+        let gz = (z / 24.0).round() * 24.0 + 4.0;
+        let nodule = (x - gx).powi(2) + (y - gy).powi(2) + ((z - gz) * 2.0).powi(2) < radius * radius;
+        f32::from(u8::from((body && !lung) || (lung && nodule)))
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Segmentation {
+    Label,
+    Distances,
+}
+
+struct SegmentationCase {
+    input: Array3<f32>,
+    mask: ndarray::ArrayD<bool>,
+    kind: Segmentation,
+    resident: Option<GpuVolume>,
+}
+
+/// Labels or distances as the f32 volume the harness compares (in parallel: the conversion is
+/// the harness's, not the kernel's, and should not weigh on its time).
+fn as_f32<T: Copy + Send + Sync>(shape: [usize; 3], values: &ndarray::ArrayD<T>, convert: fn(T) -> f32) -> Array3<f32> {
+    use rayon::prelude::*;
+    let values = values.as_slice().expect("standard layout");
+    Array3::from_shape_vec(shape, values.par_iter().map(|&v| convert(v)).collect()).expect("the input's shape")
+}
+
+impl Case for SegmentationCase {
+    fn size(&self) -> String {
+        let (z, y, x) = self.input.dim();
+        format!("{x}×{y}×{z}")
+    }
+
+    fn work(&self) -> Work {
+        // Read the mask, write 4-byte labels or distances.
+        Work::Bytes(8 * self.input.len() as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        let shape = self.input.shape().try_into().expect("3D");
+        Ok(match self.kind {
+            Segmentation::Label => {
+                let l = hounsfield::segment::label(self.mask.view(), None)?;
+                as_f32(shape, &l.labels, |v| v as f32)
+            }
+            Segmentation::Distances => {
+                let d = hounsfield::segment::distance_transform_edt(self.mask.view(), None, false)?;
+                as_f32(shape, &d.distances, |v| v as f32)
+            }
+        })
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        let shape = self.input.shape().try_into().expect("3D");
+        Ok(match self.kind {
+            Segmentation::Label => {
+                let l = hounsfield::segment::label_on_gpu(ctx, self.mask.view(), None)?;
+                as_f32(shape, &l.labels, |v| v as f32)
+            }
+            Segmentation::Distances => {
+                let d = hounsfield::segment::distance_transform_edt_on_gpu(ctx, self.mask.view(), None)?;
+                as_f32(shape, &d, |v| v)
+            }
+        })
+    }
+
+    fn cpu_timed(&self) -> Result<()> {
+        match self.kind {
+            Segmentation::Label => drop(hounsfield::segment::label(self.mask.view(), None)?),
+            Segmentation::Distances => drop(hounsfield::segment::distance_transform_edt(
+                self.mask.view(),
+                None,
+                false,
+            )?),
+        }
+        Ok(())
+    }
+
+    fn gpu_timed(&self, ctx: &GpuContext) -> Result<()> {
+        match self.kind {
+            Segmentation::Label => drop(hounsfield::segment::label_on_gpu(ctx, self.mask.view(), None)?),
+            Segmentation::Distances => drop(hounsfield::segment::distance_transform_edt_on_gpu(
+                ctx,
+                self.mask.view(),
+                None,
+            )?),
+        }
+        Ok(())
+    }
+
+    fn upload(&mut self, ctx: &GpuContext) -> Result<bool> {
+        let fits = self.input.len() as u64 * 4 <= ctx.max_storage_binding();
+        if matches!(self.kind, Segmentation::Label) && !fits {
+            return Ok(false);
+        }
+        self.resident = Some(GpuVolume::upload(ctx, self.input.view())?);
+        Ok(true)
+    }
+
+    fn gpu_resident(&self, ctx: &GpuContext) -> Result<Option<Duration>> {
+        let input = self.resident.as_ref().expect("uploaded first");
+        match self.kind {
+            Segmentation::Label => drop(hounsfield::segment::label_gpu(ctx, input, None, 3)?),
+            Segmentation::Distances => drop(hounsfield::segment::distance_transform_edt_gpu(ctx, input, None, 3)?),
+        }
+        Ok(None)
+    }
+}
+
+fn segmentation() -> Vec<Workload> {
+    fn make(sizing: &Sizing, kind: Segmentation) -> Result<Box<dyn Case>> {
+        let input = ct_mask(sizing.shape(FULL));
+        let mask = input.mapv(|v| v != 0.0).into_dyn();
+        Ok(Box::new(SegmentationCase {
+            input,
+            mask,
+            kind,
+            resident: None,
+        }))
+    }
+    vec![
+        Workload {
+            name: "label_ct_mask",
+            covers: vec!["label"],
+            category: Category::Segmentation,
+            tolerance: 0.0,
+            scaling: false,
+            make: Box::new(|s| make(s, Segmentation::Label)),
+        },
+        Workload {
+            name: "edt_ct_mask",
+            covers: vec!["distance_transform_edt"],
+            category: Category::Segmentation,
+            tolerance: 1e-5,
+            scaling: false,
+            make: Box::new(|s| make(s, Segmentation::Distances)),
+        },
+    ]
 }
 
 /// Every projector pair of `ProjectorKind::ALL`: forward and transpose on the cone-beam problem,

@@ -447,7 +447,7 @@ fn run_workload(
         entry.status = Status::CpuOnly;
     }
     drop(cpu_out);
-    let cpu = match measure(plan, || case.cpu().map(|_| None)) {
+    let cpu = match measure(plan, || case.cpu_timed().map(|_| None)) {
         Ok((t, _)) => t,
         Err(e) => return fail(entry, e),
     };
@@ -457,7 +457,7 @@ fn run_workload(
         entry.cpu_fraction_of_host_copy = Some(work.rate(cpu.median_s) / environment.host_copy_gbps);
     }
     let Some(ctx) = ctx else { return entry };
-    let e2e = match measure(plan, || case.gpu(ctx).map(|_| None)) {
+    let e2e = match measure(plan, || case.gpu_timed(ctx).map(|_| None)) {
         Ok((t, _)) => t,
         Err(e) => return fail(entry, e),
     };

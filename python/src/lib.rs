@@ -760,6 +760,7 @@ fn operations(py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
                 Family::Statistics => "statistics",
                 Family::Reconstruction => "reconstruction",
                 Family::Iterative => "iterative",
+                Family::Segmentation => "segmentation",
             };
             d.set_item("family", family)?;
             d.set_item("summary", op.summary)?;
