@@ -61,6 +61,7 @@ from ._segment import (
     sum,  # noqa: A004 - scipy.ndimage's name
     sum_labels,
     variance,
+    watershed,
 )
 from ._segment import __all__ as _segment_names
 

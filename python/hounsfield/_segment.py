@@ -39,6 +39,7 @@ __all__ = [
     "iterate_structure",
     "remove_small_objects",
     "largest_component",
+    "watershed",
 ]
 
 def _normalize(value, ndim, name):
@@ -526,6 +527,54 @@ def distance_transform_cdt(input, metric="chessboard", return_distances=True, re
     if ft_inplace:
         indices[...] = ft
     return _results(dt, ft, return_distances, return_indices, dt_inplace, ft_inplace)
+
+
+# ---------------------------------------------------------------- watershed
+
+
+def watershed(image, markers=None, connectivity=1, offset=None, mask=None, compactness=0, watershed_line=False):
+    """``skimage.segmentation.watershed`` with markers: floods ``image`` from the labelled
+    ``markers`` (inside ``mask``) through ``connectivity`` (an int for
+    ``generate_binary_structure``, or a footprint), label for label equal to scikit-image —
+    ties included — also with ``compactness`` and ``watershed_line``. The labels come back in
+    the markers' dtype. Markers are required (scikit-image's local-minima and regular-seed
+    defaults are not implemented)."""
+    image = np.asarray(image)
+    if markers is None or not isinstance(markers, (np.ndarray, list, tuple)):
+        raise ValueError(
+            "watershed needs a markers array (labelled seeds): local-minima and regular-grid seeds are not "
+            "implemented; label your seeds first, e.g. markers, _ = hounsfield.label(seed_mask)"
+        )
+    if mask is not None:
+        mask = np.asanyarray(mask, dtype=bool)
+        if mask.shape != image.shape:
+            raise ValueError(f"`mask` (shape {mask.shape}) must have same shape as `image` (shape {image.shape})")
+        markers = np.asanyarray(markers) * mask
+    else:
+        markers = np.asanyarray(markers)
+    if markers.shape != image.shape:
+        raise ValueError(f"`markers` (shape {markers.shape}) must have same shape as `image` (shape {image.shape})")
+    if np.isscalar(connectivity):
+        footprint = generate_binary_structure(image.ndim, connectivity)
+    else:
+        footprint = np.array(connectivity, bool)
+        if footprint.ndim != image.ndim:
+            raise ValueError("Connectivity dimension must be same as image")
+    if offset is None:
+        if any(n % 2 == 0 for n in footprint.shape):
+            raise ValueError("Connectivity array must have an unambiguous center")
+    else:
+        offset = [int(o) for o in np.broadcast_to(np.asarray(offset), (image.ndim,))]
+    labels = _hounsfield.seg_watershed(
+        np.ascontiguousarray(image, dtype=np.float64),
+        np.ascontiguousarray(markers, dtype=np.int64),
+        None if mask is None else np.ascontiguousarray(mask),
+        np.ascontiguousarray(footprint),
+        offset,
+        float(compactness),
+        bool(watershed_line),
+    )
+    return labels.astype(markers.dtype, copy=False)
 
 
 # ---------------------------------------------------------------- scikit-image helpers

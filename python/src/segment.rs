@@ -142,6 +142,33 @@ pub(crate) fn seg_distance_transform_cdt(
     ))
 }
 
+/// skimage's watershed; labels as int64.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn seg_watershed(
+    py: Python<'_>,
+    image: PyReadonlyArrayDyn<'_, f64>,
+    markers: PyReadonlyArrayDyn<'_, i64>,
+    mask: Option<PyReadonlyArrayDyn<'_, bool>>,
+    footprint: PyReadonlyArrayDyn<'_, bool>,
+    offset: Option<Vec<usize>>,
+    compactness: f64,
+    watershed_line: bool,
+) -> PyResult<Array<i64>> {
+    let (image, markers) = (image.as_array(), markers.as_array());
+    let options = segment::WatershedOptions {
+        mask: mask.as_ref().map(|m| m.as_array()),
+        footprint: Some(footprint.as_array()),
+        offset,
+        compactness,
+        watershed_line,
+    };
+    let out = py
+        .detach(|| segment::watershed(image, markers, &options))
+        .map_err(py_err)?;
+    Ok(out.into_pyarray(py).unbind())
+}
+
 #[pyfunction]
 pub(crate) fn seg_generate_binary_structure(py: Python<'_>, rank: usize, connectivity: i64) -> PyResult<Array<bool>> {
     let s = segment::generate_binary_structure(rank, connectivity).map_err(py_err)?;
@@ -171,6 +198,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(seg_distance_transform_cdt, m)?)?;
     m.add_function(wrap_pyfunction!(seg_distance_transform_edt_gpu, m)?)?;
     m.add_function(wrap_pyfunction!(seg_generate_binary_structure, m)?)?;
+    m.add_function(wrap_pyfunction!(seg_watershed, m)?)?;
     m.add_function(wrap_pyfunction!(seg_iterate_structure, m)?)?;
     Ok(())
 }

@@ -317,3 +317,47 @@ def test_distance_transform_on_every_backend(backend):
     if backend == "gpu":
         with pytest.raises(ValueError, match="distances only"):
             h.distance_transform_edt(FIXTURES["blobs"], return_indices=True, backend="gpu")
+
+
+def test_watershed_equals_scikit_image():
+    """Label for label, ties included: plateaus (integer images), masks, every connectivity,
+    compactness and watershed lines, 1D to 3D."""
+    segmentation = pytest.importorskip("skimage.segmentation")
+    rng = np.random.default_rng(11)
+    for case in range(160):
+        ndim = 1 + case % 3
+        shape = tuple(int(rng.integers(2, 14)) for _ in range(ndim))
+        kind = case % 4
+        if kind == 0:
+            image = rng.integers(0, 4, shape).astype(np.uint8)
+        elif kind == 1:
+            image = rng.standard_normal(shape)
+        elif kind == 2:
+            image = -ndi.distance_transform_edt(rng.random(shape) < 0.8)
+        else:
+            image = rng.integers(0, 2, shape).astype(np.float32)
+        markers = np.zeros(shape, np.int32 if case % 2 else np.int64)
+        k = int(rng.integers(1, 6))
+        markers.flat[rng.integers(0, markers.size, k)] = rng.integers(1, 4, k)
+        mask = (rng.random(shape) < 0.85) if case % 3 == 0 else None
+        connectivity = int(rng.integers(1, ndim + 1))
+        compactness = [0, 0, 0.5][case % 3] if case % 5 else 0
+        line = case % 7 == 0
+        want = segmentation.watershed(image, markers, connectivity=connectivity, mask=mask, compactness=compactness, watershed_line=line)
+        got = h.watershed(image, markers, connectivity=connectivity, mask=mask, compactness=compactness, watershed_line=line)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
+    # Touching spheres split at their neck, from the distance transform's peaks.
+    mask = FIXTURES["touching_spheres"]
+    distance = ndi.distance_transform_edt(mask)
+    markers, n = ndi.label(distance > 0.8 * distance.max())
+    assert n == 2
+    want = segmentation.watershed(-distance, markers, mask=mask)
+    np.testing.assert_array_equal(h.watershed(-distance, markers, mask=mask), want)
+    assert set(np.unique(want)) == {0, 1, 2}
+    with pytest.raises(ValueError, match="markers"):
+        h.watershed(distance)
+    with pytest.raises(ValueError, match="same shape"):
+        h.watershed(distance, markers[:-1])
+    with pytest.raises(ValueError, match="unambiguous center"):
+        h.watershed(distance, markers, connectivity=np.ones((2, 2, 2)))

@@ -14,6 +14,7 @@ mod label;
 mod label_gpu;
 mod measure;
 mod structure;
+mod watershed;
 
 pub use cdt::{ChamferTransform, distance_transform_cdt};
 pub use edt::{DistanceTransform, distance_transform_edt};
@@ -28,6 +29,7 @@ pub use measure::{
     BoundingBox, LabelStatistics, centred_sum_of_squares, find_objects, label_statistics, max_label, select_labels,
 };
 pub use structure::{generate_binary_structure, iterate_structure};
+pub use watershed::{WatershedOptions, watershed};
 
 use ndarray::{ArrayD, ArrayViewD};
 
