@@ -287,7 +287,14 @@ def _select(input, labels=None, index=None, find_min=False, find_max=False, find
 
     if labels is None:
         return single_group(input, positions)
-    input, labels = np.broadcast_arrays(input, np.asarray(labels))
+    labels = np.asarray(labels)
+    if find_positions and np.broadcast_shapes(input.shape, labels.shape) != input.shape:
+        # scipy indexes out of its position array here (IndexError); say what is wrong.
+        raise ValueError(
+            f"labels of shape {labels.shape} for an input of shape {input.shape}: positions need labels "
+            "that broadcast to the input's shape"
+        )
+    input, labels = np.broadcast_arrays(input, labels)
     if index is None:
         mask = labels > 0
         return single_group(input[mask], positions[mask] if find_positions else None)
@@ -400,7 +407,9 @@ def extrema(input, labels=None, index=None):
 def center_of_mass(input, labels=None, index=None):
     """``scipy.ndimage.center_of_mass``: the value-weighted mean coordinates of each label."""
     input = np.asarray(input)
-    if labels is not None and index is not None and not np.isscalar(index) and input.ndim > 0 and np.shape(labels) == input.shape:
+    if input.ndim == 0:
+        raise ValueError("center_of_mass needs an input with at least one axis")
+    if labels is not None and index is not None and not np.isscalar(index) and np.shape(labels) == input.shape:
         dense = _dense(input, np.asarray(labels))
         if dense is not None:
             values, lab = dense

@@ -122,7 +122,26 @@ def _good_calls():
         ("reconstruct", (geometry, (6, 10, 10)), {"iterations": 2}),
         ("read_dicom_series", (), {"index": 0}),
         ("write_dicom_series", (os.path.join(tempfile.mkdtemp(), "series"),), {"spacing": (1.0, 1.0, 1.0)}),
+        ("label", (), {"structure": None}),
+        ("find_objects", (), {"max_label": 0}),
+        ("sum_labels", (_labels(),), {"index": [1, 2]}),
+        ("mean", (_labels(),), {"index": [1, 2]}),
+        ("variance", (_labels(),), {"index": 1}),
+        ("minimum", (_labels(),), {"index": [1, 2]}),
+        ("maximum_position", (_labels(),), {"index": [1, 2]}),
+        ("extrema", (_labels(),), {"index": None}),
+        ("center_of_mass", (_labels(),), {"index": [1, 2]}),
+        ("distance_transform_edt", (), {"sampling": (1.0, 1.0, 1.0)}),
+        ("distance_transform_cdt", (), {"metric": "taxicab"}),
+        ("iterate_structure", (2,), {}),
+        ("remove_small_objects", (), {"max_size": 4, "connectivity": 1}),
+        ("largest_component", (), {"connectivity": 1}),
+        ("watershed", (_labels() * (np.arange(336).reshape(6, 7, 8) % 50 == 0),), {"compactness": 0.0, "mask": v > 0.2}),
     ]
+
+
+def _labels():
+    return (_volume() > 0.5).astype(np.int32) + (_volume() > 0.8)
 
 
 BAD_VALUES = [float("nan"), float("inf"), float("-inf"), -1, 0, 10**12, "x", None, [1.0, 2.0, 3.0, 4.0, 5.0]]
@@ -136,8 +155,12 @@ def _input_for(name):
         return np.ones((4, 12, 16), np.float32)
     if name == "reconstruct":
         return np.ones((3, 6, 10), np.float32)
-    if name.startswith("binary"):
+    if name.startswith("binary") or name in ("remove_small_objects", "largest_component", "label", "distance_transform_edt", "distance_transform_cdt"):
         return v > 0.5
+    if name == "find_objects":
+        return _labels()
+    if name == "iterate_structure":
+        return np.ones((3, 3, 3), bool)
     if name == "read_dicom_series":
         return DICOM
     return v
