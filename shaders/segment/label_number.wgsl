@@ -1,11 +1,9 @@
 // Labelling, step 5: the roots get their labels 1, 2, … in raster order: a block's first label
 // (from the scan) plus the roots before them in the block.
-// Prepended: label_params.wgsl, label_find.wgsl.
+// Prepended: common/tile.wgsl, label_params.wgsl, label_find.wgsl, label_workgroup_sum.wgsl.
 
 @group(0) @binding(2) var<storage, read> counts: array<u32>;
 @group(0) @binding(3) var<storage, read_write> labels: array<u32>;
-
-var<workgroup> ranks: array<u32, LABEL_THREADS>;
 
 const PER_THREAD: u32 = LABEL_BLOCK / LABEL_THREADS;
 
@@ -29,19 +27,9 @@ fn number(
             }
         }
     }
-    ranks[lid] = mine;
-    workgroupBarrier();
-    for (var d = 1u; d < LABEL_THREADS; d <<= 1u) {
-        var v = ranks[lid];
-        if (lid >= d) {
-            v += ranks[lid - d];
-        }
-        workgroupBarrier();
-        ranks[lid] = v;
-        workgroupBarrier();
-    }
+    let inclusive = workgroup_inclusive_sum(lid, mine);
     if (block < params.blocks) {
-        var next = counts[block] + ranks[lid] - mine + 1u;
+        var next = counts[block] + inclusive - mine + 1u;
         for (var k = 0u; k < PER_THREAD; k += 1u) {
             if ((flags & (1u << k)) != 0u) {
                 labels[base + k] = next;

@@ -46,31 +46,28 @@ struct EnvelopeParams {
 
 const COLUMNS_WGSL: &str = include_str!("../../shaders/segment/edt_columns.wgsl");
 
-pub(crate) static COLUMNS_FORWARD: KernelSpec = KernelSpec {
-    name: "segment/edt_columns_forward",
-    sources: &[wgsl::TILE, COLUMNS_WGSL],
-    entry: "columns_forward",
-    bindings: &[
-        uniform::<ColumnParams>(),
-        Binding::Read,
-        Binding::ReadWrite,
-        Binding::ReadWrite,
-    ],
-    constants: &[EDT_CONSTANTS, EDT_FLOATS, EDT_INTS],
-};
+/// The column scans: one WGSL file, an entry point per direction.
+const fn columns(name: &'static str, entry: &'static str) -> KernelSpec {
+    KernelSpec {
+        name,
+        sources: COLUMN_SOURCES,
+        entry,
+        bindings: COLUMN_BINDINGS,
+        constants: EDT_TABLES,
+    }
+}
 
-pub(crate) static COLUMNS_BACKWARD: KernelSpec = KernelSpec {
-    name: "segment/edt_columns_backward",
-    sources: &[wgsl::TILE, COLUMNS_WGSL],
-    entry: "columns_backward",
-    bindings: &[
-        uniform::<ColumnParams>(),
-        Binding::Read,
-        Binding::ReadWrite,
-        Binding::ReadWrite,
-    ],
-    constants: &[EDT_CONSTANTS, EDT_FLOATS, EDT_INTS],
-};
+const COLUMN_SOURCES: &[&str] = &[wgsl::TILE, COLUMNS_WGSL];
+const COLUMN_BINDINGS: &[Binding] = &[
+    uniform::<ColumnParams>(),
+    Binding::Read,
+    Binding::ReadWrite,
+    Binding::ReadWrite,
+];
+const EDT_TABLES: &[crate::gpu::Constants] = &[EDT_CONSTANTS, EDT_FLOATS, EDT_INTS];
+
+pub(crate) static COLUMNS_FORWARD: KernelSpec = columns("segment/edt_columns_forward", "columns_forward");
+pub(crate) static COLUMNS_BACKWARD: KernelSpec = columns("segment/edt_columns_backward", "columns_backward");
 
 pub(crate) static ENVELOPE: KernelSpec = KernelSpec {
     name: "segment/edt_envelope",
@@ -209,15 +206,7 @@ pub fn distance_transform_edt_on_gpu(
 ) -> Result<ArrayD<f32>> {
     let ndim = input.ndim();
     let dims = input.shape().to_vec();
-    let shape = match *dims.as_slice() {
-        [ny, nx] => [1, ny, nx],
-        [nz, ny, nx] => [nz, ny, nx],
-        _ => {
-            return Err(Error::InvalidShape(format!(
-                "the GPU distance transform takes 2D and 3D masks; got shape {dims:?} (use the CPU backend)"
-            )));
-        }
-    };
+    let shape = super::volume_shape(&dims, "the distance transform")?;
     check_sampling(sampling, ndim)?;
     if input.is_empty() || input.iter().all(|&v| v) {
         let cpu = super::distance_transform_edt(input, sampling, false)?;

@@ -350,26 +350,43 @@ pub(crate) fn label_flat(mask: &[bool], shape: &[usize], neighbours: &[Neighbour
         }
     });
 
-    // Flatten to roots and count the roots of every block of runs.
-    let run_block = total.div_ceil(rayon::current_num_threads() * 8).max(1);
-    let roots_per_block: Vec<u32> = parent
-        .par_chunks(run_block)
+    let (number, count) = flatten_and_number(&parent);
+    let mut out = crate::memory::zeroed_u32(n);
+    out.par_chunks_mut(block_rows * nx).enumerate().for_each(|(b, chunk)| {
+        for (k, line) in chunk.chunks_mut(nx).enumerate() {
+            let row = b * block_rows + k;
+            for (r, &(s, e)) in runs[first_run[row]..first_run[row + 1]].iter().enumerate() {
+                let root = parent[first_run[row] + r].load(Relaxed) as usize;
+                line[s as usize..e as usize].fill(number[root]);
+            }
+        }
+    });
+    (out, count)
+}
+
+/// Points every member of a forest (entries other than [`BACKGROUND`]) straight at its root and
+/// numbers the roots 1, 2, … in index order (blocks count their roots in parallel, a prefix sum
+/// gives each block its first number). Returns each root's number (0 elsewhere) and the count.
+fn flatten_and_number(parent: &[AtomicU32]) -> (Vec<u32>, usize) {
+    let block = parent.len().div_ceil(rayon::current_num_threads() * 8).max(1);
+    let roots: Vec<u32> = parent
+        .par_chunks(block)
         .enumerate()
         .map(|(b, chunk)| {
             let mut roots = 0;
             for (k, p) in chunk.iter().enumerate() {
-                let i = (b * run_block + k) as u32;
-                let root = find(&parent, i);
-                p.store(root, Relaxed);
-                roots += u32::from(root == i);
+                let i = (b * block + k) as u32;
+                if p.load(Relaxed) != BACKGROUND {
+                    let root = find(parent, i);
+                    p.store(root, Relaxed);
+                    roots += u32::from(root == i);
+                }
             }
             roots
         })
         .collect();
-    // Number the roots in raster order (run order), then give every run its root's number.
-    let number: Vec<AtomicU32> = (0..total).into_par_iter().map(|_| AtomicU32::new(0)).collect();
     let mut next = 1u32;
-    let firsts: Vec<u32> = roots_per_block
+    let firsts: Vec<u32> = roots
         .iter()
         .map(|&r| {
             let first = next;
@@ -377,27 +394,17 @@ pub(crate) fn label_flat(mask: &[bool], shape: &[usize], neighbours: &[Neighbour
             first
         })
         .collect();
-    number.par_chunks(run_block).enumerate().for_each(|(b, chunk)| {
-        let mut next = firsts[b];
-        for (k, slot) in chunk.iter().enumerate() {
-            let i = b * run_block + k;
-            if parent[i].load(Relaxed) == i as u32 {
-                slot.store(next, Relaxed);
-                next += 1;
+    let mut number = vec![0u32; parent.len()];
+    number.par_chunks_mut(block).enumerate().for_each(|(b, chunk)| {
+        let mut label = firsts[b];
+        for (k, slot) in chunk.iter_mut().enumerate() {
+            if parent[b * block + k].load(Relaxed) == (b * block + k) as u32 {
+                *slot = label;
+                label += 1;
             }
         }
     });
-    let mut out = crate::memory::zeroed_u32(n);
-    out.par_chunks_mut(block_rows * nx).enumerate().for_each(|(b, chunk)| {
-        for (k, line) in chunk.chunks_mut(nx).enumerate() {
-            let row = b * block_rows + k;
-            for (r, &(s, e)) in runs[first_run[row]..first_run[row + 1]].iter().enumerate() {
-                let root = parent[first_run[row] + r].load(Relaxed) as usize;
-                line[s as usize..e as usize].fill(number[root].load(Relaxed));
-            }
-        }
-    });
-    (out, next as usize - 1)
+    (number, next as usize - 1)
 }
 
 /// Finishes a voxel forest the GPU built slab by slab (`parent`: global indices, roots their
@@ -434,52 +441,15 @@ pub(crate) fn finish_voxel_forest(
             }
         }
     });
-    let n = parent.len();
-    let block = n.div_ceil(rayon::current_num_threads() * 8).max(1);
-    let roots: Vec<u32> = parent
-        .par_chunks(block)
-        .enumerate()
-        .map(|(b, chunk)| {
-            let mut roots = 0;
-            for (k, p) in chunk.iter().enumerate() {
-                let i = (b * block + k) as u32;
-                if p.load(Relaxed) != BACKGROUND {
-                    let root = find(&parent, i);
-                    p.store(root, Relaxed);
-                    roots += u32::from(root == i);
-                }
-            }
-            roots
+    let (number, count) = flatten_and_number(&parent);
+    let labels = parent
+        .par_iter()
+        .map(|p| match p.load(Relaxed) {
+            BACKGROUND => 0,
+            root => number[root as usize],
         })
         .collect();
-    let mut next = 1u32;
-    let firsts: Vec<u32> = roots
-        .iter()
-        .map(|&r| {
-            let first = next;
-            next += r;
-            first
-        })
-        .collect();
-    let out: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(0)).collect();
-    out.par_chunks(block).enumerate().for_each(|(b, chunk)| {
-        let mut label = firsts[b];
-        for (k, o) in chunk.iter().enumerate() {
-            if parent[b * block + k].load(Relaxed) == (b * block + k) as u32 {
-                o.store(label, Relaxed);
-                label += 1;
-            }
-        }
-    });
-    out.par_chunks(block).enumerate().for_each(|(b, chunk)| {
-        for (k, o) in chunk.iter().enumerate() {
-            let root = parent[b * block + k].load(Relaxed);
-            if root != BACKGROUND && root != (b * block + k) as u32 {
-                o.store(out[root as usize].load(Relaxed), Relaxed);
-            }
-        }
-    });
-    (out.into_iter().map(AtomicU32::into_inner).collect(), next as usize - 1)
+    (labels, count)
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ struct LabelParams {
 
 const PARAMS: &str = include_str!("../../shaders/segment/label_params.wgsl");
 const FIND: &str = include_str!("../../shaders/segment/label_find.wgsl");
+const WORKGROUP_SUM: &str = include_str!("../../shaders/segment/label_workgroup_sum.wgsl");
 
 macro_rules! label_kernel {
     ($static:ident, $name:literal, $file:literal, $entry:literal, [$($b:expr),*]) => {
@@ -77,13 +78,24 @@ label_kernel!(
     "flatten",
     [Binding::ReadWrite, Binding::ReadWrite]
 );
-label_kernel!(
-    NUMBER,
-    "segment/label_number",
-    "../../shaders/segment/label_number.wgsl",
-    "number",
-    [Binding::ReadWrite, Binding::Read, Binding::ReadWrite]
-);
+pub(crate) static NUMBER: KernelSpec = KernelSpec {
+    name: "segment/label_number",
+    sources: &[
+        wgsl::TILE,
+        PARAMS,
+        FIND,
+        WORKGROUP_SUM,
+        include_str!("../../shaders/segment/label_number.wgsl"),
+    ],
+    entry: "number",
+    bindings: &[
+        uniform::<LabelParams>(),
+        Binding::ReadWrite,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[LABEL_CONSTANTS],
+};
 label_kernel!(
     WRITE,
     "segment/label_write",
@@ -94,7 +106,11 @@ label_kernel!(
 
 pub(crate) static SCAN: KernelSpec = KernelSpec {
     name: "segment/label_scan",
-    sources: &[PARAMS, include_str!("../../shaders/segment/label_scan.wgsl")],
+    sources: &[
+        PARAMS,
+        WORKGROUP_SUM,
+        include_str!("../../shaders/segment/label_scan.wgsl"),
+    ],
     entry: "scan",
     bindings: &[uniform::<LabelParams>(), Binding::ReadWrite],
     constants: &[LABEL_CONSTANTS],
@@ -231,15 +247,7 @@ pub fn label_on_gpu(
 ) -> Result<Labels> {
     let ndim = input.ndim();
     let dims = input.shape().to_vec();
-    let shape = match *dims.as_slice() {
-        [ny, nx] => [1, ny, nx],
-        [nz, ny, nx] => [nz, ny, nx],
-        _ => {
-            return Err(Error::InvalidShape(format!(
-                "GPU labelling takes 2D and 3D masks; got shape {dims:?} (use the CPU backend)"
-            )));
-        }
-    };
+    let shape = super::volume_shape(&dims, "labelling")?;
     if input.is_empty() {
         return super::label(input, structure);
     }

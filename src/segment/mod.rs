@@ -36,6 +36,18 @@ use ndarray::{ArrayD, ArrayViewD};
 use crate::backend::Backend;
 use crate::error::Result;
 
+/// The `(z, y, x)` volume shape of a 2D `(y, x)` or 3D array, for the GPU paths (`what` names
+/// the operation in the error).
+pub(crate) fn volume_shape(dims: &[usize], what: &str) -> Result<[usize; 3]> {
+    match *dims {
+        [ny, nx] => Ok([1, ny, nx]),
+        [nz, ny, nx] => Ok([nz, ny, nx]),
+        _ => Err(crate::error::Error::InvalidShape(format!(
+            "{what} on the GPU takes 2D and 3D masks; got shape {dims:?} (use the CPU backend)"
+        ))),
+    }
+}
+
 /// [`label`] on `backend`: the GPU takes 2D and 3D masks (other ranks are an error there: use
 /// the CPU), the CPU any number of axes. Both give scipy's labels.
 pub fn label_with(
