@@ -87,9 +87,18 @@ fn corrupt_files_are_typed_errors_not_panics_or_huge_allocations() {
             );
             let _ = std::fs::remove_file(&copy);
         }
+        if input.file_name().is_some_and(|n| n == "negative-bitpix.nii") {
+            // Found by the fuzzer: the nifti crate reserved exabytes for a negative bitpix.
+            let copy = temp("fuzz_bitpix.nii");
+            let _ = std::fs::remove_file(&copy);
+            std::fs::copy(&input, &copy).unwrap();
+            let err = read_nifti(&copy).unwrap_err().to_string();
+            assert!(err.contains("bitpix"), "{err}");
+            let _ = std::fs::remove_file(&copy);
+        }
         checked += 1;
     }
-    assert!(checked >= 1);
+    assert!(checked >= 2);
     // A 400-byte header declaring 2000³ float32 voxels is refused before reading.
     let small = temp("declares_huge.nii");
     let _ = std::fs::remove_file(&small);

@@ -70,11 +70,22 @@ fn check_declared_size(path: &Path) -> Result<()> {
     let Ok(Ok(h)) = std::panic::catch_unwind(|| NiftiHeader::from_file(path)) else {
         return Ok(()); // the reader reports unreadable headers itself
     };
+    if h.bitpix <= 0 {
+        // The nifti crate converts bitpix to usize as is: a negative one asks for exabytes
+        // (found by the fuzzer).
+        return Err(nifti_error(
+            path,
+            format!(
+                "bitpix {} must be a positive number of bits per voxel: corrupt header",
+                h.bitpix
+            ),
+        ));
+    }
     let ndim = usize::from(h.dim[0]).clamp(1, 7);
     let voxels = h.dim[1..=ndim]
         .iter()
         .try_fold(1u64, |n, &d| n.checked_mul(u64::from(d)));
-    let bytes = voxels.and_then(|n| n.checked_mul(u64::try_from(h.bitpix.max(8) / 8).unwrap_or(1)));
+    let bytes = voxels.and_then(|n| n.checked_mul(u64::from(h.bitpix.unsigned_abs().max(8) / 8)));
     let gz = path.extension().is_some_and(|e| e == "gz");
     let room = if gz {
         file_len.saturating_mul(GZIP_EXPANSION)
