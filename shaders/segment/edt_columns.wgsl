@@ -37,7 +37,8 @@ fn columns_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     if (c >= plane) {
         return;
     }
-    var last = carry[c];
+    // The first slab starts with no background seen; later ones carry the previous slab's.
+    var last = select(carry[c], -EDT_FAR, params.z0 == 0u);
     for (var z = 0u; z < params.nz; z += 1u) {
         let i = z * plane + c;
         let global = i32(params.z0 + z);
@@ -58,7 +59,7 @@ fn columns_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     if (c >= plane) {
         return;
     }
-    var next = carry[c];
+    var next = select(carry[c], EDT_FAR, params.z0 + params.nz == params.nz_total);
     for (var k = 0u; k < params.nz; k += 1u) {
         let z = params.nz - 1u - k;
         let i = z * plane + c;

@@ -64,7 +64,7 @@ fn squared_distances(mask: &[bool], shape: &[usize], strides: &[usize], sampling
     // Axis 0: nearest false sample before and after, per position of the hyperplane.
     let chunk = plane.div_ceil(rayon::current_num_threads() * 4).max(64);
     let columns: Vec<(usize, usize)> = (0..plane).step_by(chunk).map(|c| (c, (c + chunk).min(plane))).collect();
-    let shared = SharedF64(g.as_mut_ptr());
+    let shared = Shared(g.as_mut_ptr());
     columns.par_iter().for_each(|&(c0, c1)| {
         let width = c1 - c0;
         let mut last = vec![i64::MIN / 4; width];
@@ -100,27 +100,13 @@ fn squared_distances(mask: &[bool], shape: &[usize], strides: &[usize], sampling
     g
 }
 
-/// A raw pointer to the squared distances the line passes share.
-#[derive(Clone, Copy)]
-struct SharedF64(*mut f64);
-// SAFETY: tasks write disjoint samples (see the passes).
-unsafe impl Send for SharedF64 {}
-unsafe impl Sync for SharedF64 {}
-
-impl SharedF64 {
-    /// The pointer (a method, so closures capture the `Send` wrapper, not its field).
-    fn ptr(self) -> *mut f64 {
-        self.0
-    }
-}
-
 /// One pass of parabola envelopes along `axis` (> 0), tiles of adjacent lines in parallel.
 fn envelope_pass(g: &mut [f64], shape: &[usize], strides: &[usize], axis: usize, s: f64) {
     let len = shape[axis];
     let inner = strides[axis];
     let outer = g.len() / (len * inner);
     let tiles_per_outer = inner.div_ceil(LINES_PER_TILE);
-    let shared = SharedF64(g.as_mut_ptr());
+    let shared = Shared(g.as_mut_ptr());
     (0..outer * tiles_per_outer).into_par_iter().for_each_init(
         || Envelope::new(len, LINES_PER_TILE),
         |env, t| {
@@ -221,16 +207,17 @@ impl Envelope {
     }
 }
 
-/// A raw pointer the line passes share: every line writes only its own samples.
+/// A raw pointer the parallel line passes share (features or squared distances): each task
+/// reads and writes only its own lines.
 #[derive(Clone, Copy)]
-struct Shared(*mut i32);
-// SAFETY: the lines of one pass are disjoint sets of samples (see `pass`).
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
+struct Shared<T>(*mut T);
+// SAFETY: tasks write disjoint samples (see the passes).
+unsafe impl<T> Send for Shared<T> {}
+unsafe impl<T> Sync for Shared<T> {}
 
-impl Shared {
+impl<T> Shared<T> {
     /// The pointer (a method, so closures capture the `Send` wrapper, not its field).
-    fn ptr(self) -> *mut i32 {
+    fn ptr(self) -> *mut T {
         self.0
     }
 }

@@ -6,7 +6,7 @@
 //! binding run slab by slab (the envelope passes stay within slices; the column scans carry the
 //! last background slice across slabs).
 
-use ndarray::{Array3, ArrayD, ArrayViewD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use super::edt::check_sampling;
 use crate::error::{Error, Result};
@@ -126,8 +126,9 @@ pub fn distance_transform_edt_gpu(
     let mut rec = Recorder::new(ctx);
     let squared = rec.volume(mask.shape())?;
     let out = rec.volume(mask.shape())?;
-    let forward = rec.constants(&vec![-(1i32 << 30); plane]);
-    let backward = rec.constants(&vec![1i32 << 30; plane]);
+    // Per column, the last background slice seen (the kernels start the first slab themselves).
+    let forward = rec.scratch((plane * 4) as u64);
+    let backward = rec.scratch((plane * 4) as u64);
     let v = rec.scratch((slab_nz * per_slice * 4) as u64);
     let zb = rec.scratch((slab_nz * per_slice * 4) as u64);
     for (pass, carry) in [(&COLUMNS_FORWARD, &forward), (&COLUMNS_BACKWARD, &backward)] {
@@ -212,8 +213,7 @@ pub fn distance_transform_edt_on_gpu(
         let cpu = super::distance_transform_edt(input, sampling, false)?;
         return Ok(cpu.distances.mapv(|d| d as f32));
     }
-    let flat: Vec<f32> = input.iter().map(|&v| f32::from(u8::from(v))).collect();
-    let mask = Array3::from_shape_vec(shape, flat).map_err(|e| Error::Gpu(e.to_string()))?;
+    let mask = super::mask_volume(input.view(), shape)?;
     let up = GpuVolume::upload(ctx, mask.view())?;
     let out = distance_transform_edt_gpu(ctx, &up, sampling, ndim)?.download(ctx)?;
     out.into_shape_with_order(IxDyn(&dims))

@@ -13,7 +13,7 @@
 //! storage binding run steps 1–3 per z-slab on the GPU; the host then joins the slabs across
 //! their borders and numbers the components (a pass over the labels on the CPU).
 
-use ndarray::{Array3, ArrayViewD, IxDyn};
+use ndarray::{ArrayViewD, IxDyn};
 
 use super::Labels;
 use super::label::{BACKGROUND, Neighbour, backward_neighbours, finish_voxel_forest};
@@ -156,28 +156,25 @@ fn volume_neighbours(
     structure: Option<ArrayViewD<'_, bool>>,
     ndim: usize,
 ) -> Result<Vec<Neighbour>> {
+    let default;
     let structure = match structure {
-        Some(s) if ndim == 2 => {
-            if s.ndim() != 2 {
-                // Let the shared check word the rank error.
-                return backward_neighbours(&shape[1..], Some(s));
-            }
-            let mut cube = ndarray::ArrayD::from_elem(IxDyn(&[3, 3, 3]), false);
-            cube.index_axis_mut(ndarray::Axis(0), 1).assign(&s);
-            Some(cube)
+        Some(s) => s,
+        None => {
+            default = super::generate_binary_structure(ndim, 1)?;
+            default.view()
         }
-        Some(s) => Some(s.to_owned()),
-        None => Some(super::generate_binary_structure(ndim, 1).map(|s| {
-            if ndim == 2 {
-                let mut cube = ndarray::ArrayD::from_elem(IxDyn(&[3, 3, 3]), false);
-                cube.index_axis_mut(ndarray::Axis(0), 1).assign(&s);
-                cube
-            } else {
-                s
-            }
-        })?),
     };
-    backward_neighbours(&shape, structure.as_ref().map(|s| s.view()))
+    if ndim == 2 && structure.ndim() == 2 {
+        // A 2D structure is the middle slice of a 3D one.
+        let mut cube = ndarray::ArrayD::from_elem(IxDyn(&[3, 3, 3]), false);
+        cube.index_axis_mut(ndarray::Axis(0), 1).assign(&structure);
+        return backward_neighbours(&shape, Some(cube.view()));
+    }
+    if ndim == 2 {
+        // Let the shared check word the rank error.
+        return backward_neighbours(&shape[1..], Some(structure));
+    }
+    backward_neighbours(&shape, Some(structure))
 }
 
 /// Labels a mask resident on the GPU (non-zero or NaN = foreground; `ndim` 2 treats each slice
@@ -251,14 +248,7 @@ pub fn label_on_gpu(
     if input.is_empty() {
         return super::label(input, structure);
     }
-    let mask3 = Array3::from_shape_fn(shape, |(z, y, x)| {
-        let v = if ndim == 2 {
-            input[[y, x].as_slice()]
-        } else {
-            input[[z, y, x].as_slice()]
-        };
-        f32::from(u8::from(v))
-    });
+    let mask3 = super::mask_volume(input.view(), shape)?;
     let plane = shape[1] * shape[2];
     let binding = ctx.max_storage_binding();
     if (mask3.len() as u64) * 4 <= binding {

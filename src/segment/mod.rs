@@ -48,6 +48,12 @@ pub(crate) fn volume_shape(dims: &[usize], what: &str) -> Result<[usize; 3]> {
     }
 }
 
+/// A mask as the 0/1 f32 volume the GPU kernels read (2D masks become one slice).
+pub(crate) fn mask_volume(input: ArrayViewD<'_, bool>, shape: [usize; 3]) -> Result<ndarray::Array3<f32>> {
+    let flat: Vec<f32> = input.iter().map(|&v| f32::from(u8::from(v))).collect();
+    ndarray::Array3::from_shape_vec(shape, flat).map_err(|e| crate::error::Error::InvalidShape(e.to_string()))
+}
+
 /// [`label`] on `backend`: the GPU takes 2D and 3D masks (other ranks are an error there: use
 /// the CPU), the CPU any number of axes. Both give scipy's labels.
 pub fn label_with(
