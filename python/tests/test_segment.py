@@ -347,6 +347,21 @@ def test_watershed_equals_scikit_image():
         got = h.watershed(image, markers, connectivity=connectivity, mask=mask, compactness=compactness, watershed_line=line)
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
+    # The classic flood (radix queue, heap replayed only for contested heights): many small
+    # markers with repeated labels on few heights, masks in several pieces.
+    for case in range(240):
+        ndim = 1 + case % 3
+        shape = tuple(int(rng.integers(3, 16)) for _ in range(ndim))
+        image = rng.integers(0, [2, 3, 8][case % 3], shape).astype(np.float64) - 1.0
+        markers = np.zeros(shape, np.int64)
+        k = int(rng.integers(1, 4 + markers.size // 6))
+        markers.flat[rng.integers(0, markers.size, k)] = rng.integers(1, 5, k)
+        markers = ndi.grey_dilation(markers, size=(1,) * (ndim - 1) + (2,)) if case % 4 == 0 else markers
+        mask = rng.random(shape) < 0.7 if case % 2 else None
+        connectivity = int(rng.integers(1, ndim + 1))
+        want = segmentation.watershed(image, markers, connectivity=connectivity, mask=mask)
+        got = h.watershed(image, markers, connectivity=connectivity, mask=mask)
+        np.testing.assert_array_equal(got, want, err_msg=f"classic case {case}")
     # Touching spheres split at their neck, from the distance transform's peaks.
     mask = FIXTURES["touching_spheres"]
     distance = ndi.distance_transform_edt(mask)

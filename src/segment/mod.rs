@@ -13,8 +13,10 @@ mod edt_gpu;
 mod label;
 mod label_gpu;
 mod measure;
+mod priority;
 mod structure;
 mod watershed;
+mod watershed_flood;
 
 pub use cdt::{ChamferTransform, distance_transform_cdt};
 pub use edt::{DistanceTransform, distance_transform_edt};

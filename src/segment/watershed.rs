@@ -7,14 +7,19 @@
 //! takes its label when it enters the heap; otherwise when it leaves (the compact cost adds
 //! `compactness × distance to its marker`; with lines and no compactness, a sample touching
 //! another label stays 0 and leaves the mask, and still passes the flood on). A sample's cost
-//! is at least the cost of the sample it was reached from. Arrival numbers are unique, so only markers (all arrival 0) can tie; the
-//! heap is the classic array heap (sift up on push, last element to the root and sift down on
-//! pop, strict comparisons) so equal markers leave in scikit-image's order. Neighbours are
-//! visited nearest first (stable by the footprint's C order), as scikit-image orders them.
-//! The flood is sequential by nature.
+//! is at least the cost of the sample it was reached from. Arrival numbers are unique, so only
+//! markers (all arrival 0) can tie; the heap is scikit-image's array heap
+//! ([`super::priority::ArrayHeap`]) so equal markers leave in its order. Neighbours are visited
+//! nearest first (stable by the footprint's C order), as scikit-image orders them. The flood
+//! is sequential by nature; the classic flood (no compactness, no lines) runs on a radix queue
+//! instead, replaying the heap only where its order can change a label
+//! (`watershed_flood.rs`).
 
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
+use rayon::prelude::*;
 
+use super::priority::{ArrayHeap, HeapItem};
+use super::watershed_flood::Grid;
 use crate::error::{Error, Result};
 use crate::ndimage::c_strides;
 
@@ -26,60 +31,9 @@ struct Item {
     source: usize,
 }
 
-fn smaller(a: &Item, b: &Item) -> bool {
-    if a.value != b.value {
-        return a.value < b.value;
-    }
-    a.age < b.age
-}
-
-/// A binary min-heap with scikit-image's tie behaviour (see the module docs).
-struct Heap {
-    items: Vec<Item>,
-}
-
-impl Heap {
-    fn push(&mut self, item: Item) {
-        let mut child = self.items.len();
-        self.items.push(item);
-        while child > 0 {
-            let parent = (child - 1) / 2;
-            if smaller(&self.items[child], &self.items[parent]) {
-                self.items.swap(parent, child);
-                child = parent;
-            } else {
-                break;
-            }
-        }
-    }
-
-    fn pop(&mut self) -> Option<Item> {
-        let last = self.items.pop()?;
-        if self.items.is_empty() {
-            return Some(last);
-        }
-        let top = std::mem::replace(&mut self.items[0], last);
-        let n = self.items.len();
-        let mut i = 0;
-        loop {
-            let (l, r) = (2 * i + 1, 2 * i + 2);
-            if l >= n {
-                break;
-            }
-            let mut smallest = i;
-            if smaller(&self.items[l], &self.items[i]) {
-                smallest = l;
-            }
-            if r < n && smaller(&self.items[r], &self.items[smallest]) {
-                smallest = r;
-            }
-            if smallest == i {
-                break;
-            }
-            self.items.swap(i, smallest);
-            i = smallest;
-        }
-        Some(top)
+impl HeapItem for Item {
+    fn before(&self, other: &Self) -> bool {
+        self.value < other.value || (self.value == other.value && self.age < other.age)
     }
 }
 
@@ -104,6 +58,16 @@ pub fn watershed(
     image: ArrayViewD<'_, f64>,
     markers: ArrayViewD<'_, i64>,
     options: &WatershedOptions<'_>,
+) -> Result<ArrayD<i64>> {
+    flood_with(image, markers, options, true)
+}
+
+/// [`watershed`]; `radix: false` keeps the classic flood on the heap too (the tests' reference).
+fn flood_with(
+    image: ArrayViewD<'_, f64>,
+    markers: ArrayViewD<'_, i64>,
+    options: &WatershedOptions<'_>,
+    radix: bool,
 ) -> Result<ArrayD<i64>> {
     let shape = image.shape().to_vec();
     let ndim = shape.len();
@@ -177,7 +141,7 @@ pub fn watershed(
         .try_fold(1usize, |a, &n| a.checked_mul(n))
         .ok_or_else(|| Error::TooLarge(format!("shape {shape:?}")))?;
     let pstrides = c_strides(&padded);
-    let neighbours = neighbour_offsets(footprint, &offset, &padded, &pstrides);
+    let neighbours = neighbour_offsets(footprint.view(), &offset, &padded, &pstrides);
     // Row r of the image (all axes but the last) starts at `row_start(r)` in the padded array.
     let nx = shape[ndim - 1];
     let rows = image.len() / nx.max(1);
@@ -197,6 +161,20 @@ pub fn watershed(
         markers.as_slice().expect("standard"),
     );
     let mask_in = mask_in.as_ref().map(|m| m.as_slice().expect("standard"));
+    let classic = options.compactness == 0.0 && !options.watershed_line;
+    if radix && classic && total < (u32::MAX - 2) as usize && !image.par_iter().any(|v| v.is_nan()) {
+        // Components of the mask refine contested heights for the footprints `label` takes.
+        let centred = footprint.shape().iter().all(|&s| s == 3) && offset.iter().all(|&o| o == 1);
+        let grid = Grid {
+            shape: &shape,
+            offset: &offset,
+            padded: &padded,
+            neighbours: &neighbours,
+            footprint: centred.then(|| footprint.view()),
+        };
+        let out = super::watershed_flood::flood(&grid, image, markers, mask_in);
+        return Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("the image's shape"));
+    }
     let mut values = vec![0.0f64; total];
     let mut mask = vec![false; total];
     let mut output = vec![0i64; total];
@@ -213,7 +191,13 @@ pub fn watershed(
     }
     let compact = options.compactness > 0.0;
     let wsl = options.watershed_line;
-    let mut heap = Heap { items: Vec::new() };
+    let filler = Item {
+        value: 0.0,
+        age: 0,
+        index: 0,
+        source: 0,
+    };
+    let mut heap = ArrayHeap::with_capacity(1024, filler);
     for (at, &label) in output.iter().enumerate() {
         if label != 0 {
             heap.push(Item {
@@ -358,5 +342,47 @@ mod tests {
         assert_eq!(cut, array![[1i64, 1, 0, 2, 2, 2, 2, 2, 2]].into_dyn());
         let wrong = array![[1i64, 2]].into_dyn();
         assert!(watershed(image.view(), wrong.view(), &WatershedOptions::default()).is_err());
+    }
+
+    #[test]
+    fn the_radix_flood_equals_the_heap_replay() {
+        // Few heights, repeated labels, masks that split the grid, 1D to 3D, every
+        // connectivity: ties between markers everywhere, some contested and some not.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for case in 0..600 {
+            let ndim = 1 + case % 3;
+            let shape: Vec<usize> = (0..ndim).map(|_| 2 + next(10) as usize).collect();
+            let n: usize = shape.iter().product();
+            let levels = [2, 3, 6, 1000][case % 4];
+            let image = ArrayD::from_shape_fn(IxDyn(&shape), |_| {
+                let v = next(levels) as f64 - 1.0;
+                if v == 0.0 && next(2) == 0 { -0.0 } else { v }
+            });
+            let mut markers = ArrayD::<i64>::zeros(IxDyn(&shape));
+            for _ in 0..1 + next(3 + n as u64 / 4) {
+                // Small blobs along the last axis, so some markers are interior.
+                let at = next(n as u64) as usize;
+                let label = 1 + next(4) as i64;
+                for i in at..(at + 1 + next(3) as usize).min(n) {
+                    markers.as_slice_mut().unwrap()[i] = label;
+                }
+            }
+            let mask = ArrayD::from_shape_fn(IxDyn(&shape), |_| next(100) < 75);
+            let footprint = crate::segment::generate_binary_structure(ndim, 1 + next(ndim as u64) as i64).unwrap();
+            let options = WatershedOptions {
+                mask: (case % 2 == 0).then(|| mask.view()),
+                footprint: Some(footprint.view()),
+                ..Default::default()
+            };
+            let want = flood_with(image.view(), markers.view(), &options, false).unwrap();
+            let got = flood_with(image.view(), markers.view(), &options, true).unwrap();
+            assert_eq!(got, want, "case {case}");
+        }
     }
 }
