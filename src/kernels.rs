@@ -49,6 +49,7 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
     ];
     all.extend(crate::segment::LABEL_KERNELS);
     all.extend(crate::segment::EDT_KERNELS);
+    all.extend(crate::segment::WATERSHED_KERNELS);
     all
 }
 

@@ -1,12 +1,16 @@
 //! Segmentation on the GPU: labels equal the CPU's (which equal scipy's, see the Python
 //! differential tests) on every adapter, in one binding and across 64 KiB slabs; resident
-//! labelling of a GPU volume; bad input.
+//! labelling of a GPU volume; the GPU watershed against the CPU flood and its tie rule; bad
+//! input.
 
 mod common;
 
 use common::{all_gpus, gpus};
+use hounsfield::Error;
 use hounsfield::gpu::GpuVolume;
-use hounsfield::segment::{generate_binary_structure, label, label_gpu, label_on_gpu};
+use hounsfield::segment::{
+    WatershedOptions, generate_binary_structure, label, label_gpu, label_on_gpu, watershed, watershed_on_gpu,
+};
 use ndarray::{Array3, ArrayD, IxDyn};
 
 /// A mask of smooth blobs (a threshold of a box-smoothed noise field): components of many
@@ -146,4 +150,133 @@ fn gpu_distances_equal_cpu_distances_in_one_binding_and_across_slabs() {
         gpus().is_empty() || deepest > 4.0,
         "the cases reach {deepest} voxels deep"
     );
+}
+
+/// Distinct heights (a shuffled ramp, exact in float32), so no two basins meet at equal cost.
+fn distinct_heights(shape: &[usize], seed: u64) -> ArrayD<f64> {
+    let n: usize = shape.iter().product();
+    let keys = common::random_values(n, seed);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]).then(a.cmp(&b)));
+    let mut heights = vec![0.0; n];
+    for (rank, &i) in order.iter().enumerate() {
+        heights[i] = rank as f64;
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), heights).unwrap()
+}
+
+fn scattered_markers(shape: &[usize], seed: u64, count: usize) -> ArrayD<i64> {
+    let n: usize = shape.iter().product();
+    let picks = common::random_values(2 * count, seed);
+    let mut markers = ArrayD::<i64>::zeros(IxDyn(shape));
+    for k in 0..count {
+        let at = ((picks[k] * n as f32) as usize).min(n - 1);
+        // Labels far from their ranks, one of them repeated.
+        markers.as_slice_mut().unwrap()[at] = [900, -5, 17, 4, 2, 17, 61][k % 7];
+    }
+    markers
+}
+
+#[test]
+fn gpu_watershed_equals_the_cpu_flood_where_no_basins_tie() {
+    let contexts = all_gpus();
+    assert!(!contexts.is_empty() || std::env::var(common::REQUIRE_GPU_ENV).is_err());
+    let cases: Vec<Vec<usize>> = vec![
+        vec![37, 41],
+        vec![1, 50],
+        vec![9, 33, 40],
+        vec![30, 24, 28],
+        vec![12, 10, 9],
+    ];
+    for (ctx, bindings) in &contexts {
+        for (k, shape) in cases.iter().enumerate() {
+            let image = distinct_heights(shape, 300 + k as u64);
+            let markers = scattered_markers(shape, 400 + k as u64, 7);
+            let mask = blobs(shape, 500 + k as u64, 0.3);
+            let ndim = shape.len();
+            for connectivity in 1..=ndim {
+                let footprint = generate_binary_structure(ndim, connectivity as i64).unwrap();
+                for masked in [false, true] {
+                    let options = WatershedOptions {
+                        mask: masked.then(|| mask.view()),
+                        footprint: Some(footprint.view()),
+                        ..Default::default()
+                    };
+                    let got = watershed_on_gpu(ctx, image.view(), markers.view(), &options);
+                    if 16 * image.len() as u64 > ctx.max_storage_binding() {
+                        assert!(matches!(got, Err(Error::TooLarge(_))), "{shape:?} {bindings}");
+                        continue;
+                    }
+                    let want = watershed(image.view(), markers.view(), &options).unwrap();
+                    let label = format!("{shape:?} c{connectivity} mask {masked} {bindings}");
+                    assert_eq!(got.unwrap(), want, "{label}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gpu_watershed_breaks_ties_by_plateau_steps_then_the_smaller_label() {
+    // A flat image: every sample takes its nearest marker in city-block steps (faces), the
+    // smaller label when two are equally near — the documented GPU tie rule.
+    let Some(ctx) = common::gpu() else {
+        assert!(std::env::var(common::REQUIRE_GPU_ENV).is_err(), "no GPU adapter");
+        return;
+    };
+    let shape = [23usize, 31];
+    let image = ArrayD::<f64>::zeros(IxDyn(&shape));
+    let seeds = [((3usize, 4usize), 7i64), ((15, 20), 3), ((20, 2), 5), ((3, 28), 9)];
+    let mut markers = ArrayD::<i64>::zeros(IxDyn(&shape));
+    for &((y, x), l) in &seeds {
+        markers[[y, x]] = l;
+    }
+    let got = watershed_on_gpu(&ctx, image.view(), markers.view(), &WatershedOptions::default()).unwrap();
+    for y in 0..shape[0] {
+        for x in 0..shape[1] {
+            let nearest = seeds
+                .iter()
+                .map(|&((sy, sx), l)| (sy.abs_diff(y) + sx.abs_diff(x), l))
+                .min()
+                .unwrap();
+            assert_eq!(got[[y, x]], nearest.1, "({y}, {x})");
+        }
+    }
+}
+
+#[test]
+fn gpu_watershed_refuses_what_it_does_not_flood() {
+    let Some(ctx) = common::gpu() else {
+        assert!(std::env::var(common::REQUIRE_GPU_ENV).is_err(), "no GPU adapter");
+        return;
+    };
+    let image = ArrayD::<f64>::zeros(IxDyn(&[4, 5]));
+    let markers = ArrayD::<i64>::zeros(IxDyn(&[4, 5]));
+    let compact = WatershedOptions {
+        compactness: 0.5,
+        ..Default::default()
+    };
+    assert!(watershed_on_gpu(&ctx, image.view(), markers.view(), &compact).is_err());
+    let lines = WatershedOptions {
+        watershed_line: true,
+        ..Default::default()
+    };
+    assert!(watershed_on_gpu(&ctx, image.view(), markers.view(), &lines).is_err());
+    let mut nan = image.clone();
+    nan[[1, 1]] = f64::NAN;
+    assert!(watershed_on_gpu(&ctx, nan.view(), markers.view(), &WatershedOptions::default()).is_err());
+    let short = ArrayD::<i64>::zeros(IxDyn(&[4, 4]));
+    assert!(matches!(
+        watershed_on_gpu(&ctx, image.view(), short.view(), &WatershedOptions::default()),
+        Err(Error::InvalidShape(_))
+    ));
+    let four = ArrayD::<f64>::zeros(IxDyn(&[2, 2, 2, 2]));
+    let four_markers = ArrayD::<i64>::zeros(IxDyn(&[2, 2, 2, 2]));
+    assert!(watershed_on_gpu(&ctx, four.view(), four_markers.view(), &WatershedOptions::default()).is_err());
+    let wide = ArrayD::from_elem(IxDyn(&[5, 5]), true);
+    let options = WatershedOptions {
+        footprint: Some(wide.view()),
+        ..Default::default()
+    };
+    assert!(watershed_on_gpu(&ctx, image.view(), markers.view(), &options).is_err());
 }

@@ -209,4 +209,6 @@ def watershed(
     mask: Optional[npt.ArrayLike] = ...,
     compactness: float = ...,
     watershed_line: bool = ...,
+    *,
+    backend: str = ...,
 ) -> Array: ...

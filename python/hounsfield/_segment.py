@@ -541,13 +541,21 @@ def distance_transform_cdt(input, metric="chessboard", return_distances=True, re
 # ---------------------------------------------------------------- watershed
 
 
-def watershed(image, markers=None, connectivity=1, offset=None, mask=None, compactness=0, watershed_line=False):
+def watershed(image, markers=None, connectivity=1, offset=None, mask=None, compactness=0, watershed_line=False, *, backend="cpu"):
     """``skimage.segmentation.watershed`` with markers: floods ``image`` from the labelled
     ``markers`` (inside ``mask``) through ``connectivity`` (an int for
     ``generate_binary_structure``, or a footprint), label for label equal to scikit-image —
     ties included — also with ``compactness`` and ``watershed_line``. The labels come back in
     the markers' dtype. Markers are required (scikit-image's local-minima and regular-seed
-    defaults are not implemented)."""
+    defaults are not implemented).
+
+    ``backend="gpu"`` floods 2D and 3D images on the GPU (classic watershed only: no
+    compactness, no lines; float32 heights; within one storage binding). It equals
+    scikit-image wherever no two labels meet at equal height; where they do, a sample takes
+    the neighbour fewer steps from where the flood entered that height, then the smaller
+    label (scikit-image follows its arrival order there)."""
+    if backend not in ("cpu", "gpu"):
+        raise ValueError(f"backend must be 'cpu' or 'gpu', not {backend!r}")
     image = np.asarray(image)
     if markers is None or not isinstance(markers, (np.ndarray, list, tuple)):
         raise ValueError(
@@ -558,9 +566,7 @@ def watershed(image, markers=None, connectivity=1, offset=None, mask=None, compa
         mask = np.asanyarray(mask, dtype=bool)
         if mask.shape != image.shape:
             raise ValueError(f"`mask` (shape {mask.shape}) must have same shape as `image` (shape {image.shape})")
-        markers = np.asanyarray(markers) * mask
-    else:
-        markers = np.asanyarray(markers)
+    markers = np.asanyarray(markers)
     if markers.shape != image.shape:
         raise ValueError(f"`markers` (shape {markers.shape}) must have same shape as `image` (shape {image.shape})")
     if np.isscalar(connectivity):
@@ -582,6 +588,7 @@ def watershed(image, markers=None, connectivity=1, offset=None, mask=None, compa
         offset,
         float(compactness),
         bool(watershed_line),
+        backend,
     )
     return labels.astype(markers.dtype, copy=False)
 

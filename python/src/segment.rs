@@ -142,7 +142,8 @@ pub(crate) fn seg_distance_transform_cdt(
     ))
 }
 
-/// skimage's watershed; labels as int64.
+/// skimage's watershed; labels as int64. `backend` `gpu`: the GPU flood (classic watershed,
+/// its tie rule); anything else the CPU's.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn seg_watershed(
@@ -154,6 +155,7 @@ pub(crate) fn seg_watershed(
     offset: Option<Vec<usize>>,
     compactness: f64,
     watershed_line: bool,
+    backend: &str,
 ) -> PyResult<Array<i64>> {
     let (image, markers) = (image.as_array(), markers.as_array());
     let options = segment::WatershedOptions {
@@ -163,9 +165,15 @@ pub(crate) fn seg_watershed(
         compactness,
         watershed_line,
     };
-    let out = py
-        .detach(|| segment::watershed(image, markers, &options))
-        .map_err(py_err)?;
+    let out = if backend == "gpu" {
+        let hounsfield::Backend::Gpu(ctx) = crate::select_backend("gpu")? else {
+            unreachable!("select_backend(\"gpu\") returns a GPU backend")
+        };
+        py.detach(|| segment::watershed_on_gpu(&ctx, image, markers, &options))
+    } else {
+        py.detach(|| segment::watershed(image, markers, &options))
+    }
+    .map_err(py_err)?;
     Ok(out.into_pyarray(py).unbind())
 }
 

@@ -362,6 +362,24 @@ def test_watershed_equals_scikit_image():
         want = segmentation.watershed(image, markers, connectivity=connectivity, mask=mask)
         got = h.watershed(image, markers, connectivity=connectivity, mask=mask)
         np.testing.assert_array_equal(got, want, err_msg=f"classic case {case}")
+    # The GPU flood: equal to scikit-image where no two basins meet at equal height (distinct
+    # heights, exact in float32), 2D and 3D, masks, every connectivity.
+    for case in range(24):
+        ndim = 2 + case % 2
+        shape = tuple(int(rng.integers(3, 14)) for _ in range(ndim))
+        image = rng.permutation(int(np.prod(shape))).reshape(shape).astype(np.float64)
+        markers = np.zeros(shape, np.int32)
+        markers.flat[rng.choice(markers.size, 5, replace=False)] = rng.integers(1, 9, 5)
+        mask = rng.random(shape) < 0.8 if case % 3 else None
+        connectivity = int(rng.integers(1, ndim + 1))
+        want = segmentation.watershed(image, markers, connectivity=connectivity, mask=mask)
+        got = h.watershed(image, markers, connectivity=connectivity, mask=mask, backend="gpu")
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want, err_msg=f"gpu case {case}")
+    with pytest.raises(ValueError, match="classic"):
+        h.watershed(image, markers, compactness=1.0, backend="gpu")
+    with pytest.raises(ValueError, match="backend"):
+        h.watershed(image, markers, backend="cuda")
     # Touching spheres split at their neck, from the distance transform's peaks.
     mask = FIXTURES["touching_spheres"]
     distance = ndi.distance_transform_edt(mask)

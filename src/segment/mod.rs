@@ -17,6 +17,7 @@ mod priority;
 mod structure;
 mod watershed;
 mod watershed_flood;
+mod watershed_gpu;
 
 pub use cdt::{ChamferTransform, distance_transform_cdt};
 pub use edt::{DistanceTransform, distance_transform_edt};
@@ -32,6 +33,9 @@ pub use measure::{
 };
 pub use structure::{generate_binary_structure, iterate_structure};
 pub use watershed::{WatershedOptions, watershed};
+#[cfg(test)]
+pub(crate) use watershed_gpu::KERNELS as WATERSHED_KERNELS;
+pub use watershed_gpu::watershed_on_gpu;
 
 use ndarray::{ArrayD, ArrayViewD};
 

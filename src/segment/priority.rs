@@ -8,7 +8,7 @@
 //!
 //! [`FifoRadixQueue`] is a monotone radix heap over `u64` keys that releases equal keys in the
 //! order they were pushed. Every bucket stays in push order (pushes append; a refill moves a
-//! bucket, in order, into lower buckets that are empty), so with ages given by push order it
+//! bucket, in order, into lower levels that are empty), so with ages given by push order it
 //! releases items by (key, age) exactly as the heap does when no two items tie — at O(1)
 //! amortised cost instead of O(log n) cache misses.
 
@@ -18,6 +18,19 @@ pub(crate) trait HeapItem: Copy {
 }
 
 const LINE: usize = 4;
+
+/// Asks the CPU to bring `value`'s cache line in (a hint; nothing on other architectures).
+#[inline(always)]
+pub(crate) fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and reads nothing; the address comes from a reference.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(value as *const T as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
 
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
@@ -53,16 +66,9 @@ impl<T: HeapItem> ArrayHeap<T> {
 
     #[inline(always)]
     fn prefetch(&self, line: usize) {
-        #[cfg(target_arch = "x86_64")]
-        if line < self.lines.len() {
-            // SAFETY: a prefetch is a hint; the address is inside the vector.
-            unsafe {
-                use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-                _mm_prefetch::<_MM_HINT_T0>(self.lines.as_ptr().add(line) as *const i8);
-            }
+        if let Some(line) = self.lines.get(line) {
+            prefetch(line);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = line;
     }
 
     pub(crate) fn push(&mut self, item: T) {
@@ -83,6 +89,11 @@ impl<T: HeapItem> ArrayHeap<T> {
             }
         }
         self.set(child, item);
+    }
+
+    /// The item the next pop returns, unless a smaller one is pushed first.
+    pub(crate) fn peek(&self) -> Option<T> {
+        (self.len > 0).then(|| self.get(1))
     }
 
     pub(crate) fn pop(&mut self) -> Option<T> {
@@ -130,53 +141,109 @@ impl<T: HeapItem> ArrayHeap<T> {
     }
 }
 
-/// A monotone radix heap over `u64` keys, first in first out among equal keys (see the module
-/// docs). Keys pushed must not be below the key last popped.
+/// A monotone radix heap over `u64` keys with 256-way buckets, first in first out among equal
+/// keys (see the module docs). Keys pushed must not be below the key last popped.
+///
+/// A key goes to the bucket of the highest byte in which it differs from `last` (its *level*)
+/// and of its value in that byte; equal keys go to bucket `EQUAL`. Lower levels hold smaller
+/// keys, and so do lower bytes within a level, so the next items are in the first occupied
+/// bucket; a refill moves that bucket, in order, to lower levels. Each item moves at most once
+/// per byte, a few times in practice — a bit-wise radix heap moves float keys that differ only
+/// in low mantissa bits dozens of times.
 pub(crate) struct FifoRadixQueue<T: Copy> {
     last: u64,
+    /// Bucket `EQUAL`, then level × 256 + byte.
     buckets: Vec<Vec<(u64, T)>>,
-    /// The next item of bucket 0 (which holds keys equal to `last`).
+    /// The next item of bucket `EQUAL` (keys equal to `last`).
     head: usize,
+    /// Per level, the occupied bytes (256 bits); `levels` bit l: level l has any.
+    occupied: [[u64; 4]; 8],
+    levels: u8,
+    /// Each bucket's first-pushed smallest item (what a refill from it releases first).
+    smallest: Vec<(u64, Option<T>)>,
 }
+
+const EQUAL: usize = 0;
 
 impl<T: Copy> FifoRadixQueue<T> {
     pub(crate) fn new() -> Self {
         FifoRadixQueue {
             last: 0,
-            buckets: (0..65).map(|_| Vec::new()).collect(),
+            buckets: (0..1 + 8 * 256).map(|_| Vec::new()).collect(),
             head: 0,
+            occupied: [[0; 4]; 8],
+            levels: 0,
+            smallest: vec![(u64::MAX, None); 1 + 8 * 256],
         }
     }
 
     #[inline(always)]
     pub(crate) fn push(&mut self, key: u64, item: T) {
         debug_assert!(key >= self.last, "monotone queue");
-        let bucket = (64 - (key ^ self.last).leading_zeros()) as usize;
+        let differ = key ^ self.last;
+        if differ == 0 {
+            self.buckets[EQUAL].push((key, item));
+            return;
+        }
+        let level = (63 - differ.leading_zeros()) as usize / 8;
+        let byte = (key >> (8 * level)) as usize & 255;
+        let bucket = 1 + level * 256 + byte;
         self.buckets[bucket].push((key, item));
+        self.occupied[level][byte / 64] |= 1 << (byte % 64);
+        self.levels |= 1 << level;
+        if key < self.smallest[bucket].0 {
+            self.smallest[bucket] = (key, Some(item));
+        }
+    }
+
+    /// The first occupied bucket outside `EQUAL`.
+    #[inline(always)]
+    fn first_bucket(&self) -> Option<usize> {
+        if self.levels == 0 {
+            return None;
+        }
+        let level = self.levels.trailing_zeros() as usize;
+        let words = &self.occupied[level];
+        let word = words.iter().position(|&w| w != 0).expect("an occupied level");
+        Some(1 + level * 256 + word * 64 + words[word].trailing_zeros() as usize)
+    }
+
+    /// The item the next pop returns, unless a smaller one is pushed first.
+    #[inline(always)]
+    pub(crate) fn peek(&self) -> Option<T> {
+        if let Some(next) = self.buckets[EQUAL].get(self.head) {
+            return Some(next.1);
+        }
+        self.smallest[self.first_bucket()?].1
     }
 
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<(u64, T)> {
-        if self.head == self.buckets[0].len() {
+        if self.head == self.buckets[EQUAL].len() {
             self.refill()?;
         }
-        let item = self.buckets[0][self.head];
+        let item = self.buckets[EQUAL][self.head];
         self.head += 1;
         Some(item)
     }
 
-    /// Bucket 0 is spent: the first non-empty bucket's smallest key becomes `last`, and that
-    /// bucket's items move, in order, to the (empty) buckets below.
+    /// Bucket `EQUAL` is spent: the first occupied bucket's smallest key becomes `last`, and that
+    /// bucket's items move, in order, to lower levels (empty until now) or `EQUAL`.
     #[cold]
     fn refill(&mut self) -> Option<()> {
-        self.buckets[0].clear();
+        self.buckets[EQUAL].clear();
         self.head = 0;
-        let from = (1..65).find(|&b| !self.buckets[b].is_empty())?;
+        let from = self.first_bucket()?;
+        let (level, byte) = ((from - 1) / 256, (from - 1) % 256);
+        self.occupied[level][byte / 64] &= !(1 << (byte % 64));
+        if self.occupied[level] == [0; 4] {
+            self.levels &= !(1 << level);
+        }
         let mut moved = std::mem::take(&mut self.buckets[from]);
-        self.last = moved.iter().map(|i| i.0).min().expect("a non-empty bucket");
+        self.last = self.smallest[from].0;
+        self.smallest[from] = (u64::MAX, None);
         for &(key, item) in &moved {
-            let bucket = (64 - (key ^ self.last).leading_zeros()) as usize;
-            self.buckets[bucket].push((key, item));
+            self.push(key, item);
         }
         moved.clear();
         self.buckets[from] = moved;

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use ndarray::{ArrayViewD, IxDyn};
 use rayon::prelude::*;
 
-use super::priority::{ArrayHeap, FifoRadixQueue, HeapItem};
+use super::priority::{ArrayHeap, FifoRadixQueue, HeapItem, prefetch};
 use crate::memory::{zeroed_u32, zeroed_u64};
 
 /// The padded grid of the flood (scikit-image pads every axis by the footprint's offset).
@@ -200,6 +200,9 @@ pub(crate) fn flood(grid: &Grid<'_>, image: &[f64], markers: &[i64], mask: Optio
         while held > 0 {
             let e = heap.pop().expect("real items come before placeholders");
             held -= 1;
+            if let Some(next) = heap.peek() {
+                fetch_neighbourhood(grid, &state, &keys, next.at);
+            }
             let code = state[e.at as usize];
             for &o in grid.neighbours {
                 let n = (e.at as usize).wrapping_add_signed(o);
@@ -225,6 +228,11 @@ pub(crate) fn flood(grid: &Grid<'_>, image: &[f64], markers: &[i64], mask: Optio
     drop(seeds);
     // Flooding never goes down: a sample costs at least what the one it came from did.
     while let Some((key, at)) = queue.pop() {
+        // The level order scatters the samples over the volume: while this one floods, the
+        // next one's neighbourhood is on its way from memory.
+        if let Some(next) = queue.peek() {
+            fetch_neighbourhood(grid, &state, &keys, next);
+        }
         let code = state[at as usize];
         for &o in grid.neighbours {
             let n = (at as usize).wrapping_add_signed(o);
@@ -253,8 +261,20 @@ pub(crate) fn flood(grid: &Grid<'_>, image: &[f64], markers: &[i64], mask: Optio
     out
 }
 
+/// Prefetches the state and heights of a sample's neighbours (placeholders point at 0).
+#[inline(always)]
+fn fetch_neighbourhood(grid: &Grid<'_>, state: &[u32], keys: &[u64], at: u32) {
+    for &o in grid.neighbours {
+        let n = (at as usize).wrapping_add_signed(o);
+        if let (Some(s), Some(k)) = (state.get(n), keys.get(n)) {
+            prefetch(s);
+            prefetch(k);
+        }
+    }
+}
+
 /// The markers' distinct non-zero labels inside the mask, sorted.
-fn distinct_labels(markers: &[i64], inside: &(dyn Fn(usize) -> bool + Sync)) -> Vec<i64> {
+pub(super) fn distinct_labels(markers: &[i64], inside: &(dyn Fn(usize) -> bool + Sync)) -> Vec<i64> {
     const CHUNK: usize = 1 << 16;
     markers
         .par_chunks(CHUNK)
