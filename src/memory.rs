@@ -30,14 +30,6 @@ pub(crate) fn zeroed_f64(len: usize) -> Vec<f64> {
     v
 }
 
-/// A zero-filled `Vec<u64>` of `len` elements, backed by huge pages where possible.
-pub(crate) fn zeroed_u64(len: usize) -> Vec<u64> {
-    let v = vec![0u64; len];
-    #[cfg(target_os = "linux")]
-    advise_huge_pages(&v);
-    v
-}
-
 #[cfg(target_os = "linux")]
 fn advise_huge_pages<T>(v: &[T]) {
     const HUGE: usize = 2 << 20;

@@ -582,7 +582,8 @@ def watershed(image, markers=None, connectivity=1, offset=None, mask=None, compa
         offset = [int(o) for o in np.broadcast_to(np.asarray(offset), (image.ndim,))]
     labels = _hounsfield.seg_watershed(
         np.ascontiguousarray(image, dtype=np.float64),
-        np.ascontiguousarray(markers, dtype=np.int64),
+        # int32 and int64 labels go through as they are; the rest as int64.
+        np.ascontiguousarray(markers, dtype=markers.dtype if markers.dtype in (np.int32, np.int64) else np.int64),
         None if mask is None else np.ascontiguousarray(mask),
         np.ascontiguousarray(footprint),
         offset,

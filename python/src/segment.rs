@@ -142,22 +142,29 @@ pub(crate) fn seg_distance_transform_cdt(
     ))
 }
 
-/// skimage's watershed; labels as int64. `backend` `gpu`: the GPU flood (classic watershed,
-/// its tie rule); anything else the CPU's.
+/// Watershed markers as numpy holds them: int32 and int64 pass without a copy (the Python
+/// side converts other integer types to int64); the labels come back in the same type.
+#[derive(FromPyObject)]
+pub(crate) enum Markers<'py> {
+    I32(PyReadonlyArrayDyn<'py, i32>),
+    I64(PyReadonlyArrayDyn<'py, i64>),
+}
+
+/// skimage's watershed; labels in the markers' type. `backend` `gpu`: the GPU flood (classic
+/// watershed, its tie rule); anything else the CPU's.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn seg_watershed(
     py: Python<'_>,
     image: PyReadonlyArrayDyn<'_, f64>,
-    markers: PyReadonlyArrayDyn<'_, i64>,
+    markers: Markers<'_>,
     mask: Option<PyReadonlyArrayDyn<'_, bool>>,
     footprint: PyReadonlyArrayDyn<'_, bool>,
     offset: Option<Vec<usize>>,
     compactness: f64,
     watershed_line: bool,
     backend: &str,
-) -> PyResult<Array<i64>> {
-    let (image, markers) = (image.as_array(), markers.as_array());
+) -> PyResult<Py<PyAny>> {
     let options = segment::WatershedOptions {
         mask: mask.as_ref().map(|m| m.as_array()),
         footprint: Some(footprint.as_array()),
@@ -165,16 +172,34 @@ pub(crate) fn seg_watershed(
         compactness,
         watershed_line,
     };
-    let out = if backend == "gpu" {
+    let ctx = if backend == "gpu" {
         let hounsfield::Backend::Gpu(ctx) = crate::select_backend("gpu")? else {
             unreachable!("select_backend(\"gpu\") returns a GPU backend")
         };
-        py.detach(|| segment::watershed_on_gpu(&ctx, image, markers, &options))
+        Some(ctx)
     } else {
-        py.detach(|| segment::watershed(image, markers, &options))
+        None
+    };
+    let image = image.as_array();
+    fn run<M: Copy + Ord + Default + Send + Sync + numpy::Element>(
+        py: Python<'_>,
+        ctx: Option<&hounsfield::gpu::GpuContext>,
+        image: ndarray::ArrayViewD<'_, f64>,
+        markers: ndarray::ArrayViewD<'_, M>,
+        options: &segment::WatershedOptions<'_>,
+    ) -> PyResult<Py<PyAny>> {
+        let out = py
+            .detach(|| match ctx {
+                Some(ctx) => segment::watershed_on_gpu(ctx, image, markers, options),
+                None => segment::watershed(image, markers, options),
+            })
+            .map_err(py_err)?;
+        Ok(out.into_pyarray(py).into_any().unbind())
     }
-    .map_err(py_err)?;
-    Ok(out.into_pyarray(py).unbind())
+    match &markers {
+        Markers::I32(m) => run(py, ctx.as_deref(), image, m.as_array(), &options),
+        Markers::I64(m) => run(py, ctx.as_deref(), image, m.as_array(), &options),
+    }
 }
 
 #[pyfunction]

@@ -54,21 +54,23 @@ pub struct WatershedOptions<'a> {
 
 /// Floods `image` from `markers` (non-zero samples are seeds with their label; the markers are
 /// used inside the mask only). Returns the labels, the image's shape.
-pub fn watershed(
+///
+/// The labels have the markers' type (any integer type), as in scikit-image.
+pub fn watershed<M: Copy + Ord + Default + Send + Sync>(
     image: ArrayViewD<'_, f64>,
-    markers: ArrayViewD<'_, i64>,
+    markers: ArrayViewD<'_, M>,
     options: &WatershedOptions<'_>,
-) -> Result<ArrayD<i64>> {
+) -> Result<ArrayD<M>> {
     flood_with(image, markers, options, true)
 }
 
 /// [`watershed`]; `radix: false` keeps the classic flood on the heap too (the tests' reference).
-fn flood_with(
+fn flood_with<M: Copy + Ord + Default + Send + Sync>(
     image: ArrayViewD<'_, f64>,
-    markers: ArrayViewD<'_, i64>,
+    markers: ArrayViewD<'_, M>,
     options: &WatershedOptions<'_>,
     radix: bool,
-) -> Result<ArrayD<i64>> {
+) -> Result<ArrayD<M>> {
     let shape = image.shape().to_vec();
     let ndim = shape.len();
     if ndim == 0 {
@@ -177,7 +179,7 @@ fn flood_with(
     }
     let mut values = vec![0.0f64; total];
     let mut mask = vec![false; total];
-    let mut output = vec![0i64; total];
+    let mut output = vec![M::default(); total];
     for r in 0..rows {
         let (src, dst) = (r * nx, row_start(r));
         values[dst..dst + nx].copy_from_slice(&image[src..src + nx]);
@@ -199,7 +201,7 @@ fn flood_with(
     };
     let mut heap = ArrayHeap::with_capacity(1024, filler);
     for (at, &label) in output.iter().enumerate() {
-        if label != 0 {
+        if label != M::default() {
             heap.push(Item {
                 value: values[at],
                 age: 0,
@@ -211,7 +213,7 @@ fn flood_with(
     let mut age = 1u64;
     while let Some(elem) = heap.pop() {
         if compact || wsl {
-            if output[elem.index] != 0 && elem.index != elem.source {
+            if output[elem.index] != M::default() && elem.index != elem.source {
                 continue;
             }
             // With lines (and no compactness: scikit-image does not combine them), a sample
@@ -222,7 +224,7 @@ fn flood_with(
         }
         for &off in &neighbours {
             let n = (elem.index as isize + off) as usize;
-            if !mask[n] || output[n] != 0 {
+            if !mask[n] || output[n] != M::default() {
                 continue;
             }
             age += 1;
@@ -254,13 +256,19 @@ fn flood_with(
 
 /// With watershed lines: whether a sample about to take `label` touches another label (then
 /// it becomes part of a line: it leaves the mask and stays 0).
-fn differs_from_neighbours(output: &[i64], neighbours: &[isize], mask: &mut [bool], index: usize, label: i64) -> bool {
+fn differs_from_neighbours<M: Copy + PartialEq + Default>(
+    output: &[M],
+    neighbours: &[isize],
+    mask: &mut [bool],
+    index: usize,
+    label: M,
+) -> bool {
     if !mask[index] {
         return true;
     }
     for &off in neighbours {
         let n = (index as isize + off) as usize;
-        if mask[n] && output[n] != 0 && output[n] != label {
+        if mask[n] && output[n] != M::default() && output[n] != label {
             mask[index] = false;
             return true;
         }

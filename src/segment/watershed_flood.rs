@@ -26,7 +26,7 @@ use ndarray::{ArrayViewD, IxDyn};
 use rayon::prelude::*;
 
 use super::priority::{ArrayHeap, FifoRadixQueue, HeapItem, prefetch};
-use crate::memory::{zeroed_u32, zeroed_u64};
+use crate::memory::zeroed_u32;
 
 /// The padded grid of the flood (scikit-image pads every axis by the footprint's offset).
 pub(crate) struct Grid<'a> {
@@ -70,7 +70,8 @@ const PLACEHOLDER: Aged = Aged {
 struct Seed {
     key: u64,
     at: u32,
-    frontier: bool,
+    /// The sample's index in the image.
+    index: u32,
 }
 
 /// An order-preserving `u64` of a (non-NaN) height; -0 and +0 are one height, as for `<`.
@@ -79,72 +80,117 @@ fn key_of(value: f64) -> u64 {
     if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
 }
 
-/// Floods `image` (no NaN) from `markers` inside `mask`; the labels in the image's layout.
-/// The padded grid must hold fewer than `u32::MAX - 2` samples.
-pub(crate) fn flood(grid: &Grid<'_>, image: &[f64], markers: &[i64], mask: Option<&[bool]>) -> Vec<i64> {
+impl Grid<'_> {
+    /// The padded start of image row `row` (all axes but the last).
+    fn row_start(&self, row: usize) -> usize {
+        let ndim = self.shape.len();
+        let (mut r, mut at, mut stride) = (row, self.offset[ndim - 1], self.padded[ndim - 1]);
+        for a in (0..ndim - 1).rev() {
+            at += (r % self.shape[a] + self.offset[a]) * stride;
+            r /= self.shape[a];
+            stride *= self.padded[a];
+        }
+        at
+    }
+
+    /// The flat offset in the image of each neighbour (the padded offsets' twins).
+    fn image_offsets(&self) -> Vec<isize> {
+        let ndim = self.shape.len();
+        let mut strides = vec![1isize; ndim];
+        let mut padded_strides = vec![1isize; ndim];
+        for a in (0..ndim.saturating_sub(1)).rev() {
+            strides[a] = strides[a + 1] * self.shape[a + 1] as isize;
+            padded_strides[a] = padded_strides[a + 1] * self.padded[a + 1] as isize;
+        }
+        self.neighbours
+            .iter()
+            .map(|&o| {
+                // The padded offset's steps along each axis: each step is at most the axis's
+                // padding, so the rest is below half the axis's stride and rounding recovers it.
+                let (mut rest, mut flat) = (o, 0);
+                for a in 0..ndim {
+                    let step = (rest as f64 / padded_strides[a] as f64).round() as isize;
+                    rest -= step * padded_strides[a];
+                    flat += step * strides[a];
+                }
+                flat
+            })
+            .collect()
+    }
+}
+
+/// Floods `image` (no NaN) from `markers` inside `mask`; the labels in the image's layout and
+/// the markers' type. The padded grid must hold fewer than `u32::MAX - 2` samples.
+pub(crate) fn flood<M: Copy + Ord + Default + Send + Sync>(
+    grid: &Grid<'_>,
+    image: &[f64],
+    markers: &[M],
+    mask: Option<&[bool]>,
+) -> Vec<M> {
     if image.is_empty() {
         return Vec::new();
     }
     let ndim = grid.shape.len();
-    let (nx, pnx, ox) = (grid.shape[ndim - 1], grid.padded[ndim - 1], grid.offset[ndim - 1]);
+    let nx = grid.shape[ndim - 1];
     let total: usize = grid.padded.iter().product();
     let inside = |i: usize| mask.is_none_or(|m| m[i]);
     let labels = distinct_labels(markers, &inside);
-    let code_of = |m: i64| 2 + labels.binary_search(&m).expect("collected") as u32;
-    // The image row of a padded row, `None` in the padding.
-    let image_row = |mut pr: usize| -> Option<usize> {
-        let (mut row, mut scale) = (0, 1);
-        for a in (0..ndim - 1).rev() {
-            let c = (pr % grid.padded[a])
-                .checked_sub(grid.offset[a])
-                .filter(|&c| c < grid.shape[a])?;
-            pr /= grid.padded[a];
-            row += c * scale;
-            scale *= grid.shape[a];
-        }
-        Some(row)
-    };
+    let code_of = |m: M| 2 + labels.binary_search(&m).expect("collected") as u32;
     let mut state = zeroed_u32(total);
-    let mut keys = zeroed_u64(total);
-    state
-        .par_chunks_mut(pnx)
-        .zip(keys.par_chunks_mut(pnx))
-        .enumerate()
-        .for_each(|(pr, (codes, heights))| {
-            let Some(row) = image_row(pr) else { return };
-            let (mut last, mut code) = (0, FREE);
-            for x in 0..nx {
+    let rows = image.len() / nx;
+    {
+        let shared = SharedCodes(state.as_mut_ptr());
+        (0..rows).into_par_iter().for_each(|row| {
+            let start = grid.row_start(row);
+            // SAFETY: image rows map to disjoint padded rows inside `state`.
+            let codes = unsafe { std::slice::from_raw_parts_mut(shared.at(start), nx) };
+            let (mut last, mut code) = (M::default(), FREE);
+            for (x, c) in codes.iter_mut().enumerate() {
                 let i = row * nx + x;
                 if inside(i) {
                     let m = markers[i];
                     if m != last {
-                        (last, code) = (m, if m == 0 { FREE } else { code_of(m) });
+                        (last, code) = (m, if m == M::default() { FREE } else { code_of(m) });
                     }
-                    codes[ox + x] = code;
-                    heights[ox + x] = key_of(image[i]);
+                    *c = code;
                 }
             }
         });
-    // The markers in raster order (scikit-image pushes them so).
-    let seeds: Vec<Seed> = state
-        .par_chunks(pnx)
-        .enumerate()
-        .flat_map_iter(|(pr, row)| {
-            let (state, keys) = (&state, &keys);
-            row.iter().enumerate().filter(|c| *c.1 > FREE).map(move |(x, _)| {
-                let at = pr * pnx + x;
-                let frontier = grid
-                    .neighbours
-                    .iter()
-                    .any(|&o| state[at.wrapping_add_signed(o)] == FREE);
-                Seed {
-                    key: keys[at],
-                    at: at as u32,
-                    frontier,
+    }
+    let offsets = grid.image_offsets();
+    let image_index = ImageIndex::new(grid, rows);
+    // Frontier markers (a free neighbour) in raster order; the others flood nothing.
+    let (seeds, marker_count): (Vec<Seed>, usize) = {
+        let per_row: Vec<(Vec<Seed>, usize)> = (0..rows)
+            .into_par_iter()
+            .map(|row| {
+                let start = grid.row_start(row);
+                let mut found = Vec::new();
+                let mut count = 0;
+                for x in 0..nx {
+                    let at = start + x;
+                    if state[at] > FREE {
+                        count += 1;
+                        if grid
+                            .neighbours
+                            .iter()
+                            .any(|&o| state[at.wrapping_add_signed(o)] == FREE)
+                        {
+                            let index = row * nx + x;
+                            found.push(Seed {
+                                key: key_of(image[index]),
+                                at: at as u32,
+                                index: index as u32,
+                            });
+                        }
+                    }
                 }
+                (found, count)
             })
-        })
-        .collect();
+            .collect();
+        let count = per_row.iter().map(|r| r.1).sum();
+        (per_row.into_iter().flat_map(|r| r.0).collect(), count)
+    };
     let contested = |component: &(dyn Fn(&Seed) -> u32 + Sync)| -> Option<u64> {
         let mark = |map: &mut HashMap<(u64, u32), u32>, key, code| {
             let held = map.entry(key).or_insert(code);
@@ -153,9 +199,9 @@ pub(crate) fn flood(grid: &Grid<'_>, image: &[f64], markers: &[i64], mask: Optio
             }
         };
         seeds
-            .par_chunks(1 << 16)
+            .par_chunks(1 << 12)
             .fold(HashMap::new, |mut map, chunk| {
-                for s in chunk.iter().filter(|s| s.frontier) {
+                for s in chunk {
                     mark(&mut map, (s.key, component(s)), state[s.at as usize]);
                 }
                 map
@@ -177,83 +223,43 @@ pub(crate) fn flood(grid: &Grid<'_>, image: &[f64], markers: &[i64], mask: Optio
     {
         highest_tie = contested(&|s: &Seed| components[s.at as usize]);
     }
-    let mut queue = FifoRadixQueue::<u32>::new();
+    let mut queue = FifoRadixQueue::<(u32, u32)>::new();
     if let Some(tie) = highest_tie {
-        let mut heap = ArrayHeap::with_capacity(seeds.len(), PLACEHOLDER);
-        let mut held = 0usize;
-        for s in &seeds {
-            if s.key <= tie {
-                heap.push(Aged {
-                    key: s.key,
-                    age: 0,
-                    at: s.at,
-                });
-                held += 1;
-            } else {
-                heap.push(PLACEHOLDER);
-                if s.frontier {
-                    queue.push(s.key, s.at);
-                }
-            }
-        }
-        let mut age = 0u32;
-        while held > 0 {
-            let e = heap.pop().expect("real items come before placeholders");
-            held -= 1;
-            if let Some(next) = heap.peek() {
-                fetch_neighbourhood(grid, &state, &keys, next.at);
-            }
-            let code = state[e.at as usize];
-            for &o in grid.neighbours {
-                let n = (e.at as usize).wrapping_add_signed(o);
-                if state[n] == FREE {
-                    state[n] = code;
-                    let key = keys[n].max(e.key);
-                    age += 1;
-                    if key < tie {
-                        heap.push(Aged { key, age, at: n as u32 });
-                        held += 1;
-                    } else {
-                        heap.push(PLACEHOLDER);
-                        queue.push(key, n as u32);
-                    }
-                }
-            }
-        }
+        let flood = Flood {
+            grid,
+            image,
+            offsets: &offsets,
+            image_index: &image_index,
+        };
+        flood.replay_heap(&mut state, &mut queue, &seeds, marker_count, tie);
     } else {
-        for s in seeds.iter().filter(|s| s.frontier) {
-            queue.push(s.key, s.at);
+        for s in &seeds {
+            queue.push(s.key, (s.at, s.index));
         }
     }
     drop(seeds);
     // Flooding never goes down: a sample costs at least what the one it came from did.
-    while let Some((key, at)) = queue.pop() {
+    while let Some((key, (at, index))) = queue.pop() {
         // The level order scatters the samples over the volume: while this one floods, the
         // next one's neighbourhood is on its way from memory.
-        if let Some(next) = queue.peek() {
-            fetch_neighbourhood(grid, &state, &keys, next);
+        if let Some((next, next_index)) = queue.peek() {
+            fetch_neighbourhood(grid.neighbours, &state, next);
+            fetch_neighbourhood(&offsets, image, next_index);
         }
         let code = state[at as usize];
-        for &o in grid.neighbours {
+        for (&o, &step) in grid.neighbours.iter().zip(&offsets) {
             let n = (at as usize).wrapping_add_signed(o);
             if state[n] == FREE {
                 state[n] = code;
-                queue.push(keys[n].max(key), n as u32);
+                let i = (index as usize).wrapping_add_signed(step);
+                queue.push(key_of(image[i]).max(key), (n as u32, i as u32));
             }
         }
     }
-    drop(keys);
-    let table: Vec<i64> = [0, 0].into_iter().chain(labels).collect();
-    let mut out = vec![0i64; image.len()];
+    let table: Vec<M> = [M::default(), M::default()].into_iter().chain(labels).collect();
+    let mut out = vec![M::default(); image.len()];
     out.par_chunks_mut(nx).enumerate().for_each(|(row, labels)| {
-        // The padded start of image row `row`.
-        let (mut r, mut at) = (row, ox);
-        let mut stride = pnx;
-        for a in (0..ndim - 1).rev() {
-            at += (r % grid.shape[a] + grid.offset[a]) * stride;
-            r /= grid.shape[a];
-            stride *= grid.padded[a];
-        }
+        let at = grid.row_start(row);
         for (label, &code) in labels.iter_mut().zip(&state[at..at + nx]) {
             *label = table[code as usize];
         }
@@ -261,28 +267,146 @@ pub(crate) fn flood(grid: &Grid<'_>, image: &[f64], markers: &[i64], mask: Optio
     out
 }
 
-/// Prefetches the state and heights of a sample's neighbours (placeholders point at 0).
+/// The image index of a sample of the padded grid: each padded row's image row start.
+struct ImageIndex {
+    row_starts: Vec<u32>,
+    padded_nx: usize,
+    offset_x: usize,
+}
+
+impl ImageIndex {
+    fn new(grid: &Grid<'_>, rows: usize) -> Self {
+        let ndim = grid.shape.len();
+        let (nx, padded_nx) = (grid.shape[ndim - 1], grid.padded[ndim - 1]);
+        let mut row_starts = vec![u32::MAX; grid.padded.iter().product::<usize>() / padded_nx];
+        for row in 0..rows {
+            row_starts[grid.row_start(row) / padded_nx] = (row * nx) as u32;
+        }
+        ImageIndex {
+            row_starts,
+            padded_nx,
+            offset_x: grid.offset[ndim - 1],
+        }
+    }
+
+    #[inline(always)]
+    fn of(&self, at: usize) -> usize {
+        self.row_starts[at / self.padded_nx] as usize + at % self.padded_nx - self.offset_x
+    }
+}
+
+/// What the heap replay reads.
+struct Flood<'a, 'g> {
+    grid: &'a Grid<'g>,
+    image: &'a [f64],
+    offsets: &'a [isize],
+    image_index: &'a ImageIndex,
+}
+
+impl Flood<'_, '_> {
+    /// scikit-image's heap, replayed until the highest contested height (`tie`) has left it:
+    /// every marker enters in raster order (a placeholder above `tie`), samples below `tie`
+    /// enter it and the rest only the radix `queue`, which takes over afterwards.
+    fn replay_heap(
+        &self,
+        state: &mut [u32],
+        queue: &mut FifoRadixQueue<(u32, u32)>,
+        seeds: &[Seed],
+        marker_count: usize,
+        tie: u64,
+    ) {
+        let mut heap = ArrayHeap::with_capacity(marker_count, PLACEHOLDER);
+        let mut held = 0usize;
+        let mut frontier = seeds.iter().peekable();
+        for (at, &code) in state.iter().enumerate() {
+            if code <= FREE {
+                continue;
+            }
+            let (key, seed) = match frontier.next_if(|s| s.at as usize == at) {
+                Some(s) => (s.key, Some(s)),
+                None => (key_of(self.image[self.image_index.of(at)]), None),
+            };
+            if key <= tie {
+                heap.push(Aged {
+                    key,
+                    age: 0,
+                    at: at as u32,
+                });
+                held += 1;
+            } else {
+                heap.push(PLACEHOLDER);
+                if let Some(s) = seed {
+                    queue.push(s.key, (s.at, s.index));
+                }
+            }
+        }
+        let mut age = 0u32;
+        while held > 0 {
+            let e = heap.pop().expect("real items come before placeholders");
+            held -= 1;
+            if let Some(next) = heap.peek().filter(|n| n.key != u64::MAX) {
+                fetch_neighbourhood(self.grid.neighbours, state, next.at);
+                // Markers are mostly interior (nothing to flood, no heights read).
+                if next.age != 0 {
+                    fetch_neighbourhood(self.offsets, self.image, self.image_index.of(next.at as usize) as u32);
+                }
+            }
+            let code = state[e.at as usize];
+            let index = self.image_index.of(e.at as usize);
+            for (&o, &step) in self.grid.neighbours.iter().zip(self.offsets) {
+                let n = (e.at as usize).wrapping_add_signed(o);
+                if state[n] == FREE {
+                    state[n] = code;
+                    let i = index.wrapping_add_signed(step);
+                    let key = key_of(self.image[i]).max(e.key);
+                    age += 1;
+                    if key < tie {
+                        heap.push(Aged { key, age, at: n as u32 });
+                        held += 1;
+                    } else {
+                        heap.push(PLACEHOLDER);
+                        queue.push(key, (n as u32, i as u32));
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct SharedCodes(*mut u32);
+// SAFETY: writers touch disjoint rows (see the one use).
+unsafe impl Sync for SharedCodes {}
+impl SharedCodes {
+    fn at(&self, offset: usize) -> *mut u32 {
+        // SAFETY: the caller keeps `offset` inside the allocation.
+        unsafe { self.0.add(offset) }
+    }
+}
+
+/// Prefetches a sample's neighbours in `values` (the padded state with the grid's offsets, or
+/// the image with the image's; indices outside are skipped).
 #[inline(always)]
-fn fetch_neighbourhood(grid: &Grid<'_>, state: &[u32], keys: &[u64], at: u32) {
-    for &o in grid.neighbours {
-        let n = (at as usize).wrapping_add_signed(o);
-        if let (Some(s), Some(k)) = (state.get(n), keys.get(n)) {
-            prefetch(s);
-            prefetch(k);
+fn fetch_neighbourhood<T>(offsets: &[isize], values: &[T], at: u32) {
+    for &o in offsets {
+        if let Some(v) = values.get((at as usize).wrapping_add_signed(o)) {
+            prefetch(v);
         }
     }
 }
 
 /// The markers' distinct non-zero labels inside the mask, sorted.
-pub(super) fn distinct_labels(markers: &[i64], inside: &(dyn Fn(usize) -> bool + Sync)) -> Vec<i64> {
+pub(super) fn distinct_labels<M: Copy + Ord + Default + Send + Sync>(
+    markers: &[M],
+    inside: &(dyn Fn(usize) -> bool + Sync),
+) -> Vec<M> {
     const CHUNK: usize = 1 << 16;
     markers
         .par_chunks(CHUNK)
         .enumerate()
         .fold(Vec::new, |mut found, (c, chunk)| {
-            let mut last = 0;
+            let mut last = M::default();
             for (i, &m) in chunk.iter().enumerate() {
-                if m != 0 && m != last && inside(c * CHUNK + i) {
+                if m != M::default() && m != last && inside(c * CHUNK + i) {
                     found.push(m);
                     last = m;
                 }

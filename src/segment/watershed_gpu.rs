@@ -70,12 +70,12 @@ pub(crate) const KERNELS: [&KernelSpec; 1] = [&RELAX];
 /// [`super::watershed`] on the GPU for 2D and 3D images: the classic flood (no compactness, no
 /// watershed lines) with a centred 3 × … × 3 footprint, within one storage binding. Equal to
 /// the CPU where no two labels meet at equal cost; see the module docs for the tie rule.
-pub fn watershed_on_gpu(
+pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     ctx: &GpuContext,
     image: ArrayViewD<'_, f64>,
-    markers: ArrayViewD<'_, i64>,
+    markers: ArrayViewD<'_, M>,
     options: &WatershedOptions<'_>,
-) -> Result<ArrayD<i64>> {
+) -> Result<ArrayD<M>> {
     let dims = image.shape().to_vec();
     let shape = super::volume_shape(&dims, "watershed")?;
     if markers.shape() != dims.as_slice() {
@@ -101,7 +101,7 @@ pub fn watershed_on_gpu(
     let steps = footprint_steps(&dims, shape, options)?;
     let n = image.len();
     if n == 0 {
-        return Ok(ArrayD::zeros(IxDyn(&dims)));
+        return Ok(ArrayD::from_elem(IxDyn(&dims), M::default()));
     }
     let bytes = 16 * n as u64;
     if bytes > ctx.max_storage_binding() || n >= u32::MAX as usize {
@@ -129,7 +129,7 @@ pub fn watershed_on_gpu(
         .into_par_iter()
         .map(|i| match (inside(i), markers[i]) {
             (false, _) => [UNREACHED, 0, 0, OUTSIDE],
-            (true, 0) => [UNREACHED, 0, 0, 0],
+            (true, m) if m == M::default() => [UNREACHED, 0, 0, 0],
             (true, m) => {
                 let rank = 1 + labels.binary_search(&m).expect("collected") as u32;
                 [heights[i].to_bits(), 0, rank, FIXED]
@@ -148,8 +148,8 @@ pub fn watershed_on_gpu(
     };
     p.steps[..steps.len()].copy_from_slice(&steps);
     let final_state = relax(ctx, &p, &heights, &state)?;
-    let table: Vec<i64> = std::iter::once(0).chain(labels).collect();
-    let out: Vec<i64> = final_state.par_iter().map(|s| table[s[2] as usize]).collect();
+    let table: Vec<M> = std::iter::once(M::default()).chain(labels).collect();
+    let out: Vec<M> = final_state.par_iter().map(|s| table[s[2] as usize]).collect();
     ArrayD::from_shape_vec(IxDyn(&dims), out).map_err(|e| Error::InvalidShape(e.to_string()))
 }
 
