@@ -76,34 +76,15 @@ fn flood_with<M: Copy + Ord + Default + Send + Sync>(
     if ndim == 0 {
         return Err(Error::InvalidShape("a 0-dimensional image has nothing to flood".into()));
     }
-    if markers.shape() != shape.as_slice() {
-        return Err(Error::InvalidShape(format!(
-            "markers of shape {:?} for an image of shape {shape:?}: they must have the same shape",
-            markers.shape()
-        )));
-    }
-    if let Some(m) = &options.mask
-        && m.shape() != shape.as_slice()
-    {
-        return Err(Error::InvalidShape(format!(
-            "a mask of shape {:?} for an image of shape {shape:?}: they must have the same shape",
-            m.shape()
-        )));
-    }
+    check_shapes(&shape, markers.shape(), options)?;
     if !(options.compactness >= 0.0 && options.compactness.is_finite()) {
         return Err(Error::param(
             "compactness",
             format!("{} must be finite and ≥ 0", options.compactness),
         ));
     }
-    let default;
-    let footprint = match &options.footprint {
-        Some(f) => f.view(),
-        None => {
-            default = super::generate_binary_structure(ndim, 1)?;
-            default.view()
-        }
-    };
+    let footprint = footprint_of(options, ndim)?;
+    let footprint = footprint.view();
     if footprint.ndim() != ndim {
         return Err(Error::param(
             "connectivity",
@@ -252,6 +233,35 @@ fn flood_with<M: Copy + Ord + Default + Send + Sync>(
         out.extend_from_slice(&output[start..start + nx]);
     }
     Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("the image's shape"))
+}
+
+/// The options' footprint, or faces (`generate_binary_structure(ndim, 1)`).
+pub(super) fn footprint_of<'a>(
+    options: &'a WatershedOptions<'_>,
+    ndim: usize,
+) -> Result<ndarray::CowArray<'a, bool, IxDyn>> {
+    Ok(match &options.footprint {
+        Some(f) => f.view().into(),
+        None => super::generate_binary_structure(ndim, 1)?.into(),
+    })
+}
+
+/// Markers and mask must have the image's shape.
+pub(super) fn check_shapes(image: &[usize], markers: &[usize], options: &WatershedOptions<'_>) -> Result<()> {
+    if markers != image {
+        return Err(Error::InvalidShape(format!(
+            "markers of shape {markers:?} for an image of shape {image:?}: they must have the same shape"
+        )));
+    }
+    if let Some(m) = &options.mask
+        && m.shape() != image
+    {
+        return Err(Error::InvalidShape(format!(
+            "a mask of shape {:?} for an image of shape {image:?}: they must have the same shape",
+            m.shape()
+        )));
+    }
+    Ok(())
 }
 
 /// With watershed lines: whether a sample about to take `label` touches another label (then

@@ -78,20 +78,7 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
 ) -> Result<ArrayD<M>> {
     let dims = image.shape().to_vec();
     let shape = super::volume_shape(&dims, "watershed")?;
-    if markers.shape() != dims.as_slice() {
-        return Err(Error::InvalidShape(format!(
-            "markers of shape {:?} for an image of shape {dims:?}: they must have the same shape",
-            markers.shape()
-        )));
-    }
-    if let Some(m) = &options.mask
-        && m.shape() != dims.as_slice()
-    {
-        return Err(Error::InvalidShape(format!(
-            "a mask of shape {:?} for an image of shape {dims:?}: they must have the same shape",
-            m.shape()
-        )));
-    }
+    super::watershed::check_shapes(&dims, markers.shape(), options)?;
     if options.compactness != 0.0 || options.watershed_line {
         return Err(Error::param(
             "backend",
@@ -156,14 +143,7 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
 /// The footprint's points other than the centre as (dx, dy, dz, flat) steps of the volume.
 fn footprint_steps(dims: &[usize], shape: [usize; 3], options: &WatershedOptions<'_>) -> Result<Vec<[i32; 4]>> {
     let ndim = dims.len();
-    let default;
-    let footprint = match &options.footprint {
-        Some(f) => f.view(),
-        None => {
-            default = super::generate_binary_structure(ndim, 1)?;
-            default.view()
-        }
-    };
+    let footprint = super::watershed::footprint_of(options, ndim)?;
     if footprint.ndim() != ndim || footprint.shape().iter().any(|&s| s != 3) {
         return Err(Error::param(
             "connectivity",
