@@ -125,16 +125,17 @@ fn flood_with<M: Copy + Ord + Default + Send + Sync>(
         .ok_or_else(|| Error::TooLarge(format!("shape {shape:?}")))?;
     let pstrides = c_strides(&padded);
     let neighbours = neighbour_offsets(footprint.view(), &offset, &padded, &pstrides);
-    // Row r of the image (all axes but the last) starts at `row_start(r)` in the padded array.
     let nx = shape[ndim - 1];
     let rows = image.len() / nx.max(1);
-    let row_start = |r: usize| -> usize {
-        let (mut r, mut at) = (r, (offset[ndim - 1]) * pstrides[ndim - 1]);
-        for a in (0..ndim - 1).rev() {
-            at += (r % shape[a] + offset[a]) * pstrides[a];
-            r /= shape[a];
-        }
-        at
+    // Components of the mask refine the classic flood's contested heights for the footprints
+    // `label` takes.
+    let centred = footprint.shape().iter().all(|&s| s == 3) && offset.iter().all(|&o| o == 1);
+    let grid = Grid {
+        shape: &shape,
+        offset: &offset,
+        padded: &padded,
+        neighbours: &neighbours,
+        footprint: centred.then(|| footprint.view()),
     };
     let image = image.as_standard_layout();
     let markers = markers.as_standard_layout();
@@ -146,15 +147,6 @@ fn flood_with<M: Copy + Ord + Default + Send + Sync>(
     let mask_in = mask_in.as_ref().map(|m| m.as_slice().expect("standard"));
     let classic = options.compactness == 0.0 && !options.watershed_line;
     if radix && classic && total < (u32::MAX - 2) as usize && !image.par_iter().any(|v| v.is_nan()) {
-        // Components of the mask refine contested heights for the footprints `label` takes.
-        let centred = footprint.shape().iter().all(|&s| s == 3) && offset.iter().all(|&o| o == 1);
-        let grid = Grid {
-            shape: &shape,
-            offset: &offset,
-            padded: &padded,
-            neighbours: &neighbours,
-            footprint: centred.then(|| footprint.view()),
-        };
         let out = super::watershed_flood::flood(&grid, image, markers, mask_in);
         return Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("the image's shape"));
     }
@@ -162,7 +154,7 @@ fn flood_with<M: Copy + Ord + Default + Send + Sync>(
     let mut mask = vec![false; total];
     let mut output = vec![M::default(); total];
     for r in 0..rows {
-        let (src, dst) = (r * nx, row_start(r));
+        let (src, dst) = (r * nx, grid.row_start(r));
         values[dst..dst + nx].copy_from_slice(&image[src..src + nx]);
         for x in 0..nx {
             let inside = mask_in.is_none_or(|m| m[src + x]);
@@ -229,7 +221,7 @@ fn flood_with<M: Copy + Ord + Default + Send + Sync>(
     }
     let mut out = Vec::with_capacity(rows * nx);
     for r in 0..rows {
-        let start = row_start(r);
+        let start = grid.row_start(r);
         out.extend_from_slice(&output[start..start + nx]);
     }
     Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("the image's shape"))

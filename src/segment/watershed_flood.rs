@@ -27,6 +27,7 @@ use rayon::prelude::*;
 
 use super::priority::{ArrayHeap, FifoRadixQueue, HeapItem, prefetch};
 use crate::memory::zeroed_u32;
+use crate::ndimage::c_strides;
 
 /// The padded grid of the flood (scikit-image pads every axis by the footprint's offset).
 pub(crate) struct Grid<'a> {
@@ -82,7 +83,7 @@ fn key_of(value: f64) -> u64 {
 
 impl Grid<'_> {
     /// The padded start of image row `row` (all axes but the last).
-    fn row_start(&self, row: usize) -> usize {
+    pub(super) fn row_start(&self, row: usize) -> usize {
         let ndim = self.shape.len();
         let (mut r, mut at, mut stride) = (row, self.offset[ndim - 1], self.padded[ndim - 1]);
         for a in (0..ndim - 1).rev() {
@@ -96,12 +97,7 @@ impl Grid<'_> {
     /// The flat offset in the image of each neighbour (the padded offsets' twins).
     fn image_offsets(&self) -> Vec<isize> {
         let ndim = self.shape.len();
-        let mut strides = vec![1isize; ndim];
-        let mut padded_strides = vec![1isize; ndim];
-        for a in (0..ndim.saturating_sub(1)).rev() {
-            strides[a] = strides[a + 1] * self.shape[a + 1] as isize;
-            padded_strides[a] = padded_strides[a + 1] * self.padded[a + 1] as isize;
-        }
+        let (strides, padded_strides) = (c_strides(self.shape), c_strides(self.padded));
         self.neighbours
             .iter()
             .map(|&o| {
@@ -109,9 +105,10 @@ impl Grid<'_> {
                 // padding, so the rest is below half the axis's stride and rounding recovers it.
                 let (mut rest, mut flat) = (o, 0);
                 for a in 0..ndim {
-                    let step = (rest as f64 / padded_strides[a] as f64).round() as isize;
-                    rest -= step * padded_strides[a];
-                    flat += step * strides[a];
+                    let stride = padded_strides[a] as isize;
+                    let step = (rest as f64 / stride as f64).round() as isize;
+                    rest -= step * stride;
+                    flat += step * strides[a] as isize;
                 }
                 flat
             })
