@@ -21,18 +21,19 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::recon::geometry::{DetectorMap, ViewMatrix};
+use crate::recon::interpolate::PAD;
 use crate::recon::ramp::{RampWindow, filter_rows_cpu, frequency_response, padded_len};
 use crate::recon::stages::{FilteredBackprojection, Weighting};
 
 /// Image rows per parallel task: each view's filtered row is read once for all of them.
 const ROW_BLOCK: usize = 8;
 
-/// Adds one view's interpolated filtered projection `f` (`n` samples and a trailing zero) to
+/// Adds one view's interpolated filtered projection `f` (`n` samples and trailing zeros) to
 /// the pixels `k0..k0 + line.len()` of an output row: along the row the detector position
 /// `t = base + k cos θ` advances by `cos θ` per pixel. Positions off the detector contribute 0,
 /// as `numpy.interp(left=0, right=0)`. f32 positions (1e-4 pixel of rounding at most for
 /// detectors of thousands of columns) keep the loop 8 lanes wide; on AVX2 the two samples are
-/// fetched with hardware gathers.
+/// fetched by [`crate::recon::interpolate::pairs`].
 fn backproject_view(line: &mut [f32], k0: usize, base: f64, c: f64, n: usize, f: &[f32]) {
     let base = (base + k0 as f64 * c) as f32;
     let c = c as f32;
@@ -61,7 +62,7 @@ unsafe fn backproject_view_avx2(line: &mut [f32], base: f32, c: f32, n: usize, f
     let mut k = _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
     let eight = _mm256_set1_ps(8.0);
     let full = line.len() / 8 * 8;
-    let (src, dst) = (f.as_ptr(), line.as_mut_ptr());
+    let dst = line.as_mut_ptr();
     for j in (0..full).step_by(8) {
         let t = _mm256_fmadd_ps(k, vc, vbase);
         let inside = _mm256_and_ps(
@@ -71,11 +72,10 @@ unsafe fn backproject_view_avx2(line: &mut [f32], base: f32, c: f32, n: usize, f
         let tc = _mm256_min_ps(_mm256_max_ps(t, zero), vlast);
         let i = _mm256_cvttps_epi32(tc);
         let w = _mm256_sub_ps(tc, _mm256_cvtepi32_ps(i));
-        // SAFETY: 0 <= i <= n - 1 and `f` holds n + 1 samples, so i and i + 1 are in bounds;
+        // SAFETY: 0 <= i <= n - 1 and `f` holds more than n samples, so i and i + 1 are in bounds;
         // j + 8 <= line.len().
         unsafe {
-            let a = _mm256_i32gather_ps::<4>(src, i);
-            let b = _mm256_i32gather_ps::<4>(src.add(1), i);
+            let (a, b) = crate::recon::interpolate::pairs(f, i);
             let v = _mm256_and_ps(_mm256_fmadd_ps(w, _mm256_sub_ps(b, a), a), inside);
             let acc = _mm256_loadu_ps(dst.add(j));
             _mm256_storeu_ps(dst.add(j), _mm256_add_ps(acc, v));
@@ -195,11 +195,12 @@ impl Fbp2d {
         let filtered = filtered.index_axis_move(Axis(1), 0);
         let (centre, radius) = ((n / 2) as f64, (size / 2) as f64);
         let trig: Vec<(f64, f64)> = self.angles_degrees.iter().map(|a| a.to_radians().sin_cos()).collect();
-        // Each filtered row gets one trailing zero, so the linear interpolation can always read
-        // index i + 1.
-        let mut rows_ext = vec![0.0f32; views * (n + 1)];
+        // Each filtered row gets trailing zeros: the linear interpolation can always read index
+        // i + 1, and the vector loop's window loads stay in the row.
+        let stride = n + PAD;
+        let mut rows_ext = vec![0.0f32; views * stride];
         for (v, row) in filtered.axis_iter(Axis(0)).enumerate() {
-            rows_ext[v * (n + 1)..v * (n + 1) + n]
+            rows_ext[v * stride..v * stride + n]
                 .iter_mut()
                 .zip(row)
                 .for_each(|(d, &s)| *d = s);
@@ -223,7 +224,7 @@ impl Fbp2d {
             .for_each(|(block, mut rows)| {
                 let first = block * ROW_BLOCK;
                 for (view, &(s, c)) in trig.iter().enumerate() {
-                    let f = &rows_ext[view * (n + 1)..(view + 1) * (n + 1)];
+                    let f = &rows_ext[view * stride..(view + 1) * stride];
                     for (i, mut line) in rows.axis_iter_mut(Axis(0)).enumerate() {
                         let y = (first + i) as f64 - radius;
                         let (k0, k1) = span(y);

@@ -13,6 +13,7 @@ pub mod fan;
 pub mod fbp;
 pub mod fdk;
 pub mod geometry;
+pub(crate) mod interpolate;
 pub mod iterative;
 pub mod joseph;
 pub(crate) mod parker;

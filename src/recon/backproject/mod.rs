@@ -7,7 +7,8 @@
 //! and row of every voxel, and the FDK distance weight `(SID / distance)²`, which is `1 / W²`
 //! (arc detectors: `SID² / L² = 1 / (U² + W²)`); parallel beams have weight 1.
 //!
-//! CPU: the volume is cut into columns of voxels along z, tiled 8 × 8 in (x, y) so that a
+//! CPU: one-row detectors (fan beams) take rows of pixels along x ([`one_row`]); otherwise the
+//! volume is cut into columns of voxels along z, tiled 8 × 8 in (x, y) so that a
 //! tile's detector footprint stays in cache across views; the projections are transposed so
 //! that a z-column reads detector columns contiguously; the inner loop along z vectorises.
 //! GPU twin: `shaders/recon/backproject.wgsl`.
@@ -22,7 +23,10 @@ use crate::gpu::{
     wgsl,
 };
 use crate::recon::geometry::{DetectorMap, Geometry};
+use crate::recon::interpolate::PAD;
 use crate::volume::Grid;
+
+mod one_row;
 
 /// Side of the (x, y) tiles of the CPU back-projector.
 const TILE: usize = 8;
@@ -89,6 +93,16 @@ impl Backprojector {
         let (views, rows, cols) = projections.dim();
         self.check_projections([views, rows, cols], view_weights)?;
         let m = &self.map;
+        if one_row::applies(m) {
+            return Ok(one_row::backproject(m, self.shape, projections, view_weights));
+        }
+        Ok(self.backproject_columns(projections, view_weights))
+    }
+
+    /// [`Backprojector::backproject_cpu`] by z-columns (any detector), for checked sizes.
+    fn backproject_columns(&self, projections: ArrayView3<'_, f32>, view_weights: &[f64]) -> Array3<f32> {
+        let (views, rows, cols) = projections.dim();
+        let m = &self.map;
         let plane = (cols + 1) * (rows + 1);
         let mut columns = vec![0.0f32; views * plane];
         columns
@@ -137,7 +151,7 @@ impl Backprojector {
                 }
             }
         }
-        Ok(out)
+        out
     }
 }
 
@@ -178,8 +192,8 @@ unsafe fn accumulate_line_avx2(
 }
 
 /// Adds `b` linearly interpolated at rows `v0 + k · dv` (clamped to `0..=last_row`) for
-/// `k = k0..k0 + line.len()`; `b` holds `last_row + 2` samples. AVX2 fetches both samples with
-/// hardware gathers.
+/// `k = k0..k0 + line.len()`; `b` holds `last_row + 2` samples or more. AVX2 fetches both
+/// samples by [`crate::recon::interpolate::pairs`].
 #[inline(always)]
 fn add_resampled(line: &mut [f32], k0: usize, v0: f32, dv: f32, last_row: f32, b: &[f32]) {
     let mut done = 0;
@@ -213,15 +227,14 @@ unsafe fn add_resampled_avx2(line: &mut [f32], k0: usize, v0: f32, dv: f32, last
     );
     let k = k0 as f32;
     let mut kv = _mm256_setr_ps(k, k + 1.0, k + 2.0, k + 3.0, k + 4.0, k + 5.0, k + 6.0, k + 7.0);
-    let (src, dst) = (b.as_ptr(), line.as_mut_ptr());
+    let dst = line.as_mut_ptr();
     for j in (0..full).step_by(8) {
         let row = _mm256_min_ps(_mm256_max_ps(_mm256_fmadd_ps(kv, vdv, vv0), zero), vlast);
         let r = _mm256_cvttps_epi32(row);
         let fr = _mm256_sub_ps(row, _mm256_cvtepi32_ps(r));
-        // SAFETY: 0 <= r <= last_row and `b` holds last_row + 2 samples; j + 8 <= line.len().
+        // SAFETY: 0 <= r <= last_row and `b` holds last_row + 2 samples or more; j + 8 <= line.len().
         unsafe {
-            let a = _mm256_i32gather_ps::<4>(src, r);
-            let c = _mm256_i32gather_ps::<4>(src.add(1), r);
+            let (a, c) = crate::recon::interpolate::pairs(b, r);
             let v = _mm256_fmadd_ps(fr, _mm256_sub_ps(c, a), a);
             _mm256_storeu_ps(dst.add(j), _mm256_add_ps(_mm256_loadu_ps(dst.add(j)), v));
         }
@@ -291,8 +304,8 @@ fn accumulate_line_generic(
             &plane[(i + 1) * stride..(i + 2) * stride],
         );
         // Only rows r_first..=r_last are written and read: no clearing needed.
-        if blend.len() < stride {
-            blend.resize(stride, 0.0);
+        if blend.len() < stride + PAD {
+            blend.resize(stride + PAD, 0.0);
         }
         let range = r_first..r_last + 1;
         for ((b, &a0), &a1) in blend[range.clone()].iter_mut().zip(&c0[range.clone()]).zip(&c1[range]) {
@@ -343,7 +356,7 @@ pub(crate) static BACKPROJECT: KernelSpec = KernelSpec {
     sources: &[
         wgsl::FLOAT,
         wgsl::VOLUME_SLAB,
-        include_str!("../../shaders/recon/backproject.wgsl"),
+        include_str!("../../../shaders/recon/backproject.wgsl"),
     ],
     entry: "backproject",
     bindings: &[
