@@ -22,6 +22,11 @@ use crate::gpu::reduce::{Moments, record_histogram, record_moments};
 use crate::gpu::{GpuContext, GpuVolume, Recorder};
 use crate::volume::check_shape;
 
+mod counting;
+#[cfg(test)]
+use counting::bin_of;
+use counting::histogram_cpu;
+
 /// Values per chunk of the CPU reductions (fits L1/L2; many chunks per thread).
 const CHUNK: usize = 16 * 1024;
 
@@ -181,52 +186,6 @@ fn numpy_edges(bins: usize, source: EdgeSource) -> Result<Vec<f32>> {
         ));
     }
     Ok(edges)
-}
-
-/// The bin of `x` for f32 `edges` (numpy's rule), or `None` outside them or for NaN.
-#[inline]
-fn bin_of(x: f32, edges: &[f32]) -> Option<usize> {
-    let nb = edges.len() - 1;
-    let (lo, hi) = (edges[0], edges[nb]);
-    if !(x >= lo && x <= hi) {
-        return None;
-    }
-    let mut b = (((x - lo) / (hi - lo) * nb as f32) as usize).min(nb - 1);
-    loop {
-        if b > 0 && x < edges[b] {
-            b -= 1;
-        } else if b + 1 < nb && x >= edges[b + 1] {
-            b += 1;
-        } else {
-            return Some(b);
-        }
-    }
-}
-
-fn histogram_cpu(input: ArrayView3<'_, f32>, edges: &[f32]) -> Vec<u64> {
-    let input = input.as_standard_layout();
-    let values = input.as_slice().expect("standard layout is contiguous");
-    let bins = edges.len() - 1;
-    values
-        .par_chunks(CHUNK * 16)
-        .fold(
-            || vec![0u64; bins],
-            |mut counts, chunk| {
-                for &x in chunk {
-                    if let Some(b) = bin_of(x, edges) {
-                        counts[b] += 1;
-                    }
-                }
-                counts
-            },
-        )
-        .reduce(
-            || vec![0u64; bins],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-                a
-            },
-        )
 }
 
 /// `numpy.histogram(input, bins, range)` of a 2D or 3D f32 array, on `backend`.
