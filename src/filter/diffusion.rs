@@ -17,10 +17,14 @@
 //! a call is recorded into one submission, with no read-back.
 
 use ndarray::{Array3, ArrayView3};
+use rayon::prelude::*;
 
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
+#[cfg(test)]
 use crate::filter::neighbourhood::map_rows;
+use crate::filter::neighbourhood::{NeighbourRows, map_rows_into};
+use crate::filter::pointwise::exp_f32;
 use crate::filter::{Filter, check_ndim, per_axis};
 use crate::gpu::reduce::{Moments, record_moment_partials};
 use crate::gpu::{Binding, TILE, uniform};
@@ -229,30 +233,29 @@ impl AnisotropicDiffusion {
 
     /// `⟨|∇I|²⟩` of `current` with central differences (zero-flux edges), as ITK's conductance
     /// scaling.
-    fn mean_gradient_squared_cpu(&self, current: ArrayView3<'_, f32>, plan: &Plan) -> f64 {
+    /// `scratch` (the volume's length) receives `|∇I|²`.
+    fn mean_gradient_squared_cpu(&self, current: ArrayView3<'_, f32>, plan: &Plan, scratch: &mut [f32]) -> f64 {
         let rz = usize::from(plan.three_d);
-        let grad = map_rows(
+        map_rows_into(
             current,
             [rz, 1, 1],
             BoundaryMode::Nearest,
             || (),
             |_, _, rows, _, out| {
-                let w = 3;
-                let at = |dz: i32, dy: i32, dx: i32, x: usize| {
-                    rows.row(((dz + rz as i32) * w + dy + 1) as usize)[(x as i32 + 1 + dx) as usize]
-                };
-                for (x, o) in out.iter_mut().enumerate() {
-                    let mut acc = 0.0f32;
-                    for a in axes(plan.three_d) {
-                        let e = [i32::from(a == 0), i32::from(a == 1), i32::from(a == 2)];
-                        let d = (at(e[0], e[1], e[2], x) - at(-e[0], -e[1], -e[2], x)) / -2.0 * plan.scale[a];
-                        acc += d * d;
-                    }
-                    *o = acc;
+                let nb = neighbour_slices(rows, out.len(), plan.three_d);
+                if plan.three_d {
+                    grad_sq_row::<true>(&nb, plan, out)
+                } else {
+                    grad_sq_row::<false>(&nb, plan, out)
                 }
             },
+            scratch,
         );
-        Moments::of_values(grad.as_slice().expect("standard layout")).mean
+        scratch
+            .par_chunks(1 << 16)
+            .map(Moments::of_values)
+            .reduce(Moments::default, Moments::merge)
+            .mean
     }
 
     /// K = -2 κ² ⟨|∇I|²⟩ from the mean squared gradient.
@@ -266,9 +269,216 @@ fn axes(three_d: bool) -> std::ops::Range<usize> {
     if three_d { 0..3 } else { 1..3 }
 }
 
-/// The update at one voxel; `p([dz, dy, dx])` reads a neighbour (zero-flux extended).
-#[inline]
-fn update_at(p: impl Fn([i32; 3]) -> f32, plan: &Plan, k: f32, curvature: bool) -> f32 {
+/// The 27 neighbour rows of an output row of `nx` voxels, each `nx` long: entry
+/// `(dz + 1) · 9 + (dy + 1) · 3 + dx + 1` holds the neighbours at that offset (2D: only dz = 0;
+/// the other entries repeat the centre).
+fn neighbour_slices<'a>(rows: &'a NeighbourRows<'_>, nx: usize, three_d: bool) -> [&'a [f32]; 27] {
+    std::array::from_fn(|i| {
+        let (dz, dy, dx) = (i / 9, i / 3 % 3, i % 3);
+        // A 2D image has rows for dy only: every dz reads the centre plane.
+        let row = if three_d { dz * 3 + dy } else { dy };
+        &rows.row(row)[dx..dx + nx]
+    })
+}
+
+/// Reads neighbour `d` of voxel `x` through the starts of [`neighbour_slices`].
+///
+/// # Safety
+/// `x` is below the slices' length.
+#[inline(always)]
+unsafe fn neighbour(nb: &[*const f32; 27], x: usize, d: [i32; 3]) -> f32 {
+    let i = ((d[0] + 1) * 9 + (d[1] + 1) * 3 + d[2] + 1) as usize;
+    // SAFETY: the caller's contract; d is within ±1, so i < 27.
+    unsafe { *nb[i].add(x) }
+}
+
+/// One output row of an iteration: the update at every voxel, in loops that vectorise (the
+/// dimension and the equation are constants, the exponential is arithmetic).
+fn update_row<const THREE_D: bool, const CURVATURE: bool>(nb: &[&[f32]; 27], plan: &Plan, k: f32, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { update_row_avx2::<THREE_D, CURVATURE>(nb, plan, k, out) };
+            return;
+        }
+    }
+    update_row_lanes::<THREE_D, CURVATURE>(nb, plan, k, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn update_row_avx2<const THREE_D: bool, const CURVATURE: bool>(
+    nb: &[&[f32]; 27],
+    plan: &Plan,
+    k: f32,
+    out: &mut [f32],
+) {
+    update_row_lanes::<THREE_D, CURVATURE>(nb, plan, k, out)
+}
+
+#[inline(always)]
+fn update_row_lanes<const THREE_D: bool, const CURVATURE: bool>(
+    nb: &[&[f32]; 27],
+    plan: &Plan,
+    k: f32,
+    out: &mut [f32],
+) {
+    // Raw starts: the loop reads them as loop-invariant bases (slices kept it scalar).
+    let starts = nb.map(|s| {
+        assert!(s.len() >= out.len());
+        s.as_ptr()
+    });
+    let full = out.len() / 8 * 8;
+    for (x0, o) in (0..full).step_by(8).zip(out.chunks_exact_mut(8)) {
+        // SAFETY: x0 + 8 <= out.len() <= every slice's length.
+        let read = |d| Eight(std::array::from_fn(|l| unsafe { neighbour(&starts, x0 + l, d) }));
+        o.copy_from_slice(&update_at::<Eight, THREE_D, CURVATURE>(read, plan, k).0);
+    }
+    for (x, o) in out.iter_mut().enumerate().skip(full) {
+        // SAFETY: x < out.len() <= every slice's length.
+        *o = update_at::<f32, THREE_D, CURVATURE>(|d| unsafe { neighbour(&starts, x, d) }, plan, k);
+    }
+}
+
+/// `|∇I|²` (central differences) of one row, vectorised like [`update_row`].
+fn grad_sq_row<const THREE_D: bool>(nb: &[&[f32]; 27], plan: &Plan, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { grad_sq_row_avx2::<THREE_D>(nb, plan, out) };
+            return;
+        }
+    }
+    grad_sq_row_lanes::<THREE_D>(nb, plan, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn grad_sq_row_avx2<const THREE_D: bool>(nb: &[&[f32]; 27], plan: &Plan, out: &mut [f32]) {
+    grad_sq_row_lanes::<THREE_D>(nb, plan, out)
+}
+
+#[inline(always)]
+fn grad_sq_row_lanes<const THREE_D: bool>(nb: &[&[f32]; 27], plan: &Plan, out: &mut [f32]) {
+    let starts = nb.map(|s| {
+        assert!(s.len() >= out.len());
+        s.as_ptr()
+    });
+    for (x, o) in out.iter_mut().enumerate() {
+        let mut acc = 0.0f32;
+        for a in axes(THREE_D) {
+            let e = [i32::from(a == 0), i32::from(a == 1), i32::from(a == 2)];
+            // SAFETY: x < out.len() <= every slice's length.
+            let (f, b) = unsafe { (neighbour(&starts, x, e), neighbour(&starts, x, [-e[0], -e[1], -e[2]])) };
+            let d = (f - b) / -2.0 * plan.scale[a];
+            acc += d * d;
+        }
+        *o = acc;
+    }
+}
+
+/// What the update computes on: one voxel (`f32`) or eight neighbours along x ([`Eight`]),
+/// with the same operations in the same order, so both give the same values.
+trait Value:
+    Copy
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+{
+    fn splat(v: f32) -> Self;
+    fn min(self, o: Self) -> Self;
+    fn max(self, o: Self) -> Self;
+    fn sqrt(self) -> Self;
+    fn exp(self) -> Self;
+    /// `if self > 0 { a } else { b }`, lane by lane.
+    fn positive_or(self, a: Self, b: Self) -> Self;
+}
+
+impl Value for f32 {
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        f32::min(self, o)
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        f32::max(self, o)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        f32::sqrt(self)
+    }
+    #[inline(always)]
+    fn exp(self) -> Self {
+        exp_f32(self)
+    }
+    #[inline(always)]
+    fn positive_or(self, a: Self, b: Self) -> Self {
+        if self > 0.0 { a } else { b }
+    }
+}
+
+/// Eight voxels along x: lane-wise arrays that compile to one AVX2 vector each.
+#[derive(Clone, Copy)]
+struct Eight([f32; 8]);
+
+macro_rules! eight_op {
+    ($trait:ident, $method:ident, $op:tt) => {
+        impl std::ops::$trait for Eight {
+            type Output = Eight;
+            #[inline(always)]
+            fn $method(self, o: Eight) -> Eight {
+                Eight(std::array::from_fn(|i| self.0[i] $op o.0[i]))
+            }
+        }
+    };
+}
+eight_op!(Add, add, +);
+eight_op!(Sub, sub, -);
+eight_op!(Mul, mul, *);
+eight_op!(Div, div, /);
+
+impl Value for Eight {
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        Eight([v; 8])
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        Eight(std::array::from_fn(|i| self.0[i].min(o.0[i])))
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        Eight(std::array::from_fn(|i| self.0[i].max(o.0[i])))
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        Eight(std::array::from_fn(|i| self.0[i].sqrt()))
+    }
+    #[inline(always)]
+    fn exp(self) -> Self {
+        Eight(std::array::from_fn(|i| exp_f32(self.0[i])))
+    }
+    #[inline(always)]
+    fn positive_or(self, a: Self, b: Self) -> Self {
+        Eight(std::array::from_fn(|i| if self.0[i] > 0.0 { a.0[i] } else { b.0[i] }))
+    }
+}
+
+/// The update at one voxel (or eight); `p([dz, dy, dx])` reads a neighbour (zero-flux
+/// extended).
+#[inline(always)]
+fn update_at<T: Value, const THREE_D: bool, const CURVATURE: bool>(
+    p: impl Fn([i32; 3]) -> T,
+    plan: &Plan,
+    k: f32,
+) -> T {
     let unit = |a: usize| {
         let mut e = [0i32; 3];
         e[a] = 1;
@@ -276,54 +486,55 @@ fn update_at(p: impl Fn([i32; 3]) -> f32, plan: &Plan, k: f32, curvature: bool) 
     };
     let add = |a: [i32; 3], b: [i32; 3], s: i32| [a[0] + s * b[0], a[1] + s * b[1], a[2] + s * b[2]];
     let neg = |a: [i32; 3]| [-a[0], -a[1], -a[2]];
+    let c = T::splat;
+    let zero = c(0.0);
     let centre = p([0, 0, 0]);
-    let (mut dx, mut fwd, mut bwd) = ([0.0f32; 3], [0.0f32; 3], [0.0f32; 3]);
-    for i in axes(plan.three_d) {
+    let (mut dx, mut fwd, mut bwd) = ([zero; 3], [zero; 3], [zero; 3]);
+    for i in axes(THREE_D) {
         let e = unit(i);
-        let s = plan.scale[i];
-        dx[i] = (p(e) - p(neg(e))) / 2.0 * s;
+        let s = c(plan.scale[i]);
+        dx[i] = (p(e) - p(neg(e))) / c(2.0) * s;
         fwd[i] = (p(e) - centre) * s;
         bwd[i] = (centre - p(neg(e))) * s;
     }
-    let mut delta = 0.0f32;
-    for i in axes(plan.three_d) {
+    let mut delta = zero;
+    for i in axes(THREE_D) {
         let e = unit(i);
-        let (mut accum, mut accum_d) = (0.0f32, 0.0f32);
-        for j in axes(plan.three_d) {
+        let (mut accum, mut accum_d) = (zero, zero);
+        for j in axes(THREE_D) {
             if j != i {
                 let f = unit(j);
-                let s = plan.scale[j];
-                let aug = (p(add(e, f, 1)) - p(add(e, f, -1))) / 2.0 * s;
-                let dim = (p(add(neg(e), f, 1)) - p(add(neg(e), f, -1))) / 2.0 * s;
-                accum += 0.25 * (dx[j] + aug) * (dx[j] + aug);
-                accum_d += 0.25 * (dx[j] + dim) * (dx[j] + dim);
+                let s = c(plan.scale[j]);
+                let aug = (p(add(e, f, 1)) - p(add(e, f, -1))) / c(2.0) * s;
+                let dim = (p(add(neg(e), f, 1)) - p(add(neg(e), f, -1))) / c(2.0) * s;
+                accum = accum + c(0.25) * (dx[j] + aug) * (dx[j] + aug);
+                accum_d = accum_d + c(0.25) * (dx[j] + dim) * (dx[j] + dim);
             }
         }
         let gf = fwd[i] * fwd[i] + accum;
         let gb = bwd[i] * bwd[i] + accum_d;
         let (cf, cb) = if k != 0.0 {
-            ((gf / k).exp(), (gb / k).exp())
+            ((gf / c(k)).exp(), (gb / c(k)).exp())
         } else {
-            (0.0, 0.0)
+            (zero, zero)
         };
-        if curvature {
-            delta += fwd[i] / (MIN_NORM + gf).sqrt() * cf - bwd[i] / (MIN_NORM + gb).sqrt() * cb;
+        if CURVATURE {
+            delta = delta + (fwd[i] / (c(MIN_NORM) + gf).sqrt() * cf - bwd[i] / (c(MIN_NORM) + gb).sqrt() * cb);
         } else {
-            delta += fwd[i] * cf - bwd[i] * cb;
+            delta = delta + (fwd[i] * cf - bwd[i] * cb);
         }
     }
-    if curvature {
-        let mut prop = 0.0f32;
-        for i in axes(plan.three_d) {
-            prop += if delta > 0.0 {
-                bwd[i].min(0.0).powi(2) + fwd[i].max(0.0).powi(2)
-            } else {
-                bwd[i].max(0.0).powi(2) + fwd[i].min(0.0).powi(2)
-            };
+    if CURVATURE {
+        let mut prop = zero;
+        for i in axes(THREE_D) {
+            let (b, f) = (bwd[i], fwd[i]);
+            let rising = b.min(zero) * b.min(zero) + f.max(zero) * f.max(zero);
+            let falling = b.max(zero) * b.max(zero) + f.min(zero) * f.min(zero);
+            prop = prop + delta.positive_or(rising, falling);
         }
-        delta *= prop.sqrt();
+        delta = delta * prop.sqrt();
     }
-    centre + plan.dt * delta
+    centre + c(plan.dt) * delta
 }
 
 impl Filter for AnisotropicDiffusion {
@@ -334,27 +545,37 @@ impl Filter for AnisotropicDiffusion {
     fn cpu(&self, input: ArrayView3<'_, f32>, ndim: usize) -> Result<Array3<f32>> {
         let plan = self.plan(ndim)?;
         let rz = usize::from(plan.three_d);
-        let mut current = input.to_owned();
+        let mut current = input.as_standard_layout().into_owned();
+        // Two volumes, swapped every step: no new volume per iteration.
+        let mut next = Array3::<f32>::zeros(current.raw_dim());
         for _ in 0..self.iterations {
             let k = match self.mean_gradient_squared {
                 Some(mean) => self.k(mean),
-                None => self.k(self.mean_gradient_squared_cpu(current.view(), &plan)),
+                // `next` is overwritten below: it holds |∇I|² meanwhile.
+                None => self.k(self.mean_gradient_squared_cpu(
+                    current.view(),
+                    &plan,
+                    next.as_slice_mut().expect("a new array is contiguous"),
+                )),
             };
             let curvature = self.curvature;
-            current = map_rows(
+            map_rows_into(
                 current.view(),
                 [rz, 1, 1],
                 BoundaryMode::Nearest,
                 || (),
                 |_, _, rows, _, out| {
-                    for (x, o) in out.iter_mut().enumerate() {
-                        let p = |d: [i32; 3]| {
-                            rows.row(((d[0] + rz as i32) * 3 + d[1] + 1) as usize)[(x as i32 + 1 + d[2]) as usize]
-                        };
-                        *o = update_at(p, &plan, k, curvature);
+                    let nb = neighbour_slices(rows, out.len(), plan.three_d);
+                    match (plan.three_d, curvature) {
+                        (true, true) => update_row::<true, true>(&nb, &plan, k, out),
+                        (true, false) => update_row::<true, false>(&nb, &plan, k, out),
+                        (false, true) => update_row::<false, true>(&nb, &plan, k, out),
+                        (false, false) => update_row::<false, false>(&nb, &plan, k, out),
                     }
                 },
+                next.as_slice_mut().expect("a new array is contiguous"),
             );
+            std::mem::swap(&mut current, &mut next);
         }
         Ok(current)
     }
@@ -430,5 +651,54 @@ impl Filter for AnisotropicDiffusion {
         rec.recycle(next);
         rec.recycle(grad);
         Ok(current)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eight_voxel_updates_equal_one_voxel_updates_bit_for_bit() {
+        let mut rng = crate::rng::XorShift64::new(4);
+        let volume = Array3::from_shape_simple_fn((3, 5, 21), || rng.next_f32() * 40.0 - 20.0);
+        for three_d in [true, false] {
+            let plan = Plan {
+                scale: [1.0, 0.8, 1.25, 0.0],
+                dt: 0.05,
+                three_d,
+            };
+            for (k, curvature) in [(-3.0f32, true), (-3.0, false), (0.0, true)] {
+                let rz = usize::from(three_d);
+                let mismatches = map_rows(
+                    volume.view(),
+                    [rz, 1, 1],
+                    BoundaryMode::Nearest,
+                    || (),
+                    |_, _, rows, _, out| {
+                        let nb = neighbour_slices(rows, out.len(), three_d);
+                        match (three_d, curvature) {
+                            (true, true) => update_row::<true, true>(&nb, &plan, k, out),
+                            (true, false) => update_row::<true, false>(&nb, &plan, k, out),
+                            (false, true) => update_row::<false, true>(&nb, &plan, k, out),
+                            (false, false) => update_row::<false, false>(&nb, &plan, k, out),
+                        }
+                        let starts = nb.map(|s| s.as_ptr());
+                        for (x, o) in out.iter_mut().enumerate() {
+                            // SAFETY: x < out.len(), the slices' length.
+                            let p = |d| unsafe { neighbour(&starts, x, d) };
+                            let one = match (three_d, curvature) {
+                                (true, true) => update_at::<f32, true, true>(p, &plan, k),
+                                (true, false) => update_at::<f32, true, false>(p, &plan, k),
+                                (false, true) => update_at::<f32, false, true>(p, &plan, k),
+                                (false, false) => update_at::<f32, false, false>(p, &plan, k),
+                            };
+                            *o = f32::from(o.to_bits() != one.to_bits());
+                        }
+                    },
+                );
+                assert_eq!(mismatches.sum(), 0.0, "3D {three_d}, k {k}, curvature {curvature}");
+            }
+        }
     }
 }

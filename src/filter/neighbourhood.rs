@@ -45,13 +45,29 @@ pub(crate) fn map_rows<S>(
     row_fn: impl Fn(usize, usize, &NeighbourRows<'_>, &mut S, &mut [f32]) + Sync,
 ) -> Array3<f32> {
     let [nz, ny, nx] = [input.shape()[0], input.shape()[1], input.shape()[2]];
+    let mut out = crate::memory::zeroed_f32(nz * ny * nx);
+    map_rows_into(input, radius, mode, init, row_fn, &mut out);
+    Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length")
+}
+
+/// [`map_rows`] into `out` (the input's length, C order): iterative filters reuse one buffer
+/// instead of faulting in a new volume every step.
+pub(crate) fn map_rows_into<S>(
+    input: ArrayView3<'_, f32>,
+    radius: [usize; 3],
+    mode: BoundaryMode,
+    init: impl Fn() -> S + Sync + Send,
+    row_fn: impl Fn(usize, usize, &NeighbourRows<'_>, &mut S, &mut [f32]) + Sync,
+    out: &mut [f32],
+) {
+    let [nz, ny, nx] = [input.shape()[0], input.shape()[1], input.shape()[2]];
+    assert_eq!(out.len(), nz * ny * nx, "map_rows_into: output of the input's size");
     let [rz, ry, rx] = radius;
     let input = input.as_standard_layout();
     let src = input.as_slice().expect("standard layout is contiguous");
     let stride = nx + 2 * rx + TAIL;
     let count = (2 * rz + 1) * (2 * ry + 1);
     let cval = mode.cval();
-    let mut out = crate::memory::zeroed_f32(nz * ny * nx);
     out.par_chunks_mut(nx).enumerate().for_each_init(
         || (vec![0.0f32; count * stride], init()),
         |(buf, scratch), (row_index, out_row)| {
@@ -75,7 +91,6 @@ pub(crate) fn map_rows<S>(
             row_fn(z, y, &rows, scratch, out_row);
         },
     );
-    Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length")
 }
 
 /// Writes `row` extended by `r` voxels either side with `mode` into `dst` (and zeroes the tail).
