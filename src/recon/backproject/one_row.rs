@@ -8,8 +8,10 @@
 //! detector column (`U / W` on flat detectors, `atan2(U, W) · scale + centre` on arcs) and
 //! distance weight (`1 / W²`, arcs `1 / (U² + W²)`) in f32, and read the filtered row by linear
 //! interpolation ([`crate::recon::interpolate::pairs`], AVX2). Geometries that turn about z map
-//! every slice alike; one slice is computed and copied. The arc's angle is the ratio of the
-//! smaller to the larger of `|U|`, `|W|` and an odd polynomial ([`atan_unit`]); the vector loop
+//! every slice alike; one slice is computed and copied. The arc's angle is measured from the
+//! row's middle pixel where the row stays within ±20° of it ([`Relative`]: a degree-7
+//! polynomial, no range reduction); otherwise it is the ratio of the smaller to the larger of
+//! `|U|`, `|W|` and a degree-15 polynomial ([`atan_unit`]); the vector loop
 //! takes reciprocals as the approximate reciprocal plus one Newton step, the scalar tail (and
 //! CPUs without AVX2) divides: the two agree to f32 rounding. Blocks of rows share each view's
 //! filtered row in cache.
@@ -35,6 +37,63 @@ const ATAN: [f32; 8] = [
     0.021_862_958,
     -0.004_054_567,
 ];
+
+/// Coefficients of `atan(x) ≈ x · P(x²)` on `[0, tan 20°]` (fitted likewise; 7e-8 rad in f32).
+const ATAN_NEAR: [f32; 4] = [0.999_999_1, -0.333_238_84, 0.197_348_52, -0.114_590_74];
+
+/// Largest `|tan|` of a pixel's angle from its row's reference direction for [`Relative`].
+const NEAR: f64 = 0.363_970_234_266_202_4; // tan 20°
+
+/// `atan(x)` for `|x| ≤ tan 20°`.
+#[inline(always)]
+fn atan_near(x: f32) -> f32 {
+    let z = x * x;
+    let mut p = ATAN_NEAR[3];
+    for &c in ATAN_NEAR[..3].iter().rev() {
+        p = p.mul_add(z, c);
+    }
+    p * x
+}
+
+/// An arc row measured from its middle pixel's direction: the angle of pixel `k` from it is
+/// `atan((a + k b) / (c + k d))` (cross and dot products with the reference direction, affine
+/// along the row), so the column is `base + scale · atan_near(…)` — a short polynomial, no
+/// range reduction. Used when the row spans at most ±20° about the reference (every pixel of a
+/// clinical fan image seen from the source).
+#[derive(Clone, Copy)]
+struct Relative {
+    a: f32,
+    b: f32,
+    c: f32,
+    d: f32,
+    base: f32,
+}
+
+impl Relative {
+    /// The relative form of a row with `U = u0 + k du`, `W = w0 + k dw` over `n` pixels on an
+    /// arc `(scale, centre)`, if the row's pixels stay within ±20° of the middle pixel's
+    /// direction, in front of the source.
+    fn of(u0: f64, du: f64, w0: f64, dw: f64, n: usize, (scale, centre): (f64, f64)) -> Option<Relative> {
+        let middle = (n as f64 - 1.0) / 2.0;
+        let (ur, wr) = (u0 + middle * du, w0 + middle * dw);
+        if wr.is_nan() || wr <= 0.0 {
+            return None;
+        }
+        let (a, b) = (wr * u0 - ur * w0, wr * du - ur * dw);
+        let (c, d) = (ur * u0 + wr * w0, ur * du + wr * dw);
+        let last = n as f64 - 1.0;
+        // Cross / dot is monotone along the row while the dot stays positive (checked at both
+        // ends: it is affine), so its ends bound it.
+        let near = |k: f64| c + k * d > 0.0 && ((a + k * b) / (c + k * d)).abs() <= NEAR;
+        (near(0.0) && near(last)).then(|| Relative {
+            a: a as f32,
+            b: b as f32,
+            c: c as f32,
+            d: d as f32,
+            base: (centre + scale * ur.atan2(wr)) as f32,
+        })
+    }
+}
 
 /// `atan(x)` for `x` in `[0, 1]`.
 #[inline(always)]
@@ -66,6 +125,8 @@ struct RowMap {
     dw: f32,
     /// `Some((scale, centre))` on arc detectors.
     arc: Option<(f32, f32)>,
+    /// The short form of the arc's angle, where it applies.
+    relative: Option<Relative>,
     weight: f32,
     last: f32,
 }
@@ -76,12 +137,16 @@ impl RowMap {
     #[inline(always)]
     fn column(&self, k: f32) -> Option<(f32, f32)> {
         let (u, w) = (k.mul_add(self.du, self.u0), k.mul_add(self.dw, self.w0));
-        let (col, wgt) = match self.arc {
-            None => {
+        let (col, wgt) = match (self.arc, self.relative) {
+            (None, _) => {
                 let inv = 1.0 / w;
                 (u * inv, inv * inv * self.weight)
             }
-            Some((scale, centre)) => {
+            (Some((scale, _)), Some(r)) => {
+                let x = k.mul_add(r.b, r.a) / k.mul_add(r.d, r.c);
+                (atan_near(x).mul_add(scale, r.base), self.weight / u.mul_add(u, w * w))
+            }
+            (Some((scale, centre)), None) => {
                 if w.is_nan() || w <= 0.0 {
                     return None;
                 }
@@ -142,12 +207,14 @@ pub(super) fn backproject(
                     let index = block * ROW_BLOCK + i;
                     let (z, y) = ((index / ny) as f64, (index % ny) as f64);
                     let [ur, _, wr] = &matrix.rows;
+                    let (u0, w0) = (ur[1] * y + ur[2] * z + ur[3], wr[1] * y + wr[2] * z + wr[3]);
                     let rm = RowMap {
-                        u0: (ur[1] * y + ur[2] * z + ur[3]) as f32,
+                        u0: u0 as f32,
                         du: ur[0] as f32,
-                        w0: (wr[1] * y + wr[2] * z + wr[3]) as f32,
+                        w0: w0 as f32,
                         dw: wr[0] as f32,
                         arc,
+                        relative: map.arc.and_then(|a| Relative::of(u0, ur[0], w0, wr[0], nx, a)),
                         weight: view_weights[v] as f32,
                         last,
                     };
@@ -180,14 +247,20 @@ fn add_view(line: &mut [f32], rm: &RowMap, row: &[f32]) {
     }
 }
 
+/// Detector shapes of the vector loop: flat, arc (general angle), arc in its near form.
+const FLAT: u8 = 0;
+const ARC: u8 = 1;
+const ARC_NEAR: u8 = 2;
+
 /// The 8-wide part of [`add_view`]; returns how many pixels it did.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn add_view_avx2(line: &mut [f32], rm: &RowMap, row: &[f32]) -> usize {
     // One loop per detector shape, so neither carries the other's branch or registers.
     match rm.arc {
-        None => unsafe { add_view_avx2_shaped::<false>(line, rm, row) },
-        Some(_) => unsafe { add_view_avx2_shaped::<true>(line, rm, row) },
+        None => unsafe { add_view_avx2_shaped::<FLAT>(line, rm, row) },
+        Some(_) if rm.relative.is_some() => unsafe { add_view_avx2_shaped::<ARC_NEAR>(line, rm, row) },
+        Some(_) => unsafe { add_view_avx2_shaped::<ARC>(line, rm, row) },
     }
 }
 
@@ -204,7 +277,7 @@ fn reciprocal(d: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn add_view_avx2_shaped<const ARC: bool>(line: &mut [f32], rm: &RowMap, row: &[f32]) -> usize {
+unsafe fn add_view_avx2_shaped<const SHAPE: u8>(line: &mut [f32], rm: &RowMap, row: &[f32]) -> usize {
     use std::arch::x86_64::*;
     let full = line.len() / 8 * 8;
     let (zero, last) = (_mm256_setzero_ps(), _mm256_set1_ps(rm.last));
@@ -230,12 +303,32 @@ unsafe fn add_view_avx2_shaped<const ARC: bool>(line: &mut [f32], rm: &RowMap, r
         _mm256_set1_ps(ATAN[6]),
         _mm256_set1_ps(ATAN[7]),
     ];
+    let near = [
+        _mm256_set1_ps(ATAN_NEAR[0]),
+        _mm256_set1_ps(ATAN_NEAR[1]),
+        _mm256_set1_ps(ATAN_NEAR[2]),
+        _mm256_set1_ps(ATAN_NEAR[3]),
+    ];
     let mut k = _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
     let dst = line.as_mut_ptr();
     for j in (0..full).step_by(8) {
         let u = _mm256_fmadd_ps(k, du, u0);
         let w = _mm256_fmadd_ps(k, dw, w0);
-        let (col, wgt, front) = if ARC {
+        let (col, wgt, front) = if SHAPE == ARC_NEAR {
+            let r = rm.relative.expect("the near form");
+            let x = _mm256_mul_ps(
+                _mm256_fmadd_ps(k, _mm256_set1_ps(r.b), _mm256_set1_ps(r.a)),
+                reciprocal(_mm256_fmadd_ps(k, _mm256_set1_ps(r.d), _mm256_set1_ps(r.c))),
+            );
+            let z = _mm256_mul_ps(x, x);
+            let mut p = near[3];
+            for c in near[..3].iter().rev() {
+                p = _mm256_fmadd_ps(p, z, *c);
+            }
+            let col = _mm256_fmadd_ps(_mm256_mul_ps(p, x), scale, _mm256_set1_ps(r.base));
+            let wgt = _mm256_mul_ps(weight, reciprocal(_mm256_fmadd_ps(u, u, _mm256_mul_ps(w, w))));
+            (col, wgt, _mm256_cmp_ps::<_CMP_TRUE_UQ>(w, w))
+        } else if SHAPE == ARC {
             // atan2_front, lane by lane; Estrin's scheme shortens the polynomial's chain.
             let (au, aw) = (_mm256_andnot_ps(sign, u), _mm256_andnot_ps(sign, w));
             let x = _mm256_mul_ps(_mm256_min_ps(au, aw), reciprocal(_mm256_max_ps(au, aw)));
@@ -331,6 +424,12 @@ mod tests {
             }
         }
         assert!(worst < 2.5e-7, "{worst:e}");
+        let mut near = 0.0f64;
+        for i in -10_000..=10_000 {
+            let x = (i as f64 / 10_000.0 * NEAR) as f32;
+            near = near.max((f64::from(atan_near(x)) - f64::from(x).atan()).abs());
+        }
+        assert!(near < 1.5e-7, "{near:e}");
         assert_eq!(atan2_front(-0.0, 1.0).to_bits(), (-0.0f32).to_bits());
     }
 
@@ -340,26 +439,39 @@ mod tests {
             .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.3)
             .chain([0.0])
             .collect();
-        for arc in [None, Some((30.0f32, 20.3f32))] {
-            let rm = RowMap {
-                u0: -0.6,
-                du: 0.021,
-                w0: 1.1,
-                dw: -0.013,
-                arc,
-                weight: 1.3,
-                last: 40.0,
-            };
-            let rm = if arc.is_none() {
-                RowMap {
-                    u0: -20.0,
-                    du: 0.9,
-                    dw: -0.003,
-                    ..rm
-                }
-            } else {
-                rm
-            };
+        let general = RowMap {
+            u0: -0.6,
+            du: 0.021,
+            w0: 1.1,
+            dw: -0.013,
+            arc: Some((30.0, 20.3)),
+            relative: None,
+            weight: 1.3,
+            last: 40.0,
+        };
+        let flat = RowMap {
+            u0: -20.0,
+            du: 0.9,
+            dw: -0.003,
+            arc: None,
+            ..general
+        };
+        // ±12° about the middle pixel: the near form.
+        let near_row = (-0.2, 0.007, 1.0, 0.0005);
+        let relative = Relative::of(near_row.0, near_row.1, near_row.2, near_row.3, 61, (100.0, 20.3));
+        assert!(relative.is_some());
+        assert!(Relative::of(-0.6, 0.021, 1.1, -0.013, 61, (30.0, 20.3)).is_none());
+        let near = RowMap {
+            u0: near_row.0 as f32,
+            du: near_row.1 as f32,
+            w0: near_row.2 as f32,
+            dw: near_row.3 as f32,
+            arc: Some((100.0, 20.3)),
+            relative,
+            ..general
+        };
+        for rm in [flat, general, near] {
+            let arc = (rm.arc, rm.relative.is_some());
             let mut vector = vec![0.5f32; 61];
             add_view(&mut vector, &rm, &row);
             let mut scalar = vec![0.5f32; 61];
