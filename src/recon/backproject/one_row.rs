@@ -208,17 +208,24 @@ pub(super) fn backproject(
                     let (z, y) = ((index / ny) as f64, (index % ny) as f64);
                     let [ur, _, wr] = &matrix.rows;
                     let (u0, w0) = (ur[1] * y + ur[2] * z + ur[3], wr[1] * y + wr[2] * z + wr[3]);
+                    let (du, dw) = (ur[0], wr[0]);
+                    let span = detector_span(u0, du, w0, dw, nx, cols, map.arc);
+                    if span.is_empty() {
+                        continue;
+                    }
+                    // The row from its first pixel on the detector.
+                    let (u0, w0) = (u0 + span.start as f64 * du, w0 + span.start as f64 * dw);
                     let rm = RowMap {
                         u0: u0 as f32,
-                        du: ur[0] as f32,
+                        du: du as f32,
                         w0: w0 as f32,
-                        dw: wr[0] as f32,
+                        dw: dw as f32,
                         arc,
-                        relative: map.arc.and_then(|a| Relative::of(u0, ur[0], w0, wr[0], nx, a)),
+                        relative: map.arc.and_then(|a| Relative::of(u0, du, w0, dw, span.len(), a)),
                         weight: view_weights[v] as f32,
                         last,
                     };
-                    add_view(line, &rm, row);
+                    add_view(&mut line[span], &rm, row);
                 }
             }
         });
@@ -226,6 +233,106 @@ pub(super) fn backproject(
         return out.broadcast((nz, ny, nx)).expect("one slice broadcasts").to_owned();
     }
     out
+}
+
+/// The pixels `k` of a row of `n` (`U = u0 + k du`, `W = w0 + k dw`) that can land on a
+/// detector of `cols` columns, with two pixels to spare. Along a row in front of the source the
+/// column is monotone, so the row splits at the pixels where it crosses the first and the last
+/// column (`U − t W = 0`, `t` the column or the tangent of its angle on an arc) into pieces that
+/// are wholly on or off the detector; the middle of each piece tells which. Rows that reach
+/// behind the source keep every pixel (the per-pixel test decides). Pixels outside the field of
+/// view then cost nothing.
+fn detector_span(
+    u0: f64,
+    du: f64,
+    w0: f64,
+    dw: f64,
+    n: usize,
+    cols: usize,
+    arc: Option<(f64, f64)>,
+) -> std::ops::Range<usize> {
+    let last = n as f64 - 1.0;
+    if n < 2 || !(w0 > 0.0 && w0 + last * dw > 0.0) {
+        return 0..n;
+    }
+    let last_col = cols as f64 - 1.0;
+    let column = |k: f64| {
+        let (u, w) = (u0 + k * du, w0 + k * dw);
+        match arc {
+            None => u / w,
+            Some((scale, centre)) => u.atan2(w) * scale + centre,
+        }
+    };
+    let crossing = |c: f64| {
+        let t = match arc {
+            None => c,
+            Some((scale, centre)) => ((c - centre) / scale).tan(),
+        };
+        (t * w0 - u0) / (du - t * dw)
+    };
+    let mut cuts = vec![0.0, last];
+    cuts.extend(
+        [crossing(0.0), crossing(last_col)]
+            .into_iter()
+            .filter(|k| *k > 0.0 && *k < last),
+    );
+    cuts.sort_by(f64::total_cmp);
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for piece in cuts.windows(2) {
+        let c = column((piece[0] + piece[1]) / 2.0);
+        if c.is_nan() || (-0.5..=last_col + 0.5).contains(&c) {
+            lo = lo.min(piece[0]);
+            hi = hi.max(piece[1]);
+        }
+    }
+    if lo > hi {
+        return 0..0;
+    }
+    let start = (lo.floor() - 2.0).clamp(0.0, n as f64) as usize;
+    let end = (hi.ceil() + 3.0).clamp(0.0, n as f64) as usize;
+    start..end.max(start)
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+
+    #[test]
+    fn spans_hold_every_pixel_on_the_detector() {
+        let mut rng = crate::rng::XorShift64::new(21);
+        let mut trimmed = 0;
+        for case in 0..4000 {
+            let arc = if case % 2 == 0 {
+                None
+            } else {
+                Some((40.0 + rng.next_f64_open() * 40.0, 26.0))
+            };
+            let (u0, du) = ((rng.next_f64_open() - 0.5) * 120.0, (rng.next_f64_open() - 0.5) * 3.0);
+            let (w0, dw) = (0.3 + rng.next_f64_open(), (rng.next_f64_open() - 0.5) * 0.02);
+            let (u0, du) = if arc.is_some() {
+                (u0 / 100.0, du / 100.0)
+            } else {
+                (u0, du)
+            };
+            let n = 1 + (rng.next_u64() % 64) as usize;
+            let span = detector_span(u0, du, w0, dw, n, 53, arc);
+            for k in 0..n {
+                let (u, w) = (u0 + k as f64 * du, w0 + k as f64 * dw);
+                let c = match arc {
+                    None => u / w,
+                    Some((scale, centre)) => u.atan2(w) * scale + centre,
+                };
+                if w > 0.0 && (0.0..=52.0).contains(&c) {
+                    assert!(
+                        span.contains(&k),
+                        "case {case}: pixel {k} (column {c}) outside {span:?}"
+                    );
+                }
+            }
+            trimmed += usize::from(span.len() < n);
+        }
+        assert!(trimmed > 500, "{trimmed} rows trimmed");
+    }
 }
 
 /// Adds one view to a row of pixels; `row` is the filtered row with its trailing zeros.
