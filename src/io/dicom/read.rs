@@ -539,13 +539,10 @@ fn transfer_syntax_name(uid: &str) -> &'static str {
     }
 }
 
-/// A decoded slice once placed in the volume: its index, padding pixels, photometric flag and
-/// lowest non-padding value.
+/// A decoded slice once placed in the volume: its index and what decoding found.
 struct Placed {
     z: usize,
-    padding: Vec<u32>,
-    monochrome1: bool,
-    low: f32,
+    slice: Decoded,
 }
 
 /// What decoding a slice found besides its values: the indices of padding pixels, the
@@ -985,12 +982,7 @@ impl Assembly<'_> {
                 let placed = zs
                     .into_iter()
                     .zip(slices)
-                    .map(|(z, slice)| Placed {
-                        z,
-                        padding: slice.padding,
-                        monochrome1: slice.monochrome1,
-                        low: slice.low,
-                    })
+                    .map(|(z, slice)| Placed { z, slice })
                     .collect();
                 Ok((placed, notes))
             })
@@ -1005,14 +997,14 @@ impl Assembly<'_> {
         }
         let decoded: Vec<Placed> = decoded.into_iter().flat_map(|(placed, _)| placed).collect();
         // Padding becomes the lowest real value of the series (outside the field of view).
-        let low = decoded.iter().fold(f32::INFINITY, |m, d| m.min(d.low));
-        let padded: usize = decoded.iter().map(|d| d.padding.len()).sum();
+        let low = decoded.iter().fold(f32::INFINITY, |m, d| m.min(d.slice.low));
+        let padded: usize = decoded.iter().map(|d| d.slice.padding.len()).sum();
         if padded > 0 {
             let fill = padding_fill.unwrap_or(if low.is_finite() { low } else { 0.0 });
             for d in &decoded {
                 let mut s = data.index_axis_mut(Axis(0), d.z);
                 let flat = s.as_slice_mut().expect("standard layout");
-                for &p in &d.padding {
+                for &p in &d.slice.padding {
                     flat[p as usize] = fill;
                 }
             }
@@ -1027,7 +1019,7 @@ impl Assembly<'_> {
                 }
             ));
         }
-        if decoded.iter().any(|d| d.monochrome1) {
+        if decoded.iter().any(|d| d.slice.monochrome1) {
             warnings.push("MONOCHROME1: values are kept as stored (modality values); display inverted".into());
         }
         // Interpolate missing slices between their neighbours.
