@@ -37,6 +37,8 @@ pub struct Joseph {
     geometry: Geometry,
     shape: [usize; 3],
     grid: Grid,
+    /// `1 / spacing` along x, y, z.
+    voxels_per_mm: [f64; 3],
     /// Every ray's stepping, computed on first use when the detector has at most
     /// [`CACHED_RAYS`] pixels in all (iterative methods project hundreds of times).
     rays: std::sync::OnceLock<Vec<Option<RaySteps>>>,
@@ -55,16 +57,23 @@ impl Joseph {
             geometry: geometry.clone(),
             shape,
             grid: *grid,
+            voxels_per_mm: [1.0 / grid.spacing[2], 1.0 / grid.spacing[1], 1.0 / grid.spacing[0]],
             rays: std::sync::OnceLock::new(),
         })
     }
 
     /// [`Self::ray_steps`], from the cache when the detector is small enough to hold one.
-    fn ray(&self, view: usize, row: usize, col: usize) -> Result<Option<RaySteps>> {
+    /// Without the cache, `interior: false` leaves [`RaySteps::interior`] empty (cheaper, for
+    /// paths that do not use it).
+    fn ray(&self, view: usize, row: usize, col: usize, interior: bool) -> Result<Option<RaySteps>> {
         let g = &self.geometry;
         let count = g.views.len() * g.rows * g.cols;
         if count > CACHED_RAYS {
-            return self.ray_steps(view, row, col);
+            return if interior {
+                self.ray_steps(view, row, col)
+            } else {
+                self.stepping(view, row, col)
+            };
         }
         if self.rays.get().is_none() {
             let rays = (0..count)
