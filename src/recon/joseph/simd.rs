@@ -133,6 +133,12 @@ pub(super) unsafe fn forward_ray_padded(
     let ptr = volume.as_ptr();
     let mut acc = [_mm256_setzero_ps(); 2];
     let mut k = ray.k0;
+    // Offsets of the eight planes (exact integers, so kept as a running sum).
+    let mut planes = _mm256_add_epi32(
+        shift,
+        _mm256_mullo_epi32(_mm256_add_epi32(_mm256_set1_epi32(k as i32), lanes), sm),
+    );
+    let planes_step = _mm256_set1_epi32(8 * strides[0] as i32);
     while k < ray.k1 {
         let kv = _mm256_add_epi32(_mm256_set1_epi32(k as i32), lanes);
         let kf = _mm256_cvtepi32_ps(kv);
@@ -156,17 +162,20 @@ pub(super) unsafe fn forward_ray_padded(
         let (v0, v1) = (_mm256_sub_ps(one, w0), _mm256_sub_ps(one, w1));
         // (1 − w0)(1 − w1)w, w0(1 − w1)w, (1 − w0)w1·w, w0·w1·w: products left to right, as
         // the scalar taps.
-        let a00 = _mm256_and_ps(_mm256_mul_ps(_mm256_mul_ps(v0, v1), step), inside);
-        let a10 = _mm256_and_ps(_mm256_mul_ps(_mm256_mul_ps(w0, v1), step), inside);
-        let a01 = _mm256_and_ps(_mm256_mul_ps(_mm256_mul_ps(v0, w1), step), inside);
-        let a11 = _mm256_and_ps(_mm256_mul_ps(_mm256_mul_ps(w0, w1), step), inside);
+        // Masking the step masks all four (the products are ≥ 0, so they become +0).
+        let step = _mm256_and_ps(step, inside);
+        let a00 = _mm256_mul_ps(_mm256_mul_ps(v0, v1), step);
+        let a10 = _mm256_mul_ps(_mm256_mul_ps(w0, v1), step);
+        let a01 = _mm256_mul_ps(_mm256_mul_ps(v0, w1), step);
+        let a11 = _mm256_mul_ps(_mm256_mul_ps(w0, w1), step);
         let at = _mm256_add_epi32(
-            _mm256_add_epi32(shift, _mm256_mullo_epi32(kv, sm)),
+            planes,
             _mm256_add_epi32(
                 _mm256_mullo_epi32(_mm256_cvtps_epi32(f0), s0),
                 _mm256_mullo_epi32(_mm256_cvtps_epi32(f1), s1),
             ),
         );
+        planes = _mm256_add_epi32(planes, planes_step);
         let at = _mm256_and_si256(at, _mm256_castps_si256(inside));
         // SAFETY: masked lanes read offset 0; the others lie in the padded volume (−1 ≤ c < n
         // on both axes, k < k1 ≤ n_main), the caller's contract.
