@@ -103,8 +103,9 @@ impl Joseph {
             if !rows.contains(&row) {
                 return Ok(());
             }
+            let rays = self.rays_of_row(view, row, padded.is_none())?;
             for (col, o) in line.iter_mut().enumerate().take(cols.end).skip(cols.start) {
-                let Some(ray) = self.ray(view, row, col, padded.is_none())? else {
+                let Some(ray) = rays(col)? else {
                     continue;
                 };
                 let m = ray.main as usize;
@@ -176,12 +177,13 @@ impl Joseph {
                     let mut rays = Vec::new();
                     let (window_rows, window_cols) = self.detector_window(view);
                     for row in window_rows {
+                        let steps = self.rays_of_row(view, row, true)?;
                         for col in window_cols.clone() {
                             let value = y[(view * rows + row) * cols + col];
                             if value == 0.0 {
                                 continue;
                             }
-                            if let Some(ray) = self.ray(view, row, col, true)? {
+                            if let Some(ray) = steps(col)? {
                                 rays.push((ray, value));
                             }
                         }

@@ -62,27 +62,48 @@ impl Joseph {
         })
     }
 
-    /// [`Self::ray_steps`], from the cache when the detector is small enough to hold one.
-    /// Without the cache, `interior: false` leaves [`RaySteps::interior`] empty (cheaper, for
-    /// paths that do not use it).
-    fn ray(&self, view: usize, row: usize, col: usize, interior: bool) -> Result<Option<RaySteps>> {
+    /// Every ray's stepping with its interior planes, when the detector has at most
+    /// [`CACHED_RAYS`] pixels (computed on first use); `None` for larger detectors.
+    fn cached_rays(&self) -> Result<Option<&[Option<RaySteps>]>> {
         let g = &self.geometry;
         let count = g.views.len() * g.rows * g.cols;
         if count > CACHED_RAYS {
-            return if interior {
-                self.ray_steps(view, row, col)
-            } else {
-                self.stepping(view, row, col)
-            };
+            return Ok(None);
         }
         if self.rays.get().is_none() {
-            let rays = (0..count)
+            let rays = (0..g.views.len() * g.rows)
                 .into_par_iter()
-                .map(|i| self.ray_steps(i / (g.rows * g.cols), (i / g.cols) % g.rows, i % g.cols))
+                .map(|line| -> Result<Vec<Option<RaySteps>>> {
+                    let rays = self.row_rays(line / g.rows, line % g.rows)?;
+                    (0..g.cols)
+                        .map(|col| Ok(rays.stepping(self, col)?.map(|ray| self.with_interior(ray))))
+                        .collect()
+                })
                 .collect::<Result<Vec<_>>>()?;
-            let _ = self.rays.set(rays);
+            let _ = self.rays.set(rays.concat());
         }
-        Ok(self.rays.get().expect("set above")[(view * g.rows + row) * g.cols + col])
+        Ok(self.rays.get().map(Vec::as_slice))
+    }
+
+    /// The rays of detector row `row` of `view`: `rays(col)` is column `col`'s stepping, from
+    /// the cache when there is one; without it, `interior: false` leaves
+    /// [`RaySteps::interior`] empty (cheaper, for paths that do not use it).
+    fn rays_of_row(
+        &self,
+        view: usize,
+        row: usize,
+        interior: bool,
+    ) -> Result<impl Fn(usize) -> Result<Option<RaySteps>> + '_> {
+        let cached = self.cached_rays()?;
+        let rays = self.row_rays(view, row)?;
+        let cols = self.geometry.cols;
+        let first = (view * self.geometry.rows + row) * cols;
+        Ok(move |col: usize| match cached {
+            Some(all) => Ok(all[first + col]),
+            None => Ok(rays
+                .stepping(self, col)?
+                .map(|ray| if interior { self.with_interior(ray) } else { ray })),
+        })
     }
 
     /// Strides of the volume along x, y, z.

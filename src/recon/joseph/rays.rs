@@ -4,8 +4,8 @@
 use std::ops::Range;
 
 use super::Joseph;
-use crate::error::Result;
-use crate::recon::{Beam, Detector};
+use crate::error::{Error, Result};
+use crate::recon::{Beam, Detector, Geometry};
 use crate::vec3::{cross, dot, sub};
 
 /// How one ray steps through the volume (see [`Joseph::ray_steps`]).
@@ -106,6 +106,51 @@ impl Bilinear {
                 w0 * w1 * w,
             ],
         )
+    }
+}
+
+/// The rays of one detector row: affine in the column for flat and parallel detectors (set up
+/// once per row, no normalisation), else each from [`Geometry::ray`].
+pub(super) enum RowRays<'g> {
+    /// Column `c`: through `point + c·point_step` along `direction + c·direction_step`.
+    Affine {
+        point: [f64; 3],
+        point_step: [f64; 3],
+        direction: [f64; 3],
+        direction_step: [f64; 3],
+        cols: usize,
+    },
+    Exact {
+        geometry: &'g Geometry,
+        view: usize,
+        row: usize,
+    },
+}
+
+impl RowRays<'_> {
+    /// The stepping of column `col`'s ray (see [`Joseph::stepping`]).
+    pub(super) fn stepping(&self, joseph: &Joseph, col: usize) -> Result<Option<RaySteps>> {
+        match self {
+            RowRays::Affine {
+                point,
+                point_step,
+                direction,
+                direction_step,
+                cols,
+            } => {
+                if col >= *cols {
+                    return Err(Error::param("column", format!("column {col} of {cols}")));
+                }
+                let c = col as f64;
+                let p = std::array::from_fn(|a| point[a] + c * point_step[a]);
+                let d = std::array::from_fn(|a| direction[a] + c * direction_step[a]);
+                Ok(joseph.stepping_of(p, d))
+            }
+            RowRays::Exact { geometry, view, row } => {
+                let (p, d) = geometry.ray(*view, *row, col)?;
+                Ok(joseph.stepping_of(p, d))
+            }
+        }
     }
 }
 
@@ -237,8 +282,48 @@ impl Joseph {
     /// misses the volume): at plane `k` of its main axis the ray sits at
     /// `base + k · slope` along the two other axes, in voxel units. Both directions of the
     /// projector use this one description, in f32, so they are exact transposes.
+    #[cfg(test)]
     pub(super) fn stepping(&self, view: usize, row: usize, col: usize) -> Result<Option<RaySteps>> {
-        let (p, d) = self.geometry.ray(view, row, col)?;
+        self.row_rays(view, row)?.stepping(self, col)
+    }
+
+    /// The rays of detector row `row` of `view`, for [`RowRays::stepping`].
+    pub(super) fn row_rays(&self, view: usize, row: usize) -> Result<RowRays<'_>> {
+        let g = &self.geometry;
+        let w = g
+            .views
+            .get(view)
+            .ok_or_else(|| Error::param("view", format!("view {view} of {}", g.views.len())))?;
+        if row >= g.rows {
+            return Err(Error::param("row", format!("row {row} of a {}-row detector", g.rows)));
+        }
+        if g.beam == Beam::Divergent && g.detector != Detector::Flat {
+            return Ok(RowRays::Exact { geometry: g, view, row });
+        }
+        // Column 0's pixel; the column step is u (as `Geometry::ray`'s pixel centres).
+        let cu = -(g.cols as f64 - 1.0) / 2.0 + g.offset_u;
+        let cv = row as f64 - (g.rows as f64 - 1.0) / 2.0 + g.offset_v;
+        let first: [f64; 3] = std::array::from_fn(|a| w.detector_centre[a] + w.u[a] * cu + w.v[a] * cv);
+        Ok(match g.beam {
+            Beam::Parallel => RowRays::Affine {
+                point: first,
+                point_step: w.u,
+                direction: w.source,
+                direction_step: [0.0; 3],
+                cols: g.cols,
+            },
+            Beam::Divergent => RowRays::Affine {
+                point: w.source,
+                point_step: [0.0; 3],
+                direction: sub(first, w.source),
+                direction_step: w.u,
+                cols: g.cols,
+            },
+        })
+    }
+
+    /// [`Self::stepping`] of the ray through `p` along `d` (any length).
+    fn stepping_of(&self, p: [f64; 3], d: [f64; 3]) -> Option<RaySteps> {
         let [nz, ny, nx] = self.shape;
         // Continuous voxel coordinates (x, y, z) of the ray: c(t) = q + t·e.
         // Products with the reciprocal spacings (set once per projector): six divisions fewer
@@ -258,7 +343,7 @@ impl Joseph {
             main = 2;
         }
         if e[main] == 0.0 {
-            return Ok(None);
+            return None;
         }
         let others = [(main + 1) % 3, (main + 2) % 3];
         let per_main = 1.0 / e[main];
@@ -275,7 +360,7 @@ impl Joseph {
             let (lo, hi) = if n[a] == 1 { (-0.5, 0.5) } else { (-1.0, n[a] as f64) };
             if e[a] == 0.0 {
                 if !(q[a] >= lo && q[a] <= hi) {
-                    return Ok(None);
+                    return None;
                 }
                 continue;
             }
@@ -285,7 +370,7 @@ impl Joseph {
             k1 = k1.min(ceil(ka.max(kb)) + 2.0);
         }
         if k0 >= k1 {
-            return Ok(None);
+            return None;
         }
         let ray = RaySteps {
             main: main as u8,
@@ -293,20 +378,25 @@ impl Joseph {
             k1: k1 as u32,
             base,
             slope,
-            step_mm: per_main.abs() as f32,
+            // mm per plane: |d| per |d_main| voxel units.
+            step_mm: (crate::vec3::norm(d) * per_main.abs()) as f32,
             single: [n[others[0]] == 1, n[others[1]] == 1],
             interior: (0, 0),
         };
-        Ok(Some(ray))
+        Some(ray)
     }
 
     /// [`Self::stepping`] with the planes where every corner is inside
     /// ([`RaySteps::interior`], what the tap-by-tap paths need; the padded forward does not).
+    #[cfg(test)]
     pub(super) fn ray_steps(&self, view: usize, row: usize, col: usize) -> Result<Option<RaySteps>> {
-        Ok(self.stepping(view, row, col)?.map(|mut ray| {
-            ray.interior = self.interior(&ray);
-            ray
-        }))
+        Ok(self.stepping(view, row, col)?.map(|ray| self.with_interior(ray)))
+    }
+
+    /// `ray` with its interior planes.
+    pub(super) fn with_interior(&self, mut ray: RaySteps) -> RaySteps {
+        ray.interior = self.interior(&ray);
+        ray
     }
 
     /// The planes of `ray` (within `k0..k1`) where every interpolation corner is inside the
