@@ -249,6 +249,11 @@ impl Joseph {
     }
 }
 
+/// The most memory the padded copies of a forward projection may take: 4 GiB (volumes above
+/// about 810³ go tap by tap, slower, rather than risk running out of memory).
+#[cfg(target_arch = "x86_64")]
+const PADDED_BYTES_MAX: usize = 4 << 30;
+
 /// The volume padded with one voxel of zeros on every side, twice: as `[z][y][x]` for rays
 /// along y and z, and as `[x][z][y]` for rays along x, so that every ray's two interpolation
 /// axes include the contiguous one (pairs of corners in one load) and no ray needs edge checks
@@ -264,13 +269,16 @@ struct Padded {
 #[cfg(target_arch = "x86_64")]
 impl Padded {
     /// `None` without AVX2 and FMA, for volumes a single voxel thick along an axis (the 2D
-    /// paths handle those), or where padded offsets would reach 2^31.
+    /// paths handle those), where padded offsets would reach 2^31, or where the two copies
+    /// would take more than [`PADDED_BYTES_MAX`] (the tap-by-tap path needs no copy).
     fn new(volume: &[f32], [nz, ny, nx]: [usize; 3]) -> Option<Padded> {
         let n = [nx + 2, ny + 2, nz + 2];
+        let padded = n.iter().product::<usize>();
         if nx < 2
             || ny < 2
             || nz < 2
-            || n.iter().product::<usize>() >= i32::MAX as usize
+            || padded >= i32::MAX as usize
+            || 2 * padded * std::mem::size_of::<f32>() > PADDED_BYTES_MAX
             || !std::is_x86_feature_detected!("avx2")
             || !std::is_x86_feature_detected!("fma")
         {
