@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::recon::{Beam, Detector, Geometry};
 use crate::vec3::{cross, dot, sub};
 
-/// How one ray steps through the volume (see [`Joseph::ray_steps`]).
+/// How one ray steps through the volume (see [`Joseph::stepping_of`]).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct RaySteps {
     /// Main axis: 0 = x, 1 = y, 2 = z.
@@ -128,7 +128,7 @@ pub(super) enum RowRays<'g> {
 }
 
 impl RowRays<'_> {
-    /// The stepping of column `col`'s ray (see [`Joseph::stepping`]).
+    /// The stepping of column `col`'s ray (see [`Joseph::stepping_of`]).
     pub(super) fn stepping(&self, joseph: &Joseph, col: usize) -> Result<Option<RaySteps>> {
         match self {
             RowRays::Affine {
@@ -278,10 +278,8 @@ impl Joseph {
         )
     }
 
-    /// The stepping of the ray through detector pixel `(row, col)` of `view` (`None` if it
-    /// misses the volume): at plane `k` of its main axis the ray sits at
-    /// `base + k · slope` along the two other axes, in voxel units. Both directions of the
-    /// projector use this one description, in f32, so they are exact transposes.
+    /// The stepping of the ray through detector pixel `(row, col)` of `view` (tests; the
+    /// projector goes through [`Self::row_rays`]).
     #[cfg(test)]
     pub(super) fn stepping(&self, view: usize, row: usize, col: usize) -> Result<Option<RaySteps>> {
         self.row_rays(view, row)?.stepping(self, col)
@@ -322,7 +320,10 @@ impl Joseph {
         })
     }
 
-    /// [`Self::stepping`] of the ray through `p` along `d` (any length).
+    /// The stepping of the ray through `p` along `d` (any length; `None` if it misses the
+    /// volume): at plane `k` of its main axis the ray sits at `base + k · slope` along the two
+    /// other axes, in voxel units. Both directions of the projector use this one description,
+    /// in f32, so they are exact transposes.
     fn stepping_of(&self, p: [f64; 3], d: [f64; 3]) -> Option<RaySteps> {
         let [nz, ny, nx] = self.shape;
         // Continuous voxel coordinates (x, y, z) of the ray: c(t) = q + t·e.
@@ -386,7 +387,7 @@ impl Joseph {
         Some(ray)
     }
 
-    /// [`Self::stepping`] with the planes where every corner is inside
+    /// The stepping of pixel `(row, col)` of `view` with the planes where every corner is inside
     /// ([`RaySteps::interior`], what the tap-by-tap paths need; the padded forward does not).
     #[cfg(test)]
     pub(super) fn ray_steps(&self, view: usize, row: usize, col: usize) -> Result<Option<RaySteps>> {

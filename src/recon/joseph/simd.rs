@@ -1,5 +1,6 @@
-//! AVX2 interiors of 2D lines: eight planes per step, offsets and weights exactly as
-//! [`Line::at`] computes them, so every path sees the same taps.
+//! AVX2 paths of Joseph's pair, eight planes per step with offsets and weights exactly as the
+//! scalar taps compute them (so every path sees the same taps): the interiors of 2D lines
+//! (both directions) and whole 3D rays of the forward projection in a padded volume.
 
 use super::rays::{Line, RaySteps};
 
@@ -206,8 +207,8 @@ pub(super) unsafe fn forward_ray_padded(
     sums.iter().sum()
 }
 
-/// `(f[at], f[at + 1])` for eight lanes, as four 64-bit gathers' worth of pairs: two gathers of
-/// four pairs, then split into the first and second members in lane order.
+/// `(f[at], f[at + 1])` for eight lanes: eight scalar 64-bit loads, split into the first and
+/// second members in lane order.
 ///
 /// # Safety
 /// `at` and `at + 1` index the allocation behind `ptr` in every lane.
