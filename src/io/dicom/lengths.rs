@@ -36,13 +36,17 @@ pub(super) fn check_declared_lengths(path: &Path, until: Until) -> std::result::
 }
 
 fn check_source<R: Read + Seek>(mut reader: R, file_len: u64, until: Until) -> std::result::Result<(), String> {
-    let mut magic = [0u8; 132];
-    if reader.read_exact(&mut magic).is_err() {
-        return Ok(());
-    }
-    let meta_start = if &magic[128..132] == b"DICM" {
+    // dicom-object's preamble detection: `DICM` at 128 when the file holds 132 bytes, else at 0
+    // (files shorter than 132 bytes included: a 131-byte file once declared a 1.2 GB UID).
+    let mut magic = Vec::with_capacity(132);
+    reader
+        .by_ref()
+        .take(132)
+        .read_to_end(&mut magic)
+        .map_err(|e| e.to_string())?;
+    let meta_start = if magic.len() == 132 && &magic[128..132] == b"DICM" {
         132
-    } else if &magic[0..4] == b"DICM" {
+    } else if magic.len() >= 4 && &magic[0..4] == b"DICM" {
         4
     } else {
         return Ok(());
