@@ -4,7 +4,8 @@
 //! error against the input in HU inside the field of view, and the result as a new DICOM series
 //! with a PNG preview.
 //!
-//! `cargo run --release --example reconstruct -- FOLDER OUT [--views 360] [--photons 1e5]`
+//! `cargo run --release --example reconstruct -- FOLDER OUT [--views 360] [--photons 1e5]
+//! [--detector cylindrical]`
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -40,6 +41,15 @@ struct Args {
     /// Photons per detector pixel for noise (0: noise-free).
     #[arg(long, default_value_t = 0.0)]
     photons: f64,
+    /// Detector shape: a flat panel, or a cylinder about the source as on clinical scanners.
+    #[arg(long, value_enum, default_value_t = DetectorShape::Flat)]
+    detector: DetectorShape,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DetectorShape {
+    Flat,
+    Cylindrical,
 }
 
 fn main() {
@@ -88,13 +98,23 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (sid, sdd) = (2.5 * radius, 3.75 * radius);
     let magnification = sdd / (sid - radius);
     let pixel = spacing[1].min(spacing[2]) * 1.5;
-    let cols = (2.0 * radius * magnification / pixel).ceil() as usize + 4;
     let rows = (2.0 * half[2] * magnification / pixel).ceil() as usize + 4;
     let angles: Vec<f64> = (0..args.views).map(|k| k as f64 * 360.0 / args.views as f64).collect();
-    let geometry = Geometry::cone(&angles, sid, sdd, rows, cols, [pixel, pixel], [0.0, 0.0])?;
+    let geometry = match args.detector {
+        DetectorShape::Flat => {
+            let cols = (2.0 * radius * magnification / pixel).ceil() as usize + 4;
+            Geometry::cone(&angles, sid, sdd, rows, cols, [pixel, pixel], [0.0, 0.0])?
+        }
+        DetectorShape::Cylindrical => {
+            // The fan that holds the volume's circle, as arc length on the cylinder.
+            let cols = (2.0 * (radius / sid).asin() * sdd / pixel).ceil() as usize + 4;
+            Geometry::cone_cylindrical(&angles, sid, sdd, rows, cols, [pixel, pixel], [0.0, 0.0])?
+        }
+    };
     println!(
-        "{:?} voxels of {:.2?} mm; {} views of {rows}×{cols} pixels of {pixel:.2} mm, SID {sid:.0} mm, SDD {sdd:.0} mm",
-        shape, spacing, args.views
+        "{:?} voxels of {:.2?} mm; {} views of {rows}×{} pixels of {pixel:.2} mm ({:?} detector), SID {sid:.0} mm, \
+         SDD {sdd:.0} mm",
+        shape, spacing, args.views, geometry.cols, args.detector
     );
     let joseph = Joseph::new(&geometry, shape, &grid)?;
     let t = Instant::now();

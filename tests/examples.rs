@@ -204,29 +204,35 @@ fn reconstruct_simulates_and_reconstructs_the_study() {
     let dir = temp_dir("recon_in");
     let out_dir = temp_dir("recon_out");
     write_study(&dir);
-    let out = stdout_of(
-        "reconstruct",
-        &[
-            dir.to_str().unwrap(),
-            out_dir.to_str().unwrap(),
-            "--views",
-            "90",
-            "--downsample",
-            "1",
-        ],
-        "cpu",
-    );
-    let mae: f64 = out
-        .split("mean absolute error ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no error reported: {out}"));
-    // Sharp water/bone/air edges on a 0.9 mm grid from 90 exact views: about 60 HU (a wrong
-    // scale or geometry gives hundreds; the values span 1800 HU).
-    assert!(mae < 100.0, "mean absolute error {mae} HU");
-    let found = scan(out_dir.join("series")).unwrap();
-    assert_eq!(found.series[0].slices, 12);
+    for detector in ["flat", "cylindrical"] {
+        let out_dir = out_dir.join(detector);
+        let out = stdout_of(
+            "reconstruct",
+            &[
+                dir.to_str().unwrap(),
+                out_dir.to_str().unwrap(),
+                "--views",
+                "90",
+                "--downsample",
+                "1",
+                "--detector",
+                detector,
+            ],
+            "cpu",
+        );
+        assert!(out.contains(&format!("({}", &detector[..1].to_uppercase())), "{out}");
+        let mae: f64 = out
+            .split("mean absolute error ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no error reported: {out}"));
+        // Sharp water/bone/air edges on a 0.9 mm grid from 90 exact views: about 60 HU (a wrong
+        // scale or geometry gives hundreds; the values span 1800 HU).
+        assert!(mae < 100.0, "{detector}: mean absolute error {mae} HU");
+        let found = scan(out_dir.join("series")).unwrap();
+        assert_eq!(found.series[0].slices, 12);
+    }
 }
 
 #[test]

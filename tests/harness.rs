@@ -278,7 +278,7 @@ fn model_only_runs_count_every_gpu_workload_without_timing() {
     let out = std::env::temp_dir().join(format!("hounsfield-harness-model-{}", std::process::id()));
     let options = run::Options {
         quick: true,
-        only: vec!["gaussian_s2".into(), "median_r1".into(), "fdk".into()],
+        only: vec!["gaussian_s2".into(), "median_r1".into(), "fdk_cone".into()],
         out: out.clone(),
         scale: 1.0,
         scaling_max: 512,

@@ -44,6 +44,11 @@ fn geometries() -> Vec<(&'static str, Geometry, [usize; 3])> {
             [11, 40, 45],
         ),
         (
+            "cone cylindrical",
+            Geometry::cone_cylindrical(&angles, 150.0, 300.0, 48, 60, [1.2, 1.1], [0.4, -0.7]).unwrap(),
+            [11, 40, 45],
+        ),
+        (
             "parallel 3D",
             Geometry::parallel_3d(&angles, 13, 21, [1.0, 1.1]).unwrap(),
             [9, 13, 15],
@@ -117,6 +122,12 @@ fn every_projector_approximates_exact_line_integrals() {
         (
             "cone",
             Geometry::cone(&angles, 120.0, 240.0, 40, 48, [1.5, 1.5], [0.0, 0.0]).unwrap(),
+            [40, 48, 48],
+            &phantom,
+        ),
+        (
+            "cone cylindrical",
+            Geometry::cone_cylindrical(&angles, 120.0, 240.0, 40, 48, [1.5, 1.5], [0.0, 0.0]).unwrap(),
             [40, 48, 48],
             &phantom,
         ),

@@ -70,6 +70,11 @@ fn gpu_back_projector_matches_the_cpu_on_every_geometry() {
             Geometry::fan(&angles, 200.0, 400.0, 29, 1.0, Detector::Arc, 0.4).unwrap(),
             [1, 19, 17],
         ),
+        (
+            "cone cylindrical",
+            Geometry::cone_cylindrical(&angles, 200.0, 400.0, 21, 29, [1.0, 1.0], [0.3, -1.2]).unwrap(),
+            [13, 41, 37],
+        ),
     ];
     for (name, g, shape) in cases {
         let grid = centred_grid(shape, [0.9, 1.1, 1.0]).unwrap();
@@ -125,11 +130,17 @@ fn gpu_fdk_matches_the_cpu_for_full_and_short_scans_and_resident_projections() {
     // 64 KiB bindings: 2 volume slabs, 4 views per batch, 3 FFT chunks per batch.
     let shape = [34, 23, 21];
     let grid = centred_grid(shape, [1.0; 3]).unwrap();
-    for (name, angles) in [
-        ("full", (0..40).map(|k| k as f64 * 9.0).collect::<Vec<_>>()),
-        ("short", (0..50).map(|k| k as f64 * 4.5).collect::<Vec<_>>()),
+    let full: Vec<f64> = (0..40).map(|k| k as f64 * 9.0).collect();
+    let short: Vec<f64> = (0..50).map(|k| k as f64 * 4.5).collect();
+    for (name, angles, detector) in [
+        ("full", &full, Detector::Flat),
+        ("short", &short, Detector::Flat),
+        ("cylindrical short", &short, Detector::Arc),
     ] {
-        let g = Geometry::cone(&angles, 200.0, 400.0, 80, 48, [1.0, 1.0], [0.0, 0.0]).unwrap();
+        let g = match detector {
+            Detector::Flat => Geometry::cone(angles, 200.0, 400.0, 80, 48, [1.0, 1.0], [0.0, 0.0]).unwrap(),
+            Detector::Arc => Geometry::cone_cylindrical(angles, 200.0, 400.0, 80, 48, [1.0, 1.0], [0.0, 0.0]).unwrap(),
+        };
         let projections = g.project_exact(&phantom).unwrap();
         let fdk = Fdk::new(&g).unwrap();
         let cpu = fdk

@@ -553,6 +553,11 @@ struct ConeProblem {
 }
 
 fn cone_problem(sizing: &Sizing) -> Result<ConeProblem> {
+    cone_problem_on(sizing, Detector::Flat)
+}
+
+/// [`cone_problem`] on a flat panel or on the cylinder about the source with the same pixels.
+fn cone_problem_on(sizing: &Sizing, detector: Detector) -> Result<ConeProblem> {
     let n = match sizing.cube {
         Some(n) => n,
         None => sizing.edge(256),
@@ -561,7 +566,10 @@ fn cone_problem(sizing: &Sizing) -> Result<ConeProblem> {
     let det = n * 3 / 2;
     let angles: Vec<f64> = (0..views).map(|k| k as f64 * 360.0 / views as f64).collect();
     let pixel = 1.2 * 256.0 / n as f64;
-    let geometry = Geometry::cone(&angles, 1000.0, 1500.0, det, det, [pixel, pixel], [0.0, 0.0])?;
+    let geometry = match detector {
+        Detector::Flat => Geometry::cone(&angles, 1000.0, 1500.0, det, det, [pixel, pixel], [0.0, 0.0])?,
+        Detector::Arc => Geometry::cone_cylindrical(&angles, 1000.0, 1500.0, det, det, [pixel, pixel], [0.0, 0.0])?,
+    };
     let phantom = Phantom::shepp_logan_3d(SheppLogan::Modified, 0.47 * n as f64)?;
     let projections = geometry.project_exact(&phantom)?;
     let shape = [n; 3];
@@ -868,6 +876,30 @@ fn reconstruction() -> Vec<Workload> {
                     grid,
                     ..
                 } = cone_problem(sizing)?;
+                Ok(Box::new(FdkCase {
+                    fdk: Fdk::new(&geometry)?,
+                    geometry,
+                    projections,
+                    shape,
+                    grid,
+                    resident: None,
+                }))
+            }),
+        },
+        Workload {
+            name: "fdk_cylindrical",
+            covers: vec!["fdk"],
+            category: Category::Reconstruction,
+            tolerance: 1e-4,
+            scaling: false,
+            make: Box::new(|sizing| {
+                let ConeProblem {
+                    geometry,
+                    projections,
+                    shape,
+                    grid,
+                    ..
+                } = cone_problem_on(sizing, Detector::Arc)?;
                 Ok(Box::new(FdkCase {
                     fdk: Fdk::new(&geometry)?,
                     geometry,

@@ -2,7 +2,7 @@
 # _hounsfield module). Arrays are numpy arrays: 2 (y, x) or 3 (z, y, x) dimensions (the scipy.ndimage
 # filters take any number, as scipy does).
 from os import PathLike
-from typing import Any, Callable, Dict, Literal, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -41,8 +41,26 @@ class Geometry:
         spacing: Tuple[float, float],
         offsets: Tuple[float, float] = ...,
     ) -> Geometry: ...
+    @staticmethod
+    def cone_cylindrical(
+        angles: Sequence[float],
+        sid: float,
+        sdd: float,
+        rows: int,
+        cols: int,
+        spacing: Tuple[float, float],
+        offsets: Tuple[float, float] = ...,
+    ) -> Geometry: ...
     @property
     def projection_shape(self) -> Tuple[int, int, int]: ...
+    @staticmethod
+    def from_vectors(kind: str, vectors: Sequence[Sequence[float]], rows: int, cols: int) -> Geometry: ...
+    @property
+    def vectors(self) -> List[List[float]]: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def detector(self) -> str: ...
 
 Input = Union[Array, GpuArray]
 

@@ -200,12 +200,12 @@ def _rtk_projections(geometry):
         "SourceOffsetX": list(geometry.GetSourceOffsetsX()),
         "SourceOffsetY": list(geometry.GetSourceOffsetsY()),
     }
-    if float(geometry.GetRadiusCylindricalDetector()) != 0.0:
-        raise ValueError("cylindrical RTK detectors are not supported: hounsfield converts flat panels")
-    return [{k: float(v[i]) for k, v in fields.items()} for i in range(count)]
+    radius = float(geometry.GetRadiusCylindricalDetector())
+    return [dict({k: float(v[i]) for k, v in fields.items()}, RadiusCylindricalDetector=radius) for i in range(count)]
 
 
 _RTK_DEFAULTS = {
+    "RadiusCylindricalDetector": 0.0,
     "SourceToIsocenterDistance": None,
     "SourceToDetectorDistance": None,
     "GantryAngle": None,
@@ -224,8 +224,6 @@ def _rtk_xml(path):
     root = ElementTree.parse(path).getroot()
     if root.tag != "RTKThreeDCircularGeometry":
         raise ValueError(f"{path}: not an RTK geometry file (root element {root.tag!r})")
-    if root.find("RadiusCylindricalDetector") is not None and float(root.find("RadiusCylindricalDetector").text) != 0.0:
-        raise ValueError("cylindrical RTK detectors are not supported: hounsfield converts flat panels")
     shared = {key: float(root.find(key).text) for key in _RTK_DEFAULTS if root.find(key) is not None}
     views = []
     for projection in root.findall("Projection"):
@@ -272,7 +270,9 @@ def _to_hounsfield_frame(vector):
 def from_rtk(geometry, projections, volume):
     """An RTK acquisition as a :class:`Conversion`.
 
-    ``geometry``: an ``itk.RTK.ThreeDCircularProjectionGeometry`` or the path of its XML file.
+    ``geometry``: an ``itk.RTK.ThreeDCircularProjectionGeometry`` or the path of its XML file;
+    flat panels, or cylindrical detectors whose radius is the source–detector distance (circular
+    orbits; ``Geometry.cone_cylindrical``).
     ``projections``: the projection stack's grid — the ITK image, or a dict with ``size``
     ``(cols, rows, views)``, ``spacing`` and ``origin`` (ITK's order: u, v). ``volume``: the
     volume's grid — the ITK image, or a dict with ``size`` ``(X, Y, Z)``, ``spacing``,
@@ -298,8 +298,20 @@ def from_rtk(geometry, projections, volume):
         and all(v[key] == 0.0 for v in views for key in ("OutOfPlaneAngle", "InPlaneAngle", "SourceOffsetX", "SourceOffsetY"))
         and np.allclose(centre, 0.0, atol=1e-9 * max(vspacing))
     )
+    radius = first["RadiusCylindricalDetector"]
+    if radius != 0.0:
+        # RTK bends the detector into a cylinder of this radius, tangent to the flat panel at the
+        # central ray (u measured along the arc); hounsfield's cylinder is centred on the source.
+        sdd = first["SourceToDetectorDistance"]
+        if not circular or abs(radius - sdd) > 1e-9 * sdd:
+            raise ValueError(
+                f"RTK cylindrical detector of radius {radius} mm: hounsfield converts cylinders centred on the source "
+                f"(radius = SourceToDetectorDistance = {sdd} mm) on circular orbits (same distances and offsets in every "
+                "view, no tilts or source offsets, the volume centred on the isocentre)"
+            )
     if circular:
-        geometry_h = Geometry.cone(
+        make = Geometry.cone_cylindrical if radius != 0.0 else Geometry.cone
+        geometry_h = make(
             [-v["GantryAngle"] for v in views],
             first["SourceToIsocenterDistance"],
             first["SourceToDetectorDistance"],

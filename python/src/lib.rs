@@ -658,6 +658,34 @@ impl PyGeometry {
         })
     }
 
+    /// A circular cone beam with a cylindrical detector about the source (radius SDD, as
+    /// clinical multi-row CT and RTK's `RadiusCylindricalDetector = SDD`); `spacing` and
+    /// `offsets` as `cone`, the column spacing measured along the arc.
+    #[staticmethod]
+    #[pyo3(signature = (angles, sid, sdd, rows, cols, spacing, offsets=(0.0, 0.0)))]
+    fn cone_cylindrical(
+        angles: Vec<f64>,
+        sid: f64,
+        sdd: f64,
+        rows: usize,
+        cols: usize,
+        spacing: (f64, f64),
+        offsets: (f64, f64),
+    ) -> PyResult<Self> {
+        Ok(PyGeometry {
+            inner: Geometry::cone_cylindrical(
+                &angles,
+                sid,
+                sdd,
+                rows,
+                cols,
+                [spacing.0, spacing.1],
+                [offsets.0, offsets.1],
+            )
+            .map_err(py_err)?,
+        })
+    }
+
     /// Per-view vectors in ASTRA's layout (`kind` "parallel": ray, detector centre, u, v;
     /// "cone": source, detector centre, u, v), mm, in hounsfield's frame: an `(n, 12)` array.
     #[staticmethod]
@@ -686,7 +714,8 @@ impl PyGeometry {
     }
 
     /// The per-view vectors (`(n, 12)`: source or ray, detector centre of the middle pixel with
-    /// the offsets applied, u, v), as `from_vectors` takes them (flat detectors).
+    /// the offsets applied, u, v), as `from_vectors` takes them (flat detectors; for arc and
+    /// cylindrical detectors the centre and `u` of the flat panel tangent at the central ray).
     #[getter]
     fn vectors(&self) -> Vec<[f64; 12]> {
         let g = &self.inner;
@@ -718,6 +747,17 @@ impl PyGeometry {
         match self.inner.beam {
             Beam::Parallel => "parallel",
             Beam::Divergent => "cone",
+        }
+    }
+
+    /// The detector's shape: "flat", "arc" (a one-row equiangular fan detector) or
+    /// "cylindrical" (a multi-row arc: a cylinder about the source).
+    #[getter]
+    fn detector(&self) -> &'static str {
+        match (self.inner.beam, self.inner.detector) {
+            (Beam::Divergent, Detector::Arc) if self.inner.rows > 1 => "cylindrical",
+            (Beam::Divergent, Detector::Arc) => "arc",
+            _ => "flat",
         }
     }
 

@@ -5,7 +5,8 @@
 //
 // matrices: 4 vec4 per view: rows U, V, W over (x, y, z, 1) voxel indices, then
 // (view weight, 0, 0, 0). Column U/W, row V/W (flat, parallel); column atan2(U, W) * arc_scale
-// + arc_centre for arcs. Distance weight 1/W² (flat), 1/(U² + W²) (arc).
+// + arc_centre and row V / hypot(U, W) + arc_centre_row for arcs (cylinders). Distance weight
+// 1/W² (flat), 1/(U² + W²) (arc).
 
 struct Params {
     // The output slab (common/volume_slab.wgsl).
@@ -20,6 +21,7 @@ struct Params {
     arc: u32,
     arc_scale: f32,
     arc_centre: f32,
+    arc_centre_row: f32,
     // Voxels with (x - cx)² + (y - cy)² > r2 are set to 0 (r2 < 0: no mask).
     mask_cx: f32,
     mask_cy: f32,
@@ -72,15 +74,18 @@ fn backproject(@builtin(global_invocation_id) gid: vec3<u32>) {
         var w = dot(mw, pos);
         for (var t = 0u; t < ZPT; t++) {
             var col: f32;
+            var row: f32;
             var dist: f32;
             if params.arc != 0u {
                 col = precise_atan2(u, w) * params.arc_scale + params.arc_centre;
                 dist = 1.0 / (u * u + w * w);
+                row = r * sqrt(dist) + params.arc_centre_row;
             } else {
                 col = u / w;
+                row = r / w;
                 dist = 1.0 / (w * w);
             }
-            acc[t] += weight * dist * sample(v, col, r / w);
+            acc[t] += weight * dist * sample(v, col, row);
             u += mu.z;
             r += mv.z;
             w += mw.z;

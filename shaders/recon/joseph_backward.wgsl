@@ -17,9 +17,10 @@ fn detector_position(view: u32, pos: vec3<f32>) -> vec3<f32> {
     let v = dot(matrices[m + 1u], h);
     let w = dot(matrices[m + 2u], h);
     if params.beam == 2u {
-        // Arc: the matrix holds (across, along) over SID; arc_scale and centre in matrix row 3.
+        // Arc (cylinder): the matrix holds (across, height in rows, along) over SID; arc_scale,
+        // centre column and centre row in matrix row 3.
         let arc = matrices[m + 3u];
-        return vec3<f32>(precise_atan2(u, w) * arc.y + arc.z, 0.0, 1.0);
+        return vec3<f32>(precise_atan2(u, w) * arc.y + arc.z, v / sqrt(u * u + w * w) + arc.w, 1.0);
     }
     if w <= 0.0 {
         return vec3<f32>(0.0, 0.0, 0.0);

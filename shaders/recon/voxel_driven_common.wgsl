@@ -62,8 +62,10 @@ fn taps(view: u32, x: u32, y: u32, z: u32) -> Taps {
     var col: f32;
     var row: f32;
     if params.beam == BEAM_ARC {
+        // A cylinder about the source: the angle across, the height where the ray meets it
+        // (the matrix's V is in rows over SID; a one-row detector has V = 0).
         col = precise_atan2(u, w) * params.arc_scale + params.arc_centre;
-        row = 0.0;
+        row = select(v / sqrt(u * u + w * w) + params.centre_row, 0.0, params.two_d != 0u);
     } else {
         col = u / w;
         row = v / w;
@@ -83,7 +85,12 @@ fn taps(view: u32, x: u32, y: u32, z: u32) -> Taps {
     if params.beam == BEAM_PARALLEL {
         t.scale = f.x;
     } else if params.beam == BEAM_ARC {
-        t.scale = f.x / sqrt(u * u + w * w);
+        if params.two_d != 0u {
+            t.scale = f.x / sqrt(u * u + w * w);
+        } else {
+            let dv = (row - params.centre_row) * f.w;
+            t.scale = f.x * sqrt(f.y * f.y + dv * dv) / (u * u + w * w);
+        }
     } else {
         let du = (col - params.centre_col) * f.z;
         if params.two_d != 0u {

@@ -1,15 +1,18 @@
-//! FDK (Feldkamp, Davis & Kress, JOSA A 1(6), 1984) for circular cone beams with a flat panel,
-//! and its 2D special case, fan-beam FBP, for flat and arc detectors (Kak & Slaney,
-//! *Principles of Computerized Tomographic Imaging*, §3.4):
+//! FDK (Feldkamp, Davis & Kress, JOSA A 1(6), 1984) for circular cone beams with a flat panel
+//! or a cylindrical detector, and its 2D special case, fan-beam FBP, for flat and arc detectors
+//! (Kak & Slaney, *Principles of Computerized Tomographic Imaging*, §3.4; the cylindrical form
+//! as in H. Turbell, *Cone-beam reconstruction using filtered backprojection*, PhD thesis,
+//! Linköping University, 2001):
 //!
 //! 1. pre-weighting: `SID / √(SID² + ũ² + ṽ²)` (ũ, ṽ: detector coordinates scaled to the
-//!    isocentre) for flat detectors, `SID · cos γ` for arcs; short scans multiply by Parker's
-//!    weights (doubled, see [`super::parker`]);
-//! 2. ramp filtering along detector rows (the equiangular kernel for arcs), zero-padded, with
-//!    the windows of [`super::ramp`];
+//!    isocentre) for flat detectors, `SID · cos γ · SID / √(SID² + ṽ²)` for arcs and cylinders
+//!    (γ the column's angle; one row: `ṽ = 0`); short scans multiply by Parker's weights
+//!    (doubled, see [`super::parker`]);
+//! 2. ramp filtering along detector rows (the equiangular kernel for arcs and cylinders),
+//!    zero-padded, with the windows of [`super::ramp`];
 //! 3. voxel-driven back-projection ([`super::backproject`]) weighted by `(SID / distance)²`
-//!    (arcs: `1 / L²`), each view by its angular gap, which makes unevenly spaced views
-//!    integrate correctly.
+//!    (arcs and cylinders: `1 / L²`, L the in-plane distance to the source), each view by its
+//!    angular gap, which makes unevenly spaced views integrate correctly.
 //!
 //! Output: a volume on any [`Grid`] in the geometry's frame (see [`centred_grid`]); voxels
 //! outside the field of view get whatever rays reach them (no mask), as RTK. NaN or infinite
@@ -90,7 +93,8 @@ struct Detectorics {
 }
 
 impl Fdk {
-    /// FDK for projections taken with `geometry` ([`Geometry::cone`] or [`Geometry::fan`]),
+    /// FDK for projections taken with `geometry` ([`Geometry::cone`],
+    /// [`Geometry::cone_cylindrical`] or [`Geometry::fan`]),
     /// ramp filter. Full scans (360°) and short scans (180° + fan angle or more) are accepted,
     /// with views in increasing angle order, evenly spaced or not.
     pub fn new(geometry: &Geometry) -> Result<Fdk> {
@@ -98,12 +102,6 @@ impl Fdk {
             return Err(Error::param(
                 "geometry",
                 "FDK needs a divergent beam (Geometry::cone or Geometry::fan); use Fbp2d for parallel beams",
-            ));
-        }
-        if geometry.detector == Detector::Arc && geometry.rows != 1 {
-            return Err(Error::param(
-                "geometry",
-                "arc detectors are supported for fan beams (one row) only",
             ));
         }
         geometry.check_circular()?;
@@ -168,7 +166,11 @@ impl Fdk {
                     let u = coord(col);
                     match g.detector {
                         Detector::Flat => d.sid / (d.sid * d.sid + u * u + v * v).sqrt(),
-                        Detector::Arc => d.sid * u.cos(),
+                        // The cosine of the ray's angle to the central ray on a cylinder
+                        // about the source: cos γ · D / √(D² + v²) (v at the isocentre; one
+                        // row: v = 0, the fan's cos γ). The extra D cancels the view weight's
+                        // 1 / SID² with the back-projector's SID² / L².
+                        Detector::Arc => d.sid * u.cos() * d.sid / (d.sid * d.sid + v * v).sqrt(),
                     }
                 })
             })

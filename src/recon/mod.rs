@@ -27,7 +27,7 @@ pub use backproject::Backprojector;
 pub use fan::FanFbp;
 pub use fbp::Fbp2d;
 pub use fdk::{Fdk, centred_grid};
-pub use geometry::{Beam, Detector, DetectorMap, Geometry, View, ViewMatrix};
+pub use geometry::{ArcDetector, Beam, Detector, DetectorMap, Geometry, View, ViewMatrix};
 pub use iterative::Iterative;
 pub use joseph::Joseph;
 pub use phantom::{Ellipsoid, Phantom, SheppLogan};

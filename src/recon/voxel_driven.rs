@@ -95,8 +95,16 @@ impl VoxelDriven {
                     BEAM_PARALLEL if two_d => [measure / du, 0.0, du, dv],
                     BEAM_PARALLEL => [measure / (du * dv), 0.0, du, dv],
                     BEAM_ARC => {
+                        // A ray's length through a voxel: its volume over the ray bundle's
+                        // cross-section there (pixel area × cos ψ / r², times L3², with r the
+                        // source–pixel distance, ψ the ray's angle to the cylinder's normal, L3
+                        // the source–voxel distance); 2D: area over the fan's width.
                         let sid = norm(view.source);
-                        [measure * geometry.sdd / (du * sid), geometry.sdd, du, dv]
+                        if two_d {
+                            [measure * geometry.sdd / (du * sid), geometry.sdd, du, dv]
+                        } else {
+                            [measure * geometry.sdd / (du * dv * sid * sid), geometry.sdd, du, dv]
+                        }
                     }
                     _ => {
                         // Distances along the detector normal, as DetectorMap normalises W.
@@ -141,7 +149,7 @@ impl VoxelDriven {
             return None;
         }
         let (col, row) = match self.map.arc {
-            Some((scale, centre)) => (u.atan2(w) * scale + centre, 0.0),
+            Some(arc) => arc.position(u, v, w),
             None => (u / w, v / w),
         };
         let (cols, rows) = (self.geometry.cols, self.geometry.rows);
@@ -152,7 +160,12 @@ impl VoxelDriven {
         let [k, sdd, du, dv] = self.footprint[view];
         let scale = match self.beam {
             BEAM_PARALLEL => k,
-            BEAM_ARC => k / (u * u + w * w).sqrt(),
+            BEAM_ARC if self.two_d => k / (u * u + w * w).sqrt(),
+            BEAM_ARC => {
+                // k · r / L², r = hypot(SDD, height on the cylinder), L the in-plane distance.
+                let vo = (row - self.centre[1]) * dv;
+                k * (sdd * sdd + vo * vo).sqrt() / (u * u + w * w)
+            }
             _ => {
                 let uo = (col - self.centre[0]) * du;
                 if self.two_d {
@@ -329,7 +342,7 @@ impl VoxelDriven {
     ) -> Result<()> {
         let [_, ny, nx] = self.shape;
         let g = &self.geometry;
-        let (arc_scale, arc_centre) = self.map.arc.unwrap_or((0.0, 0.0));
+        let (arc_scale, arc_centre) = self.map.arc.map_or((0.0, 0.0), |a| (a.scale, a.centre_col));
         for_each_volume_slab(rec, volume, 0, |rec, slab| {
             let params = rec.uniform(&Params {
                 slab: slab.params(),

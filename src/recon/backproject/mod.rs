@@ -22,7 +22,7 @@ use crate::gpu::{
     BufferWindow, GpuContext, GpuProjections, GpuVolume, KernelSpec, Recorder, VolumeSlabParams, for_each_volume_slab,
     wgsl,
 };
-use crate::recon::geometry::{DetectorMap, Geometry};
+use crate::recon::geometry::{ArcDetector, DetectorMap, Geometry};
 use crate::recon::interpolate::PAD;
 use crate::volume::Grid;
 
@@ -243,12 +243,15 @@ unsafe fn add_resampled_avx2(line: &mut [f32], k0: usize, v0: f32, dv: f32, last
     full
 }
 
-/// Detector column and distance weight from `(U, W)`.
+/// Detector column, row and distance weight from `(U, V, W)`.
 #[inline(always)]
-fn column_and_weight(u: f64, w: f64, arc: Option<(f64, f64)>) -> (f64, f64) {
+fn position_and_weight(u: f64, v: f64, w: f64, arc: Option<ArcDetector>) -> (f64, f64, f64) {
     match arc {
-        None => (u / w, 1.0 / (w * w)),
-        Some((scale, centre)) => (u.atan2(w) * scale + centre, 1.0 / (u * u + w * w)),
+        None => (u / w, v / w, 1.0 / (w * w)),
+        Some(a) => {
+            let (col, row) = a.position(u, v, w);
+            (col, row, 1.0 / (u * u + w * w))
+        }
     }
 }
 
@@ -266,15 +269,19 @@ fn accumulate_line_generic(
     let (last_col, last_row) = ((map.cols - 1) as f32, (map.rows - 1) as f32);
     if step[0] == 0.0 && step[2] == 0.0 {
         // Circular geometries: a z-column projects onto one detector column.
-        let (col, w) = column_and_weight(start[0], start[2], map.arc);
+        let (col, v0, w) = position_and_weight(start[0], start[1], start[2], map.arc);
         if !(col >= 0.0 && col <= f64::from(last_col)) {
             return;
         }
         let i = col.floor() as usize;
         let fc = (col - i as f64) as f32;
         let wgt = (w as f32) * weight;
-        // The voxels whose row lies on the detector: k_lo..k_hi (no per-voxel test below).
-        let (v0, dv) = (start[1] / start[2], step[1] / start[2]);
+        // The voxels whose row lies on the detector: k_lo..k_hi (no per-voxel test below). The
+        // row is affine along the column: V over W (flat) or over hypot(U, W) (arc), both fixed.
+        let dv = match map.arc {
+            None => step[1] / start[2],
+            Some(_) => step[1] / start[0].hypot(start[2]),
+        };
         let n = line.len();
         let (k_lo, k_hi) = if dv == 0.0 {
             if (0.0..=f64::from(last_row)).contains(&v0) {
@@ -318,8 +325,7 @@ fn accumulate_line_generic(
     for (k, acc) in line.iter_mut().enumerate() {
         let t = k as f64;
         let (u, v, w) = (start[0] + t * step[0], start[1] + t * step[1], start[2] + t * step[2]);
-        let (col, dist) = column_and_weight(u, w, map.arc);
-        let row = v / w;
+        let (col, row, dist) = position_and_weight(u, v, w, map.arc);
         if !(col >= 0.0 && col <= f64::from(last_col) && row >= 0.0 && row <= f64::from(last_row)) {
             continue;
         }
@@ -346,6 +352,7 @@ struct BackprojectParams {
     arc: u32,
     arc_scale: f32,
     arc_centre: f32,
+    arc_centre_row: f32,
     mask_cx: f32,
     mask_cy: f32,
     mask_r2: f32,
@@ -409,7 +416,11 @@ impl DetectorMap {
             return Err(Error::Gpu("internal: batch does not match the detector map".into()));
         }
         let [_, ny, nx] = volume.shape();
-        let (arc_scale, arc_centre) = self.arc.unwrap_or((0.0, 0.0));
+        let arc = self.arc.unwrap_or(ArcDetector {
+            scale: 0.0,
+            centre_col: 0.0,
+            centre_row: 0.0,
+        });
         let (mask_cx, mask_cy, mask_r2) = mask.unwrap_or((0.0, 0.0, -1.0));
         for_each_volume_slab(rec, volume, 0, |rec, slab| {
             let params = rec.uniform(&BackprojectParams {
@@ -421,8 +432,9 @@ impl DetectorMap {
                 views: count as u32,
                 first_view: first_view as u32,
                 arc: u32::from(self.arc.is_some()),
-                arc_scale: arc_scale as f32,
-                arc_centre: arc_centre as f32,
+                arc_scale: arc.scale as f32,
+                arc_centre: arc.centre_col as f32,
+                arc_centre_row: arc.centre_row as f32,
                 mask_cx,
                 mask_cy,
                 mask_r2,

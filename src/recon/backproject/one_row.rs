@@ -166,8 +166,8 @@ impl RowMap {
 pub(super) fn applies(map: &DetectorMap) -> bool {
     map.rows == 1
         && map.matrices.iter().all(|m| m.rows[1] == [0.0; 4])
-        && map.arc.is_none_or(|(scale, centre)| {
-            let reach = centre.abs().max((map.cols as f64 - 1.0 - centre).abs()) / scale;
+        && map.arc.is_none_or(|a| {
+            let reach = a.centre_col.abs().max((map.cols as f64 - 1.0 - a.centre_col).abs()) / a.scale;
             reach < std::f64::consts::FRAC_PI_2 * 0.999
         })
 }
@@ -194,7 +194,8 @@ pub(super) fn backproject(
     // Rotations about z (every circular geometry) map each slice alike: compute one.
     let same_slices = map.matrices.iter().all(|m| m.rows[0][2] == 0.0 && m.rows[2][2] == 0.0);
     let mut out = Array3::<f32>::zeros((if same_slices { 1 } else { nz }, ny, nx));
-    let arc = map.arc.map(|(s, c)| (s as f32, c as f32));
+    let arc_f64 = map.arc.map(|a| (a.scale, a.centre_col));
+    let arc = arc_f64.map(|(s, c)| (s as f32, c as f32));
     let last = (cols - 1) as f32;
     out.as_slice_mut()
         .expect("a new array is contiguous")
@@ -209,7 +210,7 @@ pub(super) fn backproject(
                     let [ur, _, wr] = &matrix.rows;
                     let (u0, w0) = (ur[1] * y + ur[2] * z + ur[3], wr[1] * y + wr[2] * z + wr[3]);
                     let (du, dw) = (ur[0], wr[0]);
-                    let span = detector_span(u0, du, w0, dw, nx, cols, map.arc);
+                    let span = detector_span(u0, du, w0, dw, nx, cols, arc_f64);
                     if span.is_empty() {
                         continue;
                     }
@@ -221,7 +222,7 @@ pub(super) fn backproject(
                         w0: w0 as f32,
                         dw: dw as f32,
                         arc,
-                        relative: map.arc.and_then(|a| Relative::of(u0, du, w0, dw, span.len(), a)),
+                        relative: arc_f64.and_then(|a| Relative::of(u0, du, w0, dw, span.len(), a)),
                         weight: view_weights[v] as f32,
                         last,
                     };

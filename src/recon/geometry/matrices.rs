@@ -1,10 +1,10 @@
 //! Projection matrices: each view of a [`Geometry`] reduced to a 3×4 matrix acting on
 //! homogeneous voxel indices `(x, y, z, 1)` of a volume on a [`Grid`] (RTK's and ASTRA's
 //! projection matrices). `(U, V, W)` give detector column `U / W` and row `V / W` for flat
-//! detectors and parallel beams, and column `atan2(U, W) · SDD / du` for arc detectors. `W` is
-//! normalised to 1 at the isocentre, so for divergent beams it is the distance along the central
-//! ray over SID (the FDK distance weight is `1 / W²`; arcs: `1 / (U² + W²)`); parallel beams have
-//! `W = 1`. The voxel-driven back-projector, FBP/FDK and the projector pairs all read them.
+//! detectors and parallel beams, and for arc (cylindrical) detectors column
+//! `atan2(U, W) · SDD / du` and row `V / hypot(U, W)` (see [`ArcDetector`]). `W` is normalised to
+//! 1 at the isocentre, so for divergent beams it is the distance along the central ray over SID
+//! (the FDK distance weight is `1 / W²`; arcs: `1 / (U² + W²)`); parallel beams have `W = 1`. The voxel-driven back-projector, FBP/FDK and the projector pairs all read them.
 
 use crate::error::Result;
 use crate::recon::geometry::{Beam, Detector, Geometry};
@@ -29,6 +29,32 @@ fn in_voxels(c: [f64; 3], k: f64, grid: &Grid) -> [f64; 4] {
     ]
 }
 
+/// How a voxel's `(U, V, W)` land on an arc detector (a cylinder about the source when it has
+/// several rows): `U` and `W` are the point across and along the central ray and `V` its height
+/// above the source, all over SID (`V` also times `SDD / dv`), so the column is the angle
+/// `atan2(U, W)` in pixels and the row the height where the ray meets the cylinder,
+/// `V / hypot(U, W)`, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArcDetector {
+    /// Columns per radian, `SDD / du`.
+    pub scale: f64,
+    /// The column of the central ray.
+    pub centre_col: f64,
+    /// The row of the source's plane (0 on one-row detectors).
+    pub centre_row: f64,
+}
+
+impl ArcDetector {
+    /// `(column, row)` of a voxel from its `(U, V, W)`.
+    #[inline(always)]
+    pub fn position(&self, u: f64, v: f64, w: f64) -> (f64, f64) {
+        (
+            u.atan2(w) * self.scale + self.centre_col,
+            v / u.hypot(w) + self.centre_row,
+        )
+    }
+}
+
 /// Detector coordinates of a voxel for one geometry: matrices, detector size and shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorMap {
@@ -38,8 +64,8 @@ pub struct DetectorMap {
     pub rows: usize,
     /// Detector columns.
     pub cols: usize,
-    /// `Some((SDD / du, centre column))` for arc detectors.
-    pub arc: Option<(f64, f64)>,
+    /// How arc detectors read the matrices (`None`: flat detectors and parallel beams).
+    pub arc: Option<ArcDetector>,
 }
 
 impl DetectorMap {
@@ -91,14 +117,20 @@ impl DetectorMap {
                         ]
                     }
                     (Beam::Divergent, Detector::Arc) => {
-                        // U, W: the point across and along the central ray, over SID.
+                        // U, W: the point across and along the central ray, V its height along
+                        // the rows, over SID (V in rows: times SDD / dv).
                         let s = view.source;
                         let sid = norm(s);
                         let central = sub(view.detector_centre, s).map(|c| c / norm(sub(view.detector_centre, s)));
                         let across = a.map(|c| c / norm(a));
                         let form = |c: [f64; 3]| in_voxels(c.map(|x| x / sid), -dot(s, c) / sid, grid);
-                        arc = Some((g.sdd / norm(a), centre_col));
-                        [form(across), [0.0; 4], form(central)]
+                        arc = Some(ArcDetector {
+                            scale: g.sdd / norm(a),
+                            centre_col,
+                            centre_row: if flat_2d { 0.0 } else { centre_row },
+                        });
+                        let up = b.map(|c| c * g.sdd / (norm(b) * norm(b)));
+                        [form(across), if flat_2d { [0.0; 4] } else { form(up) }, form(central)]
                     }
                 };
                 ViewMatrix { rows }

@@ -119,7 +119,9 @@ impl Joseph {
             .flat_map(|w| [f(w.source), f(w.detector_centre), f(w.u), f(w.v)])
             .collect();
         let map = DetectorMap::new(&self.geometry, &self.grid)?;
-        let (arc_scale, arc_centre) = map.arc.unwrap_or((0.0, 0.0));
+        let (arc_scale, arc_centre, arc_centre_row) = map
+            .arc
+            .map_or((0.0, 0.0, 0.0), |a| (a.scale, a.centre_col, a.centre_row));
         let matrices: Vec<[f32; 4]> = map
             .matrices
             .iter()
@@ -128,7 +130,7 @@ impl Joseph {
                     m.rows[0].map(|c| c as f32),
                     m.rows[1].map(|c| c as f32),
                     m.rows[2].map(|c| c as f32),
-                    [1.0, arc_scale as f32, arc_centre as f32, 0.0],
+                    [1.0, arc_scale as f32, arc_centre as f32, arc_centre_row as f32],
                 ]
             })
             .collect();
