@@ -1,11 +1,11 @@
 //! Simulates a CT acquisition from a CT series and reconstructs it: HU → linear attenuation
 //! (water 0.0192 /mm, about 70 keV), exact-geometry Joseph projections on a circular cone or fan
-//! beam (optional Poisson-like noise for a given photon count), FDK on the GPU and the CPU, the
+//! beam (optional Poisson and electronic noise for a given photon count), FDK on the GPU and the CPU, the
 //! error against the input in HU inside the field of view, and the result as a new DICOM series
 //! with a PNG preview.
 //!
 //! `cargo run --release --example reconstruct -- FOLDER OUT [--views 360] [--photons 1e5]
-//! [--detector cylindrical]`
+//! [--electronic-noise 5] [--detector cylindrical]`
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -15,9 +15,9 @@ use hounsfield::filter::{Filter, Resample};
 use hounsfield::gpu::GpuVolume;
 use hounsfield::io::dicom::{Policy, WriteOptions, load_series, scan, write_series};
 use hounsfield::io::{Window, save_png};
-use hounsfield::recon::{Fdk, Geometry, Joseph, Projector, centred_grid};
+use hounsfield::recon::{Fdk, Geometry, Joseph, NoiseModel, Projector, centred_grid};
 use hounsfield::{Backend, Volume};
-use ndarray::{Array3, Axis};
+use ndarray::Axis;
 
 /// Linear attenuation of water at about 70 keV, per mm (NIST XCOM: 0.193 cm²/g at 70 keV).
 const MU_WATER: f32 = 0.0193;
@@ -41,6 +41,9 @@ struct Args {
     /// Photons per detector pixel for noise (0: noise-free).
     #[arg(long, default_value_t = 0.0)]
     photons: f64,
+    /// Electronic noise, standard deviation in counts (with --photons).
+    #[arg(long, default_value_t = 0.0)]
+    electronic_noise: f64,
     /// Detector shape: a flat panel, or a cylinder about the source as on clinical scanners.
     #[arg(long, value_enum, default_value_t = DetectorShape::Flat)]
     detector: DetectorShape,
@@ -126,10 +129,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("projected (Joseph, {on}) in {:.1} s", t.elapsed().as_secs_f64());
     if args.photons > 0.0 {
-        add_noise(&mut projections, args.photons);
+        projections = NoiseModel::new(args.photons)?
+            .electronic(args.electronic_noise)?
+            .seed(0x2545_F491)
+            .apply_cpu(projections.view())?;
         println!(
-            "noise: {} photons per pixel (Gaussian approximation of Poisson counts)",
-            args.photons
+            "noise: Poisson counts of {} photons per pixel, electronic noise σ = {} counts",
+            args.photons, args.electronic_noise
         );
     }
     let fdk = Fdk::new(&geometry)?;
@@ -193,17 +199,4 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.out.join("series").display()
     );
     Ok(())
-}
-
-/// Gaussian approximation of Poisson noise on the counts I0·exp(−p), back to line integrals.
-fn add_noise(projections: &mut Array3<f32>, photons: f64) {
-    let mut rng = hounsfield::rng::XorShift64::new(0x2545_F491_4F6C_DD1D);
-    let mut uniform = move || rng.next_f64_open();
-    for p in projections.iter_mut() {
-        let mean = photons * (-f64::from(*p)).exp();
-        // Box–Muller.
-        let g = (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
-        let counts = (mean + g * mean.sqrt()).max(1.0);
-        *p = (photons / counts).ln() as f32;
-    }
 }

@@ -580,6 +580,22 @@ pub static OPERATIONS: &[Operation] = &[
         python: Python::Functions(&["fdk"]),
     },
     Operation {
+        name: "transmission",
+        family: Family::Reconstruction,
+        summary: "raw counts to line integrals: flat/dark normalisation and -log (tomopy's normalize / minus_log), water beam-hardening linearisation",
+        steps: &[],
+        benches: &[],
+        python: Python::Functions(&["normalize", "minus_log", "linearize_water", "water_correction"]),
+    },
+    Operation {
+        name: "stripe_removal",
+        family: Family::Reconstruction,
+        summary: "ring-artefact removal by sorting (Vo et al. 2018; algotom's remove_stripe_based_sorting)",
+        steps: &[],
+        benches: &[],
+        python: Python::Functions(&["remove_stripe_based_sorting"]),
+    },
+    Operation {
         name: "backproject",
         family: Family::Reconstruction,
         summary: "voxel-driven interpolating back-projection with FDK distance weights",

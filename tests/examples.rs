@@ -206,21 +206,23 @@ fn reconstruct_simulates_and_reconstructs_the_study() {
     write_study(&dir);
     for detector in ["flat", "cylindrical"] {
         let out_dir = out_dir.join(detector);
-        let out = stdout_of(
-            "reconstruct",
-            &[
-                dir.to_str().unwrap(),
-                out_dir.to_str().unwrap(),
-                "--views",
-                "90",
-                "--downsample",
-                "1",
-                "--detector",
-                detector,
-            ],
-            "cpu",
-        );
+        let mut args = vec![
+            dir.to_str().unwrap(),
+            out_dir.to_str().unwrap(),
+            "--views",
+            "90",
+            "--downsample",
+            "1",
+            "--detector",
+            detector,
+        ];
+        // The cylindrical run also simulates a (generous) dose: Poisson and electronic noise.
+        if detector == "cylindrical" {
+            args.extend(["--photons", "1e6", "--electronic-noise", "3"]);
+        }
+        let out = stdout_of("reconstruct", &args, "cpu");
         assert!(out.contains(&format!("({}", &detector[..1].to_uppercase())), "{out}");
+        assert_eq!(out.contains("noise: Poisson"), detector == "cylindrical", "{out}");
         let mae: f64 = out
             .split("mean absolute error ")
             .nth(1)

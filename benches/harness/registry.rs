@@ -13,7 +13,8 @@ use hounsfield::filter::Filter;
 use hounsfield::gpu::{GpuContext, GpuProjections, GpuVolume};
 use hounsfield::recon::iterative::{Control, Iterative, Method};
 use hounsfield::recon::{
-    Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, Phantom, Projector, ProjectorKind, SheppLogan, centred_grid,
+    Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, Phantom, Projector, ProjectorKind, SheppLogan,
+    StripeRemoval, Transmission, centred_grid,
 };
 use hounsfield::registry::{Bench, BenchSize, OPERATIONS, Operation};
 use hounsfield::{Backend, Grid, Result, stats};
@@ -128,6 +129,7 @@ pub fn workloads() -> Vec<Workload> {
     all.extend(statistics());
     all.extend(segmentation());
     all.extend(reconstruction());
+    all.extend(corrections());
     all.extend(projectors());
     all.extend(iterative());
     all
@@ -931,6 +933,121 @@ fn reconstruction() -> Vec<Workload> {
                     shape,
                     projections,
                     weights,
+                    resident: None,
+                }))
+            }),
+        },
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Projection-domain corrections: raw counts of 360 views × 384² (flat and dark stacks of 8),
+// and stripe removal on 360 views × 64 rows × 384 columns.
+
+struct CorrectionCase {
+    projections: Array3<f32>,
+    transmission: Option<Transmission>,
+    stripes: Option<StripeRemoval>,
+    resident: Option<GpuProjections>,
+}
+
+impl CorrectionCase {
+    fn run(&self, ctx: Option<&GpuContext>) -> Result<Array3<f32>> {
+        let p = self.projections.view();
+        match (&self.transmission, &self.stripes, ctx) {
+            (Some(t), _, None) => t.apply_cpu(p),
+            (Some(t), _, Some(ctx)) => t.apply_gpu_host(ctx, p),
+            (None, Some(s), None) => s.apply_cpu(p),
+            (None, Some(s), Some(ctx)) => s.apply_gpu(ctx, p),
+            (None, None, _) => unreachable!("a correction case corrects"),
+        }
+    }
+}
+
+impl Case for CorrectionCase {
+    fn size(&self) -> String {
+        let (views, rows, cols) = self.projections.dim();
+        format!("{views} views × {rows}×{cols}")
+    }
+
+    fn work(&self) -> Work {
+        Work::Bytes(8 * self.projections.len() as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        self.run(None)
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        self.run(Some(ctx))
+    }
+
+    fn upload(&mut self, ctx: &GpuContext) -> Result<bool> {
+        if self.transmission.is_none() {
+            return Ok(false);
+        }
+        self.resident = Some(GpuProjections::upload(ctx, self.projections.view())?);
+        Ok(true)
+    }
+
+    fn gpu_resident(&self, ctx: &GpuContext) -> Result<Option<Duration>> {
+        let (Some(t), Some(p)) = (&self.transmission, &self.resident) else {
+            return Ok(None);
+        };
+        t.apply_gpu(ctx, p)?;
+        Ok(None)
+    }
+}
+
+fn corrections() -> Vec<Workload> {
+    vec![
+        Workload {
+            name: "transmission",
+            covers: vec!["transmission"],
+            category: Category::Reconstruction,
+            tolerance: 1e-5,
+            scaling: false,
+            make: Box::new(|sizing| {
+                let (views, det) = (sizing.count(360, 8), sizing.edge(384));
+                let mut rng = hounsfield::rng::XorShift64::new(23);
+                let mut counts = |n: usize, lo: f32, span: f32| -> Array3<f32> {
+                    Array3::from_shape_simple_fn((n, det, det), || lo + span * rng.next_f32())
+                };
+                let (flat, dark) = (counts(8, 9000.0, 200.0), counts(8, 90.0, 20.0));
+                let projections = counts(views, 500.0, 8000.0);
+                let transmission = Transmission::new()
+                    .normalize(flat.view(), dark.view())?
+                    .minus_log(Some(1e-6))?;
+                Ok(Box::new(CorrectionCase {
+                    projections,
+                    transmission: Some(transmission),
+                    stripes: None,
+                    resident: None,
+                }))
+            }),
+        },
+        Workload {
+            name: "stripe_removal",
+            covers: vec!["stripe_removal"],
+            category: Category::Reconstruction,
+            tolerance: 0.0,
+            scaling: false,
+            make: Box::new(|sizing| {
+                let ConeProblem { projections, .. } = cone_problem(sizing)?;
+                let (_, rows, cols) = projections.dim();
+                let middle = rows / 2 - rows.min(64) / 2;
+                let mut stack = projections
+                    .slice(ndarray::s![.., middle..middle + rows.min(64), ..])
+                    .to_owned();
+                // Two defective columns.
+                stack.slice_mut(ndarray::s![.., .., cols / 3]).mapv_inplace(|v| v + 0.2);
+                stack
+                    .slice_mut(ndarray::s![.., .., 2 * cols / 3])
+                    .mapv_inplace(|v| v * 0.9);
+                Ok(Box::new(CorrectionCase {
+                    projections: stack,
+                    transmission: None,
+                    stripes: Some(StripeRemoval::sorting(21)?),
                     resident: None,
                 }))
             }),

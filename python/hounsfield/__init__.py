@@ -105,6 +105,12 @@ __all__ = [
     "forward_project",
     "fdk",
     "reconstruct",
+    "normalize",
+    "minus_log",
+    "water_correction",
+    "linearize_water",
+    "remove_stripe_based_sorting",
+    "simulate_noise",
     "read_dicom_series",
     "write_dicom_series",
     "binary_closing",
@@ -1044,6 +1050,68 @@ def fdk(projections, geometry, shape, voxel=(1.0, 1.0, 1.0), filter_name="ramp",
     of ``voxel`` mm centred on the isocentre."""
     p = np.ascontiguousarray(projections, dtype=np.float32)
     return _hounsfield.fdk(p, geometry, [int(n) for n in shape], [float(v) for v in voxel], filter_name, backend)
+
+
+def _stack(projections, name):
+    """A ``(views, rows, cols)`` float32 stack; a 2D sinogram ``(views, cols)`` becomes one row."""
+    a = np.ascontiguousarray(projections, dtype=np.float32)
+    if a.ndim == 2:
+        return a[:, None, :], True
+    if a.ndim != 3:
+        raise ValueError(f"{name} must be a (views, rows, cols) stack or a (views, cols) sinogram, not {a.ndim}D")
+    return a, False
+
+
+def normalize(arr, flat, dark, cutoff=None, *, backend="auto"):
+    """``tomopy.prep.normalize.normalize``: ``(arr - dark) / (flat - dark)`` with the flat and
+    dark stacks averaged over their first axis (float32) and ``flat - dark`` raised to 1e-6;
+    values above ``cutoff`` become ``cutoff``."""
+    a = np.ascontiguousarray(arr, dtype=np.float32)
+    if a.ndim != 3:
+        raise ValueError(f"arr must be a 3D stack of projections (views, rows, cols), not {a.ndim}D")
+    f = np.ascontiguousarray(flat, dtype=np.float32)
+    d = np.ascontiguousarray(dark, dtype=np.float32)
+    f, d = (x[None] if x.ndim == 2 else x for x in (f, d))
+    return _hounsfield.transmission(a, f, d, None if cutoff is None else float(cutoff), False, None, None, backend)
+
+
+def minus_log(arr, floor=None, *, backend="auto"):
+    """``tomopy.prep.normalize.minus_log``: ``-log(arr)`` (0 gives inf, negatives NaN), or with
+    ``floor`` the transmissions below it raised to it first (starved pixels, zero counts)."""
+    a, flat2d = _stack(arr, "arr")
+    out = _hounsfield.transmission(a, None, None, None, True, None if floor is None else float(floor), None, backend)
+    return out[:, 0, :] if flat2d else out
+
+
+def water_correction(measured, ideal, degree=3):
+    """Coefficients ``c1..c_degree`` of the water beam-hardening linearisation
+    ``p -> sum(c_k p**k)``, fitted by least squares to a calibration: ``measured`` line
+    integrals of known water thicknesses against ``ideal`` ones (water's mu times the length)."""
+    return _hounsfield.water_correction([float(x) for x in np.ravel(measured)], [float(x) for x in np.ravel(ideal)], int(degree))
+
+
+def linearize_water(projections, coefficients, *, backend="auto"):
+    """Applies a water linearisation (``water_correction``'s coefficients) to line integrals."""
+    a, flat2d = _stack(projections, "projections")
+    out = _hounsfield.transmission(a, None, None, None, False, None, [float(c) for c in coefficients], backend)
+    return out[:, 0, :] if flat2d else out
+
+
+def remove_stripe_based_sorting(projections, size=21, dim=1, *, backend="auto"):
+    """``algotom.prep.removal.remove_stripe_based_sorting`` (Vo et al. 2018, algorithm 3) on a
+    sinogram ``(views, cols)`` or on every detector row of a ``(views, rows, cols)`` stack."""
+    a, flat2d = _stack(projections, "projections")
+    out = _hounsfield.remove_stripe_based_sorting(a, int(size), int(dim), backend)
+    return out[:, 0, :] if flat2d else out
+
+
+def simulate_noise(line_integrals, photons, electronic=0.0, floor=1.0, seed=0, *, counts=False):
+    """Noisy line integrals ``-ln(max(N, floor) / photons)`` with ``N`` Poisson counts of mean
+    ``photons * exp(-p)`` plus Gaussian electronic noise of ``electronic`` counts (``counts=True``:
+    the counts ``N``). Repeatable for a ``seed``."""
+    a, flat2d = _stack(line_integrals, "line_integrals")
+    out = _hounsfield.simulate_noise(a, float(photons), float(electronic), float(floor), int(seed), bool(counts))
+    return out[:, 0, :] if flat2d else out
 
 
 def reconstruct(

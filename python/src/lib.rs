@@ -15,7 +15,10 @@ use hounsfield::filter::{
 };
 use hounsfield::gpu::{GpuContext, GpuVolume, Recorder};
 use hounsfield::recon::iterative::{Constraint, Control, Iterative, Method};
-use hounsfield::recon::{Beam, Detector, Fbp2d, Fdk, Geometry, ProjectorKind, RampWindow, View, centred_grid};
+use hounsfield::recon::{
+    Beam, Detector, Fbp2d, Fdk, Geometry, NoiseModel, ProjectorKind, RampWindow, StripeRemoval, Transmission, View,
+    WaterCorrection, centred_grid,
+};
 use hounsfield::{Backend, BoundaryMode, Error, Grid, Volume, stats};
 use ndarray::{Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Ix2, Ix3};
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
@@ -945,6 +948,109 @@ fn fdk(
     Ok(out.into_dyn().into_pyarray(py).unbind())
 }
 
+/// tomopy's `normalize` (flat and dark stacks averaged over their first axis) and, with
+/// `minus_log`, `minus_log` (`floor`: transmissions below it are raised first); `water`: the
+/// coefficients of a water linearisation applied last.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (projections, flat, dark, cutoff, minus_log, floor, water, backend))]
+fn transmission(
+    py: Python<'_>,
+    projections: PyReadonlyArrayDyn<'_, f32>,
+    flat: Option<PyReadonlyArrayDyn<'_, f32>>,
+    dark: Option<PyReadonlyArrayDyn<'_, f32>>,
+    cutoff: Option<f32>,
+    minus_log: bool,
+    floor: Option<f32>,
+    water: Option<Vec<f64>>,
+    backend: &str,
+) -> PyResultArray {
+    let backend = select_backend(backend)?;
+    let p = volume3(projections.as_array(), "projections")?;
+    let mut t = Transmission::new();
+    match (flat, dark) {
+        (Some(f), Some(d)) => {
+            let (f, d) = (volume3(f.as_array(), "flat")?, volume3(d.as_array(), "dark")?);
+            t = t.normalize(f.view(), d.view()).map_err(py_err)?;
+        }
+        (None, None) => {}
+        _ => return Err(PyValueError::new_err("give both flat and dark images, or neither")),
+    }
+    if let Some(c) = cutoff {
+        t = t.cutoff(c).map_err(py_err)?;
+    }
+    if minus_log {
+        t = t.minus_log(floor).map_err(py_err)?;
+    } else if floor.is_some() {
+        return Err(PyValueError::new_err("floor applies to minus_log only"));
+    }
+    if let Some(c) = water {
+        t = t.water(&WaterCorrection::from_coefficients(&c).map_err(py_err)?);
+    }
+    let out = py.detach(|| t.apply(&backend, p.view())).map_err(py_err)?;
+    Ok(out.into_dyn().into_pyarray(py).unbind())
+}
+
+/// Least-squares water linearisation coefficients `c1..c_degree`.
+#[pyfunction]
+fn water_correction(measured: Vec<f64>, ideal: Vec<f64>, degree: usize) -> PyResult<Vec<f64>> {
+    Ok(WaterCorrection::fit(&measured, &ideal, degree)
+        .map_err(py_err)?
+        .coefficients()
+        .to_vec())
+}
+
+/// Sorting-based stripe removal of a `(views, rows, cols)` stack (dim 1 or 2 as algotom).
+#[pyfunction]
+fn remove_stripe_based_sorting(
+    py: Python<'_>,
+    projections: PyReadonlyArrayDyn<'_, f32>,
+    size: usize,
+    dim: usize,
+    backend: &str,
+) -> PyResultArray {
+    let backend = select_backend(backend)?;
+    let p = volume3(projections.as_array(), "projections")?;
+    let removal = match dim {
+        1 => StripeRemoval::sorting(size),
+        2 => StripeRemoval::sorting(size).map(StripeRemoval::two_dimensional),
+        other => return Err(PyValueError::new_err(format!("dim must be 1 or 2, not {other}"))),
+    }
+    .map_err(py_err)?;
+    let out = py.detach(|| removal.apply(&backend, p.view())).map_err(py_err)?;
+    Ok(out.into_dyn().into_pyarray(py).unbind())
+}
+
+/// Poisson + electronic noise on ideal line integrals (`counts`: return the counts instead).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn simulate_noise(
+    py: Python<'_>,
+    line_integrals: PyReadonlyArrayDyn<'_, f32>,
+    photons: f64,
+    electronic: f64,
+    floor: f64,
+    seed: u64,
+    counts: bool,
+) -> PyResultArray {
+    let p = volume3(line_integrals.as_array(), "line integrals")?;
+    let model = NoiseModel::new(photons)
+        .and_then(|m| m.electronic(electronic))
+        .and_then(|m| m.floor(floor))
+        .map_err(py_err)?
+        .seed(seed);
+    let out = py
+        .detach(|| {
+            if counts {
+                model.counts_cpu(p.view())
+            } else {
+                model.apply_cpu(p.view())
+            }
+        })
+        .map_err(py_err)?;
+    Ok(out.into_dyn().into_pyarray(py).unbind())
+}
+
 /// The iterative methods. `callback(iteration, residual)` may return True to stop.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -1166,6 +1272,10 @@ fn _hounsfield(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(operations, m)?)?;
     m.add_function(wrap_pyfunction!(fbp, m)?)?;
     m.add_function(wrap_pyfunction!(fdk, m)?)?;
+    m.add_function(wrap_pyfunction!(transmission, m)?)?;
+    m.add_function(wrap_pyfunction!(water_correction, m)?)?;
+    m.add_function(wrap_pyfunction!(remove_stripe_based_sorting, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate_noise, m)?)?;
     m.add_function(wrap_pyfunction!(iterative, m)?)?;
     m.add_function(wrap_pyfunction!(read_dicom_series, m)?)?;
     m.add_function(wrap_pyfunction!(write_dicom_series, m)?)?;

@@ -5,10 +5,12 @@
 //! WGSL FFT ([`ramp`]), and the algorithms: 2D/stacked parallel FBP ([`Fbp2d`]), fan-beam FBP
 //! ([`FanFbp`]) and cone-beam FDK ([`Fdk`]), all three configuring one chain of stages
 //! (weighting → ramp → back-projection); iterative methods ([`iterative`]: SIRT, OS-SART, CGLS,
-//! MLEM/OSEM, FISTA-TV), written once against a CPU/GPU vector space and any [`Projector`].
+//! MLEM/OSEM, FISTA-TV), written once against a CPU/GPU vector space and any [`Projector`];
+//! projection-domain corrections and noise ([`corrections`]).
 //! Conventions: see [`geometry`] and the README.
 
 pub mod backproject;
+pub mod corrections;
 pub mod fan;
 pub mod fbp;
 pub mod fdk;
@@ -24,6 +26,7 @@ pub(crate) mod stages;
 pub mod voxel_driven;
 
 pub use backproject::Backprojector;
+pub use corrections::{NoiseModel, StripeRemoval, Transmission, WaterCorrection};
 pub use fan::FanFbp;
 pub use fbp::Fbp2d;
 pub use fdk::{Fdk, centred_grid};
