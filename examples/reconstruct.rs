@@ -5,7 +5,11 @@
 //! with a PNG preview.
 //!
 //! `cargo run --release --example reconstruct -- FOLDER OUT [--views 360] [--photons 1e5]
-//! [--electronic-noise 5] [--detector cylindrical]`
+//! [--electronic-noise 5] [--detector cylindrical] [--helical 1.0]`
+//!
+//! With `--helical PITCH` the detector covers a quarter of the volume's length and a helix of
+//! that pitch (table feed per turn over the collimation at the isocentre) scans it, `--views`
+//! per turn; the reconstruction is then CGLS (FDK needs a circle).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -15,6 +19,7 @@ use hounsfield::filter::{Filter, Resample};
 use hounsfield::gpu::GpuVolume;
 use hounsfield::io::dicom::{Policy, WriteOptions, load_series, scan, write_series};
 use hounsfield::io::{Window, save_png};
+use hounsfield::recon::iterative::{Control, Iterative, Method};
 use hounsfield::recon::{Fdk, Geometry, Joseph, NoiseModel, Projector, centred_grid};
 use hounsfield::{Backend, Volume};
 use ndarray::Axis;
@@ -47,6 +52,13 @@ struct Args {
     /// Detector shape: a flat panel, or a cylinder about the source as on clinical scanners.
     #[arg(long, value_enum, default_value_t = DetectorShape::Flat)]
     detector: DetectorShape,
+    /// Helical scan of this pitch (feed per turn / collimation at the isocentre), reconstructed
+    /// by CGLS.
+    #[arg(long)]
+    helical: Option<f64>,
+    /// CGLS iterations of the helical reconstruction.
+    #[arg(long, default_value_t = 12)]
+    iterations: usize,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,8 +113,23 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (sid, sdd) = (2.5 * radius, 3.75 * radius);
     let magnification = sdd / (sid - radius);
     let pixel = spacing[1].min(spacing[2]) * 1.5;
-    let rows = (2.0 * half[2] * magnification / pixel).ceil() as usize + 4;
-    let angles: Vec<f64> = (0..args.views).map(|k| k as f64 * 360.0 / args.views as f64).collect();
+    let mut rows = (2.0 * half[2] * magnification / pixel).ceil() as usize + 4;
+    let mut angles: Vec<f64> = (0..args.views).map(|k| k as f64 * 360.0 / args.views as f64).collect();
+    // Helical: a quarter of the rows, and enough turns to pass the volume's ends by one
+    // collimation.
+    let mut helix = None;
+    if let Some(pitch) = args.helical {
+        if !(pitch.is_finite() && pitch > 0.0) {
+            return Err(format!("--helical {pitch}: give a positive pitch (e.g. 1.0)").into());
+        }
+        rows = rows.div_ceil(4).max(2);
+        let collimation = rows as f64 * pixel * sid / sdd;
+        let feed = pitch * collimation;
+        let travel = 2.0 * half[2] + 2.0 * collimation;
+        let views = ((travel / feed) * args.views as f64).ceil() as usize;
+        angles = (0..views).map(|k| k as f64 * 360.0 / args.views as f64).collect();
+        helix = Some((feed, -(travel / 2.0)));
+    }
     let geometry = match args.detector {
         DetectorShape::Flat => {
             let cols = (2.0 * radius * magnification / pixel).ceil() as usize + 4;
@@ -114,10 +141,25 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             Geometry::cone_cylindrical(&angles, sid, sdd, rows, cols, [pixel, pixel], [0.0, 0.0])?
         }
     };
+    let geometry = match helix {
+        Some((feed, z_first)) => {
+            println!(
+                "helical: pitch {}, {feed:.1} mm per turn, {:.1} turns from z = {z_first:.1} mm",
+                args.helical.unwrap_or(1.0),
+                angles.len() as f64 / args.views as f64
+            );
+            geometry.helical(feed, z_first)?
+        }
+        None => geometry,
+    };
     println!(
         "{:?} voxels of {:.2?} mm; {} views of {rows}×{} pixels of {pixel:.2} mm ({:?} detector), SID {sid:.0} mm, \
          SDD {sdd:.0} mm",
-        shape, spacing, args.views, geometry.cols, args.detector
+        shape,
+        spacing,
+        angles.len(),
+        geometry.cols,
+        args.detector
     );
     let joseph = Joseph::new(&geometry, shape, &grid)?;
     let t = Instant::now();
@@ -138,16 +180,53 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             args.photons, args.electronic_noise
         );
     }
-    let fdk = Fdk::new(&geometry)?;
+    let rec_mu = if helix.is_some() {
+        let t = Instant::now();
+        let cgls = Iterative::new(&geometry, shape, &grid, Method::Cgls)?.iterations(args.iterations);
+        let run = match &backend {
+            Backend::Gpu(ctx) => cgls.run_gpu(ctx, projections.view(), |_| Control::Continue)?,
+            Backend::Cpu => cgls.run_cpu(projections.view(), |_| Control::Continue)?,
+        };
+        println!(
+            "CGLS ({on}), {} iterations: {:.2} s",
+            args.iterations,
+            t.elapsed().as_secs_f64()
+        );
+        run.volume
+    } else {
+        fdk_on(&backend, &on, &geometry, &projections, shape, &grid)?
+    };
+    let options = WriteOptions {
+        description: match helix {
+            Some(_) => format!("hounsfield CGLS, helical, {} views", angles.len()),
+            None => format!("hounsfield FDK, {} views", args.views),
+        },
+        source: info.files().first().cloned(),
+        window: Some((40.0, 400.0)),
+        ..WriteOptions::default()
+    };
+    finish(&args.out, &original, &options, &hu, &rec_mu, spacing, half)
+}
+
+/// FDK on `backend`, checked against the CPU when that is a GPU.
+fn fdk_on(
+    backend: &Backend,
+    on: &str,
+    geometry: &Geometry,
+    projections: &ndarray::Array3<f32>,
+    shape: [usize; 3],
+    grid: &hounsfield::Grid,
+) -> Result<ndarray::Array3<f32>, Box<dyn std::error::Error>> {
+    let fdk = Fdk::new(geometry)?;
     let t = Instant::now();
-    let rec_mu = match &backend {
-        Backend::Gpu(ctx) => fdk.reconstruct_gpu(ctx, projections.view(), shape, &grid)?,
-        Backend::Cpu => fdk.reconstruct_cpu(projections.view(), shape, &grid)?,
+    let rec_mu = match backend {
+        Backend::Gpu(ctx) => fdk.reconstruct_gpu(ctx, projections.view(), shape, grid)?,
+        Backend::Cpu => fdk.reconstruct_cpu(projections.view(), shape, grid)?,
     };
     println!("FDK ({on}): {:.2} s", t.elapsed().as_secs_f64());
     if matches!(backend, Backend::Gpu(_)) {
         let t = Instant::now();
-        let cpu = fdk.reconstruct_cpu(projections.view(), shape, &grid)?;
+        let cpu = fdk.reconstruct_cpu(projections.view(), shape, grid)?;
         let worst = cpu.iter().zip(&rec_mu).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
         println!(
             "FDK (CPU): {:.2} s; GPU vs CPU {:.1e} /mm",
@@ -155,6 +234,21 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             worst
         );
     }
+    Ok(rec_mu)
+}
+
+/// The error in HU and the output series and preview.
+fn finish(
+    out: &std::path::Path,
+    original: &Volume,
+    options: &WriteOptions,
+    hu: &ndarray::Array3<f32>,
+    rec_mu: &ndarray::Array3<f32>,
+    spacing: [f64; 3],
+    half: [f64; 3],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (nz, ny, nx) = hu.dim();
+    let shape = [nz, ny, nx];
     let rec_hu = rec_mu.mapv(|m| (m / MU_WATER - 1.0) * 1000.0);
     // Error inside the field of view's central half along z (FDK's cone-beam artefacts grow
     // towards the ends).
@@ -176,27 +270,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut out_grid = *original.grid();
     out_grid.spacing = spacing;
-    let files = write_series(
-        &Volume::new(rec_hu.clone(), out_grid)?,
-        args.out.join("series"),
-        &WriteOptions {
-            description: format!("hounsfield FDK, {} views", args.views),
-            source: info.files().first().cloned(),
-            window: Some((40.0, 400.0)),
-            ..WriteOptions::default()
-        },
-    )?;
+    let files = write_series(&Volume::new(rec_hu.clone(), out_grid)?, out.join("series"), options)?;
     let window = Window::center_width(40.0, 400.0)?;
     save_png(
         rec_hu.index_axis(Axis(0), shape[0] / 2),
         window,
-        args.out.join("reconstruction.png"),
+        out.join("reconstruction.png"),
     )?;
-    save_png(hu.index_axis(Axis(0), shape[0] / 2), window, args.out.join("input.png"))?;
+    save_png(hu.index_axis(Axis(0), shape[0] / 2), window, out.join("input.png"))?;
     println!(
         "wrote {} files to {} and input.png / reconstruction.png",
         files.len(),
-        args.out.join("series").display()
+        out.join("series").display()
     );
     Ok(())
 }

@@ -204,7 +204,7 @@ fn reconstruct_simulates_and_reconstructs_the_study() {
     let dir = temp_dir("recon_in");
     let out_dir = temp_dir("recon_out");
     write_study(&dir);
-    for detector in ["flat", "cylindrical"] {
+    for detector in ["flat", "cylindrical", "helical"] {
         let out_dir = out_dir.join(detector);
         let mut args = vec![
             dir.to_str().unwrap(),
@@ -214,14 +214,23 @@ fn reconstruct_simulates_and_reconstructs_the_study() {
             "--downsample",
             "1",
             "--detector",
-            detector,
+            if detector == "flat" { "flat" } else { "cylindrical" },
         ];
+        // A helix at pitch 1 over a detector a quarter of the volume's length, reconstructed by
+        // CGLS.
+        if detector == "helical" {
+            args.extend(["--helical", "1.0"]);
+        }
         // The cylindrical run also simulates a (generous) dose: Poisson and electronic noise.
         if detector == "cylindrical" {
             args.extend(["--photons", "1e6", "--electronic-noise", "3"]);
         }
         let out = stdout_of("reconstruct", &args, "cpu");
-        assert!(out.contains(&format!("({}", &detector[..1].to_uppercase())), "{out}");
+        assert!(
+            out.contains(if detector == "flat" { "(Flat" } else { "(Cylindrical" }),
+            "{out}"
+        );
+        assert_eq!(out.contains("CGLS"), detector == "helical", "{out}");
         assert_eq!(out.contains("noise: Poisson"), detector == "cylindrical", "{out}");
         let mae: f64 = out
             .split("mean absolute error ")

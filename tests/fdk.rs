@@ -152,6 +152,10 @@ fn an_off_centre_ball_reconstructs_at_its_position_in_mm() {
 #[test]
 fn bad_input_is_a_typed_error_naming_the_fix() {
     let g = cone(&(0..90).map(|k| k as f64 * 4.0).collect::<Vec<_>>());
+    // A helix is not FDK's circle: the error points to the iterative methods.
+    let helix = g.clone().helical(10.0, 0.0).unwrap();
+    let err = Fdk::new(&helix).unwrap_err();
+    assert!(err.to_string().contains("iterative"), "{err}");
     let fdk = Fdk::new(&g).unwrap();
     let projections = Array3::<f32>::zeros((90, 112, 120));
     let shape = [16, 32, 32];

@@ -49,6 +49,22 @@ fn geometries() -> Vec<(&'static str, Geometry, [usize; 3])> {
             [11, 40, 45],
         ),
         (
+            "helical cylindrical",
+            Geometry::cone_cylindrical(&angles, 150.0, 300.0, 24, 60, [1.2, 1.1], [0.4, -0.7])
+                .unwrap()
+                .helical(9.0, -4.0)
+                .unwrap(),
+            [11, 40, 45],
+        ),
+        (
+            "helical flat",
+            Geometry::cone(&angles, 150.0, 300.0, 24, 60, [1.2, 1.1], [0.0, 0.0])
+                .unwrap()
+                .helical(-7.0, 3.0)
+                .unwrap(),
+            [11, 40, 45],
+        ),
+        (
             "parallel 3D",
             Geometry::parallel_3d(&angles, 13, 21, [1.0, 1.1]).unwrap(),
             [9, 13, 15],

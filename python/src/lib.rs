@@ -753,6 +753,16 @@ impl PyGeometry {
         }
     }
 
+    /// This cone-beam geometry as a helical scan: source and detector advance by
+    /// `feed_per_turn` mm along z per full turn, the first view at `z_first` mm (the projectors
+    /// and iterative methods take it; FDK refuses it).
+    #[pyo3(signature = (feed_per_turn, z_first=0.0))]
+    fn helical(&self, feed_per_turn: f64, z_first: f64) -> PyResult<Self> {
+        Ok(PyGeometry {
+            inner: self.inner.clone().helical(feed_per_turn, z_first).map_err(py_err)?,
+        })
+    }
+
     /// The detector's shape: "flat", "arc" (a one-row equiangular fan detector) or
     /// "cylindrical" (a multi-row arc: a cylinder about the source).
     #[getter]

@@ -78,6 +78,20 @@ def test_a_cylindrical_detector_reconstructs_like_the_flat_panel(backend):
         h.Geometry.cone_cylindrical(angles, 100.0, 200.0, 60, 450, (1.5, 1.5))
 
 
+def test_a_helix_scans_a_long_volume(backend):
+    vol = np.zeros((40, 16, 16), np.float32)
+    vol[4:36, 4:12, 5:11] = 1.0
+    angles = list(np.arange(0.0, 5 * 360.0, 15.0))
+    helix = h.Geometry.cone_cylindrical(angles, 100.0, 200.0, 12, 40, (1.5, 1.5)).helical(9.0, -24.0)
+    assert helix.detector == "cylindrical" and np.ptp(np.asarray(helix.vectors)[:, 2]) > 40.0
+    proj = h.forward_project(vol, helix, backend=backend)
+    rec, residuals = h.reconstruct(proj, helix, vol.shape, method="cgls", iterations=10, backend=backend)
+    assert residuals[-1] < 0.1 * residuals[0]
+    assert np.abs(rec - vol).mean() < 0.3 * np.abs(vol).mean()
+    with pytest.raises(ValueError, match="iterative"):
+        h.fdk(proj, helix, vol.shape, backend=backend)
+
+
 def test_gpu_and_cpu_reconstructions_agree():
     from conftest import GPU
 
