@@ -219,12 +219,34 @@ impl Fdk {
     /// (`1 / (4 · spacing)`, the formula's ½ included), and `1 / SID²` for arcs, whose
     /// back-projector weight is `SID² / L²`.
     pub(crate) fn view_weights(&self) -> Vec<f64> {
+        let scale = self.view_scale();
+        self.scan.delta_beta.iter().map(|b| b * scale).collect()
+    }
+
+    /// The view weight per radian of angular gap (see [`Fdk::view_weights`]).
+    pub(crate) fn view_scale(&self) -> f64 {
         let d = self.detectorics();
-        let scale = match self.geometry.detector {
+        match self.geometry.detector {
             Detector::Flat => 1.0 / (4.0 * d.spacing),
             Detector::Arc => 1.0 / (4.0 * d.spacing * d.sid * d.sid),
-        };
-        self.scan.delta_beta.iter().map(|b| b * scale).collect()
+        }
+    }
+
+    /// The detector-only stages of FDK for `geometry`'s detector (cosine weights, ramp, view
+    /// scale), without the circular-scan checks: for the helical FDK, which weighs its views
+    /// itself.
+    pub(crate) fn detector_stages(geometry: &Geometry, window: RampWindow, cutoff: f64) -> Fdk {
+        Fdk {
+            geometry: geometry.clone(),
+            window,
+            cutoff,
+            scan: Scan {
+                angles: Vec::new(),
+                reversed: false,
+                delta_beta: Vec::new(),
+                short: None,
+            },
+        }
     }
 
     /// Checks projections against the geometry and the volume against the field of view.

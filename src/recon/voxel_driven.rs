@@ -99,7 +99,7 @@ impl VoxelDriven {
                         // cross-section there (pixel area × cos ψ / r², times L3², with r the
                         // source–pixel distance, ψ the ray's angle to the cylinder's normal, L3
                         // the source–voxel distance); 2D: area over the fan's width.
-                        let sid = norm(view.source);
+                        let sid = crate::recon::geometry::arc_normaliser(view);
                         if two_d {
                             [measure * geometry.sdd / (du * sid), geometry.sdd, du, dv]
                         } else {

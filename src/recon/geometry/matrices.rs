@@ -55,6 +55,14 @@ impl ArcDetector {
     }
 }
 
+/// The length arc detectors' `U`, `V`, `W` are divided by: the source's distance to the
+/// isocentre along the central ray (SID; on a helix the in-plane distance, whatever the
+/// source's height). The voxel-driven projector's footprints use the same length.
+pub(crate) fn arc_normaliser(view: &crate::recon::geometry::View) -> f64 {
+    let central = sub(view.detector_centre, view.source);
+    -dot(view.source, central) / norm(central)
+}
+
 /// Detector coordinates of a voxel for one geometry: matrices, detector size and shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorMap {
@@ -120,8 +128,8 @@ impl DetectorMap {
                         // U, W: the point across and along the central ray, V its height along
                         // the rows, over SID (V in rows: times SDD / dv).
                         let s = view.source;
-                        let sid = norm(s);
                         let central = sub(view.detector_centre, s).map(|c| c / norm(sub(view.detector_centre, s)));
+                        let sid = arc_normaliser(view);
                         let across = a.map(|c| c / norm(a));
                         let form = |c: [f64; 3]| in_voxels(c.map(|x| x / sid), -dot(s, c) / sid, grid);
                         arc = Some(ArcDetector {

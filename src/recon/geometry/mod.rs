@@ -15,6 +15,7 @@
 
 mod matrices;
 
+pub(crate) use matrices::arc_normaliser;
 pub use matrices::{ArcDetector, DetectorMap, ViewMatrix};
 
 use crate::error::{Error, Result};
