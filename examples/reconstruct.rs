@@ -9,7 +9,7 @@
 //!
 //! With `--helical PITCH` the detector covers a quarter of the volume's length and a helix of
 //! that pitch (table feed per turn over the collimation at the isocentre) scans it, `--views`
-//! per turn; the reconstruction is then CGLS (FDK needs a circle).
+//! per turn; the reconstruction is then the helical FDK.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -19,8 +19,7 @@ use hounsfield::filter::{Filter, Resample};
 use hounsfield::gpu::GpuVolume;
 use hounsfield::io::dicom::{Policy, WriteOptions, load_series, scan, write_series};
 use hounsfield::io::{Window, save_png};
-use hounsfield::recon::iterative::{Control, Iterative, Method};
-use hounsfield::recon::{Fdk, Geometry, Joseph, NoiseModel, Projector, centred_grid};
+use hounsfield::recon::{Fdk, Geometry, HelicalFdk, Joseph, NoiseModel, Projector, centred_grid};
 use hounsfield::{Backend, Volume};
 use ndarray::Axis;
 
@@ -53,12 +52,9 @@ struct Args {
     #[arg(long, value_enum, default_value_t = DetectorShape::Flat)]
     detector: DetectorShape,
     /// Helical scan of this pitch (feed per turn / collimation at the isocentre), reconstructed
-    /// by CGLS.
+    /// by the helical FDK.
     #[arg(long)]
     helical: Option<f64>,
-    /// CGLS iterations of the helical reconstruction.
-    #[arg(long, default_value_t = 12)]
-    iterations: usize,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,23 +178,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let rec_mu = if helix.is_some() {
         let t = Instant::now();
-        let cgls = Iterative::new(&geometry, shape, &grid, Method::Cgls)?.iterations(args.iterations);
-        let run = match &backend {
-            Backend::Gpu(ctx) => cgls.run_gpu(ctx, projections.view(), |_| Control::Continue)?,
-            Backend::Cpu => cgls.run_cpu(projections.view(), |_| Control::Continue)?,
+        let fdk = HelicalFdk::new(&geometry)?;
+        let volume = match &backend {
+            Backend::Gpu(ctx) => fdk.reconstruct_gpu(ctx, projections.view(), shape, &grid)?,
+            Backend::Cpu => fdk.reconstruct_cpu(projections.view(), shape, &grid)?,
         };
-        println!(
-            "CGLS ({on}), {} iterations: {:.2} s",
-            args.iterations,
-            t.elapsed().as_secs_f64()
-        );
-        run.volume
+        println!("helical FDK ({on}): {:.2} s", t.elapsed().as_secs_f64());
+        volume
     } else {
         fdk_on(&backend, &on, &geometry, &projections, shape, &grid)?
     };
     let options = WriteOptions {
         description: match helix {
-            Some(_) => format!("hounsfield CGLS, helical, {} views", angles.len()),
+            Some(_) => format!("hounsfield helical FDK, {} views", angles.len()),
             None => format!("hounsfield FDK, {} views", args.views),
         },
         source: info.files().first().cloned(),

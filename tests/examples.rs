@@ -217,7 +217,7 @@ fn reconstruct_simulates_and_reconstructs_the_study() {
             if detector == "flat" { "flat" } else { "cylindrical" },
         ];
         // A helix at pitch 1 over a detector a quarter of the volume's length, reconstructed by
-        // CGLS.
+        // the helical FDK.
         if detector == "helical" {
             args.extend(["--helical", "1.0"]);
         }
@@ -230,7 +230,7 @@ fn reconstruct_simulates_and_reconstructs_the_study() {
             out.contains(if detector == "flat" { "(Flat" } else { "(Cylindrical" }),
             "{out}"
         );
-        assert_eq!(out.contains("CGLS"), detector == "helical", "{out}");
+        assert_eq!(out.contains("helical FDK"), detector == "helical", "{out}");
         assert_eq!(out.contains("noise: Poisson"), detector == "cylindrical", "{out}");
         let mae: f64 = out
             .split("mean absolute error ")

@@ -1047,7 +1047,8 @@ def iradon(radon_image, theta=None, output_size=None, filter_name="ramp", circle
 
 def fdk(projections, geometry, shape, voxel=(1.0, 1.0, 1.0), filter_name="ramp", *, backend="auto"):
     """FDK of cone-beam projections ``(views, rows, cols)`` into a ``shape = (z, y, x)`` volume
-    of ``voxel`` mm centred on the isocentre."""
+    of ``voxel`` mm centred on the isocentre; for a helix (``Geometry.helical``) the helical
+    FDK, which weighs each voxel's redundant measurements to one."""
     p = np.ascontiguousarray(projections, dtype=np.float32)
     return _hounsfield.fdk(p, geometry, [int(n) for n in shape], [float(v) for v in voxel], filter_name, backend)
 

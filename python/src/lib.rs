@@ -16,8 +16,8 @@ use hounsfield::filter::{
 use hounsfield::gpu::{GpuContext, GpuVolume, Recorder};
 use hounsfield::recon::iterative::{Constraint, Control, Iterative, Method};
 use hounsfield::recon::{
-    Beam, Detector, Fbp2d, Fdk, Geometry, NoiseModel, ProjectorKind, RampWindow, StripeRemoval, Transmission, View,
-    WaterCorrection, centred_grid,
+    Beam, Detector, Fbp2d, Fdk, Geometry, HelicalFdk, NoiseModel, ProjectorKind, RampWindow, StripeRemoval,
+    Transmission, View, WaterCorrection, centred_grid,
 };
 use hounsfield::{Backend, BoundaryMode, Error, Grid, Volume, stats};
 use ndarray::{Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Ix2, Ix3};
@@ -931,7 +931,8 @@ fn ramp_window(name: &str) -> PyResult<RampWindow> {
     })
 }
 
-/// FDK (cone beam; fan beam with one row) into a `shape` volume of `voxel` mm.
+/// FDK (cone beam; fan beam with one row; helical FDK for a helix) into a `shape` volume of
+/// `voxel` mm.
 #[pyfunction]
 fn fdk(
     py: Python<'_>,
@@ -948,7 +949,20 @@ fn fdk(
     let out = py
         .detach(|| -> hounsfield::Result<Array3<f32>> {
             let grid = centred_grid(shape, voxel)?;
-            let fdk = Fdk::new(&geometry.inner)?.window(window);
+            // A helix (Geometry.helical) takes the helical FDK; anything else FDK's checks.
+            let fdk = match Fdk::new(&geometry.inner) {
+                Ok(fdk) => fdk.window(window),
+                Err(circular) => {
+                    let Ok(helical) = HelicalFdk::new(&geometry.inner) else {
+                        return Err(circular);
+                    };
+                    let helical = helical.window(window);
+                    return match backend.gpu_context() {
+                        Some(ctx) => helical.reconstruct_gpu(ctx, p.view(), shape, &grid),
+                        None => helical.reconstruct_cpu(p.view(), shape, &grid),
+                    };
+                }
+            };
             match backend.gpu_context() {
                 Some(ctx) => fdk.reconstruct_gpu(ctx, p.view(), shape, &grid),
                 None => fdk.reconstruct_cpu(p.view(), shape, &grid),

@@ -88,8 +88,12 @@ def test_a_helix_scans_a_long_volume(backend):
     rec, residuals = h.reconstruct(proj, helix, vol.shape, method="cgls", iterations=10, backend=backend)
     assert residuals[-1] < 0.1 * residuals[0]
     assert np.abs(rec - vol).mean() < 0.3 * np.abs(vol).mean()
+    # fdk of a helix is the helical FDK.
+    fdk = h.fdk(proj, helix, vol.shape, backend=backend)
+    assert np.abs(fdk - vol)[6:-6].mean() < 0.1
+    tilted = h.Geometry.from_vectors("cone", np.asarray(helix.vectors) + [0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 0, 0], 12, 40)
     with pytest.raises(ValueError, match="iterative"):
-        h.fdk(proj, helix, vol.shape, backend=backend)
+        h.fdk(proj, tilted, vol.shape, backend=backend)
 
 
 def test_gpu_and_cpu_reconstructions_agree():

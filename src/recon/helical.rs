@@ -25,9 +25,13 @@ use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::gpu::{
+    Binding, BufferWindow, GpuContext, GpuVolume, KernelSpec, Recorder, VolumeSlabParams, for_each_volume_slab,
+    uniform, views_per_batch, wgsl,
+};
 use crate::recon::Fdk;
-use crate::recon::geometry::{Beam, Detector, DetectorMap, Geometry, View};
-use crate::recon::ramp::{RampWindow, filter_rows_with};
+use crate::recon::geometry::{ArcDetector, Beam, Detector, DetectorMap, Geometry, View};
+use crate::recon::ramp::{GpuRamp, RampWindow, filter_rows_with};
 use crate::volume::Grid;
 
 /// FDK for helical scans ([`Geometry::helical`]).
@@ -188,15 +192,42 @@ impl Helix {
         }
         let mut sum = 0.0;
         while t <= hi {
-            sum += row_weight(self.row(p, t, distance), flat_top);
+            sum += row_weight(self.row(p, t, distance), flat_top) * self.end_taper(t);
             t += TAU;
         }
         sum
     }
 
+    /// The angular span of the end tapers: a sixteenth of a turn, or a quarter of the scan; none
+    /// on a circle (no feed), where no line's partner leaves the scan (and the weights stay
+    /// those of the circular FDK).
+    fn taper_width(&self) -> f64 {
+        if self.feed_per_radian == 0.0 {
+            0.0
+        } else {
+            (TAU / 16.0).min(0.25 * self.turned_last)
+        }
+    }
+
+    /// 0 → 1 over the first and last [`Helix::taper_width`] radians of the scan (cos²), so that
+    /// a measurement's weight does not jump where a line's partner leaves the scan.
+    fn end_taper(&self, turned: f64) -> f64 {
+        let width = self.taper_width();
+        if width == 0.0 {
+            return 1.0;
+        }
+        let (lo, hi) = (
+            -0.5 * self.delta_beta[0],
+            self.turned_last + 0.5 * self.delta_beta[self.delta_beta.len() - 1],
+        );
+        let edge = ((turned - lo).min(hi - turned) / width).clamp(0.0, 1.0);
+        let c = (FRAC_PI_2 * (1.0 - edge)).cos();
+        c * c
+    }
+
     /// The normalised weight of view `view` for point `p` (given its row `t` in that view).
     fn weight(&self, p: [f64; 3], view: usize, t: f64, flat_top: f64) -> f64 {
-        let own = row_weight(t, flat_top);
+        let own = row_weight(t, flat_top) * self.end_taper(self.turned[view]);
         if own == 0.0 {
             return 0.0;
         }
@@ -363,5 +394,168 @@ impl HelicalFdk {
             }
         });
         Ok(Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length"))
+    }
+}
+
+/// Twin of `Params` in `shaders/recon/helical_backproject.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct HelicalParams {
+    slab: VolumeSlabParams,
+    nx: u32,
+    ny: u32,
+    cols: u32,
+    rows: u32,
+    views: u32,
+    first_view: u32,
+    arc: u32,
+    _pad0: u32,
+    arc_scale: f32,
+    arc_centre: f32,
+    arc_centre_row: f32,
+    flat_top: f32,
+    sid: f32,
+    sdd: f32,
+    dv: f32,
+    centre_row: f32,
+    theta_first: f32,
+    direction: f32,
+    z_first: f32,
+    feed_per_radian: f32,
+    lo: f32,
+    hi: f32,
+    taper: f32,
+    _pad1: f32,
+    origin: [f32; 4],
+    spacing: [f32; 4],
+}
+
+static KERNEL: KernelSpec = KernelSpec {
+    name: "recon/helical_backproject",
+    sources: &[
+        wgsl::FLOAT,
+        wgsl::VOLUME_SLAB,
+        include_str!("../../shaders/recon/helical_backproject.wgsl"),
+    ],
+    entry: "helical_backproject",
+    bindings: &[
+        uniform::<HelicalParams>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[],
+};
+
+impl HelicalFdk {
+    /// Reconstructs host projections on the GPU: the views go up one batch (one binding) at a
+    /// time, are weighted and ramp-filtered there (WGSL FFT) and back-projected into the
+    /// resident volume, slab by slab.
+    pub fn reconstruct_gpu(
+        &self,
+        ctx: &GpuContext,
+        projections: ArrayView3<'_, f32>,
+        shape: [usize; 3],
+        grid: &Grid,
+    ) -> Result<Array3<f32>> {
+        self.check(projections.dim(), shape, grid)?;
+        if projections.iter().any(|v| !v.is_finite()) {
+            return Err(Error::param(
+                "projections",
+                "the projections hold NaN or infinite values; FDK would spread them over the whole volume",
+            ));
+        }
+        let (views, rows, cols) = projections.dim();
+        let stages = Fdk::detector_stages(&self.geometry, self.window, self.cutoff);
+        let scale = 2.0 * stages.view_scale();
+        let map = DetectorMap::new(&self.geometry, grid)?;
+        let h = &self.helix;
+        let table: Vec<[f32; 4]> = map
+            .matrices
+            .iter()
+            .enumerate()
+            .flat_map(|(v, m)| {
+                [
+                    m.rows[0].map(|c| c as f32),
+                    m.rows[1].map(|c| c as f32),
+                    m.rows[2].map(|c| c as f32),
+                    [
+                        (scale * h.delta_beta[v]) as f32,
+                        h.theta[v] as f32,
+                        h.turned[v] as f32,
+                        0.0,
+                    ],
+                ]
+            })
+            .collect();
+        let arc = map.arc.unwrap_or(ArcDetector {
+            scale: 0.0,
+            centre_col: 0.0,
+            centre_row: 0.0,
+        });
+        let volume = GpuVolume::zeros(ctx, shape)?;
+        let per_batch = views_per_batch(ctx, rows, cols)?;
+        let (ramp, table) = {
+            let rec = Recorder::new(ctx);
+            (
+                GpuRamp::new(&rec, &stages.response()?, &stages.weighting(), rows, cols)?,
+                rec.constants(&table),
+            )
+        };
+        let [_, ny, nx] = shape;
+        for first in (0..views).step_by(per_batch) {
+            let last = (first + per_batch).min(views);
+            let batch = GpuVolume::upload(ctx, projections.slice(ndarray::s![first..last, .., ..]))?;
+            let mut rec = Recorder::new(ctx);
+            ramp.record(&mut rec, &batch, first)?;
+            for_each_volume_slab(&mut rec, &volume, 0, |rec, slab| {
+                let params = rec.uniform(&HelicalParams {
+                    slab: slab.params(),
+                    nx: nx as u32,
+                    ny: ny as u32,
+                    cols: cols as u32,
+                    rows: rows as u32,
+                    views: (last - first) as u32,
+                    first_view: first as u32,
+                    arc: u32::from(map.arc.is_some()),
+                    _pad0: 0,
+                    arc_scale: arc.scale as f32,
+                    arc_centre: arc.centre_col as f32,
+                    arc_centre_row: arc.centre_row as f32,
+                    flat_top: self.flat_top as f32,
+                    sid: h.sid as f32,
+                    sdd: h.sdd as f32,
+                    dv: h.dv as f32,
+                    centre_row: h.centre_row as f32,
+                    theta_first: h.theta_first as f32,
+                    direction: h.direction as f32,
+                    z_first: h.z_first as f32,
+                    feed_per_radian: h.feed_per_radian as f32,
+                    lo: (-0.5 * h.delta_beta[0]) as f32,
+                    hi: (h.turned_last + 0.5 * h.delta_beta[h.delta_beta.len() - 1]) as f32,
+                    taper: h.taper_width() as f32,
+                    _pad1: 0.0,
+                    origin: [grid.origin[0] as f32, grid.origin[1] as f32, grid.origin[2] as f32, 0.0],
+                    spacing: [
+                        grid.spacing[2] as f32,
+                        grid.spacing[1] as f32,
+                        grid.spacing[0] as f32,
+                        0.0,
+                    ],
+                });
+                rec.dispatch_grid(
+                    &KERNEL,
+                    &[
+                        BufferWindow::whole(&params),
+                        BufferWindow::whole(&table),
+                        BufferWindow::whole(batch.buffer()),
+                        slab.window,
+                    ],
+                    [nx, ny, slab.z1 - slab.z0],
+                )
+            })?;
+            rec.submit()?;
+        }
+        volume.download(ctx)
     }
 }

@@ -418,7 +418,8 @@ impl Geometry {
                     "geometry",
                     format!(
                         "view {i} is not on a circular orbit about z with an untilted detector at constant \
-                         distances; FDK's weights assume one (use the iterative methods for this geometry)"
+                         distances; FDK's weights assume one (HelicalFdk takes helices made by Geometry::helical; the \
+                         iterative methods take any geometry)"
                     ),
                 ));
             }
