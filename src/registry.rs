@@ -580,6 +580,14 @@ pub static OPERATIONS: &[Operation] = &[
         python: Python::Functions(&["fdk"]),
     },
     Operation {
+        name: "helical_fdk",
+        family: Family::Reconstruction,
+        summary: "helical cone-beam FDK with redundancy weights (Tang et al. 2006 style), flat or cylindrical detectors",
+        steps: &[],
+        benches: &[],
+        python: Python::Functions(&["fdk"]),
+    },
+    Operation {
         name: "transmission",
         family: Family::Reconstruction,
         summary: "raw counts to line integrals: flat/dark normalisation and -log (tomopy's normalize / minus_log), water beam-hardening linearisation",

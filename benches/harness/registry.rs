@@ -13,7 +13,7 @@ use hounsfield::filter::Filter;
 use hounsfield::gpu::{GpuContext, GpuProjections, GpuVolume};
 use hounsfield::recon::iterative::{Control, Iterative, Method};
 use hounsfield::recon::{
-    Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, Phantom, Projector, ProjectorKind, SheppLogan,
+    Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, HelicalFdk, Phantom, Projector, ProjectorKind, SheppLogan,
     StripeRemoval, Transmission, centred_grid,
 };
 use hounsfield::registry::{Bench, BenchSize, OPERATIONS, Operation};
@@ -640,6 +640,62 @@ impl Case for FdkCase {
     }
 }
 
+struct HelicalCase {
+    fdk: HelicalFdk,
+    geometry: Geometry,
+    projections: Array3<f32>,
+    shape: [usize; 3],
+    grid: Grid,
+}
+
+impl Case for HelicalCase {
+    fn size(&self) -> String {
+        format!("helix, {}", cone_size(&self.geometry, self.shape))
+    }
+
+    fn work(&self) -> Work {
+        cone_work(&self.geometry, self.shape)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        self.fdk
+            .reconstruct_cpu(self.projections.view(), self.shape, &self.grid)
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        self.fdk
+            .reconstruct_gpu(ctx, self.projections.view(), self.shape, &self.grid)
+    }
+}
+
+/// FDK of the cone problem on a flat panel or on the cylinder with the same pixels.
+fn fdk_workload(name: &'static str, detector: Detector, scaling: bool) -> Workload {
+    Workload {
+        name,
+        covers: vec!["fdk"],
+        category: Category::Reconstruction,
+        tolerance: 1e-4,
+        scaling,
+        make: Box::new(move |sizing| {
+            let ConeProblem {
+                geometry,
+                projections,
+                shape,
+                grid,
+                ..
+            } = cone_problem_on(sizing, detector)?;
+            Ok(Box::new(FdkCase {
+                fdk: Fdk::new(&geometry)?,
+                geometry,
+                projections,
+                shape,
+                grid,
+                resident: None,
+            }))
+        }),
+    }
+}
+
 /// A projector pair: forward (volume → projections) or its transpose.
 struct ProjectorCase {
     projector: Arc<dyn Projector>,
@@ -864,51 +920,38 @@ fn reconstruction() -> Vec<Workload> {
                 }))
             }),
         },
+        fdk_workload("fdk_cone", Detector::Flat, true),
+        fdk_workload("fdk_cylindrical", Detector::Arc, false),
         Workload {
-            name: "fdk_cone",
-            covers: vec!["fdk"],
-            category: Category::Reconstruction,
-            tolerance: 1e-4,
-            scaling: true,
-            make: Box::new(|sizing| {
-                let ConeProblem {
-                    geometry,
-                    projections,
-                    shape,
-                    grid,
-                    ..
-                } = cone_problem(sizing)?;
-                Ok(Box::new(FdkCase {
-                    fdk: Fdk::new(&geometry)?,
-                    geometry,
-                    projections,
-                    shape,
-                    grid,
-                    resident: None,
-                }))
-            }),
-        },
-        Workload {
-            name: "fdk_cylindrical",
-            covers: vec!["fdk"],
+            name: "fdk_helical",
+            covers: vec!["helical_fdk"],
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
             make: Box::new(|sizing| {
-                let ConeProblem {
+                // A 128³ Shepp–Logan scanned by a helix at pitch 1 with a quarter of the cone
+                // problem's rows, 180 views per turn, from one collimation below to one above.
+                let n = sizing.edge(128);
+                let per_turn = sizing.count(180, 8);
+                let (det, rows) = (n * 3 / 2, (n * 3 / 8).max(2));
+                let pixel = 1.2 * 256.0 / n as f64;
+                let collimation = rows as f64 * pixel * 1000.0 / 1500.0;
+                let turns = ((n as f64 + 2.0 * collimation) / collimation).ceil() as usize;
+                let angles: Vec<f64> = (0..turns * per_turn)
+                    .map(|k| k as f64 * 360.0 / per_turn as f64)
+                    .collect();
+                let geometry =
+                    Geometry::cone_cylindrical(&angles, 1000.0, 1500.0, rows, det, [pixel, pixel], [0.0, 0.0])?
+                        .helical(collimation, -(n as f64 / 2.0 + collimation))?;
+                let phantom = Phantom::shepp_logan_3d(SheppLogan::Modified, 0.47 * n as f64)?;
+                let projections = geometry.project_exact(&phantom)?;
+                let shape = [n; 3];
+                Ok(Box::new(HelicalCase {
+                    fdk: HelicalFdk::new(&geometry)?,
                     geometry,
                     projections,
                     shape,
-                    grid,
-                    ..
-                } = cone_problem_on(sizing, Detector::Arc)?;
-                Ok(Box::new(FdkCase {
-                    fdk: Fdk::new(&geometry)?,
-                    geometry,
-                    projections,
-                    shape,
-                    grid,
-                    resident: None,
+                    grid: centred_grid(shape, [1.0; 3])?,
                 }))
             }),
         },

@@ -647,17 +647,17 @@ impl PyGeometry {
         spacing: (f64, f64),
         offsets: (f64, f64),
     ) -> PyResult<Self> {
+        let make = Geometry::cone(
+            &angles,
+            sid,
+            sdd,
+            rows,
+            cols,
+            [spacing.0, spacing.1],
+            [offsets.0, offsets.1],
+        );
         Ok(PyGeometry {
-            inner: Geometry::cone(
-                &angles,
-                sid,
-                sdd,
-                rows,
-                cols,
-                [spacing.0, spacing.1],
-                [offsets.0, offsets.1],
-            )
-            .map_err(py_err)?,
+            inner: make.map_err(py_err)?,
         })
     }
 
@@ -675,17 +675,17 @@ impl PyGeometry {
         spacing: (f64, f64),
         offsets: (f64, f64),
     ) -> PyResult<Self> {
+        let make = Geometry::cone_cylindrical(
+            &angles,
+            sid,
+            sdd,
+            rows,
+            cols,
+            [spacing.0, spacing.1],
+            [offsets.0, offsets.1],
+        );
         Ok(PyGeometry {
-            inner: Geometry::cone_cylindrical(
-                &angles,
-                sid,
-                sdd,
-                rows,
-                cols,
-                [spacing.0, spacing.1],
-                [offsets.0, offsets.1],
-            )
-            .map_err(py_err)?,
+            inner: make.map_err(py_err)?,
         })
     }
 

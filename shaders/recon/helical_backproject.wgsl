@@ -126,20 +126,6 @@ fn helical_weight(p: vec3<f32>, theta: f32, turned: f32, t_own: f32) -> f32 {
     return select(0.0, own / sum, sum > 0.0);
 }
 
-// Bilinear sample of view `view` of the batch at (col, row), both on the detector.
-fn sample(view: u32, col: f32, row: f32) -> f32 {
-    let c0 = min(u32(col), params.cols - 1u);
-    let r0 = min(u32(row), params.rows - 1u);
-    let c1 = min(c0 + 1u, params.cols - 1u);
-    let r1 = min(r0 + 1u, params.rows - 1u);
-    let fc = col - f32(c0);
-    let fr = row - f32(r0);
-    let base = view * params.rows * params.cols;
-    let top = mix(projections[base + r0 * params.cols + c0], projections[base + r0 * params.cols + c1], fc);
-    let bottom = mix(projections[base + r1 * params.cols + c0], projections[base + r1 * params.cols + c1], fc);
-    return mix(top, bottom, fr);
-}
-
 @compute @workgroup_size(8, 8, 1)
 fn helical_backproject(@builtin(global_invocation_id) gid: vec3<u32>) {
     let x = gid.x;

@@ -30,6 +30,9 @@ pub mod wgsl {
     pub const TILE: &str = include_str!("../../shaders/common/tile.wgsl");
     /// `VolumeSlab` (a member of a projector's parameters) and `slab_index`.
     pub const VOLUME_SLAB: &str = include_str!("../../shaders/common/volume_slab.wgsl");
+    /// `sample`: bilinear interpolation in a batch of projections, 0 off the detector (needs a
+    /// `projections` binding and `params.rows`, `params.cols`).
+    pub const DETECTOR_SAMPLE: &str = include_str!("../../shaders/common/detector_sample.wgsl");
 }
 
 /// Invocations per workgroup of one-dimensional kernels (`@workgroup_size(WORKGROUP)`).

@@ -61,8 +61,30 @@ pub fn centred_grid(shape: [usize; 3], voxel_mm: [f64; 3]) -> Result<Grid> {
     Ok(grid)
 }
 
+/// Checks projections of `dims` against `g` and a `shape` volume on `grid` (FDK and the
+/// helical FDK).
+pub(crate) fn check_sizes(g: &Geometry, dims: (usize, usize, usize), shape: [usize; 3], grid: &Grid) -> Result<()> {
+    if dims != (g.views.len(), g.rows, g.cols) {
+        return Err(Error::InvalidShape(format!(
+            "projections {}×{}×{} do not match the geometry's {} views × {} rows × {} columns",
+            dims.0,
+            dims.1,
+            dims.2,
+            g.views.len(),
+            g.rows,
+            g.cols
+        )));
+    }
+    crate::volume::check_shape(&shape)?;
+    grid.validate()?;
+    if shape.iter().product::<usize>() > 1 << 34 {
+        return Err(Error::TooLarge(format!("a {shape:?} volume")));
+    }
+    Ok(())
+}
+
 /// Refuses NaN or infinite host projections, which FBP would spread over the whole volume.
-fn check_finite(projections: ArrayView3<'_, f32>) -> Result<()> {
+pub(crate) fn check_finite(projections: ArrayView3<'_, f32>) -> Result<()> {
     if projections.iter().any(|v| !v.is_finite()) {
         return Err(Error::param(
             "projections",
@@ -252,22 +274,7 @@ impl Fdk {
     /// Checks projections against the geometry and the volume against the field of view.
     pub(crate) fn check(&self, dims: (usize, usize, usize), shape: [usize; 3], grid: &Grid) -> Result<()> {
         let g = &self.geometry;
-        if dims != (g.views.len(), g.rows, g.cols) {
-            return Err(Error::InvalidShape(format!(
-                "projections {}×{}×{} do not match the geometry's {} views × {} rows × {} columns",
-                dims.0,
-                dims.1,
-                dims.2,
-                g.views.len(),
-                g.rows,
-                g.cols
-            )));
-        }
-        crate::volume::check_shape(&shape)?;
-        grid.validate()?;
-        if shape.iter().product::<usize>() > 1 << 34 {
-            return Err(Error::TooLarge(format!("a {shape:?} volume")));
-        }
+        check_sizes(g, dims, shape, grid)?;
         // Extent of the volume in (x, y, z), voxel edges included.
         let extent = |axis: usize, n: usize| {
             let (o, s) = (grid.origin[axis], grid.spacing[2 - axis]);

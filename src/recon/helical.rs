@@ -299,34 +299,12 @@ impl HelicalFdk {
     }
 
     fn check(&self, dims: (usize, usize, usize), shape: [usize; 3], grid: &Grid) -> Result<()> {
-        let g = &self.geometry;
-        if dims != (g.views.len(), g.rows, g.cols) {
-            return Err(Error::InvalidShape(format!(
-                "projections {}×{}×{} do not match the geometry's {} views × {} rows × {} columns",
-                dims.0,
-                dims.1,
-                dims.2,
-                g.views.len(),
-                g.rows,
-                g.cols
-            )));
-        }
-        crate::volume::check_shape(&shape)?;
-        grid.validate()?;
-        if shape.iter().product::<usize>() > 1 << 34 {
-            return Err(Error::TooLarge(format!("a {shape:?} volume")));
-        }
-        Ok(())
+        crate::recon::fdk::check_sizes(&self.geometry, dims, shape, grid)
     }
 
     /// Weighted and ramp-filtered projections (FDK's detector stages).
     fn filtered(&self, projections: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
-        if projections.iter().any(|v| !v.is_finite()) {
-            return Err(Error::param(
-                "projections",
-                "the projections hold NaN or infinite values; FDK would spread them over the whole volume",
-            ));
-        }
+        crate::recon::fdk::check_finite(projections)?;
         let stages = Fdk::detector_stages(&self.geometry, self.window, self.cutoff);
         let mut weighted = projections.to_owned();
         stages.weighting().apply_cpu(&mut weighted);
@@ -435,6 +413,7 @@ static KERNEL: KernelSpec = KernelSpec {
     sources: &[
         wgsl::FLOAT,
         wgsl::VOLUME_SLAB,
+        wgsl::DETECTOR_SAMPLE,
         include_str!("../../shaders/recon/helical_backproject.wgsl"),
     ],
     entry: "helical_backproject",
@@ -459,12 +438,7 @@ impl HelicalFdk {
         grid: &Grid,
     ) -> Result<Array3<f32>> {
         self.check(projections.dim(), shape, grid)?;
-        if projections.iter().any(|v| !v.is_finite()) {
-            return Err(Error::param(
-                "projections",
-                "the projections hold NaN or infinite values; FDK would spread them over the whole volume",
-            ));
-        }
+        crate::recon::fdk::check_finite(projections)?;
         let (views, rows, cols) = projections.dim();
         let stages = Fdk::detector_stages(&self.geometry, self.window, self.cutoff);
         let scale = 2.0 * stages.view_scale();

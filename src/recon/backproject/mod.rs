@@ -363,6 +363,7 @@ pub(crate) static BACKPROJECT: KernelSpec = KernelSpec {
     sources: &[
         wgsl::FLOAT,
         wgsl::VOLUME_SLAB,
+        wgsl::DETECTOR_SAMPLE,
         include_str!("../../../shaders/recon/backproject.wgsl"),
     ],
     entry: "backproject",
