@@ -51,6 +51,8 @@ struct Helix {
     sdd: f64,
     arc: bool,
     theta: Vec<f64>,
+    /// `(sin θ, cos θ)` of every view.
+    sin_cos: Vec<(f64, f64)>,
     turned: Vec<f64>,
     theta_first: f64,
     /// +1 when the source turns towards increasing angles.
@@ -141,6 +143,7 @@ impl Helix {
             sdd: g.sdd,
             arc: g.detector == Detector::Arc,
             theta_first: theta[0],
+            sin_cos: theta.iter().map(|t| t.sin_cos()).collect(),
             theta,
             turned,
             direction,
@@ -170,34 +173,6 @@ impl Helix {
         }
     }
 
-    /// Normalised detector row of `p` seen from the source at `turned` with magnification
-    /// distance `distance`: −1 and 1 at the first and the last row's centres.
-    fn row(&self, p: [f64; 3], turned: f64, distance: f64) -> f64 {
-        let row = (p[2] - self.z(turned)) * self.sdd / distance / self.dv + self.centre_row;
-        let half = (self.rows as f64 - 1.0) / 2.0;
-        (row - half) / half
-    }
-
-    /// The sum of `w` over the measurements of a line from the source angle reached after
-    /// `turned` radians (mod 2π), at every turn of the scan.
-    fn turns_sum(&self, p: [f64; 3], turned: f64, distance: f64, flat_top: f64) -> f64 {
-        // The views cover their angle ± half a gap: the scan spans [lo, hi].
-        let (lo, hi) = (
-            -0.5 * self.delta_beta[0],
-            self.turned_last + 0.5 * self.delta_beta[self.delta_beta.len() - 1],
-        );
-        let mut t = turned.rem_euclid(TAU);
-        if t - TAU >= lo {
-            t -= TAU;
-        }
-        let mut sum = 0.0;
-        while t <= hi {
-            sum += row_weight(self.row(p, t, distance), flat_top) * self.end_taper(t);
-            t += TAU;
-        }
-        sum
-    }
-
     /// The angular span of the end tapers: a sixteenth of a turn, or a quarter of the scan; none
     /// on a circle (no feed), where no line's partner leaves the scan (and the weights stay
     /// those of the circular FDK).
@@ -216,40 +191,86 @@ impl Helix {
         if width == 0.0 {
             return 1.0;
         }
-        let (lo, hi) = (
-            -0.5 * self.delta_beta[0],
-            self.turned_last + 0.5 * self.delta_beta[self.delta_beta.len() - 1],
-        );
+        let (lo, hi) = self.span();
         let edge = ((turned - lo).min(hi - turned) / width).clamp(0.0, 1.0);
         let c = (FRAC_PI_2 * (1.0 - edge)).cos();
         c * c
     }
 
-    /// The normalised weight of view `view` for point `p` (given its row `t` in that view).
-    fn weight(&self, p: [f64; 3], view: usize, t: f64, flat_top: f64) -> f64 {
-        let own = row_weight(t, flat_top) * self.end_taper(self.turned[view]);
-        if own == 0.0 {
-            return 0.0;
+    /// The scan's turned-angle span: its views ± half a gap.
+    fn span(&self) -> (f64, f64) {
+        (
+            -0.5 * self.delta_beta[0],
+            self.turned_last + 0.5 * self.delta_beta[self.delta_beta.len() - 1],
+        )
+    }
+
+    /// Adds to `out` `(source z, end taper)` of every measurement from the source angle
+    /// reached after `turned` radians (mod 2π), one per turn of the scan.
+    fn turns(&self, turned: f64, out: &mut Vec<(f64, f64)>) {
+        let (lo, hi) = self.span();
+        let mut t = turned.rem_euclid(TAU);
+        if t - TAU >= lo {
+            t -= TAU;
         }
-        let theta = self.theta[view];
-        let (sin, cos) = theta.sin_cos();
-        let direct = self.turns_sum(p, self.turned[view], self.distance(p, sin, cos), flat_top);
-        // The complementary source: where the line from this source through p leaves the circle.
+        while t <= hi {
+            out.push((self.z(t), self.end_taper(t)));
+            t += TAU;
+        }
+    }
+
+    /// The measurements of the lines through the column of points above `(x, y)` seen from
+    /// `view`: the direct ones (this source angle at every turn) and the complementary ones
+    /// (the angle where the line leaves the source circle), each with its magnification
+    /// distance. Only z differs along the column, so these serve every voxel of it.
+    fn partners(&self, xy: [f64; 2], view: usize, set: &mut Partners) {
+        set.direct.clear();
+        set.complementary.clear();
+        let (sin, cos) = self.sin_cos[view];
+        let p = [xy[0], xy[1], 0.0];
+        set.direct_distance = self.distance(p, sin, cos);
+        self.turns(self.turned[view], &mut set.direct);
+        // Where the line from this source through (x, y) leaves the source circle.
         let s = [-self.sid * sin, -self.sid * cos];
-        let d = [p[0] - s[0], p[1] - s[1]];
+        let d = [xy[0] - s[0], xy[1] - s[1]];
         let dd = d[0] * d[0] + d[1] * d[1];
-        let mut complementary = 0.0;
         if dd > 0.0 {
             let t2 = -2.0 * (s[0] * d[0] + s[1] * d[1]) / dd;
             let s2 = [s[0] + t2 * d[0], s[1] + t2 * d[1]];
             let theta_c = (-s2[0]).atan2(-s2[1]);
-            let (sin_c, cos_c) = (-s2[0] / self.sid, -s2[1] / self.sid);
-            let turned_c = self.direction * (theta_c - self.theta_first);
-            complementary = self.turns_sum(p, turned_c, self.distance(p, sin_c, cos_c), flat_top);
+            set.complementary_distance = self.distance(p, -s2[0] / self.sid, -s2[1] / self.sid);
+            self.turns(self.direction * (theta_c - self.theta_first), &mut set.complementary);
         }
-        let sum = direct + complementary;
+    }
+
+    /// The normalised weight of `view`'s measurement of the voxel at height `z` of the column
+    /// `set` describes, whose own detector row is `t`.
+    fn weight(&self, set: &Partners, view: usize, z: f64, t: f64, flat_top: f64) -> f64 {
+        let own = row_weight(t, flat_top) * self.end_taper(self.turned[view]);
+        if own == 0.0 {
+            return 0.0;
+        }
+        // The normalised row is affine in the height above the source: t = dz · k + c.
+        let half = (self.rows as f64 - 1.0) / 2.0;
+        let c = (self.centre_row - half) / half;
+        let sum_of = |list: &[(f64, f64)], distance: f64| -> f64 {
+            let k = self.sdd / (distance * self.dv * half);
+            list.iter()
+                .map(|&(z_source, taper)| row_weight((z - z_source) * k + c, flat_top) * taper)
+                .sum()
+        };
+        let sum = sum_of(&set.direct, set.direct_distance) + sum_of(&set.complementary, set.complementary_distance);
         if sum > 0.0 { own / sum } else { 0.0 }
     }
+}
+
+/// The measurements of one column's lines from one view (see [`Helix::partners`]).
+#[derive(Default)]
+struct Partners {
+    direct: Vec<(f64, f64)>,
+    direct_distance: f64,
+    complementary: Vec<(f64, f64)>,
+    complementary_distance: f64,
 }
 
 /// `w(t)`: 1 for `|t| ≤ Q`, cos² down to 0 at `|t| = 1`, 0 beyond.
@@ -327,50 +348,72 @@ impl HelicalFdk {
         let data = filtered.as_slice().expect("a new array is contiguous");
         let [nz, ny, nx] = shape;
         let helix = &self.helix;
-        let mut out = vec![0.0f32; nz * ny * nx];
-        out.par_chunks_mut(nx).enumerate().for_each(|(line, voxels)| {
-            let (z, y) = (line / ny, line % ny);
-            for (x, voxel) in voxels.iter_mut().enumerate() {
-                let p = [
-                    grid.origin[0] + x as f64 * grid.spacing[2],
-                    grid.origin[1] + y as f64 * grid.spacing[1],
-                    grid.origin[2] + z as f64 * grid.spacing[0],
-                ];
-                let mut acc = 0.0f64;
-                for view in 0..views {
-                    let m = &map.matrices[view].rows;
-                    let at = |r: &[f64; 4]| r[0] * x as f64 + r[1] * y as f64 + r[2] * z as f64 + r[3];
-                    let (u, v, w) = (at(&m[0]), at(&m[1]), at(&m[2]));
-                    if w.is_nan() || w <= 0.0 {
-                        continue;
-                    }
-                    let (col, row, distance_weight) = match map.arc {
-                        Some(arc) => {
-                            let (c, r) = arc.position(u, v, w);
-                            (c, r, 1.0 / (u * u + w * w))
+        let half = (rows as f64 - 1.0) / 2.0;
+        // Column by column: a view's partners depend on (x, y) only, so they are found once for
+        // the whole column; each task fills one y row of every slice.
+        let planes: Vec<Vec<f32>> = (0..ny)
+            .into_par_iter()
+            .map(|y| {
+                let mut plane = vec![0.0f32; nz * nx];
+                let mut acc = vec![0.0f64; nz];
+                let mut set = Partners::default();
+                for x in 0..nx {
+                    let xy = [
+                        grid.origin[0] + x as f64 * grid.spacing[2],
+                        grid.origin[1] + y as f64 * grid.spacing[1],
+                    ];
+                    acc.iter_mut().for_each(|a| *a = 0.0);
+                    for view in 0..views {
+                        let m = &map.matrices[view].rows;
+                        let mut found = false;
+                        for (z, a) in acc.iter_mut().enumerate() {
+                            let at = |r: &[f64; 4]| r[0] * x as f64 + r[1] * y as f64 + r[2] * z as f64 + r[3];
+                            let (u, v, w) = (at(&m[0]), at(&m[1]), at(&m[2]));
+                            if w.is_nan() || w <= 0.0 {
+                                continue;
+                            }
+                            let (col, row, distance_weight) = match map.arc {
+                                Some(arc) => {
+                                    let (c, r) = arc.position(u, v, w);
+                                    (c, r, 1.0 / (u * u + w * w))
+                                }
+                                None => (u / w, v / w, 1.0 / (w * w)),
+                            };
+                            if !(col >= 0.0 && col <= (cols - 1) as f64 && row >= 0.0 && row <= (rows - 1) as f64) {
+                                continue;
+                            }
+                            if !found {
+                                helix.partners(xy, view, &mut set);
+                                found = true;
+                            }
+                            let pz = grid.origin[2] + z as f64 * grid.spacing[0];
+                            let weight = helix.weight(&set, view, pz, (row - half) / half, self.flat_top);
+                            if weight == 0.0 {
+                                continue;
+                            }
+                            let (c0, r0) = ((col as usize).min(cols - 1), (row as usize).min(rows - 1));
+                            let (c1, r1) = ((c0 + 1).min(cols - 1), (r0 + 1).min(rows - 1));
+                            let (fc, fr) = (col - c0 as f64, row - r0 as f64);
+                            let at_pixel = |r: usize, c: usize| f64::from(data[(view * rows + r) * cols + c]);
+                            let top = at_pixel(r0, c0) + fc * (at_pixel(r0, c1) - at_pixel(r0, c0));
+                            let bottom = at_pixel(r1, c0) + fc * (at_pixel(r1, c1) - at_pixel(r1, c0));
+                            let sample = top + fr * (bottom - top);
+                            *a += weight * helix.delta_beta[view] * distance_weight * sample;
                         }
-                        None => (u / w, v / w, 1.0 / (w * w)),
-                    };
-                    if !(col >= 0.0 && col <= (cols - 1) as f64 && row >= 0.0 && row <= (rows - 1) as f64) {
-                        continue;
                     }
-                    let t = (row - (rows as f64 - 1.0) / 2.0) / ((rows as f64 - 1.0) / 2.0);
-                    let weight = helix.weight(p, view, t, self.flat_top);
-                    if weight == 0.0 {
-                        continue;
+                    for (z, a) in acc.iter().enumerate() {
+                        plane[z * nx + x] = (scale * a) as f32;
                     }
-                    let (c0, r0) = ((col as usize).min(cols - 1), (row as usize).min(rows - 1));
-                    let (c1, r1) = ((c0 + 1).min(cols - 1), (r0 + 1).min(rows - 1));
-                    let (fc, fr) = (col - c0 as f64, row - r0 as f64);
-                    let at_pixel = |r: usize, c: usize| f64::from(data[(view * rows + r) * cols + c]);
-                    let top = at_pixel(r0, c0) + fc * (at_pixel(r0, c1) - at_pixel(r0, c0));
-                    let bottom = at_pixel(r1, c0) + fc * (at_pixel(r1, c1) - at_pixel(r1, c0));
-                    let sample = top + fr * (bottom - top);
-                    acc += weight * helix.delta_beta[view] * distance_weight * sample;
                 }
-                *voxel = (scale * acc) as f32;
+                plane
+            })
+            .collect();
+        let mut out = vec![0.0f32; nz * ny * nx];
+        for (y, plane) in planes.iter().enumerate() {
+            for z in 0..nz {
+                out[(z * ny + y) * nx..(z * ny + y + 1) * nx].copy_from_slice(&plane[z * nx..(z + 1) * nx]);
             }
-        });
+        }
         Ok(Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length"))
     }
 }
