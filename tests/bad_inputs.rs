@@ -188,3 +188,140 @@ fn reconstruction_survives_bad_geometries_shapes_and_projections() {
     assert!(calls > 500, "{calls}");
     println!("{calls} bad reconstruction calls");
 }
+
+/// The clinical-CT additions and the GPU reconstruction paths with bad input: cylindrical and
+/// helical geometries (bad feeds, arcs past ±90°), the helical FDK, the projection corrections
+/// (bad flat/dark images, NaN/±Inf/empty stacks, bad windows, floors and fluxes), and every
+/// GPU reconstruction entry point (projectors, FDK, helical FDK, corrections) on the first
+/// adapter — a typed error or a result, never a panic.
+#[test]
+fn clinical_geometries_corrections_and_gpu_reconstruction_survive_bad_input() {
+    use hounsfield::gpu::{GpuProjections, GpuVolume};
+    use hounsfield::recon::{
+        Fdk, Geometry, HelicalFdk, NoiseModel, ProjectorKind, StripeRemoval, Transmission, centred_grid,
+    };
+
+    let angles: Vec<f64> = (0..24).map(|k| k as f64 * 30.0).collect();
+    let mut geometries = vec![
+        Geometry::cone_cylindrical(&angles, 100.0, 150.0, 6, 8, [1.0, 1.0], [0.0, 0.0]),
+        Geometry::cone_cylindrical(&angles, 100.0, 150.0, 6, 400, [1.0, 1.0], [0.0, 0.0]),
+        Geometry::cone_cylindrical(&angles, 100.0, 150.0, 6, 8, [1.0, 1.0], [f64::NAN, 0.0]),
+    ];
+    for feed in [f64::NAN, f64::INFINITY, -5.0, 0.0, 4.0, 1e300] {
+        for make in [Geometry::cone, Geometry::cone_cylindrical] {
+            geometries
+                .push(make(&angles, 100.0, 150.0, 6, 8, [1.0, 1.0], [0.0, 0.0]).and_then(|g| g.helical(feed, 0.0)));
+        }
+    }
+    geometries.push(Geometry::parallel_3d(&angles, 6, 8, [1.0, 1.0]).and_then(|g| g.helical(4.0, 0.0)));
+    let gpu = common::gpu();
+    let shapes = [[4, 5, 5], [1, 1, 1], [0, 5, 5]];
+    let grids = [
+        centred_grid([4, 5, 5], [1.0; 3]).unwrap(),
+        Grid {
+            spacing: [f64::NAN; 3],
+            ..Grid::default()
+        },
+    ];
+    let (mut problems, mut calls) = (Vec::new(), 0usize);
+    let mut check = |what: String, outcome: std::thread::Result<()>| {
+        calls += 1;
+        if outcome.is_err() {
+            problems.push(format!("{what}: panicked"));
+        }
+    };
+    for geometry in geometries.iter().filter_map(|g| g.as_ref().ok()) {
+        let [views, rows, cols] = [geometry.views.len(), geometry.rows, geometry.cols];
+        let mut nan = Array3::<f32>::from_elem((views, rows, cols), 1.0);
+        nan[[0, 0, 0]] = f32::NAN;
+        let projections = [
+            Array3::<f32>::from_elem((views, rows, cols), 1.0),
+            nan,
+            Array3::zeros((views + 1, rows, cols)),
+        ];
+        for shape in shapes {
+            for g in &grids {
+                for p in &projections {
+                    let run = || {
+                        let _ = HelicalFdk::new(geometry).and_then(|f| f.reconstruct_cpu(p.view(), shape, g));
+                    };
+                    check(format!("helical FDK {shape:?}"), catch_unwind(AssertUnwindSafe(run)));
+                    let Some(ctx) = gpu.as_ref() else { continue };
+                    let run = || {
+                        let _ = Fdk::new(geometry).and_then(|f| f.reconstruct_gpu(ctx, p.view(), shape, g));
+                        let _ = HelicalFdk::new(geometry).and_then(|f| f.reconstruct_gpu(ctx, p.view(), shape, g));
+                        for kind in ProjectorKind::ALL {
+                            let Ok(projector) = kind.build(geometry, shape, g) else {
+                                continue;
+                            };
+                            if let Ok(up) = GpuProjections::upload(ctx, p.view()) {
+                                let _ = projector.backward_gpu(ctx, &up);
+                            }
+                            let volume =
+                                Array3::<f32>::from_elem((shape[0].max(1), shape[1].max(1), shape[2].max(1)), 1.0);
+                            if let Ok(up) = GpuVolume::upload(ctx, volume.view()) {
+                                let _ = projector.forward_gpu(ctx, &up);
+                            }
+                        }
+                    };
+                    check(
+                        format!("GPU reconstruction {shape:?}"),
+                        catch_unwind(AssertUnwindSafe(run)),
+                    );
+                }
+            }
+        }
+    }
+    // Corrections on bad stacks, with bad parameters, on the CPU and the GPU.
+    let stacks = [
+        Array3::<f32>::from_elem((3, 4, 5), f32::NAN),
+        Array3::<f32>::from_elem((3, 4, 5), f32::INFINITY),
+        Array3::<f32>::from_elem((3, 4, 5), -1.0),
+        Array3::<f32>::zeros((3, 4, 5)),
+        Array3::<f32>::zeros((0, 4, 5)),
+        Array3::<f32>::zeros((1, 1, 1)),
+    ];
+    for flat in &stacks {
+        for dark in &stacks {
+            for raw in &stacks {
+                let run = || {
+                    let t = Transmission::new().normalize(flat.view(), dark.view());
+                    if let Ok(t) = t.and_then(|t| t.minus_log(Some(1e-6))) {
+                        let _ = t.apply_cpu(raw.view());
+                        if let Some(ctx) = gpu.as_ref() {
+                            let _ = t.apply_gpu_host(ctx, raw.view());
+                        }
+                    }
+                };
+                check("transmission".into(), catch_unwind(AssertUnwindSafe(run)));
+            }
+        }
+    }
+    for raw in &stacks {
+        for size in [0, 1, 2, 3, 5, 51, 53, usize::MAX] {
+            let run = || {
+                if let Ok(s) = StripeRemoval::sorting(size) {
+                    let _ = s.apply_cpu(raw.view());
+                    let _ = s.two_dimensional().apply_cpu(raw.view());
+                    if let Some(ctx) = gpu.as_ref() {
+                        let _ = s.apply_gpu(ctx, raw.view());
+                    }
+                }
+            };
+            check(format!("stripes {size}"), catch_unwind(AssertUnwindSafe(run)));
+        }
+        for photons in [f64::NAN, -1.0, 0.0, 1e-300, 1.0, 1e300] {
+            for sigma in [f64::NAN, -1.0, 0.0, 1e300] {
+                let run = || {
+                    if let Ok(m) = NoiseModel::new(photons).and_then(|m| m.electronic(sigma)) {
+                        let _ = m.apply_cpu(raw.view());
+                    }
+                };
+                check(format!("noise {photons} {sigma}"), catch_unwind(AssertUnwindSafe(run)));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(calls > 300, "{calls}");
+    println!("{calls} bad clinical-CT, correction and GPU reconstruction calls");
+}
