@@ -8,9 +8,11 @@
 //! the stripe, an offset of one column, is removed.
 //!
 //! The median is [`Median`](crate::filter::Median) (scipy's `median_filter`, mode reflect), on
-//! the CPU or the GPU; the sorting and the scatter back run on the CPU. Equal values in a
-//! column keep their view order (numpy's default sort may order ties otherwise; the sorted
-//! values, and so the result on data without ties, are the same).
+//! the CPU or the GPU; on the GPU the columns are sorted by a bitonic network in workgroup
+//! memory (`shaders/recon/sort_columns.wgsl`) and scattered back there too. Equal values in a
+//! column keep their view order on both paths, so they agree bit for bit (numpy's default sort
+//! may order ties otherwise; the sorted values, and so the result on data without ties, are
+//! the same).
 
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
@@ -18,7 +20,7 @@ use rayon::prelude::*;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, Median};
-use crate::gpu::{GpuContext, GpuVolume, Recorder};
+use crate::gpu::{Binding, BufferWindow, GpuContext, GpuVolume, KernelSpec, Recorder, uniform, wgsl};
 
 /// Sorting-based stripe removal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,17 +76,73 @@ impl StripeRemoval {
         Ok(scatter_back(filtered.view(), &from))
     }
 
-    /// The corrected stack with the median on the GPU (the sort and the scatter back stay on
-    /// the CPU).
+    /// The corrected stack on the GPU: each pixel's column sorted by a bitonic network in
+    /// workgroup memory, the median, the values put back — in slabs of detector rows that fit
+    /// one binding (each row's sinogram is independent). Above 2048 views the sort
+    /// and the scatter run on the CPU and only the median on the GPU.
     pub fn apply_gpu(&self, ctx: &GpuContext, projections: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
         Self::check(projections)?;
-        let (sorted, from) = sort_columns(projections);
-        let resident = GpuVolume::upload(ctx, sorted.view())?;
-        let mut rec = Recorder::new(ctx);
-        let out = self.median().record(&mut rec, &resident, 3)?;
-        rec.submit()?;
-        let filtered = out.download(ctx)?;
-        Ok(scatter_back(filtered.view(), &from))
+        let (views, rows, cols) = projections.dim();
+        if views > SORT_MAX as usize {
+            let (sorted, from) = sort_columns(projections);
+            let resident = GpuVolume::upload(ctx, sorted.view())?;
+            let mut rec = Recorder::new(ctx);
+            let out = self.median().record(&mut rec, &resident, 3)?;
+            rec.submit()?;
+            let filtered = out.download(ctx)?;
+            return Ok(scatter_back(filtered.view(), &from));
+        }
+        let limit = ctx.max_storage_binding().min(ctx.adapter().max_buffer_size);
+        let row_bytes = (views * cols * 4) as u64;
+        let chunk = (limit / row_bytes) as usize;
+        if chunk == 0 {
+            return Err(Error::TooLarge(format!(
+                "one detector row's sinogram ({views} views × {cols} columns) exceeds this adapter's storage binding \
+                 limit; use the CPU backend"
+            )));
+        }
+        let n = views.next_power_of_two().max(2) as u32;
+        let mut out = Array3::<f32>::zeros((views, rows, cols));
+        for r0 in (0..rows).step_by(chunk) {
+            let r1 = (r0 + chunk).min(rows);
+            let pixels = (r1 - r0) * cols;
+            let input = GpuVolume::upload(ctx, projections.slice(ndarray::s![.., r0..r1, ..]))?;
+            let mut rec = Recorder::new(ctx);
+            let params = rec.uniform(&ColumnParams {
+                views: views as u32,
+                pixels: pixels as u32,
+                n,
+                _pad: 0,
+            });
+            let sorted = rec.volume([views, r1 - r0, cols])?;
+            let from = rec.scratch((views * pixels * 4) as u64);
+            rec.dispatch_folded(
+                &SORT,
+                &[
+                    BufferWindow::whole(&params),
+                    BufferWindow::whole(input.buffer()),
+                    BufferWindow::whole(sorted.buffer()),
+                    BufferWindow::whole(&from),
+                ],
+                pixels as u64,
+            )?;
+            let filtered = self.median().record(&mut rec, &sorted, 3)?;
+            let output = rec.volume([views, r1 - r0, cols])?;
+            rec.dispatch_linear(
+                &SCATTER,
+                &[
+                    BufferWindow::whole(&params),
+                    BufferWindow::whole(filtered.buffer()),
+                    BufferWindow::whole(&from),
+                    BufferWindow::whole(output.buffer()),
+                ],
+                (views * pixels) as u64,
+            )?;
+            rec.submit()?;
+            out.slice_mut(ndarray::s![.., r0..r1, ..])
+                .assign(&output.download(ctx)?);
+        }
+        Ok(out)
     }
 
     /// The corrected stack on `backend`.
@@ -144,3 +202,43 @@ fn scatter_back(filtered: ArrayView3<'_, f32>, from: &[u32]) -> Array3<f32> {
     });
     Array3::from_shape_vec((views, rows, cols), out).expect("shape matches length")
 }
+
+// The bitonic sort's largest network (values and views in 16 KiB of workgroup memory, the
+// WebGPU minimum) and its threads.
+crate::wgsl_constants!(pub(crate) SORT_CONSTANTS: u32 { SORT_MAX = 2048, SORT_THREADS = 256 });
+
+/// Twin of `Params` in `shaders/recon/sort_columns.wgsl` and `scatter_columns.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ColumnParams {
+    views: u32,
+    pixels: u32,
+    n: u32,
+    _pad: u32,
+}
+
+static SORT: KernelSpec = KernelSpec {
+    name: "recon/sort_columns",
+    sources: &[include_str!("../../../shaders/recon/sort_columns.wgsl")],
+    entry: "sort_columns",
+    bindings: &[
+        uniform::<ColumnParams>(),
+        Binding::Read,
+        Binding::ReadWrite,
+        Binding::ReadWrite,
+    ],
+    constants: &[SORT_CONSTANTS],
+};
+
+static SCATTER: KernelSpec = KernelSpec {
+    name: "recon/scatter_columns",
+    sources: &[wgsl::TILE, include_str!("../../../shaders/recon/scatter_columns.wgsl")],
+    entry: "scatter_columns",
+    bindings: &[
+        uniform::<ColumnParams>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+    ],
+    constants: &[],
+};
