@@ -305,6 +305,34 @@ def recon_cases(args):
         # same number of passes over the data as OS-SART's iterations.
         cases["os_sart_2d_10_subsets"] = {"ASTRA SART (CPU, one view per update)": astra_iterative("SART", iviews)}
 
+    # Projection corrections (harness `transmission`, `stripe_removal`): tomopy's normalize and
+    # minus_log written out in numpy (tomopy is not on PyPI for every platform), and algotom's
+    # sorting-based stripe removal one sinogram at a time, as it takes them.
+    tdet, tviews = edge(384, args), max(edge(360, args), 8)
+    rng = np.random.default_rng(23)
+    raw = (rng.random((tviews, tdet, tdet), dtype=np.float32) * 8000 + 500).astype(np.float32)
+    flat = (rng.random((8, tdet, tdet), dtype=np.float32) * 200 + 9000).astype(np.float32)
+    dark = (rng.random((8, tdet, tdet), dtype=np.float32) * 20 + 90).astype(np.float32)
+
+    def tomopy_formulas():
+        f = np.mean(flat, axis=0, dtype=np.float32)
+        d = np.mean(dark, axis=0, dtype=np.float32)
+        denom = f - d
+        denom = np.where(denom < np.float32(1e-6), np.float32(1e-6), denom)
+        return -np.log((raw - d) / denom)
+
+    cases["transmission"] = {"numpy (tomopy's normalize + minus_log formulas)": tomopy_formulas}
+    if optional("algotom"):
+        import algotom.prep.removal as removal
+
+        rows = min(edge(576, args), 64)
+        stack = rng.random((tviews, rows, tdet), dtype=np.float32)
+        cases["stripe_removal"] = {
+            "algotom remove_stripe_based_sorting (per sinogram)": lambda: [
+                removal.remove_stripe_based_sorting(stack[:, r, :], size=21, dim=1) for r in range(rows)
+            ]
+        }
+
     # Cone beam with RTK's CPU filters: 256³ from 360 views of 384² at full size.
     try:
         import itk
