@@ -345,3 +345,22 @@ fn bad_input_is_a_typed_error() {
     );
     let _: ArrayD<f32> = fixture("corrections/raw.npy");
 }
+
+/// Flat and dark tables as large as a view work where a view just fits one binding (64 KiB
+/// bindings, 100 × 100 pixels): each table is bound alone.
+#[test]
+fn normalisation_tables_fit_the_bindings_a_view_fits() {
+    let flat = Array3::<f32>::from_elem((2, 100, 100), 1000.0);
+    let dark = Array3::<f32>::from_elem((1, 100, 100), 10.0);
+    let raw = Array3::<f32>::from_shape_fn((5, 100, 100), |(v, y, x)| 100.0 + (v * 7 + y * 3 + x) as f32);
+    let t = Transmission::new()
+        .normalize(flat.view(), dark.view())
+        .unwrap()
+        .minus_log(None)
+        .unwrap();
+    let cpu = t.apply_cpu(raw.view()).unwrap();
+    for ctx in common::gpus_small_bindings() {
+        let gpu = t.apply_gpu_host(&ctx, raw.view()).unwrap();
+        assert_matches(&gpu, &cpu, 2e-6, &format!("64 KiB bindings on {}", ctx.adapter().name));
+    }
+}

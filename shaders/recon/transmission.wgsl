@@ -17,11 +17,12 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-// Per detector pixel: (dark mean, floored flat − dark).
-@group(0) @binding(1) var<storage, read> flat_dark: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> coefficients: array<f32>;
-@group(0) @binding(3) var<storage, read> input: array<f32>;
-@group(0) @binding(4) var<storage, read_write> output: array<f32>;
+// Per detector pixel: the dark mean and the floored flat − dark (one view's size each).
+@group(0) @binding(1) var<storage, read> dark: array<f32>;
+@group(0) @binding(2) var<storage, read> denominator: array<f32>;
+@group(0) @binding(3) var<storage, read> coefficients: array<f32>;
+@group(0) @binding(4) var<storage, read> input: array<f32>;
+@group(0) @binding(5) var<storage, read_write> output: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
 fn transmission(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -31,8 +32,8 @@ fn transmission(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     }
     var v = input[i];
     if (params.flags & TR_NORMALIZE) != 0u {
-        let fd = flat_dark[i % params.pixels];
-        v = (v - fd.x) / fd.y;
+        let pixel = i % params.pixels;
+        v = (v - dark[pixel]) / denominator[pixel];
     }
     // Comparisons with NaN are false, so NaN passes the cut-off and the floor unchanged.
     if (params.flags & TR_CUTOFF) != 0u && v > params.cutoff {

@@ -198,11 +198,13 @@ impl Transmission {
         let out = GpuProjections::zeros(ctx, shape)?;
         let pixels = shape[1] * shape[2];
         let mut rec = Recorder::new(ctx);
-        let flat_dark: Vec<[f32; 2]> = match &self.normalize {
-            Some((d, q)) => d.iter().zip(q).map(|(&d, &q)| [d, q]).collect(),
-            None => vec![[0.0, 1.0]],
+        // The dark mean and the denominator as two tables of one view's size each: a view fits
+        // one binding (the batches are made so), so each table does too.
+        let (dark, denominator) = match &self.normalize {
+            Some((d, q)) => (d.iter().copied().collect(), q.iter().copied().collect()),
+            None => (vec![0.0f32], vec![1.0f32]),
         };
-        let flat_dark = rec.constants(&flat_dark);
+        let (dark, denominator) = (rec.constants(&dark), rec.constants(&denominator));
         let coefficients = rec.constants(if self.polynomial.is_empty() {
             &[0.0f32]
         } else {
@@ -223,7 +225,8 @@ impl Transmission {
                 &KERNEL,
                 &[
                     BufferWindow::whole(&params),
-                    BufferWindow::whole(&flat_dark),
+                    BufferWindow::whole(&dark),
+                    BufferWindow::whole(&denominator),
                     BufferWindow::whole(&coefficients),
                     BufferWindow::whole(batch.buffer()),
                     BufferWindow::whole(target.buffer()),
@@ -278,6 +281,7 @@ static KERNEL: KernelSpec = KernelSpec {
     entry: "transmission",
     bindings: &[
         uniform::<TransmissionParams>(),
+        Binding::Read,
         Binding::Read,
         Binding::Read,
         Binding::Read,
