@@ -12,7 +12,7 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         projection, resample,
     };
     use crate::gpu::{reduce, vector_ops};
-    use crate::recon::{backproject, iterative::tv, joseph, ramp, voxel_driven};
+    use crate::recon::{backproject, footprint, iterative::tv, joseph, ramp, voxel_driven};
     let mut all = vec![
         &bilateral::KERNEL,
         &correlate::KERNEL,
@@ -46,6 +46,8 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &ramp::UNPACK,
         &voxel_driven::FORWARD,
         &voxel_driven::BACKWARD,
+        &footprint::FORWARD,
+        &footprint::BACKWARD,
     ];
     all.extend(crate::segment::LABEL_KERNELS);
     all.extend(crate::segment::EDT_KERNELS);

@@ -145,7 +145,7 @@ fn reconstruction_survives_bad_geometries_shapes_and_projections() {
         ];
         for shape in shapes {
             for g in &grids {
-                for kind in [ProjectorKind::Joseph, ProjectorKind::VoxelDriven] {
+                for kind in ProjectorKind::ALL {
                     calls += 1;
                     match catch_unwind(AssertUnwindSafe(|| kind.build(geometry, shape, g))) {
                         Err(_) => problems.push(format!("{kind:?} build {geometry:?} {shape:?} {g:?}: panicked")),

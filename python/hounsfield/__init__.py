@@ -1006,13 +1006,15 @@ del _op
 
 PROJECTORS = tuple(_hounsfield.projectors())
 """The projector pairs ``forward_project`` and ``reconstruct`` accept by name (the library's
-registry: ``joseph``, ``voxel_driven``, ...)."""
+registry: ``joseph``, ``voxel_driven``, ``separable_footprint``)."""
 
 
 def forward_project(volume, geometry, voxel=(1.0, 1.0, 1.0), *, projector="joseph", backend="auto"):
     """Projections ``(views, rows, cols)`` of a ``(z, y, x)`` volume centred on the isocentre,
     by ``projector`` (one of ``PROJECTORS``: ``"joseph"``, ray-driven, the default;
-    ``"voxel_driven"``, voxel splatting)."""
+    ``"voxel_driven"``, voxel splatting; ``"separable_footprint"``, each voxel's trapezoid ×
+    rectangle shadow integrated over the pixels it covers — the pair for voxels coarser than the
+    detector's sampling)."""
     v = np.ascontiguousarray(volume, dtype=np.float32)
     return _hounsfield.forward_project(v, geometry, [float(x) for x in voxel], str(projector), backend)
 

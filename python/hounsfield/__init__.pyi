@@ -137,7 +137,7 @@ def sigmoid(input: Input, cutoff: float, gain: float, *, spacing: Sequence[float
 OPERATIONS: tuple[dict[str, object], ...]
 def statistics(input: Array, *, backend: Backend = ...) -> dict[str, float]: ...
 def histogram(input: Array, bins: int = ..., range: Optional[Tuple[float, float]] = ..., *, backend: Backend = ...) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
-Projector = Literal["joseph", "voxel_driven"]
+Projector = Literal["joseph", "voxel_driven", "separable_footprint"]
 PROJECTORS: tuple[str, ...]
 
 def forward_project(

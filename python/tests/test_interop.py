@@ -463,3 +463,35 @@ def test_fdk_of_tigre_projections_finds_the_blobs_where_tigre_put_them():
     assert interop.from_tigre(as_object, angles).geometry.vectors == conversion.geometry.vectors
     with pytest.raises(ValueError, match="nDetector"):
         interop.from_tigre({k: v for k, v in geo.items() if k != "nDetector"} | {"nDetector": None}, angles)
+
+
+@pytest.mark.parametrize("kind", ["parallel", "fanflat"])
+def test_astra_strip_projections_equal_separable_footprints(kind):
+    """ASTRA's strip kernels integrate each pixel's area inside each detector cell's strip. For
+    parallel beams that is exactly the separable footprint (a square's shadow is a trapezoid);
+    for fans the footprint's trapezoid approximates the perspective shadow."""
+    n = 64
+    yy, xx = np.mgrid[0:n, 0:n]
+    image = np.exp(-((xx - 40.0) ** 2 + (yy - 22.0) ** 2) / 40.0) + 0.5 * np.exp(-((xx - 20.0) ** 2 + (yy - 38.0) ** 2) / 20.0)
+    image[20:30, 10:16] += 1.0  # edges, where point-sampled models differ most
+    angles = np.linspace(0, 2 * np.pi, 45, endpoint=False)
+    vol_geom = astra.create_vol_geom(n, n)
+    if kind == "parallel":
+        proj_geom = astra.create_proj_geom("parallel", 0.7, 128, angles)
+        projector = "strip"
+    else:
+        proj_geom = astra.create_proj_geom("fanflat", 1.1, 128, angles, 200.0, 150.0)
+        projector = "strip_fanflat"
+    want = _astra_2d(proj_geom, vol_geom, image, projector)
+    conv = interop.from_astra(proj_geom, vol_geom)
+    got = conv.projections_from_hounsfield(
+        h.forward_project(conv.volume_to_hounsfield(image), conv.geometry, conv.voxel, projector="separable_footprint", backend="cpu")
+    )
+    peak = float(np.abs(want).max())
+    err = np.abs(got - want)
+    if kind == "parallel":
+        assert err.max() < 5e-5 * peak  # float32 rounding: measured 1.2e-5, mean 4e-7
+    else:
+        # Measured: 1.2e-3 of the peak at most, 9e-6 on average.
+        assert err.max() < 3e-3 * peak
+        assert err.mean() < 5e-5 * peak

@@ -48,6 +48,40 @@ struct Taps {
     scale: f32,
 }
 
+// (column, row) of a point from its (U, V, W), W > 0 (twin of VoxelDriven::position).
+fn detector_position(u: f32, v: f32, w: f32) -> vec2<f32> {
+    if params.beam == BEAM_ARC {
+        // A cylinder about the source: the angle across, the height where the ray meets it
+        // (the matrix's V is in rows over SID; a one-row detector has V = 0).
+        return vec2<f32>(
+            precise_atan2(u, w) * params.arc_scale + params.arc_centre,
+            select(v / sqrt(u * u + w * w) + params.centre_row, 0.0, params.two_d != 0u),
+        );
+    }
+    return vec2<f32>(u / w, v / w);
+}
+
+// The footprint scale of a voxel centred at (U, ., W) landing at (col, row) (twin of
+// VoxelDriven::scale): its measure over the pixel's ray-bundle cross-section there.
+fn point_scale(f: vec4<f32>, u: f32, w: f32, col: f32, row: f32) -> f32 {
+    if params.beam == BEAM_PARALLEL {
+        return f.x;
+    }
+    if params.beam == BEAM_ARC {
+        if params.two_d != 0u {
+            return f.x / sqrt(u * u + w * w);
+        }
+        let dv = (row - params.centre_row) * f.w;
+        return f.x * sqrt(f.y * f.y + dv * dv) / (u * u + w * w);
+    }
+    let du = (col - params.centre_col) * f.z;
+    if params.two_d != 0u {
+        return f.x * sqrt(f.y * f.y + du * du) / w;
+    }
+    let dv = (row - params.centre_row) * f.w;
+    return f.x * sqrt(f.y * f.y + du * du + dv * dv) / (w * w);
+}
+
 fn taps(view: u32, x: u32, y: u32, z: u32) -> Taps {
     var t: Taps;
     t.hit = false;
@@ -59,17 +93,9 @@ fn taps(view: u32, x: u32, y: u32, z: u32) -> Taps {
     if !(w > 0.0) {
         return t;
     }
-    var col: f32;
-    var row: f32;
-    if params.beam == BEAM_ARC {
-        // A cylinder about the source: the angle across, the height where the ray meets it
-        // (the matrix's V is in rows over SID; a one-row detector has V = 0).
-        col = precise_atan2(u, w) * params.arc_scale + params.arc_centre;
-        row = select(v / sqrt(u * u + w * w) + params.centre_row, 0.0, params.two_d != 0u);
-    } else {
-        col = u / w;
-        row = v / w;
-    }
+    let at = detector_position(u, v, w);
+    let col = at.x;
+    let row = at.y;
     let last_col = f32(params.cols - 1u);
     let last_row = f32(params.rows - 1u);
     if !(col >= 0.0 && col <= last_col && row >= 0.0 && row <= last_row) {
@@ -81,25 +107,7 @@ fn taps(view: u32, x: u32, y: u32, z: u32) -> Taps {
     t.r1 = min(t.r0 + 1u, params.rows - 1u);
     t.fc = col - f32(t.c0);
     t.fr = row - f32(t.r0);
-    let f = table.footprint;
-    if params.beam == BEAM_PARALLEL {
-        t.scale = f.x;
-    } else if params.beam == BEAM_ARC {
-        if params.two_d != 0u {
-            t.scale = f.x / sqrt(u * u + w * w);
-        } else {
-            let dv = (row - params.centre_row) * f.w;
-            t.scale = f.x * sqrt(f.y * f.y + dv * dv) / (u * u + w * w);
-        }
-    } else {
-        let du = (col - params.centre_col) * f.z;
-        if params.two_d != 0u {
-            t.scale = f.x * sqrt(f.y * f.y + du * du) / w;
-        } else {
-            let dv = (row - params.centre_row) * f.w;
-            t.scale = f.x * sqrt(f.y * f.y + du * du + dv * dv) / (w * w);
-        }
-    }
+    t.scale = point_scale(table.footprint, u, w, col, row);
     t.hit = true;
     return t;
 }

@@ -1,21 +1,9 @@
-// Voxel-driven forward projection (prepended: float.wgsl, voxel_driven_common.wgsl): one
+// Voxel-driven forward projection (prepended: float.wgsl, voxel_driven_common.wgsl, splat.wgsl): one
 // invocation per voxel of the slab, splatting its value into every view of the batch. WGSL has
 // no float atomics in its core, so each add is a compare-exchange loop on the value's bits;
 // neighbouring invocations along x meet neighbouring detector columns, so contention stays low.
 
 @group(0) @binding(2) var<storage, read> volume: array<f32>;
-@group(0) @binding(3) var<storage, read_write> projections: array<atomic<u32>>;
-
-fn add_to(i: u32, value: f32) {
-    var old = atomicLoad(&projections[i]);
-    loop {
-        let swapped = atomicCompareExchangeWeak(&projections[i], old, bitcast<u32>(bitcast<f32>(old) + value));
-        if swapped.exchanged {
-            break;
-        }
-        old = swapped.old_value;
-    }
-}
 
 @compute @workgroup_size(8, 8, 1)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -1,7 +1,7 @@
 //! CT reconstruction, on the GPU and the CPU: acquisition geometries in per-view vector form and
 //! their projection matrices ([`geometry`]), analytic phantoms with exact projections
 //! ([`phantom`]), projector pairs behind one trait ([`projector`]: [`joseph`],
-//! [`voxel_driven`]), the voxel-driven back-projector ([`backproject`]), ramp filtering with a
+//! [`voxel_driven`], [`footprint`]), the voxel-driven back-projector ([`backproject`]), ramp filtering with a
 //! WGSL FFT ([`ramp`]), and the algorithms: 2D/stacked parallel FBP ([`Fbp2d`]), fan-beam FBP
 //! ([`FanFbp`]) and cone-beam FDK ([`Fdk`]), all three configuring one chain of stages
 //! (weighting → ramp → back-projection); iterative methods ([`iterative`]: SIRT, OS-SART, CGLS,
@@ -14,6 +14,7 @@ pub mod corrections;
 pub mod fan;
 pub mod fbp;
 pub mod fdk;
+pub mod footprint;
 pub mod geometry;
 pub mod helical;
 pub(crate) mod interpolate;
@@ -31,6 +32,7 @@ pub use corrections::{NoiseModel, StripeRemoval, Transmission, WaterCorrection};
 pub use fan::FanFbp;
 pub use fbp::Fbp2d;
 pub use fdk::{Fdk, centred_grid};
+pub use footprint::SeparableFootprint;
 pub use geometry::{ArcDetector, Beam, Detector, DetectorMap, Geometry, View, ViewMatrix};
 pub use helical::HelicalFdk;
 pub use iterative::Iterative;

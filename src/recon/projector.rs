@@ -7,7 +7,10 @@
 //! * [`Joseph`] — ray-driven, interpolating along each ray (the default);
 //! * [`VoxelDriven`] — voxel-driven ("pixel-driven"): each voxel centre is projected onto the
 //!   detector and splatted into its neighbouring pixels with (bi)linear weights; its transpose is
-//!   the interpolating voxel-driven back-projection.
+//!   the interpolating voxel-driven back-projection;
+//! * [`SeparableFootprint`] — separable footprints (SF-TR): each voxel a box whose shadow, a
+//!   trapezoid across the columns times a rectangle along the rows, is integrated over every
+//!   pixel it covers; the pair for voxels coarser than the detector's sampling.
 //!
 //! Every pair satisfies `⟨A x, y⟩ = ⟨x, Aᵀ y⟩` to rounding; `tests/projectors.rs` checks it for
 //! every kind on both backends.
@@ -19,7 +22,7 @@ use ndarray::{Array3, ArrayView3};
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuProjections, GpuVolume, Recorder};
-use crate::recon::{Geometry, Joseph, VoxelDriven};
+use crate::recon::{Geometry, Joseph, SeparableFootprint, VoxelDriven};
 use crate::volume::Grid;
 
 /// A matched projector pair for one geometry and one volume shape and grid.
@@ -106,17 +109,25 @@ pub enum ProjectorKind {
     Joseph,
     /// [`VoxelDriven`]: voxel-driven splatting and its interpolating transpose.
     VoxelDriven,
+    /// [`SeparableFootprint`]: trapezoid × rectangle footprints over the pixels each voxel
+    /// shadows, and their gather.
+    SeparableFootprint,
 }
 
 impl ProjectorKind {
     /// Every kind, for tests, the harness and error messages.
-    pub const ALL: [ProjectorKind; 2] = [ProjectorKind::Joseph, ProjectorKind::VoxelDriven];
+    pub const ALL: [ProjectorKind; 3] = [
+        ProjectorKind::Joseph,
+        ProjectorKind::VoxelDriven,
+        ProjectorKind::SeparableFootprint,
+    ];
 
     /// The name used by Python (`projector="joseph"`) and the harness.
     pub fn name(self) -> &'static str {
         match self {
             ProjectorKind::Joseph => "joseph",
             ProjectorKind::VoxelDriven => "voxel_driven",
+            ProjectorKind::SeparableFootprint => "separable_footprint",
         }
     }
 
@@ -133,6 +144,7 @@ impl ProjectorKind {
         Ok(match self {
             ProjectorKind::Joseph => Arc::new(Joseph::new(geometry, shape, grid)?),
             ProjectorKind::VoxelDriven => Arc::new(VoxelDriven::new(geometry, shape, grid)?),
+            ProjectorKind::SeparableFootprint => Arc::new(SeparableFootprint::new(geometry, shape, grid)?),
         })
     }
 }

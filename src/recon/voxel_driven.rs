@@ -141,24 +141,49 @@ impl VoxelDriven {
     /// Where voxel `(x, y, z)` meets `view`, or `None` off the detector (or behind the source).
     #[inline]
     fn taps(&self, view: usize, x: usize, y: usize, z: usize) -> Option<Taps> {
-        let m = &self.map.matrices[view].rows;
-        let at = |r: &[f64; 4]| r[0] * x as f64 + r[1] * y as f64 + r[2] * z as f64 + r[3];
-        let (u, v, w) = (at(&m[0]), at(&m[1]), at(&m[2]));
+        let [u, v, w] = self.uvw(view, [x as f64, y as f64, z as f64]);
         // Behind (or at) the source, or NaN: no intersection.
         if w.is_nan() || w <= 0.0 {
             return None;
         }
-        let (col, row) = match self.map.arc {
-            Some(arc) => arc.position(u, v, w),
-            None => (u / w, v / w),
-        };
+        let (col, row) = self.position(u, v, w);
         let (cols, rows) = (self.geometry.cols, self.geometry.rows);
         if !(col >= 0.0 && col <= (cols - 1) as f64 && row >= 0.0 && row <= (rows - 1) as f64) {
             return None;
         }
         let (c0, r0) = ((col as usize).min(cols - 1), (row as usize).min(rows - 1));
+        Some(Taps {
+            c: [c0, (c0 + 1).min(cols - 1)],
+            r: [r0, (r0 + 1).min(rows - 1)],
+            fc: (col - c0 as f64) as f32,
+            fr: (row - r0 as f64) as f32,
+            scale: self.scale(view, u, w, col, row) as f32,
+        })
+    }
+
+    /// `(U, V, W)` of the point `p = (x, y, z)` in voxel indices (fractional: corners too).
+    #[inline(always)]
+    pub(crate) fn uvw(&self, view: usize, p: [f64; 3]) -> [f64; 3] {
+        let m = &self.map.matrices[view].rows;
+        m.map(|r| r[0] * p[0] + r[1] * p[1] + r[2] * p[2] + r[3])
+    }
+
+    /// `(column, row)` of a point from its `(U, V, W)` (`W > 0`).
+    #[inline(always)]
+    pub(crate) fn position(&self, u: f64, v: f64, w: f64) -> (f64, f64) {
+        match self.map.arc {
+            Some(arc) => arc.position(u, v, w),
+            None => (u / w, v / w),
+        }
+    }
+
+    /// The footprint scale of a voxel whose centre has `(U, ·, W)` and lands at `(col, row)`:
+    /// its measure over the cross-section there of the ray bundle through one pixel (see the
+    /// module docs).
+    #[inline(always)]
+    pub(crate) fn scale(&self, view: usize, u: f64, w: f64, col: f64, row: f64) -> f64 {
         let [k, sdd, du, dv] = self.footprint[view];
-        let scale = match self.beam {
+        match self.beam {
             BEAM_PARALLEL => k,
             BEAM_ARC if self.two_d => k / (u * u + w * w).sqrt(),
             BEAM_ARC => {
@@ -175,14 +200,12 @@ impl VoxelDriven {
                     k * (sdd * sdd + uo * uo + vo * vo).sqrt() / (w * w)
                 }
             }
-        };
-        Some(Taps {
-            c: [c0, (c0 + 1).min(cols - 1)],
-            r: [r0, (r0 + 1).min(rows - 1)],
-            fc: (col - c0 as f64) as f32,
-            fr: (row - r0 as f64) as f32,
-            scale: scale as f32,
-        })
+        }
+    }
+
+    /// Whether the detector has one row (a 2D geometry on a one-slice volume).
+    pub(crate) fn two_d(&self) -> bool {
+        self.two_d
     }
 }
 
@@ -248,30 +271,18 @@ impl Projector for VoxelDriven {
     }
 
     fn record_forward(&self, rec: &mut Recorder<'_>, volume: &GpuVolume, out: &GpuProjections) -> Result<()> {
-        projector::check_volume(volume.shape(), self.shape)?;
-        projector::check_projections(out.shape(), &self.geometry)?;
-        let table = self.table(rec);
-        for (first, batch) in out.batches() {
-            self.record_batch(rec, &FORWARD, &table, volume, batch, first)?;
-        }
-        Ok(())
+        self.record(rec, &FORWARD, volume, out)
     }
 
     fn record_backward(&self, rec: &mut Recorder<'_>, projections: &GpuProjections, out: &GpuVolume) -> Result<()> {
-        projector::check_volume(out.shape(), self.shape)?;
-        projector::check_projections(projections.shape(), &self.geometry)?;
-        let table = self.table(rec);
-        for (first, batch) in projections.batches() {
-            self.record_batch(rec, &BACKWARD, &table, out, batch, first)?;
-        }
-        Ok(())
+        self.record(rec, &BACKWARD, out, projections)
     }
 }
 
 /// Twin of `Params` in `shaders/recon/voxel_driven_common.wgsl`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
+pub(crate) struct Params {
     slab: VolumeSlabParams,
     nx: u32,
     ny: u32,
@@ -287,7 +298,9 @@ struct Params {
     centre_row: f32,
 }
 
-const COMMON: &str = include_str!("../../shaders/recon/voxel_driven_common.wgsl");
+pub(crate) const COMMON: &str = include_str!("../../shaders/recon/voxel_driven_common.wgsl");
+/// The projections binding of the forward kernels and its atomic float add.
+pub(crate) const SPLAT: &str = include_str!("../../shaders/recon/splat.wgsl");
 
 pub(crate) static FORWARD: KernelSpec = KernelSpec {
     name: "recon/voxel_driven_forward",
@@ -295,6 +308,7 @@ pub(crate) static FORWARD: KernelSpec = KernelSpec {
         wgsl::FLOAT,
         wgsl::VOLUME_SLAB,
         COMMON,
+        SPLAT,
         include_str!("../../shaders/recon/voxel_driven_forward.wgsl"),
     ],
     entry: "forward",
@@ -316,6 +330,24 @@ pub(crate) static BACKWARD: KernelSpec = KernelSpec {
 };
 
 impl VoxelDriven {
+    /// Records `kernel` (a forward or transpose of the voxel-driven family, which share
+    /// `voxel_driven_common.wgsl`'s bindings) over every batch of views and slab of the volume.
+    pub(crate) fn record(
+        &self,
+        rec: &mut Recorder<'_>,
+        kernel: &KernelSpec,
+        volume: &GpuVolume,
+        projections: &GpuProjections,
+    ) -> Result<()> {
+        projector::check_volume(volume.shape(), self.shape)?;
+        projector::check_projections(projections.shape(), &self.geometry)?;
+        let table = self.table(rec);
+        for (first, batch) in projections.batches() {
+            self.record_batch(rec, kernel, &table, volume, batch, first)?;
+        }
+        Ok(())
+    }
+
     /// The per-view table as the shader reads it (`struct ViewTable`).
     fn table(&self, rec: &Recorder<'_>) -> wgpu::Buffer {
         let f32x4 = |r: [f64; 4]| r.map(|c| c as f32);
