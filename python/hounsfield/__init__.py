@@ -112,6 +112,7 @@ __all__ = [
     "remove_stripe_based_sorting",
     "simulate_noise",
     "read_dicom_series",
+    "read_dicom_projections",
     "write_dicom_series",
     "binary_closing",
     "binary_dilation",
@@ -1174,6 +1175,25 @@ def read_dicom_series(folder, index=0, lenient=False):
         "warnings": list(warnings),
     }
     return volume, meta
+
+
+def read_dicom_projections(folder):
+    """Reads a DICOM-CT-PD scan (raw projections of clinical CT, one view per file, as in public
+    low-dose CT datasets): ``(projections, geometry, meta)`` with the ``(views, rows, cols)``
+    float32 line integrals in InstanceNumber order, the scan's ``Geometry`` (cylindrical or flat
+    detector, helical when the table moves: ``fdk`` and ``reconstruct`` take it) — ``None``
+    for flying-focal-spot scans, with the reason in ``meta["geometry_error"]`` — and ``meta``:
+    per-view ``angles`` (rad), ``z`` and ``radius`` (mm) of the detector focal centre,
+    ``source_shift`` (Δφ, Δz, Δρ), ``detector_shape``, ``spacing`` (row, column mm),
+    ``focal_distance``, ``central_element`` (row, column, from 0), ``flying_focal_spot``,
+    ``views_per_rotation``, ``water_attenuation`` (1/mm), ``files`` and ``warnings``.
+    Columns are taken to advance with the angle and rows with z (the format leaves the index
+    directions open); a mirrored image means the opposite convention."""
+    projections, geometry, meta = _hounsfield.read_dicom_projections(os.fspath(folder))
+    meta["source_shift"] = np.asarray(meta["source_shift"])
+    for key in ("angles", "z", "radius"):
+        meta[key] = np.asarray(meta[key])
+    return projections, geometry, meta
 
 
 def write_dicom_series(volume, folder, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=None, description="", source=None):

@@ -1171,6 +1171,45 @@ fn read_dicom_series(
     Ok((array, grid.spacing, grid.origin, grid.direction, loaded.warnings))
 }
 
+/// Projections, geometry (if one can be built) and header values of a DICOM-CT-PD scan.
+type ProjectionScan<'py> = (Py<PyArrayDyn<f32>>, Option<PyGeometry>, Bound<'py, pyo3::types::PyDict>);
+
+/// A DICOM-CT-PD scan: projections, the geometry (or why there is none) and the raw header
+/// values, as a dict.
+#[pyfunction]
+fn read_dicom_projections<'py>(py: Python<'py>, folder: PathBuf) -> PyResult<ProjectionScan<'py>> {
+    use hounsfield::io::dicom::{DetectorShape, load_projection_data};
+    let scan = py.detach(|| load_projection_data(&folder)).map_err(py_err)?;
+    let meta = pyo3::types::PyDict::new(py);
+    let (geometry, geometry_error) = match scan.geometry() {
+        Ok(g) => (Some(PyGeometry { inner: g }), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    meta.set_item("geometry_error", geometry_error)?;
+    meta.set_item("angles", scan.views.iter().map(|v| v.angle).collect::<Vec<_>>())?;
+    meta.set_item("z", scan.views.iter().map(|v| v.z).collect::<Vec<_>>())?;
+    meta.set_item("radius", scan.views.iter().map(|v| v.radius).collect::<Vec<_>>())?;
+    meta.set_item(
+        "source_shift",
+        scan.views.iter().map(|v| v.source_shift).collect::<Vec<_>>(),
+    )?;
+    let shape = match scan.shape {
+        DetectorShape::Cylindrical => "cylindrical",
+        DetectorShape::Flat => "flat",
+    };
+    meta.set_item("detector_shape", shape)?;
+    meta.set_item("spacing", scan.spacing)?;
+    meta.set_item("focal_distance", scan.focal_distance)?;
+    meta.set_item("central_element", scan.central_element)?;
+    meta.set_item("flying_focal_spot", &scan.flying_focal_spot)?;
+    meta.set_item("views_per_rotation", scan.views_per_rotation)?;
+    meta.set_item("water_attenuation", scan.water_attenuation)?;
+    meta.set_item("files", &scan.files)?;
+    meta.set_item("warnings", &scan.warnings)?;
+    let array = scan.projections.into_dyn().into_pyarray(py).unbind();
+    Ok((array, geometry, meta))
+}
+
 type Layout = ([usize; 3], [f64; 3], [f64; 3], [[f64; 3]; 3], Vec<String>);
 
 /// The shape, grid and warnings `read_dicom_series` would give, from the headers alone.
@@ -1302,6 +1341,7 @@ fn _hounsfield(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate_noise, m)?)?;
     m.add_function(wrap_pyfunction!(iterative, m)?)?;
     m.add_function(wrap_pyfunction!(read_dicom_series, m)?)?;
+    m.add_function(wrap_pyfunction!(read_dicom_projections, m)?)?;
     m.add_function(wrap_pyfunction!(write_dicom_series, m)?)?;
     m.add_function(wrap_pyfunction!(gpu_adapter, m)?)?;
     ndimage::register(m)?;

@@ -21,6 +21,7 @@ ALLOWED = (ValueError, TypeError, MemoryError, OverflowError, OSError, RuntimeEr
 
 
 DICOM = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "dicom", "oblique"))
+CT_PD = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "ct_pd", "helical"))
 
 
 def _volume():
@@ -126,6 +127,7 @@ def _good_calls():
         ("simulate_noise", (1e4,), {"electronic": 1.0, "seed": 1}),
         ("reconstruct", (geometry, (6, 10, 10)), {"iterations": 2}),
         ("read_dicom_series", (), {"index": 0}),
+        ("read_dicom_projections", (), {}),
         ("write_dicom_series", (os.path.join(tempfile.mkdtemp(), "series"),), {"spacing": (1.0, 1.0, 1.0)}),
         ("label", (), {"structure": None}),
         ("find_objects", (), {"max_label": 0}),
@@ -168,6 +170,8 @@ def _input_for(name):
         return np.ones((3, 3, 3), bool)
     if name == "read_dicom_series":
         return DICOM
+    if name == "read_dicom_projections":
+        return CT_PD
     return v
 
 

@@ -14,12 +14,15 @@
 //!   missing slices interpolated, tilted stacks kept with their true slice direction), each
 //!   with a warning.
 //! * [`write_series`]: a volume as a new CT/MR/Secondary Capture series.
+//! * [`load_projection_data`]: raw projections and their geometry from DICOM-CT-PD files.
 
+mod ct_pd;
 mod lengths;
 mod read;
 mod tolerant;
 mod write;
 
+pub use ct_pd::{DetectorShape, ProjectionData, ProjectionView, load_projection_data};
 pub use read::{LoadedSeries, Policy, Scan, SeriesInfo, Skipped, load_series, load_series_slab, scan, series_layout};
 pub use write::{SeriesKind, WriteOptions, write_series};
 

@@ -150,7 +150,7 @@ pub struct LoadedSeries {
     pub warnings: Vec<String>,
 }
 
-fn dicom_error(path: &Path, reason: impl Into<String>) -> Error {
+pub(super) fn dicom_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Dicom {
         path: path.display().to_string(),
         reason: reason.into(),
@@ -167,12 +167,12 @@ fn floats(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<Vec<f64>> {
     obj.get(tag).and_then(|e| e.to_multi_float64().ok())
 }
 
-fn int(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<i64> {
+pub(super) fn int(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<i64> {
     obj.get(tag).and_then(|e| e.to_int::<i64>().ok())
 }
 
 /// Every regular file below `dir`, in a stable order.
-fn files_below(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+pub(super) fn files_below(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
         path: dir.display().to_string(),
         source,
@@ -212,7 +212,7 @@ fn group_floats(
 /// Opens `path` up to (`PixelData`) or through (`ThroughPixelData`) the pixel data: dicom-rs's
 /// standard read when it succeeds, else the tolerant read of `tolerant.rs`; elements whose VR
 /// disagrees with the dictionary are re-read with its VR. Returns the object and the repairs.
-fn open(path: &Path, until: Until) -> std::result::Result<(DefaultDicomObject, Vec<String>), String> {
+pub(super) fn open(path: &Path, until: Until) -> std::result::Result<(DefaultDicomObject, Vec<String>), String> {
     const PANIC: &str = "the DICOM parser failed on malformed data (a panic in dicom-rs was caught)";
     let standard = check_declared_lengths(path, until).and_then(|note| {
         let options = match until {
@@ -547,7 +547,7 @@ struct Placed {
 
 /// What decoding a slice found besides its values: the indices of padding pixels, the
 /// photometric flag and the lowest non-padding value.
-struct Decoded {
+pub(super) struct Decoded {
     padding: Vec<u32>,
     monochrome1: bool,
     low: f32,
@@ -624,7 +624,7 @@ fn lowest_outside(values: &[f32], padding: &[u32]) -> f32 {
 /// values (rescale applied, padding located) in `outputs` (one `rows × cols` slice per frame),
 /// decoding the file once.
 /// Also returns the repairs the file needed (see [`open`]).
-fn decode_frames(
+pub(super) fn decode_frames(
     path: &Path,
     frames: &[(usize, Option<(f64, f64)>)],
     rows: usize,
