@@ -30,14 +30,13 @@
 //! (`voxel_driven_common.wgsl`); the forward splats with compare-exchange adds.
 
 use ndarray::{Array3, ArrayView3};
-use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::gpu::{Binding, uniform};
 use crate::gpu::{GpuProjections, GpuVolume, KernelSpec, Recorder, wgsl};
 use crate::recon::geometry::{BEAM_CODES, Geometry};
-use crate::recon::projector::{self, Projector, ProjectorKind};
-use crate::recon::voxel_driven::{self, VoxelDriven};
+use crate::recon::projector::{Projector, ProjectorKind};
+use crate::recon::voxel_driven::{self, VoxelDriven, VoxelWeights};
 use crate::volume::Grid;
 
 /// The separable-footprint pair for one geometry and volume.
@@ -87,15 +86,23 @@ fn span(t: &[f64; 4], n: usize) -> Option<(usize, usize)> {
     (first <= last).then_some((first as usize, last as usize))
 }
 
-/// Pixel `c`'s share of the trapezoid `t` (pixels cover `[c − ½, c + ½]`).
+/// The shares of pixels `first..=last` in the trapezoid `t` (pixels cover `[c − ½, c + ½]`),
+/// into `out`: differences of its area function at the pixel borders.
 #[inline(always)]
-fn weight(c: usize, t: &[f64; 4]) -> f64 {
-    let c = c as f64;
+fn weights(t: &[f64; 4], first: usize, last: usize, out: &mut Vec<f64>) {
+    out.clear();
     if t[3] - t[0] < POINT_WIDTH {
-        return f64::from(u8::from(((t[0] + t[3]) / 2.0 + 0.5).floor() == c));
+        let centre = ((t[0] + t[3]) / 2.0 + 0.5).floor();
+        out.extend((first..=last).map(|c| f64::from(u8::from(centre == c as f64))));
+        return;
     }
-    let total = (t[3] + t[2] - t[1] - t[0]) / 2.0;
-    (trapezoid_cdf(c + 0.5, t) - trapezoid_cdf(c - 0.5, t)) / total
+    let inverse_total = 2.0 / (t[3] + t[2] - t[1] - t[0]);
+    let mut left = trapezoid_cdf(first as f64 - 0.5, t);
+    for c in first..=last {
+        let right = trapezoid_cdf(c as f64 + 0.5, t);
+        out.push((right - left) * inverse_total);
+        left = right;
+    }
 }
 
 /// Sorts four values (a sorting network, as the shader's).
@@ -130,12 +137,17 @@ impl SeparableFootprint {
             return None;
         }
         let (col, row) = p.position(u, v, w);
+        // (U, V, W) are affine in the voxel indices: half a voxel along an axis moves them by
+        // half the matrix's column for that axis.
+        let m = p.matrix(view);
+        let half = |axis: usize| [0.5 * m[0][axis], 0.5 * m[1][axis], 0.5 * m[2][axis]];
+        let (hx, hy) = (half(0), half(1));
         let mut across = [0.0; 4];
-        for (i, (dx, dy)) in [(-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5), (0.5, 0.5)]
+        for (i, (sx, sy)) in [(-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0), (1.0, 1.0)]
             .into_iter()
             .enumerate()
         {
-            let [cu, cv, cw] = p.uvw(view, [centre[0] + dx, centre[1] + dy, centre[2]]);
+            let [cu, cv, cw] = std::array::from_fn(|k| [u, v, w][k] + sx * hx[k] + sy * hy[k]);
             if cw.is_nan() || cw <= 0.0 {
                 return None;
             }
@@ -144,8 +156,9 @@ impl SeparableFootprint {
         let along = if p.two_d() {
             [0.0; 4]
         } else {
-            let [bu, bv, bw] = p.uvw(view, [centre[0], centre[1], centre[2] - 0.5]);
-            let [tu, tv, tw] = p.uvw(view, [centre[0], centre[1], centre[2] + 0.5]);
+            let hz = half(2);
+            let [bu, bv, bw] = [u - hz[0], v - hz[1], w - hz[2]];
+            let [tu, tv, tw] = [u + hz[0], v + hz[1], w + hz[2]];
             if bw.is_nan() || tw.is_nan() || bw <= 0.0 || tw <= 0.0 {
                 return None;
             }
@@ -162,31 +175,68 @@ impl SeparableFootprint {
         })
     }
 
-    /// The `(pixel index, weight)` pairs of a footprint on a `rows × cols` view, into `out`.
+    /// The `(pixel index, weight)` pairs of a footprint on a `rows × cols` view, into
+    /// `scratch.pixels`.
     #[inline]
-    fn pixels(&self, f: &Footprint, rows: usize, cols: usize, out: &mut Vec<(usize, f32)>) {
-        out.clear();
+    fn pixels(&self, f: &Footprint, rows: usize, cols: usize, scratch: &mut Scratch) {
+        scratch.pixels.clear();
         let Some((c0, c1)) = span(&f.across, cols) else {
             return;
         };
-        let row_span = if self.point.two_d() {
+        let Some((r0, r1)) = (if self.point.two_d() {
             Some((0, 0))
         } else {
             span(&f.along, rows)
-        };
-        let Some((r0, r1)) = row_span else {
+        }) else {
             return;
         };
-        for r in r0..=r1 {
-            let wr = if self.point.two_d() { 1.0 } else { weight(r, &f.along) };
+        weights(&f.across, c0, c1, &mut scratch.columns);
+        if self.point.two_d() {
+            scratch.rows.clear();
+            scratch.rows.push(1.0);
+        } else {
+            weights(&f.along, r0, r1, &mut scratch.rows);
+        }
+        for (r, &wr) in (r0..=r1).zip(&scratch.rows) {
             if wr == 0.0 {
                 continue;
             }
-            for c in c0..=c1 {
-                let wc = weight(c, &f.across);
+            let scale = f.scale * wr;
+            for (c, &wc) in (c0..=c1).zip(&scratch.columns) {
                 if wc != 0.0 {
-                    out.push((r * cols + c, (f.scale * wr * wc) as f32));
+                    scratch.pixels.push((r * cols + c, (scale * wc) as f32));
                 }
+            }
+        }
+    }
+}
+
+/// Per-thread buffers of [`SeparableFootprint::pixels`].
+#[derive(Default)]
+pub(crate) struct Scratch {
+    columns: Vec<f64>,
+    rows: Vec<f64>,
+    pixels: Vec<(usize, f32)>,
+}
+
+impl VoxelWeights for SeparableFootprint {
+    type Scratch = Scratch;
+
+    #[inline]
+    fn each_pixel(
+        &self,
+        view: usize,
+        x: usize,
+        y: usize,
+        z: usize,
+        scratch: &mut Scratch,
+        mut each: impl FnMut(usize, f32),
+    ) {
+        if let Some(f) = self.footprint(view, x, y, z) {
+            let [_, rows, cols] = self.projection_shape();
+            self.pixels(&f, rows, cols, scratch);
+            for &(i, w) in &scratch.pixels {
+                each(i, w);
             }
         }
     }
@@ -201,58 +251,12 @@ impl Projector for SeparableFootprint {
         self.point.parts()
     }
 
-    /// Each view's image is written by one thread (a splat has no other race-free owner).
     fn forward_cpu(&self, volume: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
-        let (nz, ny, nx) = volume.dim();
-        projector::check_volume([nz, ny, nx], self.volume_shape())?;
-        let volume = volume.as_standard_layout();
-        let vol = volume.as_slice().expect("standard layout");
-        let [views, rows, cols] = self.projection_shape();
-        let mut out = vec![0.0f32; views * rows * cols];
-        out.par_chunks_mut(rows * cols).enumerate().for_each(|(view, image)| {
-            let mut pixels = Vec::new();
-            for z in 0..nz {
-                for y in 0..ny {
-                    for x in 0..nx {
-                        let value = vol[(z * ny + y) * nx + x];
-                        if value == 0.0 {
-                            continue;
-                        }
-                        if let Some(f) = self.footprint(view, x, y, z) {
-                            self.pixels(&f, rows, cols, &mut pixels);
-                            for &(i, w) in &pixels {
-                                image[i] += value * w;
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        Ok(Array3::from_shape_vec((views, rows, cols), out).expect("shape matches length"))
+        voxel_driven::splat_cpu(self, volume)
     }
 
-    /// Each row of voxels gathers from every view (no races).
     fn backward_cpu(&self, projections: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
-        let (views, rows, cols) = projections.dim();
-        projector::check_projections([views, rows, cols], self.geometry())?;
-        let projections = projections.as_standard_layout();
-        let p = projections.as_slice().expect("standard layout");
-        let [nz, ny, nx] = self.volume_shape();
-        let mut out = vec![0.0f32; nz * ny * nx];
-        out.par_chunks_mut(nx).enumerate().for_each(|(line, row_out)| {
-            let (z, y) = (line / ny, line % ny);
-            let mut pixels = Vec::new();
-            for view in 0..views {
-                let image = &p[view * rows * cols..(view + 1) * rows * cols];
-                for (x, o) in row_out.iter_mut().enumerate() {
-                    if let Some(f) = self.footprint(view, x, y, z) {
-                        self.pixels(&f, rows, cols, &mut pixels);
-                        *o += pixels.iter().map(|&(i, w)| image[i] * w).sum::<f32>();
-                    }
-                }
-            }
-        });
-        Ok(Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length"))
+        voxel_driven::gather_cpu(self, projections)
     }
 
     fn record_forward(&self, rec: &mut Recorder<'_>, volume: &GpuVolume, out: &GpuProjections) -> Result<()> {
@@ -311,6 +315,11 @@ mod tests {
 
     #[test]
     fn a_trapezoid_spreads_its_whole_weight_over_the_pixels_it_covers() {
+        let share = |c: usize, t: [f64; 4]| {
+            let mut w = Vec::new();
+            weights(&t, c, c, &mut w);
+            w[0]
+        };
         for t in [
             [0.2, 0.9, 2.3, 3.1],
             [-0.4, -0.4, 1.7, 1.7],
@@ -318,15 +327,21 @@ mod tests {
             [4.3, 4.3, 4.3, 4.3],
         ] {
             let (first, last) = span(&t, 10).unwrap();
-            let total: f64 = (first..=last).map(|c| weight(c, &t)).sum();
+            let mut w = Vec::new();
+            weights(&t, first, last, &mut w);
+            let total: f64 = w.iter().sum();
             assert!((total - 1.0).abs() < 1e-12, "{t:?}: {total}");
-            assert!((first..=last).all(|c| weight(c, &t) >= 0.0));
+            assert!(w.iter().all(|&x| x >= 0.0));
+            // Pixel by pixel as in one pass.
+            for (c, &x) in (first..=last).zip(&w) {
+                assert!((share(c, t) - x).abs() < 1e-12);
+            }
         }
         // A unit box centred on a pixel fills it; shifted by half a pixel it halves.
-        assert!((weight(3, &[2.5, 2.5, 3.5, 3.5]) - 1.0).abs() < 1e-12);
-        assert!((weight(3, &[3.0, 3.0, 4.0, 4.0]) - 0.5).abs() < 1e-12);
+        assert!((share(3, [2.5, 2.5, 3.5, 3.5]) - 1.0).abs() < 1e-12);
+        assert!((share(3, [3.0, 3.0, 4.0, 4.0]) - 0.5).abs() < 1e-12);
         // A symmetric triangle of base 2 centred on pixel 5 gives it 3/4.
-        assert!((weight(5, &[4.0, 5.0, 5.0, 6.0]) - 0.75).abs() < 1e-12);
+        assert!((share(5, [4.0, 5.0, 5.0, 6.0]) - 0.75).abs() < 1e-12);
         // Off the detector: nothing.
         assert!(span(&[-3.0, -2.0, -2.0, -1.0], 10).is_none());
         assert_eq!(sort4([3.0, 1.0, 4.0, 2.0]), [1.0, 2.0, 3.0, 4.0]);

@@ -168,6 +168,12 @@ impl VoxelDriven {
         m.map(|r| r[0] * p[0] + r[1] * p[1] + r[2] * p[2] + r[3])
     }
 
+    /// Rows `U`, `V`, `W` of `view`'s projection matrix over `(x, y, z, 1)` voxel indices.
+    #[inline(always)]
+    pub(crate) fn matrix(&self, view: usize) -> &[[f64; 4]; 3] {
+        &self.map.matrices[view].rows
+    }
+
     /// `(column, row)` of a point from its `(U, V, W)` (`W > 0`).
     #[inline(always)]
     pub(crate) fn position(&self, u: f64, v: f64, w: f64) -> (f64, f64) {
@@ -218,56 +224,12 @@ impl Projector for VoxelDriven {
         (&self.geometry, self.shape, &self.grid)
     }
 
-    /// Each view's image is written by one thread (a splat has no other race-free owner).
     fn forward_cpu(&self, volume: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
-        let (nz, ny, nx) = volume.dim();
-        projector::check_volume([nz, ny, nx], self.shape)?;
-        let volume = volume.as_standard_layout();
-        let vol = volume.as_slice().expect("standard layout");
-        let [views, rows, cols] = self.projection_shape();
-        let mut out = vec![0.0f32; views * rows * cols];
-        out.par_chunks_mut(rows * cols).enumerate().for_each(|(view, image)| {
-            for z in 0..nz {
-                for y in 0..ny {
-                    for x in 0..nx {
-                        let value = vol[(z * ny + y) * nx + x];
-                        if value == 0.0 {
-                            continue;
-                        }
-                        if let Some(t) = self.taps(view, x, y, z) {
-                            let s = value * t.scale;
-                            for (i, w) in t.pairs(cols) {
-                                image[i] += s * w;
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        Ok(Array3::from_shape_vec((views, rows, cols), out).expect("shape matches length"))
+        splat_cpu(self, volume)
     }
 
-    /// Each row of voxels gathers from every view (no races).
     fn backward_cpu(&self, projections: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
-        let (views, rows, cols) = projections.dim();
-        projector::check_projections([views, rows, cols], &self.geometry)?;
-        let projections = projections.as_standard_layout();
-        let p = projections.as_slice().expect("standard layout");
-        let [nz, ny, nx] = self.shape;
-        let mut out = vec![0.0f32; nz * ny * nx];
-        out.par_chunks_mut(nx).enumerate().for_each(|(line, row_out)| {
-            let (z, y) = (line / ny, line % ny);
-            for view in 0..views {
-                let image = &p[view * rows * cols..(view + 1) * rows * cols];
-                for (x, o) in row_out.iter_mut().enumerate() {
-                    if let Some(t) = self.taps(view, x, y, z) {
-                        let sum: f32 = t.pairs(cols).iter().map(|&(i, w)| image[i] * w).sum();
-                        *o += sum * t.scale;
-                    }
-                }
-            }
-        });
-        Ok(Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length"))
+        gather_cpu(self, projections)
     }
 
     fn record_forward(&self, rec: &mut Recorder<'_>, volume: &GpuVolume, out: &GpuProjections) -> Result<()> {
@@ -277,6 +239,93 @@ impl Projector for VoxelDriven {
     fn record_backward(&self, rec: &mut Recorder<'_>, projections: &GpuProjections, out: &GpuVolume) -> Result<()> {
         self.record(rec, &BACKWARD, out, projections)
     }
+}
+
+/// A pair of the voxel-driven family: for a voxel and a view it knows the pixels the voxel
+/// meets and their weights, which both directions use — so [`splat_cpu`] and [`gather_cpu`]
+/// are adjoint for any such pair.
+pub(crate) trait VoxelWeights: Projector {
+    /// Per-thread buffers.
+    type Scratch: Default;
+
+    /// Calls `each(pixel index in the view, weight)` for every pixel voxel `(x, y, z)` meets
+    /// on `view` (nothing off the detector).
+    fn each_pixel(
+        &self,
+        view: usize,
+        x: usize,
+        y: usize,
+        z: usize,
+        scratch: &mut Self::Scratch,
+        each: impl FnMut(usize, f32),
+    );
+}
+
+impl VoxelWeights for VoxelDriven {
+    type Scratch = ();
+
+    #[inline]
+    fn each_pixel(&self, view: usize, x: usize, y: usize, z: usize, _: &mut (), mut each: impl FnMut(usize, f32)) {
+        if let Some(t) = self.taps(view, x, y, z) {
+            for (i, w) in t.pairs(self.geometry.cols) {
+                each(i, w * t.scale);
+            }
+        }
+    }
+}
+
+/// The forward projection of a [`VoxelWeights`] pair: each view's image is written by one
+/// thread (a splat has no other race-free owner); zero voxels are skipped.
+pub(crate) fn splat_cpu<P: VoxelWeights>(pair: &P, volume: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+    let (nz, ny, nx) = volume.dim();
+    projector::check_volume([nz, ny, nx], pair.volume_shape())?;
+    let volume = volume.as_standard_layout();
+    let vol = volume.as_slice().expect("standard layout");
+    let [views, rows, cols] = pair.projection_shape();
+    let mut out = vec![0.0f32; views * rows * cols];
+    out.par_chunks_mut(rows * cols).enumerate().for_each(|(view, image)| {
+        let mut scratch = P::Scratch::default();
+        for z in 0..nz {
+            for y in 0..ny {
+                for x in 0..nx {
+                    let value = vol[(z * ny + y) * nx + x];
+                    if value != 0.0 {
+                        pair.each_pixel(view, x, y, z, &mut scratch, |i, w| image[i] += value * w);
+                    }
+                }
+            }
+        }
+    });
+    Ok(Array3::from_shape_vec((views, rows, cols), out).expect("shape matches length"))
+}
+
+/// The transpose of a [`VoxelWeights`] pair: each slice of voxels gathers from every view in
+/// turn (no races; a slice meets a compact band of each view, so the view stays in cache).
+pub(crate) fn gather_cpu<P: VoxelWeights>(pair: &P, projections: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
+    let (views, rows, cols) = projections.dim();
+    projector::check_projections([views, rows, cols], pair.geometry())?;
+    let projections = projections.as_standard_layout();
+    let p = projections.as_slice().expect("standard layout");
+    let [nz, ny, nx] = pair.volume_shape();
+    let mut out = vec![0.0f32; nz * ny * nx];
+    // Blocks of up to a slice of rows, at least eight per thread.
+    let lines = nz * ny;
+    let block = (lines / (8 * rayon::current_num_threads())).clamp(1, ny);
+    out.par_chunks_mut(block * nx).enumerate().for_each(|(b, part)| {
+        let mut scratch = P::Scratch::default();
+        for view in 0..views {
+            let image = &p[view * rows * cols..(view + 1) * rows * cols];
+            for (k, row_out) in part.chunks_mut(nx).enumerate() {
+                let (z, y) = ((b * block + k) / ny, (b * block + k) % ny);
+                for (x, o) in row_out.iter_mut().enumerate() {
+                    let mut sum = 0.0f32;
+                    pair.each_pixel(view, x, y, z, &mut scratch, |i, w| sum += image[i] * w);
+                    *o += sum;
+                }
+            }
+        }
+    });
+    Ok(Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length"))
 }
 
 /// Twin of `Params` in `shaders/recon/voxel_driven_common.wgsl`.
