@@ -100,6 +100,13 @@ fn flying_focal_spots_are_read_and_their_geometry_refused() {
     assert!((scan.views[1].source_shift[1] + 0.4).abs() < 1e-6);
     let error = scan.geometry().unwrap_err().to_string();
     assert!(error.contains("flying focal spot") && error.contains("FFSZ"), "{error}");
+    // Ignoring the shifts: a geometry, with rays off by the 0.4 mm shift.
+    assert!((scan.largest_source_shift() - 0.4).abs() < 1e-6);
+    let g = scan.focal_centre_geometry().unwrap();
+    let centred = g.project_exact(&phantom()).unwrap();
+    let off = worst(&centred, &scan.projections);
+    eprintln!("FFS data against focal-centre rays: {off:e}");
+    assert!(off > 1e-3 && off < 0.2, "{off}");
 }
 
 #[test]

@@ -1177,7 +1177,7 @@ def read_dicom_series(folder, index=0, lenient=False):
     return volume, meta
 
 
-def read_dicom_projections(folder):
+def read_dicom_projections(folder, ignore_flying_focal_spot=False):
     """Reads a DICOM-CT-PD scan (raw projections of clinical CT, one view per file, as in public
     low-dose CT datasets): ``(projections, geometry, meta)`` with the ``(views, rows, cols)``
     float32 line integrals in InstanceNumber order, the scan's ``Geometry`` (cylindrical or flat
@@ -1188,8 +1188,11 @@ def read_dicom_projections(folder):
     ``focal_distance``, ``central_element`` (row, column, from 0), ``flying_focal_spot``,
     ``views_per_rotation``, ``water_attenuation`` (1/mm), ``files`` and ``warnings``.
     Columns are taken to advance with the angle and rows with z (the format leaves the index
-    directions open); a mirrored image means the opposite convention."""
-    projections, geometry, meta = _hounsfield.read_dicom_projections(os.fspath(folder))
+    directions open); a mirrored image means the opposite convention.
+    ``ignore_flying_focal_spot=True`` places every source at the detector's focal centre
+    instead (as common helical rebinning codes do): rays off by up to
+    ``meta["largest_source_shift"]`` mm, some blur, but a geometry every method takes."""
+    projections, geometry, meta = _hounsfield.read_dicom_projections(os.fspath(folder), bool(ignore_flying_focal_spot))
     meta["source_shift"] = np.asarray(meta["source_shift"])
     for key in ("angles", "z", "radius"):
         meta[key] = np.asarray(meta[key])

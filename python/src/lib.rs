@@ -1177,11 +1177,21 @@ type ProjectionScan<'py> = (Py<PyArrayDyn<f32>>, Option<PyGeometry>, Bound<'py, 
 /// A DICOM-CT-PD scan: projections, the geometry (or why there is none) and the raw header
 /// values, as a dict.
 #[pyfunction]
-fn read_dicom_projections<'py>(py: Python<'py>, folder: PathBuf) -> PyResult<ProjectionScan<'py>> {
+fn read_dicom_projections<'py>(
+    py: Python<'py>,
+    folder: PathBuf,
+    ignore_flying_focal_spot: bool,
+) -> PyResult<ProjectionScan<'py>> {
     use hounsfield::io::dicom::{DetectorShape, load_projection_data};
     let scan = py.detach(|| load_projection_data(&folder)).map_err(py_err)?;
     let meta = pyo3::types::PyDict::new(py);
-    let (geometry, geometry_error) = match scan.geometry() {
+    let geometry = if ignore_flying_focal_spot {
+        scan.focal_centre_geometry()
+    } else {
+        scan.geometry()
+    };
+    meta.set_item("largest_source_shift", scan.largest_source_shift())?;
+    let (geometry, geometry_error) = match geometry {
         Ok(g) => (Some(PyGeometry { inner: g }), None),
         Err(e) => (None, Some(e.to_string())),
     };

@@ -127,7 +127,7 @@ def _good_calls():
         ("simulate_noise", (1e4,), {"electronic": 1.0, "seed": 1}),
         ("reconstruct", (geometry, (6, 10, 10)), {"iterations": 2}),
         ("read_dicom_series", (), {"index": 0}),
-        ("read_dicom_projections", (), {}),
+        ("read_dicom_projections", (), {"ignore_flying_focal_spot": False}),
         ("write_dicom_series", (os.path.join(tempfile.mkdtemp(), "series"),), {"spacing": (1.0, 1.0, 1.0)}),
         ("label", (), {"structure": None}),
         ("find_objects", (), {"max_label": 0}),

@@ -167,5 +167,8 @@ def test_dicom_ct_pd_scans_read_and_reconstruct():
     proj, geometry, meta = h.read_dicom_projections(CT_PD / "ffs")
     assert geometry is None and "flying focal spot" in meta["geometry_error"]
     assert meta["source_shift"].shape == (2, 3)
+    assert abs(meta["largest_source_shift"] - 0.4) < 1e-6
+    proj, geometry, meta = h.read_dicom_projections(CT_PD / "ffs", ignore_flying_focal_spot=True)
+    assert geometry is not None and meta["geometry_error"] is None
     with pytest.raises(OSError):
         h.read_dicom_projections(CT_PD / "missing")

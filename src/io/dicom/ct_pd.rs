@@ -30,6 +30,8 @@
 //! Flying focal spots (a source off the detector's focal centre, alternating view by view) are
 //! read and reported, but [`ProjectionData::geometry`] refuses them: the library's cylindrical
 //! detector is centred on the source, and a shifted source needs its views rebinned first.
+//! [`ProjectionData::focal_centre_geometry`] ignores the shifts instead (rays off by up to
+//! [`ProjectionData::largest_source_shift`], typically under a millimetre: some blur).
 
 use std::path::{Path, PathBuf};
 
@@ -354,11 +356,24 @@ impl ProjectionData {
                 reason: format!(
                     "view {k} has its focal spot shifted by {:?} (Δφ rad, Δz mm, Δρ mm) from the detector's focal centre \
                  (flying focal spot mode {:?}); the library's detectors are centred on the source, so these views \
-                 need rebinning to the focal centre first",
-                    self.views[k].source_shift, self.flying_focal_spot
+                 need rebinning to the focal centre first — or use focal_centre_geometry(), which ignores the shifts \
+                 (rays off by up to {:.2} mm)",
+                    self.views[k].source_shift,
+                    self.flying_focal_spot,
+                    self.largest_source_shift()
                 ),
             });
         }
+        self.focal_centre_geometry()
+    }
+
+    /// The geometry with every source at the detector's focal centre, whatever the focal spot's
+    /// shifts (what common helical rebinning codes do with flying-focal-spot data): exact
+    /// without a flying focal spot; otherwise each ray is off by up to
+    /// [`largest_source_shift`](Self::largest_source_shift) at the source (less at the
+    /// object), which costs resolution (about that much blur) but keeps every method —
+    /// `HelicalFdk` included — usable.
+    pub fn focal_centre_geometry(&self) -> Result<Geometry> {
         let [rows, cols] = [self.projections.dim().1, self.projections.dim().2];
         let [dv, du] = self.spacing;
         let d0 = self.focal_distance;
@@ -388,5 +403,20 @@ impl ProjectionData {
         g.offset_v = (rows as f64 - 1.0) / 2.0 - self.central_element[0];
         g.offset_u = (cols as f64 - 1.0) / 2.0 - self.central_element[1];
         Ok(g)
+    }
+
+    /// The largest distance between a view's focal spot and its detector's focal centre, mm
+    /// (0 without a flying focal spot).
+    pub fn largest_source_shift(&self) -> f64 {
+        self.views
+            .iter()
+            .map(|v| {
+                let [dphi, dz, drho] = v.source_shift;
+                let (r0, r1) = (v.radius, v.radius + drho);
+                // Law of cosines in the plane, then the height.
+                let planar = (r0 * r0 + r1 * r1 - 2.0 * r0 * r1 * dphi.cos()).max(0.0).sqrt();
+                planar.hypot(dz)
+            })
+            .fold(0.0, f64::max)
     }
 }
