@@ -1,10 +1,11 @@
 //! The file-to-slice path of the DICOM reader on arbitrary bytes: scan a folder holding one
-//! file, then assemble whatever series it found. Any outcome but a panic (or an unbounded
+//! file, then assemble whatever series it found; and the DICOM-CT-PD projection reader on the
+//! same file, with its geometry. Any outcome but a panic (or an unbounded
 //! allocation, caught by libFuzzer's memory limit) is fine: errors must be typed.
 //! `cargo +nightly fuzz run dicom_file fuzz/corpus/dicom_file` (see fuzz/README.md).
 #![no_main]
 
-use hounsfield::io::dicom::{Policy, load_series, scan};
+use hounsfield::io::dicom::{Policy, load_projection_data, load_series, scan};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,5 +24,9 @@ fuzz_target!(|data: &[u8]| {
         for series in &found.series {
             let _ = load_series(series, Policy::Lenient);
         }
+    }
+    if let Ok(projections) = load_projection_data(&file) {
+        let _ = projections.geometry();
+        let _ = projections.focal_centre_geometry();
     }
 });

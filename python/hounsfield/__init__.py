@@ -39,7 +39,7 @@ import os
 
 import numpy as np
 
-from . import _hounsfield, _ndimage, interop
+from . import _hounsfield, _ndimage, _segment, interop
 from ._hounsfield import GpuArray, GpuError, Geometry
 from ._segment import (
     center_of_mass,
@@ -50,6 +50,7 @@ from ._segment import (
     generate_binary_structure,
     iterate_structure,
     label,
+    labeled_comprehension,
     largest_component,
     maximum,
     maximum_position,
@@ -962,8 +963,20 @@ def statistics(input, *, backend="auto"):
     return _hounsfield.statistics(a, backend)
 
 
-def histogram(input, bins=256, range=None, *, backend="auto"):
-    """``numpy.histogram(input, bins, range)``: ``(counts, edges)``."""
+def histogram(input, *args, **kwargs):
+    """Two histograms under one name, told apart by their arguments:
+
+    * ``histogram(input, bins=256, range=None, *, backend="auto")``: ``numpy.histogram``,
+      ``(counts, edges)``, on the GPU or the CPU;
+    * ``histogram(input, min, max, bins, labels=None, index=None)``: ``scipy.ndimage.histogram``,
+      the counts (per label of ``index``: an object array) — chosen when ``min`` and ``max``
+      are given (three values after ``input``, or ``min=`` / ``max=``)."""
+    if len(args) >= 3 or "min" in kwargs or "max" in kwargs:
+        return _segment.histogram(input, *args, **kwargs)
+    return _numpy_histogram(input, *args, **kwargs)
+
+
+def _numpy_histogram(input, bins=256, range=None, *, backend="auto"):
     a, _ = _as_float32(input)
     counts, edges = _hounsfield.histogram(a, int(bins), None if range is None else (float(range[0]), float(range[1])), backend)
     return np.asarray(counts, dtype=np.int64), np.asarray(edges)

@@ -33,6 +33,7 @@ __all__ = [
     "maximum_position",
     "extrema",
     "center_of_mass",
+    "labeled_comprehension",
     "distance_transform_edt",
     "distance_transform_cdt",
     "generate_binary_structure",
@@ -434,6 +435,97 @@ def center_of_mass(input, labels=None, index=None):
 
 
 # ---------------------------------------------------------------- distance transforms
+
+
+def labeled_comprehension(input, labels, index, func, out_dtype, default, pass_positions=False):
+    """``scipy.ndimage.labeled_comprehension``: ``func`` applied to the values (and, with
+    ``pass_positions``, the flat positions) of each label in ``index``; ``default`` where a
+    label has no sample. Without ``labels``, ``func`` of every value; without ``index``, of the
+    values labelled above 0. Values reach ``func`` in raster order."""
+    scalar = np.isscalar(index)
+    input = np.asarray(input)
+    positions = np.arange(input.size).reshape(input.shape) if pass_positions else None
+    if labels is None:
+        if index is not None:
+            raise ValueError("index without defined labels")
+        return func(input.ravel(), positions.ravel()) if pass_positions else func(input.ravel())
+    labels = np.asarray(labels)
+    try:
+        input, labels = np.broadcast_arrays(input, labels)
+        if pass_positions:
+            positions = np.broadcast_to(positions, input.shape)
+    except ValueError:
+        raise ValueError("input and labels must have the same shape (excepting dimensions with width 1)") from None
+    if index is None:
+        keep = labels > 0
+        return func(input[keep], positions[keep]) if pass_positions else func(input[keep])
+    index = np.atleast_1d(index)
+    if np.any(index.astype(labels.dtype).astype(index.dtype) != index):
+        raise ValueError(f"Cannot convert index values from <{index.dtype}> to <{labels.dtype}> (labels' type) without loss of precision")
+    index = index.astype(labels.dtype)
+    inside = (labels >= index.min()) & (labels <= index.max())
+    lab = labels[inside]
+    order = np.argsort(lab, kind="stable")
+    lab = lab[order]
+    groups = [input[inside][order]] + ([positions[inside][order]] if pass_positions else [])
+    starts = np.searchsorted(lab, index, side="left")
+    ends = np.searchsorted(lab, index, side="right")
+    out = np.empty(index.shape, out_dtype)
+    out[:] = default
+    for i, (a, b) in enumerate(zip(starts, ends)):
+        if a < b:
+            out[i] = func(*[g[a:b] for g in groups])
+    return out[0] if scalar else out
+
+
+def histogram(input, min, max, bins, labels=None, index=None):  # noqa: A002 - scipy's names
+    """``scipy.ndimage.histogram``: counts of the values in ``bins`` equal bins from ``min`` to
+    ``max`` (numpy's ``histogram`` rules: half-open bins, the last closed, values outside left
+    out) — of every value, of those labelled above 0 (``labels`` without ``index``) or per label
+    of ``index`` (an object array of count arrays, ``None`` for labels without samples). One
+    parallel pass in Rust for real values and integer labels."""
+    edges = np.linspace(min, max, bins + 1)
+    input = np.asarray(input)
+    if labels is None and index is not None:
+        raise ValueError("index without defined labels")
+    fast = (
+        input.dtype.kind in "biuf"
+        and _exact_in_float64(input.dtype)
+        and edges.size >= 2
+        and np.all(np.isfinite(edges))
+        and np.all(edges[1:] >= edges[:-1])
+    )
+    if labels is not None:
+        labels = np.asarray(labels)
+        fast = fast and _safely_castable_to_int(labels.dtype)
+        if fast:
+            try:
+                input, labels = np.broadcast_arrays(input, labels)
+            except ValueError:
+                fast = False
+    if fast and index is not None:
+        idx = np.atleast_1d(index)
+        exact = idx.dtype.kind in "iu" or (idx.dtype.kind in "fb" and np.all(idx.astype(labels.dtype).astype(idx.dtype) == idx))
+        fast = exact and idx.size > 0 and (int(idx.max()) - int(idx.min()) + 1) * (edges.size - 1) <= 1 << 24
+    if not fast:
+        return labeled_comprehension(input, labels, index, lambda v: np.histogram(v, edges)[0], object, None)
+    # float32 / float64 values and int32 / int64 labels go through as they are.
+    values = np.ascontiguousarray(input, dtype=input.dtype if input.dtype in (np.float32, np.float64) else np.float64)
+    lab = None
+    if labels is not None:
+        lab = np.ascontiguousarray(labels, dtype=labels.dtype if labels.dtype in (np.int32, np.int64) else np.int64)
+    if index is None:
+        return _hounsfield.seg_label_histograms(values, lab, None, list(edges))[0][0].astype(np.intp)
+    idx = np.atleast_1d(index).astype(labels.dtype)
+    first, last = int(idx.min()), int(idx.max())
+    counts, samples = _hounsfield.seg_label_histograms(values, lab, (first, last), list(edges))
+    counts = counts.astype(np.intp)
+    # Labels with samples (whatever their values) get a histogram, the others None.
+    seen = np.asarray(samples) > 0
+    out = np.empty(idx.shape, object)
+    for i, label in enumerate(idx):
+        out[i] = counts[int(label) - first] if seen[int(label) - first] else None
+    return out[0] if np.isscalar(index) else out
 
 
 def _distance_transform_arg_check(distances_out, indices_out, return_distances, return_indices):

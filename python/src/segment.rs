@@ -23,6 +23,62 @@ pub(crate) fn seg_label(
     Ok((out.labels.into_pyarray(py).unbind(), out.count))
 }
 
+/// Histograms `[histograms, bins]` over `edges` and the samples of each: of every sample
+/// (`labels` None), of the samples labelled above 0 (`range` None) or of each label
+/// `first..=last`. Values float32 or float64, labels int32 or int64 (no copies).
+#[pyfunction]
+pub(crate) fn seg_label_histograms(
+    py: Python<'_>,
+    values: &Bound<'_, PyAny>,
+    labels: Option<&Bound<'_, PyAny>>,
+    range: Option<(i64, i64)>,
+    edges: Vec<f64>,
+) -> PyResult<(Py<numpy::PyArray2<u64>>, Vec<u64>)> {
+    use numpy::PyArrayMethods;
+    let which = match (labels, range) {
+        (None, _) => segment::HistogramLabels::All,
+        (Some(_), None) => segment::HistogramLabels::Positive,
+        (Some(_), Some((first, last))) => segment::HistogramLabels::Range { first, last },
+    };
+    fn count<V: Copy + Into<f64> + Sync + numpy::Element, L: Copy + Into<i64> + Sync + numpy::Element>(
+        py: Python<'_>,
+        values: &Bound<'_, numpy::PyArrayDyn<V>>,
+        labels: Option<&Bound<'_, numpy::PyArrayDyn<L>>>,
+        which: segment::HistogramLabels,
+        edges: &[f64],
+    ) -> PyResult<segment::LabelHistograms> {
+        let (v, l) = (values.readonly(), labels.map(|l| l.readonly()));
+        let (v, l) = (v.as_array(), l.as_ref().map(|l| l.as_array()));
+        py.detach(|| segment::label_histograms(v, l, which, edges))
+            .map_err(py_err)
+    }
+    let counted = match (
+        values.cast::<numpy::PyArrayDyn<f32>>(),
+        values.cast::<numpy::PyArrayDyn<f64>>(),
+    ) {
+        (Ok(v), _) => match labels {
+            None => count::<f32, i64>(py, v, None, which, &edges)?,
+            Some(l) => match l.cast::<numpy::PyArrayDyn<i32>>() {
+                Ok(l) => count(py, v, Some(l), which, &edges)?,
+                Err(_) => count(py, v, Some(l.cast::<numpy::PyArrayDyn<i64>>()?), which, &edges)?,
+            },
+        },
+        (_, Ok(v)) => match labels {
+            None => count::<f64, i64>(py, v, None, which, &edges)?,
+            Some(l) => match l.cast::<numpy::PyArrayDyn<i32>>() {
+                Ok(l) => count(py, v, Some(l), which, &edges)?,
+                Err(_) => count(py, v, Some(l.cast::<numpy::PyArrayDyn<i64>>()?), which, &edges)?,
+            },
+        },
+        (Err(e), _) => return Err(e.into()),
+    };
+    let bins = edges.len().saturating_sub(1);
+    let flat: Vec<u64> = counted.counts.into_iter().flatten().collect();
+    let rows = flat.len() / bins.max(1);
+    let array = ndarray::Array2::from_shape_vec((rows, bins), flat).expect("rows × bins");
+    Ok((array.into_pyarray(py).unbind(), counted.samples))
+}
+
 /// (count, sum, minimum, maximum, minimum_position, maximum_position, weighted coordinates,
 /// saw_nan) of every label `0..=max_label`.
 #[pyfunction]
@@ -224,6 +280,7 @@ pub(crate) fn seg_iterate_structure(
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(seg_label, m)?)?;
     m.add_function(wrap_pyfunction!(seg_label_statistics, m)?)?;
+    m.add_function(wrap_pyfunction!(seg_label_histograms, m)?)?;
     m.add_function(wrap_pyfunction!(seg_max_label, m)?)?;
     m.add_function(wrap_pyfunction!(seg_centred_sum_of_squares, m)?)?;
     m.add_function(wrap_pyfunction!(seg_find_objects, m)?)?;

@@ -394,3 +394,61 @@ def test_watershed_equals_scikit_image():
         h.watershed(distance, markers[:-1])
     with pytest.raises(ValueError, match="unambiguous center"):
         h.watershed(distance, markers, connectivity=np.ones((2, 2, 2)))
+
+
+def _same_histograms(want, got):
+    if isinstance(want, np.ndarray) and want.dtype == object:
+        assert isinstance(got, np.ndarray) and got.dtype == object and got.shape == want.shape
+        for w, g in zip(want, got):
+            assert (w is None and g is None) or (w is not None and g is not None and np.array_equal(w, g) and w.dtype == g.dtype)
+    elif want is None:
+        assert got is None
+    else:
+        assert np.array_equal(want, got) and np.asarray(want).dtype == np.asarray(got).dtype
+
+
+def test_histograms_per_label_equal_scipy():
+    """``histogram(input, min, max, bins, labels, index)`` is scipy.ndimage's (the Rust pass for
+    real values and integer labels, labeled_comprehension otherwise), and
+    ``labeled_comprehension`` equals scipy's for order-independent functions."""
+    rng = np.random.default_rng(21)
+    for trial in range(60):
+        shape = tuple(int(n) for n in rng.integers(1, 12, size=int(rng.integers(1, 4))))
+        dtype = [np.float32, np.float64, np.int16, np.uint8, np.int32, bool][trial % 6]
+        values = (rng.normal(size=shape) * 3).astype(dtype)
+        if dtype == np.float64 and values.size > 2:
+            values.flat[::3] = np.nan
+        labels = rng.integers(-1 if trial % 7 == 0 else 0, 6, size=shape).astype([np.int32, np.int64, np.uint16][trial % 3])
+        if trial % 5 == 0 and len(shape) > 1:
+            labels = labels[:1]  # broadcast along the first axis
+        lo, hi = sorted(rng.normal(size=2) * 3)
+        if trial % 9 == 0:
+            hi = lo  # one edge value: every bin but the last empty
+        bins = int(rng.integers(1, 12))
+        for index in [None, int(rng.integers(0, 7)), list(rng.integers(0, 8, size=4)), np.array([2.0, 5.0]), []]:
+            if index is not None and not (isinstance(index, list) and len(index) == 0):
+                want = ndi.histogram(values, lo, hi, bins, labels=labels, index=index)
+                got = h.histogram(values, lo, hi, bins, labels=labels, index=index)
+                _same_histograms(want, got)
+        _same_histograms(ndi.histogram(values, lo, hi, bins), h.histogram(values, lo, hi, bins))
+        _same_histograms(ndi.histogram(values, lo, hi, bins, labels), h.histogram(values, lo, hi, bins, labels))
+        spread = lambda v: float(np.nanmax(v) - np.nanmin(v)) if v.size else 0.0  # noqa: E731
+        index = [0, 1, 3, 9]
+        want = ndi.labeled_comprehension(values.astype(float), labels, index, spread, float, -1.0)
+        got = h.labeled_comprehension(values.astype(float), labels, index, spread, float, -1.0)
+        np.testing.assert_array_equal(want, got)
+        with_positions = lambda v, p: float(p.sum())  # noqa: E731
+        want = ndi.labeled_comprehension(values, labels, index, with_positions, float, 0.0, pass_positions=True)
+        got = h.labeled_comprehension(values, labels, index, with_positions, float, 0.0, pass_positions=True)
+        np.testing.assert_array_equal(want, got)
+    # scipy's errors: an index without labels, an index that loses precision in the labels' type.
+    v = np.arange(12.0).reshape(3, 4)
+    with pytest.raises(ValueError, match="index without defined labels"):
+        h.histogram(v, 0, 10, 5, index=[1])
+    with pytest.raises(ValueError, match="loss of precision"):
+        h.histogram(v, 0, 10, 5, labels=np.ones((3, 4), int), index=[1.5])
+    with pytest.raises(ValueError, match="same shape"):
+        h.labeled_comprehension(v, np.ones((2, 4), int), [1], np.sum, float, 0)
+    # The numpy-style histogram stays what it was.
+    counts, edges = h.histogram(v, 4)
+    assert counts.sum() == 12 and edges.size == 5

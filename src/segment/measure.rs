@@ -1,6 +1,6 @@
 //! Per-label measurements — the reductions behind scipy.ndimage's `sum_labels`, `mean`,
 //! `variance`, `standard_deviation`, `minimum`, `maximum`, `minimum_position`,
-//! `maximum_position`, `extrema`, `center_of_mass` and `find_objects`, and scikit-image's
+//! `maximum_position`, `extrema`, `center_of_mass`, `histogram` and `find_objects`, and scikit-image's
 //! `remove_small_objects` / a largest-component helper.
 //!
 //! Labels are whole numbers `0..=max_label` (0 is background but measured like any label, as
@@ -174,6 +174,149 @@ pub fn label_statistics(
     Ok(out)
 }
 
+/// Which samples [`label_histograms`] counts, and into how many histograms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistogramLabels {
+    /// Every sample, one histogram (scipy's `labels=None`).
+    All,
+    /// Samples with a label above 0, one histogram (scipy's `index=None`).
+    Positive,
+    /// One histogram per label `first..=last`; other labels are skipped.
+    Range {
+        /// The first label.
+        first: i64,
+        /// The last label (≥ `first`).
+        last: i64,
+    },
+}
+
+/// The most histogram cells (histograms × bins) [`label_histograms`] accumulates.
+const MAX_HISTOGRAM_CELLS: usize = 1 << 26;
+
+/// Histograms of `values` over the bins between consecutive `edges` (increasing; numpy's
+/// `histogram` with explicit edges: bin `k` counts `edges[k] ≤ v < edges[k + 1]`, the last bin
+/// also `v = edges[last]`; values outside and NaN are not counted), for the samples and labels
+/// `which` selects — the counting behind `scipy.ndimage.histogram`. `labels` (same shape as
+/// `values`) is needed unless `which` is [`HistogramLabels::All`]. Values of any type that
+/// converts to `f64` exactly (`f32`, `f64`, integers up to 32 bits), labels of any integer type.
+pub fn label_histograms<V, L>(
+    values: ArrayViewD<'_, V>,
+    labels: Option<ArrayViewD<'_, L>>,
+    which: HistogramLabels,
+    edges: &[f64],
+) -> Result<LabelHistograms>
+where
+    V: Copy + Into<f64> + Sync,
+    L: Copy + Into<i64> + Sync,
+{
+    if edges.len() < 2 || edges.iter().any(|e| !e.is_finite()) || edges.windows(2).any(|w| w[1] < w[0]) {
+        return Err(Error::param(
+            "bins",
+            format!(
+                "{} bin edges: give two or more finite, non-decreasing edges",
+                edges.len()
+            ),
+        ));
+    }
+    let histograms = match which {
+        HistogramLabels::All | HistogramLabels::Positive => 1,
+        HistogramLabels::Range { first, last } if last >= first => {
+            usize::try_from(last.abs_diff(first)).map_or(usize::MAX, |d| d.saturating_add(1))
+        }
+        HistogramLabels::Range { first, last } => {
+            return Err(Error::param(
+                "index",
+                format!("labels {first}..={last}: the range is empty"),
+            ));
+        }
+    };
+    let bins = edges.len() - 1;
+    if histograms.saturating_mul(bins) > MAX_HISTOGRAM_CELLS {
+        return Err(Error::TooLarge(format!(
+            "{histograms} histograms of {bins} bins: at most 2^26 cells"
+        )));
+    }
+    let labels = match (which, &labels) {
+        (HistogramLabels::All, _) => None,
+        (_, Some(l)) => {
+            if l.shape() != values.shape() {
+                return Err(Error::InvalidShape(format!(
+                    "labels of shape {:?} for values of shape {:?}: they must have the same shape",
+                    l.shape(),
+                    values.shape()
+                )));
+            }
+            Some(l.as_standard_layout())
+        }
+        (_, None) => return Err(Error::param("labels", "this selection needs the labels")),
+    };
+    let values = values.as_standard_layout();
+    let values = values.as_slice().expect("standard layout");
+    let labels = labels.as_ref().map(|l| l.as_slice().expect("standard layout"));
+    let last_edge = edges[bins];
+    let bin_of = |v: f64| -> Option<usize> {
+        let p = edges.partition_point(|&e| e <= v);
+        match p {
+            0 => None,
+            p if p <= bins => Some(p - 1),
+            _ => (v == last_edge).then_some(bins - 1),
+        }
+    };
+    let slot = |i: usize| -> Option<usize> {
+        let label = |l: &[L]| -> i64 { l[i].into() };
+        match (which, labels) {
+            (HistogramLabels::All, _) => Some(0),
+            (HistogramLabels::Positive, Some(l)) => (label(l) > 0).then_some(0),
+            (HistogramLabels::Range { first, last }, Some(l)) => {
+                let l = label(l);
+                (l >= first && l <= last).then(|| (l - first) as usize)
+            }
+            _ => None,
+        }
+    };
+    // Per block: the bins of every histogram, then each histogram's samples (whatever their
+    // values: scipy gives a label with samples a histogram, one without none).
+    let cells = histograms * bins;
+    let n = values.len();
+    let nblocks = blocks(n, cells + histograms, 8);
+    let block = n.div_ceil(nblocks).max(1);
+    let counts = (0..n.div_ceil(block))
+        .into_par_iter()
+        .map(|b| {
+            let mut counts = vec![0u64; cells + histograms];
+            let start = b * block;
+            for (i, &v) in values.iter().enumerate().take(((b + 1) * block).min(n)).skip(start) {
+                if let Some(h) = slot(i) {
+                    counts[cells + h] += 1;
+                    if let Some(k) = bin_of(v.into()) {
+                        counts[h * bins + k] += 1;
+                    }
+                }
+            }
+            counts
+        })
+        .reduce(
+            || vec![0u64; cells + histograms],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    Ok(LabelHistograms {
+        counts: counts[..cells].chunks(bins).map(<[u64]>::to_vec).collect(),
+        samples: counts[cells..].to_vec(),
+    })
+}
+
+/// What [`label_histograms`] counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelHistograms {
+    /// One histogram per selected label (one in all for `All` and `Positive`).
+    pub counts: Vec<Vec<u64>>,
+    /// Samples per histogram, in or out of the bins.
+    pub samples: Vec<u64>,
+}
+
 /// Per label `0..=max_label`, the sum of `(value − means[label])²` (scipy's centred sums for
 /// `variance`).
 pub fn centred_sum_of_squares(
@@ -303,6 +446,36 @@ mod tests {
         let negative = array![[-1i64]].into_dyn();
         assert!(max_label(negative.view()).is_err());
         assert!(label_statistics(values.view(), ndarray::ArrayD::zeros(IxDyn(&[3, 2])).view(), 1, false).is_err());
+    }
+
+    #[test]
+    fn histograms_follow_numpy_bins() {
+        // Edges 0, 1, 2, 2, 3: the equal edges make an empty bin; 3 lands in the closed last bin.
+        let values = array![[0.0, 0.5, 1.0, 2.0], [3.0, 3.5, -0.1, f64::NAN]].into_dyn();
+        let labels = array![[1i64, 2, 2, 1], [2, 2, 0, 2]].into_dyn();
+        let edges = [0.0, 1.0, 2.0, 2.0, 3.0];
+        let none: Option<ArrayViewD<'_, i64>> = None;
+        let all = label_histograms(values.view(), none.clone(), HistogramLabels::All, &edges).unwrap();
+        assert_eq!((all.counts, all.samples), (vec![vec![2, 1, 0, 2]], vec![8]));
+        let positive = label_histograms(values.view(), Some(labels.view()), HistogramLabels::Positive, &edges).unwrap();
+        assert_eq!((positive.counts, positive.samples), (vec![vec![2, 1, 0, 2]], vec![7]));
+        let range = HistogramLabels::Range { first: 1, last: 3 };
+        let each = label_histograms(values.view(), Some(labels.view()), range, &edges).unwrap();
+        assert_eq!(each.counts, [vec![1, 0, 0, 1], vec![1, 1, 0, 1], vec![0, 0, 0, 0]]);
+        assert_eq!(each.samples, [2, 5, 0]);
+        // f32 values and i32 labels count alike.
+        let (v32, l32) = (values.mapv(|v| v as f32), labels.mapv(|l| l as i32));
+        let each32 = label_histograms(v32.view(), Some(l32.view()), range, &edges).unwrap();
+        assert_eq!(each32, each);
+        for bad in [&[1.0][..], &[0.0, f64::NAN], &[1.0, 0.0]] {
+            assert!(label_histograms(values.view(), none.clone(), HistogramLabels::All, bad).is_err());
+        }
+        let huge = HistogramLabels::Range {
+            first: 0,
+            last: 1 << 40,
+        };
+        assert!(label_histograms(values.view(), Some(labels.view()), huge, &edges).is_err());
+        assert!(label_histograms(values.view(), none, HistogramLabels::Positive, &edges).is_err());
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub use label::{Labels, label};
 pub(crate) use label_gpu::KERNELS as LABEL_KERNELS;
 pub use label_gpu::{GpuLabels, label_gpu, label_on_gpu};
 pub use measure::{
-    BoundingBox, LabelStatistics, centred_sum_of_squares, find_objects, label_statistics, max_label, select_labels,
+    BoundingBox, HistogramLabels, LabelHistograms, LabelStatistics, centred_sum_of_squares, find_objects,
+    label_histograms, label_statistics, max_label, select_labels,
 };
 pub use structure::{generate_binary_structure, iterate_structure};
 pub use watershed::{WatershedOptions, watershed};
