@@ -463,6 +463,8 @@ fn check_rle_headers(obj: &dicom_object::DefaultDicomObject) -> std::result::Res
 }
 
 const JPEG_2000: [&str; 2] = ["1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"];
+/// JPEG-LS lossless and near-lossless (CharLS).
+const JPEG_LS: [&str; 2] = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"];
 
 /// The decoded pixels a compressed file may claim per byte of pixel data: far above what JPEG
 /// 2000 reaches on real images, low enough that a small hostile file cannot make the decoder
@@ -479,18 +481,9 @@ fn check_jpeg2000_headers(
     rows: usize,
     cols: usize,
 ) -> std::result::Result<(), String> {
-    let Some(fragments) = obj.element(tags::PIXEL_DATA).ok().and_then(|e| e.value().fragments()) else {
+    let Some(fragments) = compressed_fragments(obj, rows, cols, "JPEG 2000")? else {
         return Ok(());
     };
-    let compressed: usize = fragments.iter().map(|f| f.len()).sum();
-    let frames = int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
-    let bytes = int(obj, tags::BITS_ALLOCATED).unwrap_or(16).clamp(8, 32) as usize / 8;
-    let decoded = rows.saturating_mul(cols).saturating_mul(frames).saturating_mul(bytes);
-    if decoded > (16 << 20) + MAX_EXPANSION.saturating_mul(compressed) {
-        return Err(format!(
-            "JPEG 2000 pixel data of {compressed} bytes claims {decoded} decoded bytes (more than {MAX_EXPANSION}:1): corrupt, refused before decoding"
-        ));
-    }
     for (i, fragment) in fragments.iter().enumerate() {
         // A codestream starts with SOC and SIZ; a JP2 wrapper holds one further in.
         let window = &fragment[..fragment.len().min(4096)];
@@ -514,6 +507,73 @@ fn check_jpeg2000_headers(
                 ));
             }
             _ => return Err(format!("JPEG 2000 fragment {i} ends inside its SIZ marker")),
+        }
+    }
+    Ok(())
+}
+
+/// The encapsulated fragments of `obj`'s pixel data (`None` if not encapsulated), once their
+/// decoded size — Rows × Columns × frames × bytes — is within [`MAX_EXPANSION`] of their
+/// compressed size (plus 16 MiB): a bound every codec check starts from.
+fn compressed_fragments<'o>(
+    obj: &'o dicom_object::DefaultDicomObject,
+    rows: usize,
+    cols: usize,
+    codec: &str,
+) -> std::result::Result<Option<&'o [Vec<u8>]>, String> {
+    let Some(fragments) = obj.element(tags::PIXEL_DATA).ok().and_then(|e| e.value().fragments()) else {
+        return Ok(None);
+    };
+    let compressed: usize = fragments.iter().map(|f| f.len()).sum();
+    let frames = int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    let bytes = int(obj, tags::BITS_ALLOCATED).unwrap_or(16).clamp(8, 32) as usize / 8;
+    let decoded = rows.saturating_mul(cols).saturating_mul(frames).saturating_mul(bytes);
+    if decoded > (16 << 20) + MAX_EXPANSION.saturating_mul(compressed) {
+        return Err(format!(
+            "{codec} pixel data of {compressed} bytes claims {decoded} decoded bytes (more than {MAX_EXPANSION}:1): corrupt, refused before decoding"
+        ));
+    }
+    Ok(Some(fragments))
+}
+
+/// CharLS sizes its output from each JPEG-LS frame header (ISO/IEC 14495-1 C.2.2: after SOI
+/// `FFD8`, the SOF55 marker `FFF7`, Lf, P (bits), Y (lines), X (columns), Nf (components)), not
+/// from the DICOM header: each frame must be the DICOM image (Rows × Columns, one component, at
+/// most 16 bits) before the decoder runs.
+fn check_jpeg_ls_headers(
+    obj: &dicom_object::DefaultDicomObject,
+    rows: usize,
+    cols: usize,
+) -> std::result::Result<(), String> {
+    let Some(fragments) = compressed_fragments(obj, rows, cols, "JPEG-LS")? else {
+        return Ok(());
+    };
+    for (i, fragment) in fragments.iter().enumerate() {
+        if !fragment.starts_with(&[0xFF, 0xD8]) {
+            continue; // a continuation fragment of a frame
+        }
+        let window = &fragment[..fragment.len().min(4096)];
+        let Some(at) = window.windows(2).position(|w| w == [0xFF, 0xF7]) else {
+            return Err(format!(
+                "JPEG-LS fragment {i} has no SOF55 frame header in its first 4 KiB"
+            ));
+        };
+        let field = |k: usize, n: usize| fragment.get(at + k..at + k + n);
+        match (field(4, 1), field(5, 2), field(7, 2), field(9, 1)) {
+            (Some(p), Some(y), Some(x), Some(nf)) => {
+                let (y, x) = (
+                    u16::from_be_bytes([y[0], y[1]]) as usize,
+                    u16::from_be_bytes([x[0], x[1]]) as usize,
+                );
+                if y != rows || x != cols || nf[0] != 1 || !(2..=16).contains(&p[0]) {
+                    return Err(format!(
+                        "JPEG-LS fragment {i} holds a {y}×{x} image of {} component(s) at {} bits, not the {rows}×{cols} \
+                         greyscale image the header declares",
+                        nf[0], p[0]
+                    ));
+                }
+            }
+            _ => return Err(format!("JPEG-LS fragment {i} ends inside its SOF55 marker")),
         }
     }
     Ok(())
@@ -641,6 +701,9 @@ pub(super) fn decode_frames(
     if JPEG_2000.contains(&ts.as_str()) {
         check_jpeg2000_headers(&obj, rows, cols).map_err(|reason| dicom_error(path, reason))?;
     }
+    if JPEG_LS.contains(&ts.as_str()) {
+        check_jpeg_ls_headers(&obj, rows, cols).map_err(|reason| dicom_error(path, reason))?;
+    }
     let decoded = guarded(|| obj.decode_pixel_data())
         .ok_or_else(|| {
             dicom_error(
@@ -656,8 +719,8 @@ pub(super) fn decode_frames(
                 path,
                 format!(
                     "cannot decode the pixel data in transfer syntax {ts} ({}): {e}; this build decodes uncompressed \
-                 (implicit/explicit VR, little/big endian), deflate, RLE, JPEG baseline/extended/lossless and \
-                 JPEG 2000 (OpenJPEG) — convert the file (e.g. `gdcmconv --raw` or `dcmdjpls`) first",
+                 (implicit/explicit VR, little/big endian), deflate, RLE, JPEG baseline/extended/lossless, \
+                 JPEG 2000 (OpenJPEG) and JPEG-LS (CharLS) — convert the file (e.g. `gdcmconv --raw` or `dcmdjpls`) first",
                     transfer_syntax_name(&ts)
                 ),
             )
