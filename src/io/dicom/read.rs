@@ -462,7 +462,15 @@ fn check_rle_headers(obj: &dicom_object::DefaultDicomObject) -> std::result::Res
     Ok(())
 }
 
-const JPEG_2000: [&str; 2] = ["1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"];
+/// JPEG 2000 and High-Throughput JPEG 2000 (the same codestream markers; dicom-rs sends both
+/// to OpenJPEG).
+const JPEG_2000: [&str; 5] = [
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+];
 /// JPEG-LS lossless and near-lossless (CharLS).
 const JPEG_LS: [&str; 2] = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"];
 
