@@ -44,6 +44,9 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &ramp::PACK,
         &ramp::FFT_STAGE,
         &ramp::UNPACK,
+        &ramp::LOCAL_1024,
+        &ramp::LOCAL_2048,
+        &ramp::LOCAL_4096,
         &voxel_driven::FORWARD,
         &voxel_driven::BACKWARD,
         &footprint::FORWARD,
@@ -76,6 +79,8 @@ mod tests {
                 && k.name != "gpu/moments"
                 // Block kernels: LABEL_THREADS invocations share a block of voxels.
                 && !matches!(k.name, "segment/label_flatten" | "segment/label_scan" | "segment/label_number")
+                // One row pair per workgroup of 256.
+                && !k.name.starts_with("recon/ramp_local")
             {
                 assert_eq!(size[0], WORKGROUP, "{}", k.name);
             }

@@ -7,6 +7,7 @@ mod common;
 
 use common::{all_gpus, fixture, random_volume, relative_error};
 use hounsfield::gpu::GpuProjections;
+use hounsfield::recon::ramp::{filter_rows_cpu, filter_rows_gpu};
 use hounsfield::recon::{
     Backprojector, Detector, FanFbp, Fbp2d, Fdk, Geometry, Phantom, RampWindow, SheppLogan, centred_grid,
 };
@@ -47,6 +48,61 @@ fn gpu_fbp_of_a_sinogram_stack_matches_slice_by_slice_cpu() {
         assert_eq!(gpu.shape(), &[3, 37, 37]);
         let err = relative_error(&gpu, &cpu);
         assert!(err < 2e-5, "{} ({what}): {err:e}", ctx.adapter().name);
+    }
+}
+
+/// Every row length class of the GPU ramp filter: padded rows that fit the workgroup-local
+/// kernels (1024, 2048 and, where the adapter has 32 KiB of workgroup memory, 4096 samples) and
+/// rows that need the global-memory stages (8192); odd row counts (a half-empty pair), batches.
+#[test]
+fn gpu_ramp_filter_matches_the_cpu_on_every_row_length() {
+    for (ctx, what) in all_gpus() {
+        let local_max = if ctx.adapter().max_workgroup_storage >= 32768 {
+            4096
+        } else {
+            2048
+        };
+        for (cols, window) in [
+            (1usize, RampWindow::Ramp),
+            (37, RampWindow::Hann),
+            (600, RampWindow::SheppLogan),
+            (1500, RampWindow::Ramp),
+            (2100, RampWindow::Cosine),
+        ] {
+            let stack = random_volume([5, 3, cols], cols as u64);
+            let cpu = filter_rows_cpu(stack.view(), window, 1.0).unwrap().into_dyn();
+            let projections = GpuProjections::upload(&ctx, stack.view()).unwrap();
+            let before = ctx.work();
+            filter_rows_gpu(&ctx, &projections, window, 1.0).unwrap();
+            let work = ctx.work().since(&before);
+            let gpu = projections.download(&ctx).unwrap().into_dyn();
+            let err = relative_error(&gpu, &cpu);
+            assert!(
+                err < 2e-6,
+                "{} ({what}) {cols} columns: GPU vs CPU {err:e}",
+                ctx.adapter().name
+            );
+            let local: u64 = work
+                .kernels
+                .iter()
+                .filter(|(name, _)| name.starts_with("recon/ramp_local"))
+                .map(|(_, k)| k.dispatches)
+                .sum();
+            let stages = work.kernels.get("recon/fft_stage").map_or(0, |k| k.dispatches);
+            let n = (2 * cols).next_power_of_two().max(64);
+            if n <= local_max {
+                // One dispatch per batch of views.
+                assert!(
+                    local == projections.batches().count() as u64 && stages == 0,
+                    "{cols} columns ({what}): {local} local, {stages} stage dispatches"
+                );
+            } else {
+                assert!(
+                    local == 0 && stages > 0,
+                    "{cols} columns ({what}): {local} local, {stages} stage dispatches"
+                );
+            }
+        }
     }
 }
 

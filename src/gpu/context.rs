@@ -32,6 +32,8 @@ pub struct AdapterSummary {
     pub max_buffer_size: u64,
     /// Largest workgroup size (invocations).
     pub max_invocations_per_workgroup: u32,
+    /// Workgroup memory per workgroup, bytes (the ramp filter keeps a padded row there).
+    pub max_workgroup_storage: u32,
     /// Whether kernel time can be measured with timestamp queries.
     pub timestamps: bool,
 }
@@ -352,6 +354,7 @@ fn summarize(adapter: &wgpu::Adapter, limits: &wgpu::Limits, timestamps: bool) -
         max_storage_binding: limits.max_storage_buffer_binding_size,
         max_buffer_size: limits.max_buffer_size,
         max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+        max_workgroup_storage: limits.max_compute_workgroup_storage_size,
         timestamps,
     }
 }

@@ -4,7 +4,8 @@
 //! The filter is built as scikit-image builds it (Kak & Slaney, eq. 3.61): the spatial-domain
 //! band-limited ramp `h[0] = 1/4`, `h[odd n] = -1/(πn)²`, transformed, so the zero frequency is
 //! not forced to zero. Rows are zero-padded to `max(64, 2^⌈log2 2n⌉)`. CPU: `realfft`, rows in
-//! parallel. GPU: [`GpuRamp`], a Stockham FFT in WGSL.
+//! parallel. GPU: [`GpuRamp`], a Stockham FFT in WGSL — the whole filter of a row pair in one
+//! workgroup when the padded row fits its memory, global-memory stages otherwise.
 
 use std::f64::consts::PI;
 use std::str::FromStr;
@@ -14,8 +15,8 @@ use rayon::prelude::*;
 use realfft::RealFftPlanner;
 
 use crate::error::{Error, Result};
-use crate::gpu::{Binding, uniform};
-use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder};
+use crate::gpu::{Binding, Constant, Constants, GpuContext, uniform};
+use crate::gpu::{BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder};
 use crate::recon::stages::Weighting;
 
 /// The window applied to the ramp.
@@ -211,6 +212,22 @@ pub fn filter_rows_with(projections: ArrayView3<'_, f32>, response: &[f64]) -> R
     Ok(Array3::from_shape_vec((views, rows, cols), out).expect("shape matches length"))
 }
 
+/// [`filter_rows_cpu`] on the GPU, in place on resident projections: every batch's rows are
+/// filtered (one dispatch a batch where a padded row fits a workgroup's memory), in one
+/// submission.
+pub fn filter_rows_gpu(ctx: &GpuContext, projections: &GpuProjections, window: RampWindow, cutoff: f64) -> Result<()> {
+    let [_, rows, cols] = projections.shape();
+    let response = frequency_response(padded_len(cols.max(1)), window, cutoff)?;
+    let mut rec = Recorder::new(ctx);
+    let ramp = GpuRamp::new(&rec, &response, &Weighting::default(), rows, cols)?;
+    for (first, batch) in projections.batches() {
+        batch.check_context(ctx)?;
+        ramp.record(&mut rec, batch, first)?;
+    }
+    rec.submit()?;
+    Ok(())
+}
+
 /// Twin of `RampParams` in `shaders/recon/ramp_params.wgsl`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -234,9 +251,15 @@ crate::wgsl_constants!(WEIGHT_FLAGS: u32 { WEIGHT_COSINE = 1, WEIGHT_SHORT_SCAN 
 
 const RAMP_PARAMS: &str = include_str!("../../shaders/recon/ramp_params.wgsl");
 
+const RAMP_WEIGHTS: &str = include_str!("../../shaders/recon/ramp_weights.wgsl");
+
 pub(crate) static PACK: KernelSpec = KernelSpec {
     name: "recon/ramp_pack",
-    sources: &[RAMP_PARAMS, include_str!("../../shaders/recon/ramp_pack.wgsl")],
+    sources: &[
+        RAMP_PARAMS,
+        include_str!("../../shaders/recon/ramp_pack.wgsl"),
+        RAMP_WEIGHTS,
+    ],
     entry: "pack",
     bindings: &[
         uniform::<RampParams>(),
@@ -247,6 +270,52 @@ pub(crate) static PACK: KernelSpec = KernelSpec {
     ],
     constants: &[WEIGHT_FLAGS],
 };
+
+/// The workgroup-local filter (`ramp_local.wgsl`) for padded rows up to `ROW_MAX` samples:
+/// 8·ROW_MAX bytes of workgroup memory (8, 16 and 32 KiB; WebGPU guarantees 16).
+macro_rules! local_ramp_kernel {
+    ($static:ident, $name:literal, $row_max:literal) => {
+        pub(crate) static $static: KernelSpec = KernelSpec {
+            name: $name,
+            sources: &[
+                RAMP_PARAMS,
+                include_str!("../../shaders/recon/ramp_local.wgsl"),
+                RAMP_WEIGHTS,
+            ],
+            entry: "filter_rows",
+            bindings: &[
+                uniform::<RampParams>(),
+                Binding::ReadWrite,
+                Binding::Read,
+                Binding::Read,
+                Binding::Read,
+                Binding::Read,
+            ],
+            constants: &[WEIGHT_FLAGS, {
+                const ROW: Constants = &[("ROW_MAX", Constant::U32($row_max))];
+                ROW
+            }],
+        };
+    };
+}
+local_ramp_kernel!(LOCAL_1024, "recon/ramp_local_1024", 1024);
+local_ramp_kernel!(LOCAL_2048, "recon/ramp_local_2048", 2048);
+local_ramp_kernel!(LOCAL_4096, "recon/ramp_local_4096", 4096);
+
+/// The workgroup-local kernel for padded rows of `n` samples on this device: the smallest that
+/// holds a row within the adapter's workgroup memory, or `None` (the global-memory stages).
+fn local_kernel(ctx: &GpuContext, n: usize) -> Option<&'static KernelSpec> {
+    let limits = &ctx.limits;
+    if limits.max_compute_invocations_per_workgroup < 256 || limits.max_compute_workgroup_size_x < 256 {
+        return None;
+    }
+    [(1024, &LOCAL_1024), (2048, &LOCAL_2048), (4096, &LOCAL_4096)]
+        .into_iter()
+        .find(|&(row_max, _)| {
+            n <= row_max && 8 * row_max as u64 <= u64::from(limits.max_compute_workgroup_storage_size)
+        })
+        .map(|(_, kernel)| kernel)
+}
 
 pub(crate) static FFT_STAGE: KernelSpec = KernelSpec {
     name: "recon/fft_stage",
@@ -271,9 +340,13 @@ pub(crate) static UNPACK: KernelSpec = KernelSpec {
 
 /// Ramp filtering on the GPU: pre-weighting, zero padding, a radix-2 Stockham FFT in WGSL
 /// (two real rows per complex transform), the response, the inverse FFT — all on resident
-/// data, in place, in chunks of rows that fit one binding. The projections never leave the GPU.
+/// data, in place. The projections never leave the GPU. Where a padded row fits a workgroup's
+/// memory, one dispatch filters a whole batch ([`local_kernel`]); otherwise the stages go
+/// through global scratch in chunks of rows that fit one binding.
 pub(crate) struct GpuRamp {
     response: wgpu::Buffer,
+    /// exp(-2πi m / n) for m < n/2, for the workgroup-local kernel.
+    twiddles: wgpu::Buffer,
     /// The weight tables (the device's placeholder for an absent one) and which are present.
     cosine: Option<wgpu::Buffer>,
     short_scan: Option<wgpu::Buffer>,
@@ -307,8 +380,15 @@ impl GpuRamp {
         let scaled: Vec<f32> = response.iter().map(|&r| (r / n as f64) as f32).collect();
         let weights = u32::from(weighting.cosine.is_some()) * WEIGHT_COSINE
             + u32::from(weighting.short_scan.is_some()) * WEIGHT_SHORT_SCAN;
+        let twiddles: Vec<[f32; 2]> = (0..n / 2)
+            .map(|m| {
+                let angle = -2.0 * PI * m as f64 / n as f64;
+                [angle.cos() as f32, angle.sin() as f32]
+            })
+            .collect();
         Ok(GpuRamp {
             response: rec.constants(&scaled),
+            twiddles: rec.constants(&twiddles),
             cosine: weighting.cosine.as_ref().map(|c| rec.constants(c)),
             short_scan: weighting.short_scan.as_ref().map(|w| rec.constants(w)),
             weights,
@@ -326,6 +406,36 @@ impl GpuRamp {
             return Err(Error::Gpu("internal: batch does not match the ramp tables".into()));
         }
         let placeholder = rec.context().placeholder();
+        let total_rows = count * rows;
+        let pairs_total = total_rows.div_ceil(2) as u64;
+        if let Some(kernel) = local_kernel(rec.context(), self.n) {
+            let uniform = rec.uniform(&RampParams {
+                cols: cols as u32,
+                rows: rows as u32,
+                n: self.n as u32,
+                pairs: pairs_total as u32,
+                first_row: 0,
+                total_rows: total_rows as u32,
+                ns: 1,
+                sign: -1.0,
+                first_view: first_view as u32,
+                apply_response: 1,
+                weights: self.weights,
+                _pad: 0,
+            });
+            return rec.dispatch_folded(
+                kernel,
+                &[
+                    BufferWindow::whole(&uniform),
+                    BufferWindow::whole(batch.buffer()),
+                    BufferWindow::whole(self.cosine.as_ref().unwrap_or(placeholder)),
+                    BufferWindow::whole(self.short_scan.as_ref().unwrap_or(placeholder)),
+                    BufferWindow::whole(&self.response),
+                    BufferWindow::whole(&self.twiddles),
+                ],
+                pairs_total,
+            );
+        }
         let n = self.n as u64;
         let pair_bytes = n * 8;
         let max_binding = rec.context().max_storage_binding();
@@ -336,8 +446,6 @@ impl GpuRamp {
                  adapter's storage binding limit ({max_binding} bytes)"
             )));
         }
-        let total_rows = count * rows;
-        let pairs_total = total_rows.div_ceil(2) as u64;
         let per_chunk = per_chunk.min(pairs_total);
         let scratch = [rec.scratch(per_chunk * pair_bytes), rec.scratch(per_chunk * pair_bytes)];
         let stages = n.trailing_zeros();
