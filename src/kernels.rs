@@ -35,6 +35,7 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &reduce::HISTOGRAM_LOCAL,
         &reduce::HISTOGRAM_GLOBAL,
         &vector_ops::VECTOR_OP,
+        &crate::gpu::scalars::SCALAR_MERGE,
         &backproject::BACKPROJECT,
         &tv::COMBINE_DIVERGENCE,
         &tv::DUAL_STEP,

@@ -338,3 +338,71 @@ fn the_work_model_counts_what_the_runtime_records_submits_and_reads_back() {
         assert!(t.is_finite() && t > 0.0, "{}", g.name);
     }
 }
+
+#[test]
+fn device_scalars_reduce_scale_and_come_back_together() {
+    use hounsfield::gpu::GpuProjections;
+    use hounsfield::gpu::scalars::{
+        DeviceCoefficient, record_norm2_scalar, record_projections_norm2_scalar, record_read, record_sum_scalar,
+    };
+    use hounsfield::gpu::vector_ops::{VectorOp, norm2_cpu, record_vector_op_scaled};
+    let mut vol = random_volume([7, 33, 29], 21);
+    vol[[3, 4, 5]] = f32::NAN; // excluded, as on the CPU
+    let values: Vec<f32> = vol.iter().copied().collect();
+    let want_norm2 = norm2_cpu(&values);
+    let want_sum: f64 = values.iter().filter(|v| !v.is_nan()).map(|&v| f64::from(v)).sum();
+    let stack = random_volume([40, 20, 37], 22); // two batches under 64 KiB bindings
+    let want_stack: f64 = stack.iter().map(|&v| f64::from(v).powi(2)).sum();
+    for (ctx, what) in common::all_gpus() {
+        let input = GpuVolume::upload(&ctx, vol.view()).unwrap();
+        let projections = GpuProjections::upload(&ctx, stack.view()).unwrap();
+        let target = GpuVolume::upload(&ctx, ndarray::Array3::<f32>::ones([2, 3, 4]).view()).unwrap();
+        let before = ctx.work();
+        let mut rec = Recorder::new(&ctx);
+        let norm2 = record_norm2_scalar(&mut rec, &input).unwrap();
+        let sum = record_sum_scalar(&mut rec, &input).unwrap();
+        let stack_norm2 = record_projections_norm2_scalar(&mut rec, &projections).unwrap();
+        // target = 2 · norm2 / sum everywhere, and then scaled by 1 / √norm2.
+        let ratio = DeviceCoefficient::Ratio { num: &norm2, den: &sum };
+        record_vector_op_scaled(&mut rec, VectorOp::Fill(2.0), &target, None, None, ratio).unwrap();
+        let pending = record_read(&mut rec, &[&norm2, &sum, &stack_norm2]);
+        rec.submit().unwrap();
+        let got = pending.finish(&ctx).unwrap();
+        let work = ctx.work().since(&before);
+        assert_eq!((work.submissions, work.readbacks), (1, 1), "{what}: {work:?}");
+        for (g, w, name) in [
+            (got[0], want_norm2, "norm2"),
+            (got[1], want_sum, "sum"),
+            (got[2], want_stack, "stack"),
+        ] {
+            assert!((g - w).abs() <= 1e-5 * w.abs(), "{what} {name}: {g} vs {w}");
+        }
+        let filled = target.download(&ctx).unwrap();
+        let expected = 2.0 * want_norm2 / want_sum;
+        assert!(
+            filled
+                .iter()
+                .all(|&v| (f64::from(v) - expected).abs() <= 1e-5 * expected.abs()),
+            "{what}"
+        );
+        let mut rec = Recorder::new(&ctx);
+        record_vector_op_scaled(
+            &mut rec,
+            VectorOp::Scale(1.0),
+            &target,
+            None,
+            None,
+            DeviceCoefficient::InverseRoot(&norm2),
+        )
+        .unwrap();
+        rec.submit().unwrap();
+        let scaled = target.download(&ctx).unwrap();
+        let expected = expected / want_norm2.sqrt();
+        assert!(
+            scaled
+                .iter()
+                .all(|&v| (f64::from(v) - expected).abs() <= 1e-5 * expected.abs()),
+            "{what}"
+        );
+    }
+}

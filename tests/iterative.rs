@@ -474,6 +474,49 @@ fn gpu_runs_match_the_cpu_in_2d() {
     }
 }
 
+#[test]
+fn gpu_iterations_wait_for_the_host_once_each() {
+    // Step lengths and norms stay on the device; each iteration is one submission and one
+    // read-back of its scalars (on a context of its own: the counts are per device).
+    use hounsfield::gpu::GpuContext;
+    if common::gpus().is_empty() {
+        return;
+    }
+    let ctx = GpuContext::new().unwrap();
+    let p = parallel(30);
+    let iterations = 6;
+    let fista = Method::FistaTv {
+        lambda: 0.5,
+        tv_iterations: 10,
+    };
+    for method in [
+        Method::Sirt,
+        Method::OsSart { subsets: 5 },
+        Method::Cgls,
+        Method::Mlem,
+        Method::Osem { subsets: 5 },
+        fista,
+    ] {
+        let before = ctx.work();
+        let run = Iterative::new(&p.geometry, p.shape, &p.grid, method)
+            .unwrap()
+            .iterations(iterations)
+            .run_gpu(&ctx, p.data.view(), |_| Control::Continue)
+            .unwrap();
+        let work = ctx.work().since(&before);
+        assert_eq!(run.history.len(), iterations);
+        // Besides the iterations: CGLS's first residual or FISTA's Lipschitz estimate, and the
+        // volume's download.
+        assert!(work.readbacks <= iterations as u64 + 2, "{method:?}: {work:?}");
+        // Ordered subsets share their iteration's submission.
+        assert!(
+            work.submissions <= iterations as u64 + 2,
+            "{method:?}: {} submissions",
+            work.submissions
+        );
+    }
+}
+
 /// A cone-beam problem: `views` over 360° on a `rows × cols` panel of 1.5 mm pixels, the 3D
 /// Shepp–Logan phantom of `radius` mm, a `shape` volume of 1 mm voxels.
 fn cone_problem(views: usize, sid: f64, rows: usize, cols: usize, radius: f64, shape: [usize; 3]) -> Problem {

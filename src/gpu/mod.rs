@@ -12,6 +12,8 @@
 //! * [`reduce`] — two-stage reductions (min/max/mean/M2, histograms) with a small read-back.
 //! * [`vector_ops`] — elementwise operations and squared norms on resident volumes and
 //!   projection stacks (the iterative methods' arithmetic);
+//! * [`scalars`] — reductions kept on the device as coefficients of later kernels, read back
+//!   several at a time;
 //! * [`for_each_volume_slab`] — z-slabs of a volume without halo, for kernels whose other
 //!   operand has another shape (projectors, back-projectors);
 //! * [`KernelSpec`] + [`KernelSpec::reflect`] — the Rust↔WGSL contract, checked with naga.
@@ -54,6 +56,7 @@ mod kernel;
 mod projections;
 mod recorder;
 pub mod reduce;
+pub mod scalars;
 mod tiling;
 pub mod vector_ops;
 mod volume;

@@ -14,6 +14,7 @@ use crate::gpu::kernel::{Binding, uniform};
 use crate::gpu::projections::GpuProjections;
 use crate::gpu::recorder::{BufferWindow, Recorder};
 use crate::gpu::reduce::{PendingMoments, record_moments};
+use crate::gpu::scalars::{COEFFICIENTS, DeviceCoefficient};
 use crate::gpu::tiling::{for_each_window, window};
 use crate::gpu::volume::GpuVolume;
 
@@ -21,8 +22,15 @@ pub(crate) static VECTOR_OP: KernelSpec = KernelSpec {
     name: "gpu/vector_op",
     sources: &[include_str!("../../shaders/gpu/vector_ops.wgsl")],
     entry: "vector_op",
-    bindings: &[uniform::<Params>(), Binding::ReadWrite, Binding::Read, Binding::Read],
-    constants: &[OP_CODES, CUTOFFS],
+    bindings: &[
+        uniform::<Params>(),
+        Binding::ReadWrite,
+        Binding::Read,
+        Binding::Read,
+        Binding::Read,
+        Binding::Read,
+    ],
+    constants: &[OP_CODES, CUTOFFS, COEFFICIENTS],
 };
 
 /// An elementwise operation; `a` is the destination (twin of the cases in `vector_ops.wgsl`).
@@ -168,6 +176,31 @@ impl VectorOp {
         }
     }
 
+    /// The operation with its first scalar (`s0` of the shader) multiplied by `k`: the host
+    /// twin of [`record_vector_op_scaled`].
+    pub fn scaled(self, k: f32) -> VectorOp {
+        match self {
+            VectorOp::Fill(v) => VectorOp::Fill(v * k),
+            VectorOp::Update { lambda, lo, hi } => VectorOp::Update {
+                lambda: lambda * k,
+                lo,
+                hi,
+            },
+            VectorOp::Axpy(alpha) => VectorOp::Axpy(alpha * k),
+            VectorOp::Xpby(beta) => VectorOp::Xpby(beta * k),
+            VectorOp::Scale(v) => VectorOp::Scale(v * k),
+            VectorOp::Lincomb { alpha, beta } => VectorOp::Lincomb { alpha: alpha * k, beta },
+            VectorOp::Extrapolate(beta) => VectorOp::Extrapolate(beta * k),
+            VectorOp::MulTo
+            | VectorOp::DiffTo
+            | VectorOp::DivTo
+            | VectorOp::EmUpdate { .. }
+            | VectorOp::Reciprocal
+            | VectorOp::Mul
+            | VectorOp::Clamp { .. } => self,
+        }
+    }
+
     /// How many inputs besides `a` the operation reads.
     pub fn inputs(self) -> usize {
         self.encode().2
@@ -230,6 +263,8 @@ struct Params {
     s0: f32,
     s1: f32,
     s2: f32,
+    coefficient: u32,
+    _pad: [u32; 3],
 }
 
 /// Records `op` on volumes of one shape (`b`, `c` as the op needs them; none may be `a`).
@@ -240,7 +275,21 @@ pub fn record_vector_op(
     b: Option<&GpuVolume>,
     c: Option<&GpuVolume>,
 ) -> Result<()> {
+    record_vector_op_scaled(rec, op, a, b, c, DeviceCoefficient::One)
+}
+
+/// [`record_vector_op`] with the op's first scalar (α of `Axpy`, β of `Xpby`, the factor of
+/// `Scale`, …) multiplied by `coefficient`, a value still on the device.
+pub fn record_vector_op_scaled(
+    rec: &mut Recorder<'_>,
+    op: VectorOp,
+    a: &GpuVolume,
+    b: Option<&GpuVolume>,
+    c: Option<&GpuVolume>,
+    coefficient: DeviceCoefficient<'_>,
+) -> Result<()> {
     let (code, s, inputs) = op.encode();
+    let (coefficient, [num, den]) = coefficient.encode();
     let given = [b, c];
     for (k, operand) in given.iter().enumerate().take(inputs) {
         match operand {
@@ -278,8 +327,21 @@ pub fn record_vector_op(
             s0: s[0],
             s1: s[1],
             s2: s[2],
+            coefficient,
+            _pad: [0; 3],
         });
-        rec.dispatch_linear(&VECTOR_OP, &[BufferWindow::whole(&params), win_a, win_b, win_c], elems)
+        rec.dispatch_linear(
+            &VECTOR_OP,
+            &[
+                BufferWindow::whole(&params),
+                win_a,
+                win_b,
+                win_c,
+                BufferWindow::whole(num.unwrap_or(placeholder)),
+                BufferWindow::whole(den.unwrap_or(placeholder)),
+            ],
+            elems,
+        )
     })
 }
 
@@ -290,6 +352,18 @@ pub fn record_projections_op(
     a: &GpuProjections,
     b: Option<&GpuProjections>,
     c: Option<&GpuProjections>,
+) -> Result<()> {
+    record_projections_op_scaled(rec, op, a, b, c, DeviceCoefficient::One)
+}
+
+/// [`record_projections_op`] with the op's first scalar multiplied by `coefficient`.
+pub fn record_projections_op_scaled(
+    rec: &mut Recorder<'_>,
+    op: VectorOp,
+    a: &GpuProjections,
+    b: Option<&GpuProjections>,
+    c: Option<&GpuProjections>,
+    coefficient: DeviceCoefficient<'_>,
 ) -> Result<()> {
     for operand in [b, c].into_iter().flatten() {
         if operand.shape() != a.shape() {
@@ -309,7 +383,7 @@ pub fn record_projections_op(
         None => a.batches().map(|_| None).collect(),
     };
     for (((_, a), b), c) in a.batches().zip(bs).zip(cs) {
-        record_vector_op(rec, op, a, b, c)?;
+        record_vector_op_scaled(rec, op, a, b, c, coefficient)?;
     }
     Ok(())
 }

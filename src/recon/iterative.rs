@@ -2,8 +2,9 @@
 //! OS-SART, CGLS, MLEM / OSEM and FISTA with total-variation regularisation, for every geometry
 //! of [`Geometry`]. Each method is written once, against the vector space of `space.rs`, and
 //! runs on the CPU ([`Iterative::run_cpu`]) or stays on the GPU after the upload
-//! ([`Iterative::run_gpu`]: one submission per iteration, one per subset with ordered subsets,
-//! two for CGLS, whose step length needs a norm mid-iteration; kilobytes read back).
+//! ([`Iterative::run_gpu`]: one submission and one read-back of a few scalars per iteration —
+//! step lengths such as CGLS's ratios of norms stay on the device as coefficients of the
+//! updates; very large problems also submit between subsets).
 //!
 //! Semantics follow ASTRA and TIGRE:
 //! * **SIRT**: `x ← x + λ C Aᵀ R (b − A x)`, `R = 1 / (A 1)`, `C = 1 / (Aᵀ 1)` (rays and voxels
@@ -39,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::gpu::vector_ops::VectorOp;
 use crate::recon::{Geometry, Projector, ProjectorKind};
-use space::{CpuSpace, GpuSpace, Space};
+use space::{Coef, CpuSpace, GpuSpace, Space};
 
 /// The algorithm.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -571,11 +572,8 @@ impl Iterative {
             space.proj_op(VectorOp::DiffTo, &mut r[s], Some(&data[s]), Some(&ax[s]))?;
             norms.push(space.proj_norm2(&r[s])?);
         }
-        let mut sum = 0.0;
-        for n in norms {
-            sum += space.read(n)?;
-        }
-        Ok(sum.sqrt())
+        let norms: Vec<&S::Scalar> = norms.iter().collect();
+        Ok(space.read_all(&norms)?.iter().sum::<f64>().sqrt())
     }
 
     /// Projections of every subset, zero.
@@ -602,9 +600,7 @@ impl Iterative {
             space.vol_op(VectorOp::Reciprocal, &mut c, None, None)?;
             row_weights.push(r);
             col_weights.push(c);
-            // One submission per subset keeps each wait short on slow adapters (a software GPU
-            // needs minutes per subset at 300³); on real GPUs it costs a few microseconds.
-            space.flush()?;
+            space.checkpoint()?;
         }
         drop(ones);
         let mut ax = Self::subset_projections(space, k)?;
@@ -629,9 +625,7 @@ impl Iterative {
                     Some(&col_weights[s]),
                 )?;
                 space.mask(x)?;
-                if k > 1 {
-                    space.flush()?;
-                }
+                space.checkpoint()?;
             }
             let residual = self.residual(space, data, x, &mut ax, &mut r)?;
             fresh = k == 1;
@@ -642,7 +636,9 @@ impl Iterative {
         Ok(Stopped::Iterations)
     }
 
-    /// CGLS on `AᵀA x = Aᵀ b`; with a mask the operator is `A·M` (`M` diagonal 0/1).
+    /// CGLS on `AᵀA x = Aᵀ b`; with a mask the operator is `A·M` (`M` diagonal 0/1). The step
+    /// lengths α = γ / ‖q‖² and β = γ' / γ are coefficients of the updates, so on the GPU an
+    /// iteration is one submission and one read-back (γ' and the residual, for the callback).
     fn cgls<S: Space>(&self, space: &mut S, data: &S::Proj, x: &mut S::Vol, run: &mut Run<'_>) -> Result<Stopped> {
         let (mut q, mut r) = (space.projections(0)?, space.projections(0)?);
         let (mut p, mut s) = (space.volume()?, space.volume()?);
@@ -652,34 +648,37 @@ impl Iterative {
         space.backward(0, &r, &mut s)?;
         space.mask(&mut s)?;
         space.vol_op(VectorOp::Xpby(0.0), &mut p, Some(&s), None)?;
-        let gamma = space.vol_norm2(&s)?;
+        let mut gamma = space.vol_norm2(&s)?;
         let r_norm = space.proj_norm2(&r)?;
-        let mut gamma = space.read(gamma)?;
-        let mut residual = space.read(r_norm)?.sqrt();
+        let values = space.read_all(&[&gamma, &r_norm])?;
+        let (mut gamma_value, mut residual) = (values[0], values[1].sqrt());
         for iteration in 1..=self.iterations {
-            if gamma == 0.0 {
+            if gamma_value == 0.0 {
                 // The normal equations are solved (or the data are zero).
                 return Ok(run.report(iteration, residual, None).unwrap_or(Stopped::Tolerance));
             }
             space.forward(0, &p, &mut q)?;
             let q_norm = space.proj_norm2(&q)?;
-            let alpha = (gamma / space.read(q_norm)?) as f32;
-            space.vol_op(VectorOp::Axpy(alpha), x, Some(&p), None)?;
-            space.proj_op(VectorOp::Axpy(-alpha), &mut r, Some(&q), None)?;
+            let alpha = Coef::Ratio(&gamma, &q_norm);
+            space.vol_op_by(VectorOp::Axpy(1.0), x, Some(&p), None, alpha)?;
+            space.proj_op_by(VectorOp::Axpy(-1.0), &mut r, Some(&q), None, alpha)?;
             space.backward(0, &r, &mut s)?;
             space.mask(&mut s)?;
-            let s_norm = space.vol_norm2(&s)?;
+            let gamma_next = space.vol_norm2(&s)?;
             let r_norm = space.proj_norm2(&r)?;
-            let gamma_next = space.read(s_norm)?;
-            residual = space.read(r_norm)?.sqrt();
-            let beta = (gamma_next / gamma) as f32;
-            gamma = gamma_next;
-            space.vol_op(VectorOp::Xpby(beta), &mut p, Some(&s), None)?;
+            space.vol_op_by(
+                VectorOp::Xpby(1.0),
+                &mut p,
+                Some(&s),
+                None,
+                Coef::Ratio(&gamma_next, &gamma),
+            )?;
+            let values = space.read_all(&[&gamma_next, &r_norm])?;
+            (gamma, gamma_value, residual) = (gamma_next, values[0], values[1].sqrt());
             if let Some(stop) = run.report(iteration, residual, None) {
                 return Ok(stop);
             }
         }
-        space.flush()?;
         Ok(Stopped::Iterations)
     }
 
@@ -694,8 +693,8 @@ impl Iterative {
             let mut sens = space.volume()?;
             space.backward(s, &ones_p, &mut sens)?;
             sensitivity.push(sens);
+            space.checkpoint()?;
         }
-        space.flush()?;
         let mut ax = Self::subset_projections(space, k)?;
         let mut t = Self::subset_projections(space, k)?;
         let mut back = space.volume()?;
@@ -711,9 +710,7 @@ impl Iterative {
                 space.backward(s, &t[s], &mut back)?;
                 space.vol_op(VectorOp::EmUpdate { lo, hi }, x, Some(&back), Some(&sensitivity[s]))?;
                 space.mask(x)?;
-                if k > 1 {
-                    space.flush()?;
-                }
+                space.checkpoint()?;
             }
             // The residual leaves A x in `ax`: with one subset, the next iteration's start.
             let residual = self.residual(space, data, x, &mut ax, &mut t)?;
@@ -731,22 +728,17 @@ impl Iterative {
         let (mut v, mut w) = (space.volume()?, space.volume()?);
         let mut q = space.projections(0)?;
         space.vol_op(VectorOp::Fill(1.0), &mut v, None, None)?;
-        let n = space.vol_norm2(&v)?;
-        let mut n = space.read(n)?.sqrt();
-        let mut estimate = 0.0;
+        // v ← v / ‖v‖ on the device; one read at the end (a zero operator gives 0).
+        let mut norm2 = space.vol_norm2(&v)?;
         for _ in 0..POWER_ITERATIONS {
-            if n == 0.0 {
-                break;
-            }
-            space.vol_op(VectorOp::Scale((1.0 / n) as f32), &mut v, None, None)?;
+            space.vol_op_by(VectorOp::Scale(1.0), &mut v, None, None, Coef::InverseRoot(&norm2))?;
             space.forward(0, &v, &mut q)?;
             space.backward(0, &q, &mut w)?;
-            let norm = space.vol_norm2(&w)?;
-            estimate = space.read(norm)?.sqrt();
-            n = estimate;
+            norm2 = space.vol_norm2(&w)?;
             std::mem::swap(&mut v, &mut w);
+            space.checkpoint()?;
         }
-        lipschitz_bound(estimate)
+        lipschitz_bound(space.read(&norm2)?.sqrt())
     }
 
     /// FISTA-TV: gradient step on `½‖A x − b‖²`, TV proximal step, constraint and mask,
@@ -802,9 +794,8 @@ impl Iterative {
             space.proj_op(VectorOp::DiffTo, &mut r, Some(&ax), Some(data))?;
             let residual = space.proj_norm2(&r)?;
             let total_variation = space.total_variation(x)?;
-            let residual = space.read(residual)?.sqrt();
-            let total_variation = space.read(total_variation)?;
-            if let Some(stop) = run.report(iteration, residual, Some(total_variation)) {
+            let values = space.read_all(&[&residual, &total_variation])?;
+            if let Some(stop) = run.report(iteration, values[0].sqrt(), Some(values[1])) {
                 return Ok(stop);
             }
         }

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use crate::boundary::BoundaryMode;
 use crate::error::Result;
-use crate::gpu::reduce::{PendingMoments, record_moments};
+use crate::gpu::scalars::{DeviceScalar, record_sum_scalar};
 use crate::gpu::vector_ops::{VectorOp, record_vector_op};
 use crate::gpu::{
     Binding, BufferWindow, GpuContext, GpuVolume, KernelSpec, Recorder, TILE, for_each_slab, uniform, wgsl,
@@ -300,7 +300,7 @@ impl GpuTv {
     }
 
     /// Records `TV(x)`; read it with [`tv_from_moments`] after the submission.
-    pub(super) fn record_total_variation(&self, rec: &mut Recorder<'_>, x: &GpuVolume) -> Result<PendingMoments> {
+    pub(super) fn record_total_variation(&self, rec: &mut Recorder<'_>, x: &GpuVolume) -> Result<DeviceScalar> {
         let params = rec.uniform(&Params {
             alpha: 1.0,
             beta: 0.0,
@@ -319,12 +319,6 @@ impl GpuTv {
                 slab.items,
             )
         })?;
-        record_moments(rec, &self.scratch)
+        record_sum_scalar(rec, &self.scratch)
     }
-}
-
-/// The sum of the values whose moments were recorded.
-pub(super) fn tv_from_moments(ctx: &GpuContext, pending: PendingMoments) -> Result<f64> {
-    let m = pending.finish(ctx)?;
-    Ok(m.mean * m.count as f64)
 }
