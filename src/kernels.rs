@@ -17,6 +17,7 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &bilateral::KERNEL,
         &correlate::KERNEL,
         &correlate1d::KERNEL,
+        &correlate1d::STAGED,
         &diffusion::UPDATE,
         &diffusion::GRAD_SQ,
         &diffusion::CONDUCTANCE_SCALE,

@@ -8,8 +8,8 @@ use common::{
     ALL_MODES, assert_close, assert_close_f32, backends, fixture, gpus, gpus_small_bindings, mode_name, random_volume,
 };
 use hounsfield::filter::{
-    Correlate1d, Filter, GaussianGradientMagnitude, GaussianLaplace, GradientMagnitude, Laplace, Prewitt, Sobel,
-    Uniform, gaussian_kernel_1d,
+    Correlate1d, Filter, Gaussian, GaussianGradientMagnitude, GaussianLaplace, GradientMagnitude, Laplace, Prewitt,
+    Sobel, Uniform, gaussian_kernel_1d,
 };
 use hounsfield::gpu::GpuVolume;
 use hounsfield::{Backend, BoundaryMode, Error};
@@ -239,5 +239,41 @@ fn bad_parameters_are_typed_errors() {
             Sobel::axis(2).apply(&backend, img.view()),
             Err(Error::InvalidParameter { name: "axis", .. })
         ));
+    }
+}
+
+#[test]
+fn small_separable_plans_run_in_one_dispatch() {
+    // Sobel/Prewitt/Laplace/gradient magnitudes and small boxes: one staged dispatch where the
+    // pass-by-pass engine took up to 12 (on a context of its own: the counts are per device).
+    use hounsfield::gpu::GpuContext;
+    if gpus().is_empty() {
+        return;
+    }
+    let ctx = GpuContext::new().unwrap();
+    let vol = random_volume([9, 14, 11], 5);
+    let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
+    let filters: Vec<(Box<dyn Filter>, u64)> = vec![
+        (Box::new(Sobel::magnitude()), 1),
+        (Box::new(Prewitt::magnitude().mode(BoundaryMode::Constant(-1.0))), 1),
+        (Box::new(Laplace::new()), 1),
+        (Box::new(GradientMagnitude::new().spacing(&[0.5, 1.0, 2.0])), 1),
+        (Box::new(Uniform::new(&[3])), 1),
+        // σ = 0.5 reaches 2 voxels: 5³ multiply-adds.
+        (Box::new(Gaussian::new(&[0.5])), 1),
+    ];
+    for (f, dispatches) in filters {
+        let before = ctx.work();
+        let gpu = f.apply_gpu(&ctx, &resident).unwrap();
+        let work = ctx.work().since(&before);
+        assert_eq!(work.dispatches, dispatches, "{}: {work:?}", f.name());
+        let cpu = f.apply_cpu(vol.view()).unwrap();
+        assert_close_f32(
+            gpu.download(&ctx).unwrap().view().into_dyn(),
+            cpu.view().into_dyn(),
+            1e-5,
+            1e-5,
+            f.name(),
+        );
     }
 }
