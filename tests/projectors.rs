@@ -69,6 +69,13 @@ fn geometries() -> Vec<(&'static str, Geometry, [usize; 3])> {
             Geometry::parallel_3d(&angles, 13, 21, [1.0, 1.1]).unwrap(),
             [9, 13, 15],
         ),
+        // A tall volume close to the source: rays up to 60° steep, many with main axis z (the
+        // Joseph transpose's steep pass).
+        (
+            "steep cone",
+            Geometry::cone(&angles, 22.0, 40.0, 90, 40, [1.3, 1.2], [0.2, 0.3]).unwrap(),
+            [36, 12, 11],
+        ),
     ]
 }
 

@@ -1,6 +1,8 @@
 // Joseph's method on the GPU, shared by the forward projector and its exact transpose (twin
-// of Joseph::ray_steps and Joseph::ray_taps in src/recon/joseph/rays.rs). Both kernels build every ray and its taps with the
-// functions below, in the same float operations, so the pair is adjoint to rounding.
+// of Joseph::ray_steps and Joseph::ray_taps in src/recon/joseph/rays.rs). Both kernels build
+// every ray and its taps with the functions below, in the same float operations, so the pair
+// is adjoint to rounding. BEAM (one of BEAM_CODES) is emitted per compiled variant: branching
+// on a uniform would cost every beam's code on adapters that run untaken branches masked.
 
 struct JosephParams {
     // Forward: samples whose owning slice is in [slab.z0, slab.z1) belong to this dispatch (the
@@ -15,7 +17,7 @@ struct JosephParams {
     // Views of this batch and the first one's index in the view tables.
     views: u32,
     first_view: u32,
-    // BEAM_PARALLEL, BEAM_FLAT or BEAM_ARC.
+    // BEAM_PARALLEL, BEAM_FLAT or BEAM_ARC (the kernels use their compiled BEAM).
     beam: u32,
     sdd: f32,
     centre_col: f32,
@@ -50,10 +52,10 @@ fn ray_through(view: u32, row: u32, col: u32) -> Ray {
     let cv = f32(row) - params.centre_row;
     var p: vec3<f32>;
     var d: vec3<f32>;
-    if params.beam == BEAM_PARALLEL {
+    if BEAM == BEAM_PARALLEL {
         p = w.detector.xyz + cu * w.u.xyz + cv * w.v.xyz;
         d = w.source.xyz;
-    } else if params.beam == BEAM_FLAT {
+    } else if BEAM == BEAM_FLAT {
         let pixel = w.detector.xyz + cu * w.u.xyz + cv * w.v.xyz;
         p = w.source.xyz;
         d = normalize(pixel - p);

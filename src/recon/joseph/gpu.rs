@@ -3,13 +3,14 @@
 
 use super::Joseph;
 use crate::error::Result;
+use crate::gpu::Constant;
 use crate::gpu::{Binding, uniform};
 use crate::gpu::{
     BufferWindow, GpuProjections, GpuVolume, KernelSpec, Recorder, VolumeSlab, VolumeSlabParams, for_each_volume_slab,
     wgsl,
 };
-use crate::recon::geometry::BEAM_CODES;
 use crate::recon::geometry::DetectorMap;
+use crate::recon::geometry::{BEAM_ARC, BEAM_CODES, BEAM_FLAT, BEAM_PARALLEL};
 
 /// Twin of `JosephParams` in `shaders/recon/joseph_common.wgsl`.
 #[repr(C)]
@@ -34,41 +35,85 @@ struct JosephParams {
 
 const JOSEPH_COMMON: &str = include_str!("../../../shaders/recon/joseph_common.wgsl");
 
-pub(crate) static FORWARD: KernelSpec = KernelSpec {
-    name: "recon/joseph_forward",
-    sources: &[
-        wgsl::VOLUME_SLAB,
-        JOSEPH_COMMON,
-        include_str!("../../../shaders/recon/joseph_forward.wgsl"),
-    ],
-    entry: "forward",
-    bindings: &[
-        uniform::<JosephParams>(),
-        Binding::Read,
-        Binding::Read,
-        Binding::ReadWrite,
-    ],
-    constants: &[BEAM_CODES],
-};
+/// The forward and backward kernels compiled for one beam (BEAM emitted as a constant: the
+/// branches of the other beams vanish at compile time).
+macro_rules! joseph_kernels {
+    ($forward:ident, $backward:ident, $steep:ident, $beam:expr, $fname:literal, $bname:literal, $sname:literal) => {
+        pub(crate) static $forward: KernelSpec = KernelSpec {
+            name: $fname,
+            sources: &[
+                wgsl::VOLUME_SLAB,
+                JOSEPH_COMMON,
+                include_str!("../../../shaders/recon/joseph_forward.wgsl"),
+            ],
+            entry: "forward",
+            bindings: &[
+                uniform::<JosephParams>(),
+                Binding::Read,
+                Binding::Read,
+                Binding::ReadWrite,
+            ],
+            constants: &[BEAM_CODES, &[("BEAM", Constant::U32($beam))]],
+        };
+        pub(crate) static $backward: KernelSpec = KernelSpec {
+            name: $bname,
+            sources: &[
+                wgsl::FLOAT,
+                wgsl::VOLUME_SLAB,
+                JOSEPH_COMMON,
+                include_str!("../../../shaders/recon/joseph_backward.wgsl"),
+            ],
+            entry: "backward",
+            bindings: BACKWARD_BINDINGS,
+            constants: &[BEAM_CODES, &[("BEAM", Constant::U32($beam))]],
+        };
+        pub(crate) static $steep: KernelSpec = KernelSpec {
+            name: $sname,
+            sources: $backward.sources,
+            entry: "backward_steep",
+            bindings: BACKWARD_BINDINGS,
+            constants: &[BEAM_CODES, &[("BEAM", Constant::U32($beam))]],
+        };
+    };
+}
 
-pub(crate) static BACKWARD: KernelSpec = KernelSpec {
-    name: "recon/joseph_backward",
-    sources: &[
-        wgsl::FLOAT,
-        wgsl::VOLUME_SLAB,
-        JOSEPH_COMMON,
-        include_str!("../../../shaders/recon/joseph_backward.wgsl"),
-    ],
-    entry: "backward",
-    bindings: &[
-        uniform::<JosephParams>(),
-        Binding::Read,
-        Binding::Read,
-        Binding::Read,
-        Binding::ReadWrite,
-    ],
-    constants: &[BEAM_CODES],
-};
+const BACKWARD_BINDINGS: &[Binding] = &[
+    uniform::<JosephParams>(),
+    Binding::Read,
+    Binding::Read,
+    Binding::Read,
+    Binding::ReadWrite,
+];
+joseph_kernels!(
+    FORWARD_PARALLEL,
+    BACKWARD_PARALLEL,
+    STEEP_PARALLEL,
+    BEAM_PARALLEL,
+    "recon/joseph_forward_parallel",
+    "recon/joseph_backward_parallel",
+    "recon/joseph_backward_steep_parallel"
+);
+joseph_kernels!(
+    FORWARD_FLAT,
+    BACKWARD_FLAT,
+    STEEP_FLAT,
+    BEAM_FLAT,
+    "recon/joseph_forward_flat",
+    "recon/joseph_backward_flat",
+    "recon/joseph_backward_steep_flat"
+);
+joseph_kernels!(
+    FORWARD_ARC,
+    BACKWARD_ARC,
+    STEEP_ARC,
+    BEAM_ARC,
+    "recon/joseph_forward_arc",
+    "recon/joseph_backward_arc",
+    "recon/joseph_backward_steep_arc"
+);
+
+/// Voxels along z one backward invocation gathers (`COLUMN` in joseph_backward.wgsl).
+const BACKWARD_COLUMN: usize = 8;
 
 /// The GPU tables of a projector: per-view vectors and projection matrices.
 struct JosephTables {
@@ -77,6 +122,41 @@ struct JosephTables {
 }
 
 impl Joseph {
+    /// The kernels of this geometry's beam: forward, backward, backward for steep rays.
+    fn kernels(&self) -> [&'static KernelSpec; 3] {
+        match self.geometry.beam_code() {
+            BEAM_PARALLEL => [&FORWARD_PARALLEL, &BACKWARD_PARALLEL, &STEEP_PARALLEL],
+            BEAM_FLAT => [&FORWARD_FLAT, &BACKWARD_FLAT, &STEEP_FLAT],
+            _ => [&FORWARD_ARC, &BACKWARD_ARC, &STEEP_ARC],
+        }
+    }
+
+    /// Whether a ray that taps the volume may have z as its main axis (|e_z| ≥ |e_x|, |e_y| in
+    /// voxel steps), so the transpose needs its steep pass. A ray that taps the volume passes
+    /// through the box of voxel indices [-1, n] on every axis; from the source, the steepest
+    /// such direction pairs the farther z end of the box with the nearest point of its xy
+    /// extent. A 1 % margin covers the kernels' f32 rounding.
+    pub(crate) fn has_steep_rays(&self) -> bool {
+        let [nz, ny, nx] = self.shape;
+        if nz <= 1 {
+            return false;
+        }
+        let origin = self.grid.origin;
+        let spacing = [self.grid.spacing[2], self.grid.spacing[1], self.grid.spacing[0]];
+        let n = [nx as f64, ny as f64, nz as f64];
+        let parallel = self.geometry.beam_code() == BEAM_PARALLEL;
+        self.geometry.views.iter().any(|w| {
+            if parallel {
+                let e: [f64; 3] = std::array::from_fn(|i| (w.source[i] / spacing[i]).abs());
+                return e[2] >= 0.99 * e[0].max(e[1]);
+            }
+            let s: [f64; 3] = std::array::from_fn(|i| (w.source[i] - origin[i]) / spacing[i]);
+            let outside = |i: usize| (-1.0 - s[i]).max(s[i] - n[i]).max(0.0);
+            let far_z = (s[2] + 1.0).abs().max((s[2] - n[2]).abs());
+            far_z >= 0.99 * outside(0).max(outside(1))
+        })
+    }
+
     /// The parameters of one dispatch: `count` views from `first_view`, the volume slab `slab`.
     fn params(&self, count: usize, first_view: usize, slab: &VolumeSlab<'_>) -> JosephParams {
         let g = &self.geometry;
@@ -153,7 +233,7 @@ impl Joseph {
             for_each_volume_slab(rec, volume, 1, |rec, slab| {
                 let params = rec.uniform(&self.params(count, first, &slab));
                 rec.dispatch_linear(
-                    &FORWARD,
+                    self.kernels()[0],
                     &[
                         BufferWindow::whole(&params),
                         BufferWindow::whole(&tables.vectors),
@@ -175,21 +255,27 @@ impl Joseph {
         self.check_projections(projections.shape())?;
         let tables = self.tables(rec)?;
         let [_, ny, nx] = self.shape;
+        let steep = self.has_steep_rays();
         for (first, batch) in projections.batches() {
             let count = batch.shape()[0];
             for_each_volume_slab(rec, out, 0, |rec, slab| {
                 let params = rec.uniform(&self.params(count, first, &slab));
-                rec.dispatch_grid(
-                    &BACKWARD,
-                    &[
-                        BufferWindow::whole(&params),
-                        BufferWindow::whole(&tables.vectors),
-                        BufferWindow::whole(&tables.matrices),
-                        BufferWindow::whole(batch.buffer()),
-                        slab.window,
-                    ],
-                    [nx, ny, slab.z1 - slab.z0],
-                )
+                let [_, backward, steep_kernel] = self.kernels();
+                let kernels: &[&KernelSpec] = if steep { &[backward, steep_kernel] } else { &[backward] };
+                for kernel in kernels {
+                    rec.dispatch_grid(
+                        kernel,
+                        &[
+                            BufferWindow::whole(&params),
+                            BufferWindow::whole(&tables.vectors),
+                            BufferWindow::whole(&tables.matrices),
+                            BufferWindow::whole(batch.buffer()),
+                            slab.window,
+                        ],
+                        [nx, ny, (slab.z1 - slab.z0).div_ceil(BACKWARD_COLUMN)],
+                    )?;
+                }
+                Ok(())
             })?;
         }
         Ok(())

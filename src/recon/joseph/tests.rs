@@ -164,3 +164,35 @@ fn the_fast_forward_equals_the_sum_of_every_tap() {
     assert!(hits > 1000, "only {hits} rays hit the volume");
     assert!(worst <= 1e-5 * peak, "worst difference {worst} against a peak {peak}");
 }
+
+#[test]
+fn steep_rays_are_found_where_the_geometry_has_them() {
+    let angles: Vec<f64> = (0..12).map(|k| k as f64 * 30.0).collect();
+    let grid = |shape: [usize; 3]| Grid {
+        origin: [
+            -(shape[2] as f64 - 1.0) / 2.0,
+            -(shape[1] as f64 - 1.0) / 2.0,
+            -(shape[0] as f64 - 1.0) / 2.0,
+        ],
+        ..Grid::default()
+    };
+    let steep = |g: Geometry, shape: [usize; 3]| Joseph::new(&g, shape, &grid(shape)).unwrap().has_steep_rays();
+    // A clinical-like cone (half-angle ~7°), a parallel beam and a 2D fan: none.
+    assert!(!steep(
+        Geometry::cone(&angles, 600.0, 1000.0, 64, 96, [2.0, 2.0], [0.0, 0.0]).unwrap(),
+        [64, 96, 96]
+    ));
+    assert!(!steep(
+        Geometry::parallel_3d(&angles, 16, 24, [1.0, 1.0]).unwrap(),
+        [16, 20, 20]
+    ));
+    assert!(!steep(
+        Geometry::fan(&angles, 100.0, 200.0, 40, 1.0, Detector::Flat, 0.0).unwrap(),
+        [1, 20, 20]
+    ));
+    // A tall volume 22 mm from the source: rays through it climb up to ~60°.
+    assert!(steep(
+        Geometry::cone(&angles, 22.0, 40.0, 90, 40, [1.3, 1.2], [0.0, 0.0]).unwrap(),
+        [36, 12, 11]
+    ));
+}
