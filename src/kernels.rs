@@ -18,6 +18,7 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &correlate::KERNEL,
         &correlate1d::KERNEL,
         &correlate1d::STAGED,
+        &correlate1d::MULTI,
         &diffusion::UPDATE,
         &diffusion::GRAD_SQ,
         &diffusion::CONDUCTANCE_SCALE,

@@ -243,7 +243,7 @@ fn bad_parameters_are_typed_errors() {
 }
 
 #[test]
-fn small_separable_plans_run_in_one_dispatch() {
+fn separable_plans_run_in_few_dispatches() {
     // Sobel/Prewitt/Laplace/gradient magnitudes and small boxes: one staged dispatch where the
     // pass-by-pass engine took up to 12 (on a context of its own: the counts are per device).
     use hounsfield::gpu::GpuContext;
@@ -261,6 +261,13 @@ fn small_separable_plans_run_in_one_dispatch() {
         (Box::new(Uniform::new(&[3])), 1),
         // σ = 0.5 reaches 2 voxels: 5³ multiply-adds.
         (Box::new(Gaussian::new(&[0.5])), 1),
+        // σ = 2 reaches 8 voxels: passes with shared prefixes (Gaussian and derivative along
+        // z, three y-passes, the x-passes combined), 4 dispatches where there were 12 and 11.
+        (Box::new(GaussianGradientMagnitude::new(&[2.0])), 4),
+        (
+            Box::new(GaussianLaplace::new(&[2.0]).mode(BoundaryMode::Constant(0.5))),
+            4,
+        ),
     ];
     for (f, dispatches) in filters {
         let before = ctx.work();

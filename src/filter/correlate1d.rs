@@ -56,7 +56,117 @@ pub(crate) static STAGED: KernelSpec = KernelSpec {
     constants: &[COMBINE_CODES],
 };
 
-crate::wgsl_constants!(COMBINE_CODES: u32 { COMBINE_SUM = 0, COMBINE_ROOT_SUM_OF_SQUARES = 1 });
+crate::wgsl_constants!(COMBINE_CODES: u32 { COMBINE_SUM = 0, COMBINE_ROOT_SUM_OF_SQUARES = 1, COMBINE_NONE = 2 });
+
+pub(crate) static MULTI: KernelSpec = KernelSpec {
+    name: "filter/correlate1d_multi",
+    sources: &[
+        wgsl::BOUNDARY,
+        wgsl::TILE,
+        include_str!("../../shaders/filter/correlate1d_multi.wgsl"),
+    ],
+    entry: "correlate1d_multi",
+    bindings: &[
+        TILE,
+        uniform::<MultiParams>(),
+        Binding::Read,
+        Binding::Read,
+        Binding::Read,
+        Binding::Read,
+        Binding::ReadWrite,
+        Binding::ReadWrite,
+        Binding::ReadWrite,
+    ],
+    constants: &[COMBINE_CODES],
+};
+
+/// Twin of `Params` in `correlate1d_multi.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct MultiParams {
+    lines: [[u32; 4]; 3],
+    axis: u32,
+    count: u32,
+    mode: u32,
+    cval: f32,
+    combine: u32,
+    _pad: [u32; 3],
+}
+
+/// One line of a multi-line pass: its source (an index into the sources) and its pass.
+struct Line<'p> {
+    source: usize,
+    pass: &'p Pass,
+}
+
+/// Records up to three passes along one axis in one dispatch: `lines` read `sources`; with
+/// `combine` `None` line l writes `outputs[l]`, else every line is combined into `outputs[0]`.
+fn record_multi(
+    rec: &mut Recorder<'_>,
+    sources: &[&GpuVolume],
+    lines: &[Line<'_>],
+    outputs: &[&GpuVolume],
+    combine: Option<Combine>,
+    mode: BoundaryMode,
+) -> Result<()> {
+    let mut params = MultiParams {
+        lines: [[0; 4]; 3],
+        axis: lines[0].pass.axis as u32,
+        count: lines.len() as u32,
+        mode: mode.code(),
+        cval: mode.cval(),
+        combine: match combine {
+            None => COMBINE_NONE,
+            Some(Combine::Sum) => COMBINE_SUM,
+            Some(Combine::RootSumOfSquares) => COMBINE_ROOT_SUM_OF_SQUARES,
+        },
+        _pad: [0; 3],
+    };
+    let mut weights: Vec<f32> = Vec::new();
+    for (l, line) in lines.iter().enumerate() {
+        params.lines[l] = [
+            line.source as u32,
+            line.pass.weights.len() as u32,
+            line.pass.left as u32,
+            weights.len() as u32,
+        ];
+        weights.extend(&line.pass.weights);
+    }
+    let halo = lines.iter().map(|l| l.pass.halo()).max().unwrap_or(0);
+    let halo_z = if params.axis == 0 { halo } else { 0 };
+    let uniform = rec.uniform(&params);
+    let weights = rec.constants(&weights);
+    // Unused outputs bind small buffers of their own (writable bindings may not alias).
+    let spare = [rec.scratch(16), rec.scratch(16)];
+    let align = rec.context().storage_offset_alignment().max(4);
+    for_each_slab(rec, sources, outputs[0], halo_z, mode, |rec, slab| {
+        let placeholder = rec.context().placeholder();
+        let input = |k: usize| slab.inputs.get(k).copied().unwrap_or(BufferWindow::whole(placeholder));
+        let slice = (slab.shape[1] * slab.shape[2]) as u64;
+        let output = |k: usize| match outputs.get(k) {
+            Some(v) if k > 0 => {
+                crate::gpu::storage_window(v.buffer(), slab.z0 as u64 * slice, slab.shape[0] as u64 * slice, align).0
+            }
+            Some(_) => slab.output,
+            None => BufferWindow::whole(&spare[k - 1]),
+        };
+        rec.dispatch_linear(
+            &MULTI,
+            &[
+                BufferWindow::whole(&slab.tile),
+                BufferWindow::whole(&uniform),
+                BufferWindow::whole(&weights),
+                input(0),
+                input(1),
+                input(2),
+                output(0),
+                output(1),
+                output(2),
+            ],
+            slab.items,
+        )
+    })
+}
 
 /// Chains, passes per chain and weights the staged kernel holds.
 const STAGED_CHAINS: usize = 3;
@@ -232,6 +342,86 @@ impl Separable {
         Some(params)
     }
 
+    /// Plans whose chains are equally long, step along the same axes in the same order and
+    /// number at most three (Gaussian gradient magnitudes and Laplacians, in 2D and 3D): one
+    /// multi-line pass per distinct intermediate's children, the shared prefixes computed once
+    /// (a Gaussian gradient magnitude: the input's Gaussian and derivative along z, then three
+    /// y-passes, then the three x-passes combined — 4 dispatches where the engine took 12).
+    fn record_shared_passes(&self, rec: &mut Recorder<'_>, input: &GpuVolume) -> Result<Option<GpuVolume>> {
+        let terms = &self.terms;
+        let length = terms[0].len();
+        // A single chain has nothing to share: the plain passes serve it.
+        if length < 2
+            || !(2..=3).contains(&terms.len())
+            || terms
+                .iter()
+                .any(|t| t.len() != length || t.iter().zip(&terms[0]).any(|(p, q)| p.axis != q.axis))
+        {
+            return Ok(None);
+        }
+        // The current level: distinct intermediates (volumes) and which one each term reached.
+        let mut level: Vec<GpuVolume> = Vec::new();
+        let mut reached = vec![usize::MAX; terms.len()]; // usize::MAX: the input
+        for k in 0..length - 1 {
+            // Distinct (parent, pass) pairs of this level, in term order.
+            let mut nodes: Vec<(usize, &Pass)> = Vec::new();
+            let mut next = vec![0; terms.len()];
+            for (t, term) in terms.iter().enumerate() {
+                let key = (reached[t], &term[k]);
+                next[t] = match nodes.iter().position(|n| n.0 == key.0 && n.1 == key.1) {
+                    Some(i) => i,
+                    None => {
+                        nodes.push(key);
+                        nodes.len() - 1
+                    }
+                };
+            }
+            let outputs = nodes
+                .iter()
+                .map(|_| rec.volume(input.shape()))
+                .collect::<Result<Vec<_>>>()?;
+            let mut parents: Vec<usize> = nodes.iter().map(|n| n.0).collect();
+            parents.sort_unstable();
+            parents.dedup();
+            for parent in parents {
+                let source = if parent == usize::MAX { input } else { &level[parent] };
+                let children: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].0 == parent).collect();
+                let lines: Vec<Line<'_>> = children
+                    .iter()
+                    .map(|&i| Line {
+                        source: 0,
+                        pass: nodes[i].1,
+                    })
+                    .collect();
+                let dsts: Vec<&GpuVolume> = children.iter().map(|&i| &outputs[i]).collect();
+                record_multi(rec, &[source], &lines, &dsts, None, self.mode)?;
+            }
+            for done in std::mem::replace(&mut level, outputs) {
+                rec.recycle(done);
+            }
+            reached = next;
+        }
+        // The last passes, combined.
+        let mut sources: Vec<usize> = reached.clone();
+        sources.sort_unstable();
+        sources.dedup();
+        let source_volumes: Vec<&GpuVolume> = sources.iter().map(|&s| &level[s]).collect();
+        let lines: Vec<Line<'_>> = terms
+            .iter()
+            .zip(&reached)
+            .map(|(term, r)| Line {
+                source: sources.iter().position(|s| s == r).expect("listed above"),
+                pass: &term[length - 1],
+            })
+            .collect();
+        let out = rec.volume(input.shape())?;
+        record_multi(rec, &source_volumes, &lines, &[&out], Some(self.combine), self.mode)?;
+        for done in level {
+            rec.recycle(done);
+        }
+        Ok(Some(out))
+    }
+
     pub fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume) -> Result<GpuVolume> {
         if let Some(params) = self.staged_params() {
             let out = rec.volume(input.shape())?;
@@ -248,6 +438,9 @@ impl Separable {
                     slab.grid(),
                 )
             })?;
+            return Ok(out);
+        }
+        if let Some(out) = self.record_shared_passes(rec, input)? {
             return Ok(out);
         }
         let mut acc: Option<GpuVolume> = None;

@@ -43,6 +43,8 @@ pub struct Slab<'a> {
     pub items: u64,
     /// The slab's output shape `[nz, ny, nx]`.
     pub shape: [usize; 3],
+    /// The slab's first output slice.
+    pub z0: usize,
 }
 
 impl Slab<'_> {
@@ -261,6 +263,7 @@ pub fn for_each_slab(
             output: out_window,
             items: (z1 - z0) as u64 * slice_elems,
             shape: [z1 - z0, ny, nx],
+            z0,
         };
         dispatch(rec, &slab)?;
     }
