@@ -23,7 +23,6 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &diffusion::GRAD_SQ,
         &diffusion::CONDUCTANCE_SCALE,
         &fill_holes::KERNEL,
-        &fill_holes::SWEEP,
         median::kernel([1, 1, 1]),
         median::kernel([0, 1, 1]),
         median::kernel([2, 2, 2]),

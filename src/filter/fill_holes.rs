@@ -3,12 +3,13 @@
 //! foreground. Input: non-zero (or NaN) = foreground; output 0/1.
 //!
 //! CPU: a depth-first flood of the background from the border over a byte map (linear time).
-//! GPU, volumes within one storage binding: line sweeps (`fill_holes_sweep.wgsl`) — each
-//! invocation sweeps one row or column forward and back, in place, so the flood crosses a whole
-//! run of background per pass and the passes follow the turns of the paths to the border, not
-//! their lengths; x, y (and z) sweeps alternate, a few cycles per submission, until a batch adds
-//! nothing. Larger volumes (slabs): the flood advances one voxel per step (`fill_holes.wgsl`),
-//! ping-ponging two volumes, with the same convergence check.
+//! GPU, volumes within one storage binding: the background's components by the labelling's
+//! lock-free union-find, the components that reach the border marked at their roots, every other
+//! background voxel filled (`segment::label_gpu::record_fill_holes`: four dispatches, no host
+//! round trip, however long the paths to the border; line sweeps that crossed a run of background
+//! per pass needed 74 dispatches and 13 host waits on the harness's mask, the one-voxel flood
+//! before them 163). Larger volumes (slabs): the flood advances one voxel per step
+//! (`fill_holes.wgsl`), ping-ponging two volumes, until a batch of steps adds nothing.
 
 use ndarray::{Array3, ArrayView3};
 
@@ -40,29 +41,6 @@ pub(crate) static KERNEL: KernelSpec = KernelSpec {
 
 /// Flood steps recorded per submission before the host checks for convergence.
 const STEPS_PER_CHECK: usize = 32;
-
-pub(crate) static SWEEP: KernelSpec = KernelSpec {
-    name: "filter/fill_holes_sweep",
-    sources: &[wgsl::TILE, include_str!("../../shaders/filter/fill_holes_sweep.wgsl")],
-    entry: "sweep",
-    bindings: &[uniform::<SweepParams>(), Binding::ReadWrite, Binding::ReadWrite],
-    constants: &[],
-};
-
-/// Twin of `Params` in `fill_holes_sweep.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct SweepParams {
-    nx: u32,
-    ny: u32,
-    nz: u32,
-    axis: u32,
-    three_d: u32,
-    _pad: [u32; 3],
-}
-
-/// Sweep cycles (x, y and in 3D z) recorded per submission before the convergence check.
-const CYCLES_PER_CHECK: usize = 4;
 
 /// Fills the holes of a mask.
 ///
@@ -143,7 +121,7 @@ impl Filter for FillHoles {
     fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
         check_ndim(ndim)?;
         if input.byte_len() <= rec.context().max_storage_binding() {
-            return record_sweeps(rec, input, ndim);
+            return crate::segment::record_fill_holes(rec, input, ndim == 3);
         }
         let mask = pointwise::record(rec, &BINARIZE, input, None)?;
         // reached starts empty: the first step seeds it from the border.
@@ -224,63 +202,4 @@ fn flood_until_stable(
         last = count;
     }
     Err(Error::Gpu("hole filling did not converge".into()))
-}
-
-/// Line sweeps on a volume within one binding (see the module docs).
-fn record_sweeps(rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
-    let [nz, ny, nx] = input.shape();
-    // As on the CPU (and in scipy), a 3D volume of one slice has every voxel on its border.
-    let three_d = ndim == 3;
-    // 0 background, 1 foreground (NaN counts as foreground, as on the CPU).
-    let state = pointwise::record(rec, &BINARIZE, input, None)?;
-    let counter = rec.scratch(4);
-    let axes: &[(u32, usize)] = if three_d {
-        &[(0, nz * ny), (1, nz * nx), (2, ny * nx)]
-    } else {
-        &[(0, nz * ny), (1, nz * nx)]
-    };
-    let params: Vec<wgpu::Buffer> = axes
-        .iter()
-        .map(|&(axis, _)| {
-            rec.uniform(&SweepParams {
-                nx: nx as u32,
-                ny: ny as u32,
-                nz: nz as u32,
-                axis,
-                three_d: u32::from(three_d),
-                _pad: [0; 3],
-            })
-        })
-        .collect();
-    // Each productive batch reaches at least one more voxel.
-    flood_until_stable(rec, &counter, input.len() + 2, |rec| {
-        for _ in 0..CYCLES_PER_CHECK {
-            for (&(_, lines), p) in axes.iter().zip(&params) {
-                rec.dispatch_linear(
-                    &SWEEP,
-                    &[
-                        BufferWindow::whole(p),
-                        BufferWindow::whole(state.buffer()),
-                        BufferWindow::whole(&counter),
-                    ],
-                    lines as u64,
-                )?;
-            }
-        }
-        Ok(())
-    })?;
-    // Reached background (2) becomes 0, everything else (holes and foreground) 1.
-    let filled = pointwise::record(
-        rec,
-        &[Op::Threshold {
-            lo: 2.0,
-            hi: 2.0,
-            inside: 0.0,
-            outside: 1.0,
-        }],
-        &state,
-        None,
-    )?;
-    rec.recycle(state);
-    Ok(filled)
 }

@@ -118,7 +118,79 @@ pub(crate) static SCAN: KernelSpec = KernelSpec {
 
 /// The kernels of this file, for `src/kernels.rs`.
 #[cfg(test)]
-pub(crate) const KERNELS: [&KernelSpec; 6] = [&INIT, &MERGE, &FLATTEN, &SCAN, &NUMBER, &WRITE];
+pub(crate) const KERNELS: [&KernelSpec; 9] = [
+    &INIT,
+    &MERGE,
+    &FLATTEN,
+    &SCAN,
+    &NUMBER,
+    &WRITE,
+    &HOLES_INIT,
+    &HOLES_MARK,
+    &HOLES_FILL,
+];
+
+label_kernel!(
+    HOLES_INIT,
+    "segment/holes_init",
+    "../../shaders/segment/holes_init.wgsl",
+    "init_background",
+    [Binding::ReadWrite, Binding::Read]
+);
+label_kernel!(
+    HOLES_MARK,
+    "segment/holes_mark",
+    "../../shaders/segment/holes_mark.wgsl",
+    "mark_border",
+    [Binding::ReadWrite, Binding::ReadWrite, uniform::<[u32; 4]>()]
+);
+label_kernel!(
+    HOLES_FILL,
+    "segment/holes_fill",
+    "../../shaders/segment/holes_fill.wgsl",
+    "fill",
+    [Binding::ReadWrite, Binding::Read, Binding::ReadWrite]
+);
+
+/// `scipy.ndimage.binary_fill_holes` of a mask within one storage binding (non-zero or NaN =
+/// foreground), recorded: the background's components by the labelling's union-find (face
+/// connectivity, as scipy's default structure), those that reach the border (the z faces too
+/// when `three_d`) marked at their roots, every other background voxel filled — four dispatches,
+/// no read-back. The result is 1.0 / 0.0.
+pub(crate) fn record_fill_holes(rec: &mut Recorder<'_>, mask: &GpuVolume, three_d: bool) -> Result<GpuVolume> {
+    let shape = mask.shape();
+    let neighbours = backward_neighbours(&shape, Some(super::generate_binary_structure(3, 1)?.view()))?;
+    // An image's structure has no z neighbours (and a one-slice volume has none to link).
+    let neighbours: Vec<Neighbour> = neighbours.into_iter().filter(|nb| three_d || nb.step[0] == 0).collect();
+    let p = params(shape, &neighbours, 0);
+    let uniform = rec.uniform(&p);
+    let u = BufferWindow::whole(&uniform);
+    let parent = rec.volume(shape)?;
+    let par = BufferWindow::whole(parent.buffer());
+    let reaches = rec.scratch(mask.byte_len());
+    let flags = rec.uniform(&[u32::from(three_d), 0, 0, 0]);
+    let filled = rec.volume(shape)?;
+    let n = mask.len() as u64;
+    rec.dispatch_linear(&HOLES_INIT, &[u, par, BufferWindow::whole(mask.buffer())], n)?;
+    rec.dispatch_linear(&MERGE, &[u, par], n)?;
+    rec.dispatch_linear(
+        &HOLES_MARK,
+        &[u, par, BufferWindow::whole(&reaches), BufferWindow::whole(&flags)],
+        n,
+    )?;
+    rec.dispatch_linear(
+        &HOLES_FILL,
+        &[
+            u,
+            par,
+            BufferWindow::whole(&reaches),
+            BufferWindow::whole(filled.buffer()),
+        ],
+        n,
+    )?;
+    rec.recycle(parent);
+    Ok(filled)
+}
 
 /// A labelling resident on the GPU.
 #[derive(Debug)]

@@ -27,6 +27,7 @@ pub use edt_gpu::{distance_transform_edt_gpu, distance_transform_edt_on_gpu};
 pub use label::{Labels, label};
 #[cfg(test)]
 pub(crate) use label_gpu::KERNELS as LABEL_KERNELS;
+pub(crate) use label_gpu::record_fill_holes;
 pub use label_gpu::{GpuLabels, label_gpu, label_on_gpu};
 pub use measure::{
     BoundingBox, HistogramLabels, LabelHistograms, LabelStatistics, centred_sum_of_squares, find_objects,
