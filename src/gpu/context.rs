@@ -107,6 +107,11 @@ pub struct GpuOptions {
     /// Use the adapter at this position of [`GpuContext::adapters`] instead of the best one
     /// (tests use it to run on every adapter of a machine).
     pub adapter: Option<usize>,
+    /// Ask only for WebGPU's default limits (what every WebGPU implementation guarantees:
+    /// 128 MiB storage bindings, 8 storage buffers per stage, 16 KiB of workgroup memory, 256
+    /// invocations per workgroup) instead of everything the adapter offers: a test that every
+    /// kernel runs on the least capable adapters.
+    pub webgpu_default_limits: bool,
 }
 
 impl GpuContext {
@@ -155,7 +160,11 @@ impl GpuContext {
 
         // Ask for everything the adapter offers: kernels plan their work (slab sizes, workgroup
         // sizes) from these negotiated limits instead of assuming WebGPU's defaults.
-        let mut limits = adapter.limits();
+        let mut limits = if options.webgpu_default_limits {
+            wgpu::Limits::default()
+        } else {
+            adapter.limits()
+        };
         if let Some(cap) = options.max_storage_binding {
             let floor = u64::from(limits.min_storage_buffer_offset_alignment) * 2;
             if cap < floor {

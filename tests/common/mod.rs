@@ -28,6 +28,7 @@ fn contexts(max_storage_binding: Option<u64>, slot: &'static OnceLock<Contexts>)
                 GpuContext::with_options(GpuOptions {
                     max_storage_binding,
                     adapter: Some(i),
+                    ..GpuOptions::default()
                 })
                 .map(Arc::new)
                 .map_err(|e| e.to_string())
