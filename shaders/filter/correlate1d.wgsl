@@ -1,6 +1,7 @@
 // One 1D correlation pass along `params.axis` (0 = z, 1 = y, 2 = x):
 // out[c] = Σ_k w[k] · in[c + k - left], the input extended by the boundary mode
-// (twin of correlate_cpu in correlate1d.rs). Prepended: common/boundary.wgsl, common/tile.wgsl.
+// (twin of correlate_cpu in correlate1d.rs). Prepended: common/boundary.wgsl, common/tile.wgsl,
+// correlate_line.wgsl.
 
 struct Params {
     axis: u32,
@@ -25,40 +26,14 @@ fn correlate1d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     if (i >= tile.out_nz * tile.ny * tile.nx) {
         return;
     }
-    let voxel = slab_voxel(tile, i);
-    let x = voxel.x;
-    let y = voxel.y;
-    let z = voxel.z;
-
-    // Position along the axis, its domain, and the element stride between neighbours.
-    var c: i32;
-    var lo: i32;
-    var hi: i32;
-    var stride: i32;
-    switch params.axis {
-        case 0u: {
-            c = z;
-            lo = tile.z_lo;
-            hi = tile.z_hi;
-            stride = i32(tile.ny * tile.nx);
-        }
-        case 1u: {
-            c = y;
-            lo = 0;
-            hi = i32(tile.ny);
-            stride = i32(tile.nx);
-        }
-        default: {
-            c = x;
-            lo = 0;
-            hi = i32(tile.nx);
-            stride = 1;
-        }
-    }
+    let line = line_through(slab_voxel(tile, i), params.axis);
+    let c = line.c;
+    let lo = line.lo;
+    let hi = line.hi;
+    let stride = line.stride;
     let taps = i32(params.taps);
     let first = c - i32(params.left);
-    let centre = i32(tile_in_index(tile, z, y, x));
-    let line_start = centre - (c - lo) * stride; // element of the line's first in-domain voxel
+    let line_start = line.start;
     var acc = 0.0;
     if (first >= lo && first + taps <= hi) {
         // Interior: the whole stencil lies inside the domain.

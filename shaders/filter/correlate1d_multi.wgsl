@@ -4,7 +4,7 @@
 // a Gaussian and its derivative of one input) or all lines are combined into the first output
 // (COMBINE_SUM, COMBINE_ROOT_SUM_OF_SQUARES: the last passes of a plan's chains and the
 // combination, e.g. the three terms of a Gaussian gradient magnitude). Prepended:
-// common/boundary.wgsl, common/tile.wgsl.
+// common/boundary.wgsl, common/tile.wgsl, correlate_line.wgsl.
 
 struct Params {
     // Per line: source (0-2), taps, taps before the centre, first weight.
@@ -43,52 +43,31 @@ fn correlate1d_multi(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     if i >= tile.out_nz * tile.ny * tile.nx {
         return;
     }
-    let voxel = slab_voxel(tile, i);
-    var c: i32;
-    var lo: i32;
-    var hi: i32;
-    var stride: i32;
-    switch params.axis {
-        case 0u: {
-            c = voxel.z;
-            lo = tile.z_lo;
-            hi = tile.z_hi;
-            stride = i32(tile.ny * tile.nx);
-        }
-        case 1u: {
-            c = voxel.y;
-            lo = 0;
-            hi = i32(tile.ny);
-            stride = i32(tile.nx);
-        }
-        default: {
-            c = voxel.x;
-            lo = 0;
-            hi = i32(tile.nx);
-            stride = 1;
-        }
-    }
-    let centre = i32(tile_in_index(tile, voxel.z, voxel.y, voxel.x));
-    let line_start = centre - (c - lo) * stride;
+    let line = line_through(slab_voxel(tile, i), params.axis);
+    let c = line.c;
+    let lo = line.lo;
+    let hi = line.hi;
+    let stride = line.stride;
+    let line_start = line.start;
     var out = vec3<f32>(0.0);
     for (var l = 0u; l < params.count; l++) {
-        let line = params.lines[l];
-        let taps = i32(line.y);
-        let first = c - i32(line.z);
+        let spec = params.lines[l];
+        let taps = i32(spec.y);
+        let first = c - i32(spec.z);
         var acc = 0.0;
         if first >= lo && first + taps <= hi {
             let base = line_start + (first - lo) * stride;
             for (var k = 0; k < taps; k++) {
-                acc += weights[line.w + u32(k)] * load(line.x, base + k * stride);
+                acc += weights[spec.w + u32(k)] * load(spec.x, base + k * stride);
             }
         } else {
             for (var k = 0; k < taps; k++) {
                 let m = map_index(first + k, lo, hi, params.mode);
                 var v = params.cval;
                 if m != OUTSIDE {
-                    v = load(line.x, line_start + (m - lo) * stride);
+                    v = load(spec.x, line_start + (m - lo) * stride);
                 }
-                acc += weights[line.w + u32(k)] * v;
+                acc += weights[spec.w + u32(k)] * v;
             }
         }
         out[l] = acc;

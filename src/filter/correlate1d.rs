@@ -25,11 +25,15 @@ use crate::gpu::{BufferWindow, GpuVolume, KernelSpec, Recorder, for_each_slab, w
 /// Longest 1D kernel accepted.
 pub const MAX_WEIGHTS: usize = 1 << 16;
 
+/// The line through a voxel along a pass's axis, shared by the 1D pass kernels.
+const CORRELATE_LINE: &str = include_str!("../../shaders/filter/correlate_line.wgsl");
+
 pub(crate) static KERNEL: KernelSpec = KernelSpec {
     name: "filter/correlate1d",
     sources: &[
         wgsl::BOUNDARY,
         wgsl::TILE,
+        CORRELATE_LINE,
         include_str!("../../shaders/filter/correlate1d.wgsl"),
     ],
     entry: "correlate1d",
@@ -63,6 +67,7 @@ pub(crate) static MULTI: KernelSpec = KernelSpec {
     sources: &[
         wgsl::BOUNDARY,
         wgsl::TILE,
+        CORRELATE_LINE,
         include_str!("../../shaders/filter/correlate1d_multi.wgsl"),
     ],
     entry: "correlate1d_multi",
