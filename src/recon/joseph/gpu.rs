@@ -1,5 +1,7 @@
 //! The GPU pair: `shaders/recon/joseph_*.wgsl`, the same taps in f32; the forward projection
-//! one invocation per ray, the transpose a gather over the rays that reach each voxel.
+//! one invocation per ray, the transpose a gather over the rays that reach each column of
+//! `BACKWARD_COLUMN` voxels along z (a second entry point for steep rays, dispatched only when
+//! `Joseph::has_steep_rays`). One variant per beam (`BEAM` emitted as a constant).
 
 use super::Joseph;
 use crate::error::Result;

@@ -6,7 +6,9 @@
 //! The transpose scatters each ray's value back with the same weights, so
 //! `⟨A x, y⟩ = ⟨x, Aᵀ y⟩` to rounding — what iterative methods need (the back-projector of
 //! FBP/FDK is a different, voxel-driven operator). GPU: `shaders/recon/joseph_*.wgsl`, the same
-//! taps in f32, the transpose as a gather over the rays that reach each voxel.
+//! taps in f32, the transpose as a gather over the rays that reach each column of 8 voxels
+//! along z (one footprint and one rebuild of each ray for the column; steep rays in a pass of
+//! their own), each beam compiled as its own kernel variant.
 //!
 //! The module is split by concern: `rays.rs` (each ray's stepping and taps, shared by both
 //! directions), `cpu.rs` (the multithreaded pair), `simd.rs` (its AVX2 interiors), `gpu.rs`
