@@ -17,8 +17,8 @@
 @group(0) @binding(3) var<storage, read> projections: array<f32>;
 @group(0) @binding(4) var<storage, read_write> volume: array<f32>;
 
-// Voxels per invocation along z (the lanes of two vec4 accumulators).
-const COLUMN: u32 = 8u;
+// COLUMN, the voxels per invocation along z, is emitted from Rust; it is the 8 lanes of the two
+// vec4 accumulators below.
 
 // Accumulators of a column: lanes 0-3 and 4-7.
 struct Column {

@@ -5,6 +5,7 @@
 // one dispatch, where the global-memory FFT (fft_stage.wgsl) takes 2·log2(n) + 2 passes through
 // scratch. ROW_MAX (emitted from Rust, a power of two ≥ n) sizes the workgroup array; twiddles
 // come from a table exp(-2πi m / n), m < n/2, computed on the host in double precision.
+// RAMP_THREADS (invocations per workgroup) is emitted from Rust too.
 
 @group(0) @binding(1) var<storage, read_write> projections: array<f32>;
 @group(0) @binding(2) var<storage, read> cosine: array<f32>;
@@ -12,9 +13,8 @@
 @group(0) @binding(4) var<storage, read> response: array<f32>;
 @group(0) @binding(5) var<storage, read> twiddles: array<vec2<f32>>;
 
-const THREADS: u32 = 256u;
 // Butterflies each invocation owns per stage.
-const PER_THREAD: u32 = ROW_MAX / 2u / THREADS;
+const PER_THREAD: u32 = ROW_MAX / 2u / RAMP_THREADS;
 
 var<workgroup> row: array<vec2<f32>, ROW_MAX>;
 
@@ -27,7 +27,7 @@ fn transform(lid: u32, conjugate: bool) {
         var a0: array<vec2<f32>, PER_THREAD>;
         var a1: array<vec2<f32>, PER_THREAD>;
         for (var t = 0u; t < PER_THREAD; t++) {
-            let j = lid + t * THREADS;
+            let j = lid + t * RAMP_THREADS;
             if j < half {
                 a0[t] = row[j];
                 a1[t] = row[j + half];
@@ -36,7 +36,7 @@ fn transform(lid: u32, conjugate: bool) {
         workgroupBarrier();
         let stride = half / ns;
         for (var t = 0u; t < PER_THREAD; t++) {
-            let j = lid + t * THREADS;
+            let j = lid + t * RAMP_THREADS;
             if j < half {
                 let k = j % ns;
                 var tw = twiddles[k * stride];
@@ -54,7 +54,7 @@ fn transform(lid: u32, conjugate: bool) {
     }
 }
 
-@compute @workgroup_size(THREADS)
+@compute @workgroup_size(RAMP_THREADS)
 fn filter_rows(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -66,18 +66,18 @@ fn filter_rows(
     }
     let n = params.n;
     let first = params.first_row + 2u * pair;
-    for (var k = lid; k < n; k += THREADS) {
+    for (var k = lid; k < n; k += RAMP_THREADS) {
         row[k] = vec2<f32>(weighted(first, k), weighted(first + 1u, k));
     }
     workgroupBarrier();
     transform(lid, false);
     // The response is real and even (1/n folded in), so it filters both rows at once.
-    for (var k = lid; k < n; k += THREADS) {
+    for (var k = lid; k < n; k += RAMP_THREADS) {
         row[k] = row[k] * response[min(k, n - k)];
     }
     workgroupBarrier();
     transform(lid, true);
-    for (var k = lid; k < params.cols; k += THREADS) {
+    for (var k = lid; k < params.cols; k += RAMP_THREADS) {
         let z = row[k];
         if first < params.total_rows {
             projections[first * params.cols + k] = z.x;

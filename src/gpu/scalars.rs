@@ -74,15 +74,6 @@ impl<'a> DeviceCoefficient<'a> {
             DeviceCoefficient::InverseRoot(den) => (COEF_INVERSE_ROOT, [None, Some(den.buffer())]),
         }
     }
-
-    /// The same factor on the host, from the scalars' values (`CpuSpace`'s twin).
-    pub fn value(num: f64, den: f64, inverse_root: bool) -> f64 {
-        match (den > 0.0, inverse_root) {
-            (false, _) => 0.0,
-            (true, true) => 1.0 / den.sqrt(),
-            (true, false) => num / den,
-        }
-    }
 }
 
 fn merge_into(rec: &mut Recorder<'_>, v: &GpuVolume, what: u32, out: &DeviceScalar, accumulate: bool) -> Result<()> {

@@ -271,6 +271,9 @@ pub(crate) static PACK: KernelSpec = KernelSpec {
     constants: &[WEIGHT_FLAGS],
 };
 
+// Invocations per workgroup of the workgroup-local filter.
+crate::wgsl_constants!(RAMP_LOCAL: u32 { RAMP_THREADS = 256 });
+
 /// The workgroup-local filter (`ramp_local.wgsl`) for padded rows up to `ROW_MAX` samples:
 /// 8·ROW_MAX bytes of workgroup memory (8, 16 and 32 KiB; WebGPU guarantees 16).
 macro_rules! local_ramp_kernel {
@@ -291,7 +294,7 @@ macro_rules! local_ramp_kernel {
                 Binding::Read,
                 Binding::Read,
             ],
-            constants: &[WEIGHT_FLAGS, {
+            constants: &[WEIGHT_FLAGS, RAMP_LOCAL, {
                 const ROW: Constants = &[("ROW_MAX", Constant::U32($row_max))];
                 ROW
             }],
@@ -306,7 +309,8 @@ local_ramp_kernel!(LOCAL_4096, "recon/ramp_local_4096", 4096);
 /// holds a row within the adapter's workgroup memory, or `None` (the global-memory stages).
 fn local_kernel(ctx: &GpuContext, n: usize) -> Option<&'static KernelSpec> {
     let limits = &ctx.limits;
-    if limits.max_compute_invocations_per_workgroup < 256 || limits.max_compute_workgroup_size_x < 256 {
+    if limits.max_compute_invocations_per_workgroup < RAMP_THREADS || limits.max_compute_workgroup_size_x < RAMP_THREADS
+    {
         return None;
     }
     [(1024, &LOCAL_1024), (2048, &LOCAL_2048), (4096, &LOCAL_4096)]

@@ -67,14 +67,14 @@ macro_rules! joseph_kernels {
             ],
             entry: "backward",
             bindings: BACKWARD_BINDINGS,
-            constants: &[BEAM_CODES, &[("BEAM", Constant::U32($beam))]],
+            constants: &[BEAM_CODES, BACKWARD_CONSTANTS, &[("BEAM", Constant::U32($beam))]],
         };
         pub(crate) static $steep: KernelSpec = KernelSpec {
             name: $sname,
             sources: $backward.sources,
             entry: "backward_steep",
             bindings: BACKWARD_BINDINGS,
-            constants: &[BEAM_CODES, &[("BEAM", Constant::U32($beam))]],
+            constants: &[BEAM_CODES, BACKWARD_CONSTANTS, &[("BEAM", Constant::U32($beam))]],
         };
     };
 }
@@ -114,8 +114,9 @@ joseph_kernels!(
     "recon/joseph_backward_steep_arc"
 );
 
-/// Voxels along z one backward invocation gathers (`COLUMN` in joseph_backward.wgsl).
-const BACKWARD_COLUMN: usize = 8;
+// Voxels along z one backward invocation gathers: the 8 lanes of its two vec4 accumulators.
+crate::wgsl_constants!(BACKWARD_CONSTANTS: u32 { COLUMN = 8 });
+const BACKWARD_COLUMN: usize = COLUMN as usize;
 
 /// The GPU tables of a projector: per-view vectors and projection matrices.
 struct JosephTables {
