@@ -18,7 +18,7 @@ use crate::backend::Backend;
 use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
 use crate::filter::correlate1d::{Pass, Separable, check_mode};
-use crate::filter::rows::{symmetric_along_row, symmetric_rows};
+use crate::filter::rows::{BLOCK, symmetric_along_row, symmetric_block};
 use crate::filter::{Filter, Spatial, check_ndim, per_axis};
 use crate::gpu::{GpuVolume, Recorder};
 use crate::volume::Grid;
@@ -174,7 +174,7 @@ pub fn gaussian_filter<D: Spatial>(
 
 /// Rows of the z pass handled together: big enough for long vector loops, small enough that
 /// the `2 * radius + 1` slices they touch stay in L2.
-const Z_SEGMENT: usize = 4096;
+const Z_SEGMENT: usize = 16384;
 
 fn run_cpu(plan: &Plan, input: ArrayView3<'_, f32>) -> Array3<f32> {
     let shape = [input.shape()[0], input.shape()[1], input.shape()[2]];
@@ -250,23 +250,107 @@ fn correlate_outer_axis(src: &[f32], dst: &mut [f32], nz: usize, plane: usize, w
     // Enough z-blocks to keep every thread busy, large enough to reuse cached slices.
     let z_block = nz.div_ceil(threads * 4).clamp(1, 32);
     let cval = mode.cval();
-    dst.par_chunks_mut(plane * z_block)
-        .enumerate()
-        .for_each(|(block, out)| {
+    let r = w.len() - 1;
+    let seg_max = Z_SEGMENT.min(plane);
+    dst.par_chunks_mut(plane * z_block).enumerate().for_each_init(
+        || (Window::new(2 * r + BLOCK, seg_max), vec![0.0f32; BLOCK * seg_max]),
+        |(window, spare), (block, out)| {
             let z_first = block * z_block;
             let block_nz = out.len() / plane;
             for seg_start in (0..plane).step_by(Z_SEGMENT) {
                 let seg_end = (seg_start + Z_SEGMENT).min(plane);
-                for dz in 0..block_nz {
-                    let z = (z_first + dz) as isize;
-                    let dst_seg = &mut out[dz * plane + seg_start..dz * plane + seg_end];
-                    symmetric_rows(dst_seg, w, cval, |d| {
-                        mode.map_index(z + d, 0, nz as isize)
-                            .map(|m| &src[m as usize * plane + seg_start..m as usize * plane + seg_end])
-                    });
+                let len = seg_end - seg_start;
+                window.reset();
+                for g in (0..block_nz).step_by(BLOCK) {
+                    let z = (z_first + g) as isize;
+                    let (rows, stride) =
+                        window.rows(z - r as isize, |p, slot| match mode.map_index(p, 0, nz as isize) {
+                            Some(m) => slot[..len].copy_from_slice(&src[m as usize * plane + seg_start..][..len]),
+                            None => slot[..len].fill(cval),
+                        });
+                    if g + BLOCK <= block_nz {
+                        symmetric_block(&mut out[g * plane + seg_start..], plane, rows, stride, w, len);
+                    } else {
+                        // The block's last slices: through a spare block of outputs.
+                        symmetric_block(spare, len, rows, stride, w, len);
+                        for (j, part) in spare.chunks(len).take(block_nz - g).enumerate() {
+                            out[(g + j) * plane + seg_start..][..len].copy_from_slice(part);
+                        }
+                    }
                 }
             }
-        });
+        },
+    );
+}
+
+/// The `2r + BLOCK` rows a step of a pass across slices combines, copied into equally spaced
+/// slots of a buffer that stays in L2.
+///
+/// The rows themselves lie whole slices apart: the same offset modulo any power of two, so the
+/// twenty-odd rows of one step compete for one set of an 8-way cache and evict each other, and
+/// each needs its own pointer. Copied once into slots whose stride is skewed by a cache line they
+/// sit side by side and are addressed by one stride. Consecutive steps share `2r` rows, which stay
+/// in place; when the window reaches the buffer's end the shared rows move back to its start.
+struct Window {
+    data: Vec<f32>,
+    stride: usize,
+    /// Rows the buffer holds (a few steps' worth beyond one window, so moves are rare).
+    slots: usize,
+    /// Rows of one window.
+    span: usize,
+    /// The position of the row in slot `start` and how many consecutive positions are held.
+    first: isize,
+    start: usize,
+    held: usize,
+}
+
+impl Window {
+    fn new(span: usize, len: usize) -> Window {
+        let stride = len + 16;
+        let slots = span + 8 * BLOCK;
+        Window {
+            data: vec![0.0; slots * stride],
+            stride,
+            slots,
+            span,
+            first: 0,
+            start: 0,
+            held: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.held = 0;
+    }
+
+    /// The rows at positions `first..first + span` as equally spaced rows (and their stride),
+    /// filling missing ones with `fill(position, slot)`. Positions must not decrease between
+    /// calls without a [`reset`](Self::reset).
+    fn rows(&mut self, first: isize, mut fill: impl FnMut(isize, &mut [f32])) -> (&[f32], usize) {
+        let stride = self.stride;
+        let overlap = if self.held > 0 && first >= self.first && first < self.first + self.held as isize {
+            let skip = (first - self.first) as usize;
+            self.start += skip;
+            self.held -= skip;
+            self.held.min(self.span)
+        } else {
+            self.start = 0;
+            0
+        };
+        self.held = overlap;
+        self.first = first;
+        if self.start + self.span > self.slots {
+            self.data
+                .copy_within(self.start * stride..(self.start + overlap) * stride, 0);
+            self.start = 0;
+        }
+        for p in overlap..self.span {
+            let slot = (self.start + p) * stride;
+            fill(first + p as isize, &mut self.data[slot..slot + stride]);
+        }
+        self.held = self.span;
+        (&self.data[self.start * stride..], stride)
+    }
 }
 
 /// Filters one slice in place along y (into `scratch`) and then along x, if `wx` is given (back
@@ -294,6 +378,7 @@ fn yx_slice(
         radius
     };
     let cval = mode.cval();
+    let mut edge = Vec::new();
     let mut finished = 0;
     let mut finish = |slice: &mut [f32], scratch: &[f32], y: usize| {
         let (out, y_result) = (&mut slice[y * nx..(y + 1) * nx], &scratch[y * nx..(y + 1) * nx]);
@@ -302,16 +387,26 @@ fn yx_slice(
             None => out.copy_from_slice(y_result),
         }
     };
-    for y in 0..ny {
-        {
-            let source: &[f32] = slice;
-            symmetric_rows(&mut scratch[y * nx..(y + 1) * nx], wy, cval, |d| {
-                mode.map_index(y as isize + d, 0, ny as isize)
-                    .map(|m| &source[m as usize * nx..(m as usize + 1) * nx])
-            });
+    for y in (0..ny).step_by(BLOCK) {
+        let last = (y + BLOCK).min(ny) - 1;
+        if y >= radius && last + radius < ny && y + BLOCK <= ny {
+            symmetric_block(&mut scratch[y * nx..], nx, &slice[(y - radius) * nx..], nx, wy, nx);
+        } else {
+            // Near the edges: the boundary-mapped rows copied into `edge` first.
+            edge.clear();
+            for d in -(radius as isize)..(radius + BLOCK) as isize {
+                match mode.map_index(y as isize + d, 0, ny as isize) {
+                    Some(m) => edge.extend_from_slice(&slice[m as usize * nx..(m as usize + 1) * nx]),
+                    None => edge.extend(std::iter::repeat_n(cval, nx)),
+                }
+            }
+            edge.resize((2 * radius + 2 * BLOCK) * nx, 0.0);
+            let (rows, outs) = edge.split_at_mut((2 * radius + BLOCK) * nx);
+            symmetric_block(outs, nx, rows, nx, wy, nx);
+            scratch[y * nx..(last + 1) * nx].copy_from_slice(&outs[..(last + 1 - y) * nx]);
         }
-        // Outputs after row y read rows >= y + 1 - radius: rows up to y - radius are free.
-        while finished + lag <= y {
+        // Outputs after row `last` read rows >= last + 1 - radius: rows up to last - radius are free.
+        while finished + lag <= last {
             finish(slice, scratch, finished);
             finished += 1;
         }

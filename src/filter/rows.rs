@@ -5,85 +5,175 @@
 
 use crate::boundary::BoundaryMode;
 
-/// `dst = w[0] * row(0) + Σ_k w[k] * (row(-k) + row(+k))`: a symmetric 1D correlation across
-/// rows, where `row(d)` is the row at offset `d` (already boundary-mapped by the caller).
-/// `row` returns `None` for a row of constant `cval`.
-#[inline]
-pub(crate) fn symmetric_rows<'a>(dst: &mut [f32], w: &[f32], cval: f32, row: impl Fn(isize) -> Option<&'a [f32]>) {
+/// Outputs [`symmetric_block`] computes together.
+pub(crate) const BLOCK: usize = 4;
+
+/// [`BLOCK`] symmetric correlations across equally spaced rows: with row `m` at
+/// `src[m * stride..]` and output `j` at `dst[j * dst_stride..][..n]`, for `j < BLOCK`,
+/// `out_j = w[0] * row(j + r) + Σ_k w[k] * (row(j + r - k) + row(j + r + k))` — output `j` is
+/// centred on row `j + r`, and the `2r + BLOCK` rows are already boundary-mapped by the caller.
+///
+/// Sixteen lanes of each output are summed in registers over every tap and stored once, and the
+/// rows are addressed by stride (no table of row pointers): about one load per tap and output
+/// lane. (Summing four taps per sweep through the output instead, with rows from a closure, cost
+/// 1.6–1.8× as long for the Gaussian's z and y passes on the 2-core Zen 4 VM.)
+pub(crate) fn symmetric_block(dst: &mut [f32], dst_stride: usize, src: &[f32], stride: usize, w: &[f32], n: usize) {
+    let r = w.len() - 1;
+    assert!(
+        n == 0
+            || (dst.len() >= (BLOCK - 1) * dst_stride + n
+                && dst_stride >= n
+                && src.len() >= (2 * r + BLOCK - 1) * stride + n),
+        "symmetric_block: {BLOCK} outputs of {n} values and 2r + {BLOCK} rows"
+    );
+    // SAFETY: asserted above; `dst` and `src` are distinct borrows.
+    unsafe { symmetric_strided::<BLOCK>(dst.as_mut_ptr(), dst_stride, src.as_ptr(), stride, w, n) }
+}
+
+/// One symmetric correlation along a row of `n` outputs: `dst[i] = w[0] * src[i + r] +
+/// Σ_k w[k] * (src[i + r - k] + src[i + r + k])` for a `src` holding the row extended by `r`
+/// on either side — [`symmetric_block`]'s kernel on views of one row shifted by one value.
+pub(crate) fn symmetric_along_padded(dst: &mut [f32], w: &[f32], src: &[f32]) {
+    let (n, r) = (dst.len(), w.len() - 1);
+    assert!(
+        src.len() >= n + 2 * r,
+        "symmetric_along_padded: a source of n + 2r values"
+    );
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { symmetric_rows_avx2(dst, w, cval, row) };
+            unsafe { along_padded_avx2(dst, w, src) };
             return;
         }
     }
-    symmetric_rows_generic(dst, w, cval, row)
+    along_padded_generic(dst, w, src)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn symmetric_rows_avx2<'a>(dst: &mut [f32], w: &[f32], cval: f32, row: impl Fn(isize) -> Option<&'a [f32]>) {
-    symmetric_rows_generic(dst, w, cval, row)
+unsafe fn along_padded_avx2(dst: &mut [f32], w: &[f32], src: &[f32]) {
+    along_padded_generic(dst, w, src)
+}
+
+/// One output row has one chain of additions per lane group; four groups at a time keep the
+/// adder busy instead of waiting on its latency.
+#[inline(always)]
+fn along_padded_generic(dst: &mut [f32], w: &[f32], src: &[f32]) {
+    const LANES: usize = 8;
+    const GROUPS: usize = 4;
+    const SPAN: usize = LANES * GROUPS;
+    let (n, r) = (dst.len(), w.len() - 1);
+    let mut i = 0;
+    while i + SPAN <= n {
+        let window = &src[i..i + SPAN + 2 * r];
+        let lanes = |at: usize| -> [f32; SPAN] { window[at..at + SPAN].try_into().expect("SPAN values") };
+        let mut acc = [0.0f32; SPAN];
+        let c = lanes(r);
+        for l in 0..SPAN {
+            acc[l] = w[0] * c[l];
+        }
+        for (k, &wk) in w.iter().enumerate().skip(1) {
+            let (a, b) = (lanes(r - k), lanes(r + k));
+            for l in 0..SPAN {
+                acc[l] += wk * (a[l] + b[l]);
+            }
+        }
+        dst[i..i + SPAN].copy_from_slice(&acc);
+        i += SPAN;
+    }
+    for i in i..n {
+        let mut acc = w[0] * src[i + r];
+        for (k, &wk) in w.iter().enumerate().skip(1) {
+            acc += wk * (src[i + r - k] + src[i + r + k]);
+        }
+        dst[i] = acc;
+    }
+}
+
+/// # Safety
+/// `src` valid for reads of `(2r + B - 1) * stride + n` values, `dst` for writes of
+/// `(B - 1) * dst_stride + n` with `dst_stride >= n`, the two disjoint.
+unsafe fn symmetric_strided<const B: usize>(
+    dst: *mut f32,
+    dst_stride: usize,
+    src: *const f32,
+    stride: usize,
+    w: &[f32],
+    n: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the features the function is compiled for; the caller
+            // upholds the rest.
+            unsafe { symmetric_strided_avx2::<B>(dst, dst_stride, src, stride, w, n) };
+            return;
+        }
+    }
+    // SAFETY: as above.
+    unsafe { symmetric_strided_generic::<B>(dst, dst_stride, src, stride, w, n) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn symmetric_strided_avx2<const B: usize>(
+    dst: *mut f32,
+    dst_stride: usize,
+    src: *const f32,
+    stride: usize,
+    w: &[f32],
+    n: usize,
+) {
+    // SAFETY: forwarded.
+    unsafe { symmetric_strided_generic::<B>(dst, dst_stride, src, stride, w, n) }
 }
 
 #[inline(always)]
-fn symmetric_rows_generic<'a>(dst: &mut [f32], w: &[f32], cval: f32, row: impl Fn(isize) -> Option<&'a [f32]>) {
-    let n = dst.len();
-    match row(0) {
-        Some(c) => {
-            for (d, &c) in dst.iter_mut().zip(&c[..n]) {
-                *d = w[0] * c;
-            }
-        }
-        None => dst.fill(w[0] * cval),
-    }
+unsafe fn symmetric_strided_generic<const B: usize>(
+    dst: *mut f32,
+    dst_stride: usize,
+    src: *const f32,
+    stride: usize,
+    w: &[f32],
+    n: usize,
+) {
+    const LANES: usize = 16;
     let r = w.len() - 1;
-    let mut k = 1;
-    while k <= r {
-        // Four taps per sweep over `dst` where all eight rows exist: a quarter of the loads and
-        // stores of `dst`, which otherwise dominate.
-        if k + 3 <= r
-            && let (Some(a1), Some(b1), Some(a2), Some(b2), Some(a3), Some(b3), Some(a4), Some(b4)) = (
-                row(-(k as isize)),
-                row(k as isize),
-                row(-(k as isize + 1)),
-                row(k as isize + 1),
-                row(-(k as isize + 2)),
-                row(k as isize + 2),
-                row(-(k as isize + 3)),
-                row(k as isize + 3),
-            )
-        {
-            let (w1, w2, w3, w4) = (w[k], w[k + 1], w[k + 2], w[k + 3]);
-            let (a1, b1, a2, b2) = (&a1[..n], &b1[..n], &a2[..n], &b2[..n]);
-            let (a3, b3, a4, b4) = (&a3[..n], &b3[..n], &a4[..n], &b4[..n]);
-            for i in 0..n {
-                dst[i] += w1 * (a1[i] + b1[i]) + w2 * (a2[i] + b2[i]) + w3 * (a3[i] + b3[i]) + w4 * (a4[i] + b4[i]);
+    // SAFETY (every access below): rows m < 2r + B at indices i < n, outputs j < B at i < n —
+    // inside the ranges the caller guarantees.
+    let load = |m: usize, i: usize| unsafe { (src.add(m * stride + i) as *const [f32; LANES]).read_unaligned() };
+    let mut i = 0;
+    while i + LANES <= n {
+        let mut acc = [[0.0f32; LANES]; B];
+        for (j, acc) in acc.iter_mut().enumerate() {
+            let c = load(j + r, i);
+            for l in 0..LANES {
+                acc[l] = w[0] * c[l];
             }
-            k += 4;
-            continue;
         }
-        let wk = w[k];
-        match (row(-(k as isize)), row(k as isize)) {
-            (Some(a), Some(b)) => {
-                for ((d, &a), &b) in dst.iter_mut().zip(&a[..n]).zip(&b[..n]) {
-                    *d += wk * (a + b);
-                }
-            }
-            (Some(a), None) | (None, Some(a)) => {
-                for (d, &a) in dst.iter_mut().zip(&a[..n]) {
-                    *d += wk * (a + cval);
-                }
-            }
-            (None, None) => {
-                let add = wk * (2.0 * cval);
-                for d in dst.iter_mut() {
-                    *d += add;
+        for (k, &wk) in w.iter().enumerate().skip(1) {
+            for (j, acc) in acc.iter_mut().enumerate() {
+                let (a, b) = (load(j + r - k, i), load(j + r + k, i));
+                for l in 0..LANES {
+                    acc[l] += wk * (a[l] + b[l]);
                 }
             }
         }
-        k += 1;
+        for (j, acc) in acc.iter().enumerate() {
+            unsafe { (dst.add(j * dst_stride + i) as *mut [f32; LANES]).write_unaligned(*acc) };
+        }
+        i += LANES;
+    }
+    for i in i..n {
+        for j in 0..B {
+            let at = |m: usize| unsafe { *src.add(m * stride + i) };
+            let mut acc = w[0] * at(j + r);
+            for (k, &wk) in w.iter().enumerate().skip(1) {
+                acc += wk * (at(j + r - k) + at(j + r + k));
+            }
+            unsafe { *dst.add(j * dst_stride + i) = acc };
+        }
     }
 }
 
@@ -105,8 +195,7 @@ pub(crate) fn symmetric_along_row(dst: &mut [f32], src: &[f32], w: &[f32], mode:
             None => cval,
         };
     }
-    let pad: &[f32] = pad;
-    symmetric_rows(dst, w, cval, |d| Some(&pad[(r as isize + d) as usize..]))
+    symmetric_along_padded(dst, w, pad)
 }
 
 /// `dst = Σ_j w[j] * row(j - left)`: a general (asymmetric) 1D correlation across rows, where
@@ -197,5 +286,57 @@ pub(crate) fn extend_row_into(src: &[f32], before: usize, after: usize, mode: Bo
             Some(m) => src[m as usize],
             None => mode.cval(),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut rng = crate::rng::XorShift64::new(seed);
+        (0..len).map(|_| rng.next_f32() * 2.0 - 1.0).collect()
+    }
+
+    /// Both register kernels against an f64 sum of the formula, for lengths with and without a
+    /// scalar tail, radii 0–9 and output/row strides longer than the rows.
+    #[test]
+    fn register_kernels_equal_the_formula() {
+        for r in 0..10 {
+            let w: Vec<f32> = values(r + 1, 7 + r as u64);
+            for n in [0, 1, 7, 16, 31, 33, 64, 77] {
+                let stride = n + 3;
+                let src = values((2 * r + BLOCK) * stride, 11 + n as u64);
+                let mut dst = vec![f32::NAN; BLOCK * (n + 5)];
+                symmetric_block(&mut dst, n + 5, &src, stride, &w, n);
+                for j in 0..BLOCK {
+                    for i in 0..n {
+                        let row = |m: usize| src[m * stride + i] as f64;
+                        let mut want = w[0] as f64 * row(j + r);
+                        for (k, &wk) in w.iter().enumerate().skip(1) {
+                            want += wk as f64 * (row(j + r - k) + row(j + r + k));
+                        }
+                        let got = dst[j * (n + 5) + i] as f64;
+                        assert!(
+                            (got - want).abs() <= 1e-5,
+                            "block r={r} n={n} j={j} i={i}: {got} vs {want}"
+                        );
+                    }
+                }
+                let padded = values(n + 2 * r, 13 + n as u64);
+                let mut row_out = vec![f32::NAN; n];
+                symmetric_along_padded(&mut row_out, &w, &padded);
+                for (i, got) in row_out.iter().enumerate() {
+                    let mut want = w[0] as f64 * padded[i + r] as f64;
+                    for (k, &wk) in w.iter().enumerate().skip(1) {
+                        want += wk as f64 * (padded[i + r - k] as f64 + padded[i + r + k] as f64);
+                    }
+                    assert!(
+                        (*got as f64 - want).abs() <= 1e-5,
+                        "row r={r} n={n} i={i}: {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 }
