@@ -128,7 +128,26 @@ struct RowMap {
     /// The short form of the arc's angle, where it applies.
     relative: Option<Relative>,
     weight: f32,
+    /// Arcs: `(U² + W²) / weight = q0 + k (q1 + k q2)`, so the distance weight is one
+    /// reciprocal of a quadratic (computed in f64 from the row's description).
+    q: [f32; 3],
     last: f32,
+}
+
+impl RowMap {
+    /// The arc weight's quadratic for a row `U = u0 + k du`, `W = w0 + k dw` and a view weight.
+    fn quadratic(u0: f64, du: f64, w0: f64, dw: f64, weight: f64) -> [f32; 3] {
+        [
+            ((u0 * u0 + w0 * w0) / weight) as f32,
+            (2.0 * (u0 * du + w0 * dw) / weight) as f32,
+            ((du * du + dw * dw) / weight) as f32,
+        ]
+    }
+
+    #[inline(always)]
+    fn arc_weight(&self, k: f32) -> f32 {
+        1.0 / k.mul_add(k.mul_add(self.q[2], self.q[1]), self.q[0])
+    }
 }
 
 impl RowMap {
@@ -144,16 +163,13 @@ impl RowMap {
             }
             (Some((scale, _)), Some(r)) => {
                 let x = k.mul_add(r.b, r.a) / k.mul_add(r.d, r.c);
-                (atan_near(x).mul_add(scale, r.base), self.weight / u.mul_add(u, w * w))
+                (atan_near(x).mul_add(scale, r.base), self.arc_weight(k))
             }
             (Some((scale, centre)), None) => {
                 if w.is_nan() || w <= 0.0 {
                     return None;
                 }
-                (
-                    atan2_front(u, w).mul_add(scale, centre),
-                    self.weight / u.mul_add(u, w * w),
-                )
+                (atan2_front(u, w).mul_add(scale, centre), self.arc_weight(k))
             }
         };
         (col >= 0.0 && col <= self.last).then_some((col, wgt))
@@ -224,6 +240,7 @@ pub(super) fn backproject(
                         arc,
                         relative: arc_f64.and_then(|a| Relative::of(u0, du, w0, dw, span.len(), a)),
                         weight: view_weights[v] as f32,
+                        q: RowMap::quadratic(u0, du, w0, dw, view_weights[v]),
                         last,
                     };
                     add_view(&mut line[span], &rm, row);
@@ -396,6 +413,7 @@ unsafe fn add_view_avx2_shaped<const SHAPE: u8>(line: &mut [f32], rm: &RowMap, r
         _mm256_set1_ps(rm.w0),
     );
     let weight = _mm256_set1_ps(rm.weight);
+    let [q0, q1, q2] = rm.q.map(|q| _mm256_set1_ps(q));
     let eight = _mm256_set1_ps(8.0);
     let sign = _mm256_set1_ps(-0.0);
     let half_pi = _mm256_set1_ps(std::f32::consts::FRAC_PI_2);
@@ -434,7 +452,7 @@ unsafe fn add_view_avx2_shaped<const SHAPE: u8>(line: &mut [f32], rm: &RowMap, r
                 p = _mm256_fmadd_ps(p, z, *c);
             }
             let col = _mm256_fmadd_ps(_mm256_mul_ps(p, x), scale, _mm256_set1_ps(r.base));
-            let wgt = _mm256_mul_ps(weight, reciprocal(_mm256_fmadd_ps(u, u, _mm256_mul_ps(w, w))));
+            let wgt = reciprocal(_mm256_fmadd_ps(_mm256_fmadd_ps(k, q2, q1), k, q0));
             (col, wgt, _mm256_cmp_ps::<_CMP_TRUE_UQ>(w, w))
         } else if SHAPE == ARC {
             // atan2_front, lane by lane; Estrin's scheme shortens the polynomial's chain.
@@ -450,7 +468,7 @@ unsafe fn add_view_avx2_shaped<const SHAPE: u8>(line: &mut [f32], rm: &RowMap, r
             let a = _mm256_blendv_ps(a, _mm256_sub_ps(half_pi, a), _mm256_cmp_ps::<_CMP_GT_OQ>(au, aw));
             let a = _mm256_or_ps(a, _mm256_and_ps(sign, u));
             let col = _mm256_fmadd_ps(a, scale, centre);
-            let wgt = _mm256_mul_ps(weight, reciprocal(_mm256_fmadd_ps(u, u, _mm256_mul_ps(w, w))));
+            let wgt = reciprocal(_mm256_fmadd_ps(_mm256_fmadd_ps(k, q2, q1), k, q0));
             (col, wgt, _mm256_cmp_ps::<_CMP_GT_OQ>(w, zero))
         } else {
             let inv = reciprocal(w);
@@ -555,6 +573,7 @@ mod tests {
             arc: Some((30.0, 20.3)),
             relative: None,
             weight: 1.3,
+            q: RowMap::quadratic(-0.6, 0.021, 1.1, -0.013, 1.3),
             last: 40.0,
         };
         let flat = RowMap {
@@ -576,6 +595,7 @@ mod tests {
             dw: near_row.3 as f32,
             arc: Some((100.0, 20.3)),
             relative,
+            q: RowMap::quadratic(near_row.0, near_row.1, near_row.2, near_row.3, 1.3),
             ..general
         };
         for rm in [flat, general, near] {
