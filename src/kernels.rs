@@ -50,9 +50,6 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &joseph::gpu::STEEP_PARALLEL,
         &joseph::gpu::STEEP_FLAT,
         &joseph::gpu::STEEP_ARC,
-        &ramp::PACK,
-        &ramp::FFT_STAGE,
-        &ramp::UNPACK,
         &ramp::LOCAL_1024,
         &ramp::LOCAL_2048,
         &ramp::LOCAL_4096,
@@ -61,6 +58,9 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &footprint::FORWARD,
         &footprint::BACKWARD,
     ];
+    for four in [&ramp::FOUR_STEP_1024, &ramp::FOUR_STEP_2048, &ramp::FOUR_STEP_4096] {
+        all.extend(four.kernels());
+    }
     all.extend(crate::segment::LABEL_KERNELS);
     all.extend(crate::segment::EDT_KERNELS);
     all.extend(crate::segment::WATERSHED_KERNELS);
@@ -88,8 +88,9 @@ mod tests {
                 && k.name != "gpu/moments"
                 // Block kernels: LABEL_THREADS invocations share a block of voxels.
                 && !matches!(k.name, "segment/label_flatten" | "segment/label_scan" | "segment/label_number")
-                // One row pair per workgroup of 256.
+                // One row pair (or a sub-row group) per workgroup of 256.
                 && !k.name.starts_with("recon/ramp_local")
+                && !k.name.starts_with("recon/ramp_four_step")
             {
                 assert_eq!(size[0], WORKGROUP, "{}", k.name);
             }

@@ -9,7 +9,7 @@ mod common;
 use common::{random_volume, relative_error};
 use hounsfield::gpu::{GpuContext, GpuOptions, GpuProjections, GpuVolume};
 use hounsfield::recon::iterative::{Control, Iterative, Method};
-use hounsfield::recon::{Fdk, Geometry, ProjectorKind, centred_grid};
+use hounsfield::recon::{Fdk, Geometry, ProjectorKind, centred_grid, ramp};
 use hounsfield::registry::OPERATIONS;
 
 fn default_limit_contexts() -> Vec<GpuContext> {
@@ -89,6 +89,24 @@ fn every_kernel_runs_under_webgpu_default_limits() {
             .unwrap()
             .into_dyn();
         assert!(relative_error(&gpu, &cpu) < 1e-4, "FDK on {name}");
+        // Rows padded to 4096 samples exceed 16 KiB of workgroup memory: the four-step filter.
+        let rows = random_volume([3, 2, 1500], 17);
+        let filtered = GpuProjections::upload(&ctx, rows.view()).unwrap();
+        let before = ctx.work();
+        ramp::filter_rows_gpu(&ctx, &filtered, ramp::RampWindow::Ramp, 1.0).unwrap();
+        let four_step = ctx
+            .work()
+            .since(&before)
+            .kernels
+            .keys()
+            .filter(|k| k.contains("four_step"))
+            .count();
+        assert_eq!(four_step, 3, "four-step kernels on {name}");
+        let cpu_rows = ramp::filter_rows_cpu(rows.view(), ramp::RampWindow::Ramp, 1.0).unwrap();
+        assert!(
+            relative_error(&filtered.download(&ctx).unwrap().into_dyn(), &cpu_rows.into_dyn()) < 2e-6,
+            "four-step ramp filter on {name}"
+        );
         // CGLS: device scalars as step lengths.
         let data = ProjectorKind::ALL[0]
             .build(&cone, shape, &grid)

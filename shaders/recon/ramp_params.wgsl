@@ -9,21 +9,15 @@ struct RampParams {
     pairs: u32,
     first_row: u32,
     total_rows: u32,
-    // Sub-transform length of this Stockham stage, and the exponent's sign (-1 forward).
-    ns: u32,
-    sign: f32,
     // Index of the batch's first view in the short-scan weight table.
     first_view: u32,
-    // 1: multiply by the response while reading (the first inverse stage).
-    apply_response: u32,
-    // WEIGHT_COSINE | WEIGHT_SHORT_SCAN: the pre-weights the pack kernel applies.
+    // WEIGHT_COSINE | WEIGHT_SHORT_SCAN: the pre-weights applied while reading.
     weights: u32,
-    _pad: u32,
+    // Four-step kernels: n = n1 · ROW_MAX.
+    n1: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: RampParams;
-
-
-fn linear_invocation(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-    return gid.x + gid.y * groups.x * WORKGROUP;
-}

@@ -5,7 +5,7 @@
 //! band-limited ramp `h[0] = 1/4`, `h[odd n] = -1/(πn)²`, transformed, so the zero frequency is
 //! not forced to zero. Rows are zero-padded to `max(64, 2^⌈log2 2n⌉)`. CPU: `realfft`, rows in
 //! parallel. GPU: [`GpuRamp`], a Stockham FFT in WGSL — the whole filter of a row pair in one
-//! workgroup when the padded row fits its memory, global-memory stages otherwise.
+//! workgroup when the padded row fits its memory, a four-step FFT in three dispatches otherwise.
 
 use std::f64::consts::PI;
 use std::str::FromStr;
@@ -238,12 +238,10 @@ struct RampParams {
     pairs: u32,
     first_row: u32,
     total_rows: u32,
-    ns: u32,
-    sign: f32,
     first_view: u32,
-    apply_response: u32,
     weights: u32,
-    _pad: u32,
+    n1: u32,
+    _pad: [u32; 3],
 }
 
 // Which pre-weights the pack kernel applies (bits of `RampParams::weights`).
@@ -253,23 +251,9 @@ const RAMP_PARAMS: &str = include_str!("../../shaders/recon/ramp_params.wgsl");
 
 const RAMP_WEIGHTS: &str = include_str!("../../shaders/recon/ramp_weights.wgsl");
 
-pub(crate) static PACK: KernelSpec = KernelSpec {
-    name: "recon/ramp_pack",
-    sources: &[
-        RAMP_PARAMS,
-        include_str!("../../shaders/recon/ramp_pack.wgsl"),
-        RAMP_WEIGHTS,
-    ],
-    entry: "pack",
-    bindings: &[
-        uniform::<RampParams>(),
-        Binding::Read,
-        Binding::Read,
-        Binding::Read,
-        Binding::ReadWrite,
-    ],
-    constants: &[WEIGHT_FLAGS],
-};
+const RAMP_FFT: &str = include_str!("../../shaders/recon/ramp_fft.wgsl");
+
+const RAMP_FOUR_STEP: &str = include_str!("../../shaders/recon/ramp_four_step.wgsl");
 
 // Invocations per workgroup of the workgroup-local filter.
 crate::wgsl_constants!(RAMP_LOCAL: u32 { RAMP_THREADS = 256 });
@@ -283,6 +267,7 @@ macro_rules! local_ramp_kernel {
             sources: &[
                 RAMP_PARAMS,
                 include_str!("../../shaders/recon/ramp_local.wgsl"),
+                RAMP_FFT,
                 RAMP_WEIGHTS,
             ],
             entry: "filter_rows",
@@ -321,32 +306,120 @@ fn local_kernel(ctx: &GpuContext, n: usize) -> Option<&'static KernelSpec> {
         .map(|(_, kernel)| kernel)
 }
 
-pub(crate) static FFT_STAGE: KernelSpec = KernelSpec {
-    name: "recon/fft_stage",
-    sources: &[RAMP_PARAMS, include_str!("../../shaders/recon/fft_stage.wgsl")],
-    entry: "stage",
-    bindings: &[
-        uniform::<RampParams>(),
-        Binding::Read,
-        Binding::Read,
-        Binding::ReadWrite,
-    ],
-    constants: &[],
-};
+/// The four-step kernels (`ramp_four_step*.wgsl`) with sub-rows of `ROW_MAX` samples, for
+/// padded rows longer than the workgroup-local kernel holds (up to `ROW_MAX²`).
+pub(crate) struct FourStep {
+    row_max: usize,
+    columns: KernelSpec,
+    middle: KernelSpec,
+    rows: KernelSpec,
+}
 
-pub(crate) static UNPACK: KernelSpec = KernelSpec {
-    name: "recon/ramp_unpack",
-    sources: &[RAMP_PARAMS, include_str!("../../shaders/recon/ramp_unpack.wgsl")],
-    entry: "unpack",
-    bindings: &[uniform::<RampParams>(), Binding::Read, Binding::ReadWrite],
-    constants: &[],
-};
+macro_rules! four_step_kernels {
+    ($static:ident, $row_max:literal) => {
+        pub(crate) static $static: FourStep = FourStep {
+            row_max: $row_max,
+            columns: KernelSpec {
+                name: concat!("recon/ramp_four_step_columns_", $row_max),
+                sources: &[
+                    RAMP_PARAMS,
+                    RAMP_FOUR_STEP,
+                    include_str!("../../shaders/recon/ramp_four_step_columns.wgsl"),
+                    RAMP_FFT,
+                    RAMP_WEIGHTS,
+                ],
+                entry: "columns",
+                bindings: &[
+                    uniform::<RampParams>(),
+                    Binding::Read,
+                    Binding::Read,
+                    Binding::Read,
+                    Binding::Read,
+                    Binding::ReadWrite,
+                ],
+                constants: &[WEIGHT_FLAGS, RAMP_LOCAL, {
+                    const ROW: Constants = &[("ROW_MAX", Constant::U32($row_max))];
+                    ROW
+                }],
+            },
+            middle: KernelSpec {
+                name: concat!("recon/ramp_four_step_middle_", $row_max),
+                sources: &[
+                    RAMP_PARAMS,
+                    RAMP_FOUR_STEP,
+                    include_str!("../../shaders/recon/ramp_four_step_middle.wgsl"),
+                    RAMP_FFT,
+                ],
+                entry: "middle",
+                bindings: &[
+                    uniform::<RampParams>(),
+                    Binding::Read,
+                    Binding::Read,
+                    Binding::ReadWrite,
+                ],
+                constants: &[RAMP_LOCAL, {
+                    const ROW: Constants = &[("ROW_MAX", Constant::U32($row_max))];
+                    ROW
+                }],
+            },
+            rows: KernelSpec {
+                name: concat!("recon/ramp_four_step_rows_", $row_max),
+                sources: &[
+                    RAMP_PARAMS,
+                    RAMP_FOUR_STEP,
+                    include_str!("../../shaders/recon/ramp_four_step_rows.wgsl"),
+                    RAMP_FFT,
+                ],
+                entry: "rows_out",
+                bindings: &[
+                    uniform::<RampParams>(),
+                    Binding::ReadWrite,
+                    Binding::Read,
+                    Binding::Read,
+                ],
+                constants: &[RAMP_LOCAL, {
+                    const ROW: Constants = &[("ROW_MAX", Constant::U32($row_max))];
+                    ROW
+                }],
+            },
+        };
+    };
+}
+four_step_kernels!(FOUR_STEP_1024, 1024);
+four_step_kernels!(FOUR_STEP_2048, 2048);
+four_step_kernels!(FOUR_STEP_4096, 4096);
+
+#[cfg(test)]
+impl FourStep {
+    /// The three kernels, for the registry of every kernel.
+    pub(crate) fn kernels(&'static self) -> [&'static KernelSpec; 3] {
+        [&self.columns, &self.middle, &self.rows]
+    }
+}
+
+/// The four-step kernels for padded rows of `n` samples on this device: sub-rows as long as the
+/// adapter's workgroup memory allows (`n` must be at most their square).
+fn four_step(ctx: &GpuContext, n: usize) -> Option<&'static FourStep> {
+    let limits = &ctx.limits;
+    if limits.max_compute_invocations_per_workgroup < RAMP_THREADS || limits.max_compute_workgroup_size_x < RAMP_THREADS
+    {
+        return None;
+    }
+    [&FOUR_STEP_4096, &FOUR_STEP_2048, &FOUR_STEP_1024]
+        .into_iter()
+        .find(|f| {
+            8 * f.row_max as u64 <= u64::from(limits.max_compute_workgroup_storage_size)
+                && n > f.row_max
+                && n <= f.row_max * f.row_max
+        })
+}
 
 /// Ramp filtering on the GPU: pre-weighting, zero padding, a radix-2 Stockham FFT in WGSL
 /// (two real rows per complex transform), the response, the inverse FFT — all on resident
 /// data, in place. The projections never leave the GPU. Where a padded row fits a workgroup's
-/// memory, one dispatch filters a whole batch ([`local_kernel`]); otherwise the stages go
-/// through global scratch in chunks of rows that fit one binding.
+/// memory, one dispatch filters a whole batch ([`local_kernel`]); longer rows take the
+/// three-dispatch four-step FFT ([`four_step`]) through scratch in chunks of row pairs that fit
+/// one binding.
 pub(crate) struct GpuRamp {
     response: wgpu::Buffer,
     /// exp(-2πi m / n) for m < n/2, for the workgroup-local kernel.
@@ -412,110 +485,88 @@ impl GpuRamp {
         let placeholder = rec.context().placeholder();
         let total_rows = count * rows;
         let pairs_total = total_rows.div_ceil(2) as u64;
+        let params = |pairs: u64, first_row: u64, n1: usize| RampParams {
+            cols: cols as u32,
+            rows: rows as u32,
+            n: self.n as u32,
+            pairs: pairs as u32,
+            first_row: first_row as u32,
+            total_rows: total_rows as u32,
+            first_view: first_view as u32,
+            weights: self.weights,
+            n1: n1 as u32,
+            _pad: [0; 3],
+        };
+        let cosine = BufferWindow::whole(self.cosine.as_ref().unwrap_or(placeholder));
+        let short_scan = BufferWindow::whole(self.short_scan.as_ref().unwrap_or(placeholder));
         if let Some(kernel) = local_kernel(rec.context(), self.n) {
-            let uniform = rec.uniform(&RampParams {
-                cols: cols as u32,
-                rows: rows as u32,
-                n: self.n as u32,
-                pairs: pairs_total as u32,
-                first_row: 0,
-                total_rows: total_rows as u32,
-                ns: 1,
-                sign: -1.0,
-                first_view: first_view as u32,
-                apply_response: 1,
-                weights: self.weights,
-                _pad: 0,
-            });
+            let uniform = rec.uniform(&params(pairs_total, 0, 1));
             return rec.dispatch_folded(
                 kernel,
                 &[
                     BufferWindow::whole(&uniform),
                     BufferWindow::whole(batch.buffer()),
-                    BufferWindow::whole(self.cosine.as_ref().unwrap_or(placeholder)),
-                    BufferWindow::whole(self.short_scan.as_ref().unwrap_or(placeholder)),
+                    cosine,
+                    short_scan,
                     BufferWindow::whole(&self.response),
                     BufferWindow::whole(&self.twiddles),
                 ],
                 pairs_total,
             );
         }
-        let n = self.n as u64;
-        let pair_bytes = n * 8;
+        let four = four_step(rec.context(), self.n).ok_or_else(|| {
+            Error::TooLarge(format!(
+                "detector rows of {cols} columns (padded to {}) are longer than this adapter's ramp filter \
+                 supports: at most the square of the row its workgroup memory holds",
+                self.n
+            ))
+        })?;
+        let n1 = self.n / four.row_max;
+        // Scratch for as many row pairs (n complex values each) as one binding holds.
+        let pair_bytes = self.n as u64 * 8;
         let max_binding = rec.context().max_storage_binding();
-        let per_chunk = max_binding / pair_bytes;
+        let per_chunk = (max_binding / pair_bytes).min(pairs_total);
         if per_chunk == 0 {
             return Err(Error::TooLarge(format!(
-                "a detector row padded to {n} samples needs {pair_bytes} bytes per FFT row pair, more than this \
-                 adapter's storage binding limit ({max_binding} bytes)"
+                "a detector row padded to {} samples needs {pair_bytes} bytes per FFT row pair, more than this \
+                 adapter's storage binding limit ({max_binding} bytes)",
+                self.n
             )));
         }
-        let per_chunk = per_chunk.min(pairs_total);
-        let scratch = [rec.scratch(per_chunk * pair_bytes), rec.scratch(per_chunk * pair_bytes)];
-        let stages = n.trailing_zeros();
+        let scratch = rec.scratch(per_chunk * pair_bytes);
         let mut first_pair = 0u64;
         while first_pair < pairs_total {
             let pairs = per_chunk.min(pairs_total - first_pair);
-            let params = |ns: u64, sign: f32, apply_response: bool| RampParams {
-                cols: cols as u32,
-                rows: rows as u32,
-                n: n as u32,
-                pairs: pairs as u32,
-                first_row: (2 * first_pair) as u32,
-                total_rows: total_rows as u32,
-                ns: ns as u32,
-                sign,
-                first_view: first_view as u32,
-                apply_response: u32::from(apply_response),
-                weights: self.weights,
-                _pad: 0,
+            let uniform = rec.uniform(&params(pairs, 2 * first_pair, n1));
+            let uniform = BufferWindow::whole(&uniform);
+            let scratch = BufferWindow {
+                buffer: &scratch,
+                offset: 0,
+                size: pairs * pair_bytes,
             };
-            let uniform = rec.uniform(&params(1, -1.0, false));
-            fn window(buffer: &wgpu::Buffer, size: u64) -> BufferWindow<'_> {
-                BufferWindow {
-                    buffer,
-                    offset: 0,
-                    size,
-                }
-            }
-            rec.dispatch_linear(
-                &PACK,
+            let twiddles = BufferWindow::whole(&self.twiddles);
+            let groups = pairs * n1 as u64;
+            rec.dispatch_folded(
+                &four.columns,
                 &[
-                    BufferWindow::whole(&uniform),
+                    uniform,
                     BufferWindow::whole(batch.buffer()),
-                    BufferWindow::whole(self.cosine.as_ref().unwrap_or(placeholder)),
-                    BufferWindow::whole(self.short_scan.as_ref().unwrap_or(placeholder)),
-                    window(&scratch[0], pairs * pair_bytes),
+                    cosine,
+                    short_scan,
+                    twiddles,
+                    scratch,
                 ],
-                pairs * n,
+                groups,
             )?;
-            // log2(n) forward stages, then log2(n) inverse ones: an even number of ping-pongs
-            // leaves the result in scratch[0].
-            for s in 0..2 * stages {
-                let inverse = s >= stages;
-                let ns = 1u64 << (s % stages);
-                let uniform = rec.uniform(&params(ns, if inverse { 1.0 } else { -1.0 }, s == stages));
-                let (src, dst) = (&scratch[(s % 2) as usize], &scratch[((s + 1) % 2) as usize]);
-                rec.dispatch_linear(
-                    &FFT_STAGE,
-                    &[
-                        BufferWindow::whole(&uniform),
-                        window(src, pairs * pair_bytes),
-                        BufferWindow::whole(&self.response),
-                        window(dst, pairs * pair_bytes),
-                    ],
-                    pairs * n / 2,
-                )?;
-            }
-            let uniform = rec.uniform(&params(1, 1.0, false));
-            rec.dispatch_linear(
-                &UNPACK,
-                &[
-                    BufferWindow::whole(&uniform),
-                    window(&scratch[0], pairs * pair_bytes),
-                    BufferWindow::whole(batch.buffer()),
-                ],
-                pairs * cols as u64,
+            rec.dispatch_folded(
+                &four.middle,
+                &[uniform, BufferWindow::whole(&self.response), twiddles, scratch],
+                groups,
+            )?;
+            rec.dispatch_folded(
+                &four.rows,
+                &[uniform, BufferWindow::whole(batch.buffer()), twiddles, scratch],
+                groups,
             )?;
             first_pair += pairs;
         }
