@@ -241,6 +241,18 @@ fn gpu_fdk_matches_the_cpu_for_full_and_short_scans_and_resident_projections() {
                 .into_dyn();
             let err = relative_error(&gpu, &cpu);
             assert!(err < 1e-4, "{name} on {} ({what}): {err:e}", ctx.adapter().name);
+            // Batches overlap (two in flight); progress still reports each one, in order, once
+            // it has run, and the volume is complete when the call returns.
+            let mut reported = Vec::new();
+            let volume = fdk
+                .reconstruct_gpu_volume(&ctx, projections.view(), shape, &grid, &mut |done, total| {
+                    reported.push((done, total))
+                })
+                .unwrap();
+            let views = angles.len();
+            assert!(reported.windows(2).all(|w| w[0].0 < w[1].0), "{reported:?}");
+            assert_eq!(reported.last(), Some(&(views, views)), "{what}");
+            assert_eq!(volume.download(&ctx).unwrap().into_dyn(), gpu, "{name} ({what})");
             let resident = GpuProjections::upload(&ctx, projections.view()).unwrap();
             let from_resident = fdk
                 .reconstruct_resident(&ctx, &resident, shape, &grid)

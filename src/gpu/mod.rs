@@ -69,7 +69,7 @@ pub use kernel::{
 };
 pub use projections::GpuProjections;
 pub(crate) use projections::views_per_batch;
-pub use recorder::{BufferWindow, KernelTime, Readback, Recorder};
+pub use recorder::{BufferWindow, KernelTime, Readback, Recorder, Submitted};
 pub use tiling::{
     MappedSlab, Slab, VolumeSlab, VolumeSlabParams, for_each_mapped_slab, for_each_slab, for_each_volume_slab,
     for_each_window,

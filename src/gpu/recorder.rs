@@ -377,6 +377,17 @@ impl<'c> Recorder<'c> {
         Some((self.query_sets.len() - 1, index_in_set))
     }
 
+    /// Submits the recording without waiting for it: the host goes on — copying the next batch
+    /// of data to the GPU, say — while the GPU runs it. Wait with [`Submitted::wait`] (a dropped
+    /// submission still runs; later waits include it). No kernel time is measured.
+    pub fn submit_without_waiting(self) -> Result<Submitted<'c>> {
+        let Recorder {
+            ctx, encoder, _serial, ..
+        } = self;
+        let index = ctx.scoped(|| Ok(ctx.queue.submit([encoder.finish()])))?;
+        Ok(Submitted { ctx, index, _serial })
+    }
+
     /// Submits everything recorded, waits for completion and returns the kernel time (of every
     /// submission, if the recording was flushed on the way).
     pub fn submit(self) -> Result<KernelTime> {
@@ -394,6 +405,22 @@ impl<'c> Recorder<'c> {
             (Some(a), KernelTime::Measured(b)) => KernelTime::Measured(a + b),
             _ => KernelTime::NotAvailable,
         })
+    }
+}
+
+/// A submission the host has not waited for yet ([`Recorder::submit_without_waiting`]).
+pub struct Submitted<'c> {
+    ctx: &'c GpuContext,
+    index: wgpu::SubmissionIndex,
+    _serial: Option<parking_lot::ReentrantMutexGuard<'c, ()>>,
+}
+
+impl Submitted<'_> {
+    /// Waits until the GPU has run the submission (and everything submitted before it).
+    pub fn wait(self) -> Result<()> {
+        self.ctx.wait(self.index)?;
+        self.ctx.count(|w| w.submissions += 1);
+        Ok(())
     }
 }
 

@@ -88,6 +88,9 @@ impl FilteredBackprojection {
                 rec.constants(&self.map.gpu_table(&self.view_weights)),
             )
         };
+        // Two batches in flight: the host copies batch k + 1 to the GPU while the GPU filters and
+        // back-projects batch k (waiting after each batch left the GPU idle during every copy).
+        let mut in_flight = std::collections::VecDeque::new();
         for first in (0..views).step_by(per_batch) {
             let last = (first + per_batch).min(views);
             let batch = GpuVolume::upload(ctx, projections.slice(s![first..last, .., ..]))?;
@@ -95,8 +98,17 @@ impl FilteredBackprojection {
             ramp.record(&mut rec, &batch, first)?;
             self.map
                 .record_batch(&mut rec, &table, &batch, first, &volume, self.mask)?;
-            rec.submit()?;
-            progress(last, views);
+            in_flight.push_back((rec.submit_without_waiting()?, last));
+            if in_flight.len() == 2
+                && let Some((earlier, done)) = in_flight.pop_front()
+            {
+                earlier.wait()?;
+                progress(done, views);
+            }
+        }
+        for (submitted, done) in in_flight {
+            submitted.wait()?;
+            progress(done, views);
         }
         Ok(volume)
     }
