@@ -47,7 +47,12 @@ struct Ray {
 }
 
 fn ray_through(view: u32, row: u32, col: u32) -> Ray {
-    let w = view_vectors[view];
+    return ray_of(view_vectors[view], row, col);
+}
+
+// The ray of pixel (row, col) of the view whose vectors are `w` (callers that build many rays of
+// one view load them once).
+fn ray_of(w: ViewVectors, row: u32, col: u32) -> Ray {
     let cu = f32(col) - params.centre_col;
     let cv = f32(row) - params.centre_row;
     var p: vec3<f32>;
@@ -67,8 +72,9 @@ fn ray_through(view: u32, row: u32, col: u32) -> Ray {
         d = normalize(along + cv * w.v.xyz);
     }
     var r: Ray;
-    r.q = (p - params.origin.xyz) / params.spacing.xyz;
-    r.e = d / params.spacing.xyz;
+    let inv_spacing = 1.0 / params.spacing.xyz;
+    r.q = (p - params.origin.xyz) * inv_spacing;
+    r.e = d * inv_spacing;
     // Main axis: the largest step in voxels per mm (ties go to the later axis, as on the CPU);
     // a one-slice volume never steps along z.
     let a = abs(r.e);
