@@ -99,10 +99,11 @@ fn gather_voxel(view: u32, batch_view: u32, m: u32, jp: vec3<i32>, np: vec3<u32>
                 continue;
             }
             let q = permute_f(r.q, m);
-            let t = (f32(jp.x) - q.x) / e.x;
+            let inv = 1.0 / e.x;
+            let t = (f32(jp.x) - q.x) * inv;
             let w = tap_weight(q.y + t * e.y, jp.y, np.y) * tap_weight(q.z + t * e.z, jp.z, np.z);
             if w != 0.0 {
-                acc += (1.0 / abs(e.x)) * w * value_at(batch_view, row, col);
+                acc += abs(inv) * w * value_at(batch_view, row, col);
             }
         }
     }
@@ -138,11 +139,17 @@ fn gather_column(view: u32, batch_view: u32, m: u32, j: vec3<i32>, count: u32, h
                 continue;
             }
             let q = permute_f(r.q, m);
-            let t = (f32(select(j.y, j.x, m == 0u)) - q.x) / e.x;
+            let inv = 1.0 / e.x;
+            let t = (f32(select(j.y, j.x, m == 0u)) - q.x) * inv;
             // Permuted (m, a, b): z is b for m = x and a for m = y.
             let c_s = select(q.z + t * e.z, q.y + t * e.y, m == 0u);
             let c_z = select(q.y + t * e.y, q.z + t * e.z, m == 0u);
-            let w = (1.0 / abs(e.x)) * tap_weight(c_s, js, ns) * value_at(batch_view, row, col);
+            // tap_weight as a hat (one slice: its own rule), as along z below.
+            var ws = max(0.0, 1.0 - abs(c_s - f32(js)));
+            if ns == 1u {
+                ws = tap_weight(c_s, js, 1u);
+            }
+            let w = abs(inv) * ws * value_at(batch_view, row, col);
             if w == 0.0 {
                 continue;
             }

@@ -25,7 +25,9 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     if em == 0.0 {
         return;
     }
-    let step_mm = 1.0 / abs(em);
+    // Multiplications by 1 / e_m, not divisions, here and in the transpose (same operations).
+    let inv_em = 1.0 / em;
+    let step_mm = abs(inv_em);
     let n = vec3<u32>(params.nx, params.ny, params.nz);
     // The planes the ray can tap: the whole main axis, clipped to this slab along z.
     var k0 = 0i;
@@ -60,7 +62,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     }
     var sum = 0.0;
     for (var k = k0; k < k1; k++) {
-        let t = (f32(k) - r.q[m]) / em;
+        let t = (f32(k) - r.q[m]) * inv_em;
         let ca = r.q[a] + t * r.e[a];
         let cb = r.q[b] + t * r.e[b];
         var idx = vec3<i32>(0, 0, 0);
