@@ -317,71 +317,65 @@ pub(crate) struct FourStep {
 
 macro_rules! four_step_kernels {
     ($static:ident, $row_max:literal) => {
-        pub(crate) static $static: FourStep = FourStep {
-            row_max: $row_max,
-            columns: KernelSpec {
-                name: concat!("recon/ramp_four_step_columns_", $row_max),
-                sources: &[
-                    RAMP_PARAMS,
-                    RAMP_FOUR_STEP,
-                    include_str!("../../shaders/recon/ramp_four_step_columns.wgsl"),
-                    RAMP_FFT,
-                    RAMP_WEIGHTS,
-                ],
-                entry: "columns",
-                bindings: &[
-                    uniform::<RampParams>(),
-                    Binding::Read,
-                    Binding::Read,
-                    Binding::Read,
-                    Binding::Read,
-                    Binding::ReadWrite,
-                ],
-                constants: &[WEIGHT_FLAGS, RAMP_LOCAL, {
-                    const ROW: Constants = &[("ROW_MAX", Constant::U32($row_max))];
-                    ROW
-                }],
-            },
-            middle: KernelSpec {
-                name: concat!("recon/ramp_four_step_middle_", $row_max),
-                sources: &[
-                    RAMP_PARAMS,
-                    RAMP_FOUR_STEP,
-                    include_str!("../../shaders/recon/ramp_four_step_middle.wgsl"),
-                    RAMP_FFT,
-                ],
-                entry: "middle",
-                bindings: &[
-                    uniform::<RampParams>(),
-                    Binding::Read,
-                    Binding::Read,
-                    Binding::ReadWrite,
-                ],
-                constants: &[RAMP_LOCAL, {
-                    const ROW: Constants = &[("ROW_MAX", Constant::U32($row_max))];
-                    ROW
-                }],
-            },
-            rows: KernelSpec {
-                name: concat!("recon/ramp_four_step_rows_", $row_max),
-                sources: &[
-                    RAMP_PARAMS,
-                    RAMP_FOUR_STEP,
-                    include_str!("../../shaders/recon/ramp_four_step_rows.wgsl"),
-                    RAMP_FFT,
-                ],
-                entry: "rows_out",
-                bindings: &[
-                    uniform::<RampParams>(),
-                    Binding::ReadWrite,
-                    Binding::Read,
-                    Binding::Read,
-                ],
-                constants: &[RAMP_LOCAL, {
-                    const ROW: Constants = &[("ROW_MAX", Constant::U32($row_max))];
-                    ROW
-                }],
-            },
+        pub(crate) static $static: FourStep = {
+            const ROW: Constants = &[("ROW_MAX", Constant::U32($row_max))];
+            FourStep {
+                row_max: $row_max,
+                columns: KernelSpec {
+                    name: concat!("recon/ramp_four_step_columns_", $row_max),
+                    sources: &[
+                        RAMP_PARAMS,
+                        RAMP_FOUR_STEP,
+                        include_str!("../../shaders/recon/ramp_four_step_columns.wgsl"),
+                        RAMP_FFT,
+                        RAMP_WEIGHTS,
+                    ],
+                    entry: "columns",
+                    bindings: &[
+                        uniform::<RampParams>(),
+                        Binding::Read,
+                        Binding::Read,
+                        Binding::Read,
+                        Binding::Read,
+                        Binding::ReadWrite,
+                    ],
+                    constants: &[WEIGHT_FLAGS, RAMP_LOCAL, ROW],
+                },
+                middle: KernelSpec {
+                    name: concat!("recon/ramp_four_step_middle_", $row_max),
+                    sources: &[
+                        RAMP_PARAMS,
+                        RAMP_FOUR_STEP,
+                        include_str!("../../shaders/recon/ramp_four_step_middle.wgsl"),
+                        RAMP_FFT,
+                    ],
+                    entry: "middle",
+                    bindings: &[
+                        uniform::<RampParams>(),
+                        Binding::Read,
+                        Binding::Read,
+                        Binding::ReadWrite,
+                    ],
+                    constants: &[RAMP_LOCAL, ROW],
+                },
+                rows: KernelSpec {
+                    name: concat!("recon/ramp_four_step_rows_", $row_max),
+                    sources: &[
+                        RAMP_PARAMS,
+                        RAMP_FOUR_STEP,
+                        include_str!("../../shaders/recon/ramp_four_step_rows.wgsl"),
+                        RAMP_FFT,
+                    ],
+                    entry: "rows_out",
+                    bindings: &[
+                        uniform::<RampParams>(),
+                        Binding::ReadWrite,
+                        Binding::Read,
+                        Binding::Read,
+                    ],
+                    constants: &[RAMP_LOCAL, ROW],
+                },
+            }
         };
     };
 }
