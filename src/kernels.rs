@@ -50,6 +50,7 @@ pub(crate) fn all() -> Vec<&'static KernelSpec> {
         &joseph::gpu::STEEP_PARALLEL,
         &joseph::gpu::STEEP_FLAT,
         &joseph::gpu::STEEP_ARC,
+        &joseph::gpu::SWAP_XY,
         &ramp::LOCAL_1024,
         &ramp::LOCAL_2048,
         &ramp::LOCAL_4096,

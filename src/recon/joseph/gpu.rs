@@ -37,6 +37,25 @@ struct JosephParams {
 
 const JOSEPH_COMMON: &str = include_str!("../../../shaders/recon/joseph_common.wgsl");
 
+/// Twin of `SwapParams` in `shaders/recon/joseph_swap_xy.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SwapParams {
+    nx: u32,
+    ny: u32,
+    slices: u32,
+    offset: u32,
+}
+
+/// The slab copy with x and y swapped that the forward projection's rays along x read.
+pub(crate) static SWAP_XY: KernelSpec = KernelSpec {
+    name: "recon/joseph_swap_xy",
+    sources: &[include_str!("../../../shaders/recon/joseph_swap_xy.wgsl")],
+    entry: "swap_xy",
+    bindings: &[uniform::<SwapParams>(), Binding::Read, Binding::ReadWrite],
+    constants: &[],
+};
+
 /// The forward and backward kernels compiled for one beam (BEAM emitted as a constant: the
 /// branches of the other beams vanish at compile time).
 macro_rules! joseph_kernels {
@@ -54,6 +73,7 @@ macro_rules! joseph_kernels {
                 Binding::Read,
                 Binding::Read,
                 Binding::ReadWrite,
+                Binding::Read,
             ],
             constants: &[BEAM_CODES, &[("BEAM", Constant::U32($beam))]],
         };
@@ -230,10 +250,25 @@ impl Joseph {
         self.check_volume(volume.shape())?;
         self.check_projections(out.shape())?;
         let tables = self.tables(rec)?;
-        for (first, batch) in out.batches() {
-            let count = batch.shape()[0];
-            // One slice of overlap: a ray interpolates between a slab's last slice and the next.
-            for_each_volume_slab(rec, volume, 1, |rec, slab| {
+        let [nz, ny, nx] = self.shape;
+        // One slice of overlap: a ray interpolates between a slab's last slice and the next.
+        for_each_volume_slab(rec, volume, 1, |rec, slab| {
+            // The slab's window with x and y swapped, once for all the batches.
+            let slices = (slab.z1 + 1).min(nz) - slab.z0;
+            let swapped = rec.scratch((slices * ny * nx * 4) as u64);
+            let swap = rec.uniform(&SwapParams {
+                nx: nx as u32,
+                ny: ny as u32,
+                slices: slices as u32,
+                offset: slab.offset,
+            });
+            rec.dispatch_grid(
+                &SWAP_XY,
+                &[BufferWindow::whole(&swap), slab.window, BufferWindow::whole(&swapped)],
+                [nx, ny, slices],
+            )?;
+            for (first, batch) in out.batches() {
+                let count = batch.shape()[0];
                 let params = rec.uniform(&self.params(count, first, &slab));
                 rec.dispatch_linear(
                     self.kernels()[0],
@@ -242,11 +277,13 @@ impl Joseph {
                         BufferWindow::whole(&tables.vectors),
                         slab.window,
                         BufferWindow::whole(batch.buffer()),
+                        BufferWindow::whole(&swapped),
                     ],
                     (count * self.geometry.rows * self.geometry.cols) as u64,
-                )
-            })?;
-        }
+                )?;
+            }
+            Ok(())
+        })?;
         Ok(())
     }
 
