@@ -147,9 +147,12 @@ unsafe fn count_avx2(chunk: &[f32], edges: &[f32], p: Positions, lanes: &mut [u3
     let not_counted = _mm256_set1_epi32(bins as i32);
     let s = stride as i32;
     let offsets = _mm256_setr_epi32(0, s, 2 * s, 3 * s, 4 * s, 5 * s, 6 * s, 7 * s);
-    let mut slots = [0u32; LANES];
+    // Slot indices, double-buffered: a group's indices are stored as one vector and read back
+    // as scalars one group later, once the store has retired (a 32-byte store does not forward
+    // to 4-byte loads, so reading it at once would wait for it).
+    let mut slots = [[0u32; LANES]; 2];
     let full = chunk.len() / LANES * LANES;
-    for group in chunk[..full].chunks_exact(LANES) {
+    for (g, group) in chunk[..full].chunks_exact(LANES).enumerate() {
         // SAFETY: 8 values.
         let x = unsafe { _mm256_loadu_ps(group.as_ptr()) };
         // Ordered comparisons: NaN is outside.
@@ -161,20 +164,51 @@ unsafe fn count_avx2(chunk: &[f32], edges: &[f32], p: Positions, lanes: &mut [u3
             _mm256_cmp_ps::<_CMP_GT_OQ>(fraction, margin),
             _mm256_cmp_ps::<_CMP_LT_OQ>(fraction, far),
         );
+        let current = &mut slots[g % 2];
         if _mm256_movemask_ps(_mm256_andnot_ps(certain, inside)) != 0 {
-            for (l, &v) in group.iter().enumerate() {
-                slots[l] = (l * stride + bin_of(v, edges).unwrap_or(bins)) as u32;
-            }
+            scalar_slots(group, edges, current);
         } else {
             let bin = _mm256_blendv_epi8(not_counted, b, _mm256_castps_si256(inside));
             // SAFETY: 8 u32.
-            unsafe { _mm256_storeu_si256(slots.as_mut_ptr().cast(), _mm256_add_epi32(bin, offsets)) };
+            unsafe { _mm256_storeu_si256(current.as_mut_ptr().cast(), _mm256_add_epi32(bin, offsets)) };
         }
-        for &slot in &slots {
-            lanes[slot as usize] += 1;
+        if g > 0 {
+            // SAFETY: see `add_slots`.
+            unsafe { add_slots(lanes, &slots[(g + 1) % 2]) };
         }
     }
+    if full > 0 {
+        // SAFETY: see `add_slots`.
+        unsafe { add_slots(lanes, &slots[(full / LANES + 1) % 2]) };
+    }
     full
+}
+
+/// A group's slots by the scalar rule (values near an edge, NaN and the rest outside): kept out
+/// of the vector loop, whose constants then stay in registers.
+#[cold]
+#[inline(never)]
+fn scalar_slots(group: &[f32], edges: &[f32], slots: &mut [u32; LANES]) {
+    let bins = edges.len() - 1;
+    for (l, &v) in group.iter().enumerate() {
+        slots[l] = (l * (bins + 1) + bin_of(v, edges).unwrap_or(bins)) as u32;
+    }
+}
+
+/// Counts one group's slots.
+///
+/// # Safety
+/// Every slot must be below `lanes.len()`. [`count_avx2`]'s are lane × stride + bin with
+/// bin ≤ bins, and `lanes` holds LANES × stride: a value inside the edges has a position in
+/// [0, bins + margin] with margin < 0.1 (positions are monotone and the last edge's is within
+/// margin of bins), so its truncation is at most bins; the rest is `bin_of`'s bin or `bins`.
+#[inline(always)]
+unsafe fn add_slots(lanes: &mut [u32], slots: &[u32; LANES]) {
+    for &slot in slots {
+        debug_assert!((slot as usize) < lanes.len());
+        // SAFETY: the caller's promise.
+        unsafe { *lanes.get_unchecked_mut(slot as usize) += 1 };
+    }
 }
 
 #[cfg(test)]
