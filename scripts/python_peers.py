@@ -225,6 +225,13 @@ def filter_cases(args):
         )
     add("label_ct_mask", FULL, label, binary="ct_mask")
     add("edt_ct_mask", FULL, edt, binary="ct_mask")
+    # (noise, labels of the CT mask): 64 bins per component, as the harness's workload.
+    add(
+        "label_histograms_ct",
+        FULL,
+        {"scipy.ndimage.histogram": lambda d: ndi.histogram(d[0], -1000.0, 1000.0, 64, d[1], np.arange(1, int(d[1].max()) + 1))},
+        binary="ct_labels",
+    )
     return cases
 
 
@@ -421,6 +428,10 @@ def main():
         if key not in volumes:
             if binary == "ct_mask":
                 volumes[key] = ct_mask(shp)
+            elif binary == "ct_labels":
+                import scipy.ndimage as ndi
+
+                volumes[key] = (noise(shp), ndi.label(ct_mask(shp) > 0)[0])
             else:
                 v = noise(shp)
                 volumes[key] = (v > 0).astype(np.float32) if binary else v

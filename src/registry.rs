@@ -554,6 +554,14 @@ pub static OPERATIONS: &[Operation] = &[
         benches: &[],
         python: Python::Functions(&["distance_transform_edt"]),
     },
+    Operation {
+        name: "label_histograms",
+        family: Family::Segmentation,
+        summary: "histograms per label (scipy.ndimage.histogram with labels and index)",
+        steps: &[],
+        benches: &[],
+        python: Python::Functions(&["histogram", "labeled_comprehension"]),
+    },
     // ---------------------------------------------------------------- reconstruction
     Operation {
         name: "fbp",

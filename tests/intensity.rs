@@ -342,3 +342,46 @@ fn sigmoid_follows_scikit_images_formula_on_every_backend() {
         .is_err()
     );
 }
+
+#[test]
+fn filters_write_into_a_callers_buffer_as_they_return_a_new_one() {
+    let input = random_volume([5, 12, 9], 31);
+    let filters: Vec<Box<dyn Filter>> = vec![
+        Box::new(Clip { lo: -0.2, hi: 0.4 }),
+        Box::new(Rescale {
+            slope: 2.5,
+            intercept: -1.0,
+        }),
+        Box::new(WindowLevel::preset(WindowPreset::SoftTissue)),
+        Box::new(Threshold::otsu(64)),
+        Box::new(Sigmoid { cutoff: 0.5, gain: 8.0 }),
+        // Not pointwise: the default path (computed, then copied).
+        Box::new(Gaussian::new(&[1.0])),
+    ];
+    for filter in &filters {
+        let want = filter.apply_cpu(input.view()).unwrap();
+        // A buffer that already holds something, in C order and transposed (strided).
+        let mut plain = Array3::from_elem(want.raw_dim(), f32::NAN);
+        filter.apply_cpu_into(input.view(), plain.view_mut()).unwrap();
+        assert_eq!(plain, want, "{}", filter.name());
+        let mut transposed = Array3::from_elem((9, 12, 5), 7.0f32);
+        filter
+            .apply_cpu_into(input.view(), transposed.view_mut().reversed_axes())
+            .unwrap();
+        assert_eq!(
+            transposed.view().reversed_axes(),
+            want,
+            "{} into a strided buffer",
+            filter.name()
+        );
+        let mut wrong = Array3::zeros((5, 12, 8));
+        assert!(
+            matches!(
+                filter.apply_cpu_into(input.view(), wrong.view_mut()),
+                Err(Error::InvalidShape(_))
+            ),
+            "{}: a buffer of the wrong shape",
+            filter.name()
+        );
+    }
+}

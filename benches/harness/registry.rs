@@ -119,6 +119,8 @@ pub struct Workload {
     pub tolerance: f64,
     /// Part of the scaling study (time against cube size).
     pub scaling: bool,
+    /// Timed on the CPU only (no GPU path, no work model), whatever adapter the run has.
+    pub cpu_only: bool,
     /// Builds the problem.
     pub make: MakeCase,
 }
@@ -264,6 +266,56 @@ impl Case for SegmentationCase {
     }
 }
 
+/// Per-label histograms (`scipy.ndimage.histogram` with labels and an index): CT-like noise
+/// counted in 64 bins over the components of the CT-like mask (a CPU operation).
+struct LabelHistogramCase {
+    values: Array3<f32>,
+    labels: ndarray::ArrayD<u32>,
+    count: usize,
+}
+
+impl LabelHistogramCase {
+    const BINS: usize = 64;
+
+    fn counts(&self) -> Result<Vec<f32>> {
+        let edges: Vec<f64> = (0..=Self::BINS)
+            .map(|k| -1000.0 + 2000.0 * k as f64 / Self::BINS as f64)
+            .collect();
+        let which = hounsfield::segment::HistogramLabels::Range {
+            first: 1,
+            last: self.count as i64,
+        };
+        let h = hounsfield::segment::label_histograms(
+            self.values.view().into_dyn(),
+            Some(self.labels.view()),
+            which,
+            &edges,
+        )?;
+        Ok(h.counts.iter().flatten().map(|&c| c as f32).collect())
+    }
+}
+
+impl Case for LabelHistogramCase {
+    fn size(&self) -> String {
+        let (z, y, x) = self.values.dim();
+        format!("{x}×{y}×{z}, {} labels × {} bins", self.count, Self::BINS)
+    }
+
+    fn work(&self) -> Work {
+        // Read a 4-byte value and a 4-byte label per sample.
+        Work::Bytes(8 * self.values.len() as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        let counts = self.counts()?;
+        Ok(Array3::from_shape_vec((1, 1, counts.len()), counts).expect("one row"))
+    }
+
+    fn gpu(&self, _ctx: &GpuContext) -> Result<Array3<f32>> {
+        Err(hounsfield::Error::Gpu("per-label histograms have no GPU path".into()))
+    }
+}
+
 fn segmentation() -> Vec<Workload> {
     fn make(sizing: &Sizing, kind: Segmentation) -> Result<Box<dyn Case>> {
         let input = ct_mask(sizing.shape(FULL));
@@ -282,6 +334,7 @@ fn segmentation() -> Vec<Workload> {
             category: Category::Segmentation,
             tolerance: 0.0,
             scaling: false,
+            cpu_only: false,
             make: Box::new(|s| make(s, Segmentation::Label)),
         },
         Workload {
@@ -290,7 +343,26 @@ fn segmentation() -> Vec<Workload> {
             category: Category::Segmentation,
             tolerance: 1e-5,
             scaling: false,
+            cpu_only: false,
             make: Box::new(|s| make(s, Segmentation::Distances)),
+        },
+        Workload {
+            name: "label_histograms_ct",
+            covers: vec!["label_histograms"],
+            category: Category::Segmentation,
+            tolerance: 0.0,
+            scaling: false,
+            cpu_only: true,
+            make: Box::new(|s| {
+                let shape = s.shape(FULL);
+                let mask = ct_mask(shape).mapv(|v| v != 0.0).into_dyn();
+                let labels = hounsfield::segment::label(mask.view(), None)?;
+                Ok(Box::new(LabelHistogramCase {
+                    values: noise_volume(shape),
+                    labels: labels.labels,
+                    count: labels.count,
+                }) as Box<dyn Case>)
+            }),
         },
     ]
 }
@@ -309,6 +381,7 @@ fn projectors() -> Vec<Workload> {
                     category: Category::Reconstruction,
                     tolerance: 1e-4,
                     scaling: kind == ProjectorKind::Joseph,
+                    cpu_only: false,
                     make: Box::new(move |sizing| projector_case(sizing, kind, true)),
                 },
                 Workload {
@@ -317,6 +390,7 @@ fn projectors() -> Vec<Workload> {
                     category: Category::Reconstruction,
                     tolerance: 1e-4,
                     scaling: false,
+                    cpu_only: false,
                     make: Box::new(move |sizing| projector_case(sizing, kind, false)),
                 },
             ];
@@ -327,6 +401,7 @@ fn projectors() -> Vec<Workload> {
                     category: Category::Iterative,
                     tolerance: 1e-4,
                     scaling: false,
+                    cpu_only: false,
                     make: Box::new(move |sizing| iterative_case(sizing, Method::Sirt, 2, kind)),
                 });
             }
@@ -356,17 +431,33 @@ struct FilterCase {
     input: Array3<f32>,
     output_len: usize,
     resident: Option<GpuVolume>,
+    /// The `_into` variants: the CPU path writes this buffer (touched once, before timing)
+    /// instead of a fresh output; no GPU path (the resident GPU path already reuses buffers).
+    into: Option<std::sync::Mutex<Array3<f32>>>,
 }
 
+/// The pointwise workloads, also timed into a caller's buffer (`Filter::apply_cpu_into`) as
+/// `<name>_into`: a fresh output's first-touch page zeroing costs them as much as their work.
+const INTO: &[&str] = &[
+    "window_soft_tissue",
+    "threshold",
+    "rescale",
+    "clip",
+    "sigmoid_soft_tissue",
+];
+
 impl FilterCase {
-    fn boxed(filter: Box<dyn Filter>, input: Array3<f32>) -> Result<Box<dyn Case>> {
+    fn boxed(filter: Box<dyn Filter>, input: Array3<f32>, into: bool) -> Result<Box<dyn Case>> {
         let shape = [input.dim().0, input.dim().1, input.dim().2];
-        let output_len = filter.output_shape(shape, 3)?.iter().product();
+        let output_shape = filter.output_shape(shape, 3)?;
+        let output_len = output_shape.iter().product();
+        let into = into.then(|| std::sync::Mutex::new(Array3::from_elem(output_shape, 1.0f32)));
         Ok(Box::new(FilterCase {
             filter,
             input,
             output_len,
             resident: None,
+            into,
         }))
     }
 }
@@ -382,7 +473,23 @@ impl Case for FilterCase {
     }
 
     fn cpu(&self) -> Result<Array3<f32>> {
-        self.filter.apply_cpu(self.input.view())
+        match &self.into {
+            Some(buffer) => {
+                let mut buffer = buffer.lock().expect("one user");
+                self.filter.apply_cpu_into(self.input.view(), buffer.view_mut())?;
+                Ok(buffer.clone())
+            }
+            None => self.filter.apply_cpu(self.input.view()),
+        }
+    }
+
+    fn cpu_timed(&self) -> Result<()> {
+        match &self.into {
+            Some(buffer) => self
+                .filter
+                .apply_cpu_into(self.input.view(), buffer.lock().expect("one user").view_mut()),
+            None => self.filter.apply_cpu(self.input.view()).map(drop),
+        }
     }
 
     fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
@@ -408,12 +515,21 @@ fn filters() -> Vec<Workload> {
     OPERATIONS
         .iter()
         .flat_map(|op| op.benches.iter().map(move |b| (op, b)))
-        .map(|(op, b): (&'static Operation, &'static Bench)| Workload {
-            name: b.name,
+        .flat_map(|(op, b)| {
+            let variants: &[bool] = if INTO.contains(&b.name) {
+                &[false, true]
+            } else {
+                &[false]
+            };
+            variants.iter().map(move |&into| (op, b, into))
+        })
+        .map(|(op, b, into): (&'static Operation, &'static Bench, bool)| Workload {
+            name: if into { leak(format!("{}_into", b.name)) } else { b.name },
             covers: vec![op.name],
             category: Category::Filter,
             tolerance: b.tolerance,
             scaling: b.scaling,
+            cpu_only: into,
             make: Box::new(move |sizing| {
                 let full = match b.size {
                     BenchSize::Full => FULL,
@@ -424,7 +540,7 @@ fn filters() -> Vec<Workload> {
                 if b.binary {
                     input.mapv_inplace(|v| if v > 0.0 { 1.0 } else { 0.0 });
                 }
-                FilterCase::boxed((b.build)(), input)
+                FilterCase::boxed((b.build)(), input, into)
             }),
         })
         .collect()
@@ -521,6 +637,7 @@ fn statistics() -> Vec<Workload> {
             category: Category::Statistics,
             tolerance: 1e-5,
             scaling: false,
+            cpu_only: false,
             make: Box::new(|s| make(s, Reduction::Moments)),
         },
         Workload {
@@ -529,6 +646,7 @@ fn statistics() -> Vec<Workload> {
             category: Category::Statistics,
             tolerance: 0.0,
             scaling: false,
+            cpu_only: false,
             make: Box::new(|s| make(s, Reduction::Histogram)),
         },
         Workload {
@@ -537,6 +655,7 @@ fn statistics() -> Vec<Workload> {
             category: Category::Statistics,
             tolerance: 1e-6,
             scaling: false,
+            cpu_only: false,
             make: Box::new(|s| make(s, Reduction::Otsu)),
         },
     ]
@@ -676,6 +795,7 @@ fn fdk_workload(name: &'static str, detector: Detector, scaling: bool) -> Worklo
         category: Category::Reconstruction,
         tolerance: 1e-4,
         scaling,
+        cpu_only: false,
         make: Box::new(move |sizing| {
             let ConeProblem {
                 geometry,
@@ -883,6 +1003,7 @@ fn reconstruction() -> Vec<Workload> {
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
+            cpu_only: false,
             make: Box::new(|sizing| {
                 let n = sizing.edge(512);
                 let views = sizing.count(720, 16);
@@ -904,6 +1025,7 @@ fn reconstruction() -> Vec<Workload> {
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
+            cpu_only: false,
             make: Box::new(|sizing| {
                 let n = sizing.edge(512);
                 let views = sizing.count(720, 16);
@@ -928,6 +1050,7 @@ fn reconstruction() -> Vec<Workload> {
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
+            cpu_only: false,
             make: Box::new(|sizing| {
                 // A 128³ Shepp–Logan scanned by a helix at pitch 1 with a quarter of the cone
                 // problem's rows, 180 views per turn, from one collimation below to one above.
@@ -961,6 +1084,7 @@ fn reconstruction() -> Vec<Workload> {
             category: Category::Reconstruction,
             tolerance: 1e-4,
             scaling: false,
+            cpu_only: false,
             make: Box::new(|sizing| {
                 let ConeProblem {
                     geometry,
@@ -1050,6 +1174,7 @@ fn corrections() -> Vec<Workload> {
             category: Category::Reconstruction,
             tolerance: 1e-5,
             scaling: false,
+            cpu_only: false,
             make: Box::new(|sizing| {
                 let (views, det) = (sizing.count(360, 8), sizing.edge(384));
                 let mut rng = hounsfield::rng::XorShift64::new(23);
@@ -1075,6 +1200,7 @@ fn corrections() -> Vec<Workload> {
             category: Category::Reconstruction,
             tolerance: 0.0,
             scaling: false,
+            cpu_only: false,
             make: Box::new(|sizing| {
                 let ConeProblem { projections, .. } = cone_problem(sizing)?;
                 let (_, rows, cols) = projections.dim();
@@ -1170,6 +1296,7 @@ fn iterative() -> Vec<Workload> {
                 category: Category::Iterative,
                 tolerance: $tolerance,
                 scaling: false,
+                cpu_only: false,
                 make: Box::new(|sizing| iterative_case(sizing, $method, $projections, ProjectorKind::Joseph)),
             }
         };

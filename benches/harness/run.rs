@@ -356,6 +356,10 @@ fn model_workload(w: &Workload, sizing: &Sizing, ctx: &GpuContext) -> Entry {
         entry.size = case.size();
         let work = case.work();
         entry.work = Some(work);
+        if w.cpu_only {
+            entry.status = Status::CpuOnly;
+            return Ok(());
+        }
         let resident = case.upload(ctx)?;
         // A first run compiles the kernels; the counted second is the steady state.
         let run = |case: &dyn crate::registry::Case| -> hounsfield::Result<()> {
@@ -427,6 +431,7 @@ fn run_workload(
     let work = case.work();
     entry.work = Some(work);
     entry.rate_unit = Some(work.unit().to_string());
+    let ctx = ctx.filter(|_| !w.cpu_only);
     // Parity before timing: a GPU path that disagrees with the CPU is not timed.
     let cpu_out = match case.cpu() {
         Ok(o) => o,

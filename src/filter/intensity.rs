@@ -5,7 +5,7 @@
 //! NaN in the data: [`Rescale`], [`Clip`] and [`WindowLevel`] keep NaN; [`Threshold`] maps it to
 //! `outside` (a NaN is in no interval).
 
-use ndarray::{Array, Array3, ArrayView, ArrayView3};
+use ndarray::{Array, Array3, ArrayView, ArrayView3, ArrayViewMut3};
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -33,6 +33,12 @@ macro_rules! pointwise_filter {
             fn cpu(&self, input: ArrayView3<'_, f32>, ndim: usize) -> Result<Array3<f32>> {
                 check_ndim(ndim)?;
                 Ok(pointwise::run_cpu(&self.ops()?, input, None))
+            }
+
+            fn cpu_into(&self, input: ArrayView3<'_, f32>, ndim: usize, output: ArrayViewMut3<'_, f32>) -> Result<()> {
+                check_ndim(ndim)?;
+                pointwise::run_cpu_into(&self.ops()?, input, None, output);
+                Ok(())
             }
 
             fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
@@ -325,6 +331,17 @@ impl Threshold {
         self
     }
 
+    /// The CPU program: the interval, or Otsu's threshold of `input` as its lower end.
+    fn cpu_ops(&self, input: ArrayView3<'_, f32>) -> Result<Vec<Op>> {
+        match self.bounds {
+            Bounds::Interval(lo, hi) => self.ops_for(lo, hi),
+            Bounds::Otsu(nbins) => {
+                let t = threshold_otsu(&Backend::Cpu, input, nbins)?;
+                self.ops_for(f64::from(t.next_up()), f64::INFINITY)
+            }
+        }
+    }
+
     fn ops_for(&self, lower: f64, upper: f64) -> Result<Vec<Op>> {
         if lower.is_nan() || upper.is_nan() || lower > upper {
             return Err(Error::param(
@@ -350,14 +367,13 @@ impl Filter for Threshold {
 
     fn cpu(&self, input: ArrayView3<'_, f32>, ndim: usize) -> Result<Array3<f32>> {
         check_ndim(ndim)?;
-        let ops = match self.bounds {
-            Bounds::Interval(lo, hi) => self.ops_for(lo, hi)?,
-            Bounds::Otsu(nbins) => {
-                let t = threshold_otsu(&Backend::Cpu, input, nbins)?;
-                self.ops_for(f64::from(t.next_up()), f64::INFINITY)?
-            }
-        };
-        Ok(pointwise::run_cpu(&ops, input, None))
+        Ok(pointwise::run_cpu(&self.cpu_ops(input)?, input, None))
+    }
+
+    fn cpu_into(&self, input: ArrayView3<'_, f32>, ndim: usize, output: ArrayViewMut3<'_, f32>) -> Result<()> {
+        check_ndim(ndim)?;
+        pointwise::run_cpu_into(&self.cpu_ops(input)?, input, None, output);
+        Ok(())
     }
 
     fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {

@@ -79,7 +79,7 @@ pub use unsharp::UnsharpMask;
 
 use std::fmt;
 
-use ndarray::{Array, Array3, ArrayView, ArrayView3, Axis, Dimension, Ix2, Ix3};
+use ndarray::{Array, Array3, ArrayView, ArrayView3, ArrayViewMut3, Axis, Dimension, Ix2, Ix3};
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -115,6 +115,14 @@ pub trait Filter: fmt::Debug + Send + Sync {
     /// Records the GPU path into `rec` and returns the output volume (valid once `rec` is
     /// submitted). Must not modify `input`.
     fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume>;
+
+    /// CPU path into `output`, which has the output's shape (see [`Filter::apply_cpu_into`]).
+    /// Default: [`Filter::cpu`], then a copy; pointwise filters write `output` directly.
+    fn cpu_into(&self, input: ArrayView3<'_, f32>, ndim: usize, output: ArrayViewMut3<'_, f32>) -> Result<()> {
+        let mut output = output;
+        output.assign(&self.cpu(input, ndim)?);
+        Ok(())
+    }
 
     /// Output shape for an input of `shape` (default: the same).
     fn output_shape(&self, shape: [usize; 3], _ndim: usize) -> Result<[usize; 3]> {
@@ -160,6 +168,25 @@ pub trait Filter: fmt::Debug + Send + Sync {
     fn apply_cpu(&self, input: ArrayView3<'_, f32>) -> Result<Array3<f32>> {
         check_shape(input.shape())?;
         self.cpu(input, 3)
+    }
+
+    /// [`Filter::apply_cpu`] into a buffer the caller owns, numpy's `out=`: the way to filter
+    /// many volumes through one buffer. A fresh output is zeroed page by page by the OS on first
+    /// touch, which for a memory-bound filter (window, clip, rescale…) costs about as much as the
+    /// filter itself; a buffer already touched skips that. `output` must have the shape
+    /// [`Filter::output_shape`] gives.
+    fn apply_cpu_into(&self, input: ArrayView3<'_, f32>, output: ArrayViewMut3<'_, f32>) -> Result<()> {
+        check_shape(input.shape())?;
+        let shape = [input.shape()[0], input.shape()[1], input.shape()[2]];
+        let want = self.output_shape(shape, 3)?;
+        if output.shape() != want {
+            return Err(Error::InvalidShape(format!(
+                "output of shape {:?} for a {} output of shape {want:?}",
+                output.shape(),
+                self.name()
+            )));
+        }
+        self.cpu_into(input, 3, output)
     }
 
     /// GPU path on a resident volume; the result stays on the GPU for further kernels.

@@ -7,7 +7,7 @@
 //! same op list for every voxel: the loop is uniform across threads, so it costs nothing next
 //! to the memory traffic.
 
-use ndarray::{Array3, ArrayView3};
+use ndarray::{Array3, ArrayView3, ArrayViewMut3};
 use rayon::prelude::*;
 
 use crate::error::Result;
@@ -297,11 +297,26 @@ const CHUNK: usize = 4096;
 /// copied into the output (one read of the input, one write of the output) and transformed
 /// there while it is in L1.
 pub(crate) fn run_cpu(ops: &[Op], a: ArrayView3<'_, f32>, b: Option<ArrayView3<'_, f32>>) -> Array3<f32> {
-    let shape = a.raw_dim();
+    let mut out =
+        Array3::from_shape_vec(a.raw_dim(), crate::memory::zeroed_f32(a.len())).expect("shape matches length");
+    run_cpu_into(ops, a, b, out.view_mut());
+    out
+}
+
+/// [`run_cpu`] into `output` (the inputs' shape; any layout, written in place when standard).
+pub(crate) fn run_cpu_into(
+    ops: &[Op],
+    a: ArrayView3<'_, f32>,
+    b: Option<ArrayView3<'_, f32>>,
+    mut output: ArrayViewMut3<'_, f32>,
+) {
+    let Some(out) = output.as_slice_mut() else {
+        output.assign(&run_cpu(ops, a, b));
+        return;
+    };
     let a = a.as_standard_layout();
     let src = a.as_slice().expect("standard layout");
     let b = b.map(|b| b.as_standard_layout().into_owned());
-    let mut out = crate::memory::zeroed_f32(src.len());
     let run = |o: &mut [f32], s: &[f32], b: Option<&[f32]>| {
         o.copy_from_slice(s);
         for op in ops {
@@ -321,7 +336,6 @@ pub(crate) fn run_cpu(ops: &[Op], a: ArrayView3<'_, f32>, b: Option<ArrayView3<'
             .zip(src.par_chunks(CHUNK))
             .for_each(|(o, s)| run(o, s, None)),
     }
-    Array3::from_shape_vec(shape, out).expect("shape matches length")
 }
 
 /// Records `ops` over `a` (and `b`) into a new volume.

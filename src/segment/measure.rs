@@ -253,8 +253,15 @@ where
     let values = values.as_standard_layout();
     let values = values.as_slice().expect("standard layout");
     let labels = labels.as_ref().map(|l| l.as_slice().expect("standard layout"));
-    let last_edge = edges[bins];
+    let (first_edge, last_edge) = (edges[0], edges[bins]);
+    // A guess from the value's position (exact for numpy's evenly spaced edges but for
+    // rounding), kept when the edges confirm it; a binary search otherwise.
+    let scale = bins as f64 / (last_edge - first_edge);
     let bin_of = |v: f64| -> Option<usize> {
+        let guess = (((v - first_edge) * scale) as usize).min(bins - 1);
+        if edges[guess] <= v && v < edges[guess + 1] {
+            return Some(guess);
+        }
         let p = edges.partition_point(|&e| e <= v);
         match p {
             0 => None,
@@ -476,6 +483,41 @@ mod tests {
         };
         assert!(label_histograms(values.view(), Some(labels.view()), huge, &edges).is_err());
         assert!(label_histograms(values.view(), none, HistogramLabels::Positive, &edges).is_err());
+    }
+
+    #[test]
+    fn the_guessed_bin_is_the_searched_bin_on_and_beside_every_edge() {
+        // numpy's linspace edges (one rounded off its grid position), uneven and repeated
+        // edges: values on each edge, one ulp either side, outside, NaN and ±∞.
+        let even: Vec<f64> = (0..=64).map(|k| -1000.0 + 2000.0 * k as f64 / 64.0).collect();
+        let thirds: Vec<f64> = (0..=30).map(|k| k as f64 / 3.0).collect();
+        let uneven: Vec<f64> = (0..=20).map(|k| (k * k) as f64 * 0.37 - 5.0).collect();
+        let repeated = vec![0.0, 1.0, 1.0, 1.0, 2.5, 2.5, 7.0];
+        for edges in [even, thirds, uneven, repeated] {
+            let mut values = vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+            for &e in &edges {
+                values.extend([e, e.next_up(), e.next_down(), e + 0.25]);
+            }
+            let bins = edges.len() - 1;
+            let searched = |v: f64| -> Option<usize> {
+                let p = edges.partition_point(|&e| e <= v);
+                match p {
+                    0 => None,
+                    p if p <= bins => Some(p - 1),
+                    _ => (v == edges[bins]).then_some(bins - 1),
+                }
+            };
+            let mut want = vec![0u64; bins];
+            for &v in &values {
+                if let Some(k) = searched(v) {
+                    want[k] += 1;
+                }
+            }
+            let input = ndarray::Array1::from(values.clone()).into_dyn();
+            let none: Option<ArrayViewD<'_, i64>> = None;
+            let got = label_histograms(input.view(), none, HistogramLabels::All, &edges).unwrap();
+            assert_eq!(got.counts, [want], "edges {edges:?}");
+        }
     }
 
     #[test]
