@@ -23,9 +23,11 @@ use crate::gpu::{GpuContext, GpuVolume, Recorder};
 use crate::volume::check_shape;
 
 mod counting;
+mod extremes;
 #[cfg(test)]
 use counting::bin_of;
 use counting::histogram_cpu;
+use extremes::{Extremes, extremes_cpu};
 
 /// Values per chunk of the CPU reductions (fits L1/L2; many chunks per thread).
 const CHUNK: usize = 16 * 1024;
@@ -213,7 +215,7 @@ pub fn histogram<D: Spatial>(
         Backend::Cpu => {
             let source = match range {
                 Some((lo, hi)) => given_range(bins, lo, hi)?,
-                None => data_range(bins, moments_cpu(volume))?,
+                None => data_range(bins, extremes_cpu(volume))?,
             };
             let edges = numpy_edges(bins, source)?;
             Ok(Histogram {
@@ -234,7 +236,7 @@ pub fn histogram_gpu(ctx: &GpuContext, input: &GpuVolume, bins: usize, range: Op
             let mut rec = Recorder::new(ctx);
             let pending = record_moments(&mut rec, input)?;
             rec.submit()?;
-            data_range(bins, pending.finish(ctx)?)?
+            data_range(bins, Extremes::from(&pending.finish(ctx)?))?
         }
     };
     let edges = numpy_edges(bins, source)?;
@@ -271,7 +273,7 @@ fn given_range(bins: usize, lo: f64, hi: f64) -> Result<EdgeSource> {
     Ok(EdgeSource::Given(lo, hi))
 }
 
-fn data_range(bins: usize, m: Moments) -> Result<EdgeSource> {
+fn data_range(bins: usize, m: Extremes) -> Result<EdgeSource> {
     check_bins(bins)?;
     if m.nan_count > 0 || !(m.min.is_finite() && m.max.is_finite()) {
         return Err(Error::param(
@@ -295,7 +297,7 @@ pub fn histogram_edges(bins: usize, range: Option<(f64, f64)>, data_min_max: (f3
         Some((lo, hi)) => given_range(bins, lo, hi)?,
         None => {
             let (min, max) = data_min_max;
-            data_range(bins, Moments::of_values(&[min, max]))?
+            data_range(bins, Extremes::from(&Moments::of_values(&[min, max])))?
         }
     };
     numpy_edges(bins, source)
@@ -371,7 +373,7 @@ pub fn threshold_otsu<D: Spatial>(backend: &Backend, input: ArrayView<'_, f32, D
     let volume = D::as_volume(input);
     match backend {
         Backend::Cpu => {
-            let m = moments_cpu(volume);
+            let m = extremes_cpu(volume);
             if let Some(t) = constant_value(&m)? {
                 return Ok(t);
             }
@@ -388,7 +390,7 @@ pub fn threshold_otsu_gpu(ctx: &GpuContext, input: &GpuVolume, nbins: usize) -> 
     let mut rec = Recorder::new(ctx);
     let pending = record_moments(&mut rec, input)?;
     rec.submit()?;
-    let m = pending.finish(ctx)?;
+    let m = Extremes::from(&pending.finish(ctx)?);
     if let Some(t) = constant_value(&m)? {
         return Ok(t);
     }
@@ -400,7 +402,7 @@ pub fn threshold_otsu_gpu(ctx: &GpuContext, input: &GpuVolume, nbins: usize) -> 
 }
 
 /// scikit-image returns the value of a constant image unchanged.
-fn constant_value(m: &Moments) -> Result<Option<f32>> {
+fn constant_value(m: &Extremes) -> Result<Option<f32>> {
     if m.nan_count > 0 || !(m.min.is_finite() && m.max.is_finite()) {
         return Err(Error::param(
             "input",
