@@ -30,13 +30,7 @@ fn is_background(i: u32) -> bool {
 }
 
 // Forward: the distance to the last background voxel at or before each slice.
-@compute @workgroup_size(WORKGROUP)
-fn columns_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let c = linear_invocation(gid, groups);
-    let plane = params.nx * params.ny;
-    if (c >= plane) {
-        return;
-    }
+fn scan_forward(c: u32, plane: u32) {
     // The first slab starts with no background seen; later ones carry the previous slab's.
     var last = select(carry[c], -EDT_FAR, params.z0 == 0u);
     for (var z = 0u; z < params.nz; z += 1u) {
@@ -50,15 +44,40 @@ fn columns_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     carry[c] = last;
 }
 
-// Backward: the nearer of that and the next background voxel after, squared and scaled;
-// EDT_NONE where the column has no background at all.
+@compute @workgroup_size(WORKGROUP)
+fn columns_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let c = linear_invocation(gid, groups);
+    let plane = params.nx * params.ny;
+    if (c < plane) {
+        scan_forward(c, plane);
+    }
+}
+
+// Both scans of a column in one invocation, for a volume that is one slab (the backward scan
+// needs no other column's forward result, only the whole column's): one pass over the volume's
+// windows instead of two.
+@compute @workgroup_size(WORKGROUP)
+fn columns_both(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let c = linear_invocation(gid, groups);
+    let plane = params.nx * params.ny;
+    if (c < plane) {
+        scan_forward(c, plane);
+        scan_backward(c, plane);
+    }
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn columns_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let c = linear_invocation(gid, groups);
     let plane = params.nx * params.ny;
-    if (c >= plane) {
-        return;
+    if (c < plane) {
+        scan_backward(c, plane);
     }
+}
+
+// Backward: the nearer of that and the next background voxel after, squared and scaled;
+// EDT_NONE where the column has no background at all.
+fn scan_backward(c: u32, plane: u32) {
     var next = select(carry[c], EDT_FAR, params.z0 + params.nz == params.nz_total);
     for (var k = 0u; k < params.nz; k += 1u) {
         let z = params.nz - 1u - k;

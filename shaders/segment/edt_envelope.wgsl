@@ -1,8 +1,10 @@
 // Distance transform on the GPU, later passes (twin of `Envelope::line` in src/segment/edt.rs):
 // along y or x, each line of squared distances g becomes min_q g(q) + (s·(p − q))², the lower
-// envelope of parabolas (Felzenszwalb & Huttenlocher). One invocation per line; its envelope
-// (parabola positions v, boundaries zb) lives in scratch buffers interleaved across lines
-// (element k of line l at k·lines + l) so neighbouring invocations touch neighbouring words.
+// envelope of parabolas (Felzenszwalb & Huttenlocher). One invocation per line; its envelope's
+// parabola positions v live in a scratch buffer interleaved across lines (element k of line l at
+// k·lines + l) so neighbouring invocations touch neighbouring words. The boundaries between
+// neighbouring parabolas are recomputed from v and the line (two reads of a line already in
+// cache) rather than stored: a scratch buffer the size of the volume less to write and read.
 // Prepended: common/tile.wgsl (linear_invocation).
 
 struct Params {
@@ -21,11 +23,18 @@ struct Params {
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<u32>;
-@group(0) @binding(4) var<storage, read_write> zb: array<f32>;
 
 fn overtakes(q: u32, gq: f32, vk: u32, base: u32, stride: u32, s2: f32) -> f32 {
     let gv = g[params.in_offset + base + vk * stride];
     return (gq - gv) / (2.0 * s2 * f32(q - vk)) + 0.5 * f32(q + vk);
+}
+
+// The boundary below parabola k ≥ 1 of line l's envelope: where it overtakes parabola k − 1,
+// the value the construction compared when it pushed parabola k onto parabola k − 1.
+fn boundary(k: u32, l: u32, base: u32, stride: u32, s2: f32) -> f32 {
+    let lines = params.lines;
+    let vk = v[k * lines + l];
+    return overtakes(vk, g[params.in_offset + base + vk * stride], v[(k - 1u) * lines + l], base, stride, s2);
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -61,18 +70,14 @@ fn envelope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
                 // Where q's parabola overtakes the envelope's last one, written so that the large
                 // terms do not cancel in float32: (g(q) − g(v)) / (2 s² (q − v)) + (q + v) / 2.
                 var cross = overtakes(q, gq, v[k * lines + l], base, stride, s2);
-                while (k > 0u && cross <= zb[k * lines + l]) {
+                while (k > 0u && cross <= boundary(k, l, base, stride, s2)) {
                     k -= 1u;
                     cross = overtakes(q, gq, v[k * lines + l], base, stride, s2);
                 }
                 k += 1u;
                 v[k * lines + l] = q;
-                zb[k * lines + l] = cross;
-                zb[(k + 1u) * lines + l] = EDT_NONE;
             } else {
                 v[l] = q;
-                zb[l] = -EDT_NONE;
-                zb[lines + l] = EDT_NONE;
                 started = true;
             }
         }
@@ -83,10 +88,20 @@ fn envelope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         }
         return;
     }
+    let top = k;
     k = 0u;
+    // Where parabola k + 1 takes over from parabola k (none after the last).
+    var next = EDT_NONE;
+    if (top > 0u) {
+        next = boundary(1u, l, base, stride, s2);
+    }
     for (var p = 0u; p < len; p += 1u) {
-        while (zb[(k + 1u) * lines + l] < f32(p)) {
+        while (next < f32(p)) {
             k += 1u;
+            next = EDT_NONE;
+            if (k < top) {
+                next = boundary(k + 1u, l, base, stride, s2);
+            }
         }
         let vk = v[k * lines + l];
         let t = (f32(vk) - f32(p)) * params.spacing;

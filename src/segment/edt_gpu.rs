@@ -68,6 +68,7 @@ const EDT_TABLES: &[crate::gpu::Constants] = &[EDT_CONSTANTS, EDT_FLOATS, EDT_IN
 
 pub(crate) static COLUMNS_FORWARD: KernelSpec = columns("segment/edt_columns_forward", "columns_forward");
 pub(crate) static COLUMNS_BACKWARD: KernelSpec = columns("segment/edt_columns_backward", "columns_backward");
+pub(crate) static COLUMNS_BOTH: KernelSpec = columns("segment/edt_columns_both", "columns_both");
 
 pub(crate) static ENVELOPE: KernelSpec = KernelSpec {
     name: "segment/edt_envelope",
@@ -78,14 +79,13 @@ pub(crate) static ENVELOPE: KernelSpec = KernelSpec {
         Binding::Read,
         Binding::ReadWrite,
         Binding::ReadWrite,
-        Binding::ReadWrite,
     ],
     constants: &[EDT_CONSTANTS, EDT_FLOATS, EDT_INTS],
 };
 
 /// The kernels of this file, for `src/kernels.rs`.
 #[cfg(test)]
-pub(crate) const KERNELS: [&KernelSpec; 3] = [&COLUMNS_FORWARD, &COLUMNS_BACKWARD, &ENVELOPE];
+pub(crate) const KERNELS: [&KernelSpec; 4] = [&COLUMNS_FORWARD, &COLUMNS_BACKWARD, &COLUMNS_BOTH, &ENVELOPE];
 
 /// Distances of the foreground of a resident mask (non-zero or NaN) to its background, with
 /// `sampling` per axis of the volume `(z, y, x)` (`ndim` 2: a one-slice volume is a `(y, x)`
@@ -130,9 +130,15 @@ pub fn distance_transform_edt_gpu(
     let forward = rec.scratch((plane * 4) as u64);
     let backward = rec.scratch((plane * 4) as u64);
     let v = rec.scratch((slab_nz * per_slice * 4) as u64);
-    let zb = rec.scratch((slab_nz * per_slice * 4) as u64);
-    for (pass, carry) in [(&COLUMNS_FORWARD, &forward), (&COLUMNS_BACKWARD, &backward)] {
-        let order: Vec<&(usize, usize)> = if std::ptr::eq(pass, &COLUMNS_FORWARD) {
+    // One slab: both scans of a column in one dispatch; else forward over the slabs, then
+    // backward, each carrying the last background slice.
+    let passes: &[(&KernelSpec, &wgpu::Buffer)] = if slabs.len() == 1 {
+        &[(&COLUMNS_BOTH, &forward)]
+    } else {
+        &[(&COLUMNS_FORWARD, &forward), (&COLUMNS_BACKWARD, &backward)]
+    };
+    for &(pass, carry) in passes {
+        let order: Vec<&(usize, usize)> = if !std::ptr::eq(pass, &COLUMNS_BACKWARD) {
             slabs.iter().collect()
         } else {
             slabs.iter().rev().collect()
@@ -182,13 +188,7 @@ pub fn distance_transform_edt_gpu(
             });
             rec.dispatch_linear(
                 &ENVELOPE,
-                &[
-                    BufferWindow::whole(&p),
-                    in_window,
-                    out_window,
-                    BufferWindow::whole(&v),
-                    BufferWindow::whole(&zb),
-                ],
+                &[BufferWindow::whole(&p), in_window, out_window, BufferWindow::whole(&v)],
                 lines as u64,
             )?;
         }
