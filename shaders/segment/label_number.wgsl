@@ -1,9 +1,10 @@
 // Labelling, step 5: the roots get their labels 1, 2, … in raster order: a block's first label
-// (from the scan) plus the roots before them in the block.
+// (from the scan) plus the roots before them in the block, stored in place of the root's
+// parent with LABEL_NUMBERED set (a root is its own parent only until here; only its block's
+// workgroup reads or writes it).
 // Prepended: common/tile.wgsl, label_params.wgsl, label_find.wgsl, label_workgroup_sum.wgsl.
 
 @group(0) @binding(2) var<storage, read> counts: array<u32>;
-@group(0) @binding(3) var<storage, read_write> labels: array<u32>;
 
 const PER_THREAD: u32 = LABEL_BLOCK / LABEL_THREADS;
 
@@ -32,7 +33,7 @@ fn number(
         var next = counts[block] + inclusive - mine + 1u;
         for (var k = 0u; k < PER_THREAD; k += 1u) {
             if ((flags & (1u << k)) != 0u) {
-                labels[base + k] = next;
+                atomicStore(&parent[base + k], next | LABEL_NUMBERED);
                 next += 1u;
             }
         }

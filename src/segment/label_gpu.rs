@@ -7,7 +7,9 @@
 //! 2. `merge`: each voxel joins its backward neighbours' trees (lock-free compare-and-swap);
 //! 3. `flatten`: each voxel points at its root; blocks of [`LABEL_BLOCK`] voxels count roots;
 //! 4. `scan`: one workgroup turns the counts into each block's first label;
-//! 5. `number`: roots get 1, 2, … in raster order; 6. `write_labels`: the rest copy their root's.
+//! 5. `number`: roots get 1, 2, … in raster order (in their parent entries, flagged);
+//! 6. `write_labels`: every entry becomes its voxel's label, in place (the forest's buffer is
+//!    the result).
 //!
 //! Everything is one submission with one 4-byte read-back (the count). Volumes above one
 //! storage binding run steps 1–3 per z-slab on the GPU; the host then joins the slabs across
@@ -24,6 +26,9 @@ crate::wgsl_constants!(pub(crate) LABEL_CONSTANTS: u32 {
     LABEL_BACKGROUND = BACKGROUND,
     LABEL_BLOCK = 1024,
     LABEL_THREADS = 256,
+    // Marks a root's number in its parent entry (voxel indices and labels stay below 2^31:
+    // a binding holds under 2^30 voxels).
+    LABEL_NUMBERED = 1 << 31,
 });
 
 /// Twin of `Params` in `label_params.wgsl`.
@@ -88,12 +93,7 @@ pub(crate) static NUMBER: KernelSpec = KernelSpec {
         include_str!("../../shaders/segment/label_number.wgsl"),
     ],
     entry: "number",
-    bindings: &[
-        uniform::<LabelParams>(),
-        Binding::ReadWrite,
-        Binding::Read,
-        Binding::ReadWrite,
-    ],
+    bindings: &[uniform::<LabelParams>(), Binding::ReadWrite, Binding::Read],
     constants: &[LABEL_CONSTANTS],
 };
 label_kernel!(
@@ -101,7 +101,7 @@ label_kernel!(
     "segment/label_write",
     "../../shaders/segment/label_write.wgsl",
     "write_labels",
-    [Binding::ReadWrite, Binding::ReadWrite]
+    [Binding::ReadWrite]
 );
 
 pub(crate) static SCAN: KernelSpec = KernelSpec {
@@ -270,8 +270,8 @@ pub fn label_gpu(
     }
     let p = params(shape, &neighbours, 0);
     let mut rec = Recorder::new(ctx);
+    // The forest, numbered and then overwritten by the labels in place.
     let parent = rec.volume(shape)?;
-    let labels = rec.volume(shape)?;
     let counts = rec.scratch((u64::from(p.blocks) + 1) * 4);
     let uniform = rec.uniform(&p);
     let u = BufferWindow::whole(&uniform);
@@ -281,20 +281,14 @@ pub fn label_gpu(
     rec.dispatch_linear(&MERGE, &[u, par], n)?;
     rec.dispatch_folded(&FLATTEN, &[u, par, BufferWindow::whole(&counts)], u64::from(p.blocks))?;
     rec.dispatch_groups(&SCAN, &[u, BufferWindow::whole(&counts)], [1, 1, 1])?;
-    let out = BufferWindow::whole(labels.buffer());
-    rec.dispatch_folded(
-        &NUMBER,
-        &[u, par, BufferWindow::whole(&counts), out],
-        u64::from(p.blocks),
-    )?;
-    rec.dispatch_linear(&WRITE, &[u, par, out], n)?;
+    rec.dispatch_folded(&NUMBER, &[u, par, BufferWindow::whole(&counts)], u64::from(p.blocks))?;
+    rec.dispatch_linear(&WRITE, &[u, par], n)?;
     let staging = rec.scratch(4);
     rec.copy(&counts, u64::from(p.blocks) * 4, &staging, 0, 4);
     let total = rec.read_back(&staging, 4);
-    rec.recycle(parent);
     rec.submit()?;
     let count = bytemuck::pod_read_unaligned::<u32>(&total.read(ctx)?) as usize;
-    Ok(GpuLabels { labels, count })
+    Ok(GpuLabels { labels: parent, count })
 }
 
 fn check_gpu_ndim(ndim: usize, shape: [usize; 3]) -> Result<()> {
