@@ -345,7 +345,6 @@ fn sigmoid_follows_scikit_images_formula_on_every_backend() {
 
 #[test]
 fn filters_write_into_a_callers_buffer_as_they_return_a_new_one() {
-    let input = random_volume([5, 12, 9], 31);
     let filters: Vec<Box<dyn Filter>> = vec![
         Box::new(Clip { lo: -0.2, hi: 0.4 }),
         Box::new(Rescale {
@@ -358,13 +357,18 @@ fn filters_write_into_a_callers_buffer_as_they_return_a_new_one() {
         // Not pointwise: the default path (computed, then copied).
         Box::new(Gaussian::new(&[1.0])),
     ];
-    for filter in &filters {
+    // Several slices, and one (the Gaussian then works inside the slice).
+    for (filter, input) in filters
+        .iter()
+        .flat_map(|f| [random_volume([5, 12, 9], 31), random_volume([1, 12, 9], 32)].map(|v| (f, v)))
+    {
         let want = filter.apply_cpu(input.view()).unwrap();
         // A buffer that already holds something, in C order and transposed (strided).
         let mut plain = Array3::from_elem(want.raw_dim(), f32::NAN);
         filter.apply_cpu_into(input.view(), plain.view_mut()).unwrap();
         assert_eq!(plain, want, "{}", filter.name());
-        let mut transposed = Array3::from_elem((9, 12, 5), 7.0f32);
+        let (nz, ny, nx) = want.dim();
+        let mut transposed = Array3::from_elem((nx, ny, nz), 7.0f32);
         filter
             .apply_cpu_into(input.view(), transposed.view_mut().reversed_axes())
             .unwrap();
@@ -374,7 +378,7 @@ fn filters_write_into_a_callers_buffer_as_they_return_a_new_one() {
             "{} into a strided buffer",
             filter.name()
         );
-        let mut wrong = Array3::zeros((5, 12, 8));
+        let mut wrong = Array3::zeros((nz, ny, nx + 1));
         assert!(
             matches!(
                 filter.apply_cpu_into(input.view(), wrong.view_mut()),

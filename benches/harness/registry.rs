@@ -436,9 +436,11 @@ struct FilterCase {
     into: Option<std::sync::Mutex<Array3<f32>>>,
 }
 
-/// The pointwise workloads, also timed into a caller's buffer (`Filter::apply_cpu_into`) as
-/// `<name>_into`: a fresh output's first-touch page zeroing costs them as much as their work.
+/// The memory-bound workloads (pointwise, and the Gaussian against its three-pass floor), also
+/// timed into a caller's buffer (`Filter::apply_cpu_into`) as `<name>_into`: a fresh output's
+/// first-touch page zeroing costs the pointwise ones as much as their work.
 const INTO: &[&str] = &[
+    "gaussian_s2",
     "window_soft_tissue",
     "threshold",
     "rescale",

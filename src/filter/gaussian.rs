@@ -11,7 +11,7 @@
 //! the shared 1D correlation kernel (`shaders/filter/correlate1d.wgsl`), tiled in z-slabs by the
 //! runtime where a volume exceeds the storage binding limit.
 
-use ndarray::{Array, Array3, ArrayView, ArrayView3};
+use ndarray::{Array, Array3, ArrayView, ArrayView3, ArrayViewMut3};
 use rayon::prelude::*;
 
 use crate::backend::Backend;
@@ -155,6 +155,15 @@ impl Filter for Gaussian {
         Ok(run_cpu(&self.plan(ndim)?, input))
     }
 
+    fn cpu_into(&self, input: ArrayView3<'_, f32>, ndim: usize, mut output: ArrayViewMut3<'_, f32>) -> Result<()> {
+        let plan = self.plan(ndim)?;
+        match output.as_slice_mut() {
+            Some(out) => run_cpu_into(&plan, input, out),
+            None => output.assign(&run_cpu(&plan, input)),
+        }
+        Ok(())
+    }
+
     fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
         record_gpu(&self.plan(ndim)?, rec, input)
     }
@@ -184,16 +193,22 @@ const MAX_STAGED_RADIUS: usize = 64;
 
 fn run_cpu(plan: &Plan, input: ArrayView3<'_, f32>) -> Array3<f32> {
     let shape = [input.shape()[0], input.shape()[1], input.shape()[2]];
-    let [nz, ny, nx] = shape;
+    let mut out = crate::memory::zeroed_f32(input.len());
+    run_cpu_into(plan, input, &mut out);
+    Array3::from_shape_vec(shape, out).expect("shape matches length")
+}
+
+/// [`run_cpu`] into `out` (the input's length, C order; its contents are never read).
+fn run_cpu_into(plan: &Plan, input: ArrayView3<'_, f32>, out: &mut [f32]) {
+    let [nz, ny, nx] = [input.shape()[0], input.shape()[1], input.shape()[2]];
     let plane = ny * nx;
     let input = input.as_standard_layout();
     let src = input.as_slice().expect("standard layout is contiguous");
     let mode = plan.mode;
 
-    let mut out = crate::memory::zeroed_f32(src.len());
     let z_filtered = match plan.weights(0) {
         Some(w) => {
-            correlate_outer_axis(src, &mut out, nz, plane, w, mode);
+            correlate_outer_axis(src, out, nz, plane, w, mode);
             true
         }
         None => false,
@@ -246,7 +261,6 @@ fn run_cpu(plan: &Plan, input: ArrayView3<'_, f32>) -> Array3<f32> {
             }
         }
     }
-    Array3::from_shape_vec(shape, out).expect("shape matches length")
 }
 
 /// Correlates along the outermost axis of an `(n, plane)` array: each output slice combines whole
