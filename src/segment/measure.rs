@@ -269,18 +269,6 @@ where
             _ => (v == last_edge).then_some(bins - 1),
         }
     };
-    let slot = |i: usize| -> Option<usize> {
-        let label = |l: &[L]| -> i64 { l[i].into() };
-        match (which, labels) {
-            (HistogramLabels::All, _) => Some(0),
-            (HistogramLabels::Positive, Some(l)) => (label(l) > 0).then_some(0),
-            (HistogramLabels::Range { first, last }, Some(l)) => {
-                let l = label(l);
-                (l >= first && l <= last).then(|| (l - first) as usize)
-            }
-            _ => None,
-        }
-    };
     // Per block: the bins of every histogram, then each histogram's samples (whatever their
     // values: scipy gives a label with samples a histogram, one without none).
     let cells = histograms * bins;
@@ -291,14 +279,34 @@ where
         .into_par_iter()
         .map(|b| {
             let mut counts = vec![0u64; cells + histograms];
-            let start = b * block;
-            for (i, &v) in values.iter().enumerate().take(((b + 1) * block).min(n)).skip(start) {
-                if let Some(h) = slot(i) {
-                    counts[cells + h] += 1;
-                    if let Some(k) = bin_of(v.into()) {
-                        counts[h * bins + k] += 1;
+            let range = b * block..((b + 1) * block).min(n);
+            let mut count = |h: usize, v: V| {
+                counts[cells + h] += 1;
+                if let Some(k) = bin_of(v.into()) {
+                    counts[h * bins + k] += 1;
+                }
+            };
+            // One loop per selection, so the selection is not decided again for every sample.
+            match (which, labels) {
+                (HistogramLabels::All, _) => values[range].iter().for_each(|&v| count(0, v)),
+                (HistogramLabels::Positive, Some(l)) => {
+                    for (&v, &label) in values[range.clone()].iter().zip(&l[range]) {
+                        if label.into() > 0 {
+                            count(0, v);
+                        }
                     }
                 }
+                (HistogramLabels::Range { first, last }, Some(l)) => {
+                    // One unsigned comparison: labels below `first` wrap to large offsets.
+                    let span = last.wrapping_sub(first) as u64;
+                    for (&v, &label) in values[range.clone()].iter().zip(&l[range]) {
+                        let offset = label.into().wrapping_sub(first) as u64;
+                        if offset <= span {
+                            count(offset as usize, v);
+                        }
+                    }
+                }
+                _ => {}
             }
             counts
         })
