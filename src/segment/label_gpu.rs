@@ -31,6 +31,10 @@ crate::wgsl_constants!(pub(crate) LABEL_CONSTANTS: u32 {
     LABEL_NUMBERED = 1 << 31,
 });
 
+/// Voxels one labelling dispatch may index: indices and labels must stay below
+/// `LABEL_NUMBERED` (adapters may bind more than 8 GiB).
+const MAX_VOXELS: usize = LABEL_NUMBERED as usize;
+
 /// Twin of `Params` in `label_params.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -261,9 +265,9 @@ pub fn label_gpu(
     let shape = mask.shape();
     check_gpu_ndim(ndim, shape)?;
     let neighbours = volume_neighbours(shape, structure, ndim)?;
-    if mask.byte_len() > ctx.max_storage_binding() {
+    if mask.byte_len() > ctx.max_storage_binding() || mask.len() >= MAX_VOXELS {
         return Err(Error::TooLarge(format!(
-            "a resident labelling needs the volume in one storage binding ({} bytes; this adapter binds {}): use label() on the host array, which runs by slabs",
+            "a resident labelling needs the volume in one storage binding and under 2^31 voxels ({} bytes; this adapter binds {}): use label_on_gpu() or label() on the host array, which run by slabs",
             mask.byte_len(),
             ctx.max_storage_binding()
         )));
@@ -317,7 +321,7 @@ pub fn label_on_gpu(
     let mask3 = super::mask_volume(input.view(), shape)?;
     let plane = shape[1] * shape[2];
     let binding = ctx.max_storage_binding();
-    if (mask3.len() as u64) * 4 <= binding {
+    if (mask3.len() as u64) * 4 <= binding && mask3.len() < MAX_VOXELS {
         let mask = GpuVolume::upload(ctx, mask3.view())?;
         let out = label_gpu(ctx, &mask, structure, ndim)?;
         let labels = out.labels.download_u32(ctx)?;
@@ -330,7 +334,11 @@ pub fn label_on_gpu(
     }
     // Slabs: whole slices, each within a binding (less the window alignment).
     let align = ctx.storage_offset_alignment();
-    let slab_nz = ((binding.saturating_sub(align) / 4) as usize / plane).min(shape[0]);
+    let slab_nz = ((binding.saturating_sub(align) / 4) as usize)
+        .min(MAX_VOXELS - 1)
+        .checked_div(plane)
+        .unwrap_or(0)
+        .min(shape[0]);
     if slab_nz == 0 {
         return Err(Error::TooLarge(format!(
             "one slice of {plane} voxels does not fit this adapter's storage binding of {binding} bytes"
