@@ -21,40 +21,91 @@ pub(crate) const PAD: usize = 16;
 #[target_feature(enable = "avx2")]
 #[inline]
 pub(crate) unsafe fn pairs(f: &[f32], i: __m256i) -> (__m256, __m256) {
-    let base = _mm256_cvtsi256_si32(i).min(_mm256_extract_epi32::<7>(i));
-    if base >= 0 && base as usize + 16 <= f.len() {
+    // SAFETY: the caller's contract is PairIndex's.
+    unsafe { PairIndex::new(f.len(), i).fetch(f) }
+}
+
+/// How [`pairs`] reads 8 lanes of indices from rows of one length: worked out once, it serves
+/// every row read at the same positions (the views that a symmetry of the scan maps onto the
+/// same pixels).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct PairIndex {
+    /// The window's first sample, or `None` for the gathers.
+    base: Option<usize>,
+    i: __m256i,
+    /// Lane positions of `f[i]` and `f[i + 1]` in the window, and which come from its upper half.
+    rel: __m256i,
+    next: __m256i,
+    upper: __m256,
+    upper_next: __m256,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl PairIndex {
+    /// The reading plan for indices `i` into rows of `len` samples.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) fn new(len: usize, i: __m256i) -> PairIndex {
+        let base = _mm256_cvtsi256_si32(i).min(_mm256_extract_epi32::<7>(i));
         let rel = _mm256_sub_epi32(i, _mm256_set1_epi32(base));
-        let outside = _mm256_or_si256(
-            _mm256_cmpgt_epi32(rel, _mm256_set1_epi32(14)),
-            _mm256_cmpgt_epi32(_mm256_setzero_si256(), rel),
-        );
-        if _mm256_testz_si256(outside, outside) == 1 {
-            // SAFETY: base + 16 <= f.len().
-            let p = unsafe { f.as_ptr().add(base as usize) };
-            let (lo, hi) = unsafe { (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))) };
-            let seven = _mm256_set1_epi32(7);
-            // Lanes 0..=7 of the window come from `lo`, 8..=15 from `hi` (the permutation
-            // reads the low three bits of each index).
-            let next = _mm256_add_epi32(rel, _mm256_set1_epi32(1));
-            let a = _mm256_blendv_ps(
-                _mm256_permutevar8x32_ps(lo, rel),
-                _mm256_permutevar8x32_ps(hi, rel),
-                _mm256_castsi256_ps(_mm256_cmpgt_epi32(rel, seven)),
+        let seven = _mm256_set1_epi32(7);
+        let next = _mm256_add_epi32(rel, _mm256_set1_epi32(1));
+        let mut plan = PairIndex {
+            base: None,
+            i,
+            rel,
+            next,
+            upper: _mm256_castsi256_ps(_mm256_cmpgt_epi32(rel, seven)),
+            upper_next: _mm256_castsi256_ps(_mm256_cmpgt_epi32(next, seven)),
+        };
+        if base >= 0 && base as usize + 16 <= len {
+            let outside = _mm256_or_si256(
+                _mm256_cmpgt_epi32(rel, _mm256_set1_epi32(14)),
+                _mm256_cmpgt_epi32(_mm256_setzero_si256(), rel),
             );
-            let b = _mm256_blendv_ps(
-                _mm256_permutevar8x32_ps(lo, next),
-                _mm256_permutevar8x32_ps(hi, next),
-                _mm256_castsi256_ps(_mm256_cmpgt_epi32(next, seven)),
-            );
-            return (a, b);
+            if _mm256_testz_si256(outside, outside) == 1 {
+                plan.base = Some(base as usize);
+            }
         }
+        plan
     }
-    // SAFETY: every lane's i and i + 1 index `f` (the caller's contract).
-    unsafe {
-        (
-            _mm256_i32gather_ps::<4>(f.as_ptr(), i),
-            _mm256_i32gather_ps::<4>(f.as_ptr().add(1), i),
-        )
+
+    /// `(f[i], f[i + 1])` for the 8 lanes.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2, `f` has the length the plan was made for, and `0 <= i` and
+    /// `i + 1 < f.len()` in every lane.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) unsafe fn fetch(&self, f: &[f32]) -> (__m256, __m256) {
+        match self.base {
+            Some(base) => {
+                // SAFETY: base + 16 <= f.len() (checked when planned for this length).
+                let p = unsafe { f.as_ptr().add(base) };
+                let (lo, hi) = unsafe { (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))) };
+                // Lanes 0..=7 of the window come from `lo`, 8..=15 from `hi` (the permutation
+                // reads the low three bits of each index).
+                let a = _mm256_blendv_ps(
+                    _mm256_permutevar8x32_ps(lo, self.rel),
+                    _mm256_permutevar8x32_ps(hi, self.rel),
+                    self.upper,
+                );
+                let b = _mm256_blendv_ps(
+                    _mm256_permutevar8x32_ps(lo, self.next),
+                    _mm256_permutevar8x32_ps(hi, self.next),
+                    self.upper_next,
+                );
+                (a, b)
+            }
+            // SAFETY: every lane's i and i + 1 index `f` (the caller's contract).
+            None => unsafe {
+                (
+                    _mm256_i32gather_ps::<4>(f.as_ptr(), self.i),
+                    _mm256_i32gather_ps::<4>(f.as_ptr().add(1), self.i),
+                )
+            },
+        }
     }
 }
 

@@ -15,6 +15,13 @@
 //! takes reciprocals as the approximate reciprocal plus one Newton step, the scalar tail (and
 //! CPUs without AVX2) divides: the two agree to f32 rounding. Blocks of rows share each view's
 //! filtered row in cache.
+//!
+//! Full circular scans whose views come in quarter (or half) turns of each other, on a grid
+//! centred on the axis, compute each pixel's column and weight once for the 4 (or 2) views
+//! that see it alike ([`Symmetry`], checked on the matrices): each is added to its own image in
+//! the turned frame, and the images are turned back and summed. That divides the arithmetic
+//! of a fan-beam update — the angle, the weight, the interpolation plan — by 4; what remains
+//! per view is the interpolation itself, as in parallel-beam FBP.
 
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
@@ -209,48 +216,202 @@ pub(super) fn backproject(
     let [nz, ny, nx] = shape;
     // Rotations about z (every circular geometry) map each slice alike: compute one.
     let same_slices = map.matrices.iter().all(|m| m.rows[0][2] == 0.0 && m.rows[2][2] == 0.0);
-    let mut out = Array3::<f32>::zeros((if same_slices { 1 } else { nz }, ny, nx));
-    let arc_f64 = map.arc.map(|a| (a.scale, a.centre_col));
-    let arc = arc_f64.map(|(s, c)| (s as f32, c as f32));
-    let last = (cols - 1) as f32;
-    out.as_slice_mut()
-        .expect("a new array is contiguous")
-        .par_chunks_mut(nx * ROW_BLOCK)
-        .enumerate()
-        .for_each(|(block, pixels)| {
-            for (v, matrix) in map.matrices.iter().enumerate() {
-                let row = &rows[v * stride..(v + 1) * stride];
-                for (i, line) in pixels.chunks_mut(nx).enumerate() {
-                    let index = block * ROW_BLOCK + i;
-                    let (z, y) = ((index / ny) as f64, (index % ny) as f64);
-                    let [ur, _, wr] = &matrix.rows;
-                    let (u0, w0) = (ur[1] * y + ur[2] * z + ur[3], wr[1] * y + wr[2] * z + wr[3]);
-                    let (du, dw) = (ur[0], wr[0]);
-                    let span = detector_span(u0, du, w0, dw, nx, cols, arc_f64);
-                    if span.is_empty() {
-                        continue;
-                    }
-                    // The row from its first pixel on the detector.
-                    let (u0, w0) = (u0 + span.start as f64 * du, w0 + span.start as f64 * dw);
-                    let rm = RowMap {
-                        u0: u0 as f32,
-                        du: du as f32,
-                        w0: w0 as f32,
-                        dw: dw as f32,
-                        arc,
-                        relative: arc_f64.and_then(|a| Relative::of(u0, du, w0, dw, span.len(), a)),
-                        weight: view_weights[v] as f32,
-                        q: RowMap::quadratic(u0, du, w0, dw, view_weights[v]),
-                        last,
-                    };
-                    add_view(&mut line[span], &rm, row);
-                }
-            }
-        });
+    let slices = if same_slices { 1 } else { nz };
+    let symmetry = if same_slices {
+        Symmetry::of(map, [ny, nx], view_weights)
+    } else {
+        Symmetry::NONE
+    };
+    let task = Task {
+        map,
+        rows: &rows,
+        stride,
+        shape: [slices, ny, nx],
+        view_weights,
+        step: views / symmetry.order,
+    };
+    let out = match symmetry.order {
+        4 => symmetry.fold(task.accumulate::<4>(), [ny, nx]),
+        2 => symmetry.fold(task.accumulate::<2>(), [ny, nx]),
+        _ => task.accumulate::<1>(),
+    };
+    let out = Array3::from_shape_vec((slices, ny, nx), out).expect("one value per voxel");
     if same_slices && nz > 1 {
         return out.broadcast((nz, ny, nx)).expect("one slice broadcasts").to_owned();
     }
     out
+}
+
+/// A turn of the image grid about its centre (index space of one slice).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Turn {
+    /// `(x, y) → (n − 1 − y, x)` on an `n × n` slice.
+    Quarter,
+    /// `(x, y) → (y, n − 1 − x)`.
+    BackQuarter,
+    /// `(x, y) → (nx − 1 − x, ny − 1 − y)`.
+    Half,
+}
+
+impl Turn {
+    fn apply(self, (x, y): (usize, usize), [ny, nx]: [usize; 2]) -> (usize, usize) {
+        match self {
+            Turn::Quarter => (nx - 1 - y, x),
+            Turn::BackQuarter => (y, nx - 1 - x),
+            Turn::Half => (nx - 1 - x, ny - 1 - y),
+        }
+    }
+
+    fn inverse(self) -> Turn {
+        match self {
+            Turn::Quarter => Turn::BackQuarter,
+            Turn::BackQuarter => Turn::Quarter,
+            Turn::Half => Turn::Half,
+        }
+    }
+}
+
+/// A symmetry of the scan: view `v + step` sees pixel `turn(P)` exactly as view `v` sees pixel
+/// `P` (same `U` and `W`, same view weight), for every view — a full circular scan whose number
+/// of views is a multiple of 4 (or 2), on a grid centred on the rotation axis. Then one
+/// detector position and weight per pixel serves `order` views, each added to its own image in
+/// the turned frame, and the images are turned back and summed at the end: the angle, the
+/// distance weight and the interpolation plan — most of the work of a fan-beam update — are
+/// computed once for 4 (or 2) views.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Symmetry {
+    order: usize,
+    turn: Turn,
+}
+
+impl Symmetry {
+    const NONE: Symmetry = Symmetry {
+        order: 1,
+        turn: Turn::Half,
+    };
+
+    /// The largest symmetry of `map`'s views over an `[ny, nx]` slice (slice 0), checked on the
+    /// matrices themselves: `U` and `W` at the slice's corners agree to 1e-9 of their size
+    /// (affine maps that agree at the corners agree on every pixel between them).
+    fn of(map: &DetectorMap, [ny, nx]: [usize; 2], view_weights: &[f64]) -> Symmetry {
+        let views = map.matrices.len();
+        let corners = [(0, 0), (nx - 1, 0), (0, ny - 1), (nx - 1, ny - 1)];
+        let at = |v: usize, (x, y): (usize, usize)| {
+            let [u, _, w] = &map.matrices[v].rows;
+            let f = |r: &[f64; 4]| r[0] * x as f64 + r[1] * y as f64 + r[3];
+            (f(u), f(w))
+        };
+        let alike = |v: usize, step: usize, turn: Turn| {
+            let (a, b) = (view_weights[v], view_weights[v + step]);
+            // NaN weights compare unequal: no symmetry.
+            let same_weight = (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
+            if !same_weight {
+                return false;
+            }
+            corners.iter().all(|&p| {
+                let ((u0, w0), (u1, w1)) = (at(v, p), at(v + step, turn.apply(p, [ny, nx])));
+                let size = u0.abs().max(w0.abs()).max(u1.abs()).max(w1.abs());
+                (u0 - u1).abs() <= 1e-9 * size && (w0 - w1).abs() <= 1e-9 * size
+            })
+        };
+        let candidates = [(4, Turn::Quarter), (4, Turn::BackQuarter), (2, Turn::Half)];
+        candidates
+            .into_iter()
+            .filter(|&(order, _)| views >= order && views.is_multiple_of(order) && (order != 4 || nx == ny))
+            .find(|&(order, turn)| {
+                let step = views / order;
+                (0..views - step).all(|v| alike(v, step, turn))
+            })
+            .map_or(Symmetry::NONE, |(order, turn)| Symmetry { order, turn })
+    }
+
+    /// The slice from the per-turn images (`[ny][order][nx]`): pixel `Q` sums image `r` at
+    /// `turn⁻ʳ(Q)`.
+    fn fold(self, images: Vec<f32>, [ny, nx]: [usize; 2]) -> Vec<f32> {
+        let order = self.order;
+        let back = self.turn.inverse();
+        let mut out = vec![0.0f32; ny * nx];
+        out.par_chunks_mut(nx).enumerate().for_each(|(y, line)| {
+            for (x, value) in line.iter_mut().enumerate() {
+                let mut p = (x, y);
+                let mut sum = 0.0f32;
+                for r in 0..order {
+                    sum += images[(p.1 * order + r) * nx + p.0];
+                    p = back.apply(p, [ny, nx]);
+                }
+                *value = sum;
+            }
+        });
+        out
+    }
+}
+
+/// One back-projection's inputs, shared by the parallel tasks.
+struct Task<'a> {
+    map: &'a DetectorMap,
+    /// Filtered rows, `stride` apart, with trailing zeros.
+    rows: &'a [f32],
+    stride: usize,
+    /// Slices computed, rows, columns.
+    shape: [usize; 3],
+    view_weights: &'a [f64],
+    /// Views per turn of the symmetry (all of them without one).
+    step: usize,
+}
+
+impl Task<'_> {
+    /// The `G` images, `[slice][y][G][x]`: image `r` holds views `v + r · step` (`v < step`)
+    /// in the frame turned `r` times.
+    fn accumulate<const G: usize>(&self) -> Vec<f32> {
+        let [slices, ny, nx] = self.shape;
+        let (map, stride) = (self.map, self.stride);
+        let arc_f64 = map.arc.map(|a| (a.scale, a.centre_col));
+        let arc = arc_f64.map(|(s, c)| (s as f32, c as f32));
+        let last = (map.cols - 1) as f32;
+        let mut images = vec![0.0f32; slices * ny * G * nx];
+        images
+            .par_chunks_mut(G * nx * ROW_BLOCK)
+            .enumerate()
+            .for_each(|(block, pixels)| {
+                for (v, matrix) in map.matrices[..self.step].iter().enumerate() {
+                    let rows: [&[f32]; G] = std::array::from_fn(|r| {
+                        let view = v + r * self.step;
+                        &self.rows[view * stride..(view + 1) * stride]
+                    });
+                    for (i, lines) in pixels.chunks_mut(G * nx).enumerate() {
+                        let index = block * ROW_BLOCK + i;
+                        let (z, y) = ((index / ny) as f64, (index % ny) as f64);
+                        let [ur, _, wr] = &matrix.rows;
+                        let (u0, w0) = (ur[1] * y + ur[2] * z + ur[3], wr[1] * y + wr[2] * z + wr[3]);
+                        let (du, dw) = (ur[0], wr[0]);
+                        let span = detector_span(u0, du, w0, dw, nx, map.cols, arc_f64);
+                        if span.is_empty() {
+                            continue;
+                        }
+                        // The row from its first pixel on the detector.
+                        let (u0, w0) = (u0 + span.start as f64 * du, w0 + span.start as f64 * dw);
+                        let weight = self.view_weights[v];
+                        let rm = RowMap {
+                            u0: u0 as f32,
+                            du: du as f32,
+                            w0: w0 as f32,
+                            dw: dw as f32,
+                            arc,
+                            relative: arc_f64.and_then(|a| Relative::of(u0, du, w0, dw, span.len(), a)),
+                            weight: weight as f32,
+                            q: RowMap::quadratic(u0, du, w0, dw, weight),
+                            last,
+                        };
+                        let lines: [&mut [f32]; G] = {
+                            let mut parts = lines.chunks_mut(nx).map(|line| &mut line[span.clone()]);
+                            std::array::from_fn(|_| parts.next().expect("G lines per pixel row"))
+                        };
+                        add_view(lines, &rm, rows);
+                    }
+                }
+            });
+        images
+    }
 }
 
 /// The pixels `k` of a row of `n` (`U = u0 + k du`, `W = w0 + k dw`) that can land on a
@@ -353,21 +514,25 @@ mod span_tests {
     }
 }
 
-/// Adds one view to a row of pixels; `row` is the filtered row with its trailing zeros.
-fn add_view(line: &mut [f32], rm: &RowMap, row: &[f32]) {
+/// Adds views to rows of pixels: `rows[r]` (a filtered row with its trailing zeros) to
+/// `lines[r]`, every view read at the detector positions and with the weights `rm` gives.
+fn add_view<const G: usize>(mut lines: [&mut [f32]; G], rm: &RowMap, rows: [&[f32]; G]) {
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for.
-            done = unsafe { add_view_avx2(line, rm, row) };
+            done = unsafe { add_view_avx2(&mut lines, rm, rows) };
         }
     }
-    for (k, acc) in (done..).zip(line[done..].iter_mut()) {
+    let len = lines[0].len();
+    for k in done..len {
         if let Some((col, wgt)) = rm.column(k as f32) {
             let i = col as usize;
             let f = col - i as f32;
-            *acc += wgt * f.mul_add(row[i + 1] - row[i], row[i]);
+            for (line, row) in lines.iter_mut().zip(rows) {
+                line[k] += wgt * f.mul_add(row[i + 1] - row[i], row[i]);
+            }
         }
     }
 }
@@ -380,12 +545,12 @@ const ARC_NEAR: u8 = 2;
 /// The 8-wide part of [`add_view`]; returns how many pixels it did.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn add_view_avx2(line: &mut [f32], rm: &RowMap, row: &[f32]) -> usize {
+unsafe fn add_view_avx2<const G: usize>(lines: &mut [&mut [f32]; G], rm: &RowMap, rows: [&[f32]; G]) -> usize {
     // One loop per detector shape, so neither carries the other's branch or registers.
     match rm.arc {
-        None => unsafe { add_view_avx2_shaped::<FLAT>(line, rm, row) },
-        Some(_) if rm.relative.is_some() => unsafe { add_view_avx2_shaped::<ARC_NEAR>(line, rm, row) },
-        Some(_) => unsafe { add_view_avx2_shaped::<ARC>(line, rm, row) },
+        None => unsafe { add_view_avx2_shaped::<FLAT, G>(lines, rm, rows) },
+        Some(_) if rm.relative.is_some() => unsafe { add_view_avx2_shaped::<ARC_NEAR, G>(lines, rm, rows) },
+        Some(_) => unsafe { add_view_avx2_shaped::<ARC, G>(lines, rm, rows) },
     }
 }
 
@@ -402,9 +567,15 @@ fn reciprocal(d: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn add_view_avx2_shaped<const SHAPE: u8>(line: &mut [f32], rm: &RowMap, row: &[f32]) -> usize {
+unsafe fn add_view_avx2_shaped<const SHAPE: u8, const G: usize>(
+    lines: &mut [&mut [f32]; G],
+    rm: &RowMap,
+    rows: [&[f32]; G],
+) -> usize {
     use std::arch::x86_64::*;
-    let full = line.len() / 8 * 8;
+    let len = lines[0].len();
+    debug_assert!(lines.iter().all(|l| l.len() == len) && rows.iter().all(|r| r.len() == rows[0].len()));
+    let full = len / 8 * 8;
     let (zero, last) = (_mm256_setzero_ps(), _mm256_set1_ps(rm.last));
     let (du, u0, dw, w0) = (
         _mm256_set1_ps(rm.du),
@@ -436,7 +607,8 @@ unsafe fn add_view_avx2_shaped<const SHAPE: u8>(line: &mut [f32], rm: &RowMap, r
         _mm256_set1_ps(ATAN_NEAR[3]),
     ];
     let mut k = _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
-    let dst = line.as_mut_ptr();
+    let dst: [*mut f32; G] = std::array::from_fn(|r| lines[r].as_mut_ptr());
+    let row_len = rows[0].len();
     for j in (0..full).step_by(8) {
         let u = _mm256_fmadd_ps(k, du, u0);
         let w = _mm256_fmadd_ps(k, dw, w0);
@@ -485,13 +657,18 @@ unsafe fn add_view_avx2_shaped<const SHAPE: u8>(line: &mut [f32], rm: &RowMap, r
         let clamped = _mm256_min_ps(_mm256_max_ps(col, zero), last);
         let i = _mm256_cvttps_epi32(clamped);
         let f = _mm256_sub_ps(clamped, _mm256_cvtepi32_ps(i));
-        // SAFETY: 0 <= i <= cols - 1 and `row` holds more than cols samples, so i and i + 1
-        // are in bounds; j + 8 <= line.len().
-        unsafe {
-            let (a, b) = crate::recon::interpolate::pairs(row, i);
-            let value = _mm256_mul_ps(wgt, _mm256_fmadd_ps(f, _mm256_sub_ps(b, a), a));
-            let acc = _mm256_loadu_ps(dst.add(j));
-            _mm256_storeu_ps(dst.add(j), _mm256_add_ps(acc, _mm256_and_ps(value, inside)));
+        let plan = crate::recon::interpolate::PairIndex::new(row_len, i);
+        for (row, dst) in rows.iter().zip(dst) {
+            // SAFETY: 0 <= i <= cols - 1 and every row (all `row_len` long) holds more than
+            // cols samples, so i and i + 1 are in bounds; j + 8 <= len for every line.
+            unsafe {
+                let (a, b) = plan.fetch(row);
+                let value = _mm256_mul_ps(wgt, _mm256_fmadd_ps(f, _mm256_sub_ps(b, a), a));
+                let acc = _mm256_loadu_ps(dst.add(j));
+                // Masked after the product: a NaN sample read for a pixel off the detector
+                // must not reach it.
+                _mm256_storeu_ps(dst.add(j), _mm256_add_ps(acc, _mm256_and_ps(value, inside)));
+            }
         }
         k = _mm256_add_ps(k, eight);
     }
@@ -537,6 +714,83 @@ mod tests {
                 assert!(worst <= 2e-5 * scale, "{name} {shape:?}: {worst:e} of {scale}");
             }
         }
+    }
+
+    #[test]
+    fn symmetric_scans_share_each_pixel_position_across_views_and_equal_the_z_columns() {
+        // Full circles of 36 views on grids centred on the axis: square slices turn by quarters,
+        // oblong ones by halves; 40 views over 360° (a multiple of 4) too; uneven weights or
+        // a shifted grid break the symmetry.
+        let circle = |views: usize| {
+            (0..views)
+                .map(|k| k as f64 * 360.0 / views as f64 + 0.3)
+                .collect::<Vec<_>>()
+        };
+        let geometries = |angles: &[f64]| {
+            [
+                (
+                    "fan flat",
+                    Geometry::fan(angles, 150.0, 300.0, 53, 1.1, Detector::Flat, 0.7).unwrap(),
+                ),
+                (
+                    "fan arc",
+                    Geometry::fan(angles, 150.0, 300.0, 53, 1.1, Detector::Arc, -1.3).unwrap(),
+                ),
+                ("parallel", Geometry::parallel_2d(angles, 47, 0.8).unwrap()),
+            ]
+        };
+        let mut rng = crate::rng::XorShift64::new(12);
+        for (views, shape, shift, uneven, order) in [
+            (36, [1, 29, 29], 0.0, false, 4),
+            (40, [1, 30, 30], 0.0, false, 4),
+            (36, [3, 9, 9], 0.0, false, 4),
+            (36, [1, 29, 35], 0.0, false, 2),
+            (18, [1, 24, 24], 0.0, false, 2),
+            (36, [1, 29, 29], 0.37, false, 1),
+            (36, [1, 29, 29], 0.0, true, 1),
+        ] {
+            let angles = circle(views);
+            for (name, g) in geometries(&angles) {
+                let mut grid = centred_grid(shape, [1.0, 1.1, 1.1]).unwrap();
+                grid.origin[1] += shift;
+                let bp = Backprojector::new(&g, shape, &grid).unwrap();
+                let weights: Vec<f64> = (0..views)
+                    .map(|k| if uneven { 1.0 + k as f64 * 0.01 } else { 0.7 })
+                    .collect();
+                let found = Symmetry::of(&bp.map, [shape[1], shape[2]], &weights);
+                assert_eq!(found.order, order, "{name} {views} views {shape:?}: {found:?}");
+                let projections = Array3::from_shape_simple_fn((views, 1, g.cols), || rng.next_f32() - 0.3);
+                let rows = bp.backproject_cpu(projections.view(), &weights).unwrap();
+                let columns = bp.backproject_columns(projections.view(), &weights);
+                let scale = columns.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let worst = rows.iter().zip(&columns).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+                assert!(
+                    worst <= 2e-5 * scale,
+                    "{name} {views} views {shape:?}: {worst:e} of {scale}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn turns_and_their_inverses_undo_each_other() {
+        for turn in [Turn::Quarter, Turn::BackQuarter, Turn::Half] {
+            let size = if turn == Turn::Half { [4, 7] } else { [5, 5] };
+            for y in 0..size[0] {
+                for x in 0..size[1] {
+                    let p = turn.apply((x, y), size);
+                    assert!(p.0 < size[1] && p.1 < size[0]);
+                    assert_eq!(turn.inverse().apply(p, size), (x, y), "{turn:?}");
+                }
+            }
+        }
+        // A quarter turn four times, a half turn twice: the identity.
+        let p = (1, 3);
+        let mut q = p;
+        for _ in 0..4 {
+            q = Turn::Quarter.apply(q, [5, 5]);
+        }
+        assert_eq!(q, p);
     }
 
     #[test]
@@ -598,10 +852,27 @@ mod tests {
             q: RowMap::quadratic(near_row.0, near_row.1, near_row.2, near_row.3, 1.3),
             ..general
         };
+        let others: Vec<Vec<f32>> = (1..4)
+            .map(|r| row.iter().map(|v| v * r as f32 - 0.1).collect())
+            .collect();
         for rm in [flat, general, near] {
             let arc = (rm.arc, rm.relative.is_some());
             let mut vector = vec![0.5f32; 61];
-            add_view(&mut vector, &rm, &row);
+            add_view([&mut vector[..]], &rm, [&row[..]]);
+            // Four rows at once read each at the same positions as alone.
+            let mut four = [vec![0.5f32; 61], vec![0.5f32; 61], vec![0.5f32; 61], vec![0.5f32; 61]];
+            let [l0, l1, l2, l3] = &mut four;
+            add_view(
+                [&mut l0[..], &mut l1[..], &mut l2[..], &mut l3[..]],
+                &rm,
+                [&row[..], &others[0][..], &others[1][..], &others[2][..]],
+            );
+            assert_eq!(four[0], vector, "{arc:?}");
+            for (r, other) in others.iter().enumerate() {
+                let mut alone = vec![0.5f32; 61];
+                add_view([&mut alone[..]], &rm, [&other[..]]);
+                assert_eq!(four[r + 1], alone, "{arc:?} row {}", r + 1);
+            }
             let mut scalar = vec![0.5f32; 61];
             for (k, acc) in scalar.iter_mut().enumerate() {
                 if let Some((col, wgt)) = rm.column(k as f32) {
