@@ -88,7 +88,7 @@ mod tests {
             if size[1] == 1 && size[2] == 1 && !k.name.starts_with("gpu/histogram")
                 && k.name != "gpu/moments"
                 // Block kernels: LABEL_THREADS invocations share a block of voxels.
-                && !matches!(k.name, "segment/label_flatten" | "segment/label_scan" | "segment/label_number")
+                && !matches!(k.name, "segment/label_flatten" | "segment/label_scan")
                 // One row pair (or a sub-row group) per workgroup of 256.
                 && !k.name.starts_with("recon/ramp_local")
                 && !k.name.starts_with("recon/ramp_four_step")

@@ -21,3 +21,17 @@ fn find_root(start: u32) -> u32 {
     }
     return x;
 }
+
+// The root of x without storing anything (see label_flatten.wgsl): the first entry on the way
+// that is its own index or flagged with LABEL_NUMBERED (a root whose block has ranked it).
+fn root_of(start: u32) -> u32 {
+    var x = start;
+    loop {
+        let p = atomicLoad(&parent[x]);
+        if (p == x || (p & LABEL_NUMBERED) != 0u) {
+            break;
+        }
+        x = p;
+    }
+    return x;
+}

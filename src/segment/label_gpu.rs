@@ -5,10 +5,10 @@
 //!
 //! 1. `init`: foreground voxels (non-zero or NaN) are their own roots;
 //! 2. `merge`: each voxel joins its backward neighbours' trees (lock-free compare-and-swap);
-//! 3. `flatten`: each voxel points at its root; blocks of [`LABEL_BLOCK`] voxels count roots;
+//! 3. `flatten`: blocks of [`LABEL_BLOCK`] voxels rank their roots in raster order (stored in
+//!    the roots' entries, flagged) and count them; every other voxel points at its root;
 //! 4. `scan`: one workgroup turns the counts into each block's first label;
-//! 5. `number`: roots get 1, 2, … in raster order (in their parent entries, flagged);
-//! 6. `write_labels`: every entry becomes its voxel's label, in place (the forest's buffer is
+//! 5. `write_labels`: every entry becomes its voxel's label, in place (the forest's buffer is
 //!    the result).
 //!
 //! Everything is one submission with one 4-byte read-back (the count). Volumes above one
@@ -26,7 +26,7 @@ crate::wgsl_constants!(pub(crate) LABEL_CONSTANTS: u32 {
     LABEL_BACKGROUND = BACKGROUND,
     LABEL_BLOCK = 1024,
     LABEL_THREADS = 256,
-    // Marks a root's number in its parent entry (voxel indices and labels stay below 2^31:
+    // Marks a root's rank in its parent entry (voxel indices and labels stay below 2^31:
     // a binding holds under 2^30 voxels).
     LABEL_NUMBERED = 1 << 31,
 });
@@ -80,24 +80,17 @@ label_kernel!(
     "merge",
     [Binding::ReadWrite]
 );
-label_kernel!(
-    FLATTEN,
-    "segment/label_flatten",
-    "../../shaders/segment/label_flatten.wgsl",
-    "flatten",
-    [Binding::ReadWrite, Binding::ReadWrite]
-);
-pub(crate) static NUMBER: KernelSpec = KernelSpec {
-    name: "segment/label_number",
+pub(crate) static FLATTEN: KernelSpec = KernelSpec {
+    name: "segment/label_flatten",
     sources: &[
         wgsl::TILE,
         PARAMS,
         FIND,
         WORKGROUP_SUM,
-        include_str!("../../shaders/segment/label_number.wgsl"),
+        include_str!("../../shaders/segment/label_flatten.wgsl"),
     ],
-    entry: "number",
-    bindings: &[uniform::<LabelParams>(), Binding::ReadWrite, Binding::Read],
+    entry: "flatten",
+    bindings: &[uniform::<LabelParams>(), Binding::ReadWrite, Binding::ReadWrite],
     constants: &[LABEL_CONSTANTS],
 };
 label_kernel!(
@@ -105,7 +98,7 @@ label_kernel!(
     "segment/label_write",
     "../../shaders/segment/label_write.wgsl",
     "write_labels",
-    [Binding::ReadWrite]
+    [Binding::ReadWrite, Binding::Read]
 );
 
 pub(crate) static SCAN: KernelSpec = KernelSpec {
@@ -122,12 +115,11 @@ pub(crate) static SCAN: KernelSpec = KernelSpec {
 
 /// The kernels of this file, for `src/kernels.rs`.
 #[cfg(test)]
-pub(crate) const KERNELS: [&KernelSpec; 9] = [
+pub(crate) const KERNELS: [&KernelSpec; 8] = [
     &INIT,
     &MERGE,
     &FLATTEN,
     &SCAN,
-    &NUMBER,
     &WRITE,
     &HOLES_INIT,
     &HOLES_MARK,
@@ -285,8 +277,7 @@ pub fn label_gpu(
     rec.dispatch_linear(&MERGE, &[u, par], n)?;
     rec.dispatch_folded(&FLATTEN, &[u, par, BufferWindow::whole(&counts)], u64::from(p.blocks))?;
     rec.dispatch_groups(&SCAN, &[u, BufferWindow::whole(&counts)], [1, 1, 1])?;
-    rec.dispatch_folded(&NUMBER, &[u, par, BufferWindow::whole(&counts)], u64::from(p.blocks))?;
-    rec.dispatch_linear(&WRITE, &[u, par], n)?;
+    rec.dispatch_linear(&WRITE, &[u, par, BufferWindow::whole(&counts)], n)?;
     let staging = rec.scratch(4);
     rec.copy(&counts, u64::from(p.blocks) * 4, &staging, 0, 4);
     let total = rec.read_back(&staging, 4);
@@ -371,11 +362,18 @@ pub fn label_on_gpu(
         rec.submit()?;
         let bytes = read.read(ctx)?;
         let base = (z0 * plane) as u32;
-        for (dst, local) in parent[z0 * plane..(z0 + nz) * plane]
-            .iter_mut()
+        // Roots hold their rank in the slab's block, flagged: here they point at themselves.
+        for ((index, dst), local) in (base..)
+            .zip(&mut parent[z0 * plane..(z0 + nz) * plane])
             .zip(bytemuck::cast_slice::<u8, u32>(&bytes))
         {
-            *dst = if *local == BACKGROUND { BACKGROUND } else { local + base };
+            *dst = if *local == BACKGROUND {
+                BACKGROUND
+            } else if local & LABEL_NUMBERED != 0 {
+                index
+            } else {
+                local + base
+            };
         }
         z0 += nz;
     }
