@@ -295,21 +295,40 @@ fn transfer_syntaxes_decode_to_the_same_pixels_or_name_what_is_missing() {
     // lossless, so equal to the reference.
     let j2k = load("MR_small_jp2klossless").unwrap().volume;
     assert_eq!(j2k.data(), reference.data());
+    // High-Throughput JPEG 2000 (written by tests/fixtures/generate_htj2k.py with OpenJPH's
+    // encoder) decodes through the same OpenJPEG (2.5 has the HT block decoder): the lossless
+    // file equals the reference, the lossy one (9/7 wavelet) is near it.
+    let ht = load("MR_small_htj2k_lossless").unwrap().volume;
+    assert_eq!(ht.data(), reference.data());
+    assert_grids_close(ht.grid(), reference.grid());
+    let lossy = load("MR_small_htj2k_lossy").unwrap().volume;
+    let errors: Vec<f32> = lossy
+        .data()
+        .iter()
+        .zip(reference.data())
+        .map(|(a, b)| (a - b).abs())
+        .collect();
+    let worst = errors.iter().fold(0.0f32, |m, &e| m.max(e));
+    let mean = errors.iter().sum::<f32>() / errors.len() as f32;
+    // OpenJPH's own decoder gives 52 at most and 10.6 on average from the same codestream.
+    assert!(worst > 0.0 && worst <= 64.0 && mean < 16.0, "lossy HTJ2K off by {worst} (mean {mean})");
     // A codestream whose SIZ marker claims another image size than the DICOM header is refused
-    // before OpenJPEG sizes its buffers from it.
-    let original = root.join("MR_small_jp2klossless");
-    let file = std::fs::read_dir(&original).unwrap().next().unwrap().unwrap().path();
-    let mut bytes = std::fs::read(&file).unwrap();
-    let at = bytes.windows(4).position(|w| w == [0xFF, 0x4F, 0xFF, 0x51]).unwrap();
-    bytes[at + 8..at + 12].copy_from_slice(&60_000u32.to_be_bytes());
-    let hostile = temp_dir("j2k_siz");
-    std::fs::create_dir_all(&hostile).unwrap();
-    std::fs::write(hostile.join("x.dcm"), &bytes).unwrap();
-    let err = load_only(&hostile, Policy::Strict).unwrap_err();
-    assert!(
-        err.to_string().contains("SIZ") || err.to_string().contains("JPEG 2000 fragment"),
-        "{err}"
-    );
+    // before OpenJPEG sizes its buffers from it (JPEG 2000 and HTJ2K alike).
+    for name in ["MR_small_jp2klossless", "MR_small_htj2k_lossless"] {
+        let original = root.join(name);
+        let file = std::fs::read_dir(&original).unwrap().next().unwrap().unwrap().path();
+        let mut bytes = std::fs::read(&file).unwrap();
+        let at = bytes.windows(4).position(|w| w == [0xFF, 0x4F, 0xFF, 0x51]).unwrap();
+        bytes[at + 8..at + 12].copy_from_slice(&60_000u32.to_be_bytes());
+        let hostile = temp_dir(&format!("{name}_siz"));
+        std::fs::create_dir_all(&hostile).unwrap();
+        std::fs::write(hostile.join("x.dcm"), &bytes).unwrap();
+        let err = load_only(&hostile, Policy::Strict).unwrap_err();
+        assert!(
+            err.to_string().contains("SIZ") || err.to_string().contains("JPEG 2000 fragment"),
+            "{name}: {err}"
+        );
+    }
     // JPEG-LS decodes through CharLS (C++, built from source by charls-sys): lossless equals the
     // reference; near-lossless (error bound 3, written by tests/fixtures/generate_jpeg_ls.py) is
     // within 3 of it and not equal.
