@@ -37,6 +37,9 @@ fn main() {
     let copy2 = t.elapsed().as_secs_f64() * 1e3;
     println!(
         "{which}: best {:.1} median {:.1} ms; copy {:.1} {:.1} ms",
-        times[0], times[times.len() / 2], copy, copy2
+        times[0],
+        times[times.len() / 2],
+        copy,
+        copy2
     );
 }

@@ -311,7 +311,10 @@ fn transfer_syntaxes_decode_to_the_same_pixels_or_name_what_is_missing() {
     let worst = errors.iter().fold(0.0f32, |m, &e| m.max(e));
     let mean = errors.iter().sum::<f32>() / errors.len() as f32;
     // OpenJPH's own decoder gives 52 at most and 10.6 on average from the same codestream.
-    assert!(worst > 0.0 && worst <= 64.0 && mean < 16.0, "lossy HTJ2K off by {worst} (mean {mean})");
+    assert!(
+        worst > 0.0 && worst <= 64.0 && mean < 16.0,
+        "lossy HTJ2K off by {worst} (mean {mean})"
+    );
     // A codestream whose SIZ marker claims another image size than the DICOM header is refused
     // before OpenJPEG sizes its buffers from it (JPEG 2000 and HTJ2K alike).
     for name in ["MR_small_jp2klossless", "MR_small_htj2k_lossless"] {

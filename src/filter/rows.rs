@@ -1,7 +1,11 @@
 //! Vectorisable row primitives shared by the CPU paths of separable and stencil filters.
 //!
 //! Everything works on contiguous `f32` rows so that the compiler emits SIMD code; on x86-64 the
-//! hot loops are also compiled for AVX2 and chosen at run time.
+//! hot loops are also compiled for AVX2 and for AVX-512 and chosen at run time. The register
+//! kernels of the Gaussian ([`symmetric_block`], [`symmetric_along_padded`]) fuse each tap's
+//! multiply-add where the CPU has FMA (their passes are bound by arithmetic, and a fused tap
+//! rounds once instead of twice): every FMA build gives the same bits, the portable build for
+//! CPUs without FMA agrees to a few ulps.
 
 use crate::boundary::BoundaryMode;
 
@@ -124,25 +128,44 @@ pub(crate) fn symmetric_along_padded(dst: &mut [f32], w: &[f32], src: &[f32]) {
     );
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { along_padded_avx512(dst, w, src) };
+            return;
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for.
             unsafe { along_padded_avx2(dst, w, src) };
             return;
         }
     }
-    along_padded_generic(dst, w, src)
+    along_padded_generic::<false>(dst, w, src)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn along_padded_avx2(dst: &mut [f32], w: &[f32], src: &[f32]) {
-    along_padded_generic(dst, w, src)
+    along_padded_generic::<true>(dst, w, src)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn along_padded_avx512(dst: &mut [f32], w: &[f32], src: &[f32]) {
+    along_padded_generic::<true>(dst, w, src)
+}
+
+/// `acc + w · x`, fused where the instruction set has FMA (one rounding, one instruction
+/// instead of two: the Gaussian's passes are bound by their arithmetic), separately otherwise
+/// (a software `fma` would be far slower).
+#[inline(always)]
+fn madd<const FUSED: bool>(w: f32, x: f32, acc: f32) -> f32 {
+    if FUSED { w.mul_add(x, acc) } else { acc + w * x }
 }
 
 /// One output row has one chain of additions per lane group; four groups at a time keep the
 /// adder busy instead of waiting on its latency.
 #[inline(always)]
-fn along_padded_generic(dst: &mut [f32], w: &[f32], src: &[f32]) {
+fn along_padded_generic<const FUSED: bool>(dst: &mut [f32], w: &[f32], src: &[f32]) {
     const LANES: usize = 8;
     const GROUPS: usize = 4;
     const SPAN: usize = LANES * GROUPS;
@@ -159,7 +182,7 @@ fn along_padded_generic(dst: &mut [f32], w: &[f32], src: &[f32]) {
         for (k, &wk) in w.iter().enumerate().skip(1) {
             let (a, b) = (lanes(r - k), lanes(r + k));
             for l in 0..SPAN {
-                acc[l] += wk * (a[l] + b[l]);
+                acc[l] = madd::<FUSED>(wk, a[l] + b[l], acc[l]);
             }
         }
         dst[i..i + SPAN].copy_from_slice(&acc);
@@ -168,7 +191,7 @@ fn along_padded_generic(dst: &mut [f32], w: &[f32], src: &[f32]) {
     for i in i..n {
         let mut acc = w[0] * src[i + r];
         for (k, &wk) in w.iter().enumerate().skip(1) {
-            acc += wk * (src[i + r - k] + src[i + r + k]);
+            acc = madd::<FUSED>(wk, src[i + r - k] + src[i + r + k], acc);
         }
         dst[i] = acc;
     }
@@ -187,7 +210,13 @@ unsafe fn symmetric_strided<const B: usize>(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function is compiled for; the caller
+            // upholds the rest.
+            unsafe { symmetric_strided_avx512::<B>(dst, dst_stride, src, stride, w, n) };
+            return;
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for; the caller
             // upholds the rest.
             unsafe { symmetric_strided_avx2::<B>(dst, dst_stride, src, stride, w, n) };
@@ -195,11 +224,11 @@ unsafe fn symmetric_strided<const B: usize>(
         }
     }
     // SAFETY: as above.
-    unsafe { symmetric_strided_generic::<B>(dst, dst_stride, src, stride, w, n) }
+    unsafe { symmetric_strided_generic::<B, false>(dst, dst_stride, src, stride, w, n) }
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn symmetric_strided_avx2<const B: usize>(
     dst: *mut f32,
     dst_stride: usize,
@@ -209,11 +238,25 @@ unsafe fn symmetric_strided_avx2<const B: usize>(
     n: usize,
 ) {
     // SAFETY: forwarded.
-    unsafe { symmetric_strided_generic::<B>(dst, dst_stride, src, stride, w, n) }
+    unsafe { symmetric_strided_generic::<B, true>(dst, dst_stride, src, stride, w, n) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn symmetric_strided_avx512<const B: usize>(
+    dst: *mut f32,
+    dst_stride: usize,
+    src: *const f32,
+    stride: usize,
+    w: &[f32],
+    n: usize,
+) {
+    // SAFETY: forwarded.
+    unsafe { symmetric_strided_generic::<B, true>(dst, dst_stride, src, stride, w, n) }
 }
 
 #[inline(always)]
-unsafe fn symmetric_strided_generic<const B: usize>(
+unsafe fn symmetric_strided_generic<const B: usize, const FUSED: bool>(
     dst: *mut f32,
     dst_stride: usize,
     src: *const f32,
@@ -239,7 +282,7 @@ unsafe fn symmetric_strided_generic<const B: usize>(
             for (j, acc) in acc.iter_mut().enumerate() {
                 let (a, b) = (load(j + r - k, i), load(j + r + k, i));
                 for l in 0..LANES {
-                    acc[l] += wk * (a[l] + b[l]);
+                    acc[l] = madd::<FUSED>(wk, a[l] + b[l], acc[l]);
                 }
             }
         }
@@ -253,7 +296,7 @@ unsafe fn symmetric_strided_generic<const B: usize>(
             let at = |m: usize| unsafe { *src.add(m * stride + i) };
             let mut acc = w[0] * at(j + r);
             for (k, &wk) in w.iter().enumerate().skip(1) {
-                acc += wk * (at(j + r - k) + at(j + r + k));
+                acc = madd::<FUSED>(wk, at(j + r - k) + at(j + r + k), acc);
             }
             unsafe { *dst.add(j * dst_stride + i) = acc };
         }
@@ -268,17 +311,23 @@ pub(crate) fn symmetric_along_row(dst: &mut [f32], src: &[f32], w: &[f32], mode:
     let r = w.len() - 1;
     pad.clear();
     pad.resize(n + 2 * r, 0.0);
-    let cval = mode.cval();
     pad[r..r + n].copy_from_slice(src);
-    let halo = (0..r).chain(r + n..n + 2 * r);
-    for i in halo {
+    fill_halo(pad, r, mode);
+    symmetric_along_padded(dst, w, pad)
+}
+
+/// Extends a row held in `padded[r..len − r]` by `r` values each side as `mode` says.
+#[inline]
+pub(crate) fn fill_halo(padded: &mut [f32], r: usize, mode: BoundaryMode) {
+    let n = padded.len() - 2 * r;
+    let cval = mode.cval();
+    for i in (0..r).chain(r + n..n + 2 * r) {
         let idx = i as isize - r as isize;
-        pad[i] = match mode.map_index(idx, 0, n as isize) {
-            Some(m) => src[m as usize],
+        padded[i] = match mode.map_index(idx, 0, n as isize) {
+            Some(m) => padded[r + m as usize],
             None => cval,
         };
     }
-    symmetric_along_padded(dst, w, pad)
 }
 
 /// `dst = Σ_j w[j] * row(j - left)`: a general (asymmetric) 1D correlation across rows, where
@@ -418,6 +467,58 @@ mod tests {
                         (*got as f64 - want).abs() <= 1e-5,
                         "row r={r} n={n} i={i}: {got} vs {want}"
                     );
+                }
+            }
+        }
+    }
+
+    /// The AVX-512 and AVX2 builds of the register kernels (whichever this CPU has) give the
+    /// bits of the portable kernel with fused multiply-adds (`f32::mul_add`, in software here):
+    /// lane for lane the same operations in the same order. The portable build without FMA (for
+    /// CPUs that lack it) rounds twice per tap and agrees to a few ulps.
+    #[test]
+    fn every_instruction_set_computes_the_same_bits() {
+        type Strided = unsafe fn(*mut f32, usize, *const f32, usize, &[f32], usize);
+        type Along = unsafe fn(&mut [f32], &[f32], &[f32]);
+        type Outputs = (Vec<f32>, Vec<f32>);
+        for r in [0, 1, 4, 8] {
+            let w: Vec<f32> = values(r + 1, 3 + r as u64);
+            for n in [5, 16, 48, 77] {
+                let stride = n + 2;
+                let src = values((2 * r + BLOCK) * stride, 17 + n as u64);
+                let padded = values(n + 2 * r, 19 + n as u64);
+                let run = |strided: Strided, along: Along| {
+                    let mut block = vec![0.0f32; BLOCK * n];
+                    // SAFETY: the sizes symmetric_block asserts; only instruction sets this CPU
+                    // has are called.
+                    unsafe { strided(block.as_mut_ptr(), n, src.as_ptr(), stride, &w, n) };
+                    let mut row = vec![0.0f32; n];
+                    unsafe { along(&mut row, &w, &padded) };
+                    (block, row)
+                };
+                let fused = run(symmetric_strided_generic::<BLOCK, true>, |d, w, s| {
+                    along_padded_generic::<true>(d, w, s)
+                });
+                let mut builds: Vec<(&str, Outputs)> = Vec::new();
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                        builds.push(("avx2", run(symmetric_strided_avx2::<BLOCK>, along_padded_avx2)));
+                    }
+                    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
+                        builds.push(("avx512", run(symmetric_strided_avx512::<BLOCK>, along_padded_avx512)));
+                    }
+                }
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                for (name, (block, row)) in &builds {
+                    assert_eq!(bits(block), bits(&fused.0), "r={r} n={n}: {name} strided");
+                    assert_eq!(bits(row), bits(&fused.1), "r={r} n={n}: {name} row");
+                }
+                let (block, row) = run(symmetric_strided_generic::<BLOCK, false>, |d, w, s| {
+                    along_padded_generic::<false>(d, w, s)
+                });
+                for (a, b) in block.iter().chain(&row).zip(fused.0.iter().chain(&fused.1)) {
+                    assert!((a - b).abs() <= 1e-6, "r={r} n={n}: unfused {a} vs {b}");
                 }
             }
         }
