@@ -61,8 +61,33 @@ fn every_filter_survives_bad_parameters_and_bad_arrays() {
                 for (label, input) in &inputs {
                     calls += 1;
                     let outcome = catch_unwind(AssertUnwindSafe(|| pipeline.apply(backend, input.view())));
-                    if outcome.is_err() {
+                    let Ok(result) = outcome else {
                         problems.push(format!("{spec} on {label} ({backend:?}): panicked"));
+                        continue;
+                    };
+                    // Into a caller's buffer: the same answer, bit for bit (NaN included), or
+                    // the same refusal; a buffer of the wrong shape is refused.
+                    calls += 2;
+                    let mut out = Array3::<f32>::from_elem(result.as_ref().map_or((1, 1, 1), |r| r.dim()), 7.0);
+                    match catch_unwind(AssertUnwindSafe(|| pipeline.apply_into(backend, input.view(), out.view_mut()))) {
+                        Err(_) => problems.push(format!("{spec} on {label} ({backend:?}): apply_into panicked")),
+                        Ok(into) => {
+                            let same = match (&result, &into) {
+                                (Ok(r), Ok(())) => r.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()),
+                                (Err(_), Err(_)) => true,
+                                _ => false,
+                            };
+                            if !same {
+                                problems.push(format!("{spec} on {label} ({backend:?}): apply_into differs from apply"));
+                            }
+                        }
+                    }
+                    let (a, b, c) = out.dim();
+                    let mut wrong = Array3::<f32>::zeros((a, b, c + 1));
+                    match catch_unwind(AssertUnwindSafe(|| pipeline.apply_into(backend, input.view(), wrong.view_mut()))) {
+                        Err(_) => problems.push(format!("{spec} on {label} ({backend:?}): apply_into panicked")),
+                        Ok(Ok(())) => problems.push(format!("{spec} on {label} ({backend:?}): a wrong buffer accepted")),
+                        Ok(Err(_)) => {}
                     }
                 }
                 calls += 1;

@@ -5,7 +5,8 @@ mod common;
 
 use common::{assert_close, assert_close_f32, backends, fixture, gpus, gpus_small_bindings, random_volume};
 use hounsfield::filter::{
-    Clip, Filter, Gaussian, Median, Pipeline, Rescale, Sigmoid, Threshold, VoiFunction, WindowLevel, WindowPreset,
+    Clip, Filter, Gaussian, Median, Pipeline, Projection, ProjectionKind, Rescale, Sigmoid, Threshold, VoiFunction,
+    WindowLevel, WindowPreset,
 };
 use hounsfield::gpu::GpuVolume;
 use hounsfield::stats::threshold_otsu;
@@ -388,4 +389,52 @@ fn filters_write_into_a_callers_buffer_as_they_return_a_new_one() {
             filter.name()
         );
     }
+}
+
+/// `Filter::apply_into` on `backend`: equal to `apply` for a 2D image (the filter's 2D
+/// semantics: a 3×3 median, not 3×3×3) and a 3D volume, into a NaN-filled buffer; a buffer of
+/// the wrong shape is a typed error.
+fn check_apply_into<F: Filter>(filter: &F, backend: &Backend) {
+    let volume = random_volume([4, 11, 9], 41);
+    let image = volume.index_axis(ndarray::Axis(0), 1).to_owned();
+    let want2 = filter.apply(backend, image.view()).unwrap();
+    let mut out2 = Array2::from_elem(want2.raw_dim(), f32::NAN);
+    filter.apply_into(backend, image.view(), out2.view_mut()).unwrap();
+    assert_eq!(out2, want2, "{} 2D on {backend:?}", filter.name());
+    let want3 = filter.apply(backend, volume.view()).unwrap();
+    let mut out3 = Array3::from_elem(want3.raw_dim(), f32::NAN);
+    filter.apply_into(backend, volume.view(), out3.view_mut()).unwrap();
+    assert_eq!(out3, want3, "{} 3D on {backend:?}", filter.name());
+    let (a, b) = want2.dim();
+    let mut wrong = Array2::zeros((a + 1, b));
+    assert!(
+        matches!(
+            filter.apply_into(backend, image.view(), wrong.view_mut()),
+            Err(Error::InvalidShape(_))
+        ),
+        "{}: a buffer of the wrong shape",
+        filter.name()
+    );
+}
+
+#[test]
+fn apply_into_fills_a_callers_buffer_on_every_backend_in_2d_and_3d() {
+    let all = backends();
+    assert!(all.len() > 1 || std::env::var(common::REQUIRE_GPU_ENV).is_err());
+    for backend in &all {
+        check_apply_into(&Median::new(&[1]), backend);
+        check_apply_into(&Gaussian::new(&[1.2]), backend);
+        check_apply_into(&Clip { lo: -0.2, hi: 0.4 }, backend);
+        // An output of another shape than the input's.
+        check_apply_into(&Projection::new(ProjectionKind::Max, 0), backend);
+    }
+    // The 2D semantics: a 3×3 median of the image, not a slice of the 3×3×3 one.
+    let volume = random_volume([3, 10, 10], 43);
+    let image = volume.index_axis(ndarray::Axis(0), 1);
+    let mut out = Array2::zeros((10, 10));
+    Median::new(&[1])
+        .apply_into(&Backend::Cpu, image, out.view_mut())
+        .unwrap();
+    let slice = Median::new(&[1]).apply_cpu(volume.view()).unwrap();
+    assert_ne!(out, slice.index_axis(ndarray::Axis(0), 1));
 }

@@ -284,7 +284,10 @@ def _filter(input, output, backend, precision, simple, fast, exact, shape=None, 
     _ndimage.dtype_name(out_dtype)
     fits = simple and a.ndim in (2, 3) and a.size > 0
     if fits and _float32_rule(a.dtype, out_dtype, backend, precision):
-        result = _restore(fast(np.ascontiguousarray(a, dtype=np.float32)), out_dtype, rounding)
+        x = np.ascontiguousarray(a, dtype=np.float32)
+        if out_array is not None and _writes_into(fast, out_array, x):
+            return fast(x, out_array)
+        result = _restore(fast(x), out_dtype, rounding)
     else:
         if backend == "gpu":
             raise ValueError(
@@ -296,6 +299,26 @@ def _filter(input, output, backend, precision, simple, fast, exact, shape=None, 
         out_array[...] = result
         return out_array
     return result
+
+
+def _into(fast):
+    """Marks a float32 fast path whose extension call can write an ``output=`` array itself."""
+    fast.writes_into = True
+    return fast
+
+
+def _writes_into(fast, out, x):
+    """Whether ``fast`` fills ``out`` directly (no new array copied into it): it can, and
+    ``out`` is native float32, C-contiguous, writeable and apart from the input ``x``
+    (in-place filtering reads what it overwrites: that goes through a new array)."""
+    return (
+        getattr(fast, "writes_into", False)
+        and type(out) is np.ndarray
+        and out.dtype == np.dtype("=f4")
+        and out.flags.c_contiguous
+        and out.flags.writeable
+        and not np.may_share_memory(out, x)
+    )
 
 
 def _is_zero(origin):
@@ -321,7 +344,7 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     simple = simple and all(isinstance(s, numbers.Real) and s > 1e-15 for s in sigmas)
     return _filter(
         input, output, backend, precision, simple,
-        lambda a: _hounsfield.gaussian(a, "smooth", [float(s) for s in sigmas], _mode(mode, cval), float(truncate), backend),
+        _into(lambda a, out=None: _hounsfield.gaussian(a, "smooth", [float(s) for s in sigmas], _mode(mode, cval), float(truncate), backend, out)),
         lambda a, dt: _ndimage.gaussian_filter(a, sigma, order, dt, mode, cval, truncate, radius, axes),
     )
 
@@ -342,7 +365,7 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
     simple = _plain(mode, axes, origin) and _odd(size)
     return _filter(
         input, output, backend, precision, simple,
-        lambda a: _hounsfield.uniform_filter(a, _per_axis(size, ndim, "size", int), _mode(mode, cval), backend),
+        _into(lambda a, out=None: _hounsfield.uniform_filter(a, _per_axis(size, ndim, "size", int), _mode(mode, cval), backend, out)),
         lambda a, dt: _ndimage.uniform_filter(a, size, dt, mode, cval, origin, axes),
     )
 
@@ -382,7 +405,7 @@ def median_filter(input, size=None, footprint=None, output=None, mode="reflect",
     box = _box(size, footprint, ndim) if _plain(mode, axes, origin) else None
     return _filter(
         input, output, backend, precision, box is not None,
-        lambda a: _hounsfield.median_filter(a, [(s - 1) // 2 for s in box], _mode(mode, cval), backend),
+        _into(lambda a, out=None: _hounsfield.median_filter(a, [(s - 1) // 2 for s in box], _mode(mode, cval), backend, out)),
         lambda a, dt: _ndimage.rank(a, 0, size, footprint, dt, mode, cval, origin, axes, "median"),
     )
 
@@ -432,7 +455,7 @@ def _correlate(input, weights, output, mode, cval, origin, axes, convolution, ba
     simple = _plain(mode, axes, origin) and w.ndim == ndim and all(1 <= n <= 7 for n in w.shape)
     return _filter(
         input, output, backend, precision, simple,
-        lambda a: _hounsfield.correlate(a, _weights(weights, ndim), _mode(mode, cval), convolution, backend),
+        _into(lambda a, out=None: _hounsfield.correlate(a, _weights(weights, ndim), _mode(mode, cval), convolution, backend, out)),
         lambda a, dt: _ndimage.correlate(a, weights, dt, mode, cval, origin, axes, convolution),
     )
 
@@ -455,7 +478,7 @@ def _edge(kind, smooth, input, axis, output, mode, cval, backend, precision):
 
     return _filter(
         input, output, backend, precision, isinstance(mode, str),
-        lambda a: _hounsfield.edge(a, kind, None if axis is None else _axis(axis, _ndim(input)), _mode(mode, cval), backend),
+        _into(lambda a, out=None: _hounsfield.edge(a, kind, None if axis is None else _axis(axis, _ndim(input)), _mode(mode, cval), backend, out)),
         exact,
     )
 
@@ -474,7 +497,7 @@ def laplace(input, output=None, mode="reflect", cval=0.0, *, axes=None, backend=
     """``scipy.ndimage.laplace``."""
     return _filter(
         input, output, backend, precision, _plain(mode, axes),
-        lambda a: _hounsfield.laplace(a, _mode(mode, cval), backend),
+        _into(lambda a, out=None: _hounsfield.laplace(a, _mode(mode, cval), backend, out)),
         lambda a, dt: _ndimage.laplace(a, dt, mode, cval, axes),
     )
 
@@ -485,7 +508,7 @@ def _gaussian_derivative(kind, exact_function, input, sigma, output, mode, cval,
     simple = _plain(mode, axes) and radius is None and all(isinstance(s, numbers.Real) and s > 1e-15 for s in sigmas or [0])
     return _filter(
         input, output, backend, precision, simple,
-        lambda a: _hounsfield.gaussian(a, kind, [float(s) for s in sigmas], _mode(mode, cval), float(truncate), backend),
+        _into(lambda a, out=None: _hounsfield.gaussian(a, kind, [float(s) for s in sigmas], _mode(mode, cval), float(truncate), backend, out)),
         lambda a, dt: exact_function(a, sigma, dt, mode, cval, truncate, radius, axes),
     )
 

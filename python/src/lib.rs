@@ -20,8 +20,8 @@ use hounsfield::recon::{
     Transmission, View, WaterCorrection, centred_grid,
 };
 use hounsfield::{Backend, BoundaryMode, Error, Grid, Volume, stats};
-use ndarray::{Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Ix2, Ix3};
-use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
+use ndarray::{Array3, ArrayD, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, Ix2, Ix3};
+use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn};
 use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -206,15 +206,72 @@ enum Input<'py> {
 }
 
 fn dispatch<F: Filter + Sync>(py: Python<'_>, filter: F, input: Input<'_>, backend_name: &str) -> PyResult<Py<PyAny>> {
-    match input {
-        Input::Resident(g) => Ok(Py::new(py, run_resident(py, filter, &g)?)?.into_any()),
-        Input::Host(a) => Ok(run_filter(py, filter, a, backend_name)?.into_any()),
+    dispatch_into(py, filter, input, backend_name, None)
+}
+
+/// An array the filter writes its result into (scipy's `output=` array), passed on by the
+/// Python half only when it is float32, C-contiguous, writeable, of the result's shape and
+/// apart from the input; the filter then writes it directly instead of returning a new array
+/// that is copied into it.
+type Output<'py> = Option<Bound<'py, PyArrayDyn<f32>>>;
+
+/// [`dispatch`] into `out` when given (returned as the result).
+fn dispatch_into<F: Filter + Sync>(
+    py: Python<'_>,
+    filter: F,
+    input: Input<'_>,
+    backend_name: &str,
+    out: Output<'_>,
+) -> PyResult<Py<PyAny>> {
+    match (input, out) {
+        (Input::Resident(_), Some(_)) => Err(PyValueError::new_err(
+            "output= does not apply to GpuArray inputs: the result stays on the GPU",
+        )),
+        (Input::Resident(g), None) => Ok(Py::new(py, run_resident(py, filter, &g)?)?.into_any()),
+        (Input::Host(a), None) => Ok(run_filter(py, filter, a, backend_name)?.into_any()),
+        (Input::Host(a), Some(out)) => {
+            let backend = select_backend(backend_name)?;
+            {
+                let mut target = out
+                    .try_readwrite()
+                    .map_err(|e| PyValueError::new_err(format!("output cannot be written: {e}")))?;
+                let (view, target) = (a.as_array(), target.as_array_mut());
+                py.detach(|| apply_into(&filter, &backend, view, target))
+                    .map_err(py_err)?;
+            }
+            Ok(out.into_any().unbind())
+        }
+    }
+}
+
+fn apply_into<F: Filter>(
+    filter: &F,
+    backend: &Backend,
+    view: ArrayViewD<'_, f32>,
+    out: ArrayViewMutD<'_, f32>,
+) -> hounsfield::Result<()> {
+    match (view.ndim(), out.ndim()) {
+        (2, 2) => filter.apply_into(
+            backend,
+            view.into_dimensionality::<Ix2>().expect("2D"),
+            out.into_dimensionality::<Ix2>().expect("2D"),
+        ),
+        (3, 3) => filter.apply_into(
+            backend,
+            view.into_dimensionality::<Ix3>().expect("3D"),
+            out.into_dimensionality::<Ix3>().expect("3D"),
+        ),
+        (n, m) => Err(Error::InvalidShape(format!(
+            "a {n}-dimensional input into a {m}-dimensional output: give 2D (y, x) or 3D (z, y, x) arrays of the result's shape"
+        ))),
     }
 }
 
 /// The Gaussian family (`kind`: `smooth`, `laplace`, `gradient_magnitude`): scipy's sigma in
 /// voxels, `truncate`, boundary mode.
 #[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (input, kind, sigma, mode_name, truncate, backend, out=None))]
 fn gaussian(
     py: Python<'_>,
     input: Input<'_>,
@@ -223,46 +280,59 @@ fn gaussian(
     mode_name: &str,
     truncate: f64,
     backend: &str,
+    out: Output<'_>,
 ) -> PyResult<Py<PyAny>> {
     let mode = mode(mode_name)?;
     match kind {
-        "smooth" => dispatch(py, Gaussian::new(&sigma).truncate(truncate).mode(mode), input, backend),
-        "laplace" => dispatch(
+        "smooth" => dispatch_into(
+            py,
+            Gaussian::new(&sigma).truncate(truncate).mode(mode),
+            input,
+            backend,
+            out,
+        ),
+        "laplace" => dispatch_into(
             py,
             GaussianLaplace::new(&sigma).truncate(truncate).mode(mode),
             input,
             backend,
+            out,
         ),
-        "gradient_magnitude" => dispatch(
+        "gradient_magnitude" => dispatch_into(
             py,
             GaussianGradientMagnitude::new(&sigma).truncate(truncate).mode(mode),
             input,
             backend,
+            out,
         ),
         other => Err(PyValueError::new_err(format!("unknown Gaussian filter {other:?}"))),
     }
 }
 
 #[pyfunction]
+#[pyo3(signature = (input, size, mode_name, backend, out=None))]
 fn uniform_filter(
     py: Python<'_>,
     input: Input<'_>,
     size: Vec<usize>,
     mode_name: &str,
     backend: &str,
+    out: Output<'_>,
 ) -> PyResult<Py<PyAny>> {
-    dispatch(py, Uniform::new(&size).mode(mode(mode_name)?), input, backend)
+    dispatch_into(py, Uniform::new(&size).mode(mode(mode_name)?), input, backend, out)
 }
 
 #[pyfunction]
+#[pyo3(signature = (input, radius, mode_name, backend, out=None))]
 fn median_filter(
     py: Python<'_>,
     input: Input<'_>,
     radius: Vec<usize>,
     mode_name: &str,
     backend: &str,
+    out: Output<'_>,
 ) -> PyResult<Py<PyAny>> {
-    dispatch(py, Median::new(&radius).mode(mode(mode_name)?), input, backend)
+    dispatch_into(py, Median::new(&radius).mode(mode(mode_name)?), input, backend, out)
 }
 
 #[pyfunction]
@@ -285,6 +355,7 @@ fn correlate1d(
 }
 
 #[pyfunction]
+#[pyo3(signature = (input, weights, mode_name, flip, backend, out=None))]
 fn correlate(
     py: Python<'_>,
     input: Input<'_>,
@@ -292,6 +363,7 @@ fn correlate(
     mode_name: &str,
     flip: bool,
     backend: &str,
+    out: Output<'_>,
 ) -> PyResult<Py<PyAny>> {
     let w = weights.as_array();
     let filter = if flip {
@@ -299,12 +371,12 @@ fn correlate(
     } else {
         Correlate::new(w)
     };
-    dispatch(py, filter.mode(mode(mode_name)?), input, backend)
+    dispatch_into(py, filter.mode(mode(mode_name)?), input, backend, out)
 }
 
 /// Sobel or Prewitt (`kind`) along `axis`, or the gradient magnitude when `axis` is None.
 #[pyfunction]
-#[pyo3(signature = (input, kind, axis, mode_name, backend))]
+#[pyo3(signature = (input, kind, axis, mode_name, backend, out=None))]
 fn edge(
     py: Python<'_>,
     input: Input<'_>,
@@ -312,20 +384,22 @@ fn edge(
     axis: Option<usize>,
     mode_name: &str,
     backend: &str,
+    out: Output<'_>,
 ) -> PyResult<Py<PyAny>> {
     let mode = mode(mode_name)?;
     match (kind, axis) {
-        ("sobel", Some(a)) => dispatch(py, Sobel::axis(a).mode(mode), input, backend),
-        ("sobel", None) => dispatch(py, Sobel::magnitude().mode(mode), input, backend),
-        ("prewitt", Some(a)) => dispatch(py, Prewitt::axis(a).mode(mode), input, backend),
-        ("prewitt", None) => dispatch(py, Prewitt::magnitude().mode(mode), input, backend),
+        ("sobel", Some(a)) => dispatch_into(py, Sobel::axis(a).mode(mode), input, backend, out),
+        ("sobel", None) => dispatch_into(py, Sobel::magnitude().mode(mode), input, backend, out),
+        ("prewitt", Some(a)) => dispatch_into(py, Prewitt::axis(a).mode(mode), input, backend, out),
+        ("prewitt", None) => dispatch_into(py, Prewitt::magnitude().mode(mode), input, backend, out),
         (other, _) => Err(PyValueError::new_err(format!("unknown edge filter {other:?}"))),
     }
 }
 
 #[pyfunction]
-fn laplace(py: Python<'_>, input: Input<'_>, mode_name: &str, backend: &str) -> PyResult<Py<PyAny>> {
-    dispatch(py, Laplace::new().mode(mode(mode_name)?), input, backend)
+#[pyo3(signature = (input, mode_name, backend, out=None))]
+fn laplace(py: Python<'_>, input: Input<'_>, mode_name: &str, backend: &str, out: Output<'_>) -> PyResult<Py<PyAny>> {
+    dispatch_into(py, Laplace::new().mode(mode(mode_name)?), input, backend, out)
 }
 
 #[pyfunction]

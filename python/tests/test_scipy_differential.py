@@ -298,6 +298,55 @@ def test_output_array_is_filled_and_returned():
         h.uniform_filter(a, 3, output=np.zeros((2, 2)))
 
 
+@pytest.mark.parametrize("backend", ["cpu"] + (["gpu"] if GPU else []))
+def test_float32_output_arrays_are_written_directly_or_through_a_copy(backend):
+    """A native float32, C-contiguous output apart from the input is written by the filter
+    itself; in place (output is the input), strided and float64 outputs go through a new array;
+    every way gives the same values and returns the given array."""
+    rng = np.random.default_rng(SEED + 11)
+    a = rng.normal(size=(7, 12, 10)).astype(np.float32)
+    image = a[3].copy()
+    calls = [
+        (lambda x, **k: h.gaussian_filter(x, 1.3, **k), lambda x: ndi.gaussian_filter(x, 1.3), 1e-5),
+        (lambda x, **k: h.gaussian_laplace(x, 1.1, **k), lambda x: ndi.gaussian_laplace(x, 1.1), 1e-4),
+        (lambda x, **k: h.gaussian_gradient_magnitude(x, 1.1, **k), lambda x: ndi.gaussian_gradient_magnitude(x, 1.1), 1e-4),
+        (lambda x, **k: h.uniform_filter(x, 3, **k), lambda x: ndi.uniform_filter(x, 3), 1e-5),
+        (lambda x, **k: h.median_filter(x, 3, **k), lambda x: ndi.median_filter(x, 3), 0.0),
+        (lambda x, **k: h.sobel(x, 1, **k), lambda x: ndi.sobel(x, 1), 1e-4),
+        (lambda x, **k: h.prewitt(x, 0, **k), lambda x: ndi.prewitt(x, 0), 1e-4),
+        (lambda x, **k: h.laplace(x, **k), lambda x: ndi.laplace(x), 1e-4),
+        (lambda x, **k: h.correlate(x, np.ones((3,) * x.ndim) / 3 ** x.ndim, **k),
+         lambda x: ndi.correlate(x, np.ones((3,) * x.ndim) / 3 ** x.ndim), 1e-5),
+    ]
+    for i, (ours, theirs, tol) in enumerate(calls):
+        for x in (a, image):
+            want = ours(x, backend=backend)
+            np.testing.assert_allclose(want, theirs(x.astype(np.float64)), rtol=tol, atol=tol, err_msg=str(i))
+            # Direct: a fresh float32 buffer holding garbage.
+            out = np.full(x.shape, np.nan, np.float32)
+            assert ours(x, output=out, backend=backend) is out
+            np.testing.assert_array_equal(out, want, err_msg=f"{i} direct")
+            # A strided view, big-endian float32, float64: through a new array.
+            wide = np.full(x.shape[:-1] + (2 * x.shape[-1],), np.nan, np.float32)
+            strided = wide[..., ::2]
+            assert ours(x, output=strided, backend=backend) is strided
+            np.testing.assert_array_equal(strided, want, err_msg=f"{i} strided")
+            # (A big-endian float32 output takes scipy's exact path, as before: close, not equal.)
+            swapped = np.zeros(x.shape, ">f4")
+            assert ours(x, output=swapped, backend=backend) is swapped
+            np.testing.assert_allclose(swapped, want, rtol=tol, atol=max(tol, 1e-6), err_msg=f"{i} big-endian")
+            # (On the CPU a float64 output takes scipy's double path: close, not equal.)
+            double = np.zeros(x.shape, np.float64)
+            assert ours(x, output=double, backend=backend) is double
+            np.testing.assert_allclose(double, want, rtol=tol, atol=max(tol, 1e-6), err_msg=f"{i} float64")
+            # In place: the input is read whole before it is overwritten.
+            inplace = x.copy()
+            assert ours(inplace, output=inplace, backend=backend) is inplace
+            np.testing.assert_array_equal(inplace, want, err_msg=f"{i} in place")
+        with pytest.raises(ValueError, match="shape"):
+            ours(a, output=np.zeros((7, 12, 11), np.float32), backend=backend)
+
+
 BINARY = ["binary_erosion", "binary_dilation", "binary_opening", "binary_closing", "binary_propagation",
           "binary_fill_holes", "binary_hit_or_miss"]
 

@@ -79,7 +79,7 @@ pub use unsharp::UnsharpMask;
 
 use std::fmt;
 
-use ndarray::{Array, Array3, ArrayView, ArrayView3, ArrayViewMut3, Axis, Dimension, Ix2, Ix3};
+use ndarray::{Array, Array3, ArrayView, ArrayView3, ArrayViewMut, ArrayViewMut3, Axis, Dimension, Ix2, Ix3};
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -98,8 +98,8 @@ use crate::volume::{Grid, Volume, check_shape};
 ///   input in shape or geometry (resampling, projections).
 ///
 /// The provided methods give every filter the same public surface: [`Filter::apply`] (2D or 3D
-/// arrays, any backend), [`Filter::apply_volume`] (keeps or updates the grid),
-/// [`Filter::apply_cpu`], and [`Filter::apply_gpu`] / [`Filter::apply_gpu_timed`] on resident
+/// arrays, any backend) and [`Filter::apply_into`] (into a caller's buffer),
+/// [`Filter::apply_volume`] (keeps or updates the grid), [`Filter::apply_cpu`], and [`Filter::apply_gpu`] / [`Filter::apply_gpu_timed`] on resident
 /// volumes.
 ///
 /// `ndim` is the dimensionality the user gave (2 for a `(y, x)` image, which kernels see as a
@@ -143,15 +143,43 @@ pub trait Filter: fmt::Debug + Send + Sync {
         let volume = D::as_volume(input);
         let out = match backend {
             Backend::Cpu => self.cpu(volume, D::RANK)?,
-            Backend::Gpu(ctx) => {
-                let resident = GpuVolume::upload(ctx, volume)?;
-                let mut rec = Recorder::new(ctx);
-                let out = self.record(&mut rec, &resident, D::RANK)?;
-                rec.submit()?;
-                out.download(ctx)?
-            }
+            Backend::Gpu(ctx) => round_trip(self, ctx, volume, D::RANK)?,
         };
         D::from_volume(out)
+    }
+
+    /// [`Filter::apply`] into a buffer the caller owns (numpy's `out=`), 2D or 3D, any layout:
+    /// on the CPU the filter writes it directly where it can (see [`Filter::apply_cpu_into`]),
+    /// on a GPU the result is downloaded into it. `output` must have the output's shape.
+    fn apply_into<D: Spatial>(
+        &self,
+        backend: &Backend,
+        input: ArrayView<'_, f32, D>,
+        output: ArrayViewMut<'_, f32, D>,
+    ) -> Result<()>
+    where
+        Self: Sized,
+    {
+        check_shape(input.shape())?;
+        let volume = D::as_volume(input);
+        let mut output = D::as_volume_mut(output);
+        let shape = [volume.shape()[0], volume.shape()[1], volume.shape()[2]];
+        let want = self.output_shape(shape, D::RANK)?;
+        if output.shape() != want {
+            return Err(Error::InvalidShape(format!(
+                "output of shape {:?} for a {} output of shape {:?}",
+                &output.shape()[3 - D::RANK..],
+                self.name(),
+                &want[3 - D::RANK..]
+            )));
+        }
+        match backend {
+            Backend::Cpu => self.cpu_into(volume, D::RANK, output),
+            Backend::Gpu(ctx) => {
+                output.assign(&round_trip(self, ctx, volume, D::RANK)?);
+                Ok(())
+            }
+        }
     }
 
     /// Filters a [`Volume`], returning the result on its (possibly updated) grid.
@@ -204,6 +232,20 @@ pub trait Filter: fmt::Debug + Send + Sync {
     }
 }
 
+/// Uploads `volume`, runs `filter`'s GPU path on it in one submission and downloads the result.
+fn round_trip<F: Filter + ?Sized>(
+    filter: &F,
+    ctx: &GpuContext,
+    volume: ArrayView3<'_, f32>,
+    ndim: usize,
+) -> Result<Array3<f32>> {
+    let resident = GpuVolume::upload(ctx, volume)?;
+    let mut rec = Recorder::new(ctx);
+    let out = filter.record(&mut rec, &resident, ndim)?;
+    rec.submit()?;
+    out.download(ctx)
+}
+
 /// Checks the `ndim` a filter was given (2 or 3).
 pub(crate) fn check_ndim(ndim: usize) -> Result<()> {
     if ndim == 2 || ndim == 3 {
@@ -228,6 +270,8 @@ pub trait Spatial: Dimension + sealed::Sealed {
     const RANK: usize;
     /// Views the array as a volume (2D gains a leading axis of length 1).
     fn as_volume<'a>(view: ArrayView<'a, f32, Self>) -> ArrayView3<'a, f32>;
+    /// Views a mutable array as a volume, as [`Spatial::as_volume`].
+    fn as_volume_mut<'a>(view: ArrayViewMut<'a, f32, Self>) -> ArrayViewMut3<'a, f32>;
     /// Turns a volume produced from [`Spatial::as_volume`] back into this dimensionality.
     fn from_volume(volume: Array3<f32>) -> Result<Array<f32, Self>>;
 }
@@ -236,6 +280,9 @@ impl Spatial for Ix2 {
     const RANK: usize = 2;
     fn as_volume<'a>(view: ArrayView<'a, f32, Ix2>) -> ArrayView3<'a, f32> {
         crate::volume::image_as_volume(view)
+    }
+    fn as_volume_mut<'a>(view: ArrayViewMut<'a, f32, Ix2>) -> ArrayViewMut3<'a, f32> {
+        view.insert_axis(Axis(0))
     }
     fn from_volume(volume: Array3<f32>) -> Result<Array<f32, Ix2>> {
         if volume.shape()[0] != 1 {
@@ -248,6 +295,9 @@ impl Spatial for Ix2 {
 impl Spatial for Ix3 {
     const RANK: usize = 3;
     fn as_volume<'a>(view: ArrayView<'a, f32, Ix3>) -> ArrayView3<'a, f32> {
+        view
+    }
+    fn as_volume_mut<'a>(view: ArrayViewMut<'a, f32, Ix3>) -> ArrayViewMut3<'a, f32> {
         view
     }
     fn from_volume(volume: Array3<f32>) -> Result<Array<f32, Ix3>> {
