@@ -69,7 +69,9 @@ fn every_filter_survives_bad_parameters_and_bad_arrays() {
                     // the same refusal; a buffer of the wrong shape is refused.
                     calls += 2;
                     let mut out = Array3::<f32>::from_elem(result.as_ref().map_or((1, 1, 1), |r| r.dim()), 7.0);
-                    match catch_unwind(AssertUnwindSafe(|| pipeline.apply_into(backend, input.view(), out.view_mut()))) {
+                    match catch_unwind(AssertUnwindSafe(|| {
+                        pipeline.apply_into(backend, input.view(), out.view_mut())
+                    })) {
                         Err(_) => problems.push(format!("{spec} on {label} ({backend:?}): apply_into panicked")),
                         Ok(into) => {
                             let same = match (&result, &into) {
@@ -78,15 +80,21 @@ fn every_filter_survives_bad_parameters_and_bad_arrays() {
                                 _ => false,
                             };
                             if !same {
-                                problems.push(format!("{spec} on {label} ({backend:?}): apply_into differs from apply"));
+                                problems.push(format!(
+                                    "{spec} on {label} ({backend:?}): apply_into differs from apply"
+                                ));
                             }
                         }
                     }
                     let (a, b, c) = out.dim();
                     let mut wrong = Array3::<f32>::zeros((a, b, c + 1));
-                    match catch_unwind(AssertUnwindSafe(|| pipeline.apply_into(backend, input.view(), wrong.view_mut()))) {
+                    match catch_unwind(AssertUnwindSafe(|| {
+                        pipeline.apply_into(backend, input.view(), wrong.view_mut())
+                    })) {
                         Err(_) => problems.push(format!("{spec} on {label} ({backend:?}): apply_into panicked")),
-                        Ok(Ok(())) => problems.push(format!("{spec} on {label} ({backend:?}): a wrong buffer accepted")),
+                        Ok(Ok(())) => {
+                            problems.push(format!("{spec} on {label} ({backend:?}): a wrong buffer accepted"))
+                        }
                         Ok(Err(_)) => {}
                     }
                 }
