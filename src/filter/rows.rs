@@ -227,33 +227,28 @@ unsafe fn symmetric_strided<const B: usize>(
     unsafe { symmetric_strided_generic::<B, false>(dst, dst_stride, src, stride, w, n) }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn symmetric_strided_avx2<const B: usize>(
-    dst: *mut f32,
-    dst_stride: usize,
-    src: *const f32,
-    stride: usize,
-    w: &[f32],
-    n: usize,
-) {
-    // SAFETY: forwarded.
-    unsafe { symmetric_strided_generic::<B, true>(dst, dst_stride, src, stride, w, n) }
+/// [`symmetric_strided_generic`] with fused taps, compiled for one instruction set (each
+/// chosen at run time by [`symmetric_strided`]).
+macro_rules! symmetric_strided_build {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name<const B: usize>(
+            dst: *mut f32,
+            dst_stride: usize,
+            src: *const f32,
+            stride: usize,
+            w: &[f32],
+            n: usize,
+        ) {
+            // SAFETY: forwarded.
+            unsafe { symmetric_strided_generic::<B, true>(dst, dst_stride, src, stride, w, n) }
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn symmetric_strided_avx512<const B: usize>(
-    dst: *mut f32,
-    dst_stride: usize,
-    src: *const f32,
-    stride: usize,
-    w: &[f32],
-    n: usize,
-) {
-    // SAFETY: forwarded.
-    unsafe { symmetric_strided_generic::<B, true>(dst, dst_stride, src, stride, w, n) }
-}
+symmetric_strided_build!(symmetric_strided_avx2, "avx2,fma");
+symmetric_strided_build!(symmetric_strided_avx512, "avx512f,fma");
 
 #[inline(always)]
 unsafe fn symmetric_strided_generic<const B: usize, const FUSED: bool>(
