@@ -548,7 +548,7 @@ def _grey(op, input, size, footprint, structure, output, mode, cval, origin, axe
 
     return _filter(
         input, output, backend, precision, box is not None,
-        lambda a: _hounsfield.grey_morphology(a, op, [(s - 1) // 2 for s in box], False, _mode(mode, cval), backend),
+        _into(lambda a, out=None: _hounsfield.grey_morphology(a, op, [(s - 1) // 2 for s in box], False, _mode(mode, cval), backend, out)),
         exact,
     )
 
@@ -578,7 +578,7 @@ def _min_max(minimum, input, size, footprint, output, mode, cval, origin, axes, 
     box = _box(size, footprint, ndim) if _plain(mode, axes, origin) else None
     return _filter(
         input, output, backend, precision, box is not None,
-        lambda a: _hounsfield.grey_morphology(a, "erosion" if minimum else "dilation", [(s - 1) // 2 for s in box], False, _mode(mode, cval), backend),
+        _into(lambda a, out=None: _hounsfield.grey_morphology(a, "erosion" if minimum else "dilation", [(s - 1) // 2 for s in box], False, _mode(mode, cval), backend, out)),
         lambda a, dt: _ndimage.min_or_max(a, size, footprint, None, dt, mode, cval, origin, axes, minimum),
     )
 

@@ -403,6 +403,8 @@ fn laplace(py: Python<'_>, input: Input<'_>, mode_name: &str, backend: &str, out
 }
 
 #[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (input, op, radius, ball, mode_name, backend, out=None))]
 fn grey_morphology(
     py: Python<'_>,
     input: Input<'_>,
@@ -411,6 +413,7 @@ fn grey_morphology(
     ball: bool,
     mode_name: &str,
     backend: &str,
+    out: Output<'_>,
 ) -> PyResult<Py<PyAny>> {
     let op = morph_op(op)?;
     let footprint = if ball {
@@ -418,11 +421,12 @@ fn grey_morphology(
     } else {
         Footprint::Box(radius)
     };
-    dispatch(
+    dispatch_into(
         py,
         GreyMorphology::new(op, footprint).mode(mode(mode_name)?),
         input,
         backend,
+        out,
     )
 }
 

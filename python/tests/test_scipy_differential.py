@@ -317,6 +317,8 @@ def test_float32_output_arrays_are_written_directly_or_through_a_copy(backend):
         (lambda x, **k: h.laplace(x, **k), lambda x: ndi.laplace(x), 1e-4),
         (lambda x, **k: h.correlate(x, np.ones((3,) * x.ndim) / 3 ** x.ndim, **k),
          lambda x: ndi.correlate(x, np.ones((3,) * x.ndim) / 3 ** x.ndim), 1e-5),
+        (lambda x, **k: h.grey_opening(x, size=3, **k), lambda x: ndi.grey_opening(x, size=3), 0.0),
+        (lambda x, **k: h.maximum_filter(x, size=3, **k), lambda x: ndi.maximum_filter(x, size=3), 0.0),
     ]
     for i, (ours, theirs, tol) in enumerate(calls):
         for x in (a, image):
