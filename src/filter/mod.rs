@@ -99,8 +99,8 @@ use crate::volume::{Grid, Volume, check_shape};
 ///
 /// The provided methods give every filter the same public surface: [`Filter::apply`] (2D or 3D
 /// arrays, any backend) and [`Filter::apply_into`] (into a caller's buffer),
-/// [`Filter::apply_volume`] (keeps or updates the grid), [`Filter::apply_cpu`], and [`Filter::apply_gpu`] / [`Filter::apply_gpu_timed`] on resident
-/// volumes.
+/// [`Filter::apply_volume`] (keeps or updates the grid), [`Filter::apply_cpu`], and
+/// [`Filter::apply_gpu`] / [`Filter::apply_gpu_timed`] on resident volumes.
 ///
 /// `ndim` is the dimensionality the user gave (2 for a `(y, x)` image, which kernels see as a
 /// one-slice volume; 3 otherwise): per-axis parameters and neighbourhoods follow it, so a 3×3
@@ -163,16 +163,7 @@ pub trait Filter: fmt::Debug + Send + Sync {
         check_shape(input.shape())?;
         let volume = D::as_volume(input);
         let mut output = D::as_volume_mut(output);
-        let shape = [volume.shape()[0], volume.shape()[1], volume.shape()[2]];
-        let want = self.output_shape(shape, D::RANK)?;
-        if output.shape() != want {
-            return Err(Error::InvalidShape(format!(
-                "output of shape {:?} for a {} output of shape {:?}",
-                &output.shape()[3 - D::RANK..],
-                self.name(),
-                &want[3 - D::RANK..]
-            )));
-        }
+        check_output(self, volume.shape(), output.shape(), D::RANK)?;
         match backend {
             Backend::Cpu => self.cpu_into(volume, D::RANK, output),
             Backend::Gpu(ctx) => {
@@ -205,15 +196,7 @@ pub trait Filter: fmt::Debug + Send + Sync {
     /// [`Filter::output_shape`] gives.
     fn apply_cpu_into(&self, input: ArrayView3<'_, f32>, output: ArrayViewMut3<'_, f32>) -> Result<()> {
         check_shape(input.shape())?;
-        let shape = [input.shape()[0], input.shape()[1], input.shape()[2]];
-        let want = self.output_shape(shape, 3)?;
-        if output.shape() != want {
-            return Err(Error::InvalidShape(format!(
-                "output of shape {:?} for a {} output of shape {want:?}",
-                output.shape(),
-                self.name()
-            )));
-        }
+        check_output(self, input.shape(), output.shape(), 3)?;
         self.cpu_into(input, 3, output)
     }
 
@@ -230,6 +213,22 @@ pub trait Filter: fmt::Debug + Send + Sync {
         let time = rec.submit()?;
         Ok((out, time))
     }
+}
+
+/// Checks a caller's output buffer (`output`, volume-shaped) against what `filter` makes of an
+/// input of volume shape `input` given as an `ndim`-D array; shapes are named as the caller
+/// gave them.
+fn check_output<F: Filter + ?Sized>(filter: &F, input: &[usize], output: &[usize], ndim: usize) -> Result<()> {
+    let want = filter.output_shape([input[0], input[1], input[2]], ndim)?;
+    if output != want {
+        return Err(Error::InvalidShape(format!(
+            "output of shape {:?} for a {} output of shape {:?}",
+            &output[3 - ndim..],
+            filter.name(),
+            &want[3 - ndim..]
+        )));
+    }
+    Ok(())
 }
 
 /// Uploads `volume`, runs `filter`'s GPU path on it in one submission and downloads the result.
