@@ -5,6 +5,8 @@ use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 
 use super::Joseph;
+#[cfg(target_arch = "x86_64")]
+use super::across::{Group, LANES, WINDOW_SLACK, forward_group_avx512};
 use super::rays::{Line, RaySteps, Taps};
 #[cfg(target_arch = "x86_64")]
 use super::simd::{forward_ray_padded, gather_line_avx2, spread_line_avx2};
@@ -92,7 +94,7 @@ impl Joseph {
         let st = self.strides();
         let mut out = crate::memory::zeroed_f32(g.views.len() * g.rows * g.cols);
         #[cfg(target_arch = "x86_64")]
-        let padded = Padded::new(v, [nz, ny, nx]);
+        let padded = Padded::new(v, [nz, ny, nx], self.padded_buffers.take());
         #[cfg(not(target_arch = "x86_64"))]
         let padded: Option<()> = None;
         #[cfg(target_arch = "x86_64")]
@@ -104,19 +106,69 @@ impl Joseph {
                 return Ok(());
             }
             let rays = self.rays_of_row(view, row, padded.is_none())?;
+            #[cfg(target_arch = "x86_64")]
+            if let Some(padded) = &padded {
+                let counts = |m: usize| [n[(m + 1) % 3], n[(m + 2) % 3]];
+                let one_ray = |ray: &RaySteps| {
+                    let m = ray.main as usize;
+                    let (volume, strides) = padded.layout(m);
+                    // SAFETY: `Padded::new` checked AVX2, FMA and the 2^31 bound; the layouts
+                    // are padded by one voxel on every side, one in-plane axis of stride 1.
+                    unsafe { forward_ray_padded(volume, ray, strides, counts(m)) }
+                };
+                if !padded.across {
+                    for (col, o) in line.iter_mut().enumerate().take(cols.end).skip(cols.start) {
+                        if let Some(ray) = rays(col)? {
+                            *o = one_ray(&ray);
+                        }
+                    }
+                    return Ok(());
+                }
+                // Sixteen adjacent columns at a time, side by side through the volume.
+                for first in (cols.start..cols.end).step_by(LANES) {
+                    let end = (first + LANES).min(cols.end);
+                    let mut group = Group::new();
+                    for (l, col) in (first..end).enumerate() {
+                        if let Some(ray) = rays(col)? {
+                            group.set(l, &ray);
+                        }
+                    }
+                    let out = &mut line[first..end];
+                    match group.shared_main(Padded::contiguous) {
+                        Some((m, wide)) => {
+                            let (volume, strides) = padded.layout(m);
+                            // SAFETY: `Padded::new` checked AVX-512F (`across`) and the 2^31
+                            // bound and added the window's slack; every ray's `k1` is at most
+                            // the size of its main axis (`stepping_of`).
+                            let sums = unsafe {
+                                if wide {
+                                    forward_group_avx512::<true>(volume, &group, strides, counts(m))
+                                } else {
+                                    forward_group_avx512::<false>(volume, &group, strides, counts(m))
+                                }
+                            };
+                            for (l, o) in out.iter_mut().enumerate() {
+                                if group.present() >> l & 1 == 1 {
+                                    *o = sums[l];
+                                }
+                            }
+                        }
+                        None => {
+                            for (l, o) in out.iter_mut().enumerate() {
+                                if let Some(ray) = group.ray(l) {
+                                    *o = one_ray(&ray);
+                                }
+                            }
+                        }
+                    }
+                }
+                return Ok(());
+            }
             for (col, o) in line.iter_mut().enumerate().take(cols.end).skip(cols.start) {
                 let Some(ray) = rays(col)? else {
                     continue;
                 };
                 let m = ray.main as usize;
-                #[cfg(target_arch = "x86_64")]
-                if let Some(padded) = &padded {
-                    let (volume, strides) = padded.layout(m);
-                    // SAFETY: `Padded::new` checked AVX2, FMA and the 2^31 bound; the layouts
-                    // are padded by one voxel on every side, one in-plane axis of stride 1.
-                    *o = unsafe { forward_ray_padded(volume, &ray, strides, [n[(m + 1) % 3], n[(m + 2) % 3]]) };
-                    continue;
-                }
                 let mut gather = Gather { volume: v, sum: 0.0 };
                 self.ray_taps(
                     &ray,
@@ -150,6 +202,10 @@ impl Joseph {
                     .enumerate()
                     .try_for_each(|(view, line)| project_line(view, row, line))
             })?;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(padded) = padded {
+            self.padded_buffers.keep(padded.into_buffers());
         }
         Ok(Array3::from_shape_vec((g.views.len(), g.rows, g.cols), out).expect("shape matches length"))
     }
@@ -264,6 +320,8 @@ struct Padded {
     by_x: Vec<f32>,
     /// Padded sizes along x, y, z.
     n: [usize; 3],
+    /// Whether the CPU has AVX-512F: rays sixteen at a time ([`forward_group_avx512`]).
+    across: bool,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -271,9 +329,10 @@ impl Padded {
     /// `None` without AVX2 and FMA, for volumes a single voxel thick along an axis (the 2D
     /// paths handle those), where padded offsets would reach 2^31, or where the two copies
     /// would take more than [`PADDED_BYTES_MAX`] (the tap-by-tap path needs no copy).
-    fn new(volume: &[f32], [nz, ny, nx]: [usize; 3]) -> Option<Padded> {
+    fn new(volume: &[f32], [nz, ny, nx]: [usize; 3], buffers: Option<[Vec<f32>; 2]>) -> Option<Padded> {
         let n = [nx + 2, ny + 2, nz + 2];
-        let padded = n.iter().product::<usize>();
+        // The windows of `forward_group_avx512` may read WINDOW_SLACK floats past the end.
+        let padded = n.iter().product::<usize>() + WINDOW_SLACK;
         if nx < 2
             || ny < 2
             || nz < 2
@@ -285,7 +344,12 @@ impl Padded {
             return None;
         }
         let (plane, row) = (n[0] * n[1], n[0]);
-        let mut native = crate::memory::zeroed_f32(plane * n[2]);
+        // Buffers of an earlier projection of the same shape already hold zeros wherever the
+        // copies below do not write (borders and slack): only the volume is written again.
+        let [mut native, mut by_x] = match buffers {
+            Some([native, by_x]) if native.len() == padded && by_x.len() == padded => [native, by_x],
+            _ => [crate::memory::zeroed_f32(padded), crate::memory::zeroed_f32(padded)],
+        };
         native[plane..plane * (nz + 1)]
             .par_chunks_mut(plane)
             .zip(volume.par_chunks(nx * ny))
@@ -297,7 +361,6 @@ impl Padded {
         // [x][z][y]: sixteen x-planes per task, so each source cache line is read once.
         const BLOCK: usize = 16;
         let (plane_x, row_x) = (n[2] * n[1], n[1]);
-        let mut by_x = crate::memory::zeroed_f32(plane_x * n[0]);
         by_x[plane_x..plane_x * (nx + 1)]
             .par_chunks_mut(plane_x * BLOCK)
             .enumerate()
@@ -313,7 +376,24 @@ impl Padded {
                     }
                 }
             });
-        Some(Padded { native, by_x, n })
+        let across = std::is_x86_feature_detected!("avx512f");
+        Some(Padded {
+            native,
+            by_x,
+            n,
+            across,
+        })
+    }
+
+    /// The two buffers, for [`Self::new`] to fill again.
+    fn into_buffers(self) -> [Vec<f32>; 2] {
+        [self.native, self.by_x]
+    }
+
+    /// Which of the two other axes of a ray along `main` ((`main + 1) % 3`, `(main + 2) % 3`)
+    /// has stride 1 in [`Self::layout`].
+    fn contiguous(main: u8) -> usize {
+        usize::from(main == 1)
     }
 
     /// The padded volume for rays along axis `main` and its strides along (main,
@@ -325,5 +405,42 @@ impl Padded {
             1 => (&self.native, [px, px * py, 1]),
             _ => (&self.native, [px * py, 1, px]),
         }
+    }
+}
+
+/// The most memory a projector keeps between forward projections for its padded copies:
+/// 1 GiB (volumes up to about 630³); larger ones allocate them on every call.
+const KEPT_BYTES_MAX: usize = 1 << 30;
+
+/// The padded copies' buffers, kept between forward projections: an iterative method projects
+/// hundreds of times, and fresh buffers cost their page faults every time. Clones start empty.
+#[derive(Default)]
+pub(super) struct PaddedBuffers(std::sync::Mutex<Option<[Vec<f32>; 2]>>);
+
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+impl PaddedBuffers {
+    fn take(&self) -> Option<[Vec<f32>; 2]> {
+        self.0.lock().ok()?.take()
+    }
+
+    fn keep(&self, buffers: [Vec<f32>; 2]) {
+        let bytes: usize = buffers.iter().map(|b| b.len() * std::mem::size_of::<f32>()).sum();
+        if bytes <= KEPT_BYTES_MAX
+            && let Ok(mut kept) = self.0.lock()
+        {
+            *kept = Some(buffers);
+        }
+    }
+}
+
+impl Clone for PaddedBuffers {
+    fn clone(&self) -> Self {
+        PaddedBuffers::default()
+    }
+}
+
+impl std::fmt::Debug for PaddedBuffers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PaddedBuffers")
     }
 }

@@ -14,6 +14,8 @@
 //! directions), `cpu.rs` (the multithreaded pair), `simd.rs` (its AVX2 interiors), `gpu.rs`
 //! (the WGSL pair's dispatch).
 
+#[cfg(target_arch = "x86_64")]
+mod across;
 mod cpu;
 pub(crate) mod gpu;
 mod rays;
@@ -44,6 +46,8 @@ pub struct Joseph {
     /// Every ray's stepping, computed on first use when the detector has at most
     /// [`CACHED_RAYS`] pixels in all (iterative methods project hundreds of times).
     rays: std::sync::OnceLock<Vec<Option<RaySteps>>>,
+    /// The forward projection's padded copies of the volume, kept between calls.
+    padded_buffers: cpu::PaddedBuffers,
 }
 
 /// Up to 1 Mi rays (40 MiB) are set up once per projector rather than per projection.
@@ -61,6 +65,7 @@ impl Joseph {
             grid: *grid,
             voxels_per_mm: [1.0 / grid.spacing[2], 1.0 / grid.spacing[1], 1.0 / grid.spacing[0]],
             rays: std::sync::OnceLock::new(),
+            padded_buffers: cpu::PaddedBuffers::default(),
         })
     }
 
