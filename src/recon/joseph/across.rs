@@ -11,7 +11,8 @@
 //! taps' `floor` outside), as in [`super::simd::forward_ray_padded`]; each ray's taps are summed
 //! plane by plane in its lane.
 
-use super::rays::RaySteps;
+use super::Joseph;
+use super::rays::{RaySteps, RowRays};
 
 /// Rays per group: the lanes of one AVX-512 register.
 pub(super) const LANES: usize = 16;
@@ -125,6 +126,179 @@ impl Group {
     /// Lanes holding a ray.
     pub(super) fn present(&self) -> u16 {
         self.present
+    }
+}
+
+impl Joseph {
+    /// The group of columns `first..first + count` (at most [`LANES`]) of a detector row with
+    /// affine rays (flat and parallel detectors), set up eight lanes at a time in f64 with the
+    /// operations of [`Joseph::stepping_of`] in the same order (no fused multiply-adds), so
+    /// every ray is bit for bit the one the transpose sees; `None` where a lane meets a value
+    /// that is not finite (the caller then sets the rays up one by one, as `stepping_of`
+    /// orders NaN through `max`/`min`). Volumes at least two voxels along every axis.
+    pub(super) fn group_of_row(&self, rays: &RowRays<'_>, first: usize, count: usize) -> Option<Group> {
+        let RowRays::Affine {
+            point,
+            point_step,
+            direction,
+            direction_step,
+            cols,
+        } = rays
+        else {
+            return None;
+        };
+        let [nz, ny, nx] = self.shape;
+        if nx < 2 || ny < 2 || nz < 2 || !std::is_x86_feature_detected!("avx512f") {
+            return None;
+        }
+        let count = count.min(LANES).min(cols.saturating_sub(first));
+        let mut group = Group::new();
+        for half in 0..2 {
+            let lanes = (count.saturating_sub(half * 8)).min(8);
+            if lanes > 0 {
+                // SAFETY: AVX-512F was detected above.
+                let ok = unsafe {
+                    self.stepping_avx512(
+                        [*point, *point_step, *direction, *direction_step],
+                        first + half * 8,
+                        lanes,
+                        &mut group,
+                        half * 8,
+                    )
+                };
+                if !ok {
+                    return None;
+                }
+            }
+        }
+        Some(group)
+    }
+
+    /// Eight lanes of [`Self::group_of_row`]: columns `first..first + lanes` into lanes
+    /// `lane0..lane0 + lanes` of `group`; false when a value is not finite.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn stepping_avx512(
+        &self,
+        [point, point_step, direction, direction_step]: [[f64; 3]; 4],
+        first: usize,
+        lanes: usize,
+        group: &mut Group,
+        lane0: usize,
+    ) -> bool {
+        use std::arch::x86_64::*;
+        let [nz, ny, nx] = self.shape;
+        let n = [nx as f64, ny as f64, nz as f64];
+        let c = _mm512_add_pd(
+            _mm512_set1_pd(first as f64),
+            _mm512_setr_pd(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0),
+        );
+        let wanted: u8 = if lanes >= 8 { 0xff } else { (1u8 << lanes) - 1 };
+        // q = (p − origin)·per_mm and e = d·per_mm along x, y, z (p = point + c·point_step,
+        // d = direction + c·direction_step, as `RowRays::stepping`).
+        let axis = |a: usize| {
+            let p = _mm512_add_pd(
+                _mm512_set1_pd(point[a]),
+                _mm512_mul_pd(c, _mm512_set1_pd(point_step[a])),
+            );
+            let d = _mm512_add_pd(
+                _mm512_set1_pd(direction[a]),
+                _mm512_mul_pd(c, _mm512_set1_pd(direction_step[a])),
+            );
+            let per_mm = _mm512_set1_pd(self.voxels_per_mm[a]);
+            let q = _mm512_mul_pd(_mm512_sub_pd(p, _mm512_set1_pd(self.grid.origin[a])), per_mm);
+            (q, _mm512_mul_pd(d, per_mm), d)
+        };
+        let ((q0, e0, d0), (q1, e1, d1), (q2, e2, d2)) = (axis(0), axis(1), axis(2));
+        let abs = |x: __m512d| _mm512_abs_pd(x);
+        // Main axis: y where |e_y| ≥ |e_x|, then z where |e_z| ≥ |e_main| (and nz > 1).
+        let is_y = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(abs(e1), abs(e0));
+        let e_main_xy = _mm512_mask_blend_pd(is_y, e0, e1);
+        let is_z = if nz > 1 {
+            _mm512_cmp_pd_mask::<_CMP_GE_OQ>(abs(e2), abs(e_main_xy))
+        } else {
+            0
+        };
+        let is_y = is_y & !is_z;
+        // (main, a, b) = (x, y, z), (y, z, x) or (z, x, y).
+        let pick = |x: __m512d, y: __m512d, z: __m512d| _mm512_mask_blend_pd(is_z, _mm512_mask_blend_pd(is_y, x, y), z);
+        let (em, ea, eb) = (pick(e0, e1, e2), pick(e1, e2, e0), pick(e2, e0, e1));
+        let (qm, qa, qb) = (pick(q0, q1, q2), pick(q1, q2, q0), pick(q2, q0, q1));
+        let nv = n.map(|v| _mm512_set1_pd(v));
+        let (n_main, n_a, n_b) = (
+            pick(nv[0], nv[1], nv[2]),
+            pick(nv[1], nv[2], nv[0]),
+            pick(nv[2], nv[0], nv[1]),
+        );
+        let zero = _mm512_setzero_pd();
+        let mut hit = wanted & _mm512_cmp_pd_mask::<_CMP_NEQ_UQ>(em, zero);
+        let per_main = _mm512_div_pd(_mm512_set1_pd(1.0), em);
+        let mut k0 = zero;
+        let mut k1 = n_main;
+        let mut finite: u8 = 0xff;
+        let is_finite = |x: __m512d| _mm512_cmp_pd_mask::<_CMP_LT_OQ>(abs(x), _mm512_set1_pd(f64::INFINITY));
+        let minus_one = _mm512_set1_pd(-1.0);
+        let mut base = [[0.0f32; 8]; 2];
+        let mut slope = [[0.0f32; 8]; 2];
+        for (j, (e, q, count)) in [(ea, qa, n_a), (eb, qb, n_b)].into_iter().enumerate() {
+            let sl = _mm512_mul_pd(e, per_main);
+            let b = _mm512_sub_pd(q, _mm512_mul_pd(qm, sl));
+            // SAFETY: eight floats into eight-float arrays.
+            unsafe {
+                _mm256_storeu_ps(base[j].as_mut_ptr(), _mm512_cvtpd_ps(b));
+                _mm256_storeu_ps(slope[j].as_mut_ptr(), _mm512_cvtpd_ps(sl));
+            }
+            // Every axis has at least two voxels here: the taps reach −1…n.
+            let (lo, hi) = (minus_one, count);
+            let still = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(e, zero);
+            let inside = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(q, lo) & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(q, hi);
+            hit &= !still | inside;
+            let per_s = _mm512_div_pd(em, e);
+            let ka = _mm512_add_pd(_mm512_mul_pd(_mm512_sub_pd(lo, q), per_s), qm);
+            let kb = _mm512_add_pd(_mm512_mul_pd(_mm512_sub_pd(hi, q), per_s), qm);
+            finite &= still | (is_finite(ka) & is_finite(kb));
+            let low = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_min_pd(ka, kb));
+            let high = _mm512_roundscale_pd::<{ _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC }>(_mm512_max_pd(ka, kb));
+            k0 = _mm512_mask_max_pd(k0, !still, k0, _mm512_add_pd(low, minus_one));
+            k1 = _mm512_mask_min_pd(k1, !still, k1, _mm512_add_pd(high, _mm512_set1_pd(2.0)));
+        }
+        finite &= is_finite(per_main) | !hit;
+        if finite & hit != hit {
+            return false;
+        }
+        hit &= _mm512_cmp_pd_mask::<_CMP_LT_OQ>(k0, k1);
+        // |d| per |e_main| voxel units: norm(d) = √(d·d), summed left to right.
+        let norm = _mm512_sqrt_pd(_mm512_add_pd(
+            _mm512_add_pd(_mm512_mul_pd(d0, d0), _mm512_mul_pd(d1, d1)),
+            _mm512_mul_pd(d2, d2),
+        ));
+        let mut step = [0.0f32; 8];
+        let (mut first_plane, mut last_plane) = ([0i32; 8], [0i32; 8]);
+        // SAFETY: eight values into eight-element arrays.
+        unsafe {
+            _mm256_storeu_ps(step.as_mut_ptr(), _mm512_cvtpd_ps(_mm512_mul_pd(norm, abs(per_main))));
+            _mm256_storeu_si256(first_plane.as_mut_ptr().cast(), _mm512_cvttpd_epi32(k0));
+            _mm256_storeu_si256(last_plane.as_mut_ptr().cast(), _mm512_cvttpd_epi32(k1));
+        }
+        for l in 0..lanes {
+            if hit >> l & 1 == 1 {
+                let main = if is_z >> l & 1 == 1 {
+                    2
+                } else {
+                    u8::from(is_y >> l & 1 == 1)
+                };
+                let lane = lane0 + l;
+                for j in 0..2 {
+                    group.base[j][lane] = base[j][l];
+                    group.slope[j][lane] = slope[j][l];
+                }
+                group.step_mm[lane] = step[l];
+                group.k0[lane] = first_plane[l];
+                group.k1[lane] = last_plane[l];
+                group.main[lane] = main;
+                group.present |= 1 << lane;
+            }
+        }
+        true
     }
 }
 
@@ -438,5 +612,87 @@ mod tests {
             }
         }
         eprintln!("{groups} groups, worst relative difference {worst:.1e}");
+    }
+
+    /// The vectorised set-up of a row's rays equals `stepping_of` bit for bit (the transpose
+    /// sets its rays up one by one): flat and parallel detectors, offsets, an anisotropic
+    /// volume off the axis, rays along every axis (a tilted orbit), rays that miss.
+    #[test]
+    fn rays_set_up_sixteen_at_a_time_equal_one_at_a_time() {
+        use crate::recon::Geometry;
+        use crate::volume::Grid;
+        if !std::is_x86_feature_detected!("avx512f") {
+            eprintln!("no AVX-512F on this CPU: the vectorised set-up is never used here");
+            return;
+        }
+        let angles: Vec<f64> = (0..23).map(|k| 1.0 + k as f64 * 15.7).collect();
+        let grid = Grid {
+            spacing: [1.4, 0.9, 1.1],
+            origin: [-12.0, -9.0, -8.0],
+            ..Grid::default()
+        };
+        // Thin slices: the steeper rays of a tall detector step along z.
+        let thin = Grid {
+            spacing: [0.2, 1.0, 1.0],
+            origin: [-4.0, -10.0, -12.0],
+            ..Grid::default()
+        };
+        let cases = [
+            (
+                Geometry::cone(&angles, 60.0, 140.0, 53, 41, [1.3, 1.1], [2.5, -3.0]).unwrap(),
+                grid,
+                [17, 21, 25],
+            ),
+            (
+                Geometry::parallel_3d(&angles, 47, 19, [0.9, 1.2]).unwrap(),
+                grid,
+                [17, 21, 25],
+            ),
+            (
+                Geometry::cone(&angles, 30.0, 70.0, 40, 60, [2.0, 2.5], [0.0, 0.0]).unwrap(),
+                thin,
+                [41, 21, 25],
+            ),
+        ];
+        let (mut compared, mut missed, mut mains) = (0, 0, [0usize; 3]);
+        for (g, grid, shape) in &cases {
+            let a = Joseph::new(g, *shape, grid).unwrap();
+            for view in 0..angles.len() {
+                for row in 0..g.rows {
+                    let rays = a.row_rays(view, row).unwrap();
+                    for first in (0..g.cols).step_by(LANES) {
+                        let group = a.group_of_row(&rays, first, LANES).expect("finite rays");
+                        for l in 0..LANES.min(g.cols - first) {
+                            let one = a.stepping(view, row, first + l).unwrap();
+                            let lane = group.ray(l);
+                            match (one, lane) {
+                                (None, None) => missed += 1,
+                                (Some(one), Some(lane)) => {
+                                    assert_eq!(
+                                        (one.main, one.k0, one.k1),
+                                        (lane.main, lane.k0, lane.k1),
+                                        "view {view}, row {row}, column {}",
+                                        first + l
+                                    );
+                                    let bits = |r: &RaySteps| {
+                                        [r.base[0], r.base[1], r.slope[0], r.slope[1], r.step_mm].map(f32::to_bits)
+                                    };
+                                    assert_eq!(bits(&one), bits(&lane), "view {view}, row {row}, column {}", first + l);
+                                    compared += 1;
+                                    mains[one.main as usize] += 1;
+                                }
+                                (one, lane) => panic!(
+                                    "view {view}, row {row}, column {}: {one:?} one by one, {lane:?} sixteen at a time",
+                                    first + l
+                                ),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("{compared} rays equal (along x, y, z: {mains:?}), {missed} misses agree");
+        assert!(compared > 10_000 && missed > 1_000, "{compared} rays, {missed} misses");
+        assert!(mains.iter().all(|&m| m > 100), "rays along x, y, z: {mains:?}");
     }
 }

@@ -125,14 +125,28 @@ impl Joseph {
                     return Ok(());
                 }
                 // Sixteen adjacent columns at a time, side by side through the volume.
+                // Without the ray cache, affine rows set their rays up sixteen at a time too.
+                let affine = match self.cached_rays()? {
+                    None => Some(self.row_rays(view, row)?),
+                    Some(_) => None,
+                };
                 for first in (cols.start..cols.end).step_by(LANES) {
                     let end = (first + LANES).min(cols.end);
-                    let mut group = Group::new();
-                    for (l, col) in (first..end).enumerate() {
-                        if let Some(ray) = rays(col)? {
-                            group.set(l, &ray);
+                    let group = match affine
+                        .as_ref()
+                        .and_then(|rays| self.group_of_row(rays, first, end - first))
+                    {
+                        Some(group) => group,
+                        None => {
+                            let mut group = Group::new();
+                            for (l, col) in (first..end).enumerate() {
+                                if let Some(ray) = rays(col)? {
+                                    group.set(l, &ray);
+                                }
+                            }
+                            group
                         }
-                    }
+                    };
                     let out = &mut line[first..end];
                     match group.shared_main(Padded::contiguous) {
                         Some((m, wide)) => {
