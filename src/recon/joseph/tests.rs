@@ -125,10 +125,24 @@ fn the_fast_forward_equals_the_sum_of_every_tap() {
         }
     }
     let angles: Vec<f64> = (0..17).map(|k| 3.0 + k as f64 * 21.3).collect();
-    // Fine pixels (adjacent rays about half a voxel apart) and coarse ones (one to four voxels
-    // apart: the wide segments and the gathers of the sixteen-ray path).
-    for pixel in [[1.1, 0.9], [3.4, 2.9]] {
-        let g = Geometry::cone(&angles, 45.0, 110.0, 40, 36, pixel, [1.5, -2.0]).unwrap();
+    // Fine pixels (adjacent rays about half a voxel apart), coarse ones (one to four voxels
+    // apart: the wide segments and the gathers of the sixteen-ray path), and a cylindrical
+    // detector (rays set up one by one, then projected sixteen at a time); these have at most
+    // `CACHED_RAYS` pixels, so their rays come from the projector's cache — the fourth, with
+    // more, sets its rays up sixteen at a time while projecting.
+    let cases = [
+        ([1.1, 0.9], [40, 36], false),
+        ([3.4, 2.9], [40, 36], false),
+        ([1.1, 0.9], [40, 36], true),
+        ([0.17, 0.15], [260, 240], false),
+    ];
+    for (pixel, [rows, cols], arc) in cases {
+        let g = if arc {
+            Geometry::cone_cylindrical(&angles, 45.0, 110.0, rows, cols, pixel, [1.5, -2.0]).unwrap()
+        } else {
+            Geometry::cone(&angles, 45.0, 110.0, rows, cols, pixel, [1.5, -2.0]).unwrap()
+        };
+        assert_eq!(angles.len() * rows * cols > super::CACHED_RAYS, rows > 100);
         let shape = [14, 19, 23];
         let grid = Grid {
             spacing: [1.2, 0.8, 1.0],
