@@ -94,7 +94,7 @@ impl Joseph {
         let st = self.strides();
         let mut out = crate::memory::zeroed_f32(g.views.len() * g.rows * g.cols);
         #[cfg(target_arch = "x86_64")]
-        let padded = Padded::new(v, [nz, ny, nx], self.padded_buffers.take());
+        let padded = Padded::new(v, [nz, ny, nx]);
         #[cfg(not(target_arch = "x86_64"))]
         let padded: Option<()> = None;
         #[cfg(target_arch = "x86_64")]
@@ -216,10 +216,6 @@ impl Joseph {
                     .enumerate()
                     .try_for_each(|(view, line)| project_line(view, row, line))
             })?;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let Some(padded) = padded {
-            self.padded_buffers.keep(padded.into_buffers());
         }
         Ok(Array3::from_shape_vec((g.views.len(), g.rows, g.cols), out).expect("shape matches length"))
     }
@@ -343,7 +339,7 @@ impl Padded {
     /// `None` without AVX2 and FMA, for volumes a single voxel thick along an axis (the 2D
     /// paths handle those), where padded offsets would reach 2^31, or where the two copies
     /// would take more than [`PADDED_BYTES_MAX`] (the tap-by-tap path needs no copy).
-    fn new(volume: &[f32], [nz, ny, nx]: [usize; 3], buffers: Option<[Vec<f32>; 2]>) -> Option<Padded> {
+    fn new(volume: &[f32], [nz, ny, nx]: [usize; 3]) -> Option<Padded> {
         let n = [nx + 2, ny + 2, nz + 2];
         // The windows of `forward_group_avx512` may read WINDOW_SLACK floats past the end.
         let padded = n.iter().product::<usize>() + WINDOW_SLACK;
@@ -358,12 +354,7 @@ impl Padded {
             return None;
         }
         let (plane, row) = (n[0] * n[1], n[0]);
-        // Buffers of an earlier projection of the same shape already hold zeros wherever the
-        // copies below do not write (borders and slack): only the volume is written again.
-        let [mut native, mut by_x] = match buffers {
-            Some([native, by_x]) if native.len() == padded && by_x.len() == padded => [native, by_x],
-            _ => [crate::memory::zeroed_f32(padded), crate::memory::zeroed_f32(padded)],
-        };
+        let (mut native, mut by_x) = (crate::memory::zeroed_f32(padded), crate::memory::zeroed_f32(padded));
         native[plane..plane * (nz + 1)]
             .par_chunks_mut(plane)
             .zip(volume.par_chunks(nx * ny))
@@ -399,11 +390,6 @@ impl Padded {
         })
     }
 
-    /// The two buffers, for [`Self::new`] to fill again.
-    fn into_buffers(self) -> [Vec<f32>; 2] {
-        [self.native, self.by_x]
-    }
-
     /// Which of the two other axes of a ray along `main` ((`main + 1) % 3`, `(main + 2) % 3`)
     /// has stride 1 in [`Self::layout`].
     fn contiguous(main: u8) -> usize {
@@ -419,42 +405,5 @@ impl Padded {
             1 => (&self.native, [px, px * py, 1]),
             _ => (&self.native, [px * py, 1, px]),
         }
-    }
-}
-
-/// The most memory a projector keeps between forward projections for its padded copies:
-/// 1 GiB (volumes up to about 630³); larger ones allocate them on every call.
-const KEPT_BYTES_MAX: usize = 1 << 30;
-
-/// The padded copies' buffers, kept between forward projections: an iterative method projects
-/// hundreds of times, and fresh buffers cost their page faults every time. Clones start empty.
-#[derive(Default)]
-pub(super) struct PaddedBuffers(std::sync::Mutex<Option<[Vec<f32>; 2]>>);
-
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-impl PaddedBuffers {
-    fn take(&self) -> Option<[Vec<f32>; 2]> {
-        self.0.lock().ok()?.take()
-    }
-
-    fn keep(&self, buffers: [Vec<f32>; 2]) {
-        let bytes: usize = buffers.iter().map(|b| b.len() * std::mem::size_of::<f32>()).sum();
-        if bytes <= KEPT_BYTES_MAX
-            && let Ok(mut kept) = self.0.lock()
-        {
-            *kept = Some(buffers);
-        }
-    }
-}
-
-impl Clone for PaddedBuffers {
-    fn clone(&self) -> Self {
-        PaddedBuffers::default()
-    }
-}
-
-impl std::fmt::Debug for PaddedBuffers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PaddedBuffers")
     }
 }

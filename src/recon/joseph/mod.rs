@@ -11,7 +11,8 @@
 //! their own), each beam compiled as its own kernel variant.
 //!
 //! The module is split by concern: `rays.rs` (each ray's stepping and taps, shared by both
-//! directions), `cpu.rs` (the multithreaded pair), `simd.rs` (its AVX2 interiors), `gpu.rs`
+//! directions), `cpu.rs` (the multithreaded pair), `simd.rs` (its AVX2 interiors), `across.rs`
+//! (the AVX-512 forward projection, sixteen rays per step), `gpu.rs`
 //! (the WGSL pair's dispatch).
 
 #[cfg(target_arch = "x86_64")]
@@ -46,8 +47,6 @@ pub struct Joseph {
     /// Every ray's stepping, computed on first use when the detector has at most
     /// [`CACHED_RAYS`] pixels in all (iterative methods project hundreds of times).
     rays: std::sync::OnceLock<Vec<Option<RaySteps>>>,
-    /// The forward projection's padded copies of the volume, kept between calls.
-    padded_buffers: cpu::PaddedBuffers,
 }
 
 /// Up to 1 Mi rays (40 MiB) are set up once per projector rather than per projection.
@@ -65,7 +64,6 @@ impl Joseph {
             grid: *grid,
             voxels_per_mm: [1.0 / grid.spacing[2], 1.0 / grid.spacing[1], 1.0 / grid.spacing[0]],
             rays: std::sync::OnceLock::new(),
-            padded_buffers: cpu::PaddedBuffers::default(),
         })
     }
 
