@@ -4,7 +4,8 @@
 //! on pop the last element goes to the root and sifts down; strict comparisons, the left child
 //! on ties), because the order in which it releases *equal* items is part of scikit-image's
 //! result. Items live in 64-byte lines, stored from slot 1, so that two siblings share a line
-//! and a node's four grandchildren fill one: a pop prefetches the line below the next.
+//! and a node's four grandchildren fill one; the lines sit on huge pages (a heap of millions of
+//! items is read at random), and on large heaps consecutive pops overlap (see [`ArrayHeap`]).
 //!
 //! [`FifoRadixQueue`] is a monotone radix heap over `u64` keys that releases equal keys in the
 //! order they were pushed. Every bucket stays in push order (pushes append; a refill moves a
@@ -18,6 +19,11 @@ pub(crate) trait HeapItem: Copy {
 }
 
 const LINE: usize = 4;
+
+/// Heaps from this many items on pipeline their pops (measured on the 2-core Xeon VM with
+/// 16-byte items: 1.3–1.4× faster at 2×10⁷ items, ~10 % slower at 5×10⁶ and 10⁶, where more of
+/// the tree stays in cache and one sift at a time with prefetching does as well).
+const PIPELINE_FROM: usize = 1 << 23;
 
 /// Asks the CPU to bring `value`'s cache line in (a hint; nothing on other architectures).
 #[inline(always)]
@@ -36,21 +42,61 @@ pub(crate) fn prefetch<T>(value: &T) {
 #[repr(C, align(64))]
 struct Line<T>([T; LINE]);
 
-/// scikit-image's array heap (see the module docs).
+/// One pop's sift-down in progress: `last` (the item taken from the end) travels down from slot
+/// `at` in a heap of `n` items.
+#[derive(Clone, Copy)]
+struct Sift<T> {
+    at: usize,
+    last: T,
+    n: usize,
+}
+
+/// The tree level of a slot (the root, slot 1, is level 0).
+#[inline(always)]
+fn level(slot: usize) -> u32 {
+    usize::BITS - 1 - slot.leading_zeros()
+}
+
+/// Whether `slot` lies in the subtree of `root` (itself included).
+#[inline(always)]
+fn in_subtree(slot: usize, root: usize) -> bool {
+    let (a, b) = (level(slot), level(root));
+    a >= b && slot >> (a - b) == root
+}
+
+/// scikit-image's array heap (see the module docs), with its pops pipelined.
+///
+/// A pop's cost is its sift-down: one dependent cache miss per level in a heap of millions of
+/// items. Each sift only reads and writes the subtree below its current slot, so a pop can
+/// start while earlier sifts are still on their way down, as long as every earlier sift is at
+/// least two levels deeper (the new one then never reads a slot an earlier one will still
+/// write). Up to one sift per two levels is in flight, all stepped together a level at a time,
+/// so their cache misses overlap instead of following one another. An operation that reads a
+/// slot an unfinished sift may still write (the root, the last item, a push's ancestors) first
+/// steps the sifts until none can: the results are exactly those of one operation after the
+/// other. Smaller heaps (below [`PIPELINE_FROM`] items) pop one at a time.
 pub(crate) struct ArrayHeap<T: HeapItem> {
     lines: Vec<Line<T>>,
     /// Items held; they occupy slots 1..=len.
     len: usize,
     filler: T,
+    /// Sifts in flight, oldest (deepest) first.
+    sifts: Vec<Sift<T>>,
+    /// Pops pipeline while the heap holds at least this many items.
+    pipeline_from: usize,
 }
 
 impl<T: HeapItem> ArrayHeap<T> {
     /// An empty heap; `filler` only initialises unused slots.
     pub(crate) fn with_capacity(capacity: usize, filler: T) -> Self {
+        let mut lines = Vec::with_capacity(capacity / LINE + 1);
+        crate::memory::advise_huge_capacity(&mut lines);
         ArrayHeap {
-            lines: Vec::with_capacity(capacity / LINE + 1),
+            lines,
             len: 0,
             filler,
+            sifts: Vec::with_capacity(64),
+            pipeline_from: PIPELINE_FROM,
         }
     }
 
@@ -71,13 +117,77 @@ impl<T: HeapItem> ArrayHeap<T> {
         }
     }
 
+    /// Makes room for `slot`; the storage doubles on huge pages when full.
+    #[inline(always)]
+    fn reserve_slot(&mut self, slot: usize) {
+        if slot / LINE >= self.lines.len() {
+            if self.lines.len() == self.lines.capacity() {
+                let mut more = Vec::with_capacity(2 * self.lines.capacity() + 1);
+                crate::memory::advise_huge_capacity(&mut more);
+                more.extend_from_slice(&self.lines);
+                self.lines = more;
+            }
+            self.lines.push(Line([self.filler; LINE]));
+        }
+    }
+
+    /// Steps every sift in flight down one level; finished ones leave.
+    fn step_all(&mut self) {
+        let mut kept = 0;
+        for i in 0..self.sifts.len() {
+            let mut sift = self.sifts[i];
+            if !self.step(&mut sift) {
+                self.sifts[kept] = sift;
+                kept += 1;
+            }
+        }
+        self.sifts.truncate(kept);
+    }
+
+    /// Steps the sifts until none is at or above `slot` (none can still write it).
+    #[inline(always)]
+    fn settle(&mut self, slot: usize) {
+        while self.sifts.iter().any(|s| in_subtree(slot, s.at)) {
+            self.step_all();
+        }
+    }
+
+    /// One level of a sift-down; true when `last` has found its slot. The smaller child (the
+    /// left one when the two are equal) moves up while it is strictly smaller than `last`.
+    /// Which child is smaller is a coin toss: chosen without a branch, since the other sifts
+    /// in flight, not speculation, keep the memory busy.
+    #[inline(always)]
+    fn step(&mut self, sift: &mut Sift<T>) -> bool {
+        let (at, last, n) = (sift.at, sift.last, sift.n);
+        let left = 2 * at;
+        if left <= n {
+            // `left` is even, so its right sibling is in the same line (read even when absent).
+            let line = &self.lines[left / LINE].0;
+            let (l, r) = (line[left % LINE], line[left % LINE + 1]);
+            let right = (left < n) & r.before(&l);
+            let child = std::hint::select_unpredictable(right, r, l);
+            if child.before(&last) {
+                let slot = left + right as usize;
+                self.set(at, child);
+                sift.at = slot;
+                // The next step reads this slot's children, which share a line: on its way
+                // while the other sifts step.
+                self.prefetch(slot / 2);
+                self.prefetch(slot);
+                self.prefetch(2 * slot);
+                self.prefetch(2 * slot + 1);
+                return false;
+            }
+        }
+        self.set(at, last);
+        true
+    }
+
     pub(crate) fn push(&mut self, item: T) {
         self.len += 1;
         let mut child = self.len;
-        if child / LINE >= self.lines.len() {
-            self.lines.push(Line([self.filler; LINE]));
-        }
-        self.set(child, item);
+        self.reserve_slot(child);
+        self.settle(child);
         while child > 1 {
             let parent = child / 2;
             let above = self.get(parent);
@@ -91,28 +201,37 @@ impl<T: HeapItem> ArrayHeap<T> {
         self.set(child, item);
     }
 
-    /// The item the next pop returns, unless a smaller one is pushed first.
-    pub(crate) fn peek(&self) -> Option<T> {
-        (self.len > 0).then(|| self.get(1))
+    /// Pushes an item that is before no other (it stays where it lands, at the end): no sift
+    /// in flight needs to finish first.
+    pub(crate) fn push_greatest(&mut self, item: T) {
+        self.len += 1;
+        self.reserve_slot(self.len);
+        self.set(self.len, item);
     }
 
-    pub(crate) fn pop(&mut self) -> Option<T> {
+    /// The item the next pop returns, unless a smaller one is pushed first.
+    pub(crate) fn peek(&mut self) -> Option<T> {
         if self.len == 0 {
             return None;
         }
+        self.settle(1);
+        Some(self.get(1))
+    }
+
+    /// A pop with no sift in flight: the sift-down runs to its end, branching on the smaller
+    /// child (speculation runs ahead into the likelier child's line) and prefetching two levels
+    /// down. Same moves as [`Self::step`].
+    fn pop_one_at_a_time(&mut self) -> T {
         let top = self.get(1);
         let last = self.get(self.len);
         self.len -= 1;
         let n = self.len;
         let mut at = 1;
-        // Sift `last` down from the root: the smaller child moves up while it is strictly
-        // smaller than `last` (the left one when the two are equal).
         loop {
             let left = 2 * at;
             if left > n {
                 break;
             }
-            // Two levels ahead: the grandchildren of both children.
             self.prefetch(2 * at);
             self.prefetch(2 * at + 1);
             let mut smallest = left;
@@ -136,6 +255,36 @@ impl<T: HeapItem> ArrayHeap<T> {
         }
         if n > 0 {
             self.set(at, last);
+        }
+        top
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        if self.len < self.pipeline_from {
+            while !self.sifts.is_empty() {
+                self.step_all();
+            }
+            return Some(self.pop_one_at_a_time());
+        }
+        // The new sift reads the root's children: the newest sift must be two levels down.
+        while self.sifts.last().is_some_and(|s| level(s.at) < 2) {
+            self.step_all();
+        }
+        self.settle(self.len);
+        let top = self.get(1);
+        let last = self.get(self.len);
+        self.len -= 1;
+        if self.len > 0 {
+            self.sifts.push(Sift {
+                at: 1,
+                last,
+                n: self.len,
+            });
+            // The root is written by the first step (the next pop or peek returns it).
+            self.step_all();
         }
         Some(top)
     }
@@ -330,6 +479,62 @@ mod tests {
                 }
             }
             assert_eq!(got, reference_pops(&ops), "round {round}");
+        }
+    }
+
+    #[test]
+    fn pipelined_pops_release_as_the_textbook_heap() {
+        let mut state = 11u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..12 {
+            // Thousands of items (up to 13 levels), few keys (ties everywhere), pushes and pops
+            // in bursts so that the heap grows and shrinks while sifts are in flight, and peeks.
+            let mut ops: Vec<Option<Aged>> = Vec::new();
+            let mut held = 0usize;
+            let mut i = 0u32;
+            while ops.len() < 40_000 {
+                let burst = 1 + (next() % 300) as usize;
+                let pushing = held == 0 || next() % 2 == 0;
+                for _ in 0..burst {
+                    if pushing {
+                        ops.push(Some(Aged(next() % (1 + round as u64 * 3), (next() % 3) as u32, i)));
+                        i += 1;
+                        held += 1;
+                    } else {
+                        ops.push(None);
+                        held = held.saturating_sub(1);
+                    }
+                }
+            }
+            let want = reference_pops(&ops);
+            for pipeline_from in [usize::MAX, 0, 1, 64] {
+                let mut heap = ArrayHeap::with_capacity(4, Aged(0, 0, 0));
+                heap.pipeline_from = pipeline_from;
+                let mut one_at_a_time = ArrayHeap::with_capacity(4, Aged(0, 0, 0));
+                one_at_a_time.pipeline_from = usize::MAX;
+                let mut got = Vec::new();
+                for (k, op) in ops.iter().enumerate() {
+                    match op {
+                        Some(item) => {
+                            heap.push(*item);
+                            one_at_a_time.push(*item);
+                        }
+                        None => {
+                            got.extend(heap.pop());
+                            one_at_a_time.pop();
+                        }
+                    }
+                    if k % 7 == 0 {
+                        assert_eq!(heap.peek(), one_at_a_time.peek(), "round {round} op {k}");
+                    }
+                }
+                assert_eq!(got, want, "round {round}, pipelined from {pipeline_from}");
+            }
         }
     }
 

@@ -331,7 +331,7 @@ impl Flood<'_, '_> {
                 });
                 held += 1;
             } else {
-                heap.push(PLACEHOLDER);
+                heap.push_greatest(PLACEHOLDER);
                 if let Some(s) = seed {
                     queue.push(s.key, (s.at, s.index));
                 }
@@ -361,7 +361,7 @@ impl Flood<'_, '_> {
                         heap.push(Aged { key, age, at: n as u32 });
                         held += 1;
                     } else {
-                        heap.push(PLACEHOLDER);
+                        heap.push_greatest(PLACEHOLDER);
                         queue.push(key, (n as u32, i as u32));
                     }
                 }
