@@ -38,6 +38,11 @@ pub enum Error {
     #[error("GPU device lost: {0}")]
     DeviceLost(String),
 
+    /// The adapter cannot run this work correctly (for example Mesa's llvmpipe ends every
+    /// shader invocation's loops after 65,535 iterations); the CPU backend can.
+    #[error("this GPU adapter cannot run it correctly: {0}")]
+    AdapterLimit(String),
+
     /// Any other error reported by the GPU API (validation, mapping, timeout).
     #[error("GPU error: {0}")]
     Gpu(String),

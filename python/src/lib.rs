@@ -44,7 +44,7 @@ fn py_err(e: Error) -> PyErr {
             PyValueError::new_err(message)
         }
         Error::TooLarge(_) | Error::GpuOutOfMemory(_) => PyMemoryError::new_err(message),
-        Error::NoGpu(_) | Error::DeviceLost(_) | Error::Gpu(_) => GpuError::new_err(message),
+        Error::NoGpu(_) | Error::DeviceLost(_) | Error::Gpu(_) | Error::AdapterLimit(_) => GpuError::new_err(message),
         Error::Io { .. } => PyOSError::new_err(message),
         Error::Dicom { .. } | Error::Series { .. } | Error::Image(_) => PyValueError::new_err(message),
         _ => PyRuntimeError::new_err(message),
@@ -78,6 +78,19 @@ fn select_backend(name: &str) -> PyResult<Backend> {
     }
 }
 
+/// Runs `work` on `backend`; under `"auto"`, work the GPU adapter cannot run correctly
+/// ([`Error::AdapterLimit`], e.g. loops beyond llvmpipe's limit) runs on the CPU instead.
+fn on_backend<T>(
+    name: &str,
+    backend: &Backend,
+    mut work: impl FnMut(&Backend) -> hounsfield::Result<T>,
+) -> hounsfield::Result<T> {
+    match work(backend) {
+        Err(Error::AdapterLimit(_)) if name == "auto" && !matches!(backend, Backend::Cpu) => work(&Backend::Cpu),
+        other => other,
+    }
+}
+
 fn mode(name: &str) -> PyResult<BoundaryMode> {
     name.parse().map_err(py_err)
 }
@@ -91,7 +104,9 @@ fn run_filter<F: Filter + Sync>(
 ) -> PyResultArray {
     let backend = select_backend(backend_name)?;
     let view = input.as_array();
-    let out = py.detach(|| apply(&filter, &backend, view)).map_err(py_err)?;
+    let out = py
+        .detach(|| on_backend(backend_name, &backend, |b| apply(&filter, b, view.view())))
+        .map_err(py_err)?;
     Ok(out.into_pyarray(py).unbind())
 }
 
@@ -235,9 +250,13 @@ fn dispatch_into<F: Filter + Sync>(
                 let mut target = out
                     .try_readwrite()
                     .map_err(|e| PyValueError::new_err(format!("output cannot be written: {e}")))?;
-                let (view, target) = (a.as_array(), target.as_array_mut());
-                py.detach(|| apply_into(&filter, &backend, view, target))
-                    .map_err(py_err)?;
+                let (view, mut target) = (a.as_array(), target.as_array_mut());
+                py.detach(|| {
+                    on_backend(backend_name, &backend, |b| {
+                        apply_into(&filter, b, view.view(), target.view_mut())
+                    })
+                })
+                .map_err(py_err)?;
             }
             Ok(out.into_any().unbind())
         }

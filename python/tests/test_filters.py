@@ -245,3 +245,24 @@ def test_sigmoid_matches_scikit_image(backend):
         h.sigmoid(image, 0.5)
     with pytest.raises(ValueError, match="finite"):
         h.sigmoid(image, 0.5, float("nan"))
+
+
+def test_work_past_the_adapters_loop_limit_falls_back_under_auto_and_is_refused_under_gpu(rng):
+    """Mesa's llvmpipe ends a shader invocation's loops after 65,535 iterations; a median of
+    size 13 (32 bisection passes over 2,197 voxels) would come back wrong there. ``auto`` runs
+    it on the CPU instead, ``gpu`` raises ``GpuError`` naming the limit; a hardware GPU runs it.
+    Gaussian passes of 160,001 taps are split on such adapters and agree everywhere."""
+    from conftest import GPU
+
+    x = data(rng, (14, 15, 16))
+    want = ndi.median_filter(x, 13)
+    np.testing.assert_array_equal(h.median_filter(x, 13, backend="auto"), want)
+    if not GPU:
+        return
+    if "llvmpipe" in str(h.gpu_adapter()):
+        with pytest.raises(h.GpuError, match="65535"):
+            h.median_filter(x, 13, backend="gpu")
+    else:
+        np.testing.assert_array_equal(h.median_filter(x, 13, backend="gpu"), want)
+    small = data(rng, (3, 4, 5))
+    close(h.gaussian_filter(small, 20000.0, backend="gpu"), ndi.gaussian_filter(small.astype(np.float64), 20000.0), 2e-4)

@@ -428,6 +428,12 @@ impl Separable {
     }
 
     pub fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume) -> Result<GpuVolume> {
+        // Passes longer than one invocation may loop over on this adapter go one by one, split
+        // (a multi-line dispatch loops over up to three passes).
+        let run = taps_per_dispatch(rec);
+        if self.terms.iter().flatten().any(|p| 3 * p.weights.len() > run) {
+            return self.record_passes(rec, input);
+        }
         if let Some(params) = self.staged_params() {
             let out = rec.volume(input.shape())?;
             let uniform = rec.uniform(&params);
@@ -448,6 +454,11 @@ impl Separable {
         if let Some(out) = self.record_shared_passes(rec, input)? {
             return Ok(out);
         }
+        self.record_passes(rec, input)
+    }
+
+    /// Every chain pass by pass, the terms combined pointwise.
+    fn record_passes(&self, rec: &mut Recorder<'_>, input: &GpuVolume) -> Result<GpuVolume> {
         let mut acc: Option<GpuVolume> = None;
         for (t, passes) in self.terms.iter().enumerate() {
             let term = record_chain(rec, input, passes, self.mode)?;
@@ -494,8 +505,7 @@ fn record_chain(rec: &mut Recorder<'_>, input: &GpuVolume, passes: &[Pass], mode
     let mut current: Option<GpuVolume> = None;
     for pass in passes {
         let src = current.as_ref().unwrap_or(input);
-        let dst = rec.volume(input.shape())?;
-        record_pass(rec, src, &dst, pass, mode)?;
+        let dst = record_pass(rec, src, pass, mode)?;
         if let Some(done) = current.replace(dst) {
             rec.recycle(done);
         }
@@ -506,22 +516,59 @@ fn record_chain(rec: &mut Recorder<'_>, input: &GpuVolume, passes: &[Pass], mode
     }
 }
 
-fn record_pass(
+/// Taps one invocation may sum on this adapter (one loop iteration each, with room for the
+/// kernel's other loops): beyond it a pass is split (see [`record_pass`]).
+fn taps_per_dispatch(rec: &Recorder<'_>) -> usize {
+    usize::try_from(rec.loop_limit().saturating_sub(64))
+        .unwrap_or(usize::MAX)
+        .max(1)
+}
+
+/// One pass into a new pooled volume. A pass with more taps than one invocation may loop over
+/// on this adapter (see [`AdapterSummary::loop_limit`](crate::gpu::AdapterSummary::loop_limit))
+/// is summed in runs of consecutive taps, each a partial correlation, added up pointwise.
+fn record_pass(rec: &mut Recorder<'_>, src: &GpuVolume, pass: &Pass, mode: BoundaryMode) -> Result<GpuVolume> {
+    let run = taps_per_dispatch(rec);
+    let mut total: Option<GpuVolume> = None;
+    for (i, weights) in pass.weights.chunks(run).enumerate() {
+        let part = rec.volume(src.shape())?;
+        // Taps a.. of the pass are taps 0.. of a pass starting `a` voxels further on.
+        let left = pass.left as i64 - (i * run) as i64;
+        record_taps(rec, src, &part, pass, weights, left, mode)?;
+        total = Some(match total {
+            None => part,
+            Some(sum) => {
+                let added = pointwise::record(rec, &[Op::AddSecond], &sum, Some(&part))?;
+                rec.recycle(sum);
+                rec.recycle(part);
+                added
+            }
+        });
+    }
+    total.ok_or_else(|| Error::param("weights", "a pass without weights"))
+}
+
+/// `dst[c] = Σ_k weights[k] · src[c + k − left]` along the pass's axis (`left` may be negative
+/// for the later runs of a split pass; the slabs' halo is the whole pass's).
+fn record_taps(
     rec: &mut Recorder<'_>,
     src: &GpuVolume,
     dst: &GpuVolume,
     pass: &Pass,
+    weights: &[f32],
+    left: i64,
     mode: BoundaryMode,
 ) -> Result<()> {
     let params = rec.uniform(&PassParams {
         axis: pass.axis as u32,
-        taps: pass.weights.len() as u32,
-        left: pass.left as u32,
+        taps: weights.len() as u32,
+        // The kernel reads it as i32 (WGSL's i32(u32) keeps the bits).
+        left: left as i32 as u32,
         mode: mode.code(),
         cval: mode.cval(),
         _pad: [0; 3],
     });
-    let weights = rec.constants(&pass.weights);
+    let weights = rec.constants(weights);
     let halo_z = if pass.axis == 0 { pass.halo() } else { 0 };
     for_each_slab(rec, &[src], dst, halo_z, mode, |rec, slab| {
         rec.dispatch_linear(

@@ -535,6 +535,13 @@ fn network_source(r: [usize; 3]) -> String {
 }
 
 fn record_gpu(rec: &mut Recorder<'_>, input: &GpuVolume, r: [usize; 3], mode: BoundaryMode) -> Result<GpuVolume> {
+    // The bisection's loops: up to 32 halvings, each a pass over the z, y and x offsets (plus
+    // the staging loop); the networks of small neighbourhoods loop far less.
+    let [nz, ny, nx] = r.map(|r| 2 * r as u64 + 1);
+    rec.check_loop_budget(
+        &format!("a median of radius {r:?} (z, y, x)"),
+        16 + 32 * (1 + nz + nz * ny + nz * ny * nx),
+    )?;
     let output = rec.volume(input.shape())?;
     let use_cache = r.iter().all(|&r| r <= GPU_SHARED_RADIUS);
     let kernel = kernel(r);

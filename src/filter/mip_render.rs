@@ -188,6 +188,10 @@ impl Filter for MipRender {
     fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
         let out_shape = self.output_shape(input.shape(), ndim)?;
         let (p, _) = self.params(input.shape())?;
+        rec.check_loop_budget(
+            &format!("a rotating MIP of {} samples per ray", p.samples),
+            u64::from(p.samples) + 16,
+        )?;
         let output = rec.volume(out_shape)?;
         let params = rec.uniform(&p);
         for_each_mapped_slab(

@@ -143,6 +143,10 @@ impl Filter for Projection {
     fn record(&self, rec: &mut Recorder<'_>, input: &GpuVolume, ndim: usize) -> Result<GpuVolume> {
         let shape = self.output_shape(input.shape(), ndim)?;
         let axis = volume_axis(self.axis, ndim)?;
+        rec.check_loop_budget(
+            &format!("a projection along an axis of {} voxels", input.shape()[axis]),
+            input.shape()[axis] as u64 + 16,
+        )?;
         let output = rec.volume(shape)?;
         let slice = (shape[1] * shape[2]) as u64;
         let counts = rec.scratch(slice * 4 * if axis == 0 { 1 } else { 0 } + 4);

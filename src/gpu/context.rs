@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 /// hang. Generous: a software adapter filtering a large volume can take tens of seconds.
 pub(crate) const GPU_WAIT_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Mesa gallivm's `LP_MAX_TGSI_LOOP_ITERATIONS` (see [`AdapterSummary::loop_limit`]).
+const LLVMPIPE_LOOP_LIMIT: u64 = 65_535;
+
 /// What the chosen adapter is and what it allows, for printing and for planning work.
 #[derive(Debug, Clone)]
 pub struct AdapterSummary {
@@ -36,6 +39,13 @@ pub struct AdapterSummary {
     pub max_workgroup_storage: u32,
     /// Whether kernel time can be measured with timestamp queries.
     pub timestamps: bool,
+    /// Loop iterations one shader invocation may run before the driver silently ends its loops
+    /// (`None`: no such limit). Mesa's llvmpipe (lavapipe, and its GL driver) counts every
+    /// loop iteration of an invocation against one budget of 65,535 (gallivm's loop limiter,
+    /// `LP_MAX_TGSI_LOOP_ITERATIONS`) and then leaves the loops: a 160,001-tap Gaussian pass
+    /// summed only its first 65,535 taps. Kernels whose loops scale with the user's parameters
+    /// split the work or return [`Error::AdapterLimit`](crate::Error::AdapterLimit).
+    pub loop_limit: Option<u64>,
 }
 
 impl fmt::Display for AdapterSummary {
@@ -62,7 +72,11 @@ impl fmt::Display for AdapterSummary {
             mib(self.max_buffer_size),
             self.max_invocations_per_workgroup,
             if self.timestamps { "available" } else { "not available" },
-        )
+        )?;
+        if let Some(limit) = self.loop_limit {
+            write!(f, ", shader loops end after {limit} iterations")?;
+        }
+        Ok(())
     }
 }
 
@@ -365,6 +379,7 @@ fn summarize(adapter: &wgpu::Adapter, limits: &wgpu::Limits, timestamps: bool) -
         max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
         max_workgroup_storage: limits.max_compute_workgroup_storage_size,
         timestamps,
+        loop_limit: info.name.contains("llvmpipe").then_some(LLVMPIPE_LOOP_LIMIT),
     }
 }
 

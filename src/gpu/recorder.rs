@@ -175,6 +175,27 @@ impl<'c> Recorder<'c> {
         self.ctx
     }
 
+    /// Checks that one invocation of a kernel may run `iterations` loop iterations (all its
+    /// loops together, an upper bound) on this adapter; otherwise an
+    /// [`Error::AdapterLimit`] naming `what` and the way out (see
+    /// [`AdapterSummary::loop_limit`](crate::gpu::AdapterSummary::loop_limit)).
+    pub fn check_loop_budget(&self, what: &str, iterations: u64) -> Result<()> {
+        match self.ctx.summary.loop_limit {
+            Some(limit) if iterations > limit => Err(Error::AdapterLimit(format!(
+                "{what} needs up to {iterations} loop iterations per shader invocation, and {} \
+                 silently stops every invocation's loops after {limit}; run it on the CPU backend \
+                 (or a hardware GPU)",
+                self.ctx.summary.name
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The loop iterations one invocation may run on this adapter (`u64::MAX`: no limit).
+    pub fn loop_limit(&self) -> u64 {
+        self.ctx.summary.loop_limit.unwrap_or(u64::MAX)
+    }
+
     /// A small uniform buffer holding `value` (a kernel's parameter block).
     pub fn uniform<T: bytemuck::Pod>(&self, value: &T) -> wgpu::Buffer {
         self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

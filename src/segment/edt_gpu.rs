@@ -124,6 +124,13 @@ pub fn distance_transform_edt_gpu(
     }
     let slabs: Vec<(usize, usize)> = (0..nz).step_by(slab_nz).map(|z0| (z0, slab_nz.min(nz - z0))).collect();
     let mut rec = Recorder::new(ctx);
+    // Per invocation: a column's two scans along z (2 nz), and a line's envelope along y or x
+    // (built, then read: four iterations per voxel, and one more for the lanes of a SIMD group
+    // popping at different steps).
+    rec.check_loop_budget(
+        &format!("a distance transform of {nz}×{ny}×{nx} voxels"),
+        (2 * slab_nz.max(1) as u64).max(5 * ny.max(nx) as u64) + 64,
+    )?;
     let squared = rec.volume(mask.shape())?;
     let out = rec.volume(mask.shape())?;
     // Per column, the last background slice seen (the kernels start the first slab themselves).

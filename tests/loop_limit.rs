@@ -1,0 +1,134 @@
+//! GPU kernels whose loops grow with the user's parameters, on adapters that stop long loops.
+//!
+//! Mesa's llvmpipe (lavapipe, and its GL driver) ends every shader invocation's loops after
+//! 65,535 iterations in total and carries on with what it has: a 160,001-tap Gaussian pass came
+//! back with only its first 65,535 taps summed, a median of radius 6 with a wrong median. Each
+//! kernel here either splits its work to stay under the adapter's limit (same result as the
+//! CPU) or returns `Error::AdapterLimit`; on adapters without a limit it matches the CPU.
+
+mod common;
+
+use common::{assert_close_f32, gpus, random_volume};
+use hounsfield::filter::{Filter, Gaussian, Median, Projection, ProjectionKind};
+use hounsfield::segment::{distance_transform_edt, distance_transform_edt_on_gpu};
+use hounsfield::{Backend, Error};
+use ndarray::{Array3, ArrayD, IxDyn};
+
+/// The GPU result equals the CPU's, or, where the adapter limits loops and `over_limit`, the
+/// call is refused with `AdapterLimit`.
+fn equal_or_refused(
+    result: hounsfield::Result<ArrayD<f32>>,
+    cpu: &ArrayD<f32>,
+    over_limit: bool,
+    limited: bool,
+    rtol: f64,
+    what: &str,
+) {
+    match result {
+        Err(Error::AdapterLimit(message)) => {
+            assert!(
+                limited && over_limit,
+                "{what}: refused on an adapter that can run it: {message}"
+            );
+            assert!(
+                message.contains("CPU"),
+                "{what}: the message names the way out: {message}"
+            );
+        }
+        Err(e) => panic!("{what}: {e}"),
+        Ok(gpu) => {
+            assert!(!(limited && over_limit), "{what}: ran past the adapter's loop limit");
+            assert_close_f32(gpu.view(), cpu.view(), rtol, 1e-6, what);
+        }
+    }
+}
+
+#[test]
+fn llvmpipe_adapters_declare_their_loop_limit() {
+    for ctx in gpus() {
+        let a = ctx.adapter();
+        assert_eq!(a.loop_limit.is_some(), a.name.contains("llvmpipe"), "{a}");
+    }
+}
+
+#[test]
+fn gaussian_passes_longer_than_the_loop_limit_are_split() {
+    // sigma 20,000 voxels: 160,001 taps per pass (radius 80,000 on axes of a few voxels).
+    let vol = random_volume([3, 4, 5], 41);
+    for sigma in [[0.0, 0.0, 20_000.0], [20_000.0, 9_000.0, 20_000.0]] {
+        let filter = Gaussian::new(&sigma);
+        let cpu = filter.apply(&Backend::Cpu, vol.view()).unwrap().into_dyn();
+        // Reflecting a constant-free random volume: the result is near its mean, not near 0.
+        assert!(cpu.iter().all(|v| *v > 0.2), "{sigma:?}: the CPU reference");
+        for ctx in gpus() {
+            let gpu = filter.apply(&Backend::Gpu(ctx.clone()), vol.view()).unwrap().into_dyn();
+            // f32 sums of 160,001 taps, in another order than the CPU's rows.
+            assert_close_f32(
+                gpu.view(),
+                cpu.view(),
+                2e-4,
+                1e-6,
+                &format!("{sigma:?} on {}", ctx.adapter()),
+            );
+        }
+    }
+}
+
+#[test]
+fn medians_past_the_loop_limit_are_refused_and_those_below_it_are_exact() {
+    let vol = random_volume([14, 15, 16], 7);
+    for radius in [5usize, 6] {
+        let filter = Median::new(&[radius]);
+        let cpu = filter.apply(&Backend::Cpu, vol.view()).unwrap().into_dyn();
+        for ctx in gpus() {
+            let limited = ctx.adapter().loop_limit.is_some();
+            let gpu = filter
+                .apply(&Backend::Gpu(ctx.clone()), vol.view())
+                .map(Array3::into_dyn);
+            let what = format!("median radius {radius} on {}", ctx.adapter());
+            // 32 bisection passes over 11³ voxels fit 65,535 iterations; over 13³ they do not.
+            equal_or_refused(gpu, &cpu, radius == 6, limited, 0.0, &what);
+        }
+    }
+}
+
+#[test]
+fn distance_transforms_of_long_lines_are_refused_or_exact() {
+    for (len, over) in [(12_000usize, false), (70_000, true)] {
+        let mask = ArrayD::from_shape_fn(IxDyn(&[1, 2, len]), |i| (i[2] * 7 + i[1] * 3) % 1_001 != 0);
+        let cpu = distance_transform_edt(mask.view(), None, false).unwrap().distances;
+        let cpu = cpu.mapv(|d| d as f32);
+        for ctx in gpus() {
+            let limited = ctx.adapter().loop_limit.is_some();
+            let gpu = distance_transform_edt_on_gpu(&ctx, mask.view(), None);
+            equal_or_refused(
+                gpu,
+                &cpu,
+                over,
+                limited,
+                1e-5,
+                &format!("EDT of {len}-voxel lines on {}", ctx.adapter()),
+            );
+        }
+    }
+}
+
+#[test]
+fn projections_along_long_axes_are_refused_or_exact() {
+    let long = random_volume([70_000, 2, 3], 3);
+    let max = Projection::new(ProjectionKind::Max, 0);
+    let cpu = max.apply(&Backend::Cpu, long.view()).unwrap().into_dyn();
+    for ctx in gpus() {
+        let limited = ctx.adapter().loop_limit.is_some();
+        let backend = Backend::Gpu(ctx.clone());
+        let gpu = max.apply(&backend, long.view()).map(Array3::into_dyn);
+        equal_or_refused(
+            gpu,
+            &cpu,
+            true,
+            limited,
+            0.0,
+            &format!("maximum over 70,000 slices on {}", ctx.adapter()),
+        );
+    }
+}
