@@ -16,7 +16,14 @@ pub struct GpuProjections {
     shape: [usize; 3],
 }
 
-/// Views per batch for `rows × cols` detectors on `ctx`: as many as one binding holds.
+/// Loop iterations the back-projecting kernels spend per view of a batch, at most (a
+/// back-projection 5, Joseph's transpose ~10–20, a separable footprint its shadow's rows × columns).
+const LOOP_ITERATIONS_PER_VIEW: u64 = 256;
+
+/// Views per batch for `rows × cols` detectors on `ctx`: as many as one binding holds, and on
+/// adapters that stop long loops (see [`AdapterSummary::loop_limit`](crate::gpu::AdapterSummary::loop_limit))
+/// few enough that a kernel looping over a batch's views stays within the limit (255 on
+/// llvmpipe, where 70,000 views in one batch came back wrong).
 pub(crate) fn views_per_batch(ctx: &GpuContext, rows: usize, cols: usize) -> Result<usize> {
     let view_bytes = (rows as u64) * (cols as u64) * 4;
     let limit = ctx.max_storage_binding().min(ctx.adapter().max_buffer_size);
@@ -29,7 +36,11 @@ pub(crate) fn views_per_batch(ctx: &GpuContext, rows: usize, cols: usize) -> Res
             limit as f64 / 1048576.0
         )));
     }
-    Ok(views as usize)
+    let loop_cap = ctx
+        .adapter()
+        .loop_limit
+        .map_or(u64::MAX, |l| (l / LOOP_ITERATIONS_PER_VIEW).max(1));
+    Ok(views.min(loop_cap) as usize)
 }
 
 impl GpuProjections {

@@ -249,8 +249,13 @@ impl Joseph {
     pub fn record_forward(&self, rec: &mut Recorder<'_>, volume: &GpuVolume, out: &GpuProjections) -> Result<()> {
         self.check_volume(volume.shape())?;
         self.check_projections(out.shape())?;
-        let tables = self.tables(rec)?;
         let [nz, ny, nx] = self.shape;
+        // A ray marches up to the volume's longest axis, each step up to 2 × 2 taps in loops.
+        rec.check_loop_budget(
+            &format!("Joseph's forward projection through {nz}×{ny}×{nx} voxels"),
+            8 * nz.max(ny).max(nx) as u64 + 64,
+        )?;
+        let tables = self.tables(rec)?;
         // One slice of overlap: a ray interpolates between a slab's last slice and the next.
         for_each_volume_slab(rec, volume, 1, |rec, slab| {
             // The slab's window with x and y swapped, once for all the batches.
