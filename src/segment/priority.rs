@@ -484,13 +484,8 @@ mod tests {
 
     #[test]
     fn pipelined_pops_release_as_the_textbook_heap() {
-        let mut state = 11u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::rng::XorShift64::new(11);
+        let mut next = || rng.next_u64();
         for round in 0..12 {
             // Thousands of items (up to 13 levels), few keys (ties everywhere), pushes and pops
             // in bursts so that the heap grows and shrinks while sifts are in flight, and peeks.
