@@ -389,6 +389,24 @@ fn naive_reference(vol: &Array3<f32>, sigma: [f64; 3], mode: BoundaryMode) -> Ar
 }
 
 #[test]
+fn kernels_longer_than_the_boundary_period_fold_onto_it() {
+    // sigma 20,000: 160,001 taps on axes of 1–5 voxels. reflect, mirror and wrap extend an axis
+    // periodically, so the CPU sums the kernel modulo the period first (5 taps instead of
+    // 160,001 per sample); the naive reference sums every tap in f64, as scipy does.
+    for (k, shape) in [[3, 4, 5], [1, 5, 2], [4, 1, 3]].into_iter().enumerate() {
+        let vol = random_volume(shape, 60 + k as u64);
+        for mode in [BoundaryMode::Reflect, BoundaryMode::Mirror, BoundaryMode::Wrap] {
+            for sigma in [[20_000.0, 20_000.0, 20_000.0], [0.0, 3.0, 9_000.0]] {
+                let out = Gaussian::new(&sigma).mode(mode).apply_cpu(vol.view()).unwrap();
+                let expected = naive_reference(&vol, sigma, mode);
+                let what = format!("{mode} {sigma:?} {shape:?}");
+                assert_close(out.view().into_dyn(), expected.view(), 2e-6, 1e-7, &what);
+            }
+        }
+    }
+}
+
+#[test]
 fn cpu_matches_a_naive_reference_on_tall_slices() {
     // Slices tall enough that the y pass runs in many row bands (and radii beyond the height);
     // one slice takes the path that parallelises inside the slice, three the per-slice path.

@@ -203,6 +203,29 @@ fn run_cpu(plan: &Plan, input: ArrayView3<'_, f32>) -> Array3<f32> {
 /// [`run_cpu`] into `out` (the input's length, C order; its contents are never read).
 fn run_cpu_into(plan: &Plan, input: ArrayView3<'_, f32>, out: &mut [f32]) {
     let [nz, ny, nx] = [input.shape()[0], input.shape()[1], input.shape()[2]];
+    let folded;
+    let plan = if plan
+        .passes
+        .iter()
+        .any(|(axis, w)| fold_half_kernel(w, input.shape()[*axis], plan.mode).is_some())
+    {
+        folded = Plan {
+            passes: plan
+                .passes
+                .iter()
+                .map(|(axis, w)| {
+                    (
+                        *axis,
+                        fold_half_kernel(w, input.shape()[*axis], plan.mode).unwrap_or_else(|| w.clone()),
+                    )
+                })
+                .collect(),
+            mode: plan.mode,
+        };
+        &folded
+    } else {
+        plan
+    };
     let plane = ny * nx;
     let input = input.as_standard_layout();
     let src = input.as_slice().expect("standard layout is contiguous");
@@ -263,6 +286,44 @@ fn run_cpu_into(plan: &Plan, input: ArrayView3<'_, f32>, out: &mut [f32]) {
             }
         }
     }
+}
+
+/// The half-kernel `w[0..=r]` folded onto one period of the boundary extension, when the kernel
+/// is longer than that period, else `None`.
+///
+/// `reflect` extends an axis of `n` samples periodically with period `2n`, `mirror` with
+/// `2n − 2` and `wrap` with `n` (and every mode but `constant` an axis of one sample with
+/// period 1); on a periodic signal a kernel acts as its sum modulo the period,
+/// so taps `k` and `k ± period` can be added up. A sigma of 50,000 voxels on an axis of 5 then
+/// costs five taps instead of 400,001 per sample (scipy sums every tap; the result is the same
+/// up to rounding). For an even period the taps at `±period/2` are one sample: their sum is
+/// shared between the two ends of the symmetric half-kernel.
+fn fold_half_kernel(w: &[f32], n: usize, mode: BoundaryMode) -> Option<Vec<f32>> {
+    let period = match mode {
+        // One sample: every extension but the constant repeats it.
+        _ if n == 1 && !matches!(mode, BoundaryMode::Constant(_)) => 1,
+        BoundaryMode::Reflect => 2 * n,
+        BoundaryMode::Mirror => 2 * n - 2,
+        BoundaryMode::Wrap => n,
+        _ => return None,
+    };
+    let r = w.len() - 1;
+    let half = period / 2;
+    if period == 0 || r <= half {
+        return None;
+    }
+    // Sums per offset class 0..period (tap k and -k: the kernel is symmetric).
+    let mut class = vec![0.0f64; period];
+    class[0] += f64::from(w[0]);
+    for (k, &wk) in w.iter().enumerate().skip(1) {
+        class[k % period] += f64::from(wk);
+        class[(period - k % period) % period] += f64::from(wk);
+    }
+    let mut folded: Vec<f32> = (0..=half).map(|j| class[j] as f32).collect();
+    if period % 2 == 0 {
+        folded[half] = (class[half] / 2.0) as f32;
+    }
+    Some(folded)
 }
 
 /// Correlates along the outermost axis of an `(n, plane)` array: each output slice combines whole
