@@ -54,8 +54,9 @@ fn advise_huge_range(start: usize, bytes: usize) {
     let aligned = start.next_multiple_of(HUGE);
     let end = (start + bytes) / HUGE * HUGE;
     if end > aligned {
-        // SAFETY: the range lies inside one allocation (the callers'); MADV_HUGEPAGE only changes how the
-        // kernel backs those pages, never their contents, and failure is harmless.
+        // SAFETY: the range lies inside one allocation (the caller's); MADV_HUGEPAGE only
+        // changes how the kernel backs those pages, never their contents, and failure is
+        // harmless.
         unsafe {
             libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
         }

@@ -170,8 +170,8 @@ impl<T: HeapItem> ArrayHeap<T> {
                 let slot = left + right as usize;
                 self.set(at, child);
                 sift.at = slot;
-                // The next step reads this slot's children, which share a line: on its way
-                // while the other sifts step.
+                // The next step reads this slot's children (one line), the steps after it the
+                // lines below: on their way while the other sifts step.
                 self.prefetch(slot / 2);
                 self.prefetch(slot);
                 self.prefetch(2 * slot);
