@@ -62,3 +62,19 @@ fn advise_huge_range(start: usize, bytes: usize) {
         }
     }
 }
+
+/// Asks the CPU to bring the cache line of `address` in (a hint: any address will do, since a
+/// prefetch reads nothing and never faults; nothing on other architectures). Streaming loops
+/// whose other work fills the store buffer or leaves memory idle between passes use it to keep
+/// enough lines in flight.
+#[inline(always)]
+pub(crate) fn prefetch<T>(address: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of x86-64; a prefetch reads nothing and never faults.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(address.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
+}

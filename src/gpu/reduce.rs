@@ -96,6 +96,9 @@ impl Default for Moments {
     }
 }
 
+/// How far ahead (values) the CPU reductions ask for the data they stream.
+const STREAM_AHEAD: usize = 2048;
+
 impl Moments {
     /// The moments of a slice of values (one chunk of the CPU reduction): two passes over data
     /// that is in cache, the second around the chunk's own mean. Each pass keeps 8 lanes of
@@ -137,6 +140,7 @@ impl Moments {
                 )
             };
             for pair in body.chunks_exact(16) {
+                crate::memory::prefetch(pair.as_ptr().wrapping_add(STREAM_AHEAD));
                 // SAFETY: 16 values.
                 let (a, b) = unsafe { (_mm256_loadu_ps(pair.as_ptr()), _mm256_loadu_ps(pair.as_ptr().add(8))) };
                 let (oa, ob) = (_mm256_cmp_ps::<_CMP_ORD_Q>(a, a), _mm256_cmp_ps::<_CMP_ORD_Q>(b, b));
@@ -188,6 +192,9 @@ impl Moments {
                 // much as the sum).
                 let masked = m.nan_count > 0;
                 for pair in body.chunks_exact(16) {
+                    // The values that follow this chunk (most often the same thread's next
+                    // chunk), so that memory keeps streaming while this pass reads the cache.
+                    crate::memory::prefetch(pair.as_ptr().wrapping_add(values.len()));
                     // SAFETY: 16 values.
                     let (a, b) = unsafe { (_mm256_loadu_ps(pair.as_ptr()), _mm256_loadu_ps(pair.as_ptr().add(8))) };
                     let (a0, a1) = widen(a);

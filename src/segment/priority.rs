@@ -25,17 +25,10 @@ const LINE: usize = 4;
 /// the tree stays in cache and one sift at a time with prefetching does as well).
 const PIPELINE_FROM: usize = 1 << 23;
 
-/// Asks the CPU to bring `value`'s cache line in (a hint; nothing on other architectures).
+/// Asks the CPU to bring `value`'s cache line in (a hint).
 #[inline(always)]
 pub(crate) fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults and reads nothing; the address comes from a reference.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(value as *const T as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    crate::memory::prefetch(value as *const T);
 }
 
 #[derive(Clone, Copy)]
