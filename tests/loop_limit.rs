@@ -155,3 +155,75 @@ fn back_projections_of_tens_of_thousands_of_views_are_exact() {
         );
     }
 }
+
+#[test]
+fn joseph_rays_through_thousands_of_voxels_are_refused_or_exact() {
+    // A ray marches the volume's longest axis, up to 2 × 2 taps per step in loops (seven
+    // iterations; llvmpipe's GL driver counts eleven): through 5,400 voxels it stays under
+    // 65,535 iterations, through 5,500 it may not (the GL adapter cut rays short from 5,960).
+    use hounsfield::gpu::GpuVolume;
+    use hounsfield::recon::{Geometry, ProjectorKind, centred_grid};
+    for (nx, over) in [(5_400usize, false), (5_500, true)] {
+        let shape = [1, 4, nx];
+        // 0° and 90°: one view's rays run along x through all nx voxels, the other's along y.
+        let geometry = Geometry::parallel_2d(&[0.0, 90.0], 8, 1.0).unwrap();
+        let grid = centred_grid(shape, [1.0; 3]).unwrap();
+        let joseph = ProjectorKind::Joseph.build(&geometry, shape, &grid).unwrap();
+        let volume = random_volume(shape, 17);
+        let cpu = joseph.forward_cpu(volume.view()).unwrap().into_dyn();
+        // Sums of thousands of voxels: the long view carries most of the projections' weight.
+        assert!(cpu.iter().any(|&v| v > 100.0), "{nx}: the CPU reference");
+        for ctx in gpus() {
+            let limited = ctx.adapter().loop_limit.is_some();
+            let gpu = GpuVolume::upload(&ctx, volume.view())
+                .and_then(|v| joseph.forward_gpu(&ctx, &v))
+                .and_then(|p| p.download(&ctx))
+                .map(Array3::into_dyn);
+            equal_or_refused(
+                gpu,
+                &cpu,
+                over,
+                limited,
+                1e-4,
+                &format!("Joseph through {nx} voxels on {}", ctx.adapter()),
+            );
+        }
+    }
+}
+
+#[test]
+fn projectors_whose_voxels_cover_hundreds_of_pixels_match_the_cpu() {
+    // Voxels of 1 mm on pixels of 0.1 mm at magnification 2: each voxel's footprint covers
+    // ~20 × 20 pixels, a Joseph column's ~20 × 180, in each of 256 views. The transposes (and
+    // the separable footprint's forward) loop over those pixels for every view of a dispatch:
+    // in one dispatch of 255 views they ran far past llvmpipe's 65,535 iterations and came back
+    // 20–87 % off; dispatches of fewer views match the CPU.
+    use hounsfield::gpu::{GpuProjections, GpuVolume};
+    use hounsfield::recon::{Geometry, ProjectorKind, centred_grid};
+    let shape = [8, 8, 8];
+    let views = 256;
+    let angles: Vec<f64> = (0..views).map(|v| 360.0 * v as f64 / views as f64).collect();
+    let geometry = Geometry::cone(&angles, 100.0, 200.0, 200, 200, [0.1, 0.1], [0.0, 0.0]).unwrap();
+    let grid = centred_grid(shape, [1.0; 3]).unwrap();
+    let peak_error = |gpu: &Array3<f32>, cpu: &Array3<f32>| {
+        let peak = cpu.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(peak > 0.0);
+        gpu.iter().zip(cpu).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max) / peak
+    };
+    for kind in ProjectorKind::ALL {
+        let a = kind.build(&geometry, shape, &grid).unwrap();
+        let x = random_volume(shape, 5);
+        let y = random_volume(a.projection_shape(), 9);
+        let (ax, aty) = (a.forward_cpu(x.view()).unwrap(), a.backward_cpu(y.view()).unwrap());
+        for ctx in gpus() {
+            let on = |part: &str| format!("{} {part} on {}", kind.name(), ctx.adapter());
+            let xg = GpuVolume::upload(&ctx, x.view()).unwrap();
+            let yg = GpuProjections::upload(&ctx, y.view()).unwrap();
+            let ax_gpu = a.forward_gpu(&ctx, &xg).unwrap().download(&ctx).unwrap();
+            let aty_gpu = a.backward_gpu(&ctx, &yg).unwrap().download(&ctx).unwrap();
+            let (e_forward, e_backward) = (peak_error(&ax_gpu, &ax), peak_error(&aty_gpu, &aty));
+            assert!(e_forward < 1e-4, "{}: {e_forward:e} of the peak", on("forward"));
+            assert!(e_backward < 1e-4, "{}: {e_backward:e} of the peak", on("transpose"));
+        }
+    }
+}

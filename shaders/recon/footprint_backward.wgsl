@@ -21,7 +21,7 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         let cs = footprint_span(f.across, params.cols);
         let rs = footprint_rows(f);
-        let base = v * params.rows * params.cols;
+        let base = (params.batch_first + v) * params.rows * params.cols;
         var sum = 0.0;
         for (var r = rs.x; r <= rs.y; r++) {
             let wr = footprint_row_weight(r, f);

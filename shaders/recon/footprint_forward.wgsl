@@ -23,7 +23,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         let cs = footprint_span(f.across, params.cols);
         let rs = footprint_rows(f);
-        let base = v * params.rows * params.cols;
+        let base = (params.batch_first + v) * params.rows * params.cols;
         let s = value * f.scale;
         for (var r = rs.x; r <= rs.y; r++) {
             let wr = footprint_row_weight(r, f);

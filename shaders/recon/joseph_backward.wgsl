@@ -76,7 +76,7 @@ fn footprint(view: u32, h: vec3<f32>, u: vec3<f32>, w: vec3<f32>, lo: vec2<f32>,
 }
 
 fn value_at(batch_view: u32, row: i32, col: i32) -> f32 {
-    return projections[(batch_view * params.rows + u32(row)) * params.cols + u32(col)];
+    return projections[((params.batch_first + batch_view) * params.rows + u32(row)) * params.cols + u32(col)];
 }
 
 // One voxel, any main axis m (permuted: jp = (j_m, j_a, j_b)); `h` = M · (j, 1), ca and cb the

@@ -22,7 +22,9 @@ struct JosephParams {
     sdd: f32,
     centre_col: f32,
     centre_row: f32,
-    _pad: u32,
+    // Backward: the first of this dispatch's views in the bound projections (loop-limited
+    // adapters split a batch's views over several dispatches).
+    batch_first: u32,
     // Voxel (0, 0, 0) centre and voxel size, (x, y, z) in mm.
     origin: vec4<f32>,
     spacing: vec4<f32>,

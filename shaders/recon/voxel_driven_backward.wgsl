@@ -19,7 +19,7 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
         if !t.hit {
             continue;
         }
-        let base = v * params.rows * params.cols;
+        let base = (params.batch_first + v) * params.rows * params.cols;
         var sum = projections[base + t.r0 * params.cols + t.c0] * (1.0 - t.fc) * (1.0 - t.fr)
             + projections[base + t.r0 * params.cols + t.c1] * t.fc * (1.0 - t.fr);
         if params.rows > 1u {

@@ -22,6 +22,12 @@ struct Params {
     arc_centre: f32,
     centre_col: f32,
     centre_row: f32,
+    // The first of this dispatch's views in the bound projections (loop-limited adapters split
+    // a batch's views over several dispatches).
+    batch_first: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Per view: rows U, V, W of the projection matrix over (x, y, z, 1) voxel indices, then

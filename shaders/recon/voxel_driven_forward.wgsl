@@ -22,7 +22,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         if !t.hit {
             continue;
         }
-        let base = v * params.rows * params.cols;
+        let base = (params.batch_first + v) * params.rows * params.cols;
         let s = value * t.scale;
         add_to(base + t.r0 * params.cols + t.c0, s * (1.0 - t.fc) * (1.0 - t.fr));
         add_to(base + t.r0 * params.cols + t.c1, s * t.fc * (1.0 - t.fr));

@@ -38,7 +38,7 @@ pub struct VoxelDriven {
     geometry: Geometry,
     shape: [usize; 3],
     grid: Grid,
-    map: DetectorMap,
+    pub(crate) map: DetectorMap,
     /// Per view `(k, sdd, du, dv)`: the footprint constant, distance and pixel size.
     footprint: Vec<[f64; 4]>,
     beam: u32,
@@ -345,6 +345,8 @@ pub(crate) struct Params {
     arc_centre: f32,
     centre_col: f32,
     centre_row: f32,
+    batch_first: u32,
+    _pad: [u32; 3],
 }
 
 pub(crate) const COMMON: &str = include_str!("../../shaders/recon/voxel_driven_common.wgsl");
@@ -388,11 +390,36 @@ impl VoxelDriven {
         volume: &GpuVolume,
         projections: &GpuProjections,
     ) -> Result<()> {
+        self.record_bounded(rec, kernel, volume, projections, None)
+    }
+
+    /// [`Self::record`] for kernels whose loops per view grow with the geometry: `per_view`,
+    /// the loop iterations one view may cost an invocation, is checked against adapters that
+    /// stop long loops, which then get few enough views per dispatch.
+    pub(crate) fn record_bounded(
+        &self,
+        rec: &mut Recorder<'_>,
+        kernel: &KernelSpec,
+        volume: &GpuVolume,
+        projections: &GpuProjections,
+        per_view: Option<(&str, u64)>,
+    ) -> Result<()> {
         projector::check_volume(volume.shape(), self.shape)?;
         projector::check_projections(projections.shape(), &self.geometry)?;
+        let views_per_dispatch = match (rec.loop_limit(), per_view) {
+            (u64::MAX, _) | (_, None) => usize::MAX,
+            (limit, Some((what, iterations))) => {
+                rec.check_loop_budget(what, iterations)?;
+                (limit / iterations) as usize
+            }
+        };
         let table = self.table(rec);
         for (first, batch) in projections.batches() {
-            self.record_batch(rec, kernel, &table, volume, batch, first)?;
+            let count = batch.shape()[0];
+            for sub in (0..count).step_by(views_per_dispatch.min(count)) {
+                let views = sub..(sub + views_per_dispatch).min(count);
+                self.record_batch(rec, kernel, &table, volume, batch, first, views)?;
+            }
         }
         Ok(())
     }
@@ -410,8 +437,10 @@ impl VoxelDriven {
         rec.constants(&rows)
     }
 
-    /// One batch of views against the volume, slab by slab: the kernel's volume binding is the
-    /// slab's window, its projection binding the batch.
+    /// Views `views` of one batch (whose first view is `first_view`) against the volume, slab
+    /// by slab: the kernel's volume binding is the slab's window, its projection binding the
+    /// batch.
+    #[allow(clippy::too_many_arguments)]
     fn record_batch(
         &self,
         rec: &mut Recorder<'_>,
@@ -420,6 +449,7 @@ impl VoxelDriven {
         volume: &GpuVolume,
         batch: &GpuVolume,
         first_view: usize,
+        views: std::ops::Range<usize>,
     ) -> Result<()> {
         let [_, ny, nx] = self.shape;
         let g = &self.geometry;
@@ -431,8 +461,10 @@ impl VoxelDriven {
                 ny: ny as u32,
                 cols: g.cols as u32,
                 rows: g.rows as u32,
-                views: batch.shape()[0] as u32,
-                first_view: first_view as u32,
+                views: views.len() as u32,
+                first_view: (first_view + views.start) as u32,
+                batch_first: views.start as u32,
+                _pad: [0; 3],
                 beam: self.beam,
                 two_d: u32::from(self.two_d),
                 arc_scale: arc_scale as f32,

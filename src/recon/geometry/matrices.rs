@@ -152,3 +152,68 @@ impl DetectorMap {
         })
     }
 }
+
+impl DetectorMap {
+    /// For each view, an upper bound on the detector (columns, rows) that a kernel iterating
+    /// over the footprint of a box with edges `edges` (voxel steps), anywhere in a volume of
+    /// `shape` ([z, y, x]), visits: the footprint's extent, three pixels more for the kernels'
+    /// rounding at both ends, at most the whole detector. GPU kernels on adapters that stop
+    /// long loops split their views by it.
+    ///
+    /// A footprint's extent along a detector axis is at most the sum, over the box's edges, of
+    /// the largest change of that detector coordinate along an edge. Over the volume's box of
+    /// voxel indices grown by one and a half voxels, the gradients of `U / W` (flat detectors,
+    /// parallel beams with `W = 1`), of an arc's angle `atan2(U, W)` and height
+    /// `V / hypot(U, W)` are bounded through their affine parts' extremes, which lie at the
+    /// box's corners. Where a corner is not in front of the source, the whole detector.
+    pub(crate) fn footprint_bounds(&self, shape: [usize; 3], edges: &[[f64; 3]]) -> Vec<(f64, f64)> {
+        let [nz, ny, nx] = shape;
+        let (rows, cols) = (self.rows as f64, self.cols as f64);
+        let corners: Vec<[f64; 3]> = (0..8)
+            .map(|k| {
+                let end = |bit: usize, n: usize| if k >> bit & 1 == 0 { -1.5 } else { n as f64 + 0.5 };
+                [end(0, nx), end(1, ny), end(2, nz)]
+            })
+            .collect();
+        let affine = |r: &[f64; 4], p: &[f64; 3]| r[0] * p[0] + r[1] * p[1] + r[2] * p[2] + r[3];
+        let along = |r: &[f64; 4], e: &[f64; 3]| (r[0] * e[0] + r[1] * e[1] + r[2] * e[2]).abs();
+        let smallest = |r: &[f64; 4]| corners.iter().map(|p| affine(r, p)).fold(f64::INFINITY, f64::min);
+        let largest_magnitude = |r: &[f64; 4]| corners.iter().map(|p| affine(r, p).abs()).fold(0.0, f64::max);
+        self.matrices
+            .iter()
+            .map(|m| {
+                let [u, v, w] = &m.rows;
+                let w_min = smallest(w);
+                if w_min <= 0.0 {
+                    return (cols, rows);
+                }
+                let (c, r) = match self.arc {
+                    None => {
+                        // About the detector's middle: extents do not depend on the origin, and
+                        // the bound on |U / W| is tighter there.
+                        let centred = |r: &[f64; 4], c: f64| std::array::from_fn::<f64, 4, _>(|i| r[i] - c * w[i]);
+                        let (u, v) = (centred(u, (cols - 1.0) / 2.0), centred(v, (rows - 1.0) / 2.0));
+                        let span = |r: &[f64; 4], e: &[f64; 3]| {
+                            (along(r, e) + largest_magnitude(r) / w_min * along(w, e)) / w_min
+                        };
+                        edges
+                            .iter()
+                            .fold((0.0, 0.0), |(c, r), e| (c + span(&u, e), r + span(&v, e)))
+                    }
+                    Some(arc) => {
+                        // hypot(U, W) ≥ W > 0; |d atan2(U, W)| ≤ (|dU| + |dW|) / hypot(U, W).
+                        let v_max = largest_magnitude(v);
+                        edges.iter().fold((0.0, 0.0), |(c, r), e| {
+                            let radial = along(u, e) + along(w, e);
+                            (
+                                c + arc.scale.abs() * radial / w_min,
+                                r + (along(v, e) + v_max / w_min * radial) / w_min,
+                            )
+                        })
+                    }
+                };
+                ((c + 3.0).min(cols), (r + 3.0).min(rows))
+            })
+            .collect()
+    }
+}

@@ -30,7 +30,7 @@ struct JosephParams {
     sdd: f32,
     centre_col: f32,
     centre_row: f32,
-    _pad: u32,
+    batch_first: u32,
     origin: [f32; 4],
     spacing: [f32; 4],
 }
@@ -181,7 +181,7 @@ impl Joseph {
     }
 
     /// The parameters of one dispatch: `count` views from `first_view`, the volume slab `slab`.
-    fn params(&self, count: usize, first_view: usize, slab: &VolumeSlab<'_>) -> JosephParams {
+    fn params(&self, count: usize, first_view: usize, batch_first: usize, slab: &VolumeSlab<'_>) -> JosephParams {
         let g = &self.geometry;
         let [nz, ny, nx] = self.shape;
         JosephParams {
@@ -197,7 +197,7 @@ impl Joseph {
             sdd: if g.sdd.is_finite() { g.sdd as f32 } else { 0.0 },
             centre_col: ((g.cols as f64 - 1.0) / 2.0 - g.offset_u) as f32,
             centre_row: ((g.rows as f64 - 1.0) / 2.0 - g.offset_v) as f32,
-            _pad: 0,
+            batch_first: batch_first as u32,
             origin: [
                 self.grid.origin[0] as f32,
                 self.grid.origin[1] as f32,
@@ -250,10 +250,12 @@ impl Joseph {
         self.check_volume(volume.shape())?;
         self.check_projections(out.shape())?;
         let [nz, ny, nx] = self.shape;
-        // A ray marches up to the volume's longest axis, each step up to 2 × 2 taps in loops.
+        // A ray marches up to the volume's longest axis, each step up to 2 × 2 taps in loops:
+        // seven iterations, and llvmpipe's GL driver was measured counting eleven (its loops'
+        // exits count too), so twelve.
         rec.check_loop_budget(
             &format!("Joseph's forward projection through {nz}×{ny}×{nx} voxels"),
-            8 * nz.max(ny).max(nx) as u64 + 64,
+            12 * nz.max(ny).max(nx) as u64 + 64,
         )?;
         let tables = self.tables(rec)?;
         // One slice of overlap: a ray interpolates between a slab's last slice and the next.
@@ -274,7 +276,7 @@ impl Joseph {
             )?;
             for (first, batch) in out.batches() {
                 let count = batch.shape()[0];
-                let params = rec.uniform(&self.params(count, first, &slab));
+                let params = rec.uniform(&self.params(count, first, 0, &slab));
                 rec.dispatch_linear(
                     self.kernels()[0],
                     &[
@@ -299,30 +301,74 @@ impl Joseph {
         self.check_volume(out.shape())?;
         self.check_projections(projections.shape())?;
         let tables = self.tables(rec)?;
-        let [_, ny, nx] = self.shape;
+        let [nz, ny, nx] = self.shape;
         let steep = self.has_steep_rays();
+        // Each invocation loops over its dispatch's views and, per view, over the detector
+        // pixels of its column's footprint: on adapters that stop long loops, few enough views
+        // per dispatch for the largest footprint any view can have.
+        let views_per_dispatch = match rec.loop_limit() {
+            u64::MAX => usize::MAX,
+            limit => {
+                let per_view = self.backward_iterations_per_view(steep)?;
+                rec.check_loop_budget(
+                    &format!("Joseph's transpose onto {nz}×{ny}×{nx} voxels (one view's footprint)"),
+                    per_view,
+                )?;
+                (limit / per_view) as usize
+            }
+        };
         for (first, batch) in projections.batches() {
             let count = batch.shape()[0];
-            for_each_volume_slab(rec, out, 0, |rec, slab| {
-                let params = rec.uniform(&self.params(count, first, &slab));
-                let [_, backward, steep_kernel] = self.kernels();
-                let kernels: &[&KernelSpec] = if steep { &[backward, steep_kernel] } else { &[backward] };
-                for kernel in kernels {
-                    rec.dispatch_grid(
-                        kernel,
-                        &[
-                            BufferWindow::whole(&params),
-                            BufferWindow::whole(&tables.vectors),
-                            BufferWindow::whole(&tables.matrices),
-                            BufferWindow::whole(batch.buffer()),
-                            slab.window,
-                        ],
-                        [nx, ny, (slab.z1 - slab.z0).div_ceil(BACKWARD_COLUMN)],
-                    )?;
-                }
-                Ok(())
-            })?;
+            for sub in (0..count).step_by(views_per_dispatch.min(count)) {
+                let views = views_per_dispatch.min(count - sub);
+                for_each_volume_slab(rec, out, 0, |rec, slab| {
+                    let params = rec.uniform(&self.params(views, first + sub, sub, &slab));
+                    let [_, backward, steep_kernel] = self.kernels();
+                    let kernels: &[&KernelSpec] = if steep { &[backward, steep_kernel] } else { &[backward] };
+                    for kernel in kernels {
+                        rec.dispatch_grid(
+                            kernel,
+                            &[
+                                BufferWindow::whole(&params),
+                                BufferWindow::whole(&tables.vectors),
+                                BufferWindow::whole(&tables.matrices),
+                                BufferWindow::whole(batch.buffer()),
+                                slab.window,
+                            ],
+                            [nx, ny, (slab.z1 - slab.z0).div_ceil(BACKWARD_COLUMN)],
+                        )?;
+                    }
+                    Ok(())
+                })?;
+            }
         }
         Ok(())
+    }
+
+    /// An upper bound on the loop iterations one view costs an invocation of the backward
+    /// kernels (`joseph_backward.wgsl`), whatever its column: the pixels of the column's
+    /// footprint ([`DetectorMap::footprint_bounds`]; rows × columns, each loop's exit counted)
+    /// for both candidate main axes, or for the steep kernel's voxels, with a quarter more for
+    /// how llvmpipe's drivers count.
+    fn backward_iterations_per_view(&self, steep: bool) -> Result<u64> {
+        let map = DetectorMap::new(&self.geometry, &self.grid)?;
+        let [nz, ny, nx] = self.shape;
+        let column = BACKWARD_COLUMN as f64;
+        let z_span = if nz == 1 { 1.0 } else { column + 1.0 };
+        let (sx, sy) = (if nx == 1 { 1.0 } else { 2.0 }, if ny == 1 { 1.0 } else { 2.0 });
+        // Main axis x: the column's box spans y and z; main axis y: x and z; steep: one voxel.
+        let along_x = map.footprint_bounds(self.shape, &[[0.0, sy, 0.0], [0.0, 0.0, z_span]]);
+        let along_y = map.footprint_bounds(self.shape, &[[sx, 0.0, 0.0], [0.0, 0.0, z_span]]);
+        let voxel = map.footprint_bounds(self.shape, &[[sx, 0.0, 0.0], [0.0, sy, 0.0]]);
+        let pixels = |(c, r): (f64, f64)| (r + 1.0) * (c + 1.0) + 1.0;
+        let mut worst = 0.0f64;
+        for view in 0..map.matrices.len() {
+            // + the loops over views and over the candidate axes.
+            worst = worst.max(pixels(along_x[view]) + pixels(along_y[view]) + 4.0);
+            if steep {
+                worst = worst.max((column + 1.0) * (pixels(voxel[view]) + 1.0) + 1.0);
+            }
+        }
+        Ok((1.25 * worst).ceil() as u64 + 16)
     }
 }
