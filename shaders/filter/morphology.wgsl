@@ -14,6 +14,11 @@ struct Params {
     rows: u32,
     use_cache: u32,
     footprint_radius: u32,
+    // 1: combine with what dst holds (a later part of a footprint split into parts).
+    resume: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> tile: Tile;
@@ -79,6 +84,9 @@ fn extreme_footprint(
     }
     let p = origin + vec3<i32>(lid);
     var acc = select(bitcast<f32>(0x7f800000u), -bitcast<f32>(0x7f800000u), params.is_max == 1u);
+    if (params.resume == 1u) {
+        acc = dst[out_index(origin, lid)];
+    }
     for (var k = 0u; k < params.rows; k++) {
         let row = rows[k];
         for (var dx = -row.z; dx <= row.z; dx++) {

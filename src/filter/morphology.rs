@@ -80,6 +80,9 @@ struct Params {
     rows: u32,
     use_cache: u32,
     footprint_radius: u32,
+    /// 1: combine with what `dst` holds (a later part of a footprint split into parts).
+    resume: u32,
+    _pad: [u32; 3],
 }
 
 /// A flat structuring element.
@@ -361,6 +364,8 @@ fn record_extreme(
         rows: 0,
         use_cache: 0,
         footprint_radius: 0,
+        resume: 0,
+        _pad: [0; 3],
     };
     match plan {
         Plan::Box(r) => {
@@ -403,29 +408,54 @@ fn record_extreme(
         Plan::Rows(rows, r) => {
             let output = rec.volume(input.shape())?;
             let rz = rows.iter().map(|row| row[0].unsigned_abs() as usize).max().unwrap_or(0);
-            let params = rec.uniform(&Params {
-                rows: rows.len() as u32,
-                use_cache: u32::from(*r <= GPU_STAGE_RADIUS),
-                footprint_radius: *r as u32,
-                ..base
-            });
-            let rows = rec.constants(rows);
-            for_each_slab(rec, &[input], &output, rz.max(*r), mode, |rec, slab| {
-                rec.dispatch_grid(
-                    &FOOTPRINT,
-                    &[
-                        BufferWindow::whole(&slab.tile),
-                        BufferWindow::whole(&params),
-                        BufferWindow::whole(&rows),
-                        slab.inputs[0],
-                        slab.output,
-                    ],
-                    slab.grid(),
-                )
-            })?;
+            for (part, rows) in footprint_parts(rows, rec.loop_limit()).into_iter().enumerate() {
+                let params = rec.uniform(&Params {
+                    rows: rows.len() as u32,
+                    use_cache: u32::from(*r <= GPU_STAGE_RADIUS),
+                    footprint_radius: *r as u32,
+                    resume: u32::from(part > 0),
+                    ..base
+                });
+                let rows = rec.constants(rows);
+                for_each_slab(rec, &[input], &output, rz.max(*r), mode, |rec, slab| {
+                    rec.dispatch_grid(
+                        &FOOTPRINT,
+                        &[
+                            BufferWindow::whole(&slab.tile),
+                            BufferWindow::whole(&params),
+                            BufferWindow::whole(&rows),
+                            slab.inputs[0],
+                            slab.output,
+                        ],
+                        slab.grid(),
+                    )
+                })?;
+            }
             Ok(output)
         }
     }
+}
+
+/// A footprint's rows in consecutive parts that each stay within `loop_limit` iterations of
+/// `extreme_footprint`'s loops (a row of half-width `w` costs `2w + 3`, its loops' exits
+/// counted, with a fifth spare for how llvmpipe's drivers count): a ball of radius 32 has
+/// ~137,000 voxels, past llvmpipe's 65,535, which ended the loops early and dropped the rest.
+/// Minimum and maximum are exact in any grouping, so later parts combine with the earlier
+/// result. One part where loops have no limit.
+fn footprint_parts(rows: &[[i32; 4]], loop_limit: u64) -> Vec<&[[i32; 4]]> {
+    let budget = loop_limit.saturating_mul(4) / 5;
+    let mut parts = Vec::new();
+    let (mut start, mut cost) = (0, 16u64);
+    for (i, row) in rows.iter().enumerate() {
+        let row_cost = 2 * row[2].unsigned_abs() as u64 + 3;
+        if cost + row_cost > budget && i > start {
+            parts.push(&rows[start..i]);
+            (start, cost) = (i, 16);
+        }
+        cost += row_cost;
+    }
+    parts.push(&rows[start..]);
+    parts
 }
 
 // ---------------------------------------------------------------------------------------------
