@@ -302,3 +302,47 @@ fn helical_scans_of_a_hundred_turns_match_the_cpu() {
         assert!(err < 1e-4, "{turns} turns on {}: {err:e}", ctx.adapter());
     }
 }
+
+#[test]
+fn labelling_of_snakes_and_combs_is_exact() {
+    // The union-find kernels loop while they climb a tree: one component snaking through a
+    // 2048² image, or 1,024 columns joined only at the bottom, must not leave climbs unfinished
+    // (path halving keeps them far under the loop limit; this checks it stays so).
+    use hounsfield::segment::{label, label_on_gpu};
+    let n = 2048;
+    let snake = ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| {
+        let (y, x) = (i[0], i[1]);
+        y % 2 == 0 || (y % 4 == 1 && x == n - 1) || (y % 4 == 3 && x == 0)
+    });
+    let comb = ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| i[1] % 2 == 0 || i[0] == n - 1);
+    for (what, mask) in [("snake", &snake), ("comb", &comb)] {
+        let cpu = label(mask.view(), None).unwrap();
+        assert_eq!(cpu.count, 1, "{what}: one component");
+        for ctx in gpus() {
+            let gpu = label_on_gpu(&ctx, mask.view(), None).unwrap();
+            assert_eq!(gpu.count, cpu.count, "{what} on {}", ctx.adapter());
+            assert!(gpu.labels == cpu.labels, "{what} on {}: labels differ", ctx.adapter());
+        }
+    }
+}
+
+#[test]
+fn bilateral_filters_at_the_largest_radius_are_exact() {
+    // The bilateral kernel loops over its whole window: 33³ = 35,937 taps at the largest
+    // supported radius (16), with the loops' exits under llvmpipe's 65,535 on both drivers.
+    use hounsfield::filter::{Bilateral, bilateral::MAX_RADIUS};
+    let vol = random_volume([6, 7, 8], 23);
+    let sigma = MAX_RADIUS as f64 / 2.5;
+    let filter = Bilateral::new(&[sigma], 0.3);
+    let cpu = filter.apply(&Backend::Cpu, vol.view()).unwrap().into_dyn();
+    for ctx in gpus() {
+        let gpu = filter.apply(&Backend::Gpu(ctx.clone()), vol.view()).unwrap().into_dyn();
+        assert_close_f32(
+            gpu.view(),
+            cpu.view(),
+            1e-4,
+            1e-6,
+            &format!("bilateral of radius {MAX_RADIUS} on {}", ctx.adapter()),
+        );
+    }
+}
