@@ -119,6 +119,21 @@ impl Moments {
         Self::of_values_lanes(values)
     }
 
+    /// The first pass of the vector kernels from their lanes: `values` values, NaN counts,
+    /// extremes, and the sum of the numbers (asked for only when there is one); M2 follows.
+    fn of_lanes(values: usize, nans: &[u32], lo: &[f32], hi: &[f32], sum: impl FnOnce() -> f64) -> Moments {
+        let nan_count: u64 = nans.iter().map(|&n| u64::from(n)).sum();
+        let count = values as u64 - nan_count;
+        Moments {
+            count,
+            nan_count,
+            min: f64::from(lo.iter().fold(f32::INFINITY, |a, &b| a.min(b))),
+            max: f64::from(hi.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b))),
+            mean: if count > 0 { sum() / count as f64 } else { 0.0 },
+            m2: 0.0,
+        }
+    }
+
     /// [`Moments::of_values_avx2`] with 16 values per register: the same sixteen f64 lanes
     /// (value `i` of a group into lane `i`), summed in the same order, so both give the same
     /// bits at half the instructions (the two passes are otherwise bound by the vector rate, not
@@ -175,21 +190,8 @@ impl Moments {
                 _mm512_storeu_ps(lanes_hi.as_mut_ptr(), hi);
                 _mm512_storeu_si512(nans.as_mut_ptr().cast(), nan);
             }
-            let nan_count: u64 = nans.iter().map(|&n| u64::from(n)).sum();
-            let count = body.len() as u64 - nan_count;
-            m = Moments {
-                count,
-                nan_count,
-                min: f64::from(lanes_lo.iter().fold(f32::INFINITY, |a, &b| a.min(b))),
-                max: f64::from(lanes_hi.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b))),
-                mean: if count > 0 {
-                    total(first, second) / count as f64
-                } else {
-                    0.0
-                },
-                m2: 0.0,
-            };
-            if count > 0 {
+            m = Moments::of_lanes(body.len(), &nans, &lanes_lo, &lanes_hi, || total(first, second));
+            if m.count > 0 {
                 let mean = _mm512_set1_pd(m.mean);
                 let (mut first, mut second) = (_mm512_setzero_pd(), _mm512_setzero_pd());
                 let masked = m.nan_count > 0;
@@ -263,21 +265,8 @@ impl Moments {
                 _mm256_storeu_ps(lanes_hi.as_mut_ptr(), hi);
                 _mm256_storeu_si256(nans.as_mut_ptr().cast(), nan);
             }
-            let nan_count: u64 = nans.iter().map(|&n| u64::from(n)).sum();
-            let count = body.len() as u64 - nan_count;
-            m = Moments {
-                count,
-                nan_count,
-                min: f64::from(lanes_lo.iter().fold(f32::INFINITY, |a, &b| a.min(b))),
-                max: f64::from(lanes_hi.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b))),
-                mean: if count > 0 {
-                    sums.iter().sum::<f64>() / count as f64
-                } else {
-                    0.0
-                },
-                m2: 0.0,
-            };
-            if count > 0 {
+            m = Moments::of_lanes(body.len(), &nans, &lanes_lo, &lanes_hi, || sums.iter().sum());
+            if m.count > 0 {
                 let mean = _mm256_set1_pd(m.mean);
                 let (mut q0, mut q1, mut q2, mut q3) = (
                     _mm256_setzero_pd(),
