@@ -945,7 +945,8 @@ fn forward_project(
     projector: &str,
     backend: &str,
 ) -> PyResultArray {
-    let backend = select_backend(backend)?;
+    let backend_name = backend;
+    let backend = select_backend(backend_name)?;
     let kind = ProjectorKind::from_name(projector).map_err(py_err)?;
     let v = volume3(volume.as_array(), "volume")?;
     let out = py
@@ -953,13 +954,13 @@ fn forward_project(
             let shape = [v.dim().0, v.dim().1, v.dim().2];
             let grid = centred_grid(shape, voxel)?;
             let projector = kind.build(&geometry.inner, shape, &grid)?;
-            match backend.gpu_context() {
+            on_backend(backend_name, &backend, |backend| match backend.gpu_context() {
                 Some(ctx) => {
                     let up = GpuVolume::upload(ctx, v.view())?;
                     projector.forward_gpu(ctx, &up)?.download(ctx)
                 }
                 None => projector.forward_cpu(v.view()),
-            }
+            })
         })
         .map_err(py_err)?;
     Ok(out.into_dyn().into_pyarray(py).unbind())
@@ -1040,30 +1041,33 @@ fn fdk(
     filter_name: &str,
     backend: &str,
 ) -> PyResultArray {
-    let backend = select_backend(backend)?;
+    let backend_name = backend;
+    let backend = select_backend(backend_name)?;
     let window = ramp_window(filter_name)?;
     let p = volume3(projections.as_array(), "projections")?;
     let out = py
-        .detach(|| -> hounsfield::Result<Array3<f32>> {
-            let grid = centred_grid(shape, voxel)?;
-            // A helix (Geometry.helical) takes the helical FDK; anything else FDK's checks.
-            let fdk = match Fdk::new(&geometry.inner) {
-                Ok(fdk) => fdk.window(window),
-                Err(circular) => {
-                    let Ok(helical) = HelicalFdk::new(&geometry.inner) else {
-                        return Err(circular);
-                    };
-                    let helical = helical.window(window);
-                    return match backend.gpu_context() {
-                        Some(ctx) => helical.reconstruct_gpu(ctx, p.view(), shape, &grid),
-                        None => helical.reconstruct_cpu(p.view(), shape, &grid),
-                    };
+        .detach(|| {
+            on_backend(backend_name, &backend, |backend| -> hounsfield::Result<Array3<f32>> {
+                let grid = centred_grid(shape, voxel)?;
+                // A helix (Geometry.helical) takes the helical FDK; anything else FDK's checks.
+                let fdk = match Fdk::new(&geometry.inner) {
+                    Ok(fdk) => fdk.window(window),
+                    Err(circular) => {
+                        let Ok(helical) = HelicalFdk::new(&geometry.inner) else {
+                            return Err(circular);
+                        };
+                        let helical = helical.window(window);
+                        return match backend.gpu_context() {
+                            Some(ctx) => helical.reconstruct_gpu(ctx, p.view(), shape, &grid),
+                            None => helical.reconstruct_cpu(p.view(), shape, &grid),
+                        };
+                    }
+                };
+                match backend.gpu_context() {
+                    Some(ctx) => fdk.reconstruct_gpu(ctx, p.view(), shape, &grid),
+                    None => fdk.reconstruct_cpu(p.view(), shape, &grid),
                 }
-            };
-            match backend.gpu_context() {
-                Some(ctx) => fdk.reconstruct_gpu(ctx, p.view(), shape, &grid),
-                None => fdk.reconstruct_cpu(p.view(), shape, &grid),
-            }
+            })
         })
         .map_err(py_err)?;
     Ok(out.into_dyn().into_pyarray(py).unbind())
@@ -1194,7 +1198,8 @@ fn iterative(
     backend: &str,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<(Py<PyArrayDyn<f32>>, Vec<f64>)> {
-    let backend = select_backend(backend)?;
+    let backend_name = backend;
+    let backend = select_backend(backend_name)?;
     let method = Method::from_name(method, subsets, lam, tv_iterations).map_err(py_err)?;
     let p = volume3(projections.as_array(), "projections")?;
     let initial = match initial {
@@ -1229,10 +1234,12 @@ fn iterative(
                     }
                 })
             };
-            match backend.gpu_context() {
+            // A refusal (AdapterLimit) comes from the first iteration's recording, before any
+            // callback.
+            on_backend(backend_name, &backend, |backend| match backend.gpu_context() {
                 Some(ctx) => run.run_gpu(ctx, p.view(), &mut on_iteration),
                 None => run.run_cpu(p.view(), &mut on_iteration),
-            }
+            })
         })
         .map_err(py_err)?;
     if let Some(e) = callback_error {

@@ -141,6 +141,27 @@ def test_every_projector_reconstructs_by_name(backend, projector):
     assert np.abs(rec - vol).mean() < 0.5 * np.abs(vol).mean()
 
 
+def test_projections_past_the_adapters_loop_limit_fall_back_under_auto():
+    """Joseph's forward projection marches rays through the volume's longest axis; through
+    5,500 voxels that exceeds what Mesa's llvmpipe runs per shader invocation (65,535 loop
+    iterations). ``auto`` then projects on the CPU, ``gpu`` raises ``GpuError``; a hardware GPU
+    runs it."""
+    from conftest import GPU
+
+    geometry = h.Geometry.parallel_2d([0.0, 90.0], 8, 1.0)
+    volume = np.random.default_rng(3).random((1, 4, 5500), dtype=np.float32)
+    want = h.forward_project(volume, geometry, projector="joseph", backend="cpu")
+    assert want.max() > 100.0
+    np.testing.assert_allclose(h.forward_project(volume, geometry, projector="joseph", backend="auto"), want, rtol=1e-4)
+    if not GPU:
+        return
+    if "llvmpipe" in str(h.gpu_adapter()):
+        with pytest.raises(h.GpuError, match="65535"):
+            h.forward_project(volume, geometry, projector="joseph", backend="gpu")
+    else:
+        np.testing.assert_allclose(h.forward_project(volume, geometry, projector="joseph", backend="gpu"), want, rtol=1e-4)
+
+
 def test_unknown_projectors_and_methods_are_value_errors():
     cone = h.Geometry.cone([0.0, 90.0], 200.0, 400.0, 8, 8, (1.5, 1.5))
     with pytest.raises(ValueError, match="voxel_driven"):
