@@ -139,19 +139,19 @@ pub(crate) fn symmetric_along_padded(dst: &mut [f32], w: &[f32], src: &[f32]) {
             return;
         }
     }
-    along_padded_generic::<false>(dst, w, src)
+    along_padded_generic::<false, 32>(dst, w, src)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn along_padded_avx2(dst: &mut [f32], w: &[f32], src: &[f32]) {
-    along_padded_generic::<true>(dst, w, src)
+    along_padded_generic::<true, 32>(dst, w, src)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 unsafe fn along_padded_avx512(dst: &mut [f32], w: &[f32], src: &[f32]) {
-    along_padded_generic::<true>(dst, w, src)
+    along_padded_generic::<true, 128>(dst, w, src)
 }
 
 /// `acc + w · x`, fused where the instruction set has FMA (one rounding, one instruction
@@ -162,15 +162,34 @@ fn madd<const FUSED: bool>(w: f32, x: f32, acc: f32) -> f32 {
     if FUSED { w.mul_add(x, acc) } else { acc + w * x }
 }
 
-/// One output row has one chain of additions per lane group; four groups at a time keep the
-/// adder busy instead of waiting on its latency.
+/// One output row has one chain of additions per group of lanes: `SPAN` outputs at a time
+/// (four AVX2 registers, eight AVX-512 ones) keep the adder busy instead of waiting on its
+/// latency; what is left of the row goes 16, then 1 at a time. Every output sums its taps in
+/// the same order whatever the span, so the builds agree bit for bit.
 #[inline(always)]
-fn along_padded_generic<const FUSED: bool>(dst: &mut [f32], w: &[f32], src: &[f32]) {
-    const LANES: usize = 8;
-    const GROUPS: usize = 4;
-    const SPAN: usize = LANES * GROUPS;
+fn along_padded_generic<const FUSED: bool, const SPAN: usize>(dst: &mut [f32], w: &[f32], src: &[f32]) {
+    let n = dst.len();
+    let mut i = along_padded_spans::<FUSED, SPAN>(dst, w, src, 0);
+    i = along_padded_spans::<FUSED, 16>(dst, w, src, i);
+    let r = w.len() - 1;
+    for i in i..n {
+        let mut acc = w[0] * src[i + r];
+        for (k, &wk) in w.iter().enumerate().skip(1) {
+            acc = madd::<FUSED>(wk, src[i + r - k] + src[i + r + k], acc);
+        }
+        dst[i] = acc;
+    }
+}
+
+/// The outputs from `i` on in whole spans of `SPAN`; returns where they stop.
+#[inline(always)]
+fn along_padded_spans<const FUSED: bool, const SPAN: usize>(
+    dst: &mut [f32],
+    w: &[f32],
+    src: &[f32],
+    mut i: usize,
+) -> usize {
     let (n, r) = (dst.len(), w.len() - 1);
-    let mut i = 0;
     while i + SPAN <= n {
         let window = &src[i..i + SPAN + 2 * r];
         let lanes = |at: usize| -> [f32; SPAN] { window[at..at + SPAN].try_into().expect("SPAN values") };
@@ -188,13 +207,7 @@ fn along_padded_generic<const FUSED: bool>(dst: &mut [f32], w: &[f32], src: &[f3
         dst[i..i + SPAN].copy_from_slice(&acc);
         i += SPAN;
     }
-    for i in i..n {
-        let mut acc = w[0] * src[i + r];
-        for (k, &wk) in w.iter().enumerate().skip(1) {
-            acc = madd::<FUSED>(wk, src[i + r - k] + src[i + r + k], acc);
-        }
-        dst[i] = acc;
-    }
+    i
 }
 
 /// # Safety
@@ -478,7 +491,7 @@ mod tests {
         type Outputs = (Vec<f32>, Vec<f32>);
         for r in [0, 1, 4, 8] {
             let w: Vec<f32> = values(r + 1, 3 + r as u64);
-            for n in [5, 16, 48, 77] {
+            for n in [5, 16, 48, 77, 300] {
                 let stride = n + 2;
                 let src = values((2 * r + BLOCK) * stride, 17 + n as u64);
                 let padded = values(n + 2 * r, 19 + n as u64);
@@ -492,7 +505,7 @@ mod tests {
                     (block, row)
                 };
                 let fused = run(symmetric_strided_generic::<BLOCK, true>, |d, w, s| {
-                    along_padded_generic::<true>(d, w, s)
+                    along_padded_generic::<true, 32>(d, w, s)
                 });
                 let mut builds: Vec<(&str, Outputs)> = Vec::new();
                 #[cfg(target_arch = "x86_64")]
@@ -510,7 +523,7 @@ mod tests {
                     assert_eq!(bits(row), bits(&fused.1), "r={r} n={n}: {name} row");
                 }
                 let (block, row) = run(symmetric_strided_generic::<BLOCK, false>, |d, w, s| {
-                    along_padded_generic::<false>(d, w, s)
+                    along_padded_generic::<false, 32>(d, w, s)
                 });
                 for (a, b) in block.iter().chain(&row).zip(fused.0.iter().chain(&fused.1)) {
                     assert!((a - b).abs() <= 1e-6, "r={r} n={n}: unfused {a} vs {b}");
