@@ -217,3 +217,72 @@ impl DetectorMap {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recon::fdk::centred_grid;
+
+    /// The footprint bounds hold: boxes at random places in the volume (and on its grown
+    /// border) never project wider or taller than the bound, on flat, arc and parallel
+    /// geometries, near and far sources, oblique detectors' corners included.
+    #[test]
+    fn footprint_bounds_cover_every_box_in_the_volume() {
+        let angles: Vec<f64> = (0..24).map(|v| v as f64 * 15.0 + 3.0).collect();
+        let geometries = [
+            Geometry::cone(&angles, 60.0, 120.0, 90, 70, [0.25, 0.3], [3.0, -2.0]).unwrap(),
+            Geometry::cone_cylindrical(&angles, 60.0, 120.0, 90, 70, [0.25, 0.3], [3.0, -2.0]).unwrap(),
+            Geometry::cone(&angles, 25.0, 40.0, 200, 200, [0.2, 0.2], [0.0, 0.0]).unwrap(),
+            Geometry::parallel_3d(&angles, 60, 50, [0.3, 0.4]).unwrap(),
+        ];
+        let shape = [12, 16, 20];
+        let grid = centred_grid(shape, [1.0, 0.9, 1.1]).unwrap();
+        let boxes = [[[2.0, 0.0, 0.0], [0.0, 0.0, 9.0]], [[1.0, 1.0, 0.0], [0.0, 2.0, 0.0]]];
+        let mut rng = crate::rng::XorShift64::new(21);
+        for g in &geometries {
+            let map = DetectorMap::new(g, &grid).unwrap();
+            for edges in boxes {
+                let bounds = map.footprint_bounds(shape, &edges);
+                // Bounds narrower than the detector, or the check below would say nothing.
+                assert!(bounds.iter().all(|&(c, _)| c < map.cols as f64), "{bounds:?}");
+                for (view, m) in map.matrices.iter().enumerate() {
+                    let pixel = |p: [f64; 3]| {
+                        let [u, v, w] = m.rows.map(|r| r[0] * p[0] + r[1] * p[1] + r[2] * p[2] + r[3]);
+                        match map.arc {
+                            Some(arc) => arc.position(u, v, w),
+                            None => (u / w, v / w),
+                        }
+                    };
+                    for _ in 0..200 {
+                        // A corner anywhere in the grown box of indices the bound assumes.
+                        let mut at = |n: usize, e: f64| -1.5 + f64::from(rng.next_f32()) * (n as f64 + 2.0 - e);
+                        let e = [
+                            edges[0][0] + edges[1][0],
+                            edges[0][1] + edges[1][1],
+                            edges[0][2] + edges[1][2],
+                        ];
+                        let p = [at(shape[2], e[0]), at(shape[1], e[1]), at(shape[0], e[2])];
+                        let corners = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+                            .map(|[s, t]| pixel(std::array::from_fn(|i| p[i] + s * edges[0][i] + t * edges[1][i])));
+                        let span = |f: fn(&(f64, f64)) -> f64| {
+                            let values = corners.iter().map(f);
+                            values.clone().fold(f64::NEG_INFINITY, f64::max) - values.fold(f64::INFINITY, f64::min)
+                        };
+                        let (cols, rows) = bounds[view];
+                        // The bound keeps three pixels for rounding at both ends; a footprint
+                        // clipped to the detector is never larger than it.
+                        let (wide, tall) = (span(|c| c.0).min(map.cols as f64), span(|c| c.1).min(map.rows as f64));
+                        assert!(
+                            wide + 3.0 <= cols + 1e-9 || cols == map.cols as f64,
+                            "view {view}: {wide} columns, bound {cols}"
+                        );
+                        assert!(
+                            tall + 3.0 <= rows + 1e-9 || rows == map.rows as f64,
+                            "view {view}: {tall} rows, bound {rows}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
