@@ -416,7 +416,7 @@ impl VoxelDriven {
         let table = self.table(rec);
         for (first, batch) in projections.batches() {
             let count = batch.shape()[0];
-            for sub in (0..count).step_by(views_per_dispatch.min(count)) {
+            for sub in (0..count).step_by(views_per_dispatch.min(count).max(1)) {
                 let views = sub..(sub + views_per_dispatch).min(count);
                 self.record_batch(rec, kernel, &table, volume, batch, first, views)?;
             }

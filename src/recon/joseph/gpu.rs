@@ -319,7 +319,7 @@ impl Joseph {
         };
         for (first, batch) in projections.batches() {
             let count = batch.shape()[0];
-            for sub in (0..count).step_by(views_per_dispatch.min(count)) {
+            for sub in (0..count).step_by(views_per_dispatch.min(count).max(1)) {
                 let views = views_per_dispatch.min(count - sub);
                 for_each_volume_slab(rec, out, 0, |rec, slab| {
                     let params = rec.uniform(&self.params(views, first + sub, sub, &slab));
