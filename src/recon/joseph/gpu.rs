@@ -180,7 +180,8 @@ impl Joseph {
         })
     }
 
-    /// The parameters of one dispatch: `count` views from `first_view`, the volume slab `slab`.
+    /// The parameters of one dispatch: `count` views from `first_view` (the first of them at
+    /// `batch_first` in the bound batch), the volume slab `slab`.
     fn params(&self, count: usize, first_view: usize, batch_first: usize, slab: &VolumeSlab<'_>) -> JosephParams {
         let g = &self.geometry;
         let [nz, ny, nx] = self.shape;
