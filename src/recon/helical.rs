@@ -516,21 +516,14 @@ impl HelicalFdk {
         // of few enough views for the scan's turns.
         let turns = (h.turned_last.abs() / std::f64::consts::TAU).ceil() as u64 + 2;
         let per_view = 5 * (2 * (turns + 1) + 8) / 4 + 1;
-        let limit = ctx.adapter().loop_limit.unwrap_or(u64::MAX);
-        if per_view > limit {
-            return Err(Error::AdapterLimit(format!(
-                "helical FDK over {turns} turns needs up to {per_view} loop iterations per view, and {} \
-                 silently stops every invocation's loops after {limit}; run it on the CPU backend (or a \
-                 hardware GPU)",
-                ctx.adapter().name
-            )));
-        }
-        let per_batch = views_per_batch(ctx, rows, cols)?.min((limit / per_view) as usize);
-        let (ramp, table) = {
+        let (ramp, table, per_batch) = {
             let rec = Recorder::new(ctx);
+            rec.check_loop_budget(&format!("helical FDK over {turns} turns (per view)"), per_view)?;
+            let per_batch = views_per_batch(ctx, rows, cols)?.min((rec.loop_limit() / per_view) as usize);
             (
                 GpuRamp::new(&rec, &stages.response()?, &stages.weighting(), rows, cols)?,
                 rec.constants(&table),
+                per_batch,
             )
         };
         let [_, ny, nx] = shape;
