@@ -196,6 +196,36 @@ impl<'c> Recorder<'c> {
         self.ctx.summary.loop_limit.unwrap_or(u64::MAX)
     }
 
+    /// An upper bound on the tries of one compare-exchange add (`shaders/recon/splat.wgsl`),
+    /// for loop budgets on adapters that stop long loops (1 elsewhere, where it is not needed).
+    ///
+    /// A try fails only when another invocation's add to the same address lands between its
+    /// read and its exchange. llvmpipe runs one SIMD batch per thread at a time and issues a
+    /// batch's atomics lane after lane, so at most every lane of every thread can get in first:
+    /// the batch's width (the "N bits" of its name, in f32 lanes) times its threads
+    /// (`LP_NUM_THREADS`, else one per CPU). Measured with every voxel of a volume splatting
+    /// onto the same four pixels on the 2-core VM (8 lanes, 2 threads): adds needed up to
+    /// 13–16 tries, and capping them at 12 lost two thirds of the sums.
+    pub fn compare_exchange_tries(&self) -> u64 {
+        if self.ctx.summary.loop_limit.is_none() {
+            return 1;
+        }
+        let name = &self.ctx.summary.name;
+        let lanes = name
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .collect::<Vec<_>>()
+            .windows(2)
+            .find(|w| w[1] == "bits")
+            .and_then(|w| w[0].parse::<u64>().ok())
+            .map_or(16, |bits| (bits / 32).max(1));
+        let threads = std::env::var("LP_NUM_THREADS")
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64))
+            .max(1);
+        lanes * threads
+    }
+
     /// A small uniform buffer holding `value` (a kernel's parameter block).
     pub fn uniform<T: bytemuck::Pod>(&self, value: &T) -> wgpu::Buffer {
         self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

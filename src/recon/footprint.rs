@@ -216,10 +216,12 @@ impl SeparableFootprint {
     /// pixels of the voxel's footprint ([`crate::recon::geometry::DetectorMap::footprint_bounds`];
     /// rows × columns, each loop's exit counted), the nine corner steps of `footprint`, with a
     /// quarter more for how llvmpipe's drivers count. The forward adds each pixel through a
-    /// compare-exchange loop (`splat.wgsl`), whose tries count too: four per pixel allows for
-    /// its exit and two retries (lanes that collide retry; in these footprints, shifted by a
-    /// voxel's width between neighbouring lanes, collisions are rare).
-    fn iterations_per_view(&self, forward: bool) -> Result<u64> {
+    /// compare-exchange loop (`splat.wgsl`), whose tries count too: per pixel, its own step,
+    /// up to `tries` ([`Recorder::compare_exchange_tries`]) and the add loop's exit (`None`:
+    /// the transpose). Conservative for large footprints, whose neighbouring voxels meet other
+    /// pixels at each step; on an llvmpipe of many threads they may then be refused (the CPU
+    /// path runs them).
+    fn iterations_per_view(&self, tries: Option<u64>) -> Result<u64> {
         let (_, shape, _) = self.point.parts();
         let bounds = self
             .point
@@ -227,7 +229,7 @@ impl SeparableFootprint {
             .footprint_bounds(shape, &[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]);
         let worst = bounds
             .iter()
-            .map(|&(c, r)| (r + 1.0) * (c + 2.0) * if forward { 4.0 } else { 1.0 } + 12.0)
+            .map(|&(c, r)| (r + 1.0) * (c + 2.0) * tries.map_or(1.0, |t| t as f64 + 2.0) + 12.0)
             .fold(0.0f64, f64::max);
         Ok((1.25 * worst).ceil() as u64 + 16)
     }
@@ -282,14 +284,14 @@ impl Projector for SeparableFootprint {
     }
 
     fn record_forward(&self, rec: &mut Recorder<'_>, volume: &GpuVolume, out: &GpuProjections) -> Result<()> {
-        let per_view = self.iterations_per_view(true)?;
+        let per_view = self.iterations_per_view(Some(rec.compare_exchange_tries()))?;
         let what = "the separable-footprint projection (one view's footprint of a voxel)";
         self.point
             .record_bounded(rec, &FORWARD, volume, out, Some((what, per_view)))
     }
 
     fn record_backward(&self, rec: &mut Recorder<'_>, projections: &GpuProjections, out: &GpuVolume) -> Result<()> {
-        let per_view = self.iterations_per_view(false)?;
+        let per_view = self.iterations_per_view(None)?;
         let what = "the separable-footprint transpose (one view's footprint of a voxel)";
         self.point
             .record_bounded(rec, &BACKWARD, out, projections, Some((what, per_view)))

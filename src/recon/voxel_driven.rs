@@ -233,7 +233,11 @@ impl Projector for VoxelDriven {
     }
 
     fn record_forward(&self, rec: &mut Recorder<'_>, volume: &GpuVolume, out: &GpuProjections) -> Result<()> {
-        self.record(rec, &FORWARD, volume, out)
+        // Per view: the view loop's step and four compare-exchange adds, each up to its tries
+        // and its exit, with a quarter more for how llvmpipe's drivers count.
+        let per_view = (1 + 4 * (rec.compare_exchange_tries() + 1)) * 5 / 4 + 1;
+        let what = "the voxel-driven projection (one view's adds of a voxel)";
+        self.record_bounded(rec, &FORWARD, volume, out, Some((what, per_view)))
     }
 
     fn record_backward(&self, rec: &mut Recorder<'_>, projections: &GpuProjections, out: &GpuVolume) -> Result<()> {
