@@ -11,7 +11,9 @@
 //! order they were pushed. Every bucket stays in push order (pushes append; a refill moves a
 //! bucket, in order, into lower levels that are empty), so with ages given by push order it
 //! releases items by (key, age) exactly as the heap does when no two items tie — at O(1)
-//! amortised cost instead of O(log n) cache misses.
+//! amortised cost instead of O(log n) cache misses. A refilled bucket of at most a thousand
+//! items is sorted (by key, then push order) into a *run* instead of being spread over the
+//! levels below, from which most items would move again once per byte.
 
 /// An item of [`ArrayHeap`]: `before` is the heap's strict order.
 pub(crate) trait HeapItem: Copy {
@@ -291,7 +293,9 @@ impl<T: HeapItem> ArrayHeap<T> {
 /// keys, and so do lower bytes within a level, so the next items are in the first occupied
 /// bucket; a refill moves that bucket, in order, to lower levels. Each item moves at most once
 /// per byte, a few times in practice — a bit-wise radix heap moves float keys that differ only
-/// in low mantissa bits dozens of times.
+/// in low mantissa bits dozens of times. A small bucket is sorted into the run instead (one
+/// move): on the watershed of a 512×512×256 noisy distance map, 70 M moves instead of 99 M for
+/// 20.8 M items, and the flood 7–10 % faster.
 pub(crate) struct FifoRadixQueue<T: Copy> {
     last: u64,
     /// Bucket `EQUAL`, then level × 256 + byte.
@@ -303,9 +307,24 @@ pub(crate) struct FifoRadixQueue<T: Copy> {
     levels: u8,
     /// Each bucket's first-pushed smallest item (what a refill from it releases first).
     smallest: Vec<(u64, Option<T>)>,
+    /// A small refilled bucket, sorted by key (push order among equal keys), all above `last`:
+    /// its items leave before any bucket's. It holds every key that shares the bits of
+    /// `run_range` with `last` (the refilled bucket's range); pushes into that range are
+    /// inserted in order, the rest go to the buckets. (`u64::MAX`: no run.)
+    run: std::collections::VecDeque<(u64, T)>,
+    run_range: u64,
+    /// Scratch for sorting a refilled bucket into the run.
+    order: Vec<(u64, u32)>,
 }
 
 const EQUAL: usize = 0;
+
+/// Refilled buckets of at most this many items are sorted into the run instead of being spread
+/// over the levels below (from which most items would move again, once per byte).
+const RUN_FROM: usize = 1024;
+
+/// Pushes into the range of a run of at least this many items send it back to the buckets.
+const RUN_INSERT_MAX: usize = 64;
 
 impl<T: Copy> FifoRadixQueue<T> {
     pub(crate) fn new() -> Self {
@@ -316,6 +335,9 @@ impl<T: Copy> FifoRadixQueue<T> {
             occupied: [[0; 4]; 8],
             levels: 0,
             smallest: vec![(u64::MAX, None); 1 + 8 * 256],
+            run: std::collections::VecDeque::with_capacity(RUN_FROM),
+            run_range: u64::MAX,
+            order: Vec::new(),
         }
     }
 
@@ -327,6 +349,37 @@ impl<T: Copy> FifoRadixQueue<T> {
             self.buckets[EQUAL].push((key, item));
             return;
         }
+        if differ & self.run_range == 0 && !self.run.is_empty() {
+            self.insert_into_run(key, item);
+            return;
+        }
+        self.push_to_bucket(key, item);
+    }
+
+    /// Inserts after every item of the run with a key not above `key`. Into a long run (where
+    /// an insertion would shift many items) the run goes back to the buckets instead, in order,
+    /// and the new item after it.
+    #[cold]
+    fn insert_into_run(&mut self, key: u64, item: T) {
+        if self.run.len() < RUN_INSERT_MAX {
+            let at = self.run.partition_point(|e| e.0 <= key);
+            self.run.insert(at, (key, item));
+            return;
+        }
+        let run = std::mem::take(&mut self.run);
+        self.run_range = u64::MAX;
+        for (key, item) in run.iter().copied() {
+            self.push_to_bucket(key, item);
+        }
+        self.push_to_bucket(key, item);
+        self.run = run;
+        self.run.clear();
+    }
+
+    /// [`Self::push`] of a key above `last` to its bucket.
+    #[inline(always)]
+    fn push_to_bucket(&mut self, key: u64, item: T) {
+        let differ = key ^ self.last;
         let level = (63 - differ.leading_zeros()) as usize / 8;
         let byte = (key >> (8 * level)) as usize & 255;
         let bucket = 1 + level * 256 + byte;
@@ -356,6 +409,9 @@ impl<T: Copy> FifoRadixQueue<T> {
         if let Some(next) = self.buckets[EQUAL].get(self.head) {
             return Some(next.1);
         }
+        if let Some(next) = self.run.front() {
+            return Some(next.1);
+        }
         self.smallest[self.first_bucket()?].1
     }
 
@@ -369,12 +425,22 @@ impl<T: Copy> FifoRadixQueue<T> {
         Some(item)
     }
 
-    /// Bucket `EQUAL` is spent: the first occupied bucket's smallest key becomes `last`, and that
-    /// bucket's items move, in order, to lower levels (empty until now) or `EQUAL`.
+    /// Bucket `EQUAL` is spent: the run's smallest key becomes `last` and its items of that key
+    /// move to `EQUAL`; without a run, the first occupied bucket's smallest key becomes `last`,
+    /// and that bucket's items move, in order, to lower levels (empty until now) or `EQUAL` —
+    /// or, for a small bucket, sorted into the run.
     #[cold]
     fn refill(&mut self) -> Option<()> {
         self.buckets[EQUAL].clear();
         self.head = 0;
+        if let Some(&(key, _)) = self.run.front() {
+            self.last = key;
+            while let Some(&(k, item)) = self.run.front().filter(|e| e.0 == key) {
+                self.buckets[EQUAL].push((k, item));
+                self.run.pop_front();
+            }
+            return Some(());
+        }
         let from = self.first_bucket()?;
         let (level, byte) = ((from - 1) / 256, (from - 1) % 256);
         self.occupied[level][byte / 64] &= !(1 << (byte % 64));
@@ -384,8 +450,25 @@ impl<T: Copy> FifoRadixQueue<T> {
         let mut moved = std::mem::take(&mut self.buckets[from]);
         self.last = self.smallest[from].0;
         self.smallest[from] = (u64::MAX, None);
-        for &(key, item) in &moved {
-            self.push(key, item);
+        if level > 0 && moved.len() <= RUN_FROM {
+            // By key, then position: equal keys stay in push order (and no allocation).
+            let mut order = std::mem::take(&mut self.order);
+            order.clear();
+            order.extend(moved.iter().enumerate().map(|(i, e)| (e.0, i as u32)));
+            order.sort_unstable();
+            self.run.extend(order.iter().map(|&(_, i)| moved[i as usize]));
+            self.order = order;
+            while let Some(&e) = self.run.front().filter(|e| e.0 == self.last) {
+                self.buckets[EQUAL].push(e);
+                self.run.pop_front();
+            }
+            // The bucket's range: the keys that share its bytes from `level` up.
+            self.run_range = u64::MAX << (8 * level);
+        } else {
+            self.run_range = u64::MAX;
+            for &(key, item) in &moved {
+                self.push(key, item);
+            }
         }
         moved.clear();
         self.buckets[from] = moved;
@@ -528,30 +611,36 @@ mod tests {
 
     #[test]
     fn the_radix_queue_releases_by_key_then_push_order() {
-        let mut queue = FifoRadixQueue::new();
-        let mut reference = std::collections::BTreeSet::new();
-        let mut state = 3u64;
-        let mut pushed = 0u32;
-        let mut floor = 0u64;
-        for step in 0..5000 {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            if step % 3 != 2 {
-                let key = floor + (state >> 40) % 50 * (1 + (state >> 20) % 3) * 1_000_003;
-                queue.push(key, pushed);
-                reference.insert((key, pushed));
-                pushed += 1;
-            } else {
-                // The smallest (key, push number) held, as an ordered set says.
-                let want = reference.pop_first();
-                assert_eq!(queue.pop(), want, "step {step}");
-                floor = want.map_or(floor, |w| w.0);
+        // Keys spread over several bytes (large refills spread over the levels), close keys
+        // (small refills sorted into the run, pushes inserted into it, runs grown long enough
+        // to go back to the buckets) and equal keys (push order), with pushes and pops mixed.
+        for (spread, pops_every) in [(1_000_003u64, 3u64), (7, 3), (300, 2), (1 << 20, 5), (3, 7)] {
+            let mut queue = FifoRadixQueue::new();
+            let mut reference = std::collections::BTreeSet::new();
+            let mut state = 3u64 + spread;
+            let mut pushed = 0u32;
+            let mut floor = 0u64;
+            for step in 0..20_000u64 {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if step % pops_every != pops_every - 1 {
+                    let key = floor + (state >> 40) % 50 * (1 + (state >> 20) % 3) * spread;
+                    queue.push(key, pushed);
+                    reference.insert((key, pushed));
+                    pushed += 1;
+                } else {
+                    // The smallest (key, push number) held, as an ordered set says; peek agrees.
+                    let want = reference.pop_first();
+                    assert_eq!(queue.peek(), want.map(|w| w.1), "spread {spread}, step {step}");
+                    assert_eq!(queue.pop(), want, "spread {spread}, step {step}");
+                    floor = want.map_or(floor, |w| w.0);
+                }
             }
+            while let Some(want) = reference.pop_first() {
+                assert_eq!(queue.pop(), Some(want));
+            }
+            assert_eq!(queue.pop(), None);
         }
-        while let Some(want) = reference.pop_first() {
-            assert_eq!(queue.pop(), Some(want));
-        }
-        assert_eq!(queue.pop(), None);
     }
 }
