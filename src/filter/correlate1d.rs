@@ -255,32 +255,84 @@ impl Separable {
     }
 
     pub fn cpu(&self, input: ArrayView3<'_, f32>) -> Array3<f32> {
-        let mut acc: Option<Array3<f32>> = None;
-        for (t, passes) in self.terms.iter().enumerate() {
-            let mut current: Option<Array3<f32>> = None;
-            for pass in passes {
-                let src = current.as_ref().map_or(input, |c| c.view());
-                current = Some(correlate_cpu(src, pass, self.mode));
-            }
-            let term = current.unwrap_or_else(|| input.to_owned());
-            acc = Some(match (acc, self.combine) {
-                (None, Combine::Sum) => term,
-                (None, Combine::RootSumOfSquares) => pointwise::run_cpu(&[Op::Square], term.view(), None),
-                (Some(a), combine) => {
-                    let op = if combine == Combine::Sum {
-                        Op::AddSecond
-                    } else {
-                        Op::AddSecondSquared
+        self.cpu_with(input, |passes, _| self.chain_cpu(input, passes))
+    }
+
+    /// [`Self::cpu`] with each chain of even or odd centred kernels (the Gaussian derivatives')
+    /// on the Gaussian's register kernels (`gaussian::run_separable_into`: passes across slices
+    /// and rows computed in registers, scipy's paired taps); other chains as [`Self::cpu`].
+    pub(crate) fn cpu_staged(&self, input: ArrayView3<'_, f32>) -> Array3<f32> {
+        let shape = [input.shape()[0], input.shape()[1], input.shape()[2]];
+        self.cpu_with(input, |passes, spare| {
+            let chain: Vec<(usize, &[f32])> = passes
+                .iter()
+                .filter(|p| 2 * p.left + 1 == p.weights.len())
+                .map(|p| (p.axis, &p.weights[..]))
+                .collect();
+            let plan = (chain.len() == passes.len())
+                .then(|| crate::filter::gaussian::Plan::separable(&chain, self.mode, shape))
+                .flatten();
+            match plan {
+                Some(plan) => {
+                    // Every value is written: a spare term's buffer saves a fresh one's zeroing.
+                    let mut out = match spare {
+                        Some(a) if a.is_standard_layout() => a.into_raw_vec_and_offset().0,
+                        _ => crate::memory::zeroed_f32(input.len()),
                     };
-                    let last = t + 1 == self.terms.len() && combine == Combine::RootSumOfSquares;
-                    let ops: &[Op] = if last { &[op, Op::Sqrt] } else { &[op] };
-                    pointwise::run_cpu(ops, a.view(), Some(term.view()))
+                    crate::filter::gaussian::run_separable_into(&plan, input, &mut out);
+                    Array3::from_shape_vec(shape, out).expect("the input's shape")
                 }
-            });
+                None => self.chain_cpu(input, passes),
+            }
+        })
+    }
+
+    /// One chain of passes on the general path.
+    fn chain_cpu(&self, input: ArrayView3<'_, f32>, passes: &[Pass]) -> Array3<f32> {
+        let mut current: Option<Array3<f32>> = None;
+        for pass in passes {
+            let src = current.as_ref().map_or(input, |c| c.view());
+            current = Some(correlate_cpu(src, pass, self.mode));
+        }
+        current.unwrap_or_else(|| input.to_owned())
+    }
+
+    /// The terms, each computed by `term` from its chain of passes (and, to reuse, the previous
+    /// term once it is combined), combined in place: squares summed then the root, or the sum.
+    fn cpu_with(
+        &self,
+        input: ArrayView3<'_, f32>,
+        term: impl Fn(&[Pass], Option<Array3<f32>>) -> Array3<f32>,
+    ) -> Array3<f32> {
+        let rss = self.combine == Combine::RootSumOfSquares;
+        let (mut acc, mut spare): (Option<Array3<f32>>, Option<Array3<f32>>) = (None, None);
+        for (t, passes) in self.terms.iter().enumerate() {
+            let mut term = term(passes, spare.take());
+            let last = t + 1 == self.terms.len();
+            match acc.as_mut() {
+                None => {
+                    if rss {
+                        term.par_mapv_inplace(|x| x * x);
+                    }
+                    acc = Some(term);
+                }
+                Some(a) => {
+                    ndarray::Zip::from(a.view_mut()).and(&term).par_for_each(|x, &b| {
+                        if !rss {
+                            *x += b;
+                        } else if last {
+                            *x = (*x + b * b).sqrt();
+                        } else {
+                            *x += b * b;
+                        }
+                    });
+                    spare = Some(term);
+                }
+            }
         }
         let mut out = acc.unwrap_or_else(|| input.to_owned());
-        if self.combine == Combine::RootSumOfSquares && self.terms.len() == 1 {
-            out = pointwise::run_cpu(&[Op::Sqrt], out.view(), None);
+        if rss && self.terms.len() == 1 {
+            out.par_mapv_inplace(f32::sqrt);
         }
         out
     }

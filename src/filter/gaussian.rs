@@ -19,7 +19,7 @@ use crate::boundary::BoundaryMode;
 use crate::error::{Error, Result};
 use crate::filter::correlate1d::{Pass, Separable, check_mode};
 use crate::filter::rows::{
-    BLOCK, fill_halo, symmetric_along_padded, symmetric_along_row, symmetric_block, symmetric_rows,
+    BLOCK, Parity, fill_halo, symmetric_along_padded, symmetric_along_row, symmetric_block, symmetric_rows,
 };
 use crate::filter::{Filter, Spatial, check_ndim, per_axis};
 use crate::gpu::{GpuVolume, Recorder};
@@ -47,16 +47,54 @@ pub struct Gaussian {
 }
 
 /// The validated filter for one input: half-kernels for the axes that are filtered.
-struct Plan {
+pub(crate) struct Plan {
     /// `(axis, half weights w[0..=radius])` in the order z, y, x.
     passes: Vec<(usize, Vec<f32>)>,
     mode: BoundaryMode,
+    /// Per axis z, y, x: whether its kernel is even (the Gaussian's) or odd (a first
+    /// derivative's, [`Plan::separable`]).
+    parity: [Parity; 3],
 }
 
 impl Plan {
     fn weights(&self, axis: usize) -> Option<&[f32]> {
         self.passes.iter().find(|(a, _)| *a == axis).map(|(_, w)| w.as_slice())
     }
+
+    /// A chain of centred correlations for the register kernels: `(axis, full weights
+    /// w[-r..=r])` in increasing axis order, each even or odd in f32 and with a radius they
+    /// stage (at most 64 voxels, and shorter than what the boundary rule would fold). `None`
+    /// when the chain does not qualify (the caller takes the general path).
+    pub(crate) fn separable(chain: &[(usize, &[f32])], mode: BoundaryMode, shape: [usize; 3]) -> Option<Plan> {
+        let mut passes = Vec::new();
+        let mut parity = [Parity::Even; 3];
+        let mut last = None;
+        for &(axis, w) in chain {
+            if axis > 2 || last.is_some_and(|l| l >= axis) || w.len() % 2 == 0 {
+                return None;
+            }
+            last = Some(axis);
+            let r = w.len() / 2;
+            let half = &w[r..];
+            let even = (1..=r).all(|k| w[r - k].to_bits() == w[r + k].to_bits());
+            let odd = w[r] == 0.0 && (1..=r).all(|k| w[r - k].to_bits() == (-w[r + k]).to_bits());
+            parity[axis] = match (even, odd) {
+                (true, _) => Parity::Even,
+                (false, true) => Parity::Odd,
+                _ => return None,
+            };
+            if r > MAX_STAGED_RADIUS || fold_half_kernel(half, shape[axis], mode).is_some() {
+                return None;
+            }
+            passes.push((axis, half.to_vec()));
+        }
+        Some(Plan { passes, mode, parity })
+    }
+}
+
+/// [`Plan::separable`]'s chain on the CPU into `out` (the input's length, C order).
+pub(crate) fn run_separable_into(plan: &Plan, input: ArrayView3<'_, f32>, out: &mut [f32]) {
+    run_cpu_into(plan, input, out)
 }
 
 impl Gaussian {
@@ -144,6 +182,7 @@ impl Gaussian {
         Ok(Plan {
             passes,
             mode: self.mode,
+            parity: [Parity::Even; 3],
         })
     }
 }
@@ -221,6 +260,7 @@ fn run_cpu_into(plan: &Plan, input: ArrayView3<'_, f32>, out: &mut [f32]) {
                 })
                 .collect(),
             mode: plan.mode,
+            parity: plan.parity,
         };
         &folded
     } else {
@@ -231,9 +271,10 @@ fn run_cpu_into(plan: &Plan, input: ArrayView3<'_, f32>, out: &mut [f32]) {
     let src = input.as_slice().expect("standard layout is contiguous");
     let mode = plan.mode;
 
+    let [pz, py, px] = plan.parity;
     let z_filtered = match plan.weights(0) {
         Some(w) => {
-            correlate_outer_axis(src, out, nz, plane, w, mode);
+            correlate_outer_axis(src, out, nz, plane, w, mode, pz);
             true
         }
         None => false,
@@ -251,12 +292,12 @@ fn run_cpu_into(plan: &Plan, input: ArrayView3<'_, f32>, out: &mut [f32]) {
                     slice.copy_from_slice(&src[z * plane..(z + 1) * plane]);
                 }
                 match (wy, wx) {
-                    (Some(wy), wx) => yx_slice(slice, scratch, ny, nx, wy, wx, mode),
+                    (Some(wy), wx) => yx_slice(slice, scratch, ny, nx, (wy, py), wx.map(|w| (w, px)), mode),
                     (None, Some(wx)) => {
                         for row in slice.chunks_mut(nx) {
                             let copy = &mut scratch[..nx];
                             copy.copy_from_slice(row);
-                            symmetric_along_row(row, copy, wx, mode, pad);
+                            symmetric_along_row(row, copy, wx, mode, pad, px);
                         }
                     }
                     (None, None) => {}
@@ -272,7 +313,7 @@ fn run_cpu_into(plan: &Plan, input: ArrayView3<'_, f32>, out: &mut [f32]) {
             }
             if let Some(wy) = wy {
                 // The y pass of one slice is the z pass of a volume whose "slices" are rows.
-                correlate_outer_axis(slice, &mut scratch, ny, nx, wy, mode);
+                correlate_outer_axis(slice, &mut scratch, ny, nx, wy, mode, py);
                 slice.copy_from_slice(&scratch);
             }
             if let Some(wx) = wx {
@@ -280,7 +321,7 @@ fn run_cpu_into(plan: &Plan, input: ArrayView3<'_, f32>, out: &mut [f32]) {
                     || (Vec::new(), vec![0.0f32; nx]),
                     |(pad, copy), row| {
                         copy.copy_from_slice(row);
-                        symmetric_along_row(row, copy, wx, mode, pad);
+                        symmetric_along_row(row, copy, wx, mode, pad, px);
                     },
                 );
             }
@@ -328,7 +369,15 @@ fn fold_half_kernel(w: &[f32], n: usize, mode: BoundaryMode) -> Option<Vec<f32>>
 
 /// Correlates along the outermost axis of an `(n, plane)` array: each output slice combines whole
 /// input slices, processed in segments so the slices a segment needs stay in cache.
-fn correlate_outer_axis(src: &[f32], dst: &mut [f32], nz: usize, plane: usize, w: &[f32], mode: BoundaryMode) {
+fn correlate_outer_axis(
+    src: &[f32],
+    dst: &mut [f32],
+    nz: usize,
+    plane: usize,
+    w: &[f32],
+    mode: BoundaryMode,
+    parity: Parity,
+) {
     let threads = rayon::current_num_threads().max(1);
     // Enough z-blocks to keep every thread busy, large enough to reuse cached slices (each
     // block reads 2r slices beyond its own: 64 slices read 1.25× the volume at radius 8).
@@ -337,6 +386,8 @@ fn correlate_outer_axis(src: &[f32], dst: &mut [f32], nz: usize, plane: usize, w
     let r = w.len() - 1;
     let seg_max = Z_SEGMENT.min(plane);
     if r > MAX_STAGED_RADIUS {
+        // (Only even kernels come this far: `Plan::separable` keeps odd ones staged.)
+        debug_assert_eq!(parity, Parity::Even);
         dst.par_chunks_mut(plane * z_block)
             .enumerate()
             .for_each(|(block, out)| {
@@ -371,10 +422,10 @@ fn correlate_outer_axis(src: &[f32], dst: &mut [f32], nz: usize, plane: usize, w
                             None => slot[..len].fill(cval),
                         });
                     if g + BLOCK <= block_nz {
-                        symmetric_block(&mut out[g * plane + seg_start..], plane, rows, stride, w, len);
+                        symmetric_block(&mut out[g * plane + seg_start..], plane, rows, stride, w, len, parity);
                     } else {
                         // The block's last slices: through a spare block of outputs.
-                        symmetric_block(spare, len, rows, stride, w, len);
+                        symmetric_block(spare, len, rows, stride, w, len, parity);
                         for (j, part) in spare.chunks(len).take(block_nz - g).enumerate() {
                             out[(g + j) * plane + seg_start..][..len].copy_from_slice(part);
                         }
@@ -470,8 +521,8 @@ fn yx_slice(
     scratch: &mut Vec<f32>,
     ny: usize,
     nx: usize,
-    wy: &[f32],
-    wx: Option<&[f32]>,
+    (wy, py): (&[f32], Parity),
+    wx: Option<(&[f32], Parity)>,
     mode: BoundaryMode,
 ) {
     let radius = wy.len() - 1;
@@ -482,7 +533,7 @@ fn yx_slice(
     };
     let cval = mode.cval();
     // Scratch rows: the x halo, the row, the x halo.
-    let rx = wx.map_or(0, |w| w.len() - 1);
+    let rx = wx.map_or(0, |(w, _)| w.len() - 1);
     let stride = nx + 2 * rx;
     scratch.resize(ny * stride, 0.0);
     let mut edge = Vec::new();
@@ -493,9 +544,9 @@ fn yx_slice(
             &mut scratch[y * stride..(y + 1) * stride],
         );
         match wx {
-            Some(wx) => {
+            Some((wx, px)) => {
                 fill_halo(padded, rx, mode);
-                symmetric_along_padded(out, wx, padded);
+                symmetric_along_padded(out, wx, padded, px);
             }
             None => out.copy_from_slice(padded),
         }
@@ -503,6 +554,7 @@ fn yx_slice(
     for y in (0..ny).step_by(BLOCK) {
         let last = (y + BLOCK).min(ny) - 1;
         if radius > MAX_STAGED_RADIUS {
+            debug_assert_eq!(py, Parity::Even);
             let source: &[f32] = slice;
             for row in y..=last {
                 symmetric_rows(&mut scratch[row * stride + rx..][..nx], wy, cval, |d| {
@@ -518,6 +570,7 @@ fn yx_slice(
                 nx,
                 wy,
                 nx,
+                py,
             );
         } else {
             // Near the edges: the boundary-mapped rows copied into `edge` first.
@@ -530,7 +583,7 @@ fn yx_slice(
             }
             edge.resize((2 * radius + 2 * BLOCK) * nx, 0.0);
             let (rows, outs) = edge.split_at_mut((2 * radius + BLOCK) * nx);
-            symmetric_block(outs, nx, rows, nx, wy, nx);
+            symmetric_block(outs, nx, rows, nx, wy, nx, py);
             for (row, values) in (y..=last).zip(outs.chunks(nx)) {
                 scratch[row * stride + rx..][..nx].copy_from_slice(values);
             }

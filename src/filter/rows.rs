@@ -94,6 +94,28 @@ fn symmetric_rows_generic<'a>(dst: &mut [f32], w: &[f32], cval: f32, row: impl F
 /// Outputs [`symmetric_block`] computes together.
 pub(crate) const BLOCK: usize = 4;
 
+/// Whether a centred kernel is even (`w[-k] = w[k]`: smoothing, second derivatives) or odd
+/// (`w[-k] = −w[k]`, no centre tap: first derivatives). The register kernels sum the taps in
+/// pairs as scipy's `correlate1d` does for both: `w[k] · (x[−k] + x[k])`, or `w[k] · (x[k] −
+/// x[−k])` with nothing for the centre (so a NaN there does not reach the output, as in scipy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parity {
+    Even,
+    Odd,
+}
+
+/// The taps `k` before and after the centre, paired.
+#[inline(always)]
+fn pair<const ODD: bool>(before: f32, after: f32) -> f32 {
+    if ODD { after - before } else { before + after }
+}
+
+/// The centre tap's term.
+#[inline(always)]
+fn centre<const ODD: bool>(w0: f32, c: f32) -> f32 {
+    if ODD { 0.0 } else { w0 * c }
+}
+
 /// [`BLOCK`] symmetric correlations across equally spaced rows: with row `m` at
 /// `src[m * stride..]` and output `j` at `dst[j * dst_stride..][..n]`, for `j < BLOCK`,
 /// `out_j = w[0] * row(j + r) + Σ_k w[k] * (row(j + r - k) + row(j + r + k))` — output `j` is
@@ -107,7 +129,15 @@ pub(crate) const BLOCK: usize = 4;
 /// and output lane. ([`symmetric_rows`], four taps per sweep through the output with rows from a closure,
 /// cost 1.6–1.8× as long for the Gaussian's z and y passes on the 2-core Zen 4 VM; it stays for
 /// radii whose `2r + BLOCK` staged rows would be large.)
-pub(crate) fn symmetric_block(dst: &mut [f32], dst_stride: usize, src: &[f32], stride: usize, w: &[f32], n: usize) {
+pub(crate) fn symmetric_block(
+    dst: &mut [f32],
+    dst_stride: usize,
+    src: &[f32],
+    stride: usize,
+    w: &[f32],
+    n: usize,
+    parity: Parity,
+) {
     let r = w.len() - 1;
     assert!(
         n == 0
@@ -117,13 +147,25 @@ pub(crate) fn symmetric_block(dst: &mut [f32], dst_stride: usize, src: &[f32], s
         "symmetric_block: {BLOCK} outputs of {n} values and 2r + {BLOCK} rows"
     );
     // SAFETY: asserted above; `dst` and `src` are distinct borrows.
-    unsafe { symmetric_strided::<BLOCK>(dst.as_mut_ptr(), dst_stride, src.as_ptr(), stride, w, n) }
+    unsafe {
+        match parity {
+            Parity::Even => symmetric_strided::<BLOCK, false>(dst.as_mut_ptr(), dst_stride, src.as_ptr(), stride, w, n),
+            Parity::Odd => symmetric_strided::<BLOCK, true>(dst.as_mut_ptr(), dst_stride, src.as_ptr(), stride, w, n),
+        }
+    }
 }
 
 /// One symmetric correlation along a row of `n` outputs: `dst[i] = w[0] * src[i + r] +
 /// Σ_k w[k] * (src[i + r - k] + src[i + r + k])` for a `src` holding the row extended by `r`
 /// on either side — [`symmetric_block`]'s kernel on views of one row shifted by one value.
-pub(crate) fn symmetric_along_padded(dst: &mut [f32], w: &[f32], src: &[f32]) {
+pub(crate) fn symmetric_along_padded(dst: &mut [f32], w: &[f32], src: &[f32], parity: Parity) {
+    match parity {
+        Parity::Even => along_padded::<false>(dst, w, src),
+        Parity::Odd => along_padded::<true>(dst, w, src),
+    }
+}
+
+fn along_padded<const ODD: bool>(dst: &mut [f32], w: &[f32], src: &[f32]) {
     let (n, r) = (dst.len(), w.len() - 1);
     assert!(
         src.len() >= n + 2 * r,
@@ -133,28 +175,28 @@ pub(crate) fn symmetric_along_padded(dst: &mut [f32], w: &[f32], src: &[f32]) {
     {
         if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { along_padded_avx512(dst, w, src) };
+            unsafe { along_padded_avx512::<ODD>(dst, w, src) };
             return;
         }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { along_padded_avx2(dst, w, src) };
+            unsafe { along_padded_avx2::<ODD>(dst, w, src) };
             return;
         }
     }
-    along_padded_generic::<false, 32>(dst, w, src)
+    along_padded_generic::<false, 32, ODD>(dst, w, src)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn along_padded_avx2(dst: &mut [f32], w: &[f32], src: &[f32]) {
-    along_padded_generic::<true, 32>(dst, w, src)
+unsafe fn along_padded_avx2<const ODD: bool>(dst: &mut [f32], w: &[f32], src: &[f32]) {
+    along_padded_generic::<true, 32, ODD>(dst, w, src)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn along_padded_avx512(dst: &mut [f32], w: &[f32], src: &[f32]) {
-    along_padded_generic::<true, 128>(dst, w, src)
+unsafe fn along_padded_avx512<const ODD: bool>(dst: &mut [f32], w: &[f32], src: &[f32]) {
+    along_padded_generic::<true, 128, ODD>(dst, w, src)
 }
 
 /// `acc + w · x`, fused where the instruction set has FMA (one rounding, one instruction
@@ -170,15 +212,19 @@ fn madd<const FUSED: bool>(w: f32, x: f32, acc: f32) -> f32 {
 /// latency; what is left of the row goes 16, then 1 at a time. Every output sums its taps in
 /// the same order whatever the span, so the builds agree bit for bit.
 #[inline(always)]
-fn along_padded_generic<const FUSED: bool, const SPAN: usize>(dst: &mut [f32], w: &[f32], src: &[f32]) {
+fn along_padded_generic<const FUSED: bool, const SPAN: usize, const ODD: bool>(
+    dst: &mut [f32],
+    w: &[f32],
+    src: &[f32],
+) {
     let n = dst.len();
-    let mut i = along_padded_spans::<FUSED, SPAN>(dst, w, src, 0);
-    i = along_padded_spans::<FUSED, 16>(dst, w, src, i);
+    let mut i = along_padded_spans::<FUSED, SPAN, ODD>(dst, w, src, 0);
+    i = along_padded_spans::<FUSED, 16, ODD>(dst, w, src, i);
     let r = w.len() - 1;
     for i in i..n {
-        let mut acc = w[0] * src[i + r];
+        let mut acc = centre::<ODD>(w[0], src[i + r]);
         for (k, &wk) in w.iter().enumerate().skip(1) {
-            acc = madd::<FUSED>(wk, src[i + r - k] + src[i + r + k], acc);
+            acc = madd::<FUSED>(wk, pair::<ODD>(src[i + r - k], src[i + r + k]), acc);
         }
         dst[i] = acc;
     }
@@ -186,7 +232,7 @@ fn along_padded_generic<const FUSED: bool, const SPAN: usize>(dst: &mut [f32], w
 
 /// The outputs from `i` on in whole spans of `SPAN`; returns where they stop.
 #[inline(always)]
-fn along_padded_spans<const FUSED: bool, const SPAN: usize>(
+fn along_padded_spans<const FUSED: bool, const SPAN: usize, const ODD: bool>(
     dst: &mut [f32],
     w: &[f32],
     src: &[f32],
@@ -199,12 +245,12 @@ fn along_padded_spans<const FUSED: bool, const SPAN: usize>(
         let mut acc = [0.0f32; SPAN];
         let c = lanes(r);
         for l in 0..SPAN {
-            acc[l] = w[0] * c[l];
+            acc[l] = centre::<ODD>(w[0], c[l]);
         }
         for (k, &wk) in w.iter().enumerate().skip(1) {
             let (a, b) = (lanes(r - k), lanes(r + k));
             for l in 0..SPAN {
-                acc[l] = madd::<FUSED>(wk, a[l] + b[l], acc[l]);
+                acc[l] = madd::<FUSED>(wk, pair::<ODD>(a[l], b[l]), acc[l]);
             }
         }
         dst[i..i + SPAN].copy_from_slice(&acc);
@@ -216,7 +262,7 @@ fn along_padded_spans<const FUSED: bool, const SPAN: usize>(
 /// # Safety
 /// `src` valid for reads of `(2r + B - 1) * stride + n` values, `dst` for writes of
 /// `(B - 1) * dst_stride + n` with `dst_stride >= n`, the two disjoint.
-unsafe fn symmetric_strided<const B: usize>(
+unsafe fn symmetric_strided<const B: usize, const ODD: bool>(
     dst: *mut f32,
     dst_stride: usize,
     src: *const f32,
@@ -229,18 +275,18 @@ unsafe fn symmetric_strided<const B: usize>(
         if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for; the caller
             // upholds the rest.
-            unsafe { symmetric_strided_avx512::<B>(dst, dst_stride, src, stride, w, n) };
+            unsafe { symmetric_strided_avx512::<B, ODD>(dst, dst_stride, src, stride, w, n) };
             return;
         }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for; the caller
             // upholds the rest.
-            unsafe { symmetric_strided_avx2::<B>(dst, dst_stride, src, stride, w, n) };
+            unsafe { symmetric_strided_avx2::<B, ODD>(dst, dst_stride, src, stride, w, n) };
             return;
         }
     }
     // SAFETY: as above.
-    unsafe { symmetric_strided_generic::<B, false>(dst, dst_stride, src, stride, w, n) }
+    unsafe { symmetric_strided_generic::<B, false, ODD>(dst, dst_stride, src, stride, w, n) }
 }
 
 /// [`symmetric_strided_generic`] with fused taps, compiled for one instruction set (each
@@ -249,7 +295,7 @@ macro_rules! symmetric_strided_build {
     ($name:ident, $features:literal) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        unsafe fn $name<const B: usize>(
+        unsafe fn $name<const B: usize, const ODD: bool>(
             dst: *mut f32,
             dst_stride: usize,
             src: *const f32,
@@ -258,7 +304,7 @@ macro_rules! symmetric_strided_build {
             n: usize,
         ) {
             // SAFETY: forwarded.
-            unsafe { symmetric_strided_generic::<B, true>(dst, dst_stride, src, stride, w, n) }
+            unsafe { symmetric_strided_generic::<B, true, ODD>(dst, dst_stride, src, stride, w, n) }
         }
     };
 }
@@ -267,7 +313,7 @@ symmetric_strided_build!(symmetric_strided_avx2, "avx2,fma");
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn symmetric_strided_avx512<const B: usize>(
+unsafe fn symmetric_strided_avx512<const B: usize, const ODD: bool>(
     dst: *mut f32,
     dst_stride: usize,
     src: *const f32,
@@ -278,19 +324,19 @@ unsafe fn symmetric_strided_avx512<const B: usize>(
     // SAFETY (all arms): forwarded.
     unsafe {
         match w.len() - 1 {
-            1 => symmetric_strided_rows::<B, 1>(dst, dst_stride, src, stride, w, n),
-            2 => symmetric_strided_rows::<B, 2>(dst, dst_stride, src, stride, w, n),
-            3 => symmetric_strided_rows::<B, 3>(dst, dst_stride, src, stride, w, n),
-            4 => symmetric_strided_rows::<B, 4>(dst, dst_stride, src, stride, w, n),
-            5 => symmetric_strided_rows::<B, 5>(dst, dst_stride, src, stride, w, n),
-            6 => symmetric_strided_rows::<B, 6>(dst, dst_stride, src, stride, w, n),
-            7 => symmetric_strided_rows::<B, 7>(dst, dst_stride, src, stride, w, n),
-            8 => symmetric_strided_rows::<B, 8>(dst, dst_stride, src, stride, w, n),
-            9 => symmetric_strided_rows::<B, 9>(dst, dst_stride, src, stride, w, n),
-            10 => symmetric_strided_rows::<B, 10>(dst, dst_stride, src, stride, w, n),
-            11 => symmetric_strided_rows::<B, 11>(dst, dst_stride, src, stride, w, n),
-            12 => symmetric_strided_rows::<B, 12>(dst, dst_stride, src, stride, w, n),
-            _ => symmetric_strided_generic::<B, true>(dst, dst_stride, src, stride, w, n),
+            1 => symmetric_strided_rows::<B, 1, ODD>(dst, dst_stride, src, stride, w, n),
+            2 => symmetric_strided_rows::<B, 2, ODD>(dst, dst_stride, src, stride, w, n),
+            3 => symmetric_strided_rows::<B, 3, ODD>(dst, dst_stride, src, stride, w, n),
+            4 => symmetric_strided_rows::<B, 4, ODD>(dst, dst_stride, src, stride, w, n),
+            5 => symmetric_strided_rows::<B, 5, ODD>(dst, dst_stride, src, stride, w, n),
+            6 => symmetric_strided_rows::<B, 6, ODD>(dst, dst_stride, src, stride, w, n),
+            7 => symmetric_strided_rows::<B, 7, ODD>(dst, dst_stride, src, stride, w, n),
+            8 => symmetric_strided_rows::<B, 8, ODD>(dst, dst_stride, src, stride, w, n),
+            9 => symmetric_strided_rows::<B, 9, ODD>(dst, dst_stride, src, stride, w, n),
+            10 => symmetric_strided_rows::<B, 10, ODD>(dst, dst_stride, src, stride, w, n),
+            11 => symmetric_strided_rows::<B, 11, ODD>(dst, dst_stride, src, stride, w, n),
+            12 => symmetric_strided_rows::<B, 12, ODD>(dst, dst_stride, src, stride, w, n),
+            _ => symmetric_strided_generic::<B, true, ODD>(dst, dst_stride, src, stride, w, n),
         }
     }
 }
@@ -303,7 +349,7 @@ unsafe fn symmetric_strided_avx512<const B: usize>(
 /// whole filter, against 96 → 72 ms at σ 2).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn symmetric_strided_rows<const B: usize, const R: usize>(
+unsafe fn symmetric_strided_rows<const B: usize, const R: usize, const ODD: bool>(
     dst: *mut f32,
     dst_stride: usize,
     src: *const f32,
@@ -327,9 +373,18 @@ unsafe fn symmetric_strided_rows<const B: usize, const R: usize>(
             *row = unsafe { _mm512_loadu_ps(src.add(m * stride + i)) };
         }
         for j in 0..B {
-            let mut acc = _mm512_mul_ps(wv[0], row[j + R]);
+            let mut acc = if ODD {
+                _mm512_setzero_ps()
+            } else {
+                _mm512_mul_ps(wv[0], row[j + R])
+            };
             for k in 1..=R {
-                acc = _mm512_fmadd_ps(wv[k], _mm512_add_ps(row[j + R - k], row[j + R + k]), acc);
+                let paired = if ODD {
+                    _mm512_sub_ps(row[j + R + k], row[j + R - k])
+                } else {
+                    _mm512_add_ps(row[j + R - k], row[j + R + k])
+                };
+                acc = _mm512_fmadd_ps(wv[k], paired, acc);
             }
             // SAFETY: output j < B at lanes i..i + 16 < n.
             unsafe { _mm512_storeu_ps(dst.add(j * dst_stride + i), acc) };
@@ -339,12 +394,12 @@ unsafe fn symmetric_strided_rows<const B: usize, const R: usize>(
     if i < n {
         // The last lanes: the generic kernel on what is left of each row.
         // SAFETY: the same rows and outputs, shifted by i.
-        unsafe { symmetric_strided_generic::<B, true>(dst.add(i), dst_stride, src.add(i), stride, w, n - i) };
+        unsafe { symmetric_strided_generic::<B, true, ODD>(dst.add(i), dst_stride, src.add(i), stride, w, n - i) };
     }
 }
 
 #[inline(always)]
-unsafe fn symmetric_strided_generic<const B: usize, const FUSED: bool>(
+unsafe fn symmetric_strided_generic<const B: usize, const FUSED: bool, const ODD: bool>(
     dst: *mut f32,
     dst_stride: usize,
     src: *const f32,
@@ -363,14 +418,14 @@ unsafe fn symmetric_strided_generic<const B: usize, const FUSED: bool>(
         for (j, acc) in acc.iter_mut().enumerate() {
             let c = load(j + r, i);
             for l in 0..LANES {
-                acc[l] = w[0] * c[l];
+                acc[l] = centre::<ODD>(w[0], c[l]);
             }
         }
         for (k, &wk) in w.iter().enumerate().skip(1) {
             for (j, acc) in acc.iter_mut().enumerate() {
                 let (a, b) = (load(j + r - k, i), load(j + r + k, i));
                 for l in 0..LANES {
-                    acc[l] = madd::<FUSED>(wk, a[l] + b[l], acc[l]);
+                    acc[l] = madd::<FUSED>(wk, pair::<ODD>(a[l], b[l]), acc[l]);
                 }
             }
         }
@@ -382,9 +437,9 @@ unsafe fn symmetric_strided_generic<const B: usize, const FUSED: bool>(
     for i in i..n {
         for j in 0..B {
             let at = |m: usize| unsafe { *src.add(m * stride + i) };
-            let mut acc = w[0] * at(j + r);
+            let mut acc = centre::<ODD>(w[0], at(j + r));
             for (k, &wk) in w.iter().enumerate().skip(1) {
-                acc = madd::<FUSED>(wk, at(j + r - k) + at(j + r + k), acc);
+                acc = madd::<FUSED>(wk, pair::<ODD>(at(j + r - k), at(j + r + k)), acc);
             }
             unsafe { *dst.add(j * dst_stride + i) = acc };
         }
@@ -394,14 +449,21 @@ unsafe fn symmetric_strided_generic<const B: usize, const FUSED: bool>(
 /// Symmetric 1D correlation along a row: `dst[i] = Σ_k w[|k|] * src_ext[i + k]`, with `src`
 /// extended by `mode`. `pad` is scratch space reused between calls.
 #[inline]
-pub(crate) fn symmetric_along_row(dst: &mut [f32], src: &[f32], w: &[f32], mode: BoundaryMode, pad: &mut Vec<f32>) {
+pub(crate) fn symmetric_along_row(
+    dst: &mut [f32],
+    src: &[f32],
+    w: &[f32],
+    mode: BoundaryMode,
+    pad: &mut Vec<f32>,
+    parity: Parity,
+) {
     let n = src.len();
     let r = w.len() - 1;
     pad.clear();
     pad.resize(n + 2 * r, 0.0);
     pad[r..r + n].copy_from_slice(src);
     fill_halo(pad, r, mode);
-    symmetric_along_padded(dst, w, pad)
+    symmetric_along_padded(dst, w, pad, parity)
 }
 
 /// Extends a row held in `padded[r..len − r]` by `r` values each side as `mode` says.
@@ -519,42 +581,47 @@ mod tests {
     }
 
     /// Both register kernels against an f64 sum of the formula, for lengths with and without a
-    /// scalar tail, radii 0–9 and output/row strides longer than the rows.
+    /// scalar tail, radii 0–9, output/row strides longer than the rows, and both parities.
     #[test]
     fn register_kernels_equal_the_formula() {
-        for r in 0..10 {
-            let w: Vec<f32> = values(r + 1, 7 + r as u64);
-            for n in [0, 1, 7, 16, 31, 33, 64, 77] {
-                let stride = n + 3;
-                let src = values((2 * r + BLOCK) * stride, 11 + n as u64);
-                let mut dst = vec![f32::NAN; BLOCK * (n + 5)];
-                symmetric_block(&mut dst, n + 5, &src, stride, &w, n);
-                for j in 0..BLOCK {
-                    for i in 0..n {
-                        let row = |m: usize| src[m * stride + i] as f64;
-                        let mut want = w[0] as f64 * row(j + r);
-                        for (k, &wk) in w.iter().enumerate().skip(1) {
-                            want += wk as f64 * (row(j + r - k) + row(j + r + k));
+        for parity in [Parity::Even, Parity::Odd] {
+            let odd = parity == Parity::Odd;
+            for r in 0..10 {
+                let w: Vec<f32> = values(r + 1, 7 + r as u64);
+                // The formula's taps: the centre (none for an odd kernel) and the pairs.
+                let sum = |at: &dyn Fn(usize) -> f64, c: usize| {
+                    let mut want = if odd { 0.0 } else { w[0] as f64 * at(c) };
+                    for (k, &wk) in w.iter().enumerate().skip(1) {
+                        let (before, after) = (at(c - k), at(c + k));
+                        want += wk as f64 * if odd { after - before } else { before + after };
+                    }
+                    want
+                };
+                for n in [0, 1, 7, 16, 31, 33, 64, 77] {
+                    let stride = n + 3;
+                    let src = values((2 * r + BLOCK) * stride, 11 + n as u64);
+                    let mut dst = vec![f32::NAN; BLOCK * (n + 5)];
+                    symmetric_block(&mut dst, n + 5, &src, stride, &w, n, parity);
+                    for j in 0..BLOCK {
+                        for i in 0..n {
+                            let want = sum(&|m| src[m * stride + i] as f64, j + r);
+                            let got = dst[j * (n + 5) + i] as f64;
+                            assert!(
+                                (got - want).abs() <= 1e-5,
+                                "{parity:?} block r={r} n={n} j={j} i={i}: {got} vs {want}"
+                            );
                         }
-                        let got = dst[j * (n + 5) + i] as f64;
+                    }
+                    let padded = values(n + 2 * r, 13 + n as u64);
+                    let mut row_out = vec![f32::NAN; n];
+                    symmetric_along_padded(&mut row_out, &w, &padded, parity);
+                    for (i, got) in row_out.iter().enumerate() {
+                        let want = sum(&|m| padded[m] as f64, i + r);
                         assert!(
-                            (got - want).abs() <= 1e-5,
-                            "block r={r} n={n} j={j} i={i}: {got} vs {want}"
+                            (*got as f64 - want).abs() <= 1e-5,
+                            "{parity:?} row r={r} n={n} i={i}: {got} vs {want}"
                         );
                     }
-                }
-                let padded = values(n + 2 * r, 13 + n as u64);
-                let mut row_out = vec![f32::NAN; n];
-                symmetric_along_padded(&mut row_out, &w, &padded);
-                for (i, got) in row_out.iter().enumerate() {
-                    let mut want = w[0] as f64 * padded[i + r] as f64;
-                    for (k, &wk) in w.iter().enumerate().skip(1) {
-                        want += wk as f64 * (padded[i + r - k] as f64 + padded[i + r + k] as f64);
-                    }
-                    assert!(
-                        (*got as f64 - want).abs() <= 1e-5,
-                        "row r={r} n={n} i={i}: {got} vs {want}"
-                    );
                 }
             }
         }
@@ -562,10 +629,16 @@ mod tests {
 
     /// The AVX-512 and AVX2 builds of the register kernels (whichever this CPU has) give the
     /// bits of the portable kernel with fused multiply-adds (`f32::mul_add`, in software here):
-    /// lane for lane the same operations in the same order. The portable build without FMA (for
-    /// CPUs that lack it) rounds twice per tap and agrees to a few ulps.
+    /// lane for lane the same operations in the same order, for even and odd kernels. The
+    /// portable build without FMA (for CPUs that lack it) rounds twice per tap and agrees to a
+    /// few ulps.
     #[test]
     fn every_instruction_set_computes_the_same_bits() {
+        same_bits::<false>();
+        same_bits::<true>();
+    }
+
+    fn same_bits<const ODD: bool>() {
         type Strided = unsafe fn(*mut f32, usize, *const f32, usize, &[f32], usize);
         type Along = unsafe fn(&mut [f32], &[f32], &[f32]);
         type Outputs = (Vec<f32>, Vec<f32>);
@@ -585,29 +658,35 @@ mod tests {
                     unsafe { along(&mut row, &w, &padded) };
                     (block, row)
                 };
-                let fused = run(symmetric_strided_generic::<BLOCK, true>, |d, w, s| {
-                    along_padded_generic::<true, 32>(d, w, s)
+                let fused = run(symmetric_strided_generic::<BLOCK, true, ODD>, |d, w, s| {
+                    along_padded_generic::<true, 32, ODD>(d, w, s)
                 });
                 let mut builds: Vec<(&str, Outputs)> = Vec::new();
                 #[cfg(target_arch = "x86_64")]
                 {
                     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                        builds.push(("avx2", run(symmetric_strided_avx2::<BLOCK>, along_padded_avx2)));
+                        builds.push((
+                            "avx2",
+                            run(symmetric_strided_avx2::<BLOCK, ODD>, along_padded_avx2::<ODD>),
+                        ));
                     }
                     if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-                        builds.push(("avx512", run(symmetric_strided_avx512::<BLOCK>, along_padded_avx512)));
+                        builds.push((
+                            "avx512",
+                            run(symmetric_strided_avx512::<BLOCK, ODD>, along_padded_avx512::<ODD>),
+                        ));
                     }
                 }
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 for (name, (block, row)) in &builds {
-                    assert_eq!(bits(block), bits(&fused.0), "r={r} n={n}: {name} strided");
-                    assert_eq!(bits(row), bits(&fused.1), "r={r} n={n}: {name} row");
+                    assert_eq!(bits(block), bits(&fused.0), "odd {ODD} r={r} n={n}: {name} strided");
+                    assert_eq!(bits(row), bits(&fused.1), "odd {ODD} r={r} n={n}: {name} row");
                 }
-                let (block, row) = run(symmetric_strided_generic::<BLOCK, false>, |d, w, s| {
-                    along_padded_generic::<false, 32>(d, w, s)
+                let (block, row) = run(symmetric_strided_generic::<BLOCK, false, ODD>, |d, w, s| {
+                    along_padded_generic::<false, 32, ODD>(d, w, s)
                 });
                 for (a, b) in block.iter().chain(&row).zip(fused.0.iter().chain(&fused.1)) {
-                    assert!((a - b).abs() <= 1e-6, "r={r} n={n}: unfused {a} vs {b}");
+                    assert!((a - b).abs() <= 1e-6, "odd {ODD} r={r} n={n}: unfused {a} vs {b}");
                 }
             }
         }
