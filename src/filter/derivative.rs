@@ -291,25 +291,7 @@ macro_rules! gaussian_derivative_filter {
                 })
             }
         }
-
-        impl $crate::filter::Filter for $ty {
-            fn name(&self) -> &'static str {
-                $name
-            }
-
-            fn cpu(&self, input: ndarray::ArrayView3<'_, f32>, ndim: usize) -> Result<ndarray::Array3<f32>> {
-                Ok(self.plan(ndim)?.cpu_staged(input))
-            }
-
-            fn record(
-                &self,
-                rec: &mut $crate::gpu::Recorder<'_>,
-                input: &$crate::gpu::GpuVolume,
-                ndim: usize,
-            ) -> Result<$crate::gpu::GpuVolume> {
-                self.plan(ndim)?.record(rec, input)
-            }
-        }
+        separable_filter!($ty, $name, cpu_staged);
     };
 }
 

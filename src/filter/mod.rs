@@ -11,6 +11,11 @@
 /// separable filters of `correlate1d.rs`). Defined before the modules that use it.
 macro_rules! separable_filter {
     ($ty:ty, $name:literal) => {
+        separable_filter!($ty, $name, cpu);
+    };
+    // `$cpu`: the `Separable` method the CPU path calls (`cpu`, or `cpu_staged` for chains the
+    // Gaussian's register kernels can run).
+    ($ty:ty, $name:literal, $cpu:ident) => {
         impl $crate::filter::Filter for $ty {
             fn name(&self) -> &'static str {
                 $name
@@ -21,7 +26,7 @@ macro_rules! separable_filter {
                 input: ndarray::ArrayView3<'_, f32>,
                 ndim: usize,
             ) -> $crate::error::Result<ndarray::Array3<f32>> {
-                Ok(self.plan(ndim)?.cpu(input))
+                Ok(self.plan(ndim)?.$cpu(input))
             }
 
             fn record(
