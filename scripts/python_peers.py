@@ -225,6 +225,15 @@ def filter_cases(args):
         )
     add("label_ct_mask", FULL, label, binary="ct_mask")
     add("edt_ct_mask", FULL, edt, binary="ct_mask")
+    if skimage:
+        import skimage.segmentation
+
+        add(
+            "watershed_ct_peaks",
+            FULL,
+            {"skimage.segmentation.watershed": lambda d: skimage.segmentation.watershed(d[0], d[1], mask=d[2])},
+            binary="ct_watershed",
+        )
     # (noise, labels of the CT mask): 64 bins per component, as the harness's workload.
     add(
         "label_histograms_ct",
@@ -233,6 +242,25 @@ def filter_cases(args):
         binary="ct_labels",
     )
     return cases
+
+
+def ct_watershed(shp):
+    """(heights, markers, mask) of the harness's watershed_ct_peaks, the same arrays: markers the
+    labelled 3×3×3 maxima of the CT mask's distance map above 1.5, heights the ranks of
+    (−distance, a hash of the position) written as consecutive float32 values."""
+    import scipy.ndimage as ndi
+
+    mask = ct_mask(shp) > 0
+    d = ndi.distance_transform_edt(mask)
+    markers = ndi.label((d == ndi.maximum_filter(d, 3)) & (d > 1.5))[0].astype(np.uint32)
+    n = d.size
+    q = np.rint((d * d).ravel()).astype(np.uint64)
+    hashed = (np.arange(n, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)
+    key = ((np.uint64((1 << 40) - 1) - q) << np.uint64(24)) | hashed
+    order = np.argsort(key, kind="stable")
+    heights = np.empty(n, dtype=np.float64)
+    heights[order] = (np.uint32(0x3F800000) + np.arange(n, dtype=np.uint32)).view(np.float32)
+    return heights.reshape(shp), markers, mask
 
 
 def time_tool(fn, data, runs):
@@ -428,6 +456,8 @@ def main():
         if key not in volumes:
             if binary == "ct_mask":
                 volumes[key] = ct_mask(shp)
+            elif binary == "ct_watershed":
+                volumes[key] = ct_watershed(shp)
             elif binary == "ct_labels":
                 import scipy.ndimage as ndi
 

@@ -555,6 +555,14 @@ pub static OPERATIONS: &[Operation] = &[
         python: Python::Functions(&["distance_transform_edt"]),
     },
     Operation {
+        name: "watershed",
+        family: Family::Segmentation,
+        summary: "marker-based watershed, label for label scikit-image's (skimage.segmentation.watershed)",
+        steps: &[],
+        benches: &[],
+        python: Python::Functions(&["watershed"]),
+    },
+    Operation {
         name: "label_histograms",
         family: Family::Segmentation,
         summary: "histograms per label (scipy.ndimage.histogram with labels and index)",

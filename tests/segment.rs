@@ -11,7 +11,7 @@ use hounsfield::gpu::GpuVolume;
 use hounsfield::segment::{
     WatershedOptions, generate_binary_structure, label, label_gpu, label_on_gpu, watershed, watershed_on_gpu,
 };
-use ndarray::{Array3, ArrayD, IxDyn};
+use ndarray::{Array3, ArrayD, Dimension, IxDyn};
 
 /// A mask of smooth blobs (a threshold of a box-smoothed noise field): components of many
 /// sizes and shapes, plus scattered single voxels.
@@ -240,6 +240,135 @@ fn gpu_watershed_breaks_ties_by_plateau_steps_then_the_smaller_label() {
                 .min()
                 .unwrap();
             assert_eq!(got[[y, x]], nearest.1, "({y}, {x})");
+        }
+    }
+}
+
+/// The documented GPU rule computed sample by sample on the host: Jacobi steps of "take the
+/// reached neighbour with the smallest (cost, plateau steps, label), become (max(height,
+/// cost), steps + 1 on its plateau else 0, label)" until nothing changes; float32 heights.
+fn tie_rule_flood(
+    image: &ArrayD<f64>,
+    markers: &ArrayD<i64>,
+    mask: Option<&ArrayD<bool>>,
+    connectivity: usize,
+) -> ArrayD<i64> {
+    let shape = image.shape().to_vec();
+    let d = shape.len();
+    let offsets: Vec<Vec<isize>> = (0..3usize.pow(d as u32))
+        .map(|k| {
+            (0..d)
+                .map(|a| (k / 3usize.pow((d - 1 - a) as u32) % 3) as isize - 1)
+                .collect::<Vec<_>>()
+        })
+        .filter(|o: &Vec<isize>| {
+            let steps = o.iter().filter(|&&c| c != 0).count();
+            steps > 0 && steps <= connectivity
+        })
+        .collect();
+    let inside = |i: &[usize]| mask.is_none_or(|m| m[i]);
+    let mut labels: Vec<i64> = markers.iter().copied().filter(|&m| m != 0).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    // (cost, steps, rank) with rank 0 = unreached; markers are fixed.
+    let mut state = ArrayD::from_shape_fn(IxDyn(&shape), |i| {
+        let m = markers[&i];
+        if inside(i.slice()) && m != 0 {
+            (image[&i] as f32, 0u32, 1 + labels.binary_search(&m).unwrap() as u32)
+        } else {
+            (f32::INFINITY, 0, 0)
+        }
+    });
+    loop {
+        let previous = state.clone();
+        let mut changed = false;
+        for (i, s) in state.indexed_iter_mut() {
+            let i = i.slice();
+            if !inside(i) || markers[i] != 0 {
+                continue;
+            }
+            let mut best = (f32::INFINITY, 0u32, 0u32);
+            for o in &offsets {
+                let p: Option<Vec<usize>> = (0..d)
+                    .map(|a| {
+                        let c = i[a] as isize + o[a];
+                        (c >= 0 && (c as usize) < shape[a]).then_some(c as usize)
+                    })
+                    .collect();
+                let Some(p) = p else { continue };
+                let t = previous[p.as_slice()];
+                let before = t.0 < best.0 || (t.0 == best.0 && (t.1, t.2) < (best.1, best.2));
+                if t.2 != 0 && inside(&p) && before {
+                    best = t;
+                }
+            }
+            if best.2 != 0 {
+                let h = image[i] as f32;
+                let next = (h.max(best.0), if best.0 >= h { best.1 + 1 } else { 0 }, best.2);
+                if next != *s {
+                    *s = next;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    state.mapv(|s| if s.2 == 0 { 0 } else { labels[s.2 as usize - 1] })
+}
+
+#[test]
+fn gpu_watershed_follows_its_tie_rule_across_blocks_on_plateaus() {
+    // Heights of four levels (plateaus everywhere, basins meeting at equal costs) on shapes of
+    // several 16 × 16 and 8 × 8 × 4 blocks, and a serpentine mask whose one corridor crosses
+    // the blocks back and forth, so fronts pass many blocks and blocks settle over many
+    // passes: the result is the host model of the documented rule, sample for sample.
+    let contexts = all_gpus();
+    assert!(!contexts.is_empty() || std::env::var(common::REQUIRE_GPU_ENV).is_err());
+    let serpentine = ArrayD::from_shape_fn(IxDyn(&[45, 50]), |i| {
+        let (y, x) = (i[0], i[1]);
+        // Walls on every fourth row, open at alternate ends.
+        y % 4 != 3 || if (y / 4) % 2 == 0 { x >= 47 } else { x <= 2 }
+    });
+    let cases: Vec<(Vec<usize>, Option<ArrayD<bool>>)> = vec![
+        (vec![40, 37], None),
+        (vec![45, 50], Some(serpentine)),
+        (vec![11, 19, 20], None),
+        (vec![13, 9, 17], Some(blobs(&[13, 9, 17], 71, 0.35))),
+    ];
+    for (ctx, bindings) in &contexts {
+        for (k, (shape, mask)) in cases.iter().enumerate() {
+            let n: usize = shape.iter().product();
+            let levels = common::random_values(n, 700 + k as u64);
+            let image =
+                ArrayD::from_shape_vec(IxDyn(shape), levels.iter().map(|&v| (v * 4.0).floor() as f64).collect())
+                    .unwrap();
+            let markers = if mask.is_some() && shape.len() == 2 {
+                // The corridor's two ends.
+                let mut m = ArrayD::<i64>::zeros(IxDyn(shape));
+                m[[0, 0]] = 3;
+                m[[shape[0] - 1, shape[1] - 1]] = 8;
+                m
+            } else {
+                scattered_markers(shape, 800 + k as u64, 5)
+            };
+            let ndim = shape.len();
+            for connectivity in 1..=ndim {
+                let footprint = generate_binary_structure(ndim, connectivity as i64).unwrap();
+                let options = WatershedOptions {
+                    mask: mask.as_ref().map(|m| m.view()),
+                    footprint: Some(footprint.view()),
+                    ..Default::default()
+                };
+                let got = watershed_on_gpu(ctx, image.view(), markers.view(), &options);
+                if 16 * n as u64 > ctx.max_storage_binding() {
+                    assert!(matches!(got, Err(Error::TooLarge(_))), "{shape:?} {bindings}");
+                    continue;
+                }
+                let want = tie_rule_flood(&image, &markers, mask.as_ref(), connectivity);
+                assert_eq!(got.unwrap(), want, "{shape:?} c{connectivity} {bindings}");
+            }
         }
     }
 }

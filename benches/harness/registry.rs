@@ -316,6 +316,116 @@ impl Case for LabelHistogramCase {
     }
 }
 
+/// The classic watershed of the CT-like mask, the scikit-image gallery's recipe: markers are
+/// the labelled local maxima (3 × 3 × 3) of the distance map above 1.5, heights the negated
+/// distances. The heights are made distinct (ranks of (−distance, a hash of the position),
+/// written as consecutive float32 values), so that no two basins meet at equal cost and the
+/// GPU flood equals the CPU's label for label (see `watershed_on_gpu`).
+struct WatershedCase {
+    shape: [usize; 3],
+    heights: ndarray::ArrayD<f64>,
+    markers: ndarray::ArrayD<u32>,
+    mask: ndarray::ArrayD<bool>,
+    count: usize,
+}
+
+impl WatershedCase {
+    fn new(shape: [usize; 3]) -> Result<WatershedCase> {
+        use rayon::prelude::*;
+        let mask = ct_mask(shape).mapv(|v| v != 0.0).into_dyn();
+        let distance = hounsfield::segment::distance_transform_edt(mask.view(), None, false)?.distances;
+        let d = distance.as_slice().expect("standard layout");
+        let [nz, ny, nx] = shape;
+        // scipy's maximum_filter(distance, 3) (reflect mode: the window clipped to the volume).
+        let peaks: Vec<bool> = (0..d.len())
+            .into_par_iter()
+            .map(|i| {
+                let (z, y, x) = (i / (ny * nx), i / nx % ny, i % nx);
+                let mut top = d[i];
+                for zz in z.saturating_sub(1)..(z + 2).min(nz) {
+                    for yy in y.saturating_sub(1)..(y + 2).min(ny) {
+                        for xx in x.saturating_sub(1)..(x + 2).min(nx) {
+                            top = top.max(d[(zz * ny + yy) * nx + xx]);
+                        }
+                    }
+                }
+                d[i] == top && d[i] > 1.5
+            })
+            .collect();
+        let peaks = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), peaks).expect("the mask's shape");
+        let markers = hounsfield::segment::label(peaks.view(), None)?;
+        let mut order: Vec<(u64, u32)> = (0..d.len())
+            .into_par_iter()
+            .map(|i| {
+                // Larger distances first (their negation is lower), then a hash of the position.
+                let hash = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+                (((1u64 << 40) - 1 - (d[i] * d[i]).round() as u64) << 24 | hash, i as u32)
+            })
+            .collect();
+        order.par_sort_unstable();
+        let mut heights = vec![0.0f64; d.len()];
+        for (rank, &(_, i)) in order.iter().enumerate() {
+            heights[i as usize] = f64::from(f32::from_bits(0x3f80_0000 + rank as u32));
+        }
+        Ok(WatershedCase {
+            shape,
+            heights: ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), heights).expect("the mask's shape"),
+            markers: markers.labels,
+            mask,
+            count: markers.count,
+        })
+    }
+
+    fn options(&self) -> hounsfield::segment::WatershedOptions<'_> {
+        hounsfield::segment::WatershedOptions {
+            mask: Some(self.mask.view()),
+            ..Default::default()
+        }
+    }
+}
+
+impl Case for WatershedCase {
+    fn size(&self) -> String {
+        let [z, y, x] = self.shape;
+        format!("{x}×{y}×{z}, {} markers", self.count)
+    }
+
+    fn work(&self) -> Work {
+        // Read 8-byte heights, 4-byte markers and the mask; write 4-byte labels.
+        Work::Bytes(17 * self.heights.len() as u64)
+    }
+
+    fn cpu(&self) -> Result<Array3<f32>> {
+        let labels = hounsfield::segment::watershed(self.heights.view(), self.markers.view(), &self.options())?;
+        Ok(as_f32(self.shape, &labels, |v| v as f32))
+    }
+
+    fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
+        let labels =
+            hounsfield::segment::watershed_on_gpu(ctx, self.heights.view(), self.markers.view(), &self.options())?;
+        Ok(as_f32(self.shape, &labels, |v| v as f32))
+    }
+
+    fn cpu_timed(&self) -> Result<()> {
+        drop(hounsfield::segment::watershed(
+            self.heights.view(),
+            self.markers.view(),
+            &self.options(),
+        )?);
+        Ok(())
+    }
+
+    fn gpu_timed(&self, ctx: &GpuContext) -> Result<()> {
+        drop(hounsfield::segment::watershed_on_gpu(
+            ctx,
+            self.heights.view(),
+            self.markers.view(),
+            &self.options(),
+        )?);
+        Ok(())
+    }
+}
+
 fn segmentation() -> Vec<Workload> {
     fn make(sizing: &Sizing, kind: Segmentation) -> Result<Box<dyn Case>> {
         let input = ct_mask(sizing.shape(FULL));
@@ -345,6 +455,15 @@ fn segmentation() -> Vec<Workload> {
             scaling: false,
             cpu_only: false,
             make: Box::new(|s| make(s, Segmentation::Distances)),
+        },
+        Workload {
+            name: "watershed_ct_peaks",
+            covers: vec!["watershed"],
+            category: Category::Segmentation,
+            tolerance: 0.0,
+            scaling: false,
+            cpu_only: false,
+            make: Box::new(|s| Ok(Box::new(WatershedCase::new(s.shape(FULL))?) as Box<dyn Case>)),
         },
         Workload {
             name: "label_histograms_ct",

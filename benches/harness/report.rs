@@ -142,7 +142,8 @@ pub fn markdown(report: &Report) -> String {
                 )
             }
             Status::Error => format!(" **error**: {}", e.error.clone().unwrap_or_default()),
-            _ => String::new(),
+            Status::CpuOnly => e.error.as_ref().map_or(String::new(), |why| format!(" ({why})")),
+            Status::Ok => String::new(),
         };
         let peer = e.peers.first();
         let _ = writeln!(

@@ -437,18 +437,27 @@ fn run_workload(
         Ok(o) => o,
         Err(e) => return fail(entry, e),
     };
-    if let Some(ctx) = ctx {
-        let gpu_out = match case.gpu(ctx) {
-            Ok(o) => o,
+    let mut ctx = ctx;
+    if let Some(gpu) = ctx {
+        match case.gpu(gpu) {
+            Ok(gpu_out) => {
+                let p = parity(&cpu_out, &gpu_out, w.tolerance);
+                entry.parity = Some(p);
+                if !p.passed {
+                    entry.status = Status::ParityFailed;
+                    return entry;
+                }
+            }
+            // The adapter cannot hold the problem (a storage binding, a loop budget): the CPU
+            // is still timed, and the report says why the GPU was not.
+            Err(e @ (hounsfield::Error::TooLarge(_) | hounsfield::Error::AdapterLimit(_))) => {
+                entry.error = Some(format!("GPU not run: {e}"));
+                ctx = None;
+            }
             Err(e) => return fail(entry, e),
-        };
-        let p = parity(&cpu_out, &gpu_out, w.tolerance);
-        entry.parity = Some(p);
-        if !p.passed {
-            entry.status = Status::ParityFailed;
-            return entry;
         }
-    } else {
+    }
+    if ctx.is_none() {
         entry.status = Status::CpuOnly;
     }
     drop(cpu_out);

@@ -1,5 +1,5 @@
 //! The classic watershed on the GPU (`shaders/segment/watershed_relax.wgsl`): a minimax flood
-//! by Jacobi relaxation instead of a priority queue.
+//! by relaxation instead of a priority queue.
 //!
 //! Every free sample repeatedly takes, among its reached neighbours, the one with the smallest
 //! (cost, steps along its plateau, label) and becomes (max(height, cost), steps, label); markers
@@ -12,15 +12,19 @@
 //! between basins), and the tie rule above holds otherwise. Heights are flooded as float32:
 //! float64 heights closer than float32 resolves are equal heights here.
 //!
-//! Runs within one storage binding (16 bytes a sample); a step is one dispatch, and every 32
-//! steps one 4-byte read-back asks whether any state changed.
+//! The relaxation runs block by block (8 × 8 × 4 samples for volumes, 16 × 16 for images): a
+//! workgroup relaxes its block in workgroup memory until it settles, so a flood front crosses a
+//! block per pass rather than a sample per dispatch, and blocks whose neighbourhood did not
+//! change last pass are skipped (the fixed point is unique: the order of the updates cannot
+//! change it). Runs within one storage binding (16 bytes a sample); a pass is one dispatch, and
+//! every few passes one 4-byte read-back asks whether any state changed.
 
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 use rayon::prelude::*;
 
 use super::watershed::WatershedOptions;
 use crate::error::{Error, Result};
-use crate::gpu::{Binding, BufferWindow, GpuContext, KernelSpec, Recorder, uniform, wgsl};
+use crate::gpu::{Binding, BufferWindow, Constant, Constants, GpuContext, KernelSpec, Recorder, uniform};
 
 crate::wgsl_constants!(pub(crate) WATERSHED_CONSTANTS: u32 {
     WATERSHED_FIXED = FIXED,
@@ -33,8 +37,28 @@ const FIXED: u32 = 1;
 const OUTSIDE: u32 = 2;
 const UNREACHED: u32 = 0x7f80_0000;
 
-/// Steps recorded between two convergence checks.
-const STEPS_PER_CHECK: usize = 32;
+/// Passes recorded between two convergence checks.
+const PASSES_PER_CHECK: usize = 8;
+
+/// The blocks (x, y, z) of volumes and of images (one slice, no halo along z).
+const BLOCK_3D: [u32; 3] = [8, 8, 4];
+const BLOCK_2D: [u32; 3] = [16, 16, 1];
+
+const VOLUME_BLOCK: Constants = &[
+    ("WS_TILE_X", Constant::U32(BLOCK_3D[0])),
+    ("WS_TILE_Y", Constant::U32(BLOCK_3D[1])),
+    ("WS_TILE_Z", Constant::U32(BLOCK_3D[2])),
+    ("WS_HALO_Z", Constant::U32(1)),
+];
+const IMAGE_BLOCK: Constants = &[
+    ("WS_TILE_X", Constant::U32(BLOCK_2D[0])),
+    ("WS_TILE_Y", Constant::U32(BLOCK_2D[1])),
+    ("WS_TILE_Z", Constant::U32(BLOCK_2D[2])),
+    ("WS_HALO_Z", Constant::U32(0)),
+];
+
+/// Relaxation steps a block may take in one pass before it is relaxed again next pass.
+const MAX_BLOCK_STEPS: u32 = 64;
 
 /// Twin of `Params` in `watershed_relax.wgsl`.
 #[repr(C)]
@@ -45,27 +69,45 @@ struct WatershedParams {
     nz: u32,
     n: u32,
     neighbours: u32,
-    _pad: [u32; 3],
+    blocks: [u32; 3],
     steps: [[i32; 4]; 26],
 }
 
-pub(crate) static RELAX: KernelSpec = KernelSpec {
-    name: "segment/watershed_relax",
-    sources: &[wgsl::TILE, include_str!("../../shaders/segment/watershed_relax.wgsl")],
-    entry: "relax",
-    bindings: &[
-        uniform::<WatershedParams>(),
-        Binding::Read,
-        Binding::Read,
-        Binding::ReadWrite,
-        Binding::ReadWrite,
-    ],
-    constants: &[WATERSHED_CONSTANTS],
-};
+/// Twin of `Pass` in `watershed_relax.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct PassParams {
+    number: u32,
+    max_steps: u32,
+    _pad: [u32; 2],
+}
+
+/// The relaxation kernel for one block shape.
+macro_rules! relax_kernel {
+    ($name:literal, $block:expr) => {
+        KernelSpec {
+            name: $name,
+            sources: &[include_str!("../../shaders/segment/watershed_relax.wgsl")],
+            entry: "relax",
+            bindings: &[
+                uniform::<WatershedParams>(),
+                uniform::<PassParams>(),
+                Binding::Read,
+                Binding::ReadWrite,
+                Binding::ReadWrite,
+                Binding::ReadWrite,
+            ],
+            constants: &[WATERSHED_CONSTANTS, $block],
+        }
+    };
+}
+
+pub(crate) static RELAX_VOLUME: KernelSpec = relax_kernel!("segment/watershed_relax_volume", VOLUME_BLOCK);
+pub(crate) static RELAX_IMAGE: KernelSpec = relax_kernel!("segment/watershed_relax_image", IMAGE_BLOCK);
 
 /// The kernels of this file, for `src/kernels.rs`.
 #[cfg(test)]
-pub(crate) const KERNELS: [&KernelSpec; 1] = [&RELAX];
+pub(crate) const KERNELS: [&KernelSpec; 2] = [&RELAX_VOLUME, &RELAX_IMAGE];
 
 /// [`super::watershed`] on the GPU for 2D and 3D images: the classic flood (no compactness, no
 /// watershed lines) with a centred 3 × … × 3 footprint, within one storage binding. Equal to
@@ -130,7 +172,7 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
         nz: nz as u32,
         n: n as u32,
         neighbours: steps.len() as u32,
-        _pad: [0; 3],
+        blocks: [0; 3],
         steps: [[0; 4]; 26],
     };
     p.steps[..steps.len()].copy_from_slice(&steps);
@@ -168,56 +210,75 @@ fn footprint_steps(dims: &[usize], shape: [usize; 3], options: &WatershedOptions
         .collect())
 }
 
-/// Jacobi steps until no state changes; the fixed point.
+/// Passes over the blocks until one changes nothing; the fixed point.
 fn relax(ctx: &GpuContext, p: &WatershedParams, heights: &[f32], state: &[[u32; 4]]) -> Result<Vec<[u32; 4]>> {
+    let (kernel, block) = if p.nz > 1 {
+        (&RELAX_VOLUME, BLOCK_3D)
+    } else {
+        (&RELAX_IMAGE, BLOCK_2D)
+    };
+    let mut p = *p;
+    p.blocks = [
+        p.nx.div_ceil(block[0]),
+        p.ny.div_ceil(block[1]),
+        p.nz.div_ceil(block[2]),
+    ];
+    let blocks: u64 = p.blocks.iter().map(|&b| u64::from(b)).product();
     let bytes = std::mem::size_of_val(state) as u64;
     let mut rec = Recorder::new(ctx);
-    let uniform = rec.uniform(p);
+    // Per invocation: the halo's loads, then each step's neighbours.
+    let halo: u32 = (block[0] + 2) * (block[1] + 2) * (block[2] + if block[2] > 1 { 2 } else { 0 });
+    let per_step = u64::from(p.neighbours) + 1;
+    let max_steps =
+        MAX_BLOCK_STEPS.min(((rec.loop_limit().saturating_sub(8)) / per_step).min(u64::from(u32::MAX)) as u32);
+    rec.check_loop_budget(
+        "the GPU watershed",
+        u64::from(halo.div_ceil(block.iter().product())) + u64::from(max_steps.max(1)) * per_step,
+    )?;
+    let uniform = rec.uniform(&p);
     let heights = rec.constants(heights);
-    let initial = rec.constants(state);
-    let buffers = [rec.scratch(bytes), rec.scratch(bytes)];
+    let state_buffer = rec.scratch(bytes);
+    ctx.queue.write_buffer(&state_buffer, 0, bytemuck::cast_slice(state));
+    let stamps = rec.scratch(4 * blocks);
     let changed = rec.scratch(4);
     let zero = rec.scratch(4);
-    let (u, h, flag) = (
+    let (u, h, s, t, flag) = (
         BufferWindow::whole(&uniform),
         BufferWindow::whole(&heights),
+        BufferWindow::whole(&state_buffer),
+        BufferWindow::whole(&stamps),
         BufferWindow::whole(&changed),
     );
-    // The flood is at most one step a sample away from its fixed point per plateau pass; the
-    // bound only guards against a kernel that never settles.
-    let limit = 4 * state.len() + 4 * STEPS_PER_CHECK;
-    let mut steps = 0;
+    // Every pass relaxes at least one block by one sample until the fixed point; the bound
+    // only guards against a kernel that never settles.
+    let limit = 4 * state.len() + 4 * PASSES_PER_CHECK;
+    let mut passes = 0;
     loop {
-        for k in 0..STEPS_PER_CHECK {
-            if k == STEPS_PER_CHECK - 1 {
-                // Only the last step of the batch is asked whether anything changed.
+        for k in 0..PASSES_PER_CHECK {
+            if k == PASSES_PER_CHECK - 1 {
+                // Only the last pass of the batch is asked whether anything changed.
                 rec.copy(&zero, 0, &changed, 0, 4);
             }
-            // The very first step reads the initial state.
-            let from = if steps == 0 && k == 0 {
-                &initial
-            } else {
-                &buffers[k % 2]
-            };
-            let to = &buffers[(k + 1) % 2];
-            rec.dispatch_linear(
-                &RELAX,
-                &[u, h, BufferWindow::whole(from), BufferWindow::whole(to), flag],
-                u64::from(p.n),
-            )?;
+            passes += 1;
+            let pass = rec.uniform(&PassParams {
+                number: passes as u32,
+                max_steps,
+                _pad: [0; 2],
+            });
+            rec.dispatch_folded(kernel, &[u, BufferWindow::whole(&pass), h, s, t, flag], blocks)?;
         }
-        steps += STEPS_PER_CHECK;
         let answer = rec.read_back(&changed, 4);
         rec.flush()?;
         if bytemuck::pod_read_unaligned::<u32>(&answer.read(ctx)?) == 0 {
             break;
         }
-        if steps > limit {
-            return Err(Error::Gpu(format!("the GPU watershed did not settle in {steps} steps")));
+        if passes > limit {
+            return Err(Error::Gpu(format!(
+                "the GPU watershed did not settle in {passes} passes"
+            )));
         }
     }
-    // An even batch ends in the first buffer.
-    let result = rec.read_back(&buffers[0], bytes);
+    let result = rec.read_back(&state_buffer, bytes);
     rec.submit()?;
     Ok(bytemuck::cast_slice(&result.read(ctx)?).to_vec())
 }
