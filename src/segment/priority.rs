@@ -415,6 +415,18 @@ impl<T: Copy> FifoRadixQueue<T> {
         self.smallest[self.first_bucket()?].1
     }
 
+    /// The item `k` places after the next one to leave, where the queue already knows it (the
+    /// items of the current key and the run), unless smaller ones are pushed first.
+    #[inline(always)]
+    pub(crate) fn ahead(&self, k: usize) -> Option<T> {
+        let equal = &self.buckets[EQUAL];
+        let waiting = equal.len() - self.head;
+        if k < waiting {
+            return Some(equal[self.head + k].1);
+        }
+        self.run.get(k - waiting).map(|e| e.1)
+    }
+
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<(u64, T)> {
         if self.head == self.buckets[EQUAL].len() {

@@ -370,8 +370,11 @@ mod tests {
             let shape: Vec<usize> = (0..ndim).map(|_| 2 + next(10) as usize).collect();
             let n: usize = shape.iter().product();
             let levels = [2, 3, 6, 1000][case % 4];
+            // Every other group of four: thirds, which float32 does not hold (the flood's
+            // 16-byte cells instead of its 8-byte ones).
+            let scale = if (case / 4) % 2 == 0 { 1.0 } else { 3.0 };
             let image = ArrayD::from_shape_fn(IxDyn(&shape), |_| {
-                let v = next(levels) as f64 - 1.0;
+                let v = (next(levels) as f64 - 1.0) / scale;
                 if v == 0.0 && next(2) == 0 { -0.0 } else { v }
             });
             let mut markers = ArrayD::<i64>::zeros(IxDyn(&shape));
