@@ -237,9 +237,9 @@ pub(crate) fn flood<M: Copy + Ord + Default + Send + Sync>(
     drop(seeds);
     // Heights that float32 holds exactly (CT values, float32 images) fit 8-byte cells.
     if image.par_iter().all(|&h| f64::from(h as f32) == h) {
-        radix_flood::<HalfCell, M>(grid, image, state, rows, queue, &table)
+        radix_flood::<f32, M>(grid, image, state, rows, queue, &table)
     } else {
-        radix_flood::<FullCell, M>(grid, image, state, rows, queue, &table)
+        radix_flood::<u64, M>(grid, image, state, rows, queue, &table)
     }
 }
 
@@ -268,9 +268,9 @@ fn labels_of<M: Copy + Default + Send + Sync, T: Sync>(
 /// far ahead while a run or a key's items wait, and the next item otherwise).
 const FETCH_AHEAD: usize = 8;
 
-/// The radix queue's flood from the seeds in `queue`, on cells (see [`Cell`]); the labels in
-/// the image's layout.
-fn radix_flood<C: Cell, M: Copy + Default + Send + Sync>(
+/// The radix queue's flood from the seeds in `queue`, on cells (see [`Cell`]) holding heights
+/// as `H`; the labels in the image's layout.
+fn radix_flood<H: Height, M: Copy + Default + Send + Sync>(
     grid: &Grid<'_>,
     image: &[f64],
     state: Vec<u32>,
@@ -278,7 +278,7 @@ fn radix_flood<C: Cell, M: Copy + Default + Send + Sync>(
     mut queue: FifoRadixQueue<u32>,
     table: &[M],
 ) -> Vec<M> {
-    let mut cells = cells_of::<C>(grid, image, &state, rows);
+    let mut cells = cells_of::<H>(grid, image, &state, rows);
     drop(state);
     // Flooding never goes down: a sample costs at least what the one it came from did.
     while let Some((key, at)) = queue.pop() {
@@ -287,97 +287,68 @@ fn radix_flood<C: Cell, M: Copy + Default + Send + Sync>(
         if let Some(next) = queue.ahead(FETCH_AHEAD).or_else(|| queue.peek()) {
             fetch_neighbourhood(grid.neighbours, &cells, next);
         }
-        let code = cells[at as usize].code();
+        let code = cells[at as usize].code;
         for &o in grid.neighbours {
             let n = (at as usize).wrapping_add_signed(o);
             let cell = &mut cells[n];
-            if cell.code() == FREE {
-                cell.set_code(code);
-                queue.push(cell.key().max(key), n as u32);
+            if cell.code == FREE {
+                cell.code = code;
+                queue.push(cell.height.key().max(key), n as u32);
             }
         }
     }
-    labels_of(grid, image.len(), table, &cells, C::code)
+    labels_of(grid, image.len(), table, &cells, |c| c.code)
 }
 
-/// A sample of the radix flood: its state code and, for a free sample, its height's key, side
-/// by side, so that a neighbour's code and height come in one cache line instead of two (the
+/// A sample of the radix flood: its state code and, for a free sample, its height, side by
+/// side, so that a neighbour's code and height come in one cache line instead of two (the
 /// flood's order scatters its samples over the volume, and lines in flight are its limit).
-trait Cell: Copy + Send + Sync + bytemuck::Zeroable {
-    fn new(height: f64, code: u32) -> Self;
-    fn code(&self) -> u32;
-    fn set_code(&mut self, code: u32);
-    fn key(&self) -> u64;
-}
-
-/// The key itself and the code (16 bytes).
-#[derive(Clone, Copy, bytemuck::Zeroable)]
+#[derive(Clone, Copy)]
 #[repr(C)]
-struct FullCell {
-    key: u64,
-    code: u32,
-    _pad: u32,
-}
-
-impl Cell for FullCell {
-    #[inline(always)]
-    fn new(height: f64, code: u32) -> Self {
-        FullCell {
-            key: key_of(height),
-            code,
-            _pad: 0,
-        }
-    }
-    #[inline(always)]
-    fn code(&self) -> u32 {
-        self.code
-    }
-    #[inline(always)]
-    fn set_code(&mut self, code: u32) {
-        self.code = code;
-    }
-    #[inline(always)]
-    fn key(&self) -> u64 {
-        self.key
-    }
-}
-
-/// A height float32 holds exactly, as float32 bits, and the code (8 bytes); the key is the
-/// float64 height's, as everywhere else in the flood.
-#[derive(Clone, Copy, bytemuck::Zeroable)]
-#[repr(C)]
-struct HalfCell {
-    height: f32,
+struct Cell<H> {
+    height: H,
     code: u32,
 }
 
-impl Cell for HalfCell {
+const _: () = assert!(std::mem::size_of::<Cell<f32>>() == 8 && std::mem::size_of::<Cell<u64>>() == 16);
+
+// SAFETY: all-zero bytes are a valid cell (a zero height, the code OUTSIDE).
+unsafe impl<H: bytemuck::Zeroable> bytemuck::Zeroable for Cell<H> {}
+
+/// How a cell holds a height: the key itself (16-byte cells), or the float32 that holds the
+/// height exactly (8-byte cells; the key is the float64 height's, as everywhere else).
+trait Height: Copy + Send + Sync + bytemuck::Zeroable {
+    fn of(height: f64) -> Self;
+    fn key(self) -> u64;
+}
+
+impl Height for u64 {
     #[inline(always)]
-    fn new(height: f64, code: u32) -> Self {
-        HalfCell {
-            height: height as f32,
-            code,
-        }
+    fn of(height: f64) -> Self {
+        key_of(height)
     }
     #[inline(always)]
-    fn code(&self) -> u32 {
-        self.code
+    fn key(self) -> u64 {
+        self
+    }
+}
+
+impl Height for f32 {
+    #[inline(always)]
+    fn of(height: f64) -> Self {
+        height as f32
     }
     #[inline(always)]
-    fn set_code(&mut self, code: u32) {
-        self.code = code;
-    }
-    #[inline(always)]
-    fn key(&self) -> u64 {
-        key_of(f64::from(self.height))
+    fn key(self) -> u64 {
+        key_of(f64::from(self))
     }
 }
 
 /// The padded grid's cells: the codes of `state`, with the heights of the free samples.
-fn cells_of<C: Cell>(grid: &Grid<'_>, image: &[f64], state: &[u32], rows: usize) -> Vec<C> {
+fn cells_of<H: Height>(grid: &Grid<'_>, image: &[f64], state: &[u32], rows: usize) -> Vec<Cell<H>> {
     let nx = grid.shape[grid.shape.len() - 1];
     // Zeroed: padding and the rows outside the image stay OUTSIDE.
-    let mut cells: Vec<C> = bytemuck::zeroed_vec(state.len());
+    let mut cells: Vec<Cell<H>> = bytemuck::zeroed_vec(state.len());
     crate::memory::advise_huge_capacity(&mut cells);
     let shared = SharedCells(cells.as_mut_ptr());
     (0..rows).into_par_iter().for_each(|row| {
@@ -386,7 +357,10 @@ fn cells_of<C: Cell>(grid: &Grid<'_>, image: &[f64], state: &[u32], rows: usize)
         let row_cells = unsafe { std::slice::from_raw_parts_mut(shared.at(start), nx) };
         let heights = &image[row * nx..(row + 1) * nx];
         for ((cell, &code), &h) in row_cells.iter_mut().zip(&state[start..start + nx]).zip(heights) {
-            *cell = C::new(if code == FREE { h } else { 0.0 }, code);
+            *cell = Cell {
+                height: H::of(if code == FREE { h } else { 0.0 }),
+                code,
+            };
         }
     });
     cells
