@@ -335,24 +335,22 @@ impl WatershedCase {
         let mask = ct_mask(shape).mapv(|v| v != 0.0).into_dyn();
         let distance = hounsfield::segment::distance_transform_edt(mask.view(), None, false)?.distances;
         let d = distance.as_slice().expect("standard layout");
-        let [nz, ny, nx] = shape;
-        // scipy's maximum_filter(distance, 3) (reflect mode: the window clipped to the volume).
-        let peaks: Vec<bool> = (0..d.len())
-            .into_par_iter()
-            .map(|i| {
-                let (z, y, x) = (i / (ny * nx), i / nx % ny, i % nx);
-                let mut top = d[i];
-                for zz in z.saturating_sub(1)..(z + 2).min(nz) {
-                    for yy in y.saturating_sub(1)..(y + 2).min(ny) {
-                        for xx in x.saturating_sub(1)..(x + 2).min(nx) {
-                            top = top.max(d[(zz * ny + yy) * nx + xx]);
-                        }
-                    }
-                }
-                d[i] == top && d[i] > 1.5
-            })
-            .collect();
-        let peaks = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), peaks).expect("the mask's shape");
+        // scipy's maximum_filter(distance, 3), reflect mode.
+        let top = hounsfield::ndimage::min_or_max_filter(
+            distance.view(),
+            &[true; 27],
+            &[3, 3, 3],
+            None,
+            hounsfield::boundary::BoundaryMode::Reflect,
+            0.0,
+            &[0, 0, 0],
+            false,
+            hounsfield::ndimage::Dtype::F64,
+            hounsfield::ndimage::Dtype::F64,
+        )?;
+        let peaks = ndarray::Zip::from(&distance)
+            .and(&top)
+            .par_map_collect(|&d, &t| d == t && d > 1.5);
         let markers = hounsfield::segment::label(peaks.view(), None)?;
         let mut order: Vec<(u64, u32)> = (0..d.len())
             .into_par_iter()

@@ -376,6 +376,16 @@ impl<'c> Recorder<'c> {
         Ok(())
     }
 
+    /// A storage buffer holding `values` that kernels may rewrite and that can be read back
+    /// (state a kernel iterates in place).
+    pub fn storage_init<T: bytemuck::Pod>(&self, values: &[T]) -> wgpu::Buffer {
+        self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("hounsfield state"),
+            contents: bytemuck::cast_slice(values),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        })
+    }
+
     /// A zero-filled storage buffer of `bytes` that can be read back (partial results, counts).
     pub fn scratch(&self, bytes: u64) -> wgpu::Buffer {
         self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
