@@ -177,6 +177,16 @@ fn scattered_markers(shape: &[usize], seed: u64, count: usize) -> ArrayD<i64> {
     markers
 }
 
+/// Whether the GPU watershed floods `shape` with `binding` bytes a storage binding: 16 bytes a
+/// sample, images whole, volumes by slabs of at least four slices between two ghost slices.
+fn gpu_watershed_fits(shape: &[usize], binding: u64) -> bool {
+    let plane = 16 * shape[shape.len() - 2..].iter().product::<usize>() as u64;
+    match shape.len() {
+        2 => plane <= binding,
+        _ => plane * (shape[0].min(4) as u64 + 2) <= binding,
+    }
+}
+
 #[test]
 fn gpu_watershed_equals_the_cpu_flood_where_no_basins_tie() {
     let contexts = all_gpus();
@@ -203,7 +213,7 @@ fn gpu_watershed_equals_the_cpu_flood_where_no_basins_tie() {
                         ..Default::default()
                     };
                     let got = watershed_on_gpu(ctx, image.view(), markers.view(), &options);
-                    if 16 * image.len() as u64 > ctx.max_storage_binding() {
+                    if !gpu_watershed_fits(shape, ctx.max_storage_binding()) {
                         assert!(matches!(got, Err(Error::TooLarge(_))), "{shape:?} {bindings}");
                         continue;
                     }
@@ -362,7 +372,7 @@ fn gpu_watershed_follows_its_tie_rule_across_blocks_on_plateaus() {
                     ..Default::default()
                 };
                 let got = watershed_on_gpu(ctx, image.view(), markers.view(), &options);
-                if 16 * n as u64 > ctx.max_storage_binding() {
+                if !gpu_watershed_fits(shape, ctx.max_storage_binding()) {
                     assert!(matches!(got, Err(Error::TooLarge(_))), "{shape:?} {bindings}");
                     continue;
                 }
@@ -371,6 +381,40 @@ fn gpu_watershed_follows_its_tie_rule_across_blocks_on_plateaus() {
             }
         }
     }
+}
+
+#[test]
+fn gpu_watershed_counts_the_blocks_it_relaxes_for_the_work_model() {
+    // A flood confined to a corner cube of a 16 × 64 × 64 volume (256 blocks of 8 × 8 × 4):
+    // every block is relaxed in the first pass, then only those near the front. The work model
+    // holds what the relaxed blocks touched: 4 bytes of height a sample of each relaxed block.
+    let Some(ctx) = common::gpu() else {
+        assert!(std::env::var(common::REQUIRE_GPU_ENV).is_err(), "no GPU adapter");
+        return;
+    };
+    let shape = [16usize, 64, 64];
+    let image = distinct_heights(&shape, 91);
+    let mask = ArrayD::from_shape_fn(IxDyn(&shape), |i| i[0] < 10 && i[1] < 10 && i[2] < 10);
+    let mut markers = ArrayD::<i64>::zeros(IxDyn(&shape));
+    markers[[0, 0, 0]] = 4;
+    let options = WatershedOptions {
+        mask: Some(mask.view()),
+        ..Default::default()
+    };
+    let before = ctx.work();
+    let got = watershed_on_gpu(&ctx, image.view(), markers.view(), &options).unwrap();
+    let work = ctx.work().since(&before);
+    assert_eq!(got, watershed(image.view(), markers.view(), &options).unwrap());
+    let blocks = 256u64;
+    let heights_per_block = 8 * 8 * 4 * 4;
+    assert_eq!(work.bytes_read % heights_per_block, 0, "{work:?}");
+    let relaxed = work.bytes_read / heights_per_block;
+    assert!(relaxed >= blocks, "the first pass relaxes every block: {relaxed}");
+    assert!(
+        relaxed < work.dispatches * blocks / 4,
+        "later passes skip the settled blocks: {relaxed} of {} visits",
+        work.dispatches * blocks
+    );
 }
 
 #[test]

@@ -207,7 +207,8 @@ fn work_model(s: &mut String, report: &Report) {
     let _ = writeln!(
         s,
         "Counted while one GPU run of each workload was recorded and submitted on this machine's adapter \
-         (dispatches, submissions, read-backs, bytes of the storage windows each dispatch binds), then \
+         (dispatches, submissions, read-backs, bytes of the storage windows each dispatch binds, less what a \
+         kernel that skips settled blocks counted on the device it did not touch: the watershed), then \
          priced on reference GPUs: bytes / bandwidth + {:.0} µs per dispatch + {:.0} µs per submission + {:.0} µs \
          per read-back. The floor is the workload's unavoidable traffic (input and output once; for projectors \
          {} FLOP per update) at peak. Bound windows touched once is optimistic for kernels that re-read \

@@ -642,7 +642,8 @@ def watershed(image, markers=None, connectivity=1, offset=None, mask=None, compa
     defaults are not implemented).
 
     ``backend="gpu"`` floods 2D and 3D images on the GPU (classic watershed only: no
-    compactness, no lines; float32 heights; within one storage binding). It equals
+    compactness, no lines; float32 heights; volumes by z-slabs where their state of 16
+    bytes a sample exceeds one storage binding, images within one binding). It equals
     scikit-image wherever no two labels meet at equal height; where they do, a sample takes
     the neighbour fewer steps from where the flood entered that height, then the smaller
     label (scikit-image follows its arrival order there)."""

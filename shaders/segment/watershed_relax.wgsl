@@ -17,17 +17,29 @@
 // read a stale or half-written halo is a neighbour of a block that changed, so the next pass
 // relaxes it again, and the iteration stops only after a pass in which nothing changed: the
 // fixed point is the one sample-by-sample Jacobi steps reach.
+//
+// Volumes larger than one storage binding run by z-slabs, one dispatch each: a slab's window of
+// the state holds its slices and a ghost slice on either side, which the host refreshes from
+// the neighbouring slabs after every pass. Block stamps are global, so a block next to a slab
+// border wakes up the pass after its neighbour across the border changed, and reads the ghost
+// copied since.
 
 struct Params {
     nx: u32,
     ny: u32,
     nz: u32,
-    n: u32,
+    // The slab's first slice (a multiple of WS_TILE_Z): `heights` starts there, `state` one
+    // ghost slice earlier for volumes (WS_HALO_Z).
+    z0: u32,
     neighbours: u32,
-    // Blocks along x, y, z.
+    // Blocks of the volume along x, y, z; blocks of the slab along z.
     bx: u32,
     by: u32,
     bz: u32,
+    slab_bz: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
     // (dx, dy, dz, flat offset) of every neighbour of the footprint.
     steps: array<vec4<i32>, 26>,
 }
@@ -47,7 +59,9 @@ struct Pass {
 @group(0) @binding(2) var<storage, read> heights: array<f32>;
 @group(0) @binding(3) var<storage, read_write> state: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read_write> stamps: array<u32>;
-@group(0) @binding(5) var<storage, read_write> changed: atomic<u32>;
+// [0]: whether any block changed (the host's convergence check); [1]: blocks relaxed, for the
+// work model (skipped blocks read only their 27 stamps).
+@group(0) @binding(5) var<storage, read_write> counters: array<atomic<u32>, 2>;
 
 const HX: u32 = WS_TILE_X + 2u;
 const HY: u32 = WS_TILE_Y + 2u;
@@ -58,6 +72,11 @@ const INVOCATIONS: u32 = WS_TILE_X * WS_TILE_Y * WS_TILE_Z;
 var<workgroup> block: array<vec4<u32>, HALO>;
 var<workgroup> flag: atomic<u32>;
 var<workgroup> settled: u32;
+
+// Where the sample at `p` (volume coordinates) lies in the slab's state window.
+fn state_index(p: vec3<i32>) -> u32 {
+    return u32(p.x) + u32(p.y) * params.nx + u32(p.z - i32(params.z0) + i32(WS_HALO_Z)) * params.nx * params.ny;
+}
 
 // `a` leaves the flood before `b`: smaller cost, then fewer plateau steps, then smaller label.
 fn leaves_first(a: vec4<u32>, b: vec4<u32>) -> bool {
@@ -89,12 +108,15 @@ fn relax(
     @builtin(local_invocation_index) local: u32,
 ) {
     let b = wid.x + wid.y * groups.x;
-    let blocks = params.bx * params.by * params.bz;
+    let blocks = params.bx * params.by * params.slab_bz;
     // Uniform in the workgroup: whole groups past the blocks leave together.
     if (b >= blocks) {
         return;
     }
-    let bc = vec3<i32>(i32(b % params.bx), i32((b / params.bx) % params.by), i32(b / (params.bx * params.by)));
+    let bz = b / (params.bx * params.by) + params.z0 / WS_TILE_Z;
+    let bc = vec3<i32>(i32(b % params.bx), i32((b / params.bx) % params.by), i32(bz));
+    // The block's stamp among the volume's blocks.
+    let global = (b % (params.bx * params.by)) + bz * params.bx * params.by;
     let bdims = vec3<i32>(i32(params.bx), i32(params.by), i32(params.bz));
     // Active when a block of the 3 × 3 × 3 around it (itself included) changed last pass.
     if (local < 27u) {
@@ -109,6 +131,9 @@ fn relax(
     if (take_flag(local) == 0u) {
         return;
     }
+    if (local == 0u) {
+        atomicAdd(&counters[1], 1u);
+    }
 
     let dims = vec3<i32>(i32(params.nx), i32(params.ny), i32(params.nz));
     let tile = vec3<i32>(i32(WS_TILE_X), i32(WS_TILE_Y), i32(WS_TILE_Z));
@@ -118,7 +143,7 @@ fn relax(
         let p = origin + vec3<i32>(i32(k % HX), i32((k / HX) % HY), i32(k / (HX * HY)));
         var s = vec4<u32>(WATERSHED_UNREACHED, 0u, 0u, WATERSHED_OUTSIDE);
         if (all(p >= vec3<i32>(0)) && all(p < dims)) {
-            s = state[u32(p.x) + u32(p.y) * params.nx + u32(p.z) * params.nx * params.ny];
+            s = state[state_index(p)];
         }
         block[k] = s;
     }
@@ -131,7 +156,7 @@ fn relax(
     let free = inside && (first.w & (WATERSHED_FIXED | WATERSHED_OUTSIDE)) == 0u;
     var h = 0.0;
     if (free) {
-        h = heights[u32(me.x) + u32(me.y) * params.nx + u32(me.z) * params.nx * params.ny];
+        h = heights[u32(me.x) + u32(me.y) * params.nx + u32(me.z - i32(params.z0)) * params.nx * params.ny];
     }
     var current = first;
     // Whether the last step changed a state: still so after the last allowed step means the
@@ -170,11 +195,11 @@ fn relax(
     }
 
     if (inside && any(current != first)) {
-        state[u32(me.x) + u32(me.y) * params.nx + u32(me.z) * params.nx * params.ny] = current;
+        state[state_index(me)] = current;
         atomicOr(&flag, 1u);
     }
     if ((take_flag(local) | moving) != 0u && local == 0u) {
-        stamps[b] = pass_info.number;
-        atomicOr(&changed, 1u);
+        stamps[global] = pass_info.number;
+        atomicOr(&counters[0], 1u);
     }
 }

@@ -410,6 +410,13 @@ impl<'c> Recorder<'c> {
         Readback { buffer, size }
     }
 
+    /// Tells the work model that `kernel` did not touch `read` bytes of its read-only windows
+    /// and `written` bytes of its read-write windows, of those its dispatches bound (a count the
+    /// kernel made on the device).
+    pub fn untouched(&self, kernel: &KernelSpec, read: u64, written: u64) {
+        self.ctx.count(|w| w.untouched(kernel.name, read, written));
+    }
+
     /// Records a buffer-to-buffer copy.
     pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, size: u64) {
         self.encoder

@@ -9,6 +9,10 @@
 //! taps from L2, spill registers or are compute-bound (median networks, projectors) cost more than
 //! this model says; their lavapipe times are the proxy for instruction count.
 //!
+//! A kernel that skips work it bound (the watershed's settled blocks) counts what it touched on
+//! the device and takes the rest back (`WorkCounts::untouched`), so its bytes are measured
+//! touches, not whole windows.
+//!
 //! Modelled time on a GPU = bytes / bandwidth + dispatches · launch + submissions · submit +
 //! read-backs · read-back latency ([`ReferenceGpu::modelled_seconds`]). The floor of a workload
 //! is its unavoidable traffic (input and output once) over the bandwidth
@@ -100,6 +104,18 @@ impl WorkCounts {
     /// Host synchronisations: submissions waited for and read-backs.
     pub fn host_syncs(&self) -> u64 {
         self.submissions + self.readbacks
+    }
+
+    /// Takes back bytes a kernel bound but, by its own count on the device, did not touch (the
+    /// watershed skips the blocks whose neighbourhood settled): the model then holds the bytes
+    /// the kernel touched, each once.
+    pub(crate) fn untouched(&mut self, kernel: &'static str, read: u64, written: u64) {
+        let k = self.kernels.entry(kernel).or_default();
+        let (read, written) = (read.min(self.bytes_read), written.min(self.bytes_written));
+        let taken = (read + written).min(k.bytes);
+        k.bytes -= taken;
+        self.bytes_read -= read;
+        self.bytes_written -= written;
     }
 
     pub(crate) fn add_dispatch(

@@ -169,6 +169,21 @@ fn rows_per_block(rows: usize) -> usize {
 /// 64 samples from `x` as bits (bit k = sample x + k; samples past the row are false).
 fn bits64(line: &[bool], x: usize) -> u64 {
     const PACK: u64 = 0x0102_0408_1020_4080; // byte k (0 or 1) → bit k of the top byte
+    #[cfg(target_arch = "x86_64")]
+    if x + 64 <= line.len() {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_slli_epi16};
+        let mut bits = 0u64;
+        for q in 0..4 {
+            // SAFETY: SSE2 is part of x86-64; the 16 bytes lie inside `line`. A `bool` byte is
+            // 0 or 1, so shifting it left by 7 moves it into the sign bit that movemask gathers.
+            let lanes = unsafe {
+                let v = _mm_loadu_si128(line.as_ptr().add(x + 16 * q).cast::<__m128i>());
+                _mm_movemask_epi8(_mm_slli_epi16(v, 7)) as u16
+            };
+            bits |= u64::from(lanes) << (16 * q);
+        }
+        return bits;
+    }
     let mut bits = 0u64;
     let end = (x + 64).min(line.len());
     let whole = (end - x) / 8;
@@ -283,6 +298,12 @@ pub(crate) fn label_flat(mask: &[bool], shape: &[usize], neighbours: &[Neighbour
             let mut runs = Vec::new();
             for row in b * block_rows..((b + 1) * block_rows).min(rows) {
                 let line = &mask[row * nx..(row + 1) * nx];
+                // A line's runs take little time: ask for the lines 8 KiB ahead now, so that
+                // enough of the mask is in flight (the hardware prefetcher alone left the loop
+                // waiting: 6.0 → 5.3 ms on the harness's CT mask).
+                for k in (0..nx).step_by(64) {
+                    crate::memory::prefetch(mask.as_ptr().wrapping_add(row * nx + k + 8192));
+                }
                 let before = runs.len();
                 find_runs(line, along_row, &mut runs);
                 counts.push((runs.len() - before) as u32);

@@ -16,8 +16,11 @@
 //! workgroup relaxes its block in workgroup memory until it settles, so a flood front crosses a
 //! block per pass rather than a sample per dispatch, and blocks whose neighbourhood did not
 //! change last pass are skipped (the fixed point is unique: the order of the updates cannot
-//! change it). Runs within one storage binding (16 bytes a sample); a pass is one dispatch, and
-//! every few passes one 4-byte read-back asks whether any state changed.
+//! change it). The state takes 16 bytes a sample; volumes larger than one storage binding run
+//! by z-slabs (a dispatch each per pass, with ghost slices refreshed from the neighbouring slabs
+//! by copies after every pass), images within one binding. Every few passes one 8-byte
+//! read-back asks whether any state changed, and how many blocks were relaxed (the work model
+//! counts what those touched, not the whole windows bound).
 
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 use rayon::prelude::*;
@@ -67,9 +70,14 @@ struct WatershedParams {
     nx: u32,
     ny: u32,
     nz: u32,
-    n: u32,
+    /// The slab's first slice.
+    z0: u32,
     neighbours: u32,
+    /// Blocks of the volume along x, y, z.
     blocks: [u32; 3],
+    /// Blocks of the slab along z.
+    slab_blocks_z: u32,
+    _pad: [u32; 3],
     steps: [[i32; 4]; 26],
 }
 
@@ -110,8 +118,10 @@ pub(crate) static RELAX_IMAGE: KernelSpec = relax_kernel!("segment/watershed_rel
 pub(crate) const KERNELS: [&KernelSpec; 2] = [&RELAX_VOLUME, &RELAX_IMAGE];
 
 /// [`super::watershed`] on the GPU for 2D and 3D images: the classic flood (no compactness, no
-/// watershed lines) with a centred 3 × … × 3 footprint, within one storage binding. Equal to
-/// the CPU where no two labels meet at equal cost; see the module docs for the tie rule.
+/// watershed lines) with a centred 3 × … × 3 footprint. Equal to the CPU where no two labels
+/// meet at equal cost; see the module docs for the tie rule. Volumes run by z-slabs when their
+/// state (16 bytes a sample) exceeds one storage binding: a slab of four slices and two ghost
+/// slices must fit (`Error::TooLarge` otherwise), and an image must fit whole.
 pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     ctx: &GpuContext,
     image: ArrayViewD<'_, f64>,
@@ -132,13 +142,8 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     if n == 0 {
         return Ok(ArrayD::from_elem(IxDyn(&dims), M::default()));
     }
-    let bytes = 16 * n as u64;
-    if bytes > ctx.max_storage_binding() || n >= u32::MAX as usize {
-        return Err(Error::TooLarge(format!(
-            "the GPU watershed keeps 16 bytes a sample in one storage binding ({bytes} bytes; this adapter binds {}): use the CPU watershed",
-            ctx.max_storage_binding()
-        )));
-    }
+    let [nz, ny, nx] = shape;
+    let slab_nz = slab_depth(ctx, shape)?;
     let image = image.as_standard_layout();
     let image = image.as_slice().expect("standard layout");
     if image.par_iter().any(|v| v.is_nan()) {
@@ -154,32 +159,58 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     let inside = |i: usize| mask.is_none_or(|m| m[i]);
     let labels = super::watershed_flood::distinct_labels(markers, &inside);
     let heights: Vec<f32> = image.par_iter().map(|&v| v as f32).collect();
-    let state: Vec<[u32; 4]> = (0..n)
-        .into_par_iter()
-        .map(|i| match (inside(i), markers[i]) {
-            (false, _) => [UNREACHED, 0, 0, OUTSIDE],
-            (true, m) if m == M::default() => [UNREACHED, 0, 0, 0],
-            (true, m) => {
-                let rank = 1 + labels.binary_search(&m).expect("collected") as u32;
-                [heights[i].to_bits(), 0, rank, FIXED]
-            }
-        })
-        .collect();
-    let [nz, ny, nx] = shape;
+    let state_of = |i: usize| match (inside(i), markers[i]) {
+        (false, _) => OUTSIDE_STATE,
+        (true, m) if m == M::default() => [UNREACHED, 0, 0, 0],
+        (true, m) => {
+            let rank = 1 + labels.binary_search(&m).expect("collected") as u32;
+            [heights[i].to_bits(), 0, rank, FIXED]
+        }
+    };
     let mut p = WatershedParams {
         nx: nx as u32,
         ny: ny as u32,
         nz: nz as u32,
-        n: n as u32,
+        z0: 0,
         neighbours: steps.len() as u32,
         blocks: [0; 3],
+        slab_blocks_z: 0,
+        _pad: [0; 3],
         steps: [[0; 4]; 26],
     };
     p.steps[..steps.len()].copy_from_slice(&steps);
-    let final_state = relax(ctx, &p, &heights, &state)?;
+    let ranks = relax(ctx, &p, slab_nz, &heights, state_of)?;
     let table: Vec<M> = std::iter::once(M::default()).chain(labels).collect();
-    let out: Vec<M> = final_state.par_iter().map(|s| table[s[2] as usize]).collect();
+    let out: Vec<M> = ranks.par_iter().map(|&r| table[r as usize]).collect();
     ArrayD::from_shape_vec(IxDyn(&dims), out).map_err(|e| Error::InvalidShape(e.to_string()))
+}
+
+/// The state of a sample outside the mask (and of ghost slices past the volume's ends).
+const OUTSIDE_STATE: [u32; 4] = [UNREACHED, 0, 0, OUTSIDE];
+
+/// Slices per z-slab: the whole volume when its state and two ghost slices fit one storage
+/// binding, else the most whole blocks' depths that do (images: the whole image or nothing).
+fn slab_depth(ctx: &GpuContext, shape: [usize; 3]) -> Result<usize> {
+    let [nz, ny, nx] = shape;
+    let plane = 16 * (ny * nx) as u64;
+    let binding = ctx.max_storage_binding();
+    let (ghosts, depth) = if nz > 1 { (2, BLOCK_3D[2] as u64) } else { (0, 1) };
+    if plane * (nz as u64 + ghosts) <= binding {
+        return Ok(nz);
+    }
+    let slab = (binding / plane).saturating_sub(ghosts) / depth * depth;
+    if slab == 0 || nz == 1 {
+        return Err(Error::TooLarge(format!(
+            "the GPU watershed keeps 16 bytes a sample: {} of {ny} × {nx} samples and {ghosts} ghost slices need {} bytes in one storage binding, and this adapter binds {binding}: use the CPU watershed",
+            if nz > 1 {
+                format!("a slab of {depth} slices")
+            } else {
+                "an image".to_string()
+            },
+            plane * (depth + ghosts),
+        )));
+    }
+    Ok(slab as usize)
 }
 
 /// The footprint's points other than the centre as (dx, dy, dz, flat) steps of the volume.
@@ -210,13 +241,31 @@ fn footprint_steps(dims: &[usize], shape: [usize; 3], options: &WatershedOptions
         .collect())
 }
 
-/// Passes over the blocks until one changes nothing; the fixed point.
-fn relax(ctx: &GpuContext, p: &WatershedParams, heights: &[f32], state: &[[u32; 4]]) -> Result<Vec<[u32; 4]>> {
-    let (kernel, block) = if p.nz > 1 {
-        (&RELAX_VOLUME, BLOCK_3D)
+/// A z-slab's buffers: its first slice and depth, its parameters, heights and state window
+/// (the slab's slices between two ghost slices for volumes).
+struct Slab {
+    z0: usize,
+    nz: usize,
+    params: wgpu::Buffer,
+    heights: wgpu::Buffer,
+    state: wgpu::Buffer,
+}
+
+/// Passes over the blocks until one changes nothing; the label rank of every sample at the
+/// fixed point.
+fn relax(
+    ctx: &GpuContext,
+    p: &WatershedParams,
+    slab_nz: usize,
+    heights: &[f32],
+    state_of: impl Fn(usize) -> [u32; 4] + Sync,
+) -> Result<Vec<u32>> {
+    let (kernel, block, ghost) = if p.nz > 1 {
+        (&RELAX_VOLUME, BLOCK_3D, 1)
     } else {
-        (&RELAX_IMAGE, BLOCK_2D)
+        (&RELAX_IMAGE, BLOCK_2D, 0)
     };
+    let (nz, plane) = (p.nz as usize, (p.nx * p.ny) as usize);
     let mut p = *p;
     p.blocks = [
         p.nx.div_ceil(block[0]),
@@ -224,7 +273,6 @@ fn relax(ctx: &GpuContext, p: &WatershedParams, heights: &[f32], state: &[[u32; 
         p.nz.div_ceil(block[2]),
     ];
     let blocks: u64 = p.blocks.iter().map(|&b| u64::from(b)).product();
-    let bytes = std::mem::size_of_val(state) as u64;
     let mut rec = Recorder::new(ctx);
     // Per invocation: the halo's loads, then each step's neighbours.
     let halo: u32 = (block[0] + 2) * (block[1] + 2) * (block[2] + if block[2] > 1 { 2 } else { 0 });
@@ -235,28 +283,52 @@ fn relax(ctx: &GpuContext, p: &WatershedParams, heights: &[f32], state: &[[u32; 
         "the GPU watershed",
         u64::from(halo.div_ceil(block.iter().product())) + u64::from(max_steps.max(1)) * per_step,
     )?;
-    let uniform = rec.uniform(&p);
-    let heights = rec.constants(heights);
-    let state_buffer = rec.storage_init(state);
+    let slabs: Vec<Slab> = (0..nz)
+        .step_by(slab_nz)
+        .map(|z0| {
+            let depth = slab_nz.min(nz - z0);
+            let window: Vec<[u32; 4]> = (0..(depth + 2 * ghost) * plane)
+                .into_par_iter()
+                .map(|k| match (z0 + k / plane).checked_sub(ghost) {
+                    Some(z) if z < nz => state_of(z * plane + k % plane),
+                    _ => OUTSIDE_STATE,
+                })
+                .collect();
+            let params = WatershedParams {
+                z0: z0 as u32,
+                slab_blocks_z: (depth as u32).div_ceil(block[2]),
+                ..p
+            };
+            Slab {
+                z0,
+                nz: depth,
+                params: rec.uniform(&params),
+                heights: rec.constants(&heights[z0 * plane..(z0 + depth) * plane]),
+                state: rec.storage_init(&window),
+            }
+        })
+        .collect();
     let stamps = rec.scratch(4 * blocks);
-    let changed = rec.scratch(4);
+    // Whether a block changed, and how many blocks were relaxed (see the shader).
+    let counters = rec.scratch(8);
     let zero = rec.scratch(4);
-    let (u, h, s, t, flag) = (
-        BufferWindow::whole(&uniform),
-        BufferWindow::whole(&heights),
-        BufferWindow::whole(&state_buffer),
-        BufferWindow::whole(&stamps),
-        BufferWindow::whole(&changed),
-    );
+    let (t, flag) = (BufferWindow::whole(&stamps), BufferWindow::whole(&counters));
+    // The work model's bound bytes (read, read-write) and relaxed blocks, for what the skipped
+    // blocks did not touch.
+    let (mut bound_read, mut bound_written, mut relaxed, mut visits) = (0u64, 0u64, 0u64, 0u64);
+    let slice = 16 * plane as u64;
     // Every pass relaxes at least one block by one sample until the fixed point; the bound
     // only guards against a kernel that never settles.
-    let limit = 4 * state.len() + 4 * PASSES_PER_CHECK;
+    let limit = 4 * nz * plane + 4 * PASSES_PER_CHECK;
     let mut passes = 0;
     loop {
         for k in 0..PASSES_PER_CHECK {
+            if k == 0 {
+                rec.copy(&zero, 0, &counters, 4, 4);
+            }
             if k == PASSES_PER_CHECK - 1 {
                 // Only the last pass of the batch is asked whether anything changed.
-                rec.copy(&zero, 0, &changed, 0, 4);
+                rec.copy(&zero, 0, &counters, 0, 4);
             }
             passes += 1;
             let pass = rec.uniform(&PassParams {
@@ -264,11 +336,34 @@ fn relax(ctx: &GpuContext, p: &WatershedParams, heights: &[f32], state: &[[u32; 
                 max_steps,
                 _pad: [0; 2],
             });
-            rec.dispatch_folded(kernel, &[u, BufferWindow::whole(&pass), h, s, t, flag], blocks)?;
+            for slab in &slabs {
+                let bindings = [
+                    BufferWindow::whole(&slab.params),
+                    BufferWindow::whole(&pass),
+                    BufferWindow::whole(&slab.heights),
+                    BufferWindow::whole(&slab.state),
+                    t,
+                    flag,
+                ];
+                let groups = u64::from(p.blocks[0] * p.blocks[1]) * slab.nz.div_ceil(block[2] as usize) as u64;
+                rec.dispatch_folded(kernel, &bindings, groups)?;
+                bound_read += slab.heights.size();
+                bound_written += slab.state.size() + stamps.size() + counters.size();
+                visits += groups;
+            }
+            // Ghost slices: each slab's border slices into its neighbours' windows.
+            for pair in slabs.windows(2) {
+                let (below, above) = (&pair[0], &pair[1]);
+                let top = slice * below.nz as u64;
+                rec.copy(&below.state, top, &above.state, 0, slice);
+                rec.copy(&above.state, slice, &below.state, top + slice, slice);
+            }
         }
-        let answer = rec.read_back(&changed, 4);
+        let answer = rec.read_back(&counters, 8);
         rec.flush()?;
-        if bytemuck::pod_read_unaligned::<u32>(&answer.read(ctx)?) == 0 {
+        let [changed, blocks_relaxed] = bytemuck::pod_read_unaligned::<[u32; 2]>(&answer.read(ctx)?);
+        relaxed += u64::from(blocks_relaxed);
+        if changed == 0 {
             break;
         }
         if passes > limit {
@@ -277,7 +372,30 @@ fn relax(ctx: &GpuContext, p: &WatershedParams, heights: &[f32], state: &[[u32; 
             )));
         }
     }
-    let result = rec.read_back(&state_buffer, bytes);
+    // What the relaxed blocks touched: their halo of states and their heights; every block
+    // visited read its 27 neighbours' stamps.
+    let block_samples = u64::from(block.iter().product::<u32>());
+    let touched_read = relaxed * block_samples * 4;
+    let touched_written = relaxed * (u64::from(halo) * 16 + 4) + visits * 27 * 4;
+    rec.untouched(
+        kernel,
+        bound_read.saturating_sub(touched_read),
+        bound_written.saturating_sub(touched_written),
+    );
+    let results: Vec<_> = slabs
+        .iter()
+        .map(|slab| rec.read_back(&slab.state, slab.state.size()))
+        .collect();
     rec.submit()?;
-    Ok(bytemuck::cast_slice(&result.read(ctx)?).to_vec())
+    let mut ranks = vec![0u32; nz * plane];
+    for (slab, result) in slabs.iter().zip(results) {
+        let bytes = result.read(ctx)?;
+        // The label rank is a state's third word (read from bytes: no alignment assumed).
+        let own = &bytes[16 * ghost * plane..16 * (ghost + slab.nz) * plane];
+        ranks[slab.z0 * plane..(slab.z0 + slab.nz) * plane]
+            .par_iter_mut()
+            .zip(own.par_chunks_exact(16))
+            .for_each(|(r, s)| *r = u32::from_le_bytes([s[8], s[9], s[10], s[11]]));
+    }
+    Ok(ranks)
 }
