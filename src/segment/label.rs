@@ -277,11 +277,51 @@ fn row_steps(shape: &[usize], neighbours: &[Neighbour]) -> (Vec<RowStep>, bool) 
     (steps, along_row)
 }
 
-/// Labels of a C-order mask, computed over runs: each row's maximal runs of true samples (single
-/// samples when the structure does not join along the last axis) are the union-find's nodes,
-/// numbered in raster order, and runs of neighbouring rows that touch through the structure are
-/// joined. The output is written run by run.
+/// Labels of a C-order mask, computed over runs ([`run_forest`]), numbered in raster order and
+/// written run by run.
 pub(crate) fn label_flat(mask: &[bool], shape: &[usize], neighbours: &[Neighbour]) -> (Vec<u32>, usize) {
+    let n = mask.len();
+    let nx = shape[shape.len() - 1];
+    let forest = run_forest(mask, shape, neighbours);
+    let RunForest {
+        first_run,
+        runs,
+        parent,
+        block_rows,
+    } = &forest;
+    let (number, count) = flatten_and_number(parent);
+    let mut out = crate::memory::zeroed_u32(n);
+    out.par_chunks_mut(block_rows * nx).enumerate().for_each(|(b, chunk)| {
+        for (k, line) in chunk.chunks_mut(nx).enumerate() {
+            let row = b * block_rows + k;
+            for (r, &(s, e)) in runs[first_run[row]..first_run[row + 1]].iter().enumerate() {
+                let root = parent[first_run[row] + r].load(Relaxed) as usize;
+                line[s as usize..e as usize].fill(number[root]);
+            }
+        }
+    });
+    (out, count)
+}
+
+/// The components of a C-order mask as a forest over its runs: each row's maximal runs of true
+/// samples (single samples when the structure does not join along the last axis) are the
+/// union-find's nodes, numbered in raster order, and runs of neighbouring rows that touch
+/// through the structure are joined (the larger root under the smaller, so a component's root
+/// is its first run). Every run points straight at its root.
+pub(crate) struct RunForest {
+    /// `first_run[row]..first_run[row + 1]` index the runs of each row (rows along the last axis).
+    pub first_run: Vec<usize>,
+    /// Each run's `[start, end)` along its row.
+    pub runs: Vec<(u32, u32)>,
+    /// Each run's root.
+    pub parent: Vec<AtomicU32>,
+    /// Rows per parallel block.
+    pub block_rows: usize,
+}
+
+/// The [`RunForest`] of `mask` (C order, `shape`), joined through `neighbours` (from
+/// [`backward_neighbours`]).
+pub(crate) fn run_forest(mask: &[bool], shape: &[usize], neighbours: &[Neighbour]) -> RunForest {
     let n = mask.len();
     let ndim = shape.len();
     let nx = shape[ndim - 1];
@@ -371,18 +411,25 @@ pub(crate) fn label_flat(mask: &[bool], shape: &[usize], neighbours: &[Neighbour
         }
     });
 
-    let (number, count) = flatten_and_number(&parent);
-    let mut out = crate::memory::zeroed_u32(n);
-    out.par_chunks_mut(block_rows * nx).enumerate().for_each(|(b, chunk)| {
-        for (k, line) in chunk.chunks_mut(nx).enumerate() {
-            let row = b * block_rows + k;
-            for (r, &(s, e)) in runs[first_run[row]..first_run[row + 1]].iter().enumerate() {
-                let root = parent[first_run[row] + r].load(Relaxed) as usize;
-                line[s as usize..e as usize].fill(number[root]);
+    flatten(&parent);
+    RunForest {
+        first_run,
+        runs,
+        parent,
+        block_rows,
+    }
+}
+
+/// Points every member of a forest straight at its root, in parallel.
+fn flatten(parent: &[AtomicU32]) {
+    let block = parent.len().div_ceil(rayon::current_num_threads() * 8).max(1);
+    parent.par_chunks(block).enumerate().for_each(|(b, chunk)| {
+        for (k, p) in chunk.iter().enumerate() {
+            if p.load(Relaxed) != BACKGROUND {
+                p.store(find(parent, (b * block + k) as u32), Relaxed);
             }
         }
     });
-    (out, count)
 }
 
 /// Points every member of a forest (entries other than [`BACKGROUND`]) straight at its root and

@@ -25,6 +25,7 @@ pub use edt::{DistanceTransform, distance_transform_edt};
 pub(crate) use edt_gpu::KERNELS as EDT_KERNELS;
 pub use edt_gpu::{distance_transform_edt_gpu, distance_transform_edt_on_gpu};
 pub use label::{Labels, label};
+pub(crate) use label::{RunForest, backward_neighbours, run_forest};
 #[cfg(test)]
 pub(crate) use label_gpu::KERNELS as LABEL_KERNELS;
 pub(crate) use label_gpu::record_fill_holes;
