@@ -255,7 +255,7 @@ impl Separable {
     }
 
     pub fn cpu(&self, input: ArrayView3<'_, f32>) -> Array3<f32> {
-        self.cpu_with(input, |passes, spare| self.chain_cpu(input, passes, spare))
+        self.cpu_with(input, true, |passes, spare| self.chain_cpu(input, passes, spare))
     }
 
     /// [`Self::cpu`] with each chain of even or odd centred kernels (the Gaussian derivatives')
@@ -263,7 +263,7 @@ impl Separable {
     /// and rows computed in registers, scipy's paired taps); other chains as [`Self::cpu`].
     pub(crate) fn cpu_staged(&self, input: ArrayView3<'_, f32>) -> Array3<f32> {
         let shape = [input.shape()[0], input.shape()[1], input.shape()[2]];
-        self.cpu_with(input, |passes, spare| {
+        self.cpu_with(input, false, |passes, spare| {
             let chain: Vec<(usize, &[f32])> = passes
                 .iter()
                 .filter(|p| 2 * p.left + 1 == p.weights.len())
@@ -303,16 +303,43 @@ impl Separable {
 
     /// The terms, each computed by `term` from its chain of passes (and, to reuse, the previous
     /// term once it is combined), combined in place: squares summed then the root, or the sum.
+    /// With `by_slabs`, a chain [`chain_by_slabs`] can run combines each row of its last pass
+    /// into the sum as it is computed (the same operations as combining whole terms), so no
+    /// term is stored.
     fn cpu_with(
         &self,
         input: ArrayView3<'_, f32>,
+        by_slabs: bool,
         term: impl Fn(&[Pass], Option<Array3<f32>>) -> Array3<f32>,
     ) -> Array3<f32> {
         let rss = self.combine == Combine::RootSumOfSquares;
         let (mut acc, mut spare): (Option<Array3<f32>>, Option<Array3<f32>>) = (None, None);
         for (t, passes) in self.terms.iter().enumerate() {
-            let mut term = term(passes, spare.take());
             let last = t + 1 == self.terms.len();
+            if by_slabs && self.terms.len() > 1 {
+                let store = match (&acc, rss, last) {
+                    (None, false, _) => Store::Write,
+                    (None, true, _) => Store::Square,
+                    (Some(_), false, _) => Store::Add,
+                    (Some(_), true, false) => Store::AddSquare,
+                    (Some(_), true, true) => Store::AddSquareRoot,
+                };
+                let mut fresh = None;
+                let out = match acc.as_mut() {
+                    Some(a) => a.as_slice_mut(),
+                    None => {
+                        fresh = Some(crate::memory::zeroed_f32(input.len()));
+                        fresh.as_deref_mut()
+                    }
+                };
+                if chain_by_slabs_into(input, passes, self.mode, out.expect("C order"), store) {
+                    if let Some(f) = fresh {
+                        acc = Some(Array3::from_shape_vec(input.raw_dim(), f).expect("the input's shape"));
+                    }
+                    continue;
+                }
+            }
+            let mut term = term(passes, spare.take());
             match acc.as_mut() {
                 None => {
                     if rss {
@@ -649,26 +676,33 @@ fn correlate_cpu(input: ArrayView3<'_, f32>, pass: &Pass, mode: BoundaryMode) ->
     let input = input.as_standard_layout();
     let src = input.as_slice().expect("standard layout is contiguous");
     let mut out = crate::memory::zeroed_f32(src.len());
-    correlate_rows_into(src, shape, pass, mode, 0, &mut out);
+    correlate_rows_into(src, shape, pass, mode, 0, &mut out, Store::Write);
     Array3::from_shape_vec(shape, out).expect("shape matches length")
 }
 
 /// One pass over a C-order volume `src` of `shape`, for the rows (along x) from `first_row` on
-/// that `dst` holds.
+/// that `out` holds, stored as `store` says.
 fn correlate_rows_into(
     src: &[f32],
     shape: [usize; 3],
     pass: &Pass,
     mode: BoundaryMode,
     first_row: usize,
-    dst: &mut [f32],
+    out: &mut [f32],
+    store: Store,
 ) {
     let [nz, ny, nx] = shape;
     let (w, left, cval) = (&pass.weights[..], pass.left, mode.cval());
     let right = w.len() - 1 - left;
-    dst.par_chunks_mut(nx)
-        .enumerate()
-        .for_each_init(Vec::new, |pad, (k, dst)| {
+    out.par_chunks_mut(nx).enumerate().for_each_init(
+        || (Vec::new(), vec![0.0f32; nx]),
+        |(pad, row), (k, out_row)| {
+            // Written rows are computed in place; others through a row of scratch.
+            let dst: &mut [f32] = if store == Store::Write {
+                &mut *out_row
+            } else {
+                &mut row[..]
+            };
             let r = first_row + k;
             let (z, y) = ((r / ny) as isize, (r % ny) as isize);
             match pass.axis {
@@ -690,7 +724,11 @@ fn correlate_rows_into(
                     general_rows(dst, w, left, cval, |d| Some(&pad[(left as isize + d) as usize..]));
                 }
             }
-        });
+            if store != Store::Write {
+                store.row(out_row, row);
+            }
+        },
+    );
 }
 
 /// Slices of output per block of [`chain_by_slabs`].
@@ -708,20 +746,61 @@ fn chain_by_slabs(
     mode: BoundaryMode,
     spare: Option<Array3<f32>>,
 ) -> Option<Array3<f32>> {
+    if passes.len() < 2 {
+        return None;
+    }
+    // Every value is written: a spare volume saves a fresh one's zeroing.
+    let mut out = match spare {
+        Some(a) if a.is_standard_layout() && a.len() == input.len() => a.into_raw_vec_and_offset().0,
+        _ => crate::memory::zeroed_f32(input.len()),
+    };
+    chain_by_slabs_into(input, passes, mode, &mut out, Store::Write)
+        .then(|| Array3::from_shape_vec(input.raw_dim(), out).expect("shape matches length"))
+}
+
+/// How the last pass of a chain stores each value `b` into the output `x`: written, squared,
+/// or combined with a sum of terms (`x + b`, `x + b²`, and for the last term `√(x + b²)`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Store {
+    Write,
+    Square,
+    Add,
+    AddSquare,
+    AddSquareRoot,
+}
+
+impl Store {
+    fn row(self, dst: &mut [f32], row: &[f32]) {
+        for (x, &b) in dst.iter_mut().zip(row) {
+            *x = match self {
+                Store::Write => b,
+                Store::Square => b * b,
+                Store::Add => *x + b,
+                Store::AddSquare => *x + b * b,
+                Store::AddSquareRoot => (*x + b * b).sqrt(),
+            };
+        }
+    }
+}
+
+/// [`chain_by_slabs`] into `out` (C order, the input's length), stored as `store` says; false
+/// (nothing written) where slabs do not apply.
+fn chain_by_slabs_into(
+    input: ArrayView3<'_, f32>,
+    passes: &[Pass],
+    mode: BoundaryMode,
+    out: &mut [f32],
+    store: Store,
+) -> bool {
     let [nz, ny, nx] = [input.shape()[0], input.shape()[1], input.shape()[2]];
     let reach = |p: &Pass| p.left.max(p.weights.len() - 1 - p.left);
     let halo: usize = passes.iter().filter(|p| p.axis == 0).map(reach).sum();
-    if passes.len() < 2 || 4 * halo > CHAIN_SLAB || nz < 2 * CHAIN_SLAB || (halo > 0 && mode == BoundaryMode::Wrap) {
-        return None;
+    if passes.is_empty() || 4 * halo > CHAIN_SLAB || nz < 2 * CHAIN_SLAB || (halo > 0 && mode == BoundaryMode::Wrap) {
+        return false;
     }
     let input = input.as_standard_layout();
     let src = input.as_slice().expect("standard layout is contiguous");
     let plane = ny * nx;
-    // Every value is written: a spare volume saves a fresh one's zeroing.
-    let mut out = match spare {
-        Some(a) if a.is_standard_layout() && a.len() == src.len() => a.into_raw_vec_and_offset().0,
-        _ => crate::memory::zeroed_f32(src.len()),
-    };
     let most = (CHAIN_SLAB + 2 * halo) * plane;
     let (mut a, mut b) = (vec![0.0f32; most], vec![0.0f32; most]);
     for z0 in (0..nz).step_by(CHAIN_SLAB) {
@@ -735,17 +814,17 @@ fn chain_by_slabs(
         let mut current: &[f32] = &src[lo * plane..hi * plane];
         for (k, pass) in passes.iter().enumerate() {
             if k + 1 == passes.len() {
-                // The last pass writes the slab's own rows straight into the output.
+                // The last pass stores the slab's own rows straight into the output.
                 let own = &mut out[z0 * plane..z1 * plane];
-                correlate_rows_into(current, shape, pass, mode, (z0 - lo) * ny, own);
+                correlate_rows_into(current, shape, pass, mode, (z0 - lo) * ny, own, store);
             } else {
-                correlate_rows_into(current, shape, pass, mode, 0, &mut a[..len]);
+                correlate_rows_into(current, shape, pass, mode, 0, &mut a[..len], Store::Write);
                 std::mem::swap(&mut a, &mut b);
                 current = &b[..len];
             }
         }
     }
-    Some(Array3::from_shape_vec((nz, ny, nx), out).expect("shape matches length"))
+    true
 }
 
 /// Checks a boundary mode's constant.
@@ -920,5 +999,56 @@ mod tests {
             Pass::centred(0, vec![1.0, 2.0, 1.0]),
         ];
         assert!(chain_by_slabs(input.view(), &sobel, BoundaryMode::Wrap, None).is_none());
+    }
+
+    #[test]
+    fn terms_combined_row_by_row_equal_whole_terms_combined_bit_for_bit() {
+        let mut rng = crate::rng::XorShift64::new(12);
+        let d = |axis| Pass::centred(axis, vec![-1.0, 0.0, 1.0]);
+        let s = |axis| Pass::centred(axis, vec![1.0, 2.0, 1.0]);
+        let l = |axis| Pass::centred(axis, vec![1.0, -2.0, 1.0]);
+        for case in 0..12 {
+            let shape = [
+                2 * CHAIN_SLAB + (rng.next_u64() % 9) as usize,
+                7,
+                1 + (rng.next_u64() % 30) as usize,
+            ];
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = (0..n).map(|_| 1000.0 + 9.0 * rng.next_f64_open() as f32).collect();
+            let input = Array3::from_shape_vec(shape, values).unwrap();
+            let mode = [BoundaryMode::Reflect, BoundaryMode::Nearest, BoundaryMode::Wrap][case % 3];
+            let plans = [
+                // Sobel's magnitude: three chains, the root of the sum of squares.
+                Separable {
+                    terms: vec![vec![d(0), s(1), s(2)], vec![d(1), s(0), s(2)], vec![d(2), s(0), s(1)]],
+                    combine: Combine::RootSumOfSquares,
+                    mode,
+                },
+                // Laplace: one pass a chain, summed.
+                Separable {
+                    terms: vec![vec![l(0)], vec![l(1)], vec![l(2)]],
+                    combine: Combine::Sum,
+                    mode,
+                },
+            ];
+            for plan in &plans {
+                let terms: Vec<Array3<f32>> = plan.terms.iter().map(|t| whole(input.view(), t, mode)).collect();
+                let rss = plan.combine == Combine::RootSumOfSquares;
+                let mut want = terms[0].mapv(|x| if rss { x * x } else { x });
+                for (k, t) in terms.iter().enumerate().skip(1) {
+                    let last = k + 1 == terms.len();
+                    ndarray::Zip::from(&mut want).and(t).for_each(|x, &b| {
+                        *x = match (rss, last) {
+                            (false, _) => *x + b,
+                            (true, false) => *x + b * b,
+                            (true, true) => (*x + b * b).sqrt(),
+                        }
+                    });
+                }
+                let got = plan.cpu(input.view());
+                let same = got.iter().zip(want.iter()).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "case {case} {shape:?} {mode:?} {:?}", plan.combine);
+            }
+        }
     }
 }
