@@ -332,7 +332,11 @@ impl Separable {
                         fresh.as_deref_mut()
                     }
                 };
-                if chain_by_slabs_into(input, passes, self.mode, out.expect("C order"), store) {
+                // (The sum is in C order: fresh, or a chain's output; another layout would take
+                // the terms' path below.)
+                if let Some(out) = out
+                    && chain_by_slabs_into(input, passes, self.mode, out, store)
+                {
                     if let Some(f) = fresh {
                         acc = Some(Array3::from_shape_vec(input.raw_dim(), f).expect("the input's shape"));
                     }
