@@ -289,7 +289,8 @@ pub(crate) fn label_flat(mask: &[bool], shape: &[usize], neighbours: &[Neighbour
         parent,
         block_rows,
     } = &forest;
-    let (number, count) = flatten_and_number(parent);
+    // The forest is flat already: only its roots need numbers.
+    let (number, count) = number_roots(parent);
     let mut out = crate::memory::zeroed_u32(n);
     out.par_chunks_mut(block_rows * nx).enumerate().for_each(|(b, chunk)| {
         for (k, line) in chunk.chunks_mut(nx).enumerate() {
@@ -442,24 +443,24 @@ fn flatten(parent: &[AtomicU32]) {
 }
 
 /// Points every member of a forest (entries other than [`BACKGROUND`]) straight at its root and
-/// numbers the roots 1, 2, … in index order (blocks count their roots in parallel, a prefix sum
-/// gives each block its first number). Returns each root's number (0 elsewhere) and the count.
+/// numbers the roots ([`number_roots`]). Returns each root's number (0 elsewhere) and the count.
 fn flatten_and_number(parent: &[AtomicU32]) -> (Vec<u32>, usize) {
+    flatten(parent);
+    number_roots(parent)
+}
+
+/// Numbers the roots of a forest 1, 2, … in index order (blocks count their roots in parallel, a
+/// prefix sum gives each block its first number). Returns each root's number (0 elsewhere) and
+/// the count.
+fn number_roots(parent: &[AtomicU32]) -> (Vec<u32>, usize) {
     let block = parent.len().div_ceil(rayon::current_num_threads() * 8).max(1);
-    let roots: Vec<u32> = parent
-        .par_chunks(block)
-        .enumerate()
-        .map(|(b, chunk)| {
-            let mut roots = 0;
-            for (k, p) in chunk.iter().enumerate() {
-                let i = (b * block + k) as u32;
-                if p.load(Relaxed) != BACKGROUND {
-                    let root = find(parent, i);
-                    p.store(root, Relaxed);
-                    roots += u32::from(root == i);
-                }
-            }
-            roots
+    let is_root = |i: usize| parent[i].load(Relaxed) == i as u32;
+    let roots: Vec<u32> = (0..parent.len().div_ceil(block))
+        .into_par_iter()
+        .map(|b| {
+            (b * block..((b + 1) * block).min(parent.len()))
+                .map(|i| u32::from(is_root(i)))
+                .sum()
         })
         .collect();
     let mut next = 1u32;
@@ -475,7 +476,7 @@ fn flatten_and_number(parent: &[AtomicU32]) -> (Vec<u32>, usize) {
     number.par_chunks_mut(block).enumerate().for_each(|(b, chunk)| {
         let mut label = firsts[b];
         for (k, slot) in chunk.iter_mut().enumerate() {
-            if parent[b * block + k].load(Relaxed) == (b * block + k) as u32 {
+            if is_root(b * block + k) {
                 *slot = label;
                 label += 1;
             }
