@@ -20,9 +20,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> mask: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dist: array<f32>;
-@group(0) @binding(3) var<storage, read_write> carry: array<i32>;
+@group(0) @binding(1) var<storage, read_write> dist: array<f32>;
+@group(0) @binding(2) var<storage, read_write> carry: array<i32>;
+// Last, so that the backward scan (which reads no mask) binds just the first three.
+@group(0) @binding(3) var<storage, read> mask: array<f32>;
 
 fn is_background(i: u32) -> bool {
     // Zero (either sign) is background; NaN and every other value are foreground.
@@ -76,17 +77,19 @@ fn columns_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 }
 
 // Backward: the nearer of that and the next background voxel after, squared and scaled;
-// EDT_NONE where the column has no background at all.
+// EDT_NONE where the column has no background at all. The background is where the forward
+// distance is 0, so this scan reads no mask (the slab-by-slab dispatch does not bind it).
 fn scan_backward(c: u32, plane: u32) {
     var next = select(carry[c], EDT_FAR, params.z0 + params.nz == params.nz_total);
     for (var k = 0u; k < params.nz; k += 1u) {
         let z = params.nz - 1u - k;
         let i = z * plane + c;
         let global = i32(params.z0 + z);
-        if (is_background(i)) {
+        let forward = dist[params.out_offset + i];
+        if (forward == 0.0) {
             next = global;
         }
-        let d = min(dist[params.out_offset + i], f32(min(next - global, EDT_FAR)));
+        let d = min(forward, f32(min(next - global, EDT_FAR)));
         let t = d * params.spacing;
         dist[params.out_offset + i] = select(t * t, EDT_NONE, d > f32(params.nz_total));
     }

@@ -1,10 +1,13 @@
 // Distance transform on the GPU, later passes (twin of `Envelope::line` in src/segment/edt.rs):
 // along y or x, each line of squared distances g becomes min_q g(q) + (s·(p − q))², the lower
-// envelope of parabolas (Felzenszwalb & Huttenlocher). One invocation per line; its envelope's
-// parabola positions v live in a scratch buffer interleaved across lines (element k of line l at
-// k·lines + l) so neighbouring invocations touch neighbouring words. The boundaries between
-// neighbouring parabolas are recomputed from v and the line (two reads of a line already in
-// cache) rather than stored: a scratch buffer the size of the volume less to write and read.
+// envelope of parabolas (Felzenszwalb & Huttenlocher). One invocation per line. The envelope's
+// parabola positions live in the line's own output words until the line is written: no scratch
+// buffer (a volume's worth of words less to write and read). That is safe because the envelope
+// keeps only parabolas that are lowest at some sample (a parabola lowest only between two samples
+// is popped too), so the k-th parabola's samples lie at or after sample k; the output is then
+// written from the last sample to the first, and writing sample p only overwrites entries the
+// walk down has passed. The boundaries between neighbouring parabolas are recomputed from the
+// positions and the line (two reads of a line already in cache) rather than stored.
 // Prepended: common/tile.wgsl (linear_invocation).
 
 struct Params {
@@ -22,19 +25,32 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<u32>;
 
+fn g_at(base: u32, stride: u32, q: u32) -> f32 {
+    return g[params.in_offset + base + q * stride];
+}
+
+// Entry k of the line's envelope: the position of its k-th parabola, kept in output word k (as
+// an f32, exact below 2^24: no denormal bit patterns in a float array).
+fn vertex(k: u32, base: u32, stride: u32) -> u32 {
+    return u32(out[params.out_offset + base + k * stride]);
+}
+
+// Where the parabola at q (value gq) overtakes the one at vk < q, written so that the large terms
+// do not cancel in float32: (g(q) − g(v)) / (2 s² (q − v)) + (q + v) / 2.
 fn overtakes(q: u32, gq: f32, vk: u32, base: u32, stride: u32, s2: f32) -> f32 {
-    let gv = g[params.in_offset + base + vk * stride];
+    let gv = g_at(base, stride, vk);
     return (gq - gv) / (2.0 * s2 * f32(q - vk)) + 0.5 * f32(q + vk);
 }
 
-// The boundary below parabola k ≥ 1 of line l's envelope: where it overtakes parabola k − 1,
-// the value the construction compared when it pushed parabola k onto parabola k − 1.
-fn boundary(k: u32, l: u32, base: u32, stride: u32, s2: f32) -> f32 {
-    let lines = params.lines;
-    let vk = v[k * lines + l];
-    return overtakes(vk, g[params.in_offset + base + vk * stride], v[(k - 1u) * lines + l], base, stride, s2);
+// The lower boundary of the envelope's parabola k (at vk): where it overtakes parabola k − 1,
+// the value the construction compared when it kept parabola k; −1 for the first (samples start
+// at 0).
+fn lower_boundary(k: u32, vk: u32, base: u32, stride: u32, s2: f32) -> f32 {
+    if (k == 0u) {
+        return -1.0;
+    }
+    return overtakes(vk, g_at(base, stride, vk), vertex(k - 1u, base, stride), base, stride, s2);
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -57,55 +73,56 @@ fn envelope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         stride = 1u;
         len = params.nx;
     }
-    let lines = params.lines;
     let s2 = params.spacing * params.spacing;
-    var k = 0u;
-    var started = false;
-    // (Written without `continue` and with the pop as a plain `while`: the GL backend of
-    // lavapipe mistranslated the first form.)
+    // Parabolas kept (entries 0 .. count − 1).
+    var count = 0u;
+    // (Written without `continue`, with plain `while` loops: the GL backend of lavapipe
+    // mistranslated other forms.)
     for (var q = 0u; q < len; q += 1u) {
-        let gq = g[params.in_offset + base + q * stride];
+        let gq = g_at(base, stride, q);
         if (gq < EDT_NONE) {
-            if (started) {
-                // Where q's parabola overtakes the envelope's last one, written so that the large
-                // terms do not cancel in float32: (g(q) − g(v)) / (2 s² (q − v)) + (q + v) / 2.
-                var cross = overtakes(q, gq, v[k * lines + l], base, stride, s2);
-                while (k > 0u && cross <= boundary(k, l, base, stride, s2)) {
-                    k -= 1u;
-                    cross = overtakes(q, gq, v[k * lines + l], base, stride, s2);
+            // Pop the last parabola while q's overtakes it at or before its first sample: the
+            // samples it is lowest at are those above its lower boundary and at most where q's
+            // takes over, and there are none when that is no further than floor(cross).
+            var popping = count > 0u;
+            while (popping) {
+                let top = count - 1u;
+                let vt = vertex(top, base, stride);
+                let cross = overtakes(q, gq, vt, base, stride, s2);
+                popping = floor(cross) <= lower_boundary(top, vt, base, stride, s2);
+                if (popping) {
+                    count = top;
+                    popping = count > 0u;
                 }
-                k += 1u;
-                v[k * lines + l] = q;
-            } else {
-                v[l] = q;
-                started = true;
             }
+            out[params.out_offset + base + count * stride] = f32(q);
+            count += 1u;
         }
     }
-    if (!started) {
+    if (count == 0u) {
         for (var p = 0u; p < len; p += 1u) {
             out[params.out_offset + base + p * stride] = EDT_NONE;
         }
         return;
     }
-    let top = k;
-    k = 0u;
-    // Where parabola k + 1 takes over from parabola k (none after the last).
-    var next = EDT_NONE;
-    if (top > 0u) {
-        next = boundary(1u, l, base, stride, s2);
-    }
-    for (var p = 0u; p < len; p += 1u) {
-        while (next < f32(p)) {
-            k += 1u;
-            next = EDT_NONE;
-            if (k < top) {
-                next = boundary(k + 1u, l, base, stride, s2);
-            }
+    // From the last sample down: parabola k serves the samples above its lower boundary. Its
+    // position is held here, so writing sample p ≥ k spares entries 0 .. k − 1 (the walk never
+    // lets k pass p, which only a rounding difference between the two computations of a
+    // boundary could ask for).
+    var k = count - 1u;
+    var vk = vertex(k, base, stride);
+    var lower = lower_boundary(k, vk, base, stride, s2);
+    var gv = g_at(base, stride, vk);
+    for (var i = 0u; i < len; i += 1u) {
+        let p = len - 1u - i;
+        while (k > 0u && (k > p || !(lower < f32(p)))) {
+            k -= 1u;
+            vk = vertex(k, base, stride);
+            lower = lower_boundary(k, vk, base, stride, s2);
+            gv = g_at(base, stride, vk);
         }
-        let vk = v[k * lines + l];
         let t = (f32(vk) - f32(p)) * params.spacing;
-        let d2 = g[params.in_offset + base + vk * stride] + t * t;
+        let d2 = gv + t * t;
         out[params.out_offset + base + p * stride] = select(d2, sqrt(d2), root);
     }
 }

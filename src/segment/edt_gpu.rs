@@ -1,10 +1,11 @@
 //! The Euclidean distance transform on the GPU (`shaders/segment/edt_*.wgsl`), the twin of
 //! [`super::distance_transform_edt`]'s distances for 2D and 3D masks: a column pass along z
 //! (two scans per (y, x) column, slab to slab with a carried state), then a parabola-envelope
-//! pass along y and one along x, in float32 (the last pass stores square roots). Within float32
-//! rounding of the CPU's (scipy's) float64 distances; one submission. Volumes above a storage
-//! binding run slab by slab (the envelope passes stay within slices; the column scans carry the
-//! last background slice across slabs).
+//! pass along y and one along x, in float32 (the last pass stores square roots; each line's
+//! envelope lives in its own output words, no scratch). Within float32 rounding of the CPU's
+//! (scipy's) float64 distances; one submission. Volumes above a storage binding run slab by slab
+//! (the envelope passes stay within slices; the column scans carry the last background slice
+//! across slabs, and the backward scan finds the background in the forward distances).
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
@@ -47,39 +48,41 @@ struct EnvelopeParams {
 const COLUMNS_WGSL: &str = include_str!("../../shaders/segment/edt_columns.wgsl");
 
 /// The column scans: one WGSL file, an entry point per direction.
-const fn columns(name: &'static str, entry: &'static str) -> KernelSpec {
+const fn columns(name: &'static str, entry: &'static str, bindings: &'static [Binding]) -> KernelSpec {
     KernelSpec {
         name,
         sources: COLUMN_SOURCES,
         entry,
-        bindings: COLUMN_BINDINGS,
+        bindings,
         constants: EDT_TABLES,
     }
 }
 
 const COLUMN_SOURCES: &[&str] = &[wgsl::TILE, COLUMNS_WGSL];
+/// The distances, the carried slices and (last, so that the backward scan can leave it out) the
+/// mask.
 const COLUMN_BINDINGS: &[Binding] = &[
     uniform::<ColumnParams>(),
+    Binding::ReadWrite,
+    Binding::ReadWrite,
     Binding::Read,
-    Binding::ReadWrite,
-    Binding::ReadWrite,
 ];
 const EDT_TABLES: &[crate::gpu::Constants] = &[EDT_CONSTANTS, EDT_FLOATS, EDT_INTS];
 
-pub(crate) static COLUMNS_FORWARD: KernelSpec = columns("segment/edt_columns_forward", "columns_forward");
-pub(crate) static COLUMNS_BACKWARD: KernelSpec = columns("segment/edt_columns_backward", "columns_backward");
-pub(crate) static COLUMNS_BOTH: KernelSpec = columns("segment/edt_columns_both", "columns_both");
+pub(crate) static COLUMNS_FORWARD: KernelSpec =
+    columns("segment/edt_columns_forward", "columns_forward", COLUMN_BINDINGS);
+pub(crate) static COLUMNS_BACKWARD: KernelSpec = columns(
+    "segment/edt_columns_backward",
+    "columns_backward",
+    COLUMN_BINDINGS.split_at(3).0,
+);
+pub(crate) static COLUMNS_BOTH: KernelSpec = columns("segment/edt_columns_both", "columns_both", COLUMN_BINDINGS);
 
 pub(crate) static ENVELOPE: KernelSpec = KernelSpec {
     name: "segment/edt_envelope",
     sources: &[wgsl::TILE, include_str!("../../shaders/segment/edt_envelope.wgsl")],
     entry: "envelope",
-    bindings: &[
-        uniform::<EnvelopeParams>(),
-        Binding::Read,
-        Binding::ReadWrite,
-        Binding::ReadWrite,
-    ],
+    bindings: &[uniform::<EnvelopeParams>(), Binding::Read, Binding::ReadWrite],
     constants: &[EDT_CONSTANTS, EDT_FLOATS, EDT_INTS],
 };
 
@@ -112,14 +115,19 @@ pub fn distance_transform_edt_gpu(
     };
     let plane = ny * nx;
     let align = ctx.storage_offset_alignment();
-    let binding = (ctx.max_storage_binding().saturating_sub(align) / 4) as usize;
-    // A slab's envelope scratch holds (line length + 1) words per line.
-    let per_slice = (nx * (ny + 1)).max(ny * (nx + 1));
-    let slab_nz = (binding / per_slice).min(nz);
+    let slice_bytes = (plane * 4) as u64;
+    // Slabs start at multiples of the slab's bytes; a window whose start is not aligned is
+    // widened down to the alignment, which the binding must hold too.
+    let max_binding = ctx.max_storage_binding();
+    let binding = if slice_bytes.is_multiple_of(align) {
+        max_binding
+    } else {
+        max_binding.saturating_sub(align)
+    };
+    let slab_nz = ((binding / slice_bytes) as usize).min(nz);
     if slab_nz == 0 {
         return Err(Error::TooLarge(format!(
-            "one slice of {ny}×{nx} voxels (with its envelope scratch) does not fit this adapter's storage binding of {} bytes",
-            ctx.max_storage_binding()
+            "one slice of {ny}×{nx} voxels does not fit this adapter's storage binding of {max_binding} bytes"
         )));
     }
     let slabs: Vec<(usize, usize)> = (0..nz).step_by(slab_nz).map(|z0| (z0, slab_nz.min(nz - z0))).collect();
@@ -136,7 +144,6 @@ pub fn distance_transform_edt_gpu(
     // Per column, the last background slice seen (the kernels start the first slab themselves).
     let forward = rec.scratch((plane * 4) as u64);
     let backward = rec.scratch((plane * 4) as u64);
-    let v = rec.scratch((slab_nz * per_slice * 4) as u64);
     // One slab: both scans of a column in one dispatch; else forward over the slabs, then
     // backward, each carrying the last background slice.
     let passes: &[(&KernelSpec, &wgpu::Buffer)] = if slabs.len() == 1 {
@@ -165,16 +172,15 @@ pub fn distance_transform_edt_gpu(
                 out_offset,
                 spacing: sz as f32,
             });
-            rec.dispatch_linear(
-                pass,
-                &[
-                    BufferWindow::whole(&p),
-                    mask_window,
-                    out_window,
-                    BufferWindow::whole(carry),
-                ],
-                plane as u64,
-            )?;
+            let windows = [
+                BufferWindow::whole(&p),
+                out_window,
+                BufferWindow::whole(carry),
+                mask_window,
+            ];
+            // The backward scan finds the background in the forward distances: no mask.
+            let bound = if std::ptr::eq(pass, &COLUMNS_BACKWARD) { 3 } else { 4 };
+            rec.dispatch_linear(pass, &windows[..bound], plane as u64)?;
         }
     }
     // y: squared → out; x: out → squared, with square roots; the result is `squared`.
@@ -195,7 +201,7 @@ pub fn distance_transform_edt_gpu(
             });
             rec.dispatch_linear(
                 &ENVELOPE,
-                &[BufferWindow::whole(&p), in_window, out_window, BufferWindow::whole(&v)],
+                &[BufferWindow::whole(&p), in_window, out_window],
                 lines as u64,
             )?;
         }
