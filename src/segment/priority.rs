@@ -415,8 +415,11 @@ impl<T: Copy> FifoRadixQueue<T> {
         self.smallest[self.first_bucket()?].1
     }
 
-    /// The item `k` places after the next one to leave, where the queue already knows it (the
-    /// items of the current key and the run), unless smaller ones are pushed first.
+    /// An item about `k` places after the next one to leave, unless smaller ones are pushed
+    /// first: exactly that item among the items of the current key and the run, else one of the
+    /// first buckets of the lowest level (whose items leave after those, and before any other
+    /// bucket's; within a bucket not in order — near enough for a prefetch). `None` when fewer
+    /// items wait in those places.
     #[inline(always)]
     pub(crate) fn ahead(&self, k: usize) -> Option<T> {
         let equal = &self.buckets[EQUAL];
@@ -424,7 +427,37 @@ impl<T: Copy> FifoRadixQueue<T> {
         if k < waiting {
             return Some(equal[self.head + k].1);
         }
-        self.run.get(k - waiting).map(|e| e.1)
+        let k = k - waiting;
+        if k < self.run.len() {
+            return Some(self.run[k].1);
+        }
+        self.in_lowest_buckets(k - self.run.len())
+    }
+
+    /// Item `k` of the lowest level's buckets, taken in bucket order (at most a few buckets).
+    #[inline(always)]
+    fn in_lowest_buckets(&self, mut k: usize) -> Option<T> {
+        if self.levels == 0 {
+            return None;
+        }
+        let level = self.levels.trailing_zeros() as usize;
+        let mut visited = 0;
+        for (w, &word) in self.occupied[level].iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let bucket = &self.buckets[1 + level * 256 + w * 64 + bits.trailing_zeros() as usize];
+                if k < bucket.len() {
+                    return Some(bucket[k].1);
+                }
+                k -= bucket.len();
+                visited += 1;
+                if visited == 8 {
+                    return None;
+                }
+                bits &= bits - 1;
+            }
+        }
+        None
     }
 
     #[inline(always)]

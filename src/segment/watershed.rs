@@ -371,11 +371,17 @@ mod tests {
             let n: usize = shape.iter().product();
             let levels = [2, 3, 6, 1000][case % 4];
             // Every other group of four: thirds, which float32 does not hold (the flood's
-            // 16-byte cells instead of its 8-byte ones).
+            // 16-byte cells instead of its 4-byte ones).
             let scale = if (case / 4) % 2 == 0 { 1.0 } else { 3.0 };
             let image = ArrayD::from_shape_fn(IxDyn(&shape), |_| {
                 let v = (next(levels) as f64 - 1.0) / scale;
-                if v == 0.0 && next(2) == 0 { -0.0 } else { v }
+                match next(40) {
+                    // Infinite heights: the 4-byte cells must tell them from their NaN tags.
+                    0 => f64::INFINITY,
+                    1 => f64::NEG_INFINITY,
+                    _ if v == 0.0 && next(2) == 0 => -0.0,
+                    _ => v,
+                }
             });
             let mut markers = ArrayD::<i64>::zeros(IxDyn(&shape));
             for _ in 0..1 + next(3 + n as u64 / 4) {
