@@ -285,6 +285,37 @@ impl<T: HeapItem> ArrayHeap<T> {
     }
 }
 
+/// How a [`FifoRadixQueue`] stores its keys: the full `u64`, or a `u32` for keys below 2^32
+/// (half the bytes of an item for a `u32` item: the queue's items are moved a few times each).
+pub(crate) trait RadixKey: Copy + Ord {
+    fn widen(self) -> u64;
+    /// The key; it must fit.
+    fn narrow(key: u64) -> Self;
+}
+
+impl RadixKey for u64 {
+    #[inline(always)]
+    fn widen(self) -> u64 {
+        self
+    }
+    #[inline(always)]
+    fn narrow(key: u64) -> Self {
+        key
+    }
+}
+
+impl RadixKey for u32 {
+    #[inline(always)]
+    fn widen(self) -> u64 {
+        u64::from(self)
+    }
+    #[inline(always)]
+    fn narrow(key: u64) -> Self {
+        debug_assert!(key <= u64::from(u32::MAX), "a u32 queue's key");
+        key as u32
+    }
+}
+
 /// A monotone radix heap over `u64` keys with 256-way buckets, first in first out among equal
 /// keys (see the module docs). Keys pushed must not be below the key last popped.
 ///
@@ -296,10 +327,10 @@ impl<T: HeapItem> ArrayHeap<T> {
 /// in low mantissa bits dozens of times. A small bucket is sorted into the run instead (one
 /// move): on the watershed of a 512×512×256 noisy distance map, 70 M moves instead of 99 M for
 /// 20.8 M items, and the flood 7–10 % faster.
-pub(crate) struct FifoRadixQueue<T: Copy> {
+pub(crate) struct FifoRadixQueue<T: Copy, K: RadixKey = u64> {
     last: u64,
     /// Bucket `EQUAL`, then level × 256 + byte.
-    buckets: Vec<Vec<(u64, T)>>,
+    buckets: Vec<Vec<(K, T)>>,
     /// The next item of bucket `EQUAL` (keys equal to `last`).
     head: usize,
     /// Per level, the occupied bytes (256 bits); `levels` bit l: level l has any.
@@ -311,10 +342,10 @@ pub(crate) struct FifoRadixQueue<T: Copy> {
     /// its items leave before any bucket's. It holds every key that shares the bits of
     /// `run_range` with `last` (the refilled bucket's range); pushes into that range are
     /// inserted in order, the rest go to the buckets. (`u64::MAX`: no run.)
-    run: std::collections::VecDeque<(u64, T)>,
+    run: std::collections::VecDeque<(K, T)>,
     run_range: u64,
     /// Scratch for sorting a refilled bucket into the run.
-    order: Vec<(u64, u32)>,
+    order: Vec<(K, u32)>,
 }
 
 const EQUAL: usize = 0;
@@ -326,7 +357,7 @@ const RUN_FROM: usize = 1024;
 /// Pushes into the range of a run of at least this many items send it back to the buckets.
 const RUN_INSERT_MAX: usize = 64;
 
-impl<T: Copy> FifoRadixQueue<T> {
+impl<T: Copy, K: RadixKey> FifoRadixQueue<T, K> {
     pub(crate) fn new() -> Self {
         FifoRadixQueue {
             last: 0,
@@ -346,7 +377,7 @@ impl<T: Copy> FifoRadixQueue<T> {
         debug_assert!(key >= self.last, "monotone queue");
         let differ = key ^ self.last;
         if differ == 0 {
-            self.buckets[EQUAL].push((key, item));
+            self.buckets[EQUAL].push((K::narrow(key), item));
             return;
         }
         if differ & self.run_range == 0 && !self.run.is_empty() {
@@ -362,14 +393,14 @@ impl<T: Copy> FifoRadixQueue<T> {
     #[cold]
     fn insert_into_run(&mut self, key: u64, item: T) {
         if self.run.len() < RUN_INSERT_MAX {
-            let at = self.run.partition_point(|e| e.0 <= key);
-            self.run.insert(at, (key, item));
+            let at = self.run.partition_point(|e| e.0.widen() <= key);
+            self.run.insert(at, (K::narrow(key), item));
             return;
         }
         let run = std::mem::take(&mut self.run);
         self.run_range = u64::MAX;
         for (key, item) in run.iter().copied() {
-            self.push_to_bucket(key, item);
+            self.push_to_bucket(key.widen(), item);
         }
         self.push_to_bucket(key, item);
         self.run = run;
@@ -383,7 +414,7 @@ impl<T: Copy> FifoRadixQueue<T> {
         let level = (63 - differ.leading_zeros()) as usize / 8;
         let byte = (key >> (8 * level)) as usize & 255;
         let bucket = 1 + level * 256 + byte;
-        self.buckets[bucket].push((key, item));
+        self.buckets[bucket].push((K::narrow(key), item));
         self.occupied[level][byte / 64] |= 1 << (byte % 64);
         self.levels |= 1 << level;
         if key < self.smallest[bucket].0 {
@@ -465,9 +496,9 @@ impl<T: Copy> FifoRadixQueue<T> {
         if self.head == self.buckets[EQUAL].len() {
             self.refill()?;
         }
-        let item = self.buckets[EQUAL][self.head];
+        let (key, item) = self.buckets[EQUAL][self.head];
         self.head += 1;
-        Some(item)
+        Some((key.widen(), item))
     }
 
     /// Bucket `EQUAL` is spent: the run's smallest key becomes `last` and its items of that key
@@ -479,9 +510,9 @@ impl<T: Copy> FifoRadixQueue<T> {
         self.buckets[EQUAL].clear();
         self.head = 0;
         if let Some(&(key, _)) = self.run.front() {
-            self.last = key;
-            while let Some(&(k, item)) = self.run.front().filter(|e| e.0 == key) {
-                self.buckets[EQUAL].push((k, item));
+            self.last = key.widen();
+            while let Some(&e) = self.run.front().filter(|e| e.0 == key) {
+                self.buckets[EQUAL].push(e);
                 self.run.pop_front();
             }
             return Some(());
@@ -503,7 +534,7 @@ impl<T: Copy> FifoRadixQueue<T> {
             order.sort_unstable();
             self.run.extend(order.iter().map(|&(_, i)| moved[i as usize]));
             self.order = order;
-            while let Some(&e) = self.run.front().filter(|e| e.0 == self.last) {
+            while let Some(&e) = self.run.front().filter(|e| e.0.widen() == self.last) {
                 self.buckets[EQUAL].push(e);
                 self.run.pop_front();
             }
@@ -512,7 +543,7 @@ impl<T: Copy> FifoRadixQueue<T> {
         } else {
             self.run_range = u64::MAX;
             for &(key, item) in &moved {
-                self.push(key, item);
+                self.push(key.widen(), item);
             }
         }
         moved.clear();
@@ -658,34 +689,42 @@ mod tests {
     fn the_radix_queue_releases_by_key_then_push_order() {
         // Keys spread over several bytes (large refills spread over the levels), close keys
         // (small refills sorted into the run, pushes inserted into it, runs grown long enough
-        // to go back to the buckets) and equal keys (push order), with pushes and pops mixed.
+        // to go back to the buckets) and equal keys (push order), with pushes and pops mixed;
+        // keys stored whole, and as u32 where they fit.
         for (spread, pops_every) in [(1_000_003u64, 3u64), (7, 3), (300, 2), (1 << 20, 5), (3, 7)] {
-            let mut queue = FifoRadixQueue::new();
-            let mut reference = std::collections::BTreeSet::new();
-            let mut state = 3u64 + spread;
-            let mut pushed = 0u32;
-            let mut floor = 0u64;
-            for step in 0..20_000u64 {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                if step % pops_every != pops_every - 1 {
-                    let key = floor + (state >> 40) % 50 * (1 + (state >> 20) % 3) * spread;
-                    queue.push(key, pushed);
-                    reference.insert((key, pushed));
-                    pushed += 1;
-                } else {
-                    // The smallest (key, push number) held, as an ordered set says; peek agrees.
-                    let want = reference.pop_first();
-                    assert_eq!(queue.peek(), want.map(|w| w.1), "spread {spread}, step {step}");
-                    assert_eq!(queue.pop(), want, "spread {spread}, step {step}");
-                    floor = want.map_or(floor, |w| w.0);
-                }
+            releases_in_order(FifoRadixQueue::<u32, u64>::new(), spread, pops_every);
+            if spread < 1000 {
+                releases_in_order(FifoRadixQueue::<u32, u32>::new(), spread, pops_every);
             }
-            while let Some(want) = reference.pop_first() {
-                assert_eq!(queue.pop(), Some(want));
-            }
-            assert_eq!(queue.pop(), None);
         }
+    }
+
+    fn releases_in_order<K: RadixKey>(mut queue: FifoRadixQueue<u32, K>, spread: u64, pops_every: u64) {
+        let mut reference = std::collections::BTreeSet::new();
+        let mut state = 3u64 + spread;
+        let mut pushed = 0u32;
+        let mut floor = 0u64;
+        for step in 0..20_000u64 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            if step % pops_every != pops_every - 1 {
+                let key = floor + (state >> 40) % 50 * (1 + (state >> 20) % 3) * spread;
+                assert!(K::narrow(key).widen() == key, "the test's keys fit the queue's");
+                queue.push(key, pushed);
+                reference.insert((key, pushed));
+                pushed += 1;
+            } else {
+                // The smallest (key, push number) held, as an ordered set says; peek agrees.
+                let want = reference.pop_first();
+                assert_eq!(queue.peek(), want.map(|w| w.1), "spread {spread}, step {step}");
+                assert_eq!(queue.pop(), want, "spread {spread}, step {step}");
+                floor = want.map_or(floor, |w| w.0);
+            }
+        }
+        while let Some(want) = reference.pop_first() {
+            assert_eq!(queue.pop(), Some(want));
+        }
+        assert_eq!(queue.pop(), None);
     }
 }

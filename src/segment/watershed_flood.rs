@@ -79,6 +79,19 @@ fn key_of(value: f64) -> u64 {
     if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
 }
 
+/// The height of a [`key_of`] key.
+fn height_of(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 { key & !(1 << 63) } else { !key })
+}
+
+/// [`key_of`] for float32 heights, in the same order: the 4-byte cells' queue holds 8-byte
+/// items instead of 16.
+#[inline(always)]
+fn key32(value: f32) -> u32 {
+    let bits = if value == 0.0 { 0 } else { value.to_bits() };
+    if bits >> 31 == 1 { !bits } else { bits | 1 << 31 }
+}
+
 impl Grid<'_> {
     /// The padded start of image row `row` (all axes but the last).
     pub(super) fn row_start(&self, row: usize) -> usize {
@@ -336,7 +349,7 @@ fn packed_flood<M: Copy + Default + Send + Sync>(
             _ => bits & (PACKED_CODES - 1),
         }
     };
-    let mut queue = FifoRadixQueue::<u32>::new();
+    let mut queue = FifoRadixQueue::<u32, u32>::new();
     {
         // In the state's place: padding stays zero, which is OUTSIDE in both.
         let shared = SharedCodes(state.as_mut_ptr());
@@ -350,7 +363,7 @@ fn packed_flood<M: Copy + Default + Send + Sync>(
         });
     }
     for s in seeds {
-        queue.push(s.key, s.at);
+        queue.push(u64::from(key32(height_of(s.key) as f32)), s.at);
     }
     flood_cells(&mut state, queue, grid.neighbours);
     labels_of(grid, image.len(), table, &state, decode)
@@ -363,7 +376,7 @@ fn is_height(bits: u32) -> bool {
 }
 
 /// The packed cells' flood from the seeds in `queue`.
-fn flood_cells(cells: &mut [u32], mut queue: FifoRadixQueue<u32>, neighbours: &[isize]) {
+fn flood_cells(cells: &mut [u32], mut queue: FifoRadixQueue<u32, u32>, neighbours: &[isize]) {
     while let Some((key, at)) = queue.pop() {
         // The level order scatters the samples over the volume: while this one floods, the
         // neighbourhoods of the next ones are on their way from memory.
@@ -377,7 +390,7 @@ fn flood_cells(cells: &mut [u32], mut queue: FifoRadixQueue<u32>, neighbours: &[
             if is_height(bits) {
                 cells[n] = claimed;
                 // Flooding never goes down: a sample costs at least what the one it came from did.
-                queue.push(key_of(f64::from(f32::from_bits(bits))).max(key), n as u32);
+                queue.push(u64::from(key32(f32::from_bits(bits))).max(key), n as u32);
             }
         }
     }
