@@ -363,10 +363,13 @@ def test_watershed_equals_scikit_image():
         got = h.watershed(image, markers, connectivity=connectivity, mask=mask)
         np.testing.assert_array_equal(got, want, err_msg=f"classic case {case}")
     # Smooth images of distinct heights, large enough that the radix queue's buckets hold
-    # thousands of close keys (spread over its levels, sorted into its run, inserted into it).
-    for case in range(4):
+    # thousands of close keys (spread over its levels, sorted into its run, inserted into it);
+    # float64 (16-byte cells) and float32 (4-byte cells, a queue of u32 keys) heights.
+    for case in range(6):
         shape = (40, 48, 56)
-        image = ndi.gaussian_filter(rng.standard_normal(shape), 2.0 + case)
+        image = ndi.gaussian_filter(rng.standard_normal(shape), 2.0 + case % 4)
+        if case >= 4:
+            image = image.astype(np.float32)
         markers = np.zeros(shape, np.int32)
         markers.flat[rng.integers(0, markers.size, 30)] = rng.integers(1, 9, 30)
         mask = ndi.gaussian_filter(rng.random(shape), 3.0) < 0.5 if case % 2 else None
