@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{assert_close_f32, gpus, random_volume};
+use common::{all_gpus, assert_close_f32, gpus, random_volume};
 use hounsfield::filter::{Filter, Gaussian, Median, Projection, ProjectionKind};
 use hounsfield::segment::{distance_transform_edt, distance_transform_edt_on_gpu};
 use hounsfield::{Backend, Error};
@@ -117,6 +117,38 @@ fn distance_transforms_of_long_lines_are_refused_or_exact() {
                 1e-5,
                 &format!("EDT of {len}-voxel lines on {}", ctx.adapter()),
             );
+        }
+    }
+}
+
+#[test]
+fn distance_transforms_count_up_to_65535_slices_on_the_gpu() {
+    // One column whose only background is its first slice: its last voxel is 65,534 slices
+    // away, the largest distance the GPU's 16-bit counts hold.
+    let tall = ArrayD::from_shape_fn(IxDyn(&[65_535, 1, 1]), |i| i[0] != 0);
+    let cpu = distance_transform_edt(tall.view(), Some(&[0.5, 1.0, 1.0]), false)
+        .unwrap()
+        .distances
+        .mapv(|d| d as f32);
+    assert_eq!(cpu[[65_534, 0, 0]], 32_767.0);
+    let taller = ArrayD::from_shape_fn(IxDyn(&[65_536, 1, 1]), |i| i[0] != 0);
+    for (ctx, bindings) in all_gpus() {
+        let limited = ctx.adapter().loop_limit.is_some();
+        let gpu = distance_transform_edt_on_gpu(&ctx, tall.view(), Some(&[0.5, 1.0, 1.0]));
+        // With default bindings the column is one slab, whose scans exceed a loop limit; 64 KiB
+        // bindings cut it into slabs of 8,192 slices.
+        let one_slab = bindings == "default bindings";
+        equal_or_refused(
+            gpu,
+            &cpu,
+            one_slab,
+            limited,
+            1e-6,
+            &format!("EDT of 65,535 slices on {} ({bindings})", ctx.adapter()),
+        );
+        match distance_transform_edt_on_gpu(&ctx, taller.view(), None) {
+            Err(Error::TooLarge(message)) => assert!(message.contains("CPU"), "{message}"),
+            other => panic!("65,536 slices on the GPU: {:?}", other.map(|_| ())),
         }
     }
 }

@@ -140,6 +140,22 @@ fn gpu_distances_equal_cpu_distances_in_one_binding_and_across_slabs() {
                 );
             }
         }
+        // Background only in the last slice (x < 10) or the first (x >= 20): with 64 KiB
+        // bindings four slabs, so the first slabs find the last slice's background through
+        // the "first background after" carried down from the last slab.
+        let far = ArrayD::from_shape_fn(IxDyn(&[60, 30, 30]), |i| {
+            !((i[0] == 59 && i[2] < 10) || (i[0] == 0 && i[2] >= 20) || (i[0] == 0 && i[1] == 0 && i[2] == 15))
+        });
+        let want = distance_transform_edt(far.view(), Some(&[1.5, 1.0, 1.0]), false)
+            .unwrap()
+            .distances;
+        let got = distance_transform_edt_on_gpu(&ctx, far.view(), Some(&[1.5, 1.0, 1.0])).unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (f64::from(*g) - w).abs() <= 1e-5 * w.max(1.0),
+                "far background {bindings}: {g} vs {w}"
+            );
+        }
         // No background at all: scipy's values through the CPU.
         let full = ArrayD::from_elem(IxDyn(&[3, 4]), true);
         let got = distance_transform_edt_on_gpu(&ctx, full.view(), None).unwrap();

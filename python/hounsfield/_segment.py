@@ -558,7 +558,8 @@ def distance_transform_edt(input, sampling=None, return_distances=True, return_i
 
     ``backend``: ``"auto"`` and ``"cpu"`` give scipy's float64 values (the dtype rule: scipy's
     bytes by default); ``"gpu"`` computes 2D/3D distances in float32 on the GPU (within float32
-    rounding of scipy's, returned as float64; no ``indices``)."""
+    rounding of scipy's, returned as float64; no ``indices``; volumes of at most 65,535 slices,
+    since the GPU counts distances along the first axis in 16 bits)."""
     ft_inplace = isinstance(indices, np.ndarray)
     dt_inplace = isinstance(distances, np.ndarray)
     _distance_transform_arg_check(dt_inplace, ft_inplace, return_distances, return_indices)

@@ -8,6 +8,11 @@
 // written from the last sample to the first, and writing sample p only overwrites entries the
 // walk down has passed. The boundaries between neighbouring parabolas are recomputed from the
 // positions and the line (two reads of a line already in cache) rather than stored.
+//
+// Along y the input is the column pass's 16-bit counts (edt_columns.wgsl), scaled and squared
+// here; a volume of several slabs also has, per column, the first background slice after this
+// slab (edt_above.wgsl), which finishes the column's backward scan. Along x the input is the
+// y pass's float32 output.
 // Prepended: common/tile.wgsl (linear_invocation).
 
 struct Params {
@@ -20,14 +25,44 @@ struct Params {
     in_offset: u32,
     out_offset: u32,
     spacing: f32,
+    // Along y: the slab's first global slice, the offset of the slab's plane of "first
+    // background after" in `above` (when `has_above`), and the spacing along z.
+    z0: u32,
+    above_offset: u32,
+    has_above: u32,
+    z_spacing: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
+// Along y: packed 16-bit counts; along x: float32 bits.
+@group(0) @binding(1) var<storage, read> g: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+// Along y with several slabs: per column, the first background slice after this slab.
+@group(0) @binding(3) var<storage, read> above: array<i32>;
 
+// Along y, the line's slice in the slab and its x.
+var<private> line_z: u32;
+var<private> line_x: u32;
+var<private> along_y: bool;
+
+// The squared distance at sample q of the line.
 fn g_at(base: u32, stride: u32, q: u32) -> f32 {
-    return g[params.in_offset + base + q * stride];
+    if (!along_y) {
+        return bitcast<f32>(g[params.in_offset + base + q * stride]);
+    }
+    let c = q * params.nx + line_x;
+    let words = (params.nx * params.ny + 1u) / 2u;
+    let word = g[params.in_offset + line_z * words + c / 2u];
+    var d = (word >> (16u * (c % 2u))) & 0xffffu;
+    if (params.has_above != 0u) {
+        let next = above[params.above_offset + c] - i32(params.z0 + line_z);
+        d = min(d, u32(clamp(next, 0, i32(EDT_NONE_COUNT))));
+    }
+    if (d == EDT_NONE_COUNT) {
+        return EDT_NONE;
+    }
+    let t = f32(d) * params.z_spacing;
+    return t * t;
 }
 
 // Entry k of the line's envelope: the position of its k-th parabola, kept in output word k (as
@@ -63,9 +98,12 @@ fn envelope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     var stride: u32;
     var len: u32;
     let root = (params.axis & EDT_ROOT) != 0u;
-    if ((params.axis & 3u) == 1u) {
+    along_y = (params.axis & 3u) == 1u;
+    if (along_y) {
         // Line (z, x): along y.
-        base = (l / params.nx) * params.nx * params.ny + l % params.nx;
+        line_z = l / params.nx;
+        line_x = l % params.nx;
+        base = line_z * params.nx * params.ny + line_x;
         stride = params.nx;
         len = params.ny;
     } else {

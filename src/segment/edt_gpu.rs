@@ -1,11 +1,16 @@
 //! The Euclidean distance transform on the GPU (`shaders/segment/edt_*.wgsl`), the twin of
 //! [`super::distance_transform_edt`]'s distances for 2D and 3D masks: a column pass along z
-//! (two scans per (y, x) column, slab to slab with a carried state), then a parabola-envelope
-//! pass along y and one along x, in float32 (the last pass stores square roots; each line's
-//! envelope lives in its own output words, no scratch). Within float32 rounding of the CPU's
-//! (scipy's) float64 distances; one submission. Volumes above a storage binding run slab by slab
-//! (the envelope passes stay within slices; the column scans carry the last background slice
-//! across slabs, and the backward scan finds the background in the forward distances).
+//! (both scans of each (y, x) column, distances kept as 16-bit voxel counts), then a
+//! parabola-envelope pass along y and one along x, in float32 (the last pass stores square
+//! roots; each line's envelope lives in its own output words, no scratch). Within float32
+//! rounding of the CPU's (scipy's) float64 distances; one submission, and three passes that
+//! read and write 20 bytes a voxel in all (the mask's 4 and the result's 4 are unavoidable).
+//!
+//! Volumes above a storage binding run slab by slab. The envelope passes stay within slices;
+//! the column pass runs the slabs first to last, carrying the last background slice forward,
+//! and scans backward within each slab only; a per-column "first background after this slab"
+//! (one plane a slab, folded from the last slab down) finishes the backward scan where the y
+//! pass reads the counts, instead of a second pass over the volume.
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
@@ -13,9 +18,13 @@ use super::edt::check_sampling;
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, BufferWindow, GpuContext, GpuVolume, KernelSpec, Recorder, storage_window, uniform, wgsl};
 
-crate::wgsl_constants!(EDT_CONSTANTS: u32 { EDT_ROOT = 4 });
+crate::wgsl_constants!(EDT_CONSTANTS: u32 { EDT_ROOT = 4, EDT_NONE_COUNT = NONE_COUNT });
 crate::wgsl_constants!(EDT_FLOATS: f32 { EDT_NONE = 1.0e30 });
 crate::wgsl_constants!(EDT_INTS: i32 { EDT_FAR = 1 << 30 });
+
+/// The 16-bit count of a column with no background in reach: distances along z of up to
+/// `NONE_COUNT − 1` voxels are counted, so volumes have at most `NONE_COUNT` slices.
+const NONE_COUNT: u32 = 0xffff;
 
 /// Twin of `Params` in `edt_columns.wgsl`.
 #[repr(C)]
@@ -25,10 +34,18 @@ struct ColumnParams {
     ny: u32,
     nz: u32,
     z0: u32,
-    nz_total: u32,
     mask_offset: u32,
     out_offset: u32,
-    spacing: f32,
+    firsts_offset: u32,
+    slabs: u32,
+}
+
+/// Twin of `Params` in `edt_above.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct AboveParams {
+    plane: u32,
+    _pad: [u32; 3],
 }
 
 /// Twin of `Params` in `edt_envelope.wgsl`.
@@ -43,56 +60,58 @@ struct EnvelopeParams {
     in_offset: u32,
     out_offset: u32,
     spacing: f32,
+    z0: u32,
+    above_offset: u32,
+    has_above: u32,
+    z_spacing: f32,
 }
 
-const COLUMNS_WGSL: &str = include_str!("../../shaders/segment/edt_columns.wgsl");
-
-/// The column scans: one WGSL file, an entry point per direction.
-const fn columns(name: &'static str, entry: &'static str, bindings: &'static [Binding]) -> KernelSpec {
-    KernelSpec {
-        name,
-        sources: COLUMN_SOURCES,
-        entry,
-        bindings,
-        constants: EDT_TABLES,
-    }
-}
-
-const COLUMN_SOURCES: &[&str] = &[wgsl::TILE, COLUMNS_WGSL];
-/// The distances, the carried slices and (last, so that the backward scan can leave it out) the
-/// mask.
-const COLUMN_BINDINGS: &[Binding] = &[
-    uniform::<ColumnParams>(),
-    Binding::ReadWrite,
-    Binding::ReadWrite,
-    Binding::Read,
-];
 const EDT_TABLES: &[crate::gpu::Constants] = &[EDT_CONSTANTS, EDT_FLOATS, EDT_INTS];
 
-pub(crate) static COLUMNS_FORWARD: KernelSpec =
-    columns("segment/edt_columns_forward", "columns_forward", COLUMN_BINDINGS);
-pub(crate) static COLUMNS_BACKWARD: KernelSpec = columns(
-    "segment/edt_columns_backward",
-    "columns_backward",
-    COLUMN_BINDINGS.split_at(3).0,
-);
-pub(crate) static COLUMNS_BOTH: KernelSpec = columns("segment/edt_columns_both", "columns_both", COLUMN_BINDINGS);
+pub(crate) static COLUMNS: KernelSpec = KernelSpec {
+    name: "segment/edt_columns",
+    sources: &[wgsl::TILE, include_str!("../../shaders/segment/edt_columns.wgsl")],
+    entry: "columns",
+    // Counts, the carried last background, the slab's first background, the mask.
+    bindings: &[
+        uniform::<ColumnParams>(),
+        Binding::ReadWrite,
+        Binding::ReadWrite,
+        Binding::ReadWrite,
+        Binding::Read,
+    ],
+    constants: EDT_TABLES,
+};
+
+pub(crate) static ABOVE: KernelSpec = KernelSpec {
+    name: "segment/edt_above",
+    sources: &[wgsl::TILE, include_str!("../../shaders/segment/edt_above.wgsl")],
+    entry: "carry_above",
+    bindings: &[uniform::<AboveParams>(), Binding::ReadWrite, Binding::ReadWrite],
+    constants: EDT_TABLES,
+};
 
 pub(crate) static ENVELOPE: KernelSpec = KernelSpec {
     name: "segment/edt_envelope",
     sources: &[wgsl::TILE, include_str!("../../shaders/segment/edt_envelope.wgsl")],
     entry: "envelope",
-    bindings: &[uniform::<EnvelopeParams>(), Binding::Read, Binding::ReadWrite],
-    constants: &[EDT_CONSTANTS, EDT_FLOATS, EDT_INTS],
+    bindings: &[
+        uniform::<EnvelopeParams>(),
+        Binding::Read,
+        Binding::ReadWrite,
+        Binding::Read,
+    ],
+    constants: EDT_TABLES,
 };
 
 /// The kernels of this file, for `src/kernels.rs`.
 #[cfg(test)]
-pub(crate) const KERNELS: [&KernelSpec; 4] = [&COLUMNS_FORWARD, &COLUMNS_BACKWARD, &COLUMNS_BOTH, &ENVELOPE];
+pub(crate) const KERNELS: [&KernelSpec; 3] = [&COLUMNS, &ABOVE, &ENVELOPE];
 
 /// Distances of the foreground of a resident mask (non-zero or NaN) to its background, with
 /// `sampling` per axis of the volume `(z, y, x)` (`ndim` 2: a one-slice volume is a `(y, x)`
-/// image and `sampling` has two values). The mask must hold at least one background voxel.
+/// image and `sampling` has two values). The mask must hold at least one background voxel, and
+/// at most 65,535 slices (distances along z are counted in 16 bits).
 pub fn distance_transform_edt_gpu(
     ctx: &GpuContext,
     mask: &GpuVolume,
@@ -113,7 +132,14 @@ pub fn distance_transform_edt_gpu(
     } else {
         [sampling[0], sampling[1], sampling[2]]
     };
+    if nz > NONE_COUNT as usize {
+        return Err(Error::TooLarge(format!(
+            "the GPU distance transform counts distances along z in 16 bits, so it takes at most {NONE_COUNT} slices; this volume has {nz}: use the CPU"
+        )));
+    }
     let plane = ny * nx;
+    // Column counts: two to a word, whole words per slice.
+    let words = plane.div_ceil(2);
     let align = ctx.storage_offset_alignment();
     let slice_bytes = (plane * 4) as u64;
     // Slabs start at multiples of the slab's bytes; a window whose start is not aligned is
@@ -131,64 +157,90 @@ pub fn distance_transform_edt_gpu(
         )));
     }
     let slabs: Vec<(usize, usize)> = (0..nz).step_by(slab_nz).map(|z0| (z0, slab_nz.min(nz - z0))).collect();
+    let several = slabs.len() > 1;
     let mut rec = Recorder::new(ctx);
-    // Per invocation: a column's two scans along z (2 nz), and a line's envelope along y or x
-    // (built, then read: four iterations per voxel, and one more for the lanes of a SIMD group
-    // popping at different steps).
+    // Per invocation: a column pair's two scans along z (2 nz), and a line's envelope along y
+    // or x (built, then read: four iterations per voxel, and one more for the lanes of a SIMD
+    // group popping at different steps).
     rec.check_loop_budget(
         &format!("a distance transform of {nz}×{ny}×{nx} voxels"),
         (2 * slab_nz.max(1) as u64).max(5 * ny.max(nx) as u64) + 64,
     )?;
-    let squared = rec.volume(mask.shape())?;
-    let out = rec.volume(mask.shape())?;
-    // Per column, the last background slice seen (the kernels start the first slab themselves).
-    let forward = rec.scratch((plane * 4) as u64);
-    let backward = rec.scratch((plane * 4) as u64);
-    // One slab: both scans of a column in one dispatch; else forward over the slabs, then
-    // backward, each carrying the last background slice.
-    let passes: &[(&KernelSpec, &wgpu::Buffer)] = if slabs.len() == 1 {
-        &[(&COLUMNS_BOTH, &forward)]
+    // The column counts, then (x pass) the distances; between them the y pass's squares.
+    let result = rec.volume(mask.shape())?;
+    let between = rec.volume(mask.shape())?;
+    // Several slabs: per column, the last background slice so far (carried forward), and each
+    // slab's first background slice (then the first at or after it), one aligned plane a slab.
+    let plane_stride = (plane as u64 * 4).div_ceil(align) * align / 4;
+    let (carry, firsts) = if several {
+        (
+            rec.scratch(plane as u64 * 4),
+            rec.scratch(plane_stride * 4 * slabs.len() as u64),
+        )
     } else {
-        &[(&COLUMNS_FORWARD, &forward), (&COLUMNS_BACKWARD, &backward)]
+        (rec.scratch(4), rec.scratch(4))
     };
-    for &(pass, carry) in passes {
-        let order: Vec<&(usize, usize)> = if !std::ptr::eq(pass, &COLUMNS_BACKWARD) {
-            slabs.iter().collect()
+    // Bound where a kernel reads nothing (the envelope along x, or along y in the last slab).
+    let nothing = rec.scratch(4);
+    let firsts_window = |s: usize| {
+        if several {
+            storage_window(&firsts, s as u64 * plane_stride, plane as u64, align)
         } else {
-            slabs.iter().rev().collect()
-        };
-        for &(z0, n) in order {
-            let (mask_window, mask_offset) =
-                storage_window(mask.buffer(), (z0 * plane) as u64, (n * plane) as u64, align);
-            let (out_window, out_offset) =
-                storage_window(squared.buffer(), (z0 * plane) as u64, (n * plane) as u64, align);
-            let p = rec.uniform(&ColumnParams {
-                nx: nx as u32,
-                ny: ny as u32,
-                nz: n as u32,
-                z0: z0 as u32,
-                nz_total: nz as u32,
-                mask_offset,
-                out_offset,
-                spacing: sz as f32,
-            });
-            let windows = [
-                BufferWindow::whole(&p),
-                out_window,
-                BufferWindow::whole(carry),
-                mask_window,
-            ];
-            // The backward scan finds the background in the forward distances: no mask.
-            let bound = if std::ptr::eq(pass, &COLUMNS_BACKWARD) { 3 } else { 4 };
-            rec.dispatch_linear(pass, &windows[..bound], plane as u64)?;
+            (BufferWindow::whole(&firsts), 0)
         }
+    };
+    for (s, &(z0, n)) in slabs.iter().enumerate() {
+        let (mask_window, mask_offset) = storage_window(mask.buffer(), (z0 * plane) as u64, (n * plane) as u64, align);
+        let (count_window, out_offset) =
+            storage_window(result.buffer(), (z0 * words) as u64, (n * words) as u64, align);
+        let (first_window, firsts_offset) = firsts_window(s);
+        let p = rec.uniform(&ColumnParams {
+            nx: nx as u32,
+            ny: ny as u32,
+            nz: n as u32,
+            z0: z0 as u32,
+            mask_offset,
+            out_offset,
+            firsts_offset,
+            slabs: u32::from(several),
+        });
+        let windows = [
+            BufferWindow::whole(&p),
+            count_window,
+            BufferWindow::whole(&carry),
+            first_window,
+            mask_window,
+        ];
+        rec.dispatch_linear(&COLUMNS, &windows, words as u64)?;
     }
-    // y: squared → out; x: out → squared, with square roots; the result is `squared`.
-    for (axis, spacing, src, dst) in [(1u32, sy, &squared, &out), (2 | EDT_ROOT, sx, &out, &squared)] {
-        for &(z0, n) in &slabs {
-            let lines = if axis & 3 == 1 { n * nx } else { n * ny };
-            let (in_window, in_offset) = storage_window(src.buffer(), (z0 * plane) as u64, (n * plane) as u64, align);
+    // The first background at or after each slab, from the second-to-last slab down (the last
+    // slab's is its own first; the first slab's is never read).
+    let p = rec.uniform(&AboveParams {
+        plane: plane as u32,
+        _pad: [0; 3],
+    });
+    for s in (1..slabs.len().saturating_sub(1)).rev() {
+        let windows = [BufferWindow::whole(&p), firsts_window(s).0, firsts_window(s + 1).0];
+        rec.dispatch_linear(&ABOVE, &windows, plane as u64)?;
+    }
+    // y: counts → between (squares); x: between → result, with square roots.
+    for (axis, spacing, src, dst) in [(1u32, sy, &result, &between), (2 | EDT_ROOT, sx, &between, &result)] {
+        for (s, &(z0, n)) in slabs.iter().enumerate() {
+            let along_y = axis == 1;
+            let lines = if along_y { n * nx } else { n * ny };
+            let (in_window, in_offset) = if along_y {
+                storage_window(src.buffer(), (z0 * words) as u64, (n * words) as u64, align)
+            } else {
+                storage_window(src.buffer(), (z0 * plane) as u64, (n * plane) as u64, align)
+            };
             let (out_window, out_offset) = storage_window(dst.buffer(), (z0 * plane) as u64, (n * plane) as u64, align);
+            // Along y, every slab but the last reads the first background after it.
+            let has_above = along_y && s + 1 < slabs.len();
+            let (above_window, above_offset) = if has_above {
+                firsts_window(s + 1)
+            } else {
+                (BufferWindow::whole(&nothing), 0)
+            };
             let p = rec.uniform(&EnvelopeParams {
                 nx: nx as u32,
                 ny: ny as u32,
@@ -198,17 +250,21 @@ pub fn distance_transform_edt_gpu(
                 in_offset,
                 out_offset,
                 spacing: spacing as f32,
+                z0: z0 as u32,
+                above_offset,
+                has_above: u32::from(has_above),
+                z_spacing: sz as f32,
             });
             rec.dispatch_linear(
                 &ENVELOPE,
-                &[BufferWindow::whole(&p), in_window, out_window],
+                &[BufferWindow::whole(&p), in_window, out_window, above_window],
                 lines as u64,
             )?;
         }
     }
-    rec.recycle(out);
+    rec.recycle(between);
     rec.submit()?;
-    Ok(squared)
+    Ok(result)
 }
 
 /// The distance transform of a host mask (2D or 3D) on the GPU, in float32. Masks without any
