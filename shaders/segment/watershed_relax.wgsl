@@ -10,19 +10,22 @@
 //
 // A workgroup loads its block and a one-sample halo into workgroup memory and relaxes the block
 // there until it settles (a flood front crosses the block in one pass instead of one dispatch
-// per sample), then writes back what changed and stamps its block with the pass number. A
-// block none of whose neighbouring blocks (itself included) changed in the previous pass has
-// nothing new to read and is skipped, so late passes cost little outside the front. Blocks
-// write their samples while neighbouring blocks may be reading them as halo; a block that
-// read a stale or half-written halo is a neighbour of a block that changed, so the next pass
-// relaxes it again, and the iteration stops only after a pass in which nothing changed: the
-// fixed point is the one sample-by-sample Jacobi steps reach.
+// per sample), then writes back what changed. A block runs only in passes it was asked to run
+// in: a block whose changed samples may improve a sample outside it (a free neighbour not yet
+// reached, or reached at a cost no lower than the changed sample's) asks for that sample's
+// block in the next pass, and a block that did not settle within its steps asks for itself;
+// the host asks for the blocks around the markers in the first pass. A block is thus relaxed
+// about once per front that reaches it, and blocks outside the mask never. Blocks write their
+// samples while neighbouring blocks may be reading them as halo; a block that read a stale or
+// half-written halo was asked for again by the block that wrote it, and the iteration stops
+// after a pass that asked for nothing: the fixed point is the one sample-by-sample Jacobi steps
+// reach (states only improve, so a stale halo only makes a request superfluous, never missing).
 //
 // Volumes larger than one storage binding run by z-slabs, one dispatch each: a slab's window of
-// the state holds its slices and a ghost slice on either side, which the host refreshes from
-// the neighbouring slabs after every pass. Block stamps are global, so a block next to a slab
-// border wakes up the pass after its neighbour across the border changed, and reads the ghost
-// copied since.
+// the state holds its slices and one slice on either side, which are the neighbouring slabs'
+// own slices (the windows overlap in one buffer; slices of outside samples pad the volume's
+// ends). Requests are global, so a block next to a slab border is asked for by the block across
+// it like any other.
 
 struct Params {
     nx: u32,
@@ -37,7 +40,8 @@ struct Params {
     by: u32,
     bz: u32,
     slab_bz: u32,
-    _pad0: u32,
+    // The element offset of the slab's window in the bound state window (alignment).
+    state_offset: u32,
     _pad1: u32,
     _pad2: u32,
     // (dx, dy, dz, flat offset) of every neighbour of the footprint.
@@ -45,7 +49,7 @@ struct Params {
 }
 
 struct Pass {
-    // This pass's number (from 1); block stamps hold the last pass that changed the block.
+    // This pass's number (from 1); a block's request holds the last pass it was asked for.
     number: u32,
     // Relaxation steps a block may take in one pass (a block that has not settled by then is
     // stamped as changed and relaxed again).
@@ -58,9 +62,9 @@ struct Pass {
 @group(0) @binding(1) var<uniform> pass_info: Pass;
 @group(0) @binding(2) var<storage, read> heights: array<f32>;
 @group(0) @binding(3) var<storage, read_write> state: array<vec4<u32>>;
-@group(0) @binding(4) var<storage, read_write> stamps: array<u32>;
-// [0]: whether any block changed (the host's convergence check); [1]: blocks relaxed, for the
-// work model (skipped blocks read only their 27 stamps).
+@group(0) @binding(4) var<storage, read_write> requests: array<atomic<u32>>;
+// [0]: whether any block asked for a block (the host's convergence check); [1]: blocks relaxed,
+// for the work model (skipped blocks read only their request).
 @group(0) @binding(5) var<storage, read_write> counters: array<atomic<u32>, 2>;
 
 const HX: u32 = WS_TILE_X + 2u;
@@ -72,10 +76,13 @@ const INVOCATIONS: u32 = WS_TILE_X * WS_TILE_Y * WS_TILE_Z;
 var<workgroup> block: array<vec4<u32>, HALO>;
 var<workgroup> flag: atomic<u32>;
 var<workgroup> settled: u32;
+// The blocks of the 3 × 3 × 3 around this one (itself at 13) that this one asks for.
+var<workgroup> wanted: array<atomic<u32>, 27>;
 
 // Where the sample at `p` (volume coordinates) lies in the slab's state window.
 fn state_index(p: vec3<i32>) -> u32 {
-    return u32(p.x) + u32(p.y) * params.nx + u32(p.z - i32(params.z0) + i32(WS_HALO_Z)) * params.nx * params.ny;
+    return params.state_offset + u32(p.x) + u32(p.y) * params.nx
+        + u32(p.z - i32(params.z0) + i32(WS_HALO_Z)) * params.nx * params.ny;
 }
 
 // `a` leaves the flood before `b`: smaller cost, then fewer plateau steps, then smaller label.
@@ -107,26 +114,26 @@ fn relax(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
 ) {
-    let b = wid.x + wid.y * groups.x;
+    let raw = wid.x + wid.y * groups.x;
     let blocks = params.bx * params.by * params.slab_bz;
     // Uniform in the workgroup: whole groups past the blocks leave together.
-    if (b >= blocks) {
+    if (raw >= blocks) {
         return;
     }
+    // Even passes take the blocks in reverse order: a block run after its neighbour in the same
+    // pass already reads the neighbour's update, so fronts travel along the order within a
+    // pass, and alternating the order lets them travel either way.
+    let b = select(raw, blocks - 1u - raw, pass_info.number % 2u == 0u);
     let bz = b / (params.bx * params.by) + params.z0 / WS_TILE_Z;
     let bc = vec3<i32>(i32(b % params.bx), i32((b / params.bx) % params.by), i32(bz));
-    // The block's stamp among the volume's blocks.
+    // The block's request among the volume's blocks.
     let global = (b % (params.bx * params.by)) + bz * params.bx * params.by;
     let bdims = vec3<i32>(i32(params.bx), i32(params.by), i32(params.bz));
-    // Active when a block of the 3 × 3 × 3 around it (itself included) changed last pass.
+    if (local == 0u && atomicLoad(&requests[global]) >= pass_info.number) {
+        atomicStore(&flag, 1u);
+    }
     if (local < 27u) {
-        let nb = bc + vec3<i32>(i32(local % 3u) - 1, i32((local / 3u) % 3u) - 1, i32(local / 9u) - 1);
-        if (all(nb >= vec3<i32>(0)) && all(nb < bdims)) {
-            let stamp = stamps[u32(nb.x) + u32(nb.y) * params.bx + u32(nb.z) * params.bx * params.by];
-            if (stamp + 1u >= pass_info.number) {
-                atomicOr(&flag, 1u);
-            }
-        }
+        atomicStore(&wanted[local], 0u);
     }
     if (take_flag(local) == 0u) {
         return;
@@ -196,10 +203,36 @@ fn relax(
 
     if (inside && any(current != first)) {
         state[state_index(me)] = current;
-        atomicOr(&flag, 1u);
+        // Ask for the blocks of the neighbours outside this block that the change may improve:
+        // free, and not reached or reached at a cost no lower than this sample's (a higher
+        // cost cannot be improved by it). Their states are the halo as loaded, which only
+        // errs towards asking.
+        let cost = bitcast<f32>(current.x);
+        for (var k = 0u; k < params.neighbours; k++) {
+            let st = params.steps[k].xyz;
+            let at_tile = vec3<i32>(lid) + st;
+            let out_low = at_tile < vec3<i32>(0);
+            let out_high = at_tile >= tile;
+            if (any(out_low) || any(out_high)) {
+                let t = block[u32(i32(slot) + st.x + st.y * i32(HX) + st.z * i32(HX * HY))];
+                let free_there = (t.w & (WATERSHED_FIXED | WATERSHED_OUTSIDE)) == 0u;
+                if (free_there && (t.z == 0u || cost <= bitcast<f32>(t.x))) {
+                    let d = select(vec3<i32>(0), vec3<i32>(-1), out_low) + select(vec3<i32>(0), vec3<i32>(1), out_high);
+                    atomicOr(&wanted[u32(d.x + 1 + 3 * (d.y + 1) + 9 * (d.z + 1))], 1u);
+                }
+            }
+        }
     }
-    if ((take_flag(local) | moving) != 0u && local == 0u) {
-        stamps[global] = pass_info.number;
-        atomicOr(&counters[0], 1u);
+    // Not settled within the steps: this block again.
+    if (moving != 0u && local == 0u) {
+        atomicOr(&wanted[13], 1u);
+    }
+    workgroupBarrier();
+    if (local < 27u && atomicLoad(&wanted[local]) != 0u) {
+        let nb = bc + vec3<i32>(i32(local % 3u) - 1, i32((local / 3u) % 3u) - 1, i32(local / 9u) - 1);
+        if (all(nb >= vec3<i32>(0)) && all(nb < bdims)) {
+            atomicMax(&requests[u32(nb.x) + u32(nb.y) * params.bx + u32(nb.z) * params.bx * params.by], pass_info.number + 1u);
+            atomicOr(&counters[0], 1u);
+        }
     }
 }

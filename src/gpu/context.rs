@@ -118,6 +118,9 @@ pub struct GpuOptions {
     /// Use at most this many bytes per storage binding even if the adapter allows more. Volumes
     /// above it are processed in slabs; tests use it to exercise tiling with small volumes.
     pub max_storage_binding: Option<u64>,
+    /// Use at most this many bytes per buffer even if the adapter allows more (at least the
+    /// storage binding): tests use it to exercise kernels that split state across buffers.
+    pub max_buffer_size: Option<u64>,
     /// Use the adapter at this position of [`GpuContext::adapters`] instead of the best one
     /// (tests use it to run on every adapter of a machine).
     pub adapter: Option<usize>,
@@ -188,6 +191,18 @@ impl GpuContext {
                 ));
             }
             limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
+        }
+        if let Some(cap) = options.max_buffer_size {
+            if cap < limits.max_storage_buffer_binding_size {
+                return Err(Error::param(
+                    "max_buffer_size",
+                    format!(
+                        "{cap} bytes is below the storage binding of {} bytes",
+                        limits.max_storage_buffer_binding_size
+                    ),
+                ));
+            }
+            limits.max_buffer_size = limits.max_buffer_size.min(cap);
         }
         let offered = adapter.features();
         let timestamp_features = wgpu::Features::TIMESTAMP_QUERY;

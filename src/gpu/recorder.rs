@@ -400,13 +400,18 @@ impl<'c> Recorder<'c> {
     /// [`Readback::read`] after [`Recorder::submit`] or [`Recorder::flush`]. For small results
     /// (reductions, histograms); volumes come back with [`GpuVolume::download`].
     pub fn read_back(&mut self, src: &wgpu::Buffer, size: u64) -> Readback {
+        self.read_back_from(src, 0, size)
+    }
+
+    /// [`Recorder::read_back`] of `size` bytes of `src` from byte `offset` (a multiple of 4).
+    pub fn read_back_from(&mut self, src: &wgpu::Buffer, offset: u64, size: u64) -> Readback {
         let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("hounsfield read-back"),
             size: size.max(4),
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        self.encoder.copy_buffer_to_buffer(src, 0, &buffer, 0, size);
+        self.encoder.copy_buffer_to_buffer(src, offset, &buffer, 0, size);
         Readback { buffer, size }
     }
 

@@ -14,13 +14,18 @@
 //!
 //! The relaxation runs block by block (8 × 8 × 4 samples for volumes, 16 × 16 for images): a
 //! workgroup relaxes its block in workgroup memory until it settles, so a flood front crosses a
-//! block per pass rather than a sample per dispatch, and blocks whose neighbourhood did not
-//! change last pass are skipped (the fixed point is unique: the order of the updates cannot
-//! change it). The state takes 16 bytes a sample; volumes larger than one storage binding run
-//! by z-slabs (a dispatch each per pass, with ghost slices refreshed from the neighbouring slabs
-//! by copies after every pass), images within one binding. Every few passes one 8-byte
-//! read-back asks whether any state changed, and how many blocks were relaxed (the work model
-//! counts what those touched, not the whole windows bound).
+//! block per pass rather than a sample per dispatch. A block runs only in a pass it was asked
+//! for: the first pass asks for the blocks around the markers, and a block whose changed
+//! samples may improve a neighbour outside it asks for that neighbour's block in the next pass
+//! (the fixed point is unique: the order of the updates cannot change it). So a block runs
+//! about once per front that reaches it, and blocks no front reaches (outside the mask) never.
+//! Passes alternate the order of the blocks, so a front also travels along the order within a
+//! pass where blocks run one after another. The state takes 16 bytes a sample; volumes larger
+//! than one storage binding run by z-slabs (a dispatch each per pass) whose windows overlap by
+//! a slice either side in one buffer (in several, with those slices copied after every pass,
+//! where the adapter's buffers are smaller than the state), images within one binding. Every
+//! few passes one 8-byte read-back asks whether any block asked for another, and how many
+//! blocks were relaxed (the work model counts what those touched, not the whole windows bound).
 
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 use rayon::prelude::*;
@@ -77,7 +82,9 @@ struct WatershedParams {
     blocks: [u32; 3],
     /// Blocks of the slab along z.
     slab_blocks_z: u32,
-    _pad: [u32; 3],
+    /// The element (16-byte state) offset of the slab's window in the bound window.
+    state_offset: u32,
+    _pad: [u32; 2],
     steps: [[i32; 4]; 26],
 }
 
@@ -120,8 +127,9 @@ pub(crate) const KERNELS: [&KernelSpec; 2] = [&RELAX_VOLUME, &RELAX_IMAGE];
 /// [`super::watershed`] on the GPU for 2D and 3D images: the classic flood (no compactness, no
 /// watershed lines) with a centred 3 × … × 3 footprint. Equal to the CPU where no two labels
 /// meet at equal cost; see the module docs for the tie rule. Volumes run by z-slabs when their
-/// state (16 bytes a sample) exceeds one storage binding: a slab of four slices and two ghost
-/// slices must fit (`Error::TooLarge` otherwise), and an image must fit whole.
+/// state (16 bytes a sample) exceeds one storage binding: a slab of four slices, a slice either
+/// side and the window's alignment must fit (`Error::TooLarge` otherwise), and an image must
+/// fit whole.
 pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     ctx: &GpuContext,
     image: ArrayViewD<'_, f64>,
@@ -175,11 +183,13 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
         neighbours: steps.len() as u32,
         blocks: [0; 3],
         slab_blocks_z: 0,
-        _pad: [0; 3],
+        state_offset: 0,
+        _pad: [0; 2],
         steps: [[0; 4]; 26],
     };
     p.steps[..steps.len()].copy_from_slice(&steps);
-    let ranks = relax(ctx, &p, slab_nz, &heights, state_of)?;
+    let markers_at = |i: usize| inside(i) && markers[i] != M::default();
+    let ranks = relax(ctx, &p, slab_nz, &heights, markers_at, state_of)?;
     let table: Vec<M> = std::iter::once(M::default()).chain(labels).collect();
     let out: Vec<M> = ranks.par_iter().map(|&r| table[r as usize]).collect();
     ArrayD::from_shape_vec(IxDyn(&dims), out).map_err(|e| Error::InvalidShape(e.to_string()))
@@ -188,8 +198,9 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
 /// The state of a sample outside the mask (and of ghost slices past the volume's ends).
 const OUTSIDE_STATE: [u32; 4] = [UNREACHED, 0, 0, OUTSIDE];
 
-/// Slices per z-slab: the whole volume when its state and two ghost slices fit one storage
-/// binding, else the most whole blocks' depths that do (images: the whole image or nothing).
+/// Slices per z-slab: the whole volume when its state and two padding slices fit one storage
+/// binding, else the most whole blocks' depths whose state, a slice either side and the window's
+/// alignment do (images: the whole image or nothing).
 fn slab_depth(ctx: &GpuContext, shape: [usize; 3]) -> Result<usize> {
     let [nz, ny, nx] = shape;
     let plane = 16 * (ny * nx) as u64;
@@ -198,16 +209,17 @@ fn slab_depth(ctx: &GpuContext, shape: [usize; 3]) -> Result<usize> {
     if plane * (nz as u64 + ghosts) <= binding {
         return Ok(nz);
     }
-    let slab = (binding / plane).saturating_sub(ghosts) / depth * depth;
+    let align = ctx.storage_offset_alignment();
+    let slab = (binding.saturating_sub(align) / plane).saturating_sub(ghosts) / depth * depth;
     if slab == 0 || nz == 1 {
         return Err(Error::TooLarge(format!(
-            "the GPU watershed keeps 16 bytes a sample: {} of {ny} × {nx} samples and {ghosts} ghost slices need {} bytes in one storage binding, and this adapter binds {binding}: use the CPU watershed",
+            "the GPU watershed keeps 16 bytes a sample: {} of {ny} × {nx} samples and {ghosts} neighbouring slices need {} bytes in one storage binding, and this adapter binds {binding}: use the CPU watershed",
             if nz > 1 {
                 format!("a slab of {depth} slices")
             } else {
                 "an image".to_string()
             },
-            plane * (depth + ghosts),
+            plane * (depth + ghosts) + if nz > 1 { align } else { 0 },
         )));
     }
     Ok(slab as usize)
@@ -241,23 +253,32 @@ fn footprint_steps(dims: &[usize], shape: [usize; 3], options: &WatershedOptions
         .collect())
 }
 
-/// A z-slab's buffers: its first slice and depth, its parameters, heights and state window
-/// (the slab's slices between two ghost slices for volumes).
+/// A z-slab: its depth, the state buffer it is in, its parameters, heights, and its window of
+/// the state (its slices and one more either side).
 struct Slab {
-    z0: usize,
     nz: usize,
+    group: usize,
     params: wgpu::Buffer,
     heights: wgpu::Buffer,
-    state: wgpu::Buffer,
+    window: (u64, u64),
 }
 
-/// Passes over the blocks until one changes nothing; the label rank of every sample at the
-/// fixed point.
+/// Consecutive slabs' state in one buffer: its first slice and depth (the buffer holds a slice
+/// more either side).
+struct StateGroup {
+    z0: usize,
+    nz: usize,
+    buffer: wgpu::Buffer,
+}
+
+/// Passes over the blocks until one asks for none; the label rank of every sample at the fixed
+/// point.
 fn relax(
     ctx: &GpuContext,
     p: &WatershedParams,
     slab_nz: usize,
     heights: &[f32],
+    markers_at: impl Fn(usize) -> bool + Sync,
     state_of: impl Fn(usize) -> [u32; 4] + Sync,
 ) -> Result<Vec<u32>> {
     let (kernel, block, ghost) = if p.nz > 1 {
@@ -272,51 +293,79 @@ fn relax(
         p.ny.div_ceil(block[1]),
         p.nz.div_ceil(block[2]),
     ];
-    let blocks: u64 = p.blocks.iter().map(|&b| u64::from(b)).product();
     let mut rec = Recorder::new(ctx);
-    // Per invocation: the halo's loads, then each step's neighbours.
+    // Per invocation: the halo's loads, then each step's neighbours, then the requests.
     let halo: u32 = (block[0] + 2) * (block[1] + 2) * (block[2] + if block[2] > 1 { 2 } else { 0 });
     let per_step = u64::from(p.neighbours) + 1;
-    let max_steps =
-        MAX_BLOCK_STEPS.min(((rec.loop_limit().saturating_sub(8)) / per_step).min(u64::from(u32::MAX)) as u32);
+    let max_steps = MAX_BLOCK_STEPS
+        .min(((rec.loop_limit().saturating_sub(8 + per_step)) / per_step).min(u64::from(u32::MAX)) as u32);
     rec.check_loop_budget(
         "the GPU watershed",
-        u64::from(halo.div_ceil(block.iter().product())) + u64::from(max_steps.max(1)) * per_step,
+        u64::from(halo.div_ceil(block.iter().product())) + u64::from(max_steps.max(1) + 1) * per_step,
     )?;
-    let slabs: Vec<Slab> = (0..nz)
-        .step_by(slab_nz)
-        .map(|z0| {
-            let depth = slab_nz.min(nz - z0);
-            let window: Vec<[u32; 4]> = (0..(depth + 2 * ghost) * plane)
+    // The state, a slice more either side of the volume (outside samples) in as few buffers as
+    // the adapter's buffer size allows: within a buffer the slab windows overlap by the slice
+    // either side, so neighbouring slabs see each other's updates; between buffers those
+    // slices are copied after every pass.
+    let slice = 16 * plane as u64;
+    let align = ctx.storage_offset_alignment();
+    let slab_starts: Vec<usize> = (0..nz).step_by(slab_nz).collect();
+    let per_buffer = ((ctx.adapter().max_buffer_size / slice) as usize).saturating_sub(2 * ghost) / slab_nz * slab_nz;
+    let groups: Vec<StateGroup> = slab_starts
+        .chunks(per_buffer.max(slab_nz) / slab_nz)
+        .map(|starts| {
+            let z0 = starts[0];
+            let depth = (starts[starts.len() - 1] + slab_nz).min(nz) - z0;
+            let values: Vec<[u32; 4]> = (0..(depth + 2 * ghost) * plane)
                 .into_par_iter()
                 .map(|k| match (z0 + k / plane).checked_sub(ghost) {
                     Some(z) if z < nz => state_of(z * plane + k % plane),
                     _ => OUTSIDE_STATE,
                 })
                 .collect();
-            let params = WatershedParams {
-                z0: z0 as u32,
-                slab_blocks_z: (depth as u32).div_ceil(block[2]),
-                ..p
-            };
-            Slab {
+            StateGroup {
                 z0,
                 nz: depth,
-                params: rec.uniform(&params),
-                heights: rec.constants(&heights[z0 * plane..(z0 + depth) * plane]),
-                state: rec.storage_init(&window),
+                buffer: rec.storage_init(&values),
             }
         })
         .collect();
-    let stamps = rec.scratch(4 * blocks);
-    // Whether a block changed, and how many blocks were relaxed (see the shader).
+    let slabs: Vec<Slab> = slab_starts
+        .iter()
+        .map(|&z0| {
+            let depth = slab_nz.min(nz - z0);
+            let group = groups
+                .iter()
+                .rposition(|g| g.z0 <= z0)
+                .expect("the first group starts at 0");
+            // The window starts at the slab's slice z0 − 1, which is its buffer's slice z0 − g.z0.
+            let start = slice * (z0 - groups[group].z0) as u64;
+            let aligned = start / align * align;
+            let params = WatershedParams {
+                z0: z0 as u32,
+                slab_blocks_z: (depth as u32).div_ceil(block[2]),
+                state_offset: ((start - aligned) / 16) as u32,
+                ..p
+            };
+            Slab {
+                nz: depth,
+                group,
+                params: rec.uniform(&params),
+                heights: rec.constants(&heights[z0 * plane..(z0 + depth) * plane]),
+                window: (aligned, start - aligned + slice * (depth + 2 * ghost) as u64),
+            }
+        })
+        .collect();
+    // The first pass asks for the blocks with a marker and their neighbours.
+    let requests = first_requests(&p, block, &markers_at);
+    let requests = rec.storage_init(&requests);
+    // Whether a block asked for one, and how many blocks were relaxed (see the shader).
     let counters = rec.scratch(8);
     let zero = rec.scratch(4);
-    let (t, flag) = (BufferWindow::whole(&stamps), BufferWindow::whole(&counters));
+    let (r, flag) = (BufferWindow::whole(&requests), BufferWindow::whole(&counters));
     // The work model's bound bytes (read, read-write) and relaxed blocks, for what the skipped
     // blocks did not touch.
     let (mut bound_read, mut bound_written, mut relaxed, mut visits) = (0u64, 0u64, 0u64, 0u64);
-    let slice = 16 * plane as u64;
     // Every pass relaxes at least one block by one sample until the fixed point; the bound
     // only guards against a kernel that never settles.
     let limit = 4 * nz * plane + 4 * PASSES_PER_CHECK;
@@ -327,7 +376,7 @@ fn relax(
                 rec.copy(&zero, 0, &counters, 4, 4);
             }
             if k == PASSES_PER_CHECK - 1 {
-                // Only the last pass of the batch is asked whether anything changed.
+                // Only the last pass of the batch is asked whether it asked for anything.
                 rec.copy(&zero, 0, &counters, 0, 4);
             }
             passes += 1;
@@ -336,34 +385,45 @@ fn relax(
                 max_steps,
                 _pad: [0; 2],
             });
-            for slab in &slabs {
+            // Slabs in the order the blocks run in (see the shader): last to first in even passes.
+            let order: Vec<&Slab> = if passes % 2 == 0 {
+                slabs.iter().rev().collect()
+            } else {
+                slabs.iter().collect()
+            };
+            for slab in order {
+                let window = BufferWindow {
+                    buffer: &groups[slab.group].buffer,
+                    offset: slab.window.0,
+                    size: slab.window.1,
+                };
                 let bindings = [
                     BufferWindow::whole(&slab.params),
                     BufferWindow::whole(&pass),
                     BufferWindow::whole(&slab.heights),
-                    BufferWindow::whole(&slab.state),
-                    t,
+                    window,
+                    r,
                     flag,
                 ];
                 let groups = u64::from(p.blocks[0] * p.blocks[1]) * slab.nz.div_ceil(block[2] as usize) as u64;
                 rec.dispatch_folded(kernel, &bindings, groups)?;
                 bound_read += slab.heights.size();
-                bound_written += slab.state.size() + stamps.size() + counters.size();
+                bound_written += slab.window.1 + requests.size() + counters.size();
                 visits += groups;
             }
-            // Ghost slices: each slab's border slices into its neighbours' windows.
-            for pair in slabs.windows(2) {
+            // Between buffers: each one's border slices into its neighbours' extra slices.
+            for pair in groups.windows(2) {
                 let (below, above) = (&pair[0], &pair[1]);
                 let top = slice * below.nz as u64;
-                rec.copy(&below.state, top, &above.state, 0, slice);
-                rec.copy(&above.state, slice, &below.state, top + slice, slice);
+                rec.copy(&below.buffer, top, &above.buffer, 0, slice);
+                rec.copy(&above.buffer, slice, &below.buffer, top + slice, slice);
             }
         }
         let answer = rec.read_back(&counters, 8);
         rec.flush()?;
-        let [changed, blocks_relaxed] = bytemuck::pod_read_unaligned::<[u32; 2]>(&answer.read(ctx)?);
+        let [asked, blocks_relaxed] = bytemuck::pod_read_unaligned::<[u32; 2]>(&answer.read(ctx)?);
         relaxed += u64::from(blocks_relaxed);
-        if changed == 0 {
+        if asked == 0 {
             break;
         }
         if passes > limit {
@@ -372,30 +432,67 @@ fn relax(
             )));
         }
     }
-    // What the relaxed blocks touched: their halo of states and their heights; every block
-    // visited read its 27 neighbours' stamps.
+    // What the relaxed blocks touched: their halo of states, their heights, and up to 27
+    // requests; every block visited read its own request.
     let block_samples = u64::from(block.iter().product::<u32>());
     let touched_read = relaxed * block_samples * 4;
-    let touched_written = relaxed * (u64::from(halo) * 16 + 4) + visits * 27 * 4;
+    let touched_written = relaxed * (u64::from(halo) * 16 + 27 * 4) + visits * 4;
     rec.untouched(
         kernel,
         bound_read.saturating_sub(touched_read),
         bound_written.saturating_sub(touched_written),
     );
-    let results: Vec<_> = slabs
+    let results: Vec<_> = groups
         .iter()
-        .map(|slab| rec.read_back(&slab.state, slab.state.size()))
+        .map(|g| rec.read_back_from(&g.buffer, slice * ghost as u64, slice * g.nz as u64))
         .collect();
     rec.submit()?;
     let mut ranks = vec![0u32; nz * plane];
-    for (slab, result) in slabs.iter().zip(results) {
+    for (g, result) in groups.iter().zip(results) {
         let bytes = result.read(ctx)?;
         // The label rank is a state's third word (read from bytes: no alignment assumed).
-        let own = &bytes[16 * ghost * plane..16 * (ghost + slab.nz) * plane];
-        ranks[slab.z0 * plane..(slab.z0 + slab.nz) * plane]
+        ranks[g.z0 * plane..(g.z0 + g.nz) * plane]
             .par_iter_mut()
-            .zip(own.par_chunks_exact(16))
+            .zip(bytes.par_chunks_exact(16))
             .for_each(|(r, s)| *r = u32::from_le_bytes([s[8], s[9], s[10], s[11]]));
     }
     Ok(ranks)
+}
+
+/// The first pass's requests: 1 for every block holding a marker inside the mask and for the
+/// blocks around it (a marker never changes, so the blocks it can reach first must run), 0
+/// for the rest.
+fn first_requests(p: &WatershedParams, block: [u32; 3], markers_at: &(impl Fn(usize) -> bool + Sync)) -> Vec<u32> {
+    let [bx, by, bz] = p.blocks.map(|b| b as usize);
+    let (nx, ny, nz) = (p.nx as usize, p.ny as usize, p.nz as usize);
+    let [tx, ty, tz] = block.map(|b| b as usize);
+    // Blocks holding a marker, found slice by slice in parallel.
+    let holding: Vec<bool> = (0..bz)
+        .into_par_iter()
+        .flat_map_iter(|kz| {
+            let mut row = vec![false; bx * by];
+            for z in kz * tz..((kz + 1) * tz).min(nz) {
+                for y in 0..ny {
+                    for x in 0..nx {
+                        if markers_at((z * ny + y) * nx + x) {
+                            row[(y / ty) * bx + x / tx] = true;
+                        }
+                    }
+                }
+            }
+            row
+        })
+        .collect();
+    let mut requests = vec![0u32; bx * by * bz];
+    for b in (0..holding.len()).filter(|&b| holding[b]) {
+        let (x, y, z) = (b % bx, (b / bx) % by, b / (bx * by));
+        for nz_ in z.saturating_sub(1)..=(z + 1).min(bz - 1) {
+            for ny_ in y.saturating_sub(1)..=(y + 1).min(by - 1) {
+                for nx_ in x.saturating_sub(1)..=(x + 1).min(bx - 1) {
+                    requests[(nz_ * by + ny_) * bx + nx_] = 1;
+                }
+            }
+        }
+    }
+    requests
 }
