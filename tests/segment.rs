@@ -194,10 +194,10 @@ fn scattered_markers(shape: &[usize], seed: u64, count: usize) -> ArrayD<i64> {
 }
 
 /// Whether the GPU watershed floods `shape` with `binding` bytes a storage binding (windows
-/// aligned to `align` bytes, at most 256 in WebGPU): 16 bytes a sample, images whole, volumes whole between two
-/// padding slices or by slabs of at least four slices with a slice either side.
+/// aligned to `align` bytes, at most 256 in WebGPU): 12 bytes a sample, images whole, volumes
+/// whole between two padding slices or by slabs of at least four slices with a slice either side.
 fn gpu_watershed_fits(shape: &[usize], binding: u64, align: u64) -> bool {
-    let plane = 16 * shape[shape.len() - 2..].iter().product::<usize>() as u64;
+    let plane = 12 * shape[shape.len() - 2..].iter().product::<usize>() as u64;
     match shape.len() {
         2 => plane <= binding,
         _ => plane * (shape[0] as u64 + 2) <= binding || plane * 6 + align <= binding,
@@ -245,8 +245,8 @@ fn gpu_watershed_equals_the_cpu_flood_where_no_basins_tie() {
 
 #[test]
 fn gpu_watershed_splits_its_state_across_buffers_where_the_adapter_limits_them() {
-    // 64 KiB bindings and 192 KiB buffers: a 30 × 24 × 28 volume (10,752 bytes of state a
-    // slice) runs by slabs of four slices, four slabs to a buffer, so its state spans two
+    // 64 KiB bindings and 192 KiB buffers: a 30 × 24 × 28 volume (8,064 bytes of state a
+    // slice) runs by slabs of four slices, five slabs to a buffer, so its state spans two
     // buffers whose border slices are copied after every pass.
     use hounsfield::gpu::{GpuContext, GpuOptions};
     let shape = [30usize, 24, 28];

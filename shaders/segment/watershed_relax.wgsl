@@ -2,7 +2,9 @@
 // PassParams in src/segment/watershed_gpu.rs). WS_TILE_X/Y/Z (the workgroup's block) and
 // WS_HALO_Z (1 for volumes, 0 for images) are emitted by the Rust side.
 //
-// A sample's state is (cost as f32 bits, steps along its plateau, label rank, flags). A free
+// A sample's state is (cost as f32 bits, steps along its plateau, label rank, flags), stored
+// in three words (the flags in the label word's top two bits: WATERSHED_FIXED << 30 for a
+// marker, WATERSHED_OUTSIDE << 30 outside the mask) and unpacked into workgroup memory. A free
 // sample takes the reached neighbour with the smallest (cost, steps, label) — the one the CPU
 // flood would release first, up to its arrival order among equal costs — and becomes
 // (max(height, cost), steps + 1 when that stays the neighbour's cost else 0, label). Markers
@@ -40,7 +42,7 @@ struct Params {
     by: u32,
     bz: u32,
     slab_bz: u32,
-    // The element offset of the slab's window in the bound state window (alignment).
+    // The word offset of the slab's window in the bound state window (alignment).
     state_offset: u32,
     _pad1: u32,
     _pad2: u32,
@@ -61,7 +63,7 @@ struct Pass {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> pass_info: Pass;
 @group(0) @binding(2) var<storage, read> heights: array<f32>;
-@group(0) @binding(3) var<storage, read_write> state: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> state: array<u32>;
 @group(0) @binding(4) var<storage, read_write> requests: array<atomic<u32>>;
 // [0]: whether any block asked for a block (the host's convergence check); [1]: blocks relaxed,
 // for the work model (skipped blocks read only their request).
@@ -79,10 +81,22 @@ var<workgroup> settled: u32;
 // The blocks of the 3 × 3 × 3 around this one (itself at 13) that this one asks for.
 var<workgroup> wanted: array<atomic<u32>, 27>;
 
-// Where the sample at `p` (volume coordinates) lies in the slab's state window.
+// The first word of the sample at `p` (volume coordinates) in the slab's state window.
 fn state_index(p: vec3<i32>) -> u32 {
-    return params.state_offset + u32(p.x) + u32(p.y) * params.nx
-        + u32(p.z - i32(params.z0) + i32(WS_HALO_Z)) * params.nx * params.ny;
+    return params.state_offset + 3u * (u32(p.x) + u32(p.y) * params.nx
+        + u32(p.z - i32(params.z0) + i32(WS_HALO_Z)) * params.nx * params.ny);
+}
+
+fn load_state(at: u32) -> vec4<u32> {
+    let tagged = state[at + 2u];
+    return vec4<u32>(state[at], state[at + 1u], tagged & 0x3fffffffu, tagged >> 30u);
+}
+
+// Only free samples are written: their flags are 0.
+fn store_state(at: u32, s: vec4<u32>) {
+    state[at] = s.x;
+    state[at + 1u] = s.y;
+    state[at + 2u] = s.z;
 }
 
 // `a` leaves the flood before `b`: smaller cost, then fewer plateau steps, then smaller label.
@@ -150,7 +164,7 @@ fn relax(
         let p = origin + vec3<i32>(i32(k % HX), i32((k / HX) % HY), i32(k / (HX * HY)));
         var s = vec4<u32>(WATERSHED_UNREACHED, 0u, 0u, WATERSHED_OUTSIDE);
         if (all(p >= vec3<i32>(0)) && all(p < dims)) {
-            s = state[state_index(p)];
+            s = load_state(state_index(p));
         }
         block[k] = s;
     }
@@ -202,7 +216,7 @@ fn relax(
     }
 
     if (inside && any(current != first)) {
-        state[state_index(me)] = current;
+        store_state(state_index(me), current);
         // Ask for the blocks of the neighbours outside this block that the change may improve:
         // free, and not reached or reached at a cost no lower than this sample's (a higher
         // cost cannot be improved by it). Their states are the halo as loaded, which only

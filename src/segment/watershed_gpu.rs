@@ -20,7 +20,7 @@
 //! (the fixed point is unique: the order of the updates cannot change it). So a block runs
 //! about once per front that reaches it, and blocks no front reaches (outside the mask) never.
 //! Passes alternate the order of the blocks, so a front also travels along the order within a
-//! pass where blocks run one after another. The state takes 16 bytes a sample; volumes larger
+//! pass where blocks run one after another. The state takes 12 bytes a sample; volumes larger
 //! than one storage binding run by z-slabs (a dispatch each per pass) whose windows overlap by
 //! a slice either side in one buffer (in several, with those slices copied after every pass,
 //! where the adapter's buffers are smaller than the state), images within one binding. Every
@@ -82,7 +82,7 @@ struct WatershedParams {
     blocks: [u32; 3],
     /// Blocks of the slab along z.
     slab_blocks_z: u32,
-    /// The element (16-byte state) offset of the slab's window in the bound window.
+    /// The word offset of the slab's window in the bound window.
     state_offset: u32,
     _pad: [u32; 2],
     steps: [[i32; 4]; 26],
@@ -127,7 +127,7 @@ pub(crate) const KERNELS: [&KernelSpec; 2] = [&RELAX_VOLUME, &RELAX_IMAGE];
 /// [`super::watershed`] on the GPU for 2D and 3D images: the classic flood (no compactness, no
 /// watershed lines) with a centred 3 × … × 3 footprint. Equal to the CPU where no two labels
 /// meet at equal cost; see the module docs for the tie rule. Volumes run by z-slabs when their
-/// state (16 bytes a sample) exceeds one storage binding: a slab of four slices, a slice either
+/// state (12 bytes a sample) exceeds one storage binding: a slab of four slices, a slice either
 /// side and the window's alignment must fit (`Error::TooLarge` otherwise), and an image must
 /// fit whole.
 pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
@@ -167,12 +167,19 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     let inside = |i: usize| mask.is_none_or(|m| m[i]);
     let labels = super::watershed_flood::distinct_labels(markers, &inside);
     let heights: Vec<f32> = image.par_iter().map(|&v| v as f32).collect();
+    if labels.len() >= LABEL_MASK as usize {
+        return Err(Error::TooLarge(format!(
+            "the GPU watershed numbers at most {} distinct markers; these markers hold {}: use the CPU watershed",
+            LABEL_MASK - 1,
+            labels.len()
+        )));
+    }
     let state_of = |i: usize| match (inside(i), markers[i]) {
         (false, _) => OUTSIDE_STATE,
-        (true, m) if m == M::default() => [UNREACHED, 0, 0, 0],
+        (true, m) if m == M::default() => [UNREACHED, 0, 0],
         (true, m) => {
             let rank = 1 + labels.binary_search(&m).expect("collected") as u32;
-            [heights[i].to_bits(), 0, rank, FIXED]
+            [heights[i].to_bits(), 0, rank | FIXED << 30]
         }
     };
     let mut p = WatershedParams {
@@ -196,14 +203,20 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
 }
 
 /// The state of a sample outside the mask (and of ghost slices past the volume's ends).
-const OUTSIDE_STATE: [u32; 4] = [UNREACHED, 0, 0, OUTSIDE];
+const OUTSIDE_STATE: [u32; 3] = [UNREACHED, 0, OUTSIDE << 30];
+
+/// Bytes of a sample's state: cost, steps, and the label rank with the flags in its top bits.
+const STATE_BYTES: u64 = 12;
+
+/// The label rank's bits in the state's third word.
+const LABEL_MASK: u32 = (1 << 30) - 1;
 
 /// Slices per z-slab: the whole volume when its state and two padding slices fit one storage
 /// binding, else the most whole blocks' depths whose state, a slice either side and the window's
 /// alignment do (images: the whole image or nothing).
 fn slab_depth(ctx: &GpuContext, shape: [usize; 3]) -> Result<usize> {
     let [nz, ny, nx] = shape;
-    let plane = 16 * (ny * nx) as u64;
+    let plane = STATE_BYTES * (ny * nx) as u64;
     let binding = ctx.max_storage_binding();
     let (ghosts, depth) = if nz > 1 { (2, BLOCK_3D[2] as u64) } else { (0, 1) };
     if plane * (nz as u64 + ghosts) <= binding {
@@ -213,7 +226,7 @@ fn slab_depth(ctx: &GpuContext, shape: [usize; 3]) -> Result<usize> {
     let slab = (binding.saturating_sub(align) / plane).saturating_sub(ghosts) / depth * depth;
     if slab == 0 || nz == 1 {
         return Err(Error::TooLarge(format!(
-            "the GPU watershed keeps 16 bytes a sample: {} of {ny} × {nx} samples and {ghosts} neighbouring slices need {} bytes in one storage binding, and this adapter binds {binding}: use the CPU watershed",
+            "the GPU watershed keeps {STATE_BYTES} bytes a sample: {} of {ny} × {nx} samples and {ghosts} neighbouring slices need {} bytes in one storage binding, and this adapter binds {binding}: use the CPU watershed",
             if nz > 1 {
                 format!("a slab of {depth} slices")
             } else {
@@ -279,7 +292,7 @@ fn relax(
     slab_nz: usize,
     heights: &[f32],
     markers_at: impl Fn(usize) -> bool + Sync,
-    state_of: impl Fn(usize) -> [u32; 4] + Sync,
+    state_of: impl Fn(usize) -> [u32; 3] + Sync,
 ) -> Result<Vec<u32>> {
     let (kernel, block, ghost) = if p.nz > 1 {
         (&RELAX_VOLUME, BLOCK_3D, 1)
@@ -307,7 +320,7 @@ fn relax(
     // the adapter's buffer size allows: within a buffer the slab windows overlap by the slice
     // either side, so neighbouring slabs see each other's updates; between buffers those
     // slices are copied after every pass.
-    let slice = 16 * plane as u64;
+    let slice = STATE_BYTES * plane as u64;
     let align = ctx.storage_offset_alignment();
     let slab_starts: Vec<usize> = (0..nz).step_by(slab_nz).collect();
     let per_buffer = ((ctx.adapter().max_buffer_size / slice) as usize).saturating_sub(2 * ghost) / slab_nz * slab_nz;
@@ -316,7 +329,7 @@ fn relax(
         .map(|starts| {
             let z0 = starts[0];
             let depth = (starts[starts.len() - 1] + slab_nz).min(nz) - z0;
-            let values: Vec<[u32; 4]> = (0..(depth + 2 * ghost) * plane)
+            let values: Vec<[u32; 3]> = (0..(depth + 2 * ghost) * plane)
                 .into_par_iter()
                 .map(|k| match (z0 + k / plane).checked_sub(ghost) {
                     Some(z) if z < nz => state_of(z * plane + k % plane),
@@ -344,7 +357,7 @@ fn relax(
             let params = WatershedParams {
                 z0: z0 as u32,
                 slab_blocks_z: (depth as u32).div_ceil(block[2]),
-                state_offset: ((start - aligned) / 16) as u32,
+                state_offset: ((start - aligned) / 4) as u32,
                 ..p
             };
             Slab {
@@ -436,7 +449,7 @@ fn relax(
     // requests; every block visited read its own request.
     let block_samples = u64::from(block.iter().product::<u32>());
     let touched_read = relaxed * block_samples * 4;
-    let touched_written = relaxed * (u64::from(halo) * 16 + 27 * 4) + visits * 4;
+    let touched_written = relaxed * (u64::from(halo) * STATE_BYTES + 27 * 4) + visits * 4;
     rec.untouched(
         kernel,
         bound_read.saturating_sub(touched_read),
@@ -453,8 +466,8 @@ fn relax(
         // The label rank is a state's third word (read from bytes: no alignment assumed).
         ranks[g.z0 * plane..(g.z0 + g.nz) * plane]
             .par_iter_mut()
-            .zip(bytes.par_chunks_exact(16))
-            .for_each(|(r, s)| *r = u32::from_le_bytes([s[8], s[9], s[10], s[11]]));
+            .zip(bytes.par_chunks_exact(STATE_BYTES as usize))
+            .for_each(|(r, s)| *r = u32::from_le_bytes([s[8], s[9], s[10], s[11]]) & LABEL_MASK);
     }
     Ok(ranks)
 }
