@@ -194,10 +194,11 @@ fn scattered_markers(shape: &[usize], seed: u64, count: usize) -> ArrayD<i64> {
 }
 
 /// Whether the GPU watershed floods `shape` with `binding` bytes a storage binding (windows
-/// aligned to `align` bytes, at most 256 in WebGPU): 12 bytes a sample, images whole, volumes
-/// whole between two padding slices or by slabs of at least four slices with a slice either side.
+/// aligned to `align` bytes, at most 256 in WebGPU): 8 bytes a sample (the packed states of up
+/// to 65,535 labels), images whole, volumes whole between two padding slices or by slabs of at
+/// least four slices with a slice either side.
 fn gpu_watershed_fits(shape: &[usize], binding: u64, align: u64) -> bool {
-    let plane = 12 * shape[shape.len() - 2..].iter().product::<usize>() as u64;
+    let plane = 8 * shape[shape.len() - 2..].iter().product::<usize>() as u64;
     match shape.len() {
         2 => plane <= binding,
         _ => plane * (shape[0] as u64 + 2) <= binding || plane * 6 + align <= binding,
@@ -245,8 +246,8 @@ fn gpu_watershed_equals_the_cpu_flood_where_no_basins_tie() {
 
 #[test]
 fn gpu_watershed_splits_its_state_across_buffers_where_the_adapter_limits_them() {
-    // 64 KiB bindings and 192 KiB buffers: a 30 × 24 × 28 volume (8,064 bytes of state a
-    // slice) runs by slabs of four slices, five slabs to a buffer, so its state spans two
+    // 64 KiB bindings and 128 KiB buffers: a 30 × 24 × 28 volume (5,376 bytes of packed state a
+    // slice) runs by slabs of eight slices, two slabs to a buffer, so its state spans two
     // buffers whose border slices are copied after every pass.
     use hounsfield::gpu::{GpuContext, GpuOptions};
     let shape = [30usize, 24, 28];
@@ -258,7 +259,7 @@ fn gpu_watershed_splits_its_state_across_buffers_where_the_adapter_limits_them()
     for i in 0..GpuContext::adapters().len() {
         let ctx = GpuContext::with_options(GpuOptions {
             max_storage_binding: Some(64 * 1024),
-            max_buffer_size: Some(192 * 1024),
+            max_buffer_size: Some(128 * 1024),
             adapter: Some(i),
             ..GpuOptions::default()
         })
@@ -277,6 +278,35 @@ fn gpu_watershed_splits_its_state_across_buffers_where_the_adapter_limits_them()
         ran > 0 || std::env::var(common::REQUIRE_GPU_ENV).is_err(),
         "no GPU adapter"
     );
+}
+
+#[test]
+fn gpu_watershed_floods_plateaus_longer_than_its_packed_steps() {
+    // Row 0: a flat line of 140,000 samples with a marker at each end, whose floods meet in
+    // the middle about 70,000 plateau steps from either. Row 2: 40,000 more markers, kept apart
+    // by a masked-out row 1, so the labels take 16 bits of the packed layout and its steps the
+    // other 16 (at most 65,534). Saturated steps would tie in the middle and give it to the
+    // smaller label; the GPU floods again in the wide layout and meets the CPU in the middle.
+    let len = 140_000usize;
+    let image = ArrayD::<f64>::zeros(IxDyn(&[3, len]));
+    let mut markers = ArrayD::<i64>::zeros(IxDyn(&[3, len]));
+    markers[[0, 0]] = 7;
+    markers[[0, len - 1]] = 3;
+    for x in 0..40_000 {
+        markers[[2, x]] = 100 + x as i64;
+    }
+    let mask = ArrayD::from_shape_fn(IxDyn(&[3, len]), |i| i[0] != 1);
+    let options = WatershedOptions {
+        mask: Some(mask.view()),
+        ..Default::default()
+    };
+    let want = watershed(image.view(), markers.view(), &options).unwrap();
+    assert_eq!(want[[0, len / 2 - 1]], 7);
+    assert_eq!(want[[0, len / 2]], 3);
+    for ctx in gpus() {
+        let got = watershed_on_gpu(&ctx, image.view(), markers.view(), &options).unwrap();
+        assert_eq!(got, want, "{}", ctx.adapter());
+    }
 }
 
 #[test]

@@ -2,10 +2,15 @@
 // PassParams in src/segment/watershed_gpu.rs). WS_TILE_X/Y/Z (the workgroup's block) and
 // WS_HALO_Z (1 for volumes, 0 for images) are emitted by the Rust side.
 //
-// A sample's state is (cost as f32 bits, steps along its plateau, label rank, flags), stored
-// in three words (the flags in the label word's top two bits: WATERSHED_FIXED << 30 for a
-// marker, WATERSHED_OUTSIDE << 30 outside the mask) and unpacked into workgroup memory. A free
-// sample takes the reached neighbour with the smallest (cost, steps, label) — the one the CPU
+// A sample's state is (cost as f32 bits, steps along its plateau, label rank, flags), unpacked
+// into workgroup memory from one of two layouts in the state buffer:
+// - wide (`label_bits` 0), three words: cost, steps, and the label with the flags in its top two
+//   bits (WATERSHED_FIXED << 30 for a marker, WATERSHED_OUTSIDE << 30 outside the mask);
+// - packed, two words: cost (all ones outside the mask), and steps << label_bits | label, whose
+//   steps field is all ones for a marker (steps 0). A free sample whose steps outgrow the field
+//   is stored with the largest and raises the overflow counter: the host then floods again in
+//   the wide layout.
+// A free sample takes the reached neighbour with the smallest (cost, steps, label) — the one the CPU
 // flood would release first, up to its arrival order among equal costs — and becomes
 // (max(height, cost), steps + 1 when that stays the neighbour's cost else 0, label). Markers
 // and samples outside the mask never change.
@@ -44,7 +49,8 @@ struct Params {
     slab_bz: u32,
     // The word offset of the slab's window in the bound state window (alignment).
     state_offset: u32,
-    _pad1: u32,
+    // Bits of the label in the packed layout; 0: the wide layout.
+    label_bits: u32,
     _pad2: u32,
     // (dx, dy, dz, flat offset) of every neighbour of the footprint.
     steps: array<vec4<i32>, 26>,
@@ -66,8 +72,9 @@ struct Pass {
 @group(0) @binding(3) var<storage, read_write> state: array<u32>;
 @group(0) @binding(4) var<storage, read_write> requests: array<atomic<u32>>;
 // [0]: whether any block asked for a block (the host's convergence check); [1]: blocks relaxed,
-// for the work model (skipped blocks read only their request).
-@group(0) @binding(5) var<storage, read_write> counters: array<atomic<u32>, 2>;
+// for the work model (skipped blocks read only their request); [2]: whether steps overflowed
+// the packed layout.
+@group(0) @binding(5) var<storage, read_write> counters: array<atomic<u32>, 3>;
 
 const HX: u32 = WS_TILE_X + 2u;
 const HY: u32 = WS_TILE_Y + 2u;
@@ -83,20 +90,42 @@ var<workgroup> wanted: array<atomic<u32>, 27>;
 
 // The first word of the sample at `p` (volume coordinates) in the slab's state window.
 fn state_index(p: vec3<i32>) -> u32 {
-    return params.state_offset + 3u * (u32(p.x) + u32(p.y) * params.nx
+    let words = select(2u, 3u, params.label_bits == 0u);
+    return params.state_offset + words * (u32(p.x) + u32(p.y) * params.nx
         + u32(p.z - i32(params.z0) + i32(WS_HALO_Z)) * params.nx * params.ny);
 }
 
 fn load_state(at: u32) -> vec4<u32> {
-    let tagged = state[at + 2u];
-    return vec4<u32>(state[at], state[at + 1u], tagged & 0x3fffffffu, tagged >> 30u);
+    if (params.label_bits == 0u) {
+        let tagged = state[at + 2u];
+        return vec4<u32>(state[at], state[at + 1u], tagged & 0x3fffffffu, tagged >> 30u);
+    }
+    let cost = state[at];
+    if (cost == 0xffffffffu) {
+        return vec4<u32>(WATERSHED_UNREACHED, 0u, 0u, WATERSHED_OUTSIDE);
+    }
+    let packed = state[at + 1u];
+    let steps = packed >> params.label_bits;
+    let label = packed & ((1u << params.label_bits) - 1u);
+    if (steps == (0xffffffffu >> params.label_bits)) {
+        return vec4<u32>(cost, 0u, label, WATERSHED_FIXED);
+    }
+    return vec4<u32>(cost, steps, label, 0u);
 }
 
 // Only free samples are written: their flags are 0.
 fn store_state(at: u32, s: vec4<u32>) {
     state[at] = s.x;
-    state[at + 1u] = s.y;
-    state[at + 2u] = s.z;
+    if (params.label_bits == 0u) {
+        state[at + 1u] = s.y;
+        state[at + 2u] = s.z;
+        return;
+    }
+    let most = (0xffffffffu >> params.label_bits) - 1u;
+    if (s.y > most) {
+        atomicOr(&counters[2], 1u);
+    }
+    state[at + 1u] = (min(s.y, most) << params.label_bits) | s.z;
 }
 
 // `a` leaves the flood before `b`: smaller cost, then fewer plateau steps, then smaller label.

@@ -20,12 +20,17 @@
 //! (the fixed point is unique: the order of the updates cannot change it). So a block runs
 //! about once per front that reaches it, and blocks no front reaches (outside the mask) never.
 //! Passes alternate the order of the blocks, so a front also travels along the order within a
-//! pass where blocks run one after another. The state takes 12 bytes a sample; volumes larger
-//! than one storage binding run by z-slabs (a dispatch each per pass) whose windows overlap by
-//! a slice either side in one buffer (in several, with those slices copied after every pass,
-//! where the adapter's buffers are smaller than the state), images within one binding. Every
-//! few passes one 8-byte read-back asks whether any block asked for another, and how many
-//! blocks were relaxed (the work model counts what those touched, not the whole windows bound).
+//! pass where blocks run one after another.
+//!
+//! The state takes 8 bytes a sample (the cost, and the plateau steps and label packed in one
+//! word) while the labels take at most 16 bits, leaving the steps at least 16; 12 bytes
+//! otherwise, or when a flood's steps outgrow their bits (it then runs again in the wide
+//! layout). Volumes larger than one storage binding run by z-slabs (a dispatch each per pass)
+//! whose windows overlap by a slice either side in one buffer (in several, with those slices
+//! copied after every pass, where the adapter's buffers are smaller than the state); images run
+//! within one binding. Every few passes one 12-byte read-back asks whether any block asked for
+//! another, how many blocks were relaxed (the work model counts what those touched, not the
+//! whole windows bound) and whether the steps overflowed.
 
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 use rayon::prelude::*;
@@ -84,7 +89,9 @@ struct WatershedParams {
     slab_blocks_z: u32,
     /// The word offset of the slab's window in the bound window.
     state_offset: u32,
-    _pad: [u32; 2],
+    /// [`Layout::label_bits`].
+    label_bits: u32,
+    _pad: u32,
     steps: [[i32; 4]; 26],
 }
 
@@ -127,7 +134,8 @@ pub(crate) const KERNELS: [&KernelSpec; 2] = [&RELAX_VOLUME, &RELAX_IMAGE];
 /// [`super::watershed`] on the GPU for 2D and 3D images: the classic flood (no compactness, no
 /// watershed lines) with a centred 3 × … × 3 footprint. Equal to the CPU where no two labels
 /// meet at equal cost; see the module docs for the tie rule. Volumes run by z-slabs when their
-/// state (12 bytes a sample) exceeds one storage binding: a slab of four slices, a slice either
+/// state (8 bytes a sample, 12 for 2¹⁶ labels or more or for plateaus whose steps outgrow the
+/// packed layout) exceeds one storage binding: a slab of four slices, a slice either
 /// side and the window's alignment must fit (`Error::TooLarge` otherwise), and an image must
 /// fit whole.
 pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
@@ -136,6 +144,18 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     markers: ArrayViewD<'_, M>,
     options: &WatershedOptions<'_>,
 ) -> Result<ArrayD<M>> {
+    flood_on_gpu(ctx, image, markers, options, None).map(|(labels, _)| labels)
+}
+
+/// [`watershed_on_gpu`] in a given first layout (`None`: packed when the labels leave the
+/// steps at least 16 bits); returns the labels and the layout that flooded them.
+fn flood_on_gpu<M: Copy + Ord + Default + Send + Sync>(
+    ctx: &GpuContext,
+    image: ArrayViewD<'_, f64>,
+    markers: ArrayViewD<'_, M>,
+    options: &WatershedOptions<'_>,
+    first: Option<Layout>,
+) -> Result<(ArrayD<M>, Layout)> {
     let dims = image.shape().to_vec();
     let shape = super::volume_shape(&dims, "watershed")?;
     super::watershed::check_shapes(&dims, markers.shape(), options)?;
@@ -148,10 +168,9 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     let steps = footprint_steps(&dims, shape, options)?;
     let n = image.len();
     if n == 0 {
-        return Ok(ArrayD::from_elem(IxDyn(&dims), M::default()));
+        return Ok((ArrayD::from_elem(IxDyn(&dims), M::default()), Layout::Wide));
     }
     let [nz, ny, nx] = shape;
-    let slab_nz = slab_depth(ctx, shape)?;
     let image = image.as_standard_layout();
     let image = image.as_slice().expect("standard layout");
     if image.par_iter().any(|v| v.is_nan()) {
@@ -174,12 +193,13 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
             labels.len()
         )));
     }
+    // (cost, steps, label rank, flags).
     let state_of = |i: usize| match (inside(i), markers[i]) {
         (false, _) => OUTSIDE_STATE,
-        (true, m) if m == M::default() => [UNREACHED, 0, 0],
+        (true, m) if m == M::default() => [UNREACHED, 0, 0, 0],
         (true, m) => {
             let rank = 1 + labels.binary_search(&m).expect("collected") as u32;
-            [heights[i].to_bits(), 0, rank | FIXED << 30]
+            [heights[i].to_bits(), 0, rank, FIXED]
         }
     };
     let mut p = WatershedParams {
@@ -191,32 +211,105 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
         blocks: [0; 3],
         slab_blocks_z: 0,
         state_offset: 0,
-        _pad: [0; 2],
+        label_bits: 0,
+        _pad: 0,
         steps: [[0; 4]; 26],
     };
     p.steps[..steps.len()].copy_from_slice(&steps);
     let markers_at = |i: usize| inside(i) && markers[i] != M::default();
-    let ranks = relax(ctx, &p, slab_nz, &heights, markers_at, state_of)?;
+    // Ranks 1 ..= labels.len(); the packed layout leaves the steps the other bits.
+    let label_bits = (usize::BITS - labels.len().leading_zeros()).max(1);
+    let mut layout = first.unwrap_or(if label_bits <= 16 {
+        Layout::Packed { label_bits }
+    } else {
+        Layout::Wide
+    });
+    let ranks = loop {
+        let slab_nz = slab_depth(ctx, shape, layout.bytes())?;
+        match relax(ctx, &p, slab_nz, layout, &heights, &markers_at, &state_of)? {
+            Some(ranks) => break ranks,
+            // Steps outgrew the packed layout: the wide one holds any.
+            None => layout = Layout::Wide,
+        }
+    };
     let table: Vec<M> = std::iter::once(M::default()).chain(labels).collect();
     let out: Vec<M> = ranks.par_iter().map(|&r| table[r as usize]).collect();
-    ArrayD::from_shape_vec(IxDyn(&dims), out).map_err(|e| Error::InvalidShape(e.to_string()))
+    let labels = ArrayD::from_shape_vec(IxDyn(&dims), out).map_err(|e| Error::InvalidShape(e.to_string()))?;
+    Ok((labels, layout))
+}
+
+/// How the state buffer holds a sample's (cost, steps, label rank, flags); twin of
+/// `load_state` and `store_state` in `watershed_relax.wgsl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Three words: cost, steps, and the label rank with the flags in its top two bits.
+    Wide,
+    /// Two words: cost (all ones outside the mask), and steps << label_bits | label rank, the
+    /// steps field all ones for a marker.
+    Packed { label_bits: u32 },
+}
+
+impl Layout {
+    fn words(self) -> usize {
+        match self {
+            Layout::Wide => 3,
+            Layout::Packed { .. } => 2,
+        }
+    }
+
+    fn bytes(self) -> u64 {
+        4 * self.words() as u64
+    }
+
+    fn label_bits(self) -> u32 {
+        match self {
+            Layout::Wide => 0,
+            Layout::Packed { label_bits } => label_bits,
+        }
+    }
+
+    /// The words of `state` (cost, steps, label rank, flags) into `words` ([`Layout::words`]).
+    fn encode(self, [cost, steps, label, flags]: [u32; 4], words: &mut [u32]) {
+        match self {
+            Layout::Wide => words.copy_from_slice(&[cost, steps, label | flags << 30]),
+            Layout::Packed { label_bits } => words.copy_from_slice(&if flags & OUTSIDE != 0 {
+                [u32::MAX, 0]
+            } else if flags & FIXED != 0 {
+                [cost, u32::MAX << label_bits | label]
+            } else {
+                [cost, steps << label_bits | label]
+            }),
+        }
+    }
+
+    /// The label rank of a sample's state bytes (0 outside the mask).
+    fn rank(self, bytes: &[u8]) -> u32 {
+        let word = |k: usize| u32::from_le_bytes([bytes[4 * k], bytes[4 * k + 1], bytes[4 * k + 2], bytes[4 * k + 3]]);
+        match self {
+            Layout::Wide => word(2) & LABEL_MASK,
+            Layout::Packed { label_bits } => {
+                if word(0) == u32::MAX {
+                    0
+                } else {
+                    word(1) & ((1 << label_bits) - 1)
+                }
+            }
+        }
+    }
 }
 
 /// The state of a sample outside the mask (and of ghost slices past the volume's ends).
-const OUTSIDE_STATE: [u32; 3] = [UNREACHED, 0, OUTSIDE << 30];
+const OUTSIDE_STATE: [u32; 4] = [UNREACHED, 0, 0, OUTSIDE];
 
-/// Bytes of a sample's state: cost, steps, and the label rank with the flags in its top bits.
-const STATE_BYTES: u64 = 12;
-
-/// The label rank's bits in the state's third word.
+/// The label rank's bits in the wide layout's third word.
 const LABEL_MASK: u32 = (1 << 30) - 1;
 
 /// Slices per z-slab: the whole volume when its state and two padding slices fit one storage
 /// binding, else the most whole blocks' depths whose state, a slice either side and the window's
 /// alignment do (images: the whole image or nothing).
-fn slab_depth(ctx: &GpuContext, shape: [usize; 3]) -> Result<usize> {
+fn slab_depth(ctx: &GpuContext, shape: [usize; 3], sample_bytes: u64) -> Result<usize> {
     let [nz, ny, nx] = shape;
-    let plane = STATE_BYTES * (ny * nx) as u64;
+    let plane = sample_bytes * (ny * nx) as u64;
     let binding = ctx.max_storage_binding();
     let (ghosts, depth) = if nz > 1 { (2, BLOCK_3D[2] as u64) } else { (0, 1) };
     if plane * (nz as u64 + ghosts) <= binding {
@@ -226,7 +319,7 @@ fn slab_depth(ctx: &GpuContext, shape: [usize; 3]) -> Result<usize> {
     let slab = (binding.saturating_sub(align) / plane).saturating_sub(ghosts) / depth * depth;
     if slab == 0 || nz == 1 {
         return Err(Error::TooLarge(format!(
-            "the GPU watershed keeps {STATE_BYTES} bytes a sample: {} of {ny} × {nx} samples and {ghosts} neighbouring slices need {} bytes in one storage binding, and this adapter binds {binding}: use the CPU watershed",
+            "the GPU watershed keeps {sample_bytes} bytes a sample: {} of {ny} × {nx} samples and {ghosts} neighbouring slices need {} bytes in one storage binding, and this adapter binds {binding}: use the CPU watershed",
             if nz > 1 {
                 format!("a slab of {depth} slices")
             } else {
@@ -285,15 +378,16 @@ struct StateGroup {
 }
 
 /// Passes over the blocks until one asks for none; the label rank of every sample at the fixed
-/// point.
+/// point, or `None` when steps outgrew the packed layout.
 fn relax(
     ctx: &GpuContext,
     p: &WatershedParams,
     slab_nz: usize,
+    layout: Layout,
     heights: &[f32],
-    markers_at: impl Fn(usize) -> bool + Sync,
-    state_of: impl Fn(usize) -> [u32; 3] + Sync,
-) -> Result<Vec<u32>> {
+    markers_at: &(impl Fn(usize) -> bool + Sync),
+    state_of: &(impl Fn(usize) -> [u32; 4] + Sync),
+) -> Result<Option<Vec<u32>>> {
     let (kernel, block, ghost) = if p.nz > 1 {
         (&RELAX_VOLUME, BLOCK_3D, 1)
     } else {
@@ -301,6 +395,7 @@ fn relax(
     };
     let (nz, plane) = (p.nz as usize, (p.nx * p.ny) as usize);
     let mut p = *p;
+    p.label_bits = layout.label_bits();
     p.blocks = [
         p.nx.div_ceil(block[0]),
         p.ny.div_ceil(block[1]),
@@ -320,7 +415,8 @@ fn relax(
     // the adapter's buffer size allows: within a buffer the slab windows overlap by the slice
     // either side, so neighbouring slabs see each other's updates; between buffers those
     // slices are copied after every pass.
-    let slice = STATE_BYTES * plane as u64;
+    let sample_bytes = layout.bytes();
+    let slice = sample_bytes * plane as u64;
     let align = ctx.storage_offset_alignment();
     let slab_starts: Vec<usize> = (0..nz).step_by(slab_nz).collect();
     let per_buffer = ((ctx.adapter().max_buffer_size / slice) as usize).saturating_sub(2 * ghost) / slab_nz * slab_nz;
@@ -329,13 +425,17 @@ fn relax(
         .map(|starts| {
             let z0 = starts[0];
             let depth = (starts[starts.len() - 1] + slab_nz).min(nz) - z0;
-            let values: Vec<[u32; 3]> = (0..(depth + 2 * ghost) * plane)
-                .into_par_iter()
-                .map(|k| match (z0 + k / plane).checked_sub(ghost) {
-                    Some(z) if z < nz => state_of(z * plane + k % plane),
-                    _ => OUTSIDE_STATE,
-                })
-                .collect();
+            let mut values = vec![0u32; (depth + 2 * ghost) * plane * layout.words()];
+            values
+                .par_chunks_mut(layout.words())
+                .enumerate()
+                .for_each(|(k, words)| {
+                    let state = match (z0 + k / plane).checked_sub(ghost) {
+                        Some(z) if z < nz => state_of(z * plane + k % plane),
+                        _ => OUTSIDE_STATE,
+                    };
+                    layout.encode(state, words);
+                });
             StateGroup {
                 z0,
                 nz: depth,
@@ -370,10 +470,11 @@ fn relax(
         })
         .collect();
     // The first pass asks for the blocks with a marker and their neighbours.
-    let requests = first_requests(&p, block, &markers_at);
+    let requests = first_requests(&p, block, markers_at);
     let requests = rec.storage_init(&requests);
-    // Whether a block asked for one, and how many blocks were relaxed (see the shader).
-    let counters = rec.scratch(8);
+    // Whether a block asked for one, how many blocks were relaxed, whether steps overflowed
+    // (see the shader).
+    let counters = rec.scratch(12);
     let zero = rec.scratch(4);
     let (r, flag) = (BufferWindow::whole(&requests), BufferWindow::whole(&counters));
     // The work model's bound bytes (read, read-write) and relaxed blocks, for what the skipped
@@ -432,10 +533,13 @@ fn relax(
                 rec.copy(&above.buffer, slice, &below.buffer, top + slice, slice);
             }
         }
-        let answer = rec.read_back(&counters, 8);
+        let answer = rec.read_back(&counters, 12);
         rec.flush()?;
-        let [asked, blocks_relaxed] = bytemuck::pod_read_unaligned::<[u32; 2]>(&answer.read(ctx)?);
+        let [asked, blocks_relaxed, overflow] = bytemuck::pod_read_unaligned::<[u32; 3]>(&answer.read(ctx)?);
         relaxed += u64::from(blocks_relaxed);
+        if overflow != 0 {
+            return Ok(None);
+        }
         if asked == 0 {
             break;
         }
@@ -449,7 +553,7 @@ fn relax(
     // requests; every block visited read its own request.
     let block_samples = u64::from(block.iter().product::<u32>());
     let touched_read = relaxed * block_samples * 4;
-    let touched_written = relaxed * (u64::from(halo) * STATE_BYTES + 27 * 4) + visits * 4;
+    let touched_written = relaxed * (u64::from(halo) * sample_bytes + 27 * 4) + visits * 4;
     rec.untouched(
         kernel,
         bound_read.saturating_sub(touched_read),
@@ -466,10 +570,10 @@ fn relax(
         // The label rank is a state's third word (read from bytes: no alignment assumed).
         ranks[g.z0 * plane..(g.z0 + g.nz) * plane]
             .par_iter_mut()
-            .zip(bytes.par_chunks_exact(STATE_BYTES as usize))
-            .for_each(|(r, s)| *r = u32::from_le_bytes([s[8], s[9], s[10], s[11]]) & LABEL_MASK);
+            .zip(bytes.par_chunks_exact(sample_bytes as usize))
+            .for_each(|(r, s)| *r = layout.rank(s));
     }
-    Ok(ranks)
+    Ok(Some(ranks))
 }
 
 /// The first pass's requests: 1 for every block holding a marker inside the mask and for the
