@@ -5,7 +5,7 @@
 // A sample's state is (cost as f32 bits, steps along its plateau, label rank, flags), unpacked
 // into workgroup memory from one of two layouts in the state buffer:
 // - wide (`label_bits` 0), three words: cost, steps, and the label with the flags in its top two
-//   bits (WATERSHED_FIXED << 30 for a marker, WATERSHED_OUTSIDE << 30 outside the mask);
+//   bits (WATERSHED_FIXED or WATERSHED_OUTSIDE << WATERSHED_FLAG_SHIFT);
 // - packed, two words: cost (all ones outside the mask), and steps << label_bits | label, whose
 //   steps field is all ones for a marker (steps 0). A free sample whose steps outgrow the field
 //   is stored with the largest and raises the overflow counter: the host then floods again in
@@ -60,7 +60,7 @@ struct Pass {
     // This pass's number (from 1); a block's request holds the last pass it was asked for.
     number: u32,
     // Relaxation steps a block may take in one pass (a block that has not settled by then is
-    // stamped as changed and relaxed again).
+    // asked for again in the next pass).
     max_steps: u32,
     _pad0: u32,
     _pad1: u32,
@@ -98,7 +98,7 @@ fn state_index(p: vec3<i32>) -> u32 {
 fn load_state(at: u32) -> vec4<u32> {
     if (params.label_bits == 0u) {
         let tagged = state[at + 2u];
-        return vec4<u32>(state[at], state[at + 1u], tagged & 0x3fffffffu, tagged >> 30u);
+        return vec4<u32>(state[at], state[at + 1u], tagged & WATERSHED_LABEL_MASK, tagged >> WATERSHED_FLAG_SHIFT);
     }
     let cost = state[at];
     if (cost == 0xffffffffu) {

@@ -43,6 +43,8 @@ crate::wgsl_constants!(pub(crate) WATERSHED_CONSTANTS: u32 {
     WATERSHED_FIXED = FIXED,
     WATERSHED_OUTSIDE = OUTSIDE,
     WATERSHED_UNREACHED = UNREACHED,
+    WATERSHED_FLAG_SHIFT = FLAG_SHIFT,
+    WATERSHED_LABEL_MASK = LABEL_MASK,
 });
 
 /// State flags: a marker, a sample outside the mask; the cost of an unreached sample (+inf).
@@ -271,7 +273,7 @@ impl Layout {
     /// The words of `state` (cost, steps, label rank, flags) into `words` ([`Layout::words`]).
     fn encode(self, [cost, steps, label, flags]: [u32; 4], words: &mut [u32]) {
         match self {
-            Layout::Wide => words.copy_from_slice(&[cost, steps, label | flags << 30]),
+            Layout::Wide => words.copy_from_slice(&[cost, steps, label | flags << FLAG_SHIFT]),
             Layout::Packed { label_bits } => words.copy_from_slice(&if flags & OUTSIDE != 0 {
                 [u32::MAX, 0]
             } else if flags & FIXED != 0 {
@@ -302,7 +304,10 @@ impl Layout {
 const OUTSIDE_STATE: [u32; 4] = [UNREACHED, 0, 0, OUTSIDE];
 
 /// The label rank's bits in the wide layout's third word.
-const LABEL_MASK: u32 = (1 << 30) - 1;
+const LABEL_MASK: u32 = (1 << FLAG_SHIFT) - 1;
+
+/// Where the wide layout's flags start in its third word.
+const FLAG_SHIFT: u32 = 30;
 
 /// Slices per z-slab: the whole volume when its state and two padding slices fit one storage
 /// binding, else the most whole blocks' depths whose state, a slice either side and the window's
