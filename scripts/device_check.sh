@@ -13,6 +13,8 @@
 # DEVICE_CHECK_ONLY (comma-separated workload prefixes, default below; "all" for every one),
 # DEVICE_CHECK_HARNESS_SECONDS (harness time limit, default 300), DEVICE_CHECK_SKIP_TESTS=1.
 # On a machine without a GPU it still runs (on lavapipe, if installed) to check the script.
+# A device machine without a Rust toolchain (the lent H200): scripts/device_pack.sh here, then
+# scripts/device_run_prebuilt.sh there (see docs/benchmarks/2026-12-04-nvidia-h200/notes.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -184,6 +184,26 @@ fn filter_on_the_gpu_agrees_with_the_cpu() {
 }
 
 #[test]
+fn gpu_probe_times_every_piece() {
+    let Some(_) = common::gpu() else { return };
+    let out = stdout_of("gpu_probe", &["--shape", "4", "24", "20", "--runs", "1"], "gpu");
+    // One table row per piece, each with a wall time in ms.
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains(" ms ("))
+        .collect();
+    assert_eq!(rows.len(), 12, "{out}");
+    for piece in [
+        "upload",
+        "download",
+        "stream kernel, 20 per submission",
+        "gaussian σ 2: apply_gpu_timed",
+    ] {
+        assert!(rows.iter().any(|r| r.contains(piece)), "no row for {piece}: {out}");
+    }
+}
+
+#[test]
 fn mip_writes_three_views_with_square_pixels() {
     let dir = temp_dir("mip_in");
     let out_dir = temp_dir("mip_out");

@@ -256,7 +256,7 @@ fn gpu_watershed_splits_its_state_across_buffers_where_the_adapter_limits_them()
     single[[0, 0, 0]] = 3;
     let options = WatershedOptions::default();
     let mut ran = 0;
-    for i in 0..GpuContext::adapters().len() {
+    for i in common::gpu_adapters() {
         let ctx = GpuContext::with_options(GpuOptions {
             max_storage_binding: Some(64 * 1024),
             max_buffer_size: Some(128 * 1024),

@@ -13,10 +13,8 @@ use hounsfield::recon::{Fdk, Geometry, ProjectorKind, centred_grid, ramp};
 use hounsfield::registry::OPERATIONS;
 
 fn default_limit_contexts() -> Vec<GpuContext> {
-    if common::gpus().is_empty() {
-        return Vec::new();
-    }
-    (0..GpuContext::adapters().len())
+    common::gpu_adapters()
+        .into_iter()
         .map(|i| {
             GpuContext::with_options(GpuOptions {
                 adapter: Some(i),

@@ -1142,7 +1142,9 @@ fn reconstruction() -> Vec<Workload> {
             name: "fbp_fan_720",
             covers: vec!["fan_fbp"],
             category: Category::Reconstruction,
-            tolerance: 1e-4,
+            // The fan's detector coordinate and distance weight are f32 expressions a GPU may
+            // fuse into FMAs: 1.44e-4 of the peak on the H200 (below 1e-4 on lavapipe).
+            tolerance: 5e-4,
             scaling: false,
             cpu_only: false,
             make: Box::new(|sizing| {

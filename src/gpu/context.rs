@@ -162,17 +162,39 @@ impl GpuContext {
 
     async fn new_async(options: GpuOptions) -> Result<Self> {
         let adapters = usable_adapters().await?;
-        let adapter = match options.adapter.map(Ok).or_else(adapter_from_env).transpose()? {
-            None => adapters[0].clone(),
-            Some(i) => adapters.get(i).cloned().ok_or_else(|| {
-                Error::NoGpu(format!(
-                    "adapter {i} requested but only {} usable adapter(s) exist (0..{}); see GpuContext::adapters \
-                     or `hounsfield.gpu_adapters()`",
-                    adapters.len(),
-                    adapters.len()
-                ))
-            })?,
-        };
+        match options.adapter.map(Ok).or_else(adapter_from_env).transpose()? {
+            Some(i) => {
+                let adapter = adapters.get(i).ok_or_else(|| {
+                    Error::NoGpu(format!(
+                        "adapter {i} requested but only {} usable adapter(s) exist (0..{}); see GpuContext::adapters \
+                         or `hounsfield.gpu_adapters()`",
+                        adapters.len(),
+                        adapters.len()
+                    ))
+                })?;
+                Self::open(adapter, &options).await
+            }
+            // The best adapter that creates a device: a listed adapter can still refuse (on the
+            // first H200 machine the OpenGL/EGL adapter answered "Parent device is lost" while
+            // Vulkan worked), and a user without a choice wants the next one, not an error.
+            None => {
+                let mut refusals = Vec::new();
+                for adapter in &adapters {
+                    match Self::open(adapter, &options).await {
+                        Err(Error::NoGpu(why)) => refusals.push(why),
+                        other => return other,
+                    }
+                }
+                Err(Error::NoGpu(format!(
+                    "every usable adapter refused to create a device: {}",
+                    refusals.join("; ")
+                )))
+            }
+        }
+    }
+
+    /// Creates a device on `adapter`; `Error::NoGpu` when the adapter refuses.
+    async fn open(adapter: &wgpu::Adapter, options: &GpuOptions) -> Result<Self> {
         let info = adapter.get_info();
 
         // Ask for everything the adapter offers: kernels plan their work (slab sizes, workgroup
@@ -245,7 +267,7 @@ impl GpuContext {
             }));
         }
 
-        let summary = summarize(&adapter, &limits, timestamps);
+        let summary = summarize(adapter, &limits, timestamps);
         static CONTEXTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(GpuContext {
             id: CONTEXTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

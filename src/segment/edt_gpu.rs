@@ -278,7 +278,14 @@ pub fn distance_transform_edt_on_gpu(
     let dims = input.shape().to_vec();
     let shape = super::volume_shape(&dims, "the distance transform")?;
     check_sampling(sampling, ndim)?;
-    if input.is_empty() || input.iter().all(|&v| v) {
+    let all_foreground = match input.as_slice() {
+        Some(samples) => {
+            use rayon::prelude::*;
+            samples.par_iter().all(|&v| v)
+        }
+        None => input.iter().all(|&v| v),
+    };
+    if input.is_empty() || all_foreground {
         let cpu = super::distance_transform_edt(input, sampling, false)?;
         return Ok(cpu.distances.mapv(|d| d as f32));
     }

@@ -59,7 +59,16 @@ pub(crate) fn volume_shape(dims: &[usize], what: &str) -> Result<[usize; 3]> {
 
 /// A mask as the 0/1 f32 volume the GPU kernels read (2D masks become one slice).
 pub(crate) fn mask_volume(input: ArrayViewD<'_, bool>, shape: [usize; 3]) -> Result<ndarray::Array3<f32>> {
-    let flat: Vec<f32> = input.iter().map(|&v| f32::from(u8::from(v))).collect();
+    // In parallel where the mask is contiguous: the fresh 256 MiB of a CT-sized mask costs a
+    // page fault per 4 KiB on first touch, slow on one thread (see gpu::volume::copy_in_parallel).
+    let as_float = |&v: &bool| f32::from(u8::from(v));
+    let flat: Vec<f32> = match input.as_slice() {
+        Some(samples) => {
+            use rayon::prelude::*;
+            samples.par_iter().map(as_float).collect()
+        }
+        None => input.iter().map(as_float).collect(),
+    };
     ndarray::Array3::from_shape_vec(shape, flat).map_err(|e| crate::error::Error::InvalidShape(e.to_string()))
 }
 
