@@ -4,7 +4,13 @@
 # and packs them into .dev/; this script runs them there, each stage under its own time cap
 # so that a hang costs one stage, not the whole lease, and leaves one archive of results.
 #
-#   scripts/device_run_prebuilt.sh RESULTS_DIR [DEADLINE_SECONDS]
+#   scripts/device_run_prebuilt.sh RESULTS_DIR [DEADLINE_SECONDS]   (default 540)
+#
+# The device call that ran it first (2026-12-04; 333 s of the lease's command time):
+#   for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; bash scripts/device_run_prebuilt.sh /tmp/res 540;
+#   cp /tmp/res/device_check.log $OUT/; tar -czf $OUT/results.tar.gz -C /tmp res
+# with carry [".gl", ".dev"] and timeout_s 600 (.gl: the Vulkan loader's .deb files, fetched as
+# the device tool's README says).
 #
 # Stages: machine facts; the probe (examples/gpu_probe.rs); every Rust test binary with HOUNSFIELD_REQUIRE_GPU=1 (GPU parity on
 # every adapter); the harness at full size in four groups (each writes its own report, so a
@@ -15,7 +21,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 res="${1:?results folder}"
-deadline=$(( $(date +%s) + ${2:-480} ))
+deadline=$(( $(date +%s) + ${2:-540} ))
 scale="${DEVICE_SCALE:-1}"
 mkdir -p "$res"
 log="$res/device_check.log"
@@ -60,7 +66,7 @@ fi
 
 # The probe first: it separates allocation, transfers, a streaming kernel and the staged
 # filters (the gaps the first H200 run left open); clocks read around it.
-t=$(cap 60)
+t=$(cap 45)
 stamp "probe (cap $t s)"
 {
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=clocks.sm,clocks.mem,pstate --format=csv
@@ -71,7 +77,7 @@ stamp "probe (cap $t s)"
 tail -22 "$res/probe.md" | tee -a "$log"
 
 stamp "tests (HOUNSFIELD_REQUIRE_GPU=1)"
-t=$(cap "${DEVICE_TEST_CAP:-100}")
+t=$(cap "${DEVICE_TEST_CAP:-60}")
 mkdir -p "$res/tests"
 : > "$res/tests/exit_codes.txt"
 # Three binaries at a time (each runs its tests on several threads already), all of them
@@ -95,7 +101,7 @@ groups=(
     "fbp_parallel_720,fbp_fan_720,fdk_cone,backproject_cone,joseph_,voxel_driven_,separable_footprint_,cgls_2d,sirt_2d"
     "correlate1d,convolve,sobel,prewitt,laplace,gaussian_laplace,gradient_magnitude,unsharp,bilateral,diffusion_curvature,grey_dilation,binary_opening,window,threshold_into,rescale,clip,sigmoid,fdk_cylindrical,fdk_helical,transmission,stripe_removal,os_sart,mlem,osem,fista"
 )
-caps=(0 100 80 100 50)
+caps=(0 70 70 150 100)
 for g in ${DEVICE_GROUPS:-2 1 3 4}; do
     t=$(cap "${caps[$g]}")
     stamp "harness group $g (scale $scale, cap $t s)"
@@ -105,10 +111,15 @@ for g in ${DEVICE_GROUPS:-2 1 3 4}; do
 done
 
 if [ "${DEVICE_PYTEST:-1}" = "1" ] && ls .dev/*.whl >/dev/null 2>&1; then
-    t=$(cap 40)
-    stamp "python tests through the wheel (cap $t s)"
+    stamp "python tests through the wheel"
     python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/hounsfield-site .dev/*.whl > "$res/pytest.log" 2>&1
-    ( cd /tmp && PYTHONPATH=/tmp/hounsfield-site timeout "$t" python3 -m pytest -q -p no:cacheprovider --continue-on-collection-errors "$repo/python/tests" ) >> "$res/pytest.log" 2>&1
+    # The first lease's pytest printed nothing in 40 s: first the import and the adapters alone.
+    ( cd /tmp && PYTHONPATH=/tmp/hounsfield-site PYTHONUNBUFFERED=1 timeout 20 python3 -X importtime -c \
+        'import hounsfield as h; print("adapters:", h.gpu_adapters())' ) >> "$res/pytest.log" 2>&1
+    echo "import check exit $?" >> "$res/pytest.log"
+    t=$(cap 40)
+    ( cd /tmp && PYTHONPATH=/tmp/hounsfield-site PYTHONUNBUFFERED=1 timeout "$t" python3 -m pytest -v -p no:cacheprovider \
+        --continue-on-collection-errors "$repo/python/tests" ) >> "$res/pytest.log" 2>&1
     stamp "pytest exit $?: $(tail -1 "$res/pytest.log")"
 fi
 stamp "done"
