@@ -32,6 +32,17 @@ fn adapters_are_reported_with_their_limits() {
 }
 
 #[test]
+fn downloads_in_several_pieces_are_exact() {
+    // 132 MiB: three 64 MiB pieces through two alternating staging buffers, the last partial.
+    let shape = [33usize, 1024, 1024];
+    let vol = ndarray::Array3::from_shape_fn(shape, |(z, y, x)| ((z * 1_048_576 + y * 1024 + x) % 16_777_213) as f32);
+    for ctx in common::gpus() {
+        let resident = GpuVolume::upload(&ctx, vol.view()).unwrap();
+        assert!(resident.download(&ctx).unwrap() == vol, "{}", ctx.adapter());
+    }
+}
+
+#[test]
 fn upload_download_round_trip_is_exact() {
     let Some(ctx) = gpu() else { return };
     for shape in [[1, 1, 1], [3, 5, 7], [2, 300, 301]] {

@@ -137,39 +137,54 @@ impl GpuVolume {
         self.check_context(ctx)?;
         let total = self.byte_len();
         let chunk = total.min(TRANSFER_CHUNK);
-        let staging = ctx.scoped(|| {
-            Ok(ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("hounsfield download"),
-                size: chunk,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }))
-        })?;
-        let mut out: Vec<T> = vec![T::default(); self.len()];
-        let out_bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
-        let mut offset = 0u64;
-        while offset < total {
-            let size = chunk.min(total - offset);
-            let idx = ctx.scoped(|| {
+        let pieces = total.div_ceil(chunk.max(1));
+        // Two staging buffers: the GPU copies piece i + 1 into one while the host copies piece i
+        // out of the other.
+        let staging = (0..pieces.min(2))
+            .map(|_| {
+                ctx.scoped(|| {
+                    Ok(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("hounsfield download"),
+                        size: chunk,
+                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    }))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let piece = |i: u64| (i * chunk, chunk.min(total - i * chunk));
+        let copy_piece = |i: u64| {
+            let (offset, size) = piece(i);
+            ctx.scoped(|| {
                 let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("download"),
                 });
-                encoder.copy_buffer_to_buffer(&self.buffer, offset, &staging, 0, size);
+                encoder.copy_buffer_to_buffer(&self.buffer, offset, &staging[(i % 2) as usize], 0, size);
                 Ok(ctx.queue.submit([encoder.finish()]))
-            })?;
-            ctx.wait(idx)?;
+            })
+        };
+        let mut out: Vec<T> = vec![T::default(); self.len()];
+        let out_bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut out);
+        let mut in_flight = if pieces > 0 { Some(copy_piece(0)?) } else { None };
+        for i in 0..pieces {
+            let copied = in_flight.take().expect("piece i was submitted");
+            ctx.wait(copied.clone())?;
+            if i + 1 < pieces {
+                in_flight = Some(copy_piece(i + 1)?);
+            }
+            let (offset, size) = piece(i);
             ctx.count(|w| {
                 w.submissions += 1;
                 w.readbacks += 1;
                 w.readback_bytes += size;
             });
-            read_mapped(
+            read_mapped_after(
                 ctx,
-                &staging,
+                &staging[(i % 2) as usize],
                 size,
                 &mut out_bytes[offset as usize..(offset + size) as usize],
+                Some(copied),
             )?;
-            offset += size;
         }
         Array3::from_shape_vec(self.shape, out).map_err(|e| Error::Gpu(e.to_string()))
     }
@@ -177,6 +192,18 @@ impl GpuVolume {
 
 /// Maps the first `size` bytes of a MAP_READ buffer, copies them to `dst` and unmaps.
 pub(crate) fn read_mapped(ctx: &GpuContext, buffer: &wgpu::Buffer, size: u64, dst: &mut [u8]) -> Result<()> {
+    read_mapped_after(ctx, buffer, size, dst, None)
+}
+
+/// [`read_mapped`] for a buffer whose last write is `written` (waits for that submission only,
+/// so later ones keep running: the download's pipeline), or for everything submitted (`None`).
+fn read_mapped_after(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+    size: u64,
+    dst: &mut [u8],
+    written: Option<wgpu::SubmissionIndex>,
+) -> Result<()> {
     let _serial = ctx.serialize();
     let (tx, rx) = std::sync::mpsc::channel();
     let slice = buffer.slice(..size);
@@ -185,15 +212,20 @@ pub(crate) fn read_mapped(ctx: &GpuContext, buffer: &wgpu::Buffer, size: u64, ds
     });
     ctx.device
         .poll(wgpu::PollType::Wait {
-            submission_index: None,
+            submission_index: written,
             timeout: Some(GPU_WAIT_TIMEOUT),
         })
         .map_err(|e| match e {
             wgpu::PollError::Timeout => Error::Gpu("mapping a read-back buffer timed out".into()),
             other => Error::DeviceLost(other.to_string()),
         })?;
-    rx.recv()
-        .map_err(|_| Error::Gpu("buffer mapping was abandoned".into()))?
+    // The poll above ran the callback when the buffer was ready; a bounded wait all the same,
+    // so that a mapping that never resolves is an error, not a hang.
+    rx.recv_timeout(GPU_WAIT_TIMEOUT)
+        .map_err(|e| match e {
+            std::sync::mpsc::RecvTimeoutError::Timeout => Error::Gpu("mapping a read-back buffer timed out".into()),
+            std::sync::mpsc::RecvTimeoutError::Disconnected => Error::Gpu("buffer mapping was abandoned".into()),
+        })?
         .map_err(|e| Error::Gpu(format!("mapping a read-back buffer failed: {e}")))?;
     {
         let view = slice
