@@ -258,11 +258,11 @@ impl Case for SegmentationCase {
 
     fn gpu_resident(&self, ctx: &GpuContext) -> Result<Option<Duration>> {
         let input = self.resident.as_ref().expect("uploaded first");
-        match self.kind {
-            Segmentation::Label => drop(hounsfield::segment::label_gpu(ctx, input, None, 3)?),
-            Segmentation::Distances => drop(hounsfield::segment::distance_transform_edt_gpu(ctx, input, None, 3)?),
-        }
-        Ok(None)
+        let time = match self.kind {
+            Segmentation::Label => hounsfield::segment::label_gpu(ctx, input, None, 3)?.kernel_time,
+            Segmentation::Distances => hounsfield::segment::distance_transform_edt_gpu_timed(ctx, input, None, 3)?.1,
+        };
+        Ok(time.duration())
     }
 }
 

@@ -16,7 +16,9 @@ use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use super::edt::check_sampling;
 use crate::error::{Error, Result};
-use crate::gpu::{Binding, BufferWindow, GpuContext, GpuVolume, KernelSpec, Recorder, storage_window, uniform, wgsl};
+use crate::gpu::{
+    Binding, BufferWindow, GpuContext, GpuVolume, KernelSpec, KernelTime, Recorder, storage_window, uniform, wgsl,
+};
 
 crate::wgsl_constants!(EDT_CONSTANTS: u32 { EDT_ROOT = 4, EDT_NONE_COUNT = NONE_COUNT });
 crate::wgsl_constants!(EDT_FLOATS: f32 { EDT_NONE = 1.0e30 });
@@ -118,6 +120,17 @@ pub fn distance_transform_edt_gpu(
     sampling: Option<&[f64]>,
     ndim: usize,
 ) -> Result<GpuVolume> {
+    distance_transform_edt_gpu_timed(ctx, mask, sampling, ndim).map(|(distances, _)| distances)
+}
+
+/// [`distance_transform_edt_gpu`] with the GPU time of its passes (timestamps), where the
+/// adapter measures it.
+pub fn distance_transform_edt_gpu_timed(
+    ctx: &GpuContext,
+    mask: &GpuVolume,
+    sampling: Option<&[f64]>,
+    ndim: usize,
+) -> Result<(GpuVolume, KernelTime)> {
     mask.check_context(ctx)?;
     let [nz, ny, nx] = mask.shape();
     if !(ndim == 3 || (ndim == 2 && nz == 1)) {
@@ -263,8 +276,8 @@ pub fn distance_transform_edt_gpu(
         }
     }
     rec.recycle(between);
-    rec.submit()?;
-    Ok(result)
+    let time = rec.submit()?;
+    Ok((result, time))
 }
 
 /// The distance transform of a host mask (2D or 3D) on the GPU, in float32. Masks without any

@@ -20,7 +20,7 @@ use ndarray::{ArrayViewD, IxDyn};
 use super::Labels;
 use super::label::{BACKGROUND, Neighbour, backward_neighbours, finish_voxel_forest};
 use crate::error::{Error, Result};
-use crate::gpu::{Binding, BufferWindow, GpuContext, GpuVolume, KernelSpec, Recorder, uniform, wgsl};
+use crate::gpu::{Binding, BufferWindow, GpuContext, GpuVolume, KernelSpec, KernelTime, Recorder, uniform, wgsl};
 
 crate::wgsl_constants!(pub(crate) LABEL_CONSTANTS: u32 {
     LABEL_BACKGROUND = BACKGROUND,
@@ -195,6 +195,8 @@ pub struct GpuLabels {
     pub labels: GpuVolume,
     /// The number of components.
     pub count: usize,
+    /// GPU time of the labelling's passes (timestamps), where the adapter measures it.
+    pub kernel_time: KernelTime,
 }
 
 fn params(shape: [usize; 3], neighbours: &[Neighbour], mask_offset: u32) -> LabelParams {
@@ -281,9 +283,13 @@ pub fn label_gpu(
     let staging = rec.scratch(4);
     rec.copy(&counts, u64::from(p.blocks) * 4, &staging, 0, 4);
     let total = rec.read_back(&staging, 4);
-    rec.submit()?;
+    let kernel_time = rec.submit()?;
     let count = bytemuck::pod_read_unaligned::<u32>(&total.read(ctx)?) as usize;
-    Ok(GpuLabels { labels: parent, count })
+    Ok(GpuLabels {
+        labels: parent,
+        count,
+        kernel_time,
+    })
 }
 
 fn check_gpu_ndim(ndim: usize, shape: [usize; 3]) -> Result<()> {

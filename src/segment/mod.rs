@@ -23,7 +23,7 @@ pub use cdt::{ChamferTransform, distance_transform_cdt};
 pub use edt::{DistanceTransform, distance_transform_edt};
 #[cfg(test)]
 pub(crate) use edt_gpu::KERNELS as EDT_KERNELS;
-pub use edt_gpu::{distance_transform_edt_gpu, distance_transform_edt_on_gpu};
+pub use edt_gpu::{distance_transform_edt_gpu, distance_transform_edt_gpu_timed, distance_transform_edt_on_gpu};
 pub use label::{Labels, label};
 pub(crate) use label::{RunForest, backward_neighbours, run_forest};
 #[cfg(test)]
