@@ -241,7 +241,7 @@ fn read_mapped_after(
 /// fresh host array, whose first touch costs a page fault per 4 KiB page: on the first H200
 /// machine (a microVM) one thread managed ~1.3 GB/s that way, so a 256 MiB download took
 /// ~200 ms; spread over the cores, the faults and the copy run side by side.
-pub(crate) fn copy_in_parallel(dst: &mut [u8], src: &[u8]) {
+fn copy_in_parallel(dst: &mut [u8], src: &[u8]) {
     use rayon::prelude::*;
     const PIECE: usize = 1 << 20;
     if dst.len() <= 4 * PIECE {

@@ -9,6 +9,9 @@ use ndarray::{ArrayD, ArrayViewD, Dimension};
 /// Set to 1 (CI does) to make GPU tests fail instead of skip when no adapter exists.
 pub const REQUIRE_GPU_ENV: &str = "HOUNSFIELD_REQUIRE_GPU";
 
+/// The number of adapters that must give a device (CI sets it); unset: any number from one.
+pub const EXPECT_ADAPTERS_ENV: &str = "HOUNSFIELD_EXPECT_ADAPTERS";
+
 fn require_gpu() -> bool {
     std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1")
 }
@@ -43,6 +46,19 @@ fn contexts(max_storage_binding: Option<u64>, slot: &'static OnceLock<Contexts>)
         }
         if opened.is_empty() {
             return Err(refusals.join("; "));
+        }
+        // CI names how many adapters its machine gives (lavapipe: Vulkan and GL), so that an
+        // adapter that stops opening there fails the tests instead of being left out.
+        if let Some(expected) = std::env::var(EXPECT_ADAPTERS_ENV)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            && opened.len() < expected
+        {
+            return Err(format!(
+                "{EXPECT_ADAPTERS_ENV}={expected} but {} adapter(s) gave a device; refused: {}",
+                opened.len(),
+                refusals.join("; ")
+            ));
         }
         if !refusals.is_empty() {
             use std::io::Write;
