@@ -414,7 +414,7 @@ fn tie_rule_flood(
 #[test]
 fn gpu_watershed_follows_its_tie_rule_across_blocks_on_plateaus() {
     // Heights of four levels (plateaus everywhere, basins meeting at equal costs) on shapes of
-    // several 16 × 16 and 8 × 8 × 4 blocks, and a serpentine mask whose one corridor crosses
+    // several 16 × 16 and 8³ blocks (8 × 8 × 4 where 64 KiB bindings take them), and a serpentine mask whose one corridor crosses
     // the blocks back and forth, so fronts pass many blocks and blocks settle over many
     // passes: the result is the host model of the documented rule, sample for sample.
     let contexts = all_gpus();
@@ -468,8 +468,8 @@ fn gpu_watershed_follows_its_tie_rule_across_blocks_on_plateaus() {
 
 #[test]
 fn gpu_watershed_relaxes_only_the_blocks_a_front_reaches_and_counts_them() {
-    // A 16 × 64 × 64 volume (256 blocks of 8 × 8 × 4) whose mask is a corner cube of 10³ (12
-    // blocks) holding the only marker, and a slab y >= 24 (160 blocks) that no marker reaches.
+    // A 16 × 64 × 64 volume (128 blocks of 8³) whose mask is a corner cube of 10³ (8 blocks)
+    // holding the only marker, and a slab y >= 24 (80 blocks) that no marker reaches.
     // Blocks run only when asked for (the first pass: around the marker; later: by a block
     // whose change may improve them), so only the cube's blocks run, at most once a pass. The
     // work model holds what the relaxed blocks touched: 4 bytes of height a sample of each.
@@ -490,13 +490,13 @@ fn gpu_watershed_relaxes_only_the_blocks_a_front_reaches_and_counts_them() {
     let got = watershed_on_gpu(&ctx, image.view(), markers.view(), &options).unwrap();
     let work = ctx.work().since(&before);
     assert_eq!(got, watershed(image.view(), markers.view(), &options).unwrap());
-    let cube_blocks = 12u64;
-    let heights_per_block = 8 * 8 * 4 * 4;
+    let cube_blocks = 8u64;
+    let heights_per_block = 8 * 8 * 8 * 4;
     assert_eq!(work.bytes_read % heights_per_block, 0, "{work:?}");
     let relaxed = work.bytes_read / heights_per_block;
     assert!(relaxed >= cube_blocks, "every block of the cube runs: {relaxed}");
     assert!(
-        relaxed <= cube_blocks * work.dispatches && relaxed < 160,
+        relaxed <= cube_blocks * work.dispatches && relaxed < 80,
         "only the cube's blocks run: {relaxed} relaxations in {} passes",
         work.dispatches
     );

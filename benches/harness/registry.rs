@@ -399,8 +399,21 @@ impl Case for WatershedCase {
     }
 
     fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
-        let labels =
-            hounsfield::segment::watershed_on_gpu(ctx, self.heights.view(), self.markers.view(), &self.options())?;
+        let (labels, trace) = hounsfield::segment::watershed_on_gpu_traced(
+            ctx,
+            self.heights.view(),
+            self.markers.view(),
+            &self.options(),
+        )?;
+        // The pass profile says why the work model is what it is on this adapter (fronts
+        // crossing a block per pass where blocks run at once, or many per pass where in order).
+        let [bx, by, bz] = trace.block;
+        eprintln!(
+            "watershed_ct_peaks on {}: blocks of {bx}×{by}×{bz}, {} passes, blocks relaxed per pass {:?}",
+            ctx.adapter().name,
+            trace.relaxed_per_pass.len(),
+            trace.relaxed_per_pass
+        );
         Ok(as_f32(self.shape, &labels, |v| v as f32))
     }
 

@@ -1,6 +1,8 @@
 // Watershed on the GPU: one pass of the minimax flood over tiles (twin of WatershedParams and
-// PassParams in src/segment/watershed_gpu.rs). WS_TILE_X/Y/Z (the workgroup's block) and
-// WS_HALO_Z (1 for volumes, 0 for images) are emitted by the Rust side.
+// PassParams in src/segment/watershed_gpu.rs). WS_TILE_X/Y/Z (the workgroup's block),
+// WS_LAYERS (samples an invocation holds along z: the workgroup is WS_TILE_X × WS_TILE_Y ×
+// WS_TILE_Z / WS_LAYERS invocations, within WebGPU's 256 for a block of 512) and WS_HALO_Z (1 for
+// volumes, 0 for images) are emitted by the Rust side.
 //
 // A sample's state is (cost as f32 bits, steps along its plateau, label rank, flags), unpacked
 // into workgroup memory from one of two layouts in the state buffer:
@@ -71,16 +73,29 @@ struct Pass {
 @group(0) @binding(2) var<storage, read> heights: array<f32>;
 @group(0) @binding(3) var<storage, read_write> state: array<u32>;
 @group(0) @binding(4) var<storage, read_write> requests: array<atomic<u32>>;
-// [0]: whether any block asked for a block (the host's convergence check); [1]: blocks relaxed,
-// for the work model (skipped blocks read only their request); [2]: whether steps overflowed
-// the packed layout.
-@group(0) @binding(5) var<storage, read_write> counters: array<atomic<u32>, 3>;
+// [0]: whether any block asked for a block (the host's convergence check); [1]: whether steps
+// overflowed the packed layout; [2 + k]: blocks relaxed in the batch's pass k, for the work
+// model (skipped blocks read only their request) and the host's trace.
+@group(0) @binding(5) var<storage, read_write> counters: array<atomic<u32>>;
+// A second slab in the same dispatch (its blocks after the first's; none where `params_b`'s
+// slab_bz is 0): its parameters, heights and state window. Two slabs a dispatch halve the
+// dispatches of volumes larger than one binding; the fields other than z0, slab_bz and
+// state_offset are the same in both parameters.
+@group(0) @binding(6) var<uniform> params_b: Params;
+@group(0) @binding(7) var<storage, read> heights_b: array<f32>;
+@group(0) @binding(8) var<storage, read_write> state_b: array<u32>;
+
+// Which slab this workgroup's block is in, that slab's first slice and state offset.
+var<private> in_b: bool;
+var<private> slab_z0: u32;
+var<private> slab_offset: u32;
 
 const HX: u32 = WS_TILE_X + 2u;
 const HY: u32 = WS_TILE_Y + 2u;
 const HZ: u32 = WS_TILE_Z + 2u * WS_HALO_Z;
 const HALO: u32 = HX * HY * HZ;
-const INVOCATIONS: u32 = WS_TILE_X * WS_TILE_Y * WS_TILE_Z;
+const GROUP_Z: u32 = WS_TILE_Z / WS_LAYERS;
+const INVOCATIONS: u32 = WS_TILE_X * WS_TILE_Y * GROUP_Z;
 
 var<workgroup> block: array<vec4<u32>, HALO>;
 var<workgroup> flag: atomic<u32>;
@@ -91,20 +106,42 @@ var<workgroup> wanted: array<atomic<u32>, 27>;
 // The first word of the sample at `p` (volume coordinates) in the slab's state window.
 fn state_index(p: vec3<i32>) -> u32 {
     let words = select(2u, 3u, params.label_bits == 0u);
-    return params.state_offset + words * (u32(p.x) + u32(p.y) * params.nx
-        + u32(p.z - i32(params.z0) + i32(WS_HALO_Z)) * params.nx * params.ny);
+    return slab_offset + words * (u32(p.x) + u32(p.y) * params.nx
+        + u32(p.z - i32(slab_z0) + i32(WS_HALO_Z)) * params.nx * params.ny);
+}
+
+fn state_word(at: u32) -> u32 {
+    if (in_b) {
+        return state_b[at];
+    }
+    return state[at];
+}
+
+fn set_state_word(at: u32, value: u32) {
+    if (in_b) {
+        state_b[at] = value;
+    } else {
+        state[at] = value;
+    }
+}
+
+fn height(at: u32) -> f32 {
+    if (in_b) {
+        return heights_b[at];
+    }
+    return heights[at];
 }
 
 fn load_state(at: u32) -> vec4<u32> {
     if (params.label_bits == 0u) {
-        let tagged = state[at + 2u];
-        return vec4<u32>(state[at], state[at + 1u], tagged & WATERSHED_LABEL_MASK, tagged >> WATERSHED_FLAG_SHIFT);
+        let tagged = state_word(at + 2u);
+        return vec4<u32>(state_word(at), state_word(at + 1u), tagged & WATERSHED_LABEL_MASK, tagged >> WATERSHED_FLAG_SHIFT);
     }
-    let cost = state[at];
+    let cost = state_word(at);
     if (cost == 0xffffffffu) {
         return vec4<u32>(WATERSHED_UNREACHED, 0u, 0u, WATERSHED_OUTSIDE);
     }
-    let packed = state[at + 1u];
+    let packed = state_word(at + 1u);
     let steps = packed >> params.label_bits;
     let label = packed & ((1u << params.label_bits) - 1u);
     if (steps == (0xffffffffu >> params.label_bits)) {
@@ -115,17 +152,17 @@ fn load_state(at: u32) -> vec4<u32> {
 
 // Only free samples are written: their flags are 0.
 fn store_state(at: u32, s: vec4<u32>) {
-    state[at] = s.x;
+    set_state_word(at, s.x);
     if (params.label_bits == 0u) {
-        state[at + 1u] = s.y;
-        state[at + 2u] = s.z;
+        set_state_word(at + 1u, s.y);
+        set_state_word(at + 2u, s.z);
         return;
     }
     let most = (0xffffffffu >> params.label_bits) - 1u;
     if (s.y > most) {
-        atomicOr(&counters[2], 1u);
+        atomicOr(&counters[1], 1u);
     }
-    state[at + 1u] = (min(s.y, most) << params.label_bits) | s.z;
+    set_state_word(at + 1u, (min(s.y, most) << params.label_bits) | s.z);
 }
 
 // `a` leaves the flood before `b`: smaller cost, then fewer plateau steps, then smaller label.
@@ -150,7 +187,7 @@ fn take_flag(local: u32) -> u32 {
     return workgroupUniformLoad(&settled);
 }
 
-@compute @workgroup_size(WS_TILE_X, WS_TILE_Y, WS_TILE_Z)
+@compute @workgroup_size(WS_TILE_X, WS_TILE_Y, GROUP_Z)
 fn relax(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
@@ -158,7 +195,8 @@ fn relax(
     @builtin(local_invocation_index) local: u32,
 ) {
     let raw = wid.x + wid.y * groups.x;
-    let blocks = params.bx * params.by * params.slab_bz;
+    let blocks_a = params.bx * params.by * params.slab_bz;
+    let blocks = blocks_a + params.bx * params.by * params_b.slab_bz;
     // Uniform in the workgroup: whole groups past the blocks leave together.
     if (raw >= blocks) {
         return;
@@ -166,8 +204,12 @@ fn relax(
     // Even passes take the blocks in reverse order: a block run after its neighbour in the same
     // pass already reads the neighbour's update, so fronts travel along the order within a
     // pass, and alternating the order lets them travel either way.
-    let b = select(raw, blocks - 1u - raw, pass_info.number % 2u == 0u);
-    let bz = b / (params.bx * params.by) + params.z0 / WS_TILE_Z;
+    let ordered = select(raw, blocks - 1u - raw, pass_info.number % 2u == 0u);
+    in_b = ordered >= blocks_a;
+    slab_z0 = select(params.z0, params_b.z0, in_b);
+    slab_offset = select(params.state_offset, params_b.state_offset, in_b);
+    let b = select(ordered, ordered - blocks_a, in_b);
+    let bz = b / (params.bx * params.by) + slab_z0 / WS_TILE_Z;
     let bc = vec3<i32>(i32(b % params.bx), i32((b / params.bx) % params.by), i32(bz));
     // The block's request among the volume's blocks.
     let global = (b % (params.bx * params.by)) + bz * params.bx * params.by;
@@ -182,7 +224,7 @@ fn relax(
         return;
     }
     if (local == 0u) {
-        atomicAdd(&counters[1], 1u);
+        atomicAdd(&counters[2u + (pass_info.number - 1u) % WATERSHED_PASSES_PER_CHECK], 1u);
     }
 
     let dims = vec3<i32>(i32(params.nx), i32(params.ny), i32(params.nz));
@@ -199,44 +241,60 @@ fn relax(
     }
     workgroupBarrier();
 
-    let me = vec3<i32>(lid) + bc * tile;
-    let inside = all(me < dims);
-    let slot = (lid.x + 1u) + (lid.y + 1u) * HX + (lid.z + WS_HALO_Z) * HX * HY;
-    let first = block[slot];
-    let free = inside && (first.w & (WATERSHED_FIXED | WATERSHED_OUTSIDE)) == 0u;
-    var h = 0.0;
-    if (free) {
-        h = heights[u32(me.x) + u32(me.y) * params.nx + u32(me.z - i32(params.z0)) * params.nx * params.ny];
+    // This invocation's samples: (lid.x, lid.y, lid.z + l · GROUP_Z) of the block.
+    var at_tile: array<vec3<i32>, WS_LAYERS>;
+    var slot: array<u32, WS_LAYERS>;
+    var first: array<vec4<u32>, WS_LAYERS>;
+    var current: array<vec4<u32>, WS_LAYERS>;
+    var free: array<bool, WS_LAYERS>;
+    var inside: array<bool, WS_LAYERS>;
+    var h: array<f32, WS_LAYERS>;
+    for (var l = 0u; l < WS_LAYERS; l++) {
+        let t = vec3<i32>(lid) + vec3<i32>(0, 0, i32(l * GROUP_Z));
+        let me = t + bc * tile;
+        at_tile[l] = t;
+        inside[l] = all(me < dims);
+        slot[l] = u32(t.x + 1) + u32(t.y + 1) * HX + (u32(t.z) + WS_HALO_Z) * HX * HY;
+        first[l] = block[slot[l]];
+        current[l] = first[l];
+        free[l] = inside[l] && (first[l].w & (WATERSHED_FIXED | WATERSHED_OUTSIDE)) == 0u;
+        h[l] = 0.0;
+        if (free[l]) {
+            h[l] = height(u32(me.x) + u32(me.y) * params.nx + u32(me.z - i32(slab_z0)) * params.nx * params.ny);
+        }
     }
-    var current = first;
     // Whether the last step changed a state: still so after the last allowed step means the
     // block has not settled.
     var moving = 1u;
     for (var step = 0u; step < pass_info.max_steps; step++) {
         var next = current;
-        if (free) {
-            // Label 0: nothing reached yet.
-            var best = vec4<u32>(WATERSHED_UNREACHED, 0u, 0u, 0u);
-            for (var k = 0u; k < params.neighbours; k++) {
-                let st = params.steps[k].xyz;
-                let at = u32(i32(slot) + st.x + st.y * i32(HX) + st.z * i32(HX * HY));
-                let t = block[at];
-                // Written without `continue` (the GL backend's loops need it so).
-                if (t.z != 0u && (t.w & WATERSHED_OUTSIDE) == 0u && leaves_first(t, best)) {
-                    best = t;
+        for (var l = 0u; l < WS_LAYERS; l++) {
+            if (free[l]) {
+                // Label 0: nothing reached yet.
+                var best = vec4<u32>(WATERSHED_UNREACHED, 0u, 0u, 0u);
+                for (var k = 0u; k < params.neighbours; k++) {
+                    let st = params.steps[k].xyz;
+                    let at = u32(i32(slot[l]) + st.x + st.y * i32(HX) + st.z * i32(HX * HY));
+                    let t = block[at];
+                    // Written without `continue` (the GL backend's loops need it so).
+                    if (t.z != 0u && (t.w & WATERSHED_OUTSIDE) == 0u && leaves_first(t, best)) {
+                        best = t;
+                    }
                 }
-            }
-            if (best.z != 0u) {
-                let c = bitcast<f32>(best.x);
-                next = vec4<u32>(bitcast<u32>(max(h, c)), select(0u, best.y + 1u, c >= h), best.z, 0u);
+                if (best.z != 0u) {
+                    let c = bitcast<f32>(best.x);
+                    next[l] = vec4<u32>(bitcast<u32>(max(h[l], c)), select(0u, best.y + 1u, c >= h[l]), best.z, 0u);
+                }
             }
         }
         // Every read of this step before any write (a Jacobi step inside the block).
         workgroupBarrier();
-        if (any(next != current)) {
-            block[slot] = next;
-            current = next;
-            atomicOr(&flag, 1u);
+        for (var l = 0u; l < WS_LAYERS; l++) {
+            if (any(next[l] != current[l])) {
+                block[slot[l]] = next[l];
+                current[l] = next[l];
+                atomicOr(&flag, 1u);
+            }
         }
         moving = take_flag(local);
         if (moving == 0u) {
@@ -244,24 +302,26 @@ fn relax(
         }
     }
 
-    if (inside && any(current != first)) {
-        store_state(state_index(me), current);
-        // Ask for the blocks of the neighbours outside this block that the change may improve:
-        // free, and not reached or reached at a cost no lower than this sample's (a higher
-        // cost cannot be improved by it). Their states are the halo as loaded, which only
-        // errs towards asking.
-        let cost = bitcast<f32>(current.x);
-        for (var k = 0u; k < params.neighbours; k++) {
-            let st = params.steps[k].xyz;
-            let at_tile = vec3<i32>(lid) + st;
-            let out_low = at_tile < vec3<i32>(0);
-            let out_high = at_tile >= tile;
-            if (any(out_low) || any(out_high)) {
-                let t = block[u32(i32(slot) + st.x + st.y * i32(HX) + st.z * i32(HX * HY))];
-                let free_there = (t.w & (WATERSHED_FIXED | WATERSHED_OUTSIDE)) == 0u;
-                if (free_there && (t.z == 0u || cost <= bitcast<f32>(t.x))) {
-                    let d = select(vec3<i32>(0), vec3<i32>(-1), out_low) + select(vec3<i32>(0), vec3<i32>(1), out_high);
-                    atomicOr(&wanted[u32(d.x + 1 + 3 * (d.y + 1) + 9 * (d.z + 1))], 1u);
+    for (var l = 0u; l < WS_LAYERS; l++) {
+        if (inside[l] && any(current[l] != first[l])) {
+            store_state(state_index(at_tile[l] + bc * tile), current[l]);
+            // Ask for the blocks of the neighbours outside this block that the change may improve:
+            // free, and not reached or reached at a cost no lower than this sample's (a higher
+            // cost cannot be improved by it). Their states are the halo as loaded, which only
+            // errs towards asking.
+            let cost = bitcast<f32>(current[l].x);
+            for (var k = 0u; k < params.neighbours; k++) {
+                let st = params.steps[k].xyz;
+                let there = at_tile[l] + st;
+                let out_low = there < vec3<i32>(0);
+                let out_high = there >= tile;
+                if (any(out_low) || any(out_high)) {
+                    let t = block[u32(i32(slot[l]) + st.x + st.y * i32(HX) + st.z * i32(HX * HY))];
+                    let free_there = (t.w & (WATERSHED_FIXED | WATERSHED_OUTSIDE)) == 0u;
+                    if (free_there && (t.z == 0u || cost <= bitcast<f32>(t.x))) {
+                        let d = select(vec3<i32>(0), vec3<i32>(-1), out_low) + select(vec3<i32>(0), vec3<i32>(1), out_high);
+                        atomicOr(&wanted[u32(d.x + 1 + 3 * (d.y + 1) + 9 * (d.z + 1))], 1u);
+                    }
                 }
             }
         }

@@ -38,7 +38,7 @@ pub use structure::{generate_binary_structure, iterate_structure};
 pub use watershed::{WatershedOptions, watershed};
 #[cfg(test)]
 pub(crate) use watershed_gpu::KERNELS as WATERSHED_KERNELS;
-pub use watershed_gpu::watershed_on_gpu;
+pub use watershed_gpu::{GpuFloodTrace, watershed_on_gpu, watershed_on_gpu_traced};
 
 use ndarray::{ArrayD, ArrayViewD};
 

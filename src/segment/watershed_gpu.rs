@@ -12,7 +12,7 @@
 //! between basins), and the tie rule above holds otherwise. Heights are flooded as float32:
 //! float64 heights closer than float32 resolves are equal heights here.
 //!
-//! The relaxation runs block by block (8 × 8 × 4 samples for volumes, 16 × 16 for images): a
+//! The relaxation runs block by block (8 × 8 × 8 samples for volumes, 16 × 16 for images): a
 //! workgroup relaxes its block in workgroup memory until it settles, so a flood front crosses a
 //! block per pass rather than a sample per dispatch. A block runs only in a pass it was asked
 //! for: the first pass asks for the blocks around the markers, and a block whose changed
@@ -45,6 +45,7 @@ crate::wgsl_constants!(pub(crate) WATERSHED_CONSTANTS: u32 {
     WATERSHED_UNREACHED = UNREACHED,
     WATERSHED_FLAG_SHIFT = FLAG_SHIFT,
     WATERSHED_LABEL_MASK = LABEL_MASK,
+    WATERSHED_PASSES_PER_CHECK = PASSES_PER_CHECK as u32,
 });
 
 /// State flags: a marker, a sample outside the mask; the cost of an unreached sample (+inf).
@@ -55,22 +56,78 @@ const UNREACHED: u32 = 0x7f80_0000;
 /// Passes recorded between two convergence checks.
 const PASSES_PER_CHECK: usize = 8;
 
-/// The blocks (x, y, z) of volumes and of images (one slice, no halo along z).
-const BLOCK_3D: [u32; 3] = [8, 8, 4];
-const BLOCK_2D: [u32; 3] = [16, 16, 1];
+/// How a kernel tiles the samples into blocks: a workgroup's block (x, y, z) and the samples
+/// each invocation holds along z.
+///
+/// A volume's block is a cube where the slabs allow: a front crosses a block per pass where
+/// blocks run at once (a real GPU), so the pass count follows the blocks' shortest edge. 8³ in
+/// 256 invocations (WebGPU's default limit), its halo 16,000 bytes of workgroup memory (within
+/// the default 16 KiB). Simulated with every block of a pass seeing only the last pass's
+/// states, the harness's 512 × 512 × 256 watershed took 44 passes with 8³ blocks against 81 with
+/// 8 × 8 × 4, for the same samples relaxed. Slabs too small for eight slices take 8 × 8 × 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tiling {
+    Cube,
+    Thin,
+    Image,
+}
 
-const VOLUME_BLOCK: Constants = &[
-    ("WS_TILE_X", Constant::U32(BLOCK_3D[0])),
-    ("WS_TILE_Y", Constant::U32(BLOCK_3D[1])),
-    ("WS_TILE_Z", Constant::U32(BLOCK_3D[2])),
-    ("WS_HALO_Z", Constant::U32(1)),
-];
-const IMAGE_BLOCK: Constants = &[
-    ("WS_TILE_X", Constant::U32(BLOCK_2D[0])),
-    ("WS_TILE_Y", Constant::U32(BLOCK_2D[1])),
-    ("WS_TILE_Z", Constant::U32(BLOCK_2D[2])),
-    ("WS_HALO_Z", Constant::U32(0)),
-];
+impl Tiling {
+    const fn block(self) -> [u32; 3] {
+        match self {
+            Tiling::Cube => [8, 8, 8],
+            Tiling::Thin => [8, 8, 4],
+            Tiling::Image => [16, 16, 1],
+        }
+    }
+
+    const fn layers(self) -> u32 {
+        match self {
+            Tiling::Cube => 2,
+            Tiling::Thin | Tiling::Image => 1,
+        }
+    }
+
+    /// Ghost slices either side of a slab.
+    const fn ghost(self) -> usize {
+        match self {
+            Tiling::Image => 0,
+            Tiling::Cube | Tiling::Thin => 1,
+        }
+    }
+
+    fn kernel(self) -> &'static KernelSpec {
+        match self {
+            Tiling::Cube => &RELAX_CUBE,
+            Tiling::Thin => &RELAX_THIN,
+            Tiling::Image => &RELAX_IMAGE,
+        }
+    }
+
+    /// The shader's constants for this tiling.
+    const fn constants(self) -> Constants {
+        match self {
+            Tiling::Cube => CUBE_BLOCK,
+            Tiling::Thin => THIN_BLOCK,
+            Tiling::Image => IMAGE_BLOCK,
+        }
+    }
+}
+
+macro_rules! tiling_constants {
+    ($name:ident, $tiling:expr) => {
+        const $name: Constants = &[
+            ("WS_TILE_X", Constant::U32($tiling.block()[0])),
+            ("WS_TILE_Y", Constant::U32($tiling.block()[1])),
+            ("WS_TILE_Z", Constant::U32($tiling.block()[2])),
+            ("WS_LAYERS", Constant::U32($tiling.layers())),
+            ("WS_HALO_Z", Constant::U32($tiling.ghost() as u32)),
+        ];
+    };
+}
+tiling_constants!(CUBE_BLOCK, Tiling::Cube);
+tiling_constants!(THIN_BLOCK, Tiling::Thin);
+tiling_constants!(IMAGE_BLOCK, Tiling::Image);
 
 /// Relaxation steps a block may take in one pass before it is relaxed again next pass.
 const MAX_BLOCK_STEPS: u32 = 64;
@@ -120,18 +177,22 @@ macro_rules! relax_kernel {
                 Binding::ReadWrite,
                 Binding::ReadWrite,
                 Binding::ReadWrite,
+                uniform::<WatershedParams>(),
+                Binding::Read,
+                Binding::ReadWrite,
             ],
             constants: &[WATERSHED_CONSTANTS, $block],
         }
     };
 }
 
-pub(crate) static RELAX_VOLUME: KernelSpec = relax_kernel!("segment/watershed_relax_volume", VOLUME_BLOCK);
-pub(crate) static RELAX_IMAGE: KernelSpec = relax_kernel!("segment/watershed_relax_image", IMAGE_BLOCK);
+pub(crate) static RELAX_CUBE: KernelSpec = relax_kernel!("segment/watershed_relax_cube", Tiling::Cube.constants());
+pub(crate) static RELAX_THIN: KernelSpec = relax_kernel!("segment/watershed_relax_thin", Tiling::Thin.constants());
+pub(crate) static RELAX_IMAGE: KernelSpec = relax_kernel!("segment/watershed_relax_image", Tiling::Image.constants());
 
 /// The kernels of this file, for `src/kernels.rs`.
 #[cfg(test)]
-pub(crate) const KERNELS: [&KernelSpec; 2] = [&RELAX_VOLUME, &RELAX_IMAGE];
+pub(crate) const KERNELS: [&KernelSpec; 3] = [&RELAX_CUBE, &RELAX_THIN, &RELAX_IMAGE];
 
 /// [`super::watershed`] on the GPU for 2D and 3D images: the classic flood (no compactness, no
 /// watershed lines) with a centred 3 × … × 3 footprint. Equal to the CPU where no two labels
@@ -146,18 +207,29 @@ pub fn watershed_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     markers: ArrayViewD<'_, M>,
     options: &WatershedOptions<'_>,
 ) -> Result<ArrayD<M>> {
-    flood_on_gpu(ctx, image, markers, options, None).map(|(labels, _)| labels)
+    watershed_on_gpu_traced(ctx, image, markers, options).map(|(labels, _)| labels)
+}
+
+/// [`watershed_on_gpu`], and how the flood reached its fixed point (its block and the blocks
+/// relaxed in each pass; after a rerun in the wide layout, that run's).
+pub fn watershed_on_gpu_traced<M: Copy + Ord + Default + Send + Sync>(
+    ctx: &GpuContext,
+    image: ArrayViewD<'_, f64>,
+    markers: ArrayViewD<'_, M>,
+    options: &WatershedOptions<'_>,
+) -> Result<(ArrayD<M>, GpuFloodTrace)> {
+    flood_on_gpu(ctx, image, markers, options, None).map(|(labels, _, trace)| (labels, trace))
 }
 
 /// [`watershed_on_gpu`] in a given first layout (`None`: packed when the labels leave the
-/// steps at least 16 bits); returns the labels and the layout that flooded them.
+/// steps at least 16 bits); returns the labels, the layout that flooded them and its trace.
 fn flood_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     ctx: &GpuContext,
     image: ArrayViewD<'_, f64>,
     markers: ArrayViewD<'_, M>,
     options: &WatershedOptions<'_>,
     first: Option<Layout>,
-) -> Result<(ArrayD<M>, Layout)> {
+) -> Result<(ArrayD<M>, Layout, GpuFloodTrace)> {
     let dims = image.shape().to_vec();
     let shape = super::volume_shape(&dims, "watershed")?;
     super::watershed::check_shapes(&dims, markers.shape(), options)?;
@@ -170,7 +242,11 @@ fn flood_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     let steps = footprint_steps(&dims, shape, options)?;
     let n = image.len();
     if n == 0 {
-        return Ok((ArrayD::from_elem(IxDyn(&dims), M::default()), Layout::Wide));
+        let trace = GpuFloodTrace {
+            block: [0; 3],
+            relaxed_per_pass: Vec::new(),
+        };
+        return Ok((ArrayD::from_elem(IxDyn(&dims), M::default()), Layout::Wide, trace));
     }
     let [nz, ny, nx] = shape;
     let image = image.as_standard_layout();
@@ -226,18 +302,25 @@ fn flood_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     } else {
         Layout::Wide
     });
-    let ranks = loop {
-        let slab_nz = slab_depth(ctx, shape, layout.bytes())?;
-        match relax(ctx, &p, slab_nz, layout, &heights, &markers_at, &state_of)? {
-            Some(ranks) => break ranks,
+    let flood = loop {
+        let slabs = if nz == 1 {
+            (Tiling::Image, slab_depth(ctx, shape, layout.bytes(), Tiling::Image)?)
+        } else {
+            match slab_depth(ctx, shape, layout.bytes(), Tiling::Cube) {
+                Ok(depth) => (Tiling::Cube, depth),
+                Err(_) => (Tiling::Thin, slab_depth(ctx, shape, layout.bytes(), Tiling::Thin)?),
+            }
+        };
+        match relax(ctx, &p, slabs, layout, &heights, &markers_at, &state_of)? {
+            Some(flood) => break flood,
             // Steps outgrew the packed layout: the wide one holds any.
             None => layout = Layout::Wide,
         }
     };
     let table: Vec<M> = std::iter::once(M::default()).chain(labels).collect();
-    let out: Vec<M> = ranks.par_iter().map(|&r| table[r as usize]).collect();
+    let out: Vec<M> = flood.ranks.par_iter().map(|&r| table[r as usize]).collect();
     let labels = ArrayD::from_shape_vec(IxDyn(&dims), out).map_err(|e| Error::InvalidShape(e.to_string()))?;
-    Ok((labels, layout))
+    Ok((labels, layout, flood.trace))
 }
 
 /// How the state buffer holds a sample's (cost, steps, label rank, flags); twin of
@@ -312,11 +395,11 @@ const FLAG_SHIFT: u32 = 30;
 /// Slices per z-slab: the whole volume when its state and two padding slices fit one storage
 /// binding, else the most whole blocks' depths whose state, a slice either side and the window's
 /// alignment do (images: the whole image or nothing).
-fn slab_depth(ctx: &GpuContext, shape: [usize; 3], sample_bytes: u64) -> Result<usize> {
+fn slab_depth(ctx: &GpuContext, shape: [usize; 3], sample_bytes: u64, tiling: Tiling) -> Result<usize> {
     let [nz, ny, nx] = shape;
     let plane = sample_bytes * (ny * nx) as u64;
     let binding = ctx.max_storage_binding();
-    let (ghosts, depth) = if nz > 1 { (2, BLOCK_3D[2] as u64) } else { (0, 1) };
+    let (ghosts, depth) = (2 * tiling.ghost() as u64, u64::from(tiling.block()[2]));
     if plane * (nz as u64 + ghosts) <= binding {
         return Ok(nz);
     }
@@ -382,22 +465,19 @@ struct StateGroup {
     buffer: wgpu::Buffer,
 }
 
-/// Passes over the blocks until one asks for none; the label rank of every sample at the fixed
-/// point, or `None` when steps outgrew the packed layout.
+/// Passes over the blocks of `tiling` in z-slabs of `slab_nz` slices until one asks for none;
+/// the label rank of every sample at the fixed point, or `None` when steps outgrew the packed
+/// layout.
 fn relax(
     ctx: &GpuContext,
     p: &WatershedParams,
-    slab_nz: usize,
+    (tiling, slab_nz): (Tiling, usize),
     layout: Layout,
     heights: &[f32],
     markers_at: &(impl Fn(usize) -> bool + Sync),
     state_of: &(impl Fn(usize) -> [u32; 4] + Sync),
-) -> Result<Option<Vec<u32>>> {
-    let (kernel, block, ghost) = if p.nz > 1 {
-        (&RELAX_VOLUME, BLOCK_3D, 1)
-    } else {
-        (&RELAX_IMAGE, BLOCK_2D, 0)
-    };
+) -> Result<Option<Flood>> {
+    let (kernel, block, layers, ghost) = (tiling.kernel(), tiling.block(), tiling.layers(), tiling.ghost());
     let (nz, plane) = (p.nz as usize, (p.nx * p.ny) as usize);
     let mut p = *p;
     p.label_bits = layout.label_bits();
@@ -409,12 +489,13 @@ fn relax(
     let mut rec = Recorder::new(ctx);
     // Per invocation: the halo's loads, then each step's neighbours, then the requests.
     let halo: u32 = (block[0] + 2) * (block[1] + 2) * (block[2] + if block[2] > 1 { 2 } else { 0 });
-    let per_step = u64::from(p.neighbours) + 1;
+    let per_step = u64::from(layers) * (u64::from(p.neighbours) + 2);
     let max_steps = MAX_BLOCK_STEPS
         .min(((rec.loop_limit().saturating_sub(8 + per_step)) / per_step).min(u64::from(u32::MAX)) as u32);
+    let invocations = block.iter().product::<u32>() / layers;
     rec.check_loop_budget(
         "the GPU watershed",
-        u64::from(halo.div_ceil(block.iter().product())) + u64::from(max_steps.max(1) + 1) * per_step,
+        u64::from(halo.div_ceil(invocations)) + u64::from(max_steps.max(1) + 1) * per_step,
     )?;
     // The state, a slice more either side of the volume (outside samples) in as few buffers as
     // the adapter's buffer size allows: within a buffer the slab windows overlap by the slice
@@ -474,17 +555,22 @@ fn relax(
             }
         })
         .collect();
+    // Slabs two to a dispatch (see the shader), in fixed pairs; a lone slab's partner has no
+    // blocks.
+    let no_slab = rec.uniform(&WatershedParams { slab_blocks_z: 0, ..p });
+    let pairs: Vec<&[Slab]> = slabs.chunks(2).collect();
     // The first pass asks for the blocks with a marker and their neighbours.
     let requests = first_requests(&p, block, markers_at);
     let requests = rec.storage_init(&requests);
-    // Whether a block asked for one, how many blocks were relaxed, whether steps overflowed
-    // (see the shader).
-    let counters = rec.scratch(12);
-    let zero = rec.scratch(4);
+    // Whether a block asked for one, whether steps overflowed, and the blocks relaxed in each
+    // pass of a batch (see the shader).
+    let counters = rec.scratch(4 * (2 + PASSES_PER_CHECK as u64));
+    let zero = rec.scratch(4 * PASSES_PER_CHECK as u64);
     let (r, flag) = (BufferWindow::whole(&requests), BufferWindow::whole(&counters));
     // The work model's bound bytes (read, read-write) and relaxed blocks, for what the skipped
     // blocks did not touch.
-    let (mut bound_read, mut bound_written, mut relaxed, mut visits) = (0u64, 0u64, 0u64, 0u64);
+    let (mut bound_read, mut bound_written, mut visits) = (0u64, 0u64, 0u64);
+    let mut relaxed_per_pass = Vec::new();
     // Every pass relaxes at least one block by one sample until the fixed point; the bound
     // only guards against a kernel that never settles.
     let limit = 4 * nz * plane + 4 * PASSES_PER_CHECK;
@@ -492,7 +578,7 @@ fn relax(
     loop {
         for k in 0..PASSES_PER_CHECK {
             if k == 0 {
-                rec.copy(&zero, 0, &counters, 4, 4);
+                rec.copy(&zero, 0, &counters, 8, 4 * PASSES_PER_CHECK as u64);
             }
             if k == PASSES_PER_CHECK - 1 {
                 // Only the last pass of the batch is asked whether it asked for anything.
@@ -504,30 +590,40 @@ fn relax(
                 max_steps,
                 _pad: [0; 2],
             });
-            // Slabs in the order the blocks run in (see the shader): last to first in even passes.
-            let order: Vec<&Slab> = if passes % 2 == 0 {
-                slabs.iter().rev().collect()
+            // Slabs in the order the blocks run in (see the shader): last to first in even passes,
+            // where the shader also takes a pair's second slab first.
+            let order: Vec<&[Slab]> = if passes % 2 == 0 {
+                pairs.iter().rev().copied().collect()
             } else {
-                slabs.iter().collect()
+                pairs.clone()
             };
-            for slab in order {
-                let window = BufferWindow {
+            for pair in order {
+                let window = |slab: &Slab| BufferWindow {
                     buffer: &groups[slab.group].buffer,
                     offset: slab.window.0,
                     size: slab.window.1,
                 };
+                let (a, b) = (&pair[0], pair.get(1));
                 let bindings = [
-                    BufferWindow::whole(&slab.params),
+                    BufferWindow::whole(&a.params),
                     BufferWindow::whole(&pass),
-                    BufferWindow::whole(&slab.heights),
-                    window,
+                    BufferWindow::whole(&a.heights),
+                    window(a),
                     r,
                     flag,
+                    BufferWindow::whole(b.map_or(&no_slab, |b| &b.params)),
+                    BufferWindow::whole(&b.unwrap_or(a).heights),
+                    window(b.unwrap_or(a)),
                 ];
-                let groups = u64::from(p.blocks[0] * p.blocks[1]) * slab.nz.div_ceil(block[2] as usize) as u64;
+                let groups: u64 = pair
+                    .iter()
+                    .map(|slab| u64::from(p.blocks[0] * p.blocks[1]) * slab.nz.div_ceil(block[2] as usize) as u64)
+                    .sum();
                 rec.dispatch_folded(kernel, &bindings, groups)?;
-                bound_read += slab.heights.size();
-                bound_written += slab.window.1 + requests.size() + counters.size();
+                // As the recorder counts the bindings (a lone slab's bound twice).
+                let second = b.unwrap_or(a);
+                bound_read += a.heights.size() + second.heights.size();
+                bound_written += a.window.1 + second.window.1 + requests.size() + counters.size();
                 visits += groups;
             }
             // Between buffers: each one's border slices into its neighbours' extra slices.
@@ -538,10 +634,11 @@ fn relax(
                 rec.copy(&above.buffer, slice, &below.buffer, top + slice, slice);
             }
         }
-        let answer = rec.read_back(&counters, 12);
+        let answer = rec.read_back(&counters, counters.size());
         rec.flush()?;
-        let [asked, blocks_relaxed, overflow] = bytemuck::pod_read_unaligned::<[u32; 3]>(&answer.read(ctx)?);
-        relaxed += u64::from(blocks_relaxed);
+        let words: Vec<u32> = bytemuck::pod_collect_to_vec(&answer.read(ctx)?);
+        let (asked, overflow) = (words[0], words[1]);
+        relaxed_per_pass.extend_from_slice(&words[2..]);
         if overflow != 0 {
             return Ok(None);
         }
@@ -557,6 +654,7 @@ fn relax(
     // What the relaxed blocks touched: their halo of states, their heights, and up to 27
     // requests; every block visited read its own request.
     let block_samples = u64::from(block.iter().product::<u32>());
+    let relaxed: u64 = relaxed_per_pass.iter().map(|&n| u64::from(n)).sum();
     let touched_read = relaxed * block_samples * 4;
     let touched_written = relaxed * (u64::from(halo) * sample_bytes + 27 * 4) + visits * 4;
     rec.untouched(
@@ -578,7 +676,28 @@ fn relax(
             .zip(bytes.par_chunks_exact(sample_bytes as usize))
             .for_each(|(r, s)| *r = layout.rank(s));
     }
-    Ok(Some(ranks))
+    Ok(Some(Flood {
+        ranks,
+        trace: GpuFloodTrace {
+            block,
+            relaxed_per_pass,
+        },
+    }))
+}
+
+/// A finished flood: the label rank of every sample, and how it got there.
+struct Flood {
+    ranks: Vec<u32>,
+    trace: GpuFloodTrace,
+}
+
+/// How the GPU watershed reached its fixed point, for diagnosing its speed on an adapter: the
+/// block a workgroup relaxes (x, y, z) and how many blocks each pass relaxed. Passes are
+/// recorded in batches between convergence checks, so the last passes may relax none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuFloodTrace {
+    pub block: [u32; 3],
+    pub relaxed_per_pass: Vec<u32>,
 }
 
 /// The first pass's requests: 1 for every block holding a marker inside the mask and for the
