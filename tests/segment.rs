@@ -500,6 +500,14 @@ fn gpu_watershed_relaxes_only_the_blocks_a_front_reaches_and_counts_them() {
         "only the cube's blocks run: {relaxed} relaxations in {} passes",
         work.dispatches
     );
+    // Only the label words come back (4 bytes a sample of the 8-byte state), and the
+    // convergence checks' few counters.
+    let samples = image.len() as u64;
+    assert!(
+        work.readback_bytes >= 4 * samples && work.readback_bytes < 4 * samples + 4096,
+        "read back {} bytes for {samples} samples",
+        work.readback_bytes
+    );
 }
 
 #[test]

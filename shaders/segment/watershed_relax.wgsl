@@ -103,11 +103,17 @@ var<workgroup> settled: u32;
 // The blocks of the 3 × 3 × 3 around this one (itself at 13) that this one asks for.
 var<workgroup> wanted: array<atomic<u32>, 27>;
 
-// The first word of the sample at `p` (volume coordinates) in the slab's state window.
+// The first word of the sample at `p` (volume coordinates) in the slab's state window. A slice
+// holds its samples' first words, then their second words (and third, in the wide layout):
+// word k of a sample is `plane_words()` · k further.
 fn state_index(p: vec3<i32>) -> u32 {
     let words = select(2u, 3u, params.label_bits == 0u);
-    return slab_offset + words * (u32(p.x) + u32(p.y) * params.nx
-        + u32(p.z - i32(slab_z0) + i32(WS_HALO_Z)) * params.nx * params.ny);
+    return slab_offset + u32(p.x) + u32(p.y) * params.nx
+        + u32(p.z - i32(slab_z0) + i32(WS_HALO_Z)) * plane_words() * words;
+}
+
+fn plane_words() -> u32 {
+    return params.nx * params.ny;
 }
 
 fn state_word(at: u32) -> u32 {
@@ -134,14 +140,14 @@ fn height(at: u32) -> f32 {
 
 fn load_state(at: u32) -> vec4<u32> {
     if (params.label_bits == 0u) {
-        let tagged = state_word(at + 2u);
-        return vec4<u32>(state_word(at), state_word(at + 1u), tagged & WATERSHED_LABEL_MASK, tagged >> WATERSHED_FLAG_SHIFT);
+        let tagged = state_word(at + 2u * plane_words());
+        return vec4<u32>(state_word(at), state_word(at + plane_words()), tagged & WATERSHED_LABEL_MASK, tagged >> WATERSHED_FLAG_SHIFT);
     }
     let cost = state_word(at);
     if (cost == 0xffffffffu) {
         return vec4<u32>(WATERSHED_UNREACHED, 0u, 0u, WATERSHED_OUTSIDE);
     }
-    let packed = state_word(at + 1u);
+    let packed = state_word(at + plane_words());
     let steps = packed >> params.label_bits;
     let label = packed & ((1u << params.label_bits) - 1u);
     if (steps == (0xffffffffu >> params.label_bits)) {
@@ -154,15 +160,15 @@ fn load_state(at: u32) -> vec4<u32> {
 fn store_state(at: u32, s: vec4<u32>) {
     set_state_word(at, s.x);
     if (params.label_bits == 0u) {
-        set_state_word(at + 1u, s.y);
-        set_state_word(at + 2u, s.z);
+        set_state_word(at + plane_words(), s.y);
+        set_state_word(at + 2u * plane_words(), s.z);
         return;
     }
     let most = (0xffffffffu >> params.label_bits) - 1u;
     if (s.y > most) {
         atomicOr(&counters[1], 1u);
     }
-    set_state_word(at + 1u, (min(s.y, most) << params.label_bits) | s.z);
+    set_state_word(at + plane_words(), (min(s.y, most) << params.label_bits) | s.z);
 }
 
 // `a` leaves the flood before `b`: smaller cost, then fewer plateau steps, then smaller label.

@@ -403,6 +403,24 @@ impl<'c> Recorder<'c> {
         self.read_back_from(src, 0, size)
     }
 
+    /// [`Recorder::read_back`] of several (offset, size) pieces of `src` (multiples of 4), one
+    /// after another in the bytes read: a strided plane of a buffer without a kernel to gather it.
+    pub fn read_back_pieces(&mut self, src: &wgpu::Buffer, pieces: &[(u64, u64)]) -> Readback {
+        let size: u64 = pieces.iter().map(|&(_, n)| n).sum();
+        let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("hounsfield read-back"),
+            size: size.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut at = 0;
+        for &(offset, n) in pieces {
+            self.encoder.copy_buffer_to_buffer(src, offset, &buffer, at, n);
+            at += n;
+        }
+        Readback { buffer, size }
+    }
+
     /// [`Recorder::read_back`] of `size` bytes of `src` from byte `offset` (a multiple of 4).
     pub fn read_back_from(&mut self, src: &wgpu::Buffer, offset: u64, size: u64) -> Readback {
         let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {

@@ -25,7 +25,9 @@
 //! The state takes 8 bytes a sample (the cost, and the plateau steps and label packed in one
 //! word) while the labels take at most 16 bits, leaving the steps at least 16; 12 bytes
 //! otherwise, or when a flood's steps outgrow their bits (it then runs again in the wide
-//! layout). Volumes larger than one storage binding run by z-slabs (a dispatch each per pass)
+//! layout). A slice keeps each word of its samples together (plane after plane), so reads and
+//! writes of neighbouring samples are contiguous and only the label words come back (4 bytes a
+//! sample instead of 8 or 12). Volumes larger than one storage binding run by z-slabs (a dispatch each per pass)
 //! whose windows overlap by a slice either side in one buffer (in several, with those slices
 //! copied after every pass, where the adapter's buffers are smaller than the state); images run
 //! within one binding. Every few passes one 12-byte read-back asks whether any block asked for
@@ -367,18 +369,17 @@ impl Layout {
         }
     }
 
-    /// The label rank of a sample's state bytes (0 outside the mask).
-    fn rank(self, bytes: &[u8]) -> u32 {
-        let word = |k: usize| u32::from_le_bytes([bytes[4 * k], bytes[4 * k + 1], bytes[4 * k + 2], bytes[4 * k + 3]]);
+    /// Which of a sample's words holds its label rank.
+    fn label_word(self) -> usize {
+        self.words() - 1
+    }
+
+    /// The label rank in a sample's [`Layout::label_word`] (0 outside the mask, whose packed
+    /// label word is 0).
+    fn rank(self, word: u32) -> u32 {
         match self {
-            Layout::Wide => word(2) & LABEL_MASK,
-            Layout::Packed { label_bits } => {
-                if word(0) == u32::MAX {
-                    0
-                } else {
-                    word(1) & ((1 << label_bits) - 1)
-                }
-            }
+            Layout::Wide => word & LABEL_MASK,
+            Layout::Packed { label_bits } => word & ((1 << label_bits) - 1),
         }
     }
 }
@@ -511,16 +512,24 @@ fn relax(
         .map(|starts| {
             let z0 = starts[0];
             let depth = (starts[starts.len() - 1] + slab_nz).min(nz) - z0;
-            let mut values = vec![0u32; (depth + 2 * ghost) * plane * layout.words()];
+            // Slice by slice, word by word (see the shader's `state_index`).
+            let words = layout.words();
+            let mut values = vec![0u32; (depth + 2 * ghost) * plane * words];
             values
-                .par_chunks_mut(layout.words())
+                .par_chunks_mut(plane * words)
                 .enumerate()
-                .for_each(|(k, words)| {
-                    let state = match (z0 + k / plane).checked_sub(ghost) {
-                        Some(z) if z < nz => state_of(z * plane + k % plane),
-                        _ => OUTSIDE_STATE,
-                    };
-                    layout.encode(state, words);
+                .for_each(|(k, planes)| {
+                    let mut encoded = [0u32; 3];
+                    for within in 0..plane {
+                        let state = match (z0 + k).checked_sub(ghost) {
+                            Some(z) if z < nz => state_of(z * plane + within),
+                            _ => OUTSIDE_STATE,
+                        };
+                        layout.encode(state, &mut encoded[..words]);
+                        for (w, &value) in encoded[..words].iter().enumerate() {
+                            planes[w * plane + within] = value;
+                        }
+                    }
                 });
             StateGroup {
                 z0,
@@ -662,19 +671,31 @@ fn relax(
         bound_read.saturating_sub(touched_read),
         bound_written.saturating_sub(touched_written),
     );
+    // Only the label words come back: one plane a slice, 4 bytes a sample.
+    let label_plane = (4 * plane) as u64;
     let results: Vec<_> = groups
         .iter()
-        .map(|g| rec.read_back_from(&g.buffer, slice * ghost as u64, slice * g.nz as u64))
+        .map(|g| {
+            let pieces: Vec<(u64, u64)> = (0..g.nz)
+                .map(|z| {
+                    (
+                        slice * (ghost + z) as u64 + label_plane * layout.label_word() as u64,
+                        label_plane,
+                    )
+                })
+                .collect();
+            rec.read_back_pieces(&g.buffer, &pieces)
+        })
         .collect();
     rec.submit()?;
     let mut ranks = vec![0u32; nz * plane];
     for (g, result) in groups.iter().zip(results) {
         let bytes = result.read(ctx)?;
-        // The label rank is a state's third word (read from bytes: no alignment assumed).
+        // Read from bytes: no alignment assumed.
         ranks[g.z0 * plane..(g.z0 + g.nz) * plane]
             .par_iter_mut()
-            .zip(bytes.par_chunks_exact(sample_bytes as usize))
-            .for_each(|(r, s)| *r = layout.rank(s));
+            .zip(bytes.par_chunks_exact(4))
+            .for_each(|(r, w)| *r = layout.rank(u32::from_le_bytes([w[0], w[1], w[2], w[3]])));
     }
     Ok(Some(Flood {
         ranks,
