@@ -10,6 +10,7 @@ use hounsfield::Error;
 use hounsfield::gpu::GpuVolume;
 use hounsfield::segment::{
     WatershedOptions, generate_binary_structure, label, label_gpu, label_on_gpu, watershed, watershed_on_gpu,
+    watershed_on_gpu_traced,
 };
 use ndarray::{Array3, ArrayD, Dimension, IxDyn};
 
@@ -508,6 +509,73 @@ fn gpu_watershed_relaxes_only_the_blocks_a_front_reaches_and_counts_them() {
         "read back {} bytes for {samples} samples",
         work.readback_bytes
     );
+}
+
+/// Fills 16 KiB of workgroup memory with ones in every workgroup: what a kernel that runs next
+/// finds where it reads workgroup memory it did not write (the pipelines skip zero-init).
+static DIRTY_WORKGROUP_MEMORY: hounsfield::gpu::KernelSpec = hounsfield::gpu::KernelSpec {
+    name: "test/dirty_workgroup_memory",
+    // The watershed's own workgroup variables (8³ blocks), so that they land where its do.
+    sources: &["@group(0) @binding(0) var<storage, read_write> sink: array<u32>;
+        var<workgroup> block: array<vec4<u32>, 1000>;
+        var<workgroup> flag: atomic<u32>;
+        var<workgroup> settled: u32;
+        var<workgroup> wanted: array<atomic<u32>, 27>;
+        @compute @workgroup_size(256)
+        fn main(@builtin(local_invocation_index) i: u32, @builtin(workgroup_id) w: vec3<u32>) {
+            for (var k = i; k < 1000u; k += 256u) { block[k] = vec4<u32>(0xffffffffu); }
+            if (i < 27u) { atomicStore(&wanted[i], 1u); }
+            if (i == 0u) { atomicStore(&flag, 1u); settled = 1u; }
+            workgroupBarrier();
+            if (i == 0u) { sink[w.x] = block[w.x % 1000u].x + atomicLoad(&flag) + settled; }
+        }"],
+    entry: "main",
+    bindings: &[hounsfield::gpu::Binding::ReadWrite],
+    constants: &[],
+};
+
+#[test]
+fn gpu_watershed_runs_only_requested_blocks_after_a_kernel_dirtied_workgroup_memory() {
+    // The watershed's per-block "run this pass" flag lives in workgroup memory; a kernel that
+    // read it without storing it first ran blocks no one asked for, wherever an earlier
+    // kernel had left ones there (lavapipe too keeps workgroup memory from one dispatch to the
+    // next). The volume of the test above turned around, so that the first blocks of a pass
+    // (the first each thread runs, which find the dirt) are not asked for: a 10³ cube at the
+    // far corner holding the marker, and a slab y < 40 no marker reaches.
+    let Some(ctx) = common::gpu() else {
+        assert!(std::env::var(common::REQUIRE_GPU_ENV).is_err(), "no GPU adapter");
+        return;
+    };
+    let shape = [16usize, 64, 64];
+    let image = distinct_heights(&shape, 91);
+    let mask = ArrayD::from_shape_fn(IxDyn(&shape), |i| (i[0] >= 6 && i[1] >= 54 && i[2] >= 54) || i[1] < 40);
+    let mut markers = ArrayD::<i64>::zeros(IxDyn(&shape));
+    markers[[15, 63, 63]] = 4;
+    let options = WatershedOptions {
+        mask: Some(mask.view()),
+        ..Default::default()
+    };
+    let want = watershed(image.view(), markers.view(), &options).unwrap();
+    for _ in 0..3 {
+        let sink = hounsfield::gpu::GpuVolume::zeros(&ctx, [1, 1, 4096]).unwrap();
+        let mut rec = hounsfield::gpu::Recorder::new(&ctx);
+        rec.dispatch_linear(
+            &DIRTY_WORKGROUP_MEMORY,
+            &[hounsfield::gpu::BufferWindow::whole(sink.buffer())],
+            4096 * 256,
+        )
+        .unwrap();
+        rec.submit().unwrap();
+        let (got, trace) = watershed_on_gpu_traced(&ctx, image.view(), markers.view(), &options).unwrap();
+        assert_eq!(got, want);
+        let relaxed: u32 = trace.relaxed_per_pass.iter().sum();
+        // The cube's 8 blocks, each at most once a pass; the 120 others never.
+        assert!(
+            relaxed <= 8 * trace.relaxed_per_pass.len() as u32 && trace.relaxed_per_pass.iter().all(|&n| n <= 8),
+            "blocks relaxed per pass {:?}",
+            trace.relaxed_per_pass
+        );
+    }
 }
 
 #[test]

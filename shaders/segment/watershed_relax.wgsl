@@ -220,8 +220,10 @@ fn relax(
     // The block's request among the volume's blocks.
     let global = (b % (params.bx * params.by)) + bz * params.bx * params.by;
     let bdims = vec3<i32>(i32(params.bx), i32(params.by), i32(params.bz));
-    if (local == 0u && atomicLoad(&requests[global]) >= pass_info.number) {
-        atomicStore(&flag, 1u);
+    // Workgroup memory starts undefined (the pipelines skip zero-initialisation): the flag is
+    // stored either way. Reading a stale flag let unrequested blocks run.
+    if (local == 0u) {
+        atomicStore(&flag, select(0u, 1u, atomicLoad(&requests[global]) >= pass_info.number));
     }
     if (local < 27u) {
         atomicStore(&wanted[local], 0u);
