@@ -467,22 +467,36 @@ fn gpu_watershed_follows_its_tie_rule_across_blocks_on_plateaus() {
     }
 }
 
-#[test]
-fn gpu_watershed_relaxes_only_the_blocks_a_front_reaches_and_counts_them() {
-    // A 16 × 64 × 64 volume (128 blocks of 8³) whose mask is a corner cube of 10³ (8 blocks)
-    // holding the only marker, and a slab y >= 24 (80 blocks) that no marker reaches.
-    // Blocks run only when asked for (the first pass: around the marker; later: by a block
-    // whose change may improve them), so only the cube's blocks run, at most once a pass. The
-    // work model holds what the relaxed blocks touched: 4 bytes of height a sample of each.
-    let Some(ctx) = common::gpu() else {
-        assert!(std::env::var(common::REQUIRE_GPU_ENV).is_err(), "no GPU adapter");
-        return;
-    };
+/// A 16 × 64 × 64 volume (128 blocks of 8³) of distinct heights whose mask is a 10³ cube (8
+/// blocks) holding the only marker, at the first corner or (`far`) the last, and a slab of 80
+/// blocks along y at the other end that no marker reaches.
+fn cube_and_unreached_slab(far: bool) -> (ArrayD<f64>, ArrayD<bool>, ArrayD<i64>) {
     let shape = [16usize, 64, 64];
     let image = distinct_heights(&shape, 91);
-    let mask = ArrayD::from_shape_fn(IxDyn(&shape), |i| (i[0] < 10 && i[1] < 10 && i[2] < 10) || i[1] >= 24);
+    let mask = ArrayD::from_shape_fn(IxDyn(&shape), |i| {
+        if far {
+            (i[0] >= 6 && i[1] >= 54 && i[2] >= 54) || i[1] < 40
+        } else {
+            (i[0] < 10 && i[1] < 10 && i[2] < 10) || i[1] >= 24
+        }
+    });
     let mut markers = ArrayD::<i64>::zeros(IxDyn(&shape));
-    markers[[0, 0, 0]] = 4;
+    markers[if far { [15, 63, 63] } else { [0, 0, 0] }] = 4;
+    (image, mask, markers)
+}
+
+#[test]
+fn gpu_watershed_relaxes_only_the_blocks_a_front_reaches_and_counts_them() {
+    // The cube at the first corner. Blocks run only when asked for (the first pass: around the marker; later: by a block
+    // whose change may improve them), so only the cube's blocks run, at most once a pass. The
+    // work model holds what the relaxed blocks touched: 4 bytes of height a sample of each.
+    if common::gpu().is_none() {
+        assert!(std::env::var(common::REQUIRE_GPU_ENV).is_err(), "no GPU adapter");
+        return;
+    }
+    // A device of its own: its work counts and workgroup memory are this test's alone.
+    let ctx = hounsfield::gpu::GpuContext::new().unwrap();
+    let (image, mask, markers) = cube_and_unreached_slab(false);
     let options = WatershedOptions {
         mask: Some(mask.view()),
         ..Default::default()
@@ -539,18 +553,15 @@ fn gpu_watershed_runs_only_requested_blocks_after_a_kernel_dirtied_workgroup_mem
     // The watershed's per-block "run this pass" flag lives in workgroup memory; a kernel that
     // read it without storing it first ran blocks no one asked for, wherever an earlier
     // kernel had left ones there (lavapipe too keeps workgroup memory from one dispatch to the
-    // next). The volume of the test above turned around, so that the first blocks of a pass
-    // (the first each thread runs, which find the dirt) are not asked for: a 10³ cube at the
-    // far corner holding the marker, and a slab y < 40 no marker reaches.
-    let Some(ctx) = common::gpu() else {
+    // next). The cube at the far corner, so that the first blocks of a pass (the first each
+    // thread runs, which find the dirt) are not asked for.
+    if common::gpu().is_none() {
         assert!(std::env::var(common::REQUIRE_GPU_ENV).is_err(), "no GPU adapter");
         return;
-    };
-    let shape = [16usize, 64, 64];
-    let image = distinct_heights(&shape, 91);
-    let mask = ArrayD::from_shape_fn(IxDyn(&shape), |i| (i[0] >= 6 && i[1] >= 54 && i[2] >= 54) || i[1] < 40);
-    let mut markers = ArrayD::<i64>::zeros(IxDyn(&shape));
-    markers[[15, 63, 63]] = 4;
+    }
+    // A device of its own: its work counts and workgroup memory are this test's alone.
+    let ctx = hounsfield::gpu::GpuContext::new().unwrap();
+    let (image, mask, markers) = cube_and_unreached_slab(true);
     let options = WatershedOptions {
         mask: Some(mask.view()),
         ..Default::default()
