@@ -30,9 +30,9 @@
 // after a pass that asked for nothing: the fixed point is the one sample-by-sample Jacobi steps
 // reach (states only improve, so a stale halo only makes a request superfluous, never missing).
 //
-// Volumes larger than one storage binding run by z-slabs, one dispatch each: a slab's window of
-// the state holds its slices and one slice on either side, which are the neighbouring slabs'
-// own slices (the windows overlap in one buffer; slices of outside samples pad the volume's
+// Volumes larger than one storage binding run by z-slabs, two to a dispatch (see `params_b`): a
+// slab's window of the state holds its slices and one slice on either side, which are the
+// neighbouring slabs' own slices (the windows overlap in one buffer; slices of outside samples pad the volume's
 // ends). Requests are global, so a block next to a slab border is asked for by the block across
 // it like any other.
 

@@ -423,14 +423,7 @@ impl<'c> Recorder<'c> {
 
     /// [`Recorder::read_back`] of `size` bytes of `src` from byte `offset` (a multiple of 4).
     pub fn read_back_from(&mut self, src: &wgpu::Buffer, offset: u64, size: u64) -> Readback {
-        let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("hounsfield read-back"),
-            size: size.max(4),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        self.encoder.copy_buffer_to_buffer(src, offset, &buffer, 0, size);
-        Readback { buffer, size }
+        self.read_back_pieces(src, &[(offset, size)])
     }
 
     /// Tells the work model that `kernel` did not touch `read` bytes of its read-only windows

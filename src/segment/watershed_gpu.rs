@@ -27,12 +27,12 @@
 //! otherwise, or when a flood's steps outgrow their bits (it then runs again in the wide
 //! layout). A slice keeps each word of its samples together (plane after plane), so reads and
 //! writes of neighbouring samples are contiguous and only the label words come back (4 bytes a
-//! sample instead of 8 or 12). Volumes larger than one storage binding run by z-slabs (a dispatch each per pass)
-//! whose windows overlap by a slice either side in one buffer (in several, with those slices
-//! copied after every pass, where the adapter's buffers are smaller than the state); images run
-//! within one binding. Every few passes one 12-byte read-back asks whether any block asked for
-//! another, how many blocks were relaxed (the work model counts what those touched, not the
-//! whole windows bound) and whether the steps overflowed.
+//! sample instead of 8 or 12). Volumes larger than one storage binding run by z-slabs, two to a
+//! dispatch per pass, whose windows overlap by a slice either side in one buffer (in several,
+//! with those slices copied after every pass, where the adapter's buffers are smaller than the
+//! state); images run within one binding. Every few passes one small read-back asks whether any
+//! block asked for another, how many blocks each pass relaxed (the work model counts what those
+//! touched, not the whole windows bound) and whether the steps overflowed.
 
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 use rayon::prelude::*;
