@@ -9,8 +9,8 @@ use common::{all_gpus, gpus};
 use hounsfield::Error;
 use hounsfield::gpu::GpuVolume;
 use hounsfield::segment::{
-    WatershedOptions, generate_binary_structure, label, label_gpu, label_on_gpu, watershed, watershed_on_gpu,
-    watershed_on_gpu_traced,
+    BlockVisibility, WatershedOptions, generate_binary_structure, label, label_gpu, label_on_gpu, watershed,
+    watershed_on_gpu, watershed_on_gpu_traced, watershed_on_gpu_traced_with,
 };
 use ndarray::{Array3, ArrayD, Dimension, IxDyn};
 
@@ -279,6 +279,71 @@ fn gpu_watershed_splits_its_state_across_buffers_where_the_adapter_limits_them()
         ran > 0 || std::env::var(common::REQUIRE_GPU_ENV).is_err(),
         "no GPU adapter"
     );
+}
+
+#[test]
+fn gpu_watershed_reading_only_the_last_pass_equals_the_cpu_and_crosses_a_block_a_pass() {
+    // `BlockVisibility::LastPass`: every block reads the states from before the pass, as when a
+    // large GPU runs all blocks at once. The same fixed point (the CPU's labels) on every
+    // adapter, in one binding, by slabs and across buffers (the snapshot doubles the state).
+    let contexts = all_gpus();
+    assert!(!contexts.is_empty() || std::env::var(common::REQUIRE_GPU_ENV).is_err());
+    let cases: Vec<Vec<usize>> = vec![vec![37, 41], vec![9, 33, 40], vec![30, 24, 28]];
+    fn last_pass(
+        ctx: &hounsfield::gpu::GpuContext,
+        image: &ArrayD<f64>,
+        markers: &ArrayD<i64>,
+        options: &WatershedOptions<'_>,
+    ) -> hounsfield::Result<(ArrayD<i64>, hounsfield::segment::GpuFloodTrace)> {
+        watershed_on_gpu_traced_with(ctx, image.view(), markers.view(), options, BlockVisibility::LastPass)
+    }
+    for (ctx, bindings) in &contexts {
+        for (k, shape) in cases.iter().enumerate() {
+            let image = distinct_heights(shape, 600 + k as u64);
+            let markers = scattered_markers(shape, 700 + k as u64, 7);
+            let mask = blobs(shape, 800 + k as u64, 0.3);
+            for masked in [false, true] {
+                let options = WatershedOptions {
+                    mask: masked.then(|| mask.view()),
+                    ..Default::default()
+                };
+                let label = format!("{shape:?} mask {masked} {bindings}");
+                match last_pass(ctx, &image, &markers, &options) {
+                    Ok((got, _)) => assert_eq!(
+                        got,
+                        watershed(image.view(), markers.view(), &options).unwrap(),
+                        "{label}"
+                    ),
+                    // The snapshot's 16 bytes a sample must fit a slab; nothing else may fail.
+                    Err(Error::TooLarge(_)) => assert!(
+                        !gpu_watershed_fits(shape, ctx.max_storage_binding() / 2, 256),
+                        "{label}"
+                    ),
+                    Err(e) => panic!("{label}: {e}"),
+                }
+            }
+        }
+    }
+    // A corridor twelve blocks long flooded from one end, heights rising along it: reading
+    // only the last pass, the front crosses one block a pass, so at least eleven passes relax
+    // a block (in dispatch order, as on lavapipe, it crosses several a pass).
+    let shape = [8usize, 4, 96];
+    let image = ArrayD::from_shape_fn(IxDyn(&shape), |i| (i[2] * 32 + i[1] * 8 + i[0]) as f64);
+    let mut markers = ArrayD::<i64>::zeros(IxDyn(&shape));
+    markers[[0, 0, 0]] = 2;
+    let options = WatershedOptions::default();
+    let want = watershed(image.view(), markers.view(), &options).unwrap();
+    for (ctx, bindings) in &contexts {
+        let (got, trace) = last_pass(ctx, &image, &markers, &options).unwrap();
+        assert_eq!(got, want, "{bindings}");
+        let busy = trace.relaxed_per_pass.iter().filter(|&&n| n > 0).count();
+        assert!(
+            busy >= 96 / trace.block[0] as usize - 1,
+            "{bindings}: blocks of {:?}, blocks relaxed per pass {:?}",
+            trace.block,
+            trace.relaxed_per_pass
+        );
+    }
 }
 
 #[test]

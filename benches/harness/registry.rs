@@ -320,8 +320,11 @@ impl Case for LabelHistogramCase {
 /// the labelled local maxima (3 × 3 × 3) of the distance map above 1.5, heights the negated
 /// distances. The heights are made distinct (ranks of (−distance, a hash of the position),
 /// written as consecutive float32 values), so that no two basins meet at equal cost and the
-/// GPU flood equals the CPU's label for label (see `watershed_on_gpu`).
+/// GPU flood equals the CPU's label for label (see `watershed_on_gpu`). `visibility`
+/// `LastPass` floods as a GPU running every block of a pass at once would, on any adapter (the
+/// work model of a large GPU's regime, counted on a software one).
 struct WatershedCase {
+    visibility: hounsfield::segment::BlockVisibility,
     shape: [usize; 3],
     heights: ndarray::ArrayD<f64>,
     markers: ndarray::ArrayD<u32>,
@@ -330,7 +333,7 @@ struct WatershedCase {
 }
 
 impl WatershedCase {
-    fn new(shape: [usize; 3]) -> Result<WatershedCase> {
+    fn new(shape: [usize; 3], visibility: hounsfield::segment::BlockVisibility) -> Result<WatershedCase> {
         use rayon::prelude::*;
         let mask = ct_mask(shape).mapv(|v| v != 0.0).into_dyn();
         let distance = hounsfield::segment::distance_transform_edt(mask.view(), None, false)?.distances;
@@ -366,6 +369,7 @@ impl WatershedCase {
             heights[i as usize] = f64::from(f32::from_bits(0x3f80_0000 + rank as u32));
         }
         Ok(WatershedCase {
+            visibility,
             shape,
             heights: ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), heights).expect("the mask's shape"),
             markers: markers.labels,
@@ -399,17 +403,19 @@ impl Case for WatershedCase {
     }
 
     fn gpu(&self, ctx: &GpuContext) -> Result<Array3<f32>> {
-        let (labels, trace) = hounsfield::segment::watershed_on_gpu_traced(
+        let (labels, trace) = hounsfield::segment::watershed_on_gpu_traced_with(
             ctx,
             self.heights.view(),
             self.markers.view(),
             &self.options(),
+            self.visibility,
         )?;
         // The pass profile says why the work model is what it is on this adapter (fronts
         // crossing a block per pass where blocks run at once, or many per pass where in order).
         let [bx, by, bz] = trace.block;
         eprintln!(
-            "watershed_ct_peaks on {}: blocks of {bx}×{by}×{bz}, {} passes, blocks relaxed per pass {:?}",
+            "watershed_ct_peaks ({:?}) on {}: blocks of {bx}×{by}×{bz}, {} passes, blocks relaxed per pass {:?}",
+            self.visibility,
             ctx.adapter().name,
             trace.relaxed_per_pass.len(),
             trace.relaxed_per_pass
@@ -427,11 +433,12 @@ impl Case for WatershedCase {
     }
 
     fn gpu_timed(&self, ctx: &GpuContext) -> Result<()> {
-        drop(hounsfield::segment::watershed_on_gpu(
+        drop(hounsfield::segment::watershed_on_gpu_traced_with(
             ctx,
             self.heights.view(),
             self.markers.view(),
             &self.options(),
+            self.visibility,
         )?);
         Ok(())
     }
@@ -474,7 +481,25 @@ fn segmentation() -> Vec<Workload> {
             tolerance: 0.0,
             scaling: false,
             cpu_only: false,
-            make: Box::new(|s| Ok(Box::new(WatershedCase::new(s.shape(FULL))?) as Box<dyn Case>)),
+            make: Box::new(|s| {
+                let visibility = hounsfield::segment::BlockVisibility::AsScheduled;
+                Ok(Box::new(WatershedCase::new(s.shape(FULL), visibility)?) as Box<dyn Case>)
+            }),
+        },
+        // The same flood with every block of a pass reading only the last pass's states: on a
+        // software adapter, the count of a large GPU's regime (a diagnostic; its snapshot
+        // copies are not in the model, its times are not the watershed's).
+        Workload {
+            name: "watershed_ct_peaks_last_pass",
+            covers: vec!["watershed"],
+            category: Category::Segmentation,
+            tolerance: 0.0,
+            scaling: false,
+            cpu_only: false,
+            make: Box::new(|s| {
+                let visibility = hounsfield::segment::BlockVisibility::LastPass;
+                Ok(Box::new(WatershedCase::new(s.shape(FULL), visibility)?) as Box<dyn Case>)
+            }),
         },
         Workload {
             name: "label_histograms_ct",

@@ -53,7 +53,10 @@ struct Params {
     state_offset: u32,
     // Bits of the label in the packed layout; 0: the wide layout.
     label_bits: u32,
-    _pad2: u32,
+    // 0, or where a slice keeps a copy of its states from before the pass (words after its
+    // states): blocks then load their halo from the copy, so that each sees only the last
+    // pass's states, as when every block of a pass runs at once (a diagnostic).
+    snapshot_words: u32,
     // (dx, dy, dz, flat offset) of every neighbour of the footprint.
     steps: array<vec4<i32>, 26>,
 }
@@ -105,11 +108,11 @@ var<workgroup> wanted: array<atomic<u32>, 27>;
 
 // The first word of the sample at `p` (volume coordinates) in the slab's state window. A slice
 // holds its samples' first words, then their second words (and third, in the wide layout):
-// word k of a sample is `plane_words()` · k further.
+// word k of a sample is `plane_words()` · k further; then, with a snapshot, the same again.
 fn state_index(p: vec3<i32>) -> u32 {
     let words = select(2u, 3u, params.label_bits == 0u);
     return slab_offset + u32(p.x) + u32(p.y) * params.nx
-        + u32(p.z - i32(slab_z0) + i32(WS_HALO_Z)) * plane_words() * words;
+        + u32(p.z - i32(slab_z0) + i32(WS_HALO_Z)) * (plane_words() * words + params.snapshot_words);
 }
 
 fn plane_words() -> u32 {
@@ -243,7 +246,7 @@ fn relax(
         let p = origin + vec3<i32>(i32(k % HX), i32((k / HX) % HY), i32(k / (HX * HY)));
         var s = vec4<u32>(WATERSHED_UNREACHED, 0u, 0u, WATERSHED_OUTSIDE);
         if (all(p >= vec3<i32>(0)) && all(p < dims)) {
-            s = load_state(state_index(p));
+            s = load_state(state_index(p) + params.snapshot_words);
         }
         block[k] = s;
     }

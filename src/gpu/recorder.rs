@@ -435,12 +435,25 @@ impl<'c> Recorder<'c> {
 
     /// Records a buffer-to-buffer copy.
     pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, size: u64) {
-        self.encoder
-            .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
+        self.copy_unmodelled(src, src_offset, dst, dst_offset, size);
         self.ctx.count(|w| {
             w.copies += 1;
             w.copy_bytes += size;
         });
+    }
+
+    /// Records a copy that only a diagnostic needs (the watershed's snapshot of the last pass),
+    /// which the work model does not price.
+    pub(crate) fn copy_unmodelled(
+        &mut self,
+        src: &wgpu::Buffer,
+        src_offset: u64,
+        dst: &wgpu::Buffer,
+        dst_offset: u64,
+        size: u64,
+    ) {
+        self.encoder
+            .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
     }
 
     /// Allocates the query pair of the next pass, if timestamps are available.

@@ -38,7 +38,9 @@ pub use structure::{generate_binary_structure, iterate_structure};
 pub use watershed::{WatershedOptions, watershed};
 #[cfg(test)]
 pub(crate) use watershed_gpu::KERNELS as WATERSHED_KERNELS;
-pub use watershed_gpu::{GpuFloodTrace, watershed_on_gpu, watershed_on_gpu_traced};
+pub use watershed_gpu::{
+    BlockVisibility, GpuFloodTrace, watershed_on_gpu, watershed_on_gpu_traced, watershed_on_gpu_traced_with,
+};
 
 use ndarray::{ArrayD, ArrayViewD};
 

@@ -33,6 +33,13 @@
 //! state); images run within one binding. Every few passes one small read-back asks whether any
 //! block asked for another, how many blocks each pass relaxed (the work model counts what those
 //! touched, not the whole windows bound) and whether the steps overflowed.
+//!
+//! How many passes a flood takes depends on what a block sees of the blocks run before it in
+//! the same pass: adapters that run workgroups in order (software ones) carry a front across
+//! many blocks a pass, GPUs running thousands at once about one.
+//! [`BlockVisibility::LastPass`] floods in the second regime on any adapter (each slice keeps
+//! a copy of its states from before the pass, from which blocks load their halo), so a
+//! software adapter can count, and the tests can check, a large GPU's behaviour.
 
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 use rayon::prelude::*;
@@ -152,7 +159,9 @@ struct WatershedParams {
     state_offset: u32,
     /// [`Layout::label_bits`].
     label_bits: u32,
-    _pad: u32,
+    /// 0, or the words from a sample's state to its copy from before the pass
+    /// ([`BlockVisibility::LastPass`]).
+    snapshot_words: u32,
     steps: [[i32; 4]; 26],
 }
 
@@ -220,7 +229,37 @@ pub fn watershed_on_gpu_traced<M: Copy + Ord + Default + Send + Sync>(
     markers: ArrayViewD<'_, M>,
     options: &WatershedOptions<'_>,
 ) -> Result<(ArrayD<M>, GpuFloodTrace)> {
-    flood_on_gpu(ctx, image, markers, options, None).map(|(labels, _, trace)| (labels, trace))
+    watershed_on_gpu_traced_with(ctx, image, markers, options, BlockVisibility::AsScheduled)
+}
+
+/// What a block of a pass sees of its neighbours' updates in that pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlockVisibility {
+    /// Whatever the adapter's scheduling gives: a block that starts after its neighbour
+    /// finished reads its update. Adapters running workgroups in order (software ones) carry a
+    /// front across many blocks in a pass; GPUs running thousands at once, about one.
+    #[default]
+    AsScheduled,
+    /// Only the states from before the pass, as if every block of a pass ran at once: the
+    /// regime of a large GPU, reproduced on any adapter (the states after each pass do not
+    /// depend on scheduling; the blocks relaxed may differ by a few, as a block asked for during
+    /// a pass may still run in it and find nothing to change). A diagnostic: each pass also
+    /// copies the state once (copies the work model does not count), and the state takes twice
+    /// the memory.
+    LastPass,
+}
+
+/// [`watershed_on_gpu_traced`] with a choice of what blocks see of each other within a pass:
+/// the same labels either way (the fixed point is unique), reached in different passes. For
+/// measuring and testing, on a software adapter, how the flood behaves on a parallel GPU.
+pub fn watershed_on_gpu_traced_with<M: Copy + Ord + Default + Send + Sync>(
+    ctx: &GpuContext,
+    image: ArrayViewD<'_, f64>,
+    markers: ArrayViewD<'_, M>,
+    options: &WatershedOptions<'_>,
+    visibility: BlockVisibility,
+) -> Result<(ArrayD<M>, GpuFloodTrace)> {
+    flood_on_gpu(ctx, image, markers, options, None, visibility).map(|(labels, _, trace)| (labels, trace))
 }
 
 /// [`watershed_on_gpu`] in a given first layout (`None`: packed when the labels leave the
@@ -231,6 +270,7 @@ fn flood_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     markers: ArrayViewD<'_, M>,
     options: &WatershedOptions<'_>,
     first: Option<Layout>,
+    visibility: BlockVisibility,
 ) -> Result<(ArrayD<M>, Layout, GpuFloodTrace)> {
     let dims = image.shape().to_vec();
     let shape = super::volume_shape(&dims, "watershed")?;
@@ -292,7 +332,7 @@ fn flood_on_gpu<M: Copy + Ord + Default + Send + Sync>(
         slab_blocks_z: 0,
         state_offset: 0,
         label_bits: 0,
-        _pad: 0,
+        snapshot_words: 0,
         steps: [[0; 4]; 26],
     };
     p.steps[..steps.len()].copy_from_slice(&steps);
@@ -304,16 +344,21 @@ fn flood_on_gpu<M: Copy + Ord + Default + Send + Sync>(
     } else {
         Layout::Wide
     });
+    let copies = match visibility {
+        BlockVisibility::AsScheduled => 1,
+        BlockVisibility::LastPass => 2,
+    };
     let flood = loop {
+        let sample_bytes = copies * layout.bytes();
         let slabs = if nz == 1 {
-            (Tiling::Image, slab_depth(ctx, shape, layout.bytes(), Tiling::Image)?)
+            (Tiling::Image, slab_depth(ctx, shape, sample_bytes, Tiling::Image)?)
         } else {
-            match slab_depth(ctx, shape, layout.bytes(), Tiling::Cube) {
+            match slab_depth(ctx, shape, sample_bytes, Tiling::Cube) {
                 Ok(depth) => (Tiling::Cube, depth),
-                Err(_) => (Tiling::Thin, slab_depth(ctx, shape, layout.bytes(), Tiling::Thin)?),
+                Err(_) => (Tiling::Thin, slab_depth(ctx, shape, sample_bytes, Tiling::Thin)?),
             }
         };
-        match relax(ctx, &p, slabs, layout, &heights, &markers_at, &state_of)? {
+        match relax(ctx, &p, slabs, (layout, visibility), &heights, &markers_at, &state_of)? {
             Some(flood) => break flood,
             // Steps outgrew the packed layout: the wide one holds any.
             None => layout = Layout::Wide,
@@ -473,7 +518,7 @@ fn relax(
     ctx: &GpuContext,
     p: &WatershedParams,
     (tiling, slab_nz): (Tiling, usize),
-    layout: Layout,
+    (layout, visibility): (Layout, BlockVisibility),
     heights: &[f32],
     markers_at: &(impl Fn(usize) -> bool + Sync),
     state_of: &(impl Fn(usize) -> [u32; 4] + Sync),
@@ -503,7 +548,13 @@ fn relax(
     // either side, so neighbouring slabs see each other's updates; between buffers those
     // slices are copied after every pass.
     let sample_bytes = layout.bytes();
-    let slice = sample_bytes * plane as u64;
+    // With a snapshot, each slice's states are followed by their copy from before the pass.
+    let snapshot = visibility == BlockVisibility::LastPass;
+    let states = sample_bytes * plane as u64;
+    let slice = if snapshot { 2 * states } else { states };
+    if snapshot {
+        p.snapshot_words = (states / 4) as u32;
+    }
     let align = ctx.storage_offset_alignment();
     let slab_starts: Vec<usize> = (0..nz).step_by(slab_nz).collect();
     let per_buffer = ((ctx.adapter().max_buffer_size / slice) as usize).saturating_sub(2 * ghost) / slab_nz * slab_nz;
@@ -514,23 +565,25 @@ fn relax(
             let depth = (starts[starts.len() - 1] + slab_nz).min(nz) - z0;
             // Slice by slice, word by word (see the shader's `state_index`).
             let words = layout.words();
-            let mut values = vec![0u32; (depth + 2 * ghost) * plane * words];
-            values
-                .par_chunks_mut(plane * words)
-                .enumerate()
-                .for_each(|(k, planes)| {
-                    let mut encoded = [0u32; 3];
-                    for within in 0..plane {
-                        let state = match (z0 + k).checked_sub(ghost) {
-                            Some(z) if z < nz => state_of(z * plane + within),
-                            _ => OUTSIDE_STATE,
-                        };
-                        layout.encode(state, &mut encoded[..words]);
-                        for (w, &value) in encoded[..words].iter().enumerate() {
-                            planes[w * plane + within] = value;
-                        }
+            let slice_words = (slice / 4) as usize;
+            let mut values = vec![0u32; (depth + 2 * ghost) * slice_words];
+            values.par_chunks_mut(slice_words).enumerate().for_each(|(k, planes)| {
+                let mut encoded = [0u32; 3];
+                for within in 0..plane {
+                    let state = match (z0 + k).checked_sub(ghost) {
+                        Some(z) if z < nz => state_of(z * plane + within),
+                        _ => OUTSIDE_STATE,
+                    };
+                    layout.encode(state, &mut encoded[..words]);
+                    for (w, &value) in encoded[..words].iter().enumerate() {
+                        planes[w * plane + within] = value;
                     }
-                });
+                }
+                if snapshot {
+                    let (now, before) = planes.split_at_mut(words * plane);
+                    before.copy_from_slice(now);
+                }
+            });
             StateGroup {
                 z0,
                 nz: depth,
@@ -580,6 +633,11 @@ fn relax(
     // blocks did not touch.
     let (mut bound_read, mut bound_written, mut visits) = (0u64, 0u64, 0u64);
     let mut relaxed_per_pass = Vec::new();
+    // Where the snapshot passes through (a buffer cannot be copied into itself).
+    let through = snapshot.then(|| {
+        let largest = groups.iter().map(|g| g.nz).max().unwrap_or(0);
+        rec.scratch(slice * (largest + 2 * ghost) as u64)
+    });
     // Every pass relaxes at least one block by one sample until the fixed point; the bound
     // only guards against a kernel that never settles.
     let limit = 4 * nz * plane + 4 * PASSES_PER_CHECK;
@@ -641,6 +699,16 @@ fn relax(
                 let top = slice * below.nz as u64;
                 rec.copy(&below.buffer, top, &above.buffer, 0, slice);
                 rec.copy(&above.buffer, slice, &below.buffer, top + slice, slice);
+            }
+            // The states the next pass's blocks read: this pass's.
+            if let Some(through) = &through {
+                for g in &groups {
+                    let slices = (g.nz + 2 * ghost) as u64;
+                    rec.copy_unmodelled(&g.buffer, 0, through, 0, slices * slice);
+                    for k in 0..slices {
+                        rec.copy_unmodelled(through, k * slice, &g.buffer, k * slice + states, states);
+                    }
+                }
             }
         }
         let answer = rec.read_back(&counters, counters.size());
