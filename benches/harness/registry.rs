@@ -490,7 +490,7 @@ fn segmentation() -> Vec<Workload> {
         // software adapter, the count of a large GPU's regime (a diagnostic; its snapshot
         // copies are not in the model, its times are not the watershed's).
         Workload {
-            name: "watershed_ct_peaks_last_pass",
+            name: "watershed_last_pass_ct_peaks",
             covers: vec!["watershed"],
             category: Category::Segmentation,
             tolerance: 0.0,
