@@ -347,6 +347,52 @@ fn gpu_watershed_reading_only_the_last_pass_equals_the_cpu_and_crosses_a_block_a
 }
 
 #[test]
+fn gpu_watershed_floods_from_a_marker_whose_only_free_neighbours_are_in_other_blocks() {
+    // The first pass asks for the blocks of the markers' footprints: a marker on its block's
+    // edge whose block holds nothing else to flood reaches the mask only through a sample of
+    // the next block (a face away; a corner away with full connectivity), and that block must
+    // run although no change in the marker's block asks for it.
+    let contexts = all_gpus();
+    assert!(!contexts.is_empty() || std::env::var(common::REQUIRE_GPU_ENV).is_err());
+    let face = [8usize, 8, 16];
+    let corner = [16usize, 16, 16];
+    for (shape, at, connectivity) in [(face, [3usize, 3, 7], 1), (corner, [7, 7, 7], 3)] {
+        let image = distinct_heights(&shape, 41);
+        let mask = ArrayD::from_shape_fn(IxDyn(&shape), |i| {
+            let past = if connectivity == 1 {
+                i[2] >= 8
+            } else {
+                i[0] >= 8 && i[1] >= 8 && i[2] >= 8
+            };
+            past || i.slice() == at
+        });
+        let mut markers = ArrayD::<i64>::zeros(IxDyn(&shape));
+        markers[at] = 5;
+        let footprint = generate_binary_structure(3, connectivity).unwrap();
+        let options = WatershedOptions {
+            mask: Some(mask.view()),
+            footprint: Some(footprint.view()),
+            ..Default::default()
+        };
+        let want = watershed(image.view(), markers.view(), &options).unwrap();
+        assert!(
+            want.iter().filter(|&&l| l == 5).count() > 100,
+            "the flood crosses into the next block"
+        );
+        for (ctx, bindings) in &contexts {
+            for visibility in [BlockVisibility::AsScheduled, BlockVisibility::LastPass] {
+                let (got, _) =
+                    watershed_on_gpu_traced_with(ctx, image.view(), markers.view(), &options, visibility).unwrap();
+                assert_eq!(
+                    got, want,
+                    "{shape:?} connectivity {connectivity} {visibility:?} {bindings}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn gpu_watershed_floods_plateaus_longer_than_its_packed_steps() {
     // Row 0: a flat line of 140,000 samples with a marker at each end, whose floods meet in
     // the middle about 70,000 plateau steps from either. Row 2: 40,000 more markers, kept apart
@@ -533,8 +579,9 @@ fn gpu_watershed_follows_its_tie_rule_across_blocks_on_plateaus() {
 }
 
 /// A 16 × 64 × 64 volume (128 blocks of 8³) of distinct heights whose mask is a 10³ cube (8
-/// blocks) holding the only marker, at the first corner or (`far`) the last, and a slab of 80
-/// blocks along y at the other end that no marker reaches.
+/// blocks) at the first corner or (`far`) the last, holding the only marker (at its corner, or
+/// where its eight blocks meet), and a slab of 80 blocks along y at the other end that no
+/// marker reaches.
 fn cube_and_unreached_slab(far: bool) -> (ArrayD<f64>, ArrayD<bool>, ArrayD<i64>) {
     let shape = [16usize, 64, 64];
     let image = distinct_heights(&shape, 91);
@@ -546,7 +593,8 @@ fn cube_and_unreached_slab(far: bool) -> (ArrayD<f64>, ArrayD<bool>, ArrayD<i64>
         }
     });
     let mut markers = ArrayD::<i64>::zeros(IxDyn(&shape));
-    markers[if far { [15, 63, 63] } else { [0, 0, 0] }] = 4;
+    // Far: at the corner of the cube's eight blocks, so that the first pass asks for all eight.
+    markers[if far { [8, 56, 56] } else { [0, 0, 0] }] = 4;
     (image, mask, markers)
 }
 

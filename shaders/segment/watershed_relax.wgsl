@@ -23,7 +23,7 @@
 // in: a block whose changed samples may improve a sample outside it (a free neighbour not yet
 // reached, or reached at a cost no lower than the changed sample's) asks for that sample's
 // block in the next pass, and a block that did not settle within its steps asks for itself;
-// the host asks for the blocks around the markers in the first pass. A block is thus relaxed
+// the host asks for the blocks of the markers' footprints in the first pass. A block is thus relaxed
 // about once per front that reaches it, and blocks outside the mask never. Blocks write their
 // samples while neighbouring blocks may be reading them as halo; a block that read a stale or
 // half-written halo was asked for again by the block that wrote it, and the iteration stops

@@ -15,7 +15,7 @@
 //! The relaxation runs block by block (8 × 8 × 8 samples for volumes, 16 × 16 for images): a
 //! workgroup relaxes its block in workgroup memory until it settles, so a flood front crosses a
 //! block per pass rather than a sample per dispatch. A block runs only in a pass it was asked
-//! for: the first pass asks for the blocks around the markers, and a block whose changed
+//! for: the first pass asks for the blocks of the markers' footprints, and a block whose changed
 //! samples may improve a neighbour outside it asks for that neighbour's block in the next pass
 //! (the fixed point is unique: the order of the updates cannot change it). So a block runs
 //! about once per front that reaches it, and blocks no front reaches (outside the mask) never.
@@ -621,7 +621,7 @@ fn relax(
     // blocks.
     let no_slab = rec.uniform(&WatershedParams { slab_blocks_z: 0, ..p });
     let pairs: Vec<&[Slab]> = slabs.chunks(2).collect();
-    // The first pass asks for the blocks with a marker and their neighbours.
+    // The first pass asks for the blocks of the markers' footprints.
     let requests = first_requests(&p, block, markers_at);
     let requests = rec.storage_init(&requests);
     // Whether a block asked for one, whether steps overflowed, and the blocks relaxed in each
@@ -789,40 +789,37 @@ pub struct GpuFloodTrace {
     pub relaxed_per_pass: Vec<u32>,
 }
 
-/// The first pass's requests: 1 for every block holding a marker inside the mask and for the
-/// blocks around it (a marker never changes, so the blocks it can reach first must run), 0
-/// for the rest.
+/// The first pass's requests: 1 for the blocks of every marker's 3 × … × 3 neighbourhood (a
+/// marker never changes, so the samples it can reach first must be relaxed: those of its
+/// footprint, which the neighbourhood holds), 0 for the rest. Blocks next to a marker's block
+/// but beyond its footprint are asked for by the blocks the flood reaches, as any other.
 fn first_requests(p: &WatershedParams, block: [u32; 3], markers_at: &(impl Fn(usize) -> bool + Sync)) -> Vec<u32> {
     let [bx, by, bz] = p.blocks.map(|b| b as usize);
     let (nx, ny, nz) = (p.nx as usize, p.ny as usize, p.nz as usize);
     let [tx, ty, tz] = block.map(|b| b as usize);
-    // Blocks holding a marker, found slice by slice in parallel.
-    let holding: Vec<bool> = (0..bz)
+    let around = |c: usize, n: usize| c.saturating_sub(1)..=(c + 1).min(n - 1);
+    // Slice by slice in parallel.
+    let wanted: Vec<usize> = (0..nz)
         .into_par_iter()
-        .flat_map_iter(|kz| {
-            let mut row = vec![false; bx * by];
-            for z in kz * tz..((kz + 1) * tz).min(nz) {
-                for y in 0..ny {
-                    for x in 0..nx {
-                        if markers_at((z * ny + y) * nx + x) {
-                            row[(y / ty) * bx + x / tx] = true;
+        .flat_map_iter(|z| {
+            let mut found = Vec::new();
+            for y in 0..ny {
+                for x in (0..nx).filter(|&x| markers_at((z * ny + y) * nx + x)) {
+                    for zz in around(z, nz) {
+                        for yy in around(y, ny) {
+                            for xx in around(x, nx) {
+                                found.push(((zz / tz) * by + yy / ty) * bx + xx / tx);
+                            }
                         }
                     }
                 }
             }
-            row
+            found
         })
         .collect();
     let mut requests = vec![0u32; bx * by * bz];
-    for b in (0..holding.len()).filter(|&b| holding[b]) {
-        let (x, y, z) = (b % bx, (b / bx) % by, b / (bx * by));
-        for nz_ in z.saturating_sub(1)..=(z + 1).min(bz - 1) {
-            for ny_ in y.saturating_sub(1)..=(y + 1).min(by - 1) {
-                for nx_ in x.saturating_sub(1)..=(x + 1).min(bx - 1) {
-                    requests[(nz_ * by + ny_) * bx + nx_] = 1;
-                }
-            }
-        }
+    for b in wanted {
+        requests[b] = 1;
     }
     requests
 }
