@@ -444,6 +444,19 @@ impl Case for WatershedCase {
     }
 }
 
+/// A watershed row: [`WatershedCase`] flooded with `visibility`.
+fn watershed_workload(name: &'static str, visibility: hounsfield::segment::BlockVisibility) -> Workload {
+    Workload {
+        name,
+        covers: vec!["watershed"],
+        category: Category::Segmentation,
+        tolerance: 0.0,
+        scaling: false,
+        cpu_only: false,
+        make: Box::new(move |s| Ok(Box::new(WatershedCase::new(s.shape(FULL), visibility)?) as Box<dyn Case>)),
+    }
+}
+
 fn segmentation() -> Vec<Workload> {
     fn make(sizing: &Sizing, kind: Segmentation) -> Result<Box<dyn Case>> {
         let input = ct_mask(sizing.shape(FULL));
@@ -474,33 +487,14 @@ fn segmentation() -> Vec<Workload> {
             cpu_only: false,
             make: Box::new(|s| make(s, Segmentation::Distances)),
         },
-        Workload {
-            name: "watershed_ct_peaks",
-            covers: vec!["watershed"],
-            category: Category::Segmentation,
-            tolerance: 0.0,
-            scaling: false,
-            cpu_only: false,
-            make: Box::new(|s| {
-                let visibility = hounsfield::segment::BlockVisibility::AsScheduled;
-                Ok(Box::new(WatershedCase::new(s.shape(FULL), visibility)?) as Box<dyn Case>)
-            }),
-        },
+        watershed_workload("watershed_ct_peaks", hounsfield::segment::BlockVisibility::AsScheduled),
         // The same flood with every block of a pass reading only the last pass's states: on a
         // software adapter, the count of a large GPU's regime (a diagnostic; its snapshot
         // copies are not in the model, its times are not the watershed's).
-        Workload {
-            name: "watershed_last_pass_ct_peaks",
-            covers: vec!["watershed"],
-            category: Category::Segmentation,
-            tolerance: 0.0,
-            scaling: false,
-            cpu_only: false,
-            make: Box::new(|s| {
-                let visibility = hounsfield::segment::BlockVisibility::LastPass;
-                Ok(Box::new(WatershedCase::new(s.shape(FULL), visibility)?) as Box<dyn Case>)
-            }),
-        },
+        watershed_workload(
+            "watershed_last_pass_ct_peaks",
+            hounsfield::segment::BlockVisibility::LastPass,
+        ),
         Workload {
             name: "label_histograms_ct",
             covers: vec!["label_histograms"],
