@@ -19,16 +19,20 @@
 //
 // A workgroup loads its block and a one-sample halo into workgroup memory and relaxes the block
 // there until it settles (a flood front crosses the block in one pass instead of one dispatch
-// per sample), then writes back what changed. A block runs only in passes it was asked to run
-// in: a block whose changed samples may improve a sample outside it (a free neighbour not yet
-// reached, or reached at a cost no lower than the changed sample's) asks for that sample's
-// block in the next pass, and a block that did not settle within its steps asks for itself;
-// the host asks for the blocks of the markers' footprints in the first pass. A block is thus relaxed
-// about once per front that reaches it, and blocks outside the mask never. Blocks write their
-// samples while neighbouring blocks may be reading them as halo; a block that read a stale or
-// half-written halo was asked for again by the block that wrote it, and the iteration stops
-// after a pass that asked for nothing: the fixed point is the one sample-by-sample Jacobi steps
-// reach (states only improve, so a stale halo only makes a request superfluous, never missing).
+// per sample), then writes back what changed. A pass runs only the blocks asked for in it,
+// listed by the pass before: a dispatch's workgroups take the blocks of its slab pair's list,
+// whose length the GPU itself writes into the dispatch's indirect arguments, so a pass costs
+// what it relaxes and an idle pass nothing but its launch. A block whose changed samples may
+// improve a sample outside it (a free neighbour not yet reached, or reached at a cost no lower
+// than the changed sample's) asks for that sample's block in the next pass, and a block that did
+// not settle within its steps asks for itself: the first to ask appends the block to the next
+// pass's list (`requests` holds the last pass each block was asked for); the host lists the
+// blocks of the markers' footprints for the first pass. A block is thus relaxed about once per
+// front that reaches it, and blocks outside the mask never. Blocks write their samples while
+// neighbouring blocks may be reading them as halo; a block that read a stale or half-written
+// halo was asked for again by the block that wrote it, and the iteration stops after a pass
+// that asked for nothing: the fixed point is the one sample-by-sample Jacobi steps reach
+// (states only improve, so a stale halo only makes a request superfluous, never missing).
 //
 // Volumes larger than one storage binding run by z-slabs, two to a dispatch (see `params_b`): a
 // slab's window of the state holds its slices and one slice on either side, which are the
@@ -57,6 +61,16 @@ struct Params {
     // states): blocks then load their halo from the copy, so that each sees only the last
     // pass's states, as when every block of a pass runs at once (a diagnostic).
     snapshot_words: u32,
+    // Workgroups along x of every dispatch (the lists' lengths fold into x · y workgroups,
+    // y written by the GPU): `@builtin(num_workgroups)` is not reliable for indirect dispatches.
+    fold_x: u32,
+    // Blocks along z of a slab pair (two full slabs): a pair's list holds the blocks of
+    // z-blocks [pair · pair_bz, (pair + 1) · pair_bz).
+    pair_bz: u32,
+    // Where `work` holds the requests (a word per block of the volume) and the lists (two, for
+    // passes of either parity, a block's worth of words each; pair by pair within a list).
+    requests_at: u32,
+    lists_at: u32,
     // (dx, dy, dz, flat offset) of every neighbour of the footprint.
     steps: array<vec4<i32>, 26>,
 }
@@ -67,19 +81,28 @@ struct Pass {
     // Relaxation steps a block may take in one pass (a block that has not settled by then is
     // asked for again in the next pass).
     max_steps: u32,
+    // The word of this pass's schedule in `now` and of the next pass's in `next`: per slab
+    // pair, the indirect arguments (fold_x, groups along y, 1) and the list's length.
+    now_slot: u32,
+    next_slot: u32,
+    // The counter of `work` that counts the blocks this pass relaxes.
+    relaxed_counter: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<uniform> pass_info: Pass;
 @group(0) @binding(2) var<storage, read> heights: array<f32>;
 @group(0) @binding(3) var<storage, read_write> state: array<u32>;
-@group(0) @binding(4) var<storage, read_write> requests: array<atomic<u32>>;
-// [0]: whether any block asked for a block (the host's convergence check); [1]: whether steps
-// overflowed the packed layout; [2 + k]: blocks relaxed in the batch's pass k, for the work
-// model (skipped blocks read only their request) and the host's trace.
-@group(0) @binding(5) var<storage, read_write> counters: array<atomic<u32>>;
+// [0]: whether steps overflowed the packed layout; [1 + k]: blocks relaxed in the batch's pass k
+// (the work model's count and the host's trace); then the requests and the lists (see `Params`).
+@group(0) @binding(4) var<storage, read_write> work: array<atomic<u32>>;
+// This pass's schedule (also the buffer its dispatches take their arguments from) and the next
+// pass's, which this pass's requests append to.
+@group(0) @binding(5) var<storage, read> now: array<u32>;
+@group(0) @binding(9) var<storage, read_write> next: array<atomic<u32>>;
 // A second slab in the same dispatch (its blocks after the first's; none where `params_b`'s
 // slab_bz is 0): its parameters, heights and state window. Two slabs a dispatch halve the
 // dispatches of volumes larger than one binding; the fields other than z0, slab_bz and
@@ -103,6 +126,9 @@ const INVOCATIONS: u32 = WS_TILE_X * WS_TILE_Y * GROUP_Z;
 var<workgroup> block: array<vec4<u32>, HALO>;
 var<workgroup> flag: atomic<u32>;
 var<workgroup> settled: u32;
+// The block this workgroup relaxes (a volume's block index), or NO_BLOCK.
+var<workgroup> chosen: u32;
+const NO_BLOCK: u32 = 0xffffffffu;
 // The blocks of the 3 × 3 × 3 around this one (itself at 13) that this one asks for.
 var<workgroup> wanted: array<atomic<u32>, 27>;
 
@@ -169,7 +195,7 @@ fn store_state(at: u32, s: vec4<u32>) {
     }
     let most = (0xffffffffu >> params.label_bits) - 1u;
     if (s.y > most) {
-        atomicOr(&counters[1], 1u);
+        atomicOr(&work[0], 1u);
     }
     set_state_word(at + plane_words(), (min(s.y, most) << params.label_bits) | s.z);
 }
@@ -196,47 +222,50 @@ fn take_flag(local: u32) -> u32 {
     return workgroupUniformLoad(&settled);
 }
 
+// The word of `work` where the list of `pair`'s blocks for a pass of `parity` starts.
+fn list_start(parity: u32, pair: u32) -> u32 {
+    return params.lists_at + parity * (params.lists_at - params.requests_at) + pair * params.pair_bz * params.bx * params.by;
+}
+
 @compute @workgroup_size(WS_TILE_X, WS_TILE_Y, GROUP_Z)
 fn relax(
     @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
 ) {
-    let raw = wid.x + wid.y * groups.x;
-    let blocks_a = params.bx * params.by * params.slab_bz;
-    let blocks = blocks_a + params.bx * params.by * params_b.slab_bz;
-    // Uniform in the workgroup: whole groups past the blocks leave together.
-    if (raw >= blocks) {
-        return;
-    }
-    // Even passes take the blocks in reverse order: a block run after its neighbour in the same
-    // pass already reads the neighbour's update, so fronts travel along the order within a
-    // pass, and alternating the order lets them travel either way.
-    let ordered = select(raw, blocks - 1u - raw, pass_info.number % 2u == 0u);
-    in_b = ordered >= blocks_a;
-    slab_z0 = select(params.z0, params_b.z0, in_b);
-    slab_offset = select(params.state_offset, params_b.state_offset, in_b);
-    let b = select(ordered, ordered - blocks_a, in_b);
-    let bz = b / (params.bx * params.by) + slab_z0 / WS_TILE_Z;
-    let bc = vec3<i32>(i32(b % params.bx), i32((b / params.bx) % params.by), i32(bz));
-    // The block's request among the volume's blocks.
-    let global = (b % (params.bx * params.by)) + bz * params.bx * params.by;
-    let bdims = vec3<i32>(i32(params.bx), i32(params.by), i32(params.bz));
-    // Workgroup memory starts undefined (the pipelines skip zero-initialisation): the flag is
-    // stored either way. Reading a stale flag let unrequested blocks run.
+    // This dispatch's slab pair, and its list for this pass.
+    let pair = params.z0 / WS_TILE_Z / params.pair_bz;
     if (local == 0u) {
-        atomicStore(&flag, select(0u, 1u, atomicLoad(&requests[global]) >= pass_info.number));
+        let raw = wid.x + wid.y * params.fold_x;
+        let listed = now[pass_info.now_slot + 4u * pair + 3u];
+        chosen = NO_BLOCK;
+        atomicStore(&flag, 0u);
+        if (raw < listed) {
+            // Even passes take the list in reverse order: a block run after its neighbour in the
+            // same pass already reads the neighbour's update, so fronts travel along the order
+            // within a pass, and alternating the order lets them travel either way.
+            let ordered = select(raw, listed - 1u - raw, pass_info.number % 2u == 0u);
+            chosen = atomicLoad(&work[list_start(pass_info.number % 2u, pair) + ordered]);
+            atomicAdd(&work[pass_info.relaxed_counter], 1u);
+        }
     }
     if (local < 27u) {
         atomicStore(&wanted[local], 0u);
     }
-    if (take_flag(local) == 0u) {
+    // Workgroup memory starts undefined (the pipelines skip zero-initialisation): `chosen`,
+    // `flag` and `wanted` are stored in every workgroup before they are read.
+    let global = workgroupUniformLoad(&chosen);
+    // The folded grid's last row may hold a few workgroups past the list.
+    if (global == NO_BLOCK) {
         return;
     }
-    if (local == 0u) {
-        atomicAdd(&counters[2u + (pass_info.number - 1u) % WATERSHED_PASSES_PER_CHECK], 1u);
-    }
+    let plane_blocks = params.bx * params.by;
+    let bc = vec3<i32>(i32(global % params.bx), i32((global / params.bx) % params.by), i32(global / plane_blocks));
+    // Which slab of the pair holds the block (the second only where `params_b` has blocks).
+    in_b = params_b.slab_bz > 0u && u32(bc.z) >= params_b.z0 / WS_TILE_Z;
+    slab_z0 = select(params.z0, params_b.z0, in_b);
+    slab_offset = select(params.state_offset, params_b.state_offset, in_b);
+    let bdims = vec3<i32>(i32(params.bx), i32(params.by), i32(params.bz));
 
     let dims = vec3<i32>(i32(params.nx), i32(params.ny), i32(params.nz));
     let tile = vec3<i32>(i32(WS_TILE_X), i32(WS_TILE_Y), i32(WS_TILE_Z));
@@ -345,8 +374,16 @@ fn relax(
     if (local < 27u && atomicLoad(&wanted[local]) != 0u) {
         let nb = bc + vec3<i32>(i32(local % 3u) - 1, i32((local / 3u) % 3u) - 1, i32(local / 9u) - 1);
         if (all(nb >= vec3<i32>(0)) && all(nb < bdims)) {
-            atomicMax(&requests[u32(nb.x) + u32(nb.y) * params.bx + u32(nb.z) * params.bx * params.by], pass_info.number + 1u);
-            atomicOr(&counters[0], 1u);
+            let asked = u32(nb.x) + u32(nb.y) * params.bx + u32(nb.z) * plane_blocks;
+            // The first to ask for the block in the next pass lists it there.
+            let number = pass_info.number + 1u;
+            if (atomicMax(&work[params.requests_at + asked], number) < number) {
+                let to = u32(nb.z) / params.pair_bz;
+                let at = pass_info.next_slot + 4u * to;
+                let index = atomicAdd(&next[at + 3u], 1u);
+                atomicStore(&work[list_start(number % 2u, to) + index], asked);
+                atomicMax(&next[at + 1u], index / params.fold_x + 1u);
+            }
         }
     }
 }

@@ -129,6 +129,10 @@ pub struct GpuOptions {
     /// invocations per workgroup) instead of everything the adapter offers: a test that every
     /// kernel runs on the least capable adapters.
     pub webgpu_default_limits: bool,
+    /// Use at most this many workgroups per dispatch dimension even if the adapter allows
+    /// more: tests use it to exercise dispatches that fold their workgroups into two
+    /// dimensions, which only volumes of hundreds of megabytes need otherwise.
+    pub max_workgroups_per_dimension: Option<u32>,
 }
 
 impl GpuContext {
@@ -225,6 +229,12 @@ impl GpuContext {
                 ));
             }
             limits.max_buffer_size = limits.max_buffer_size.min(cap);
+        }
+        if let Some(cap) = options.max_workgroups_per_dimension {
+            if cap == 0 {
+                return Err(Error::param("max_workgroups_per_dimension", "must be at least 1"));
+            }
+            limits.max_compute_workgroups_per_dimension = limits.max_compute_workgroups_per_dimension.min(cap);
         }
         let offered = adapter.features();
         let timestamp_features = wgpu::Features::TIMESTAMP_QUERY;
@@ -472,7 +482,15 @@ fn quiet_display_probe() {}
 /// Compute-capable adapters allowed by `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`, best first.
 async fn usable_adapters() -> Result<Vec<wgpu::Adapter>> {
     quiet_display_probe();
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    // wgpu checks every indirect dispatch's arguments with a dispatch of its own, which would
+    // double the launches of a kernel dispatched indirectly pass after pass (the watershed);
+    // the kernels that write indirect arguments keep them within the limits themselves
+    // (`Recorder::dispatch_indirect`). WGPU_VALIDATION_INDIRECT_CALL=1 restores the check.
+    if std::env::var_os("WGPU_VALIDATION_INDIRECT_CALL").is_none() {
+        descriptor.flags.remove(wgpu::InstanceFlags::VALIDATION_INDIRECT_CALL);
+    }
+    let instance = wgpu::Instance::new(descriptor);
     let adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
     let wanted_name = std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty());
     rank_adapters(adapters, wanted_name.as_deref())

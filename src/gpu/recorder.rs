@@ -313,6 +313,54 @@ impl<'c> Recorder<'c> {
                 kernel.name
             )));
         }
+        let workgroups = groups.iter().map(|&g| u64::from(g)).product::<u64>();
+        self.record_dispatch(kernel, bindings, workgroups, |pass| {
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2])
+        })
+    }
+
+    /// Records `kernel` over the workgroups whose counts (x, y, z) are the three `u32` at byte
+    /// `offset` of `args` when the GPU reaches the dispatch (a buffer from
+    /// [`Recorder::indirect_init`], which earlier kernels may rewrite): work whose size only
+    /// the GPU knows, such as a list a previous dispatch appended to. The kernel must keep each
+    /// count within the adapter's `max_compute_workgroups_per_dimension` (the context skips
+    /// wgpu's check of indirect arguments), and must not read `@builtin(num_workgroups)`,
+    /// which D3D12 reports as 0 for such dispatches. The work model counts its bound windows
+    /// as for any dispatch, and no workgroups (their number is not known when recorded).
+    pub fn dispatch_indirect(
+        &mut self,
+        kernel: &KernelSpec,
+        bindings: &[BufferWindow<'_>],
+        args: &wgpu::Buffer,
+        offset: u64,
+    ) -> Result<()> {
+        self.record_dispatch(kernel, bindings, 0, |pass| {
+            pass.dispatch_workgroups_indirect(args, offset)
+        })
+    }
+
+    /// A buffer holding `values` that kernels may rewrite and that can serve as the arguments
+    /// of [`Recorder::dispatch_indirect`] (bound read-only in the same dispatch if need be).
+    pub fn indirect_init<T: bytemuck::Pod>(&self, values: &[T]) -> wgpu::Buffer {
+        self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("hounsfield indirect arguments"),
+            contents: bytemuck::cast_slice(values),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::INDIRECT
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+        })
+    }
+
+    /// One compute pass of `kernel` with `bindings`, its dispatch recorded by `dispatch`, and
+    /// its count in the work model (`workgroups` as known when recorded).
+    fn record_dispatch(
+        &mut self,
+        kernel: &KernelSpec,
+        bindings: &[BufferWindow<'_>],
+        workgroups: u64,
+        dispatch: impl FnOnce(&mut wgpu::ComputePass<'_>),
+    ) -> Result<()> {
         if bindings.len() != kernel.bindings.len() {
             return Err(Error::Gpu(format!(
                 "internal: kernel '{}' is given {} bindings; its declaration has {}",
@@ -353,7 +401,7 @@ impl<'c> Recorder<'c> {
         });
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        dispatch(&mut pass);
         // The work model: every storage window bound counts once (read-only as read,
         // read-write as written).
         let (mut read, mut written) = (0u64, 0u64);
@@ -364,7 +412,6 @@ impl<'c> Recorder<'c> {
                 Binding::Uniform(_) => {}
             }
         }
-        let workgroups = groups.iter().map(|&g| u64::from(g)).product::<u64>();
         let size = compiled
             .reflection
             .workgroup

@@ -14,13 +14,14 @@
 //!
 //! The relaxation runs block by block (8 × 8 × 8 samples for volumes, 16 × 16 for images): a
 //! workgroup relaxes its block in workgroup memory until it settles, so a flood front crosses a
-//! block per pass rather than a sample per dispatch. A block runs only in a pass it was asked
-//! for: the first pass asks for the blocks of the markers' footprints, and a block whose changed
-//! samples may improve a neighbour outside it asks for that neighbour's block in the next pass
-//! (the fixed point is unique: the order of the updates cannot change it). So a block runs
-//! about once per front that reaches it, and blocks no front reaches (outside the mask) never.
-//! Passes alternate the order of the blocks, so a front also travels along the order within a
-//! pass where blocks run one after another.
+//! block per pass rather than a sample per dispatch. A pass runs only the blocks asked for in
+//! it: the first pass lists the blocks of the markers' footprints, and a block whose changed
+//! samples may improve a neighbour outside it lists that neighbour's block for the next pass
+//! (the fixed point is unique: the order of the updates cannot change it). A pass is one
+//! indirect dispatch per slab pair whose workgroup count the previous pass wrote, so it costs
+//! what it relaxes: a block runs about once per front that reaches it, blocks no front reaches
+//! (outside the mask) never, and a pass after the fixed point only its launch. Passes alternate
+//! the order of their lists.
 //!
 //! The state takes 8 bytes a sample (the cost, and the plateau steps and label packed in one
 //! word) while the labels take at most 16 bits, leaving the steps at least 16; 12 bytes
@@ -30,16 +31,19 @@
 //! sample instead of 8 or 12). Volumes larger than one storage binding run by z-slabs, two to a
 //! dispatch per pass, whose windows overlap by a slice either side in one buffer (in several,
 //! with those slices copied after every pass, where the adapter's buffers are smaller than the
-//! state); images run within one binding. Every few passes one small read-back asks whether any
-//! block asked for another, how many blocks each pass relaxed (the work model counts what those
-//! touched, not the whole windows bound) and whether the steps overflowed.
+//! state); images run within one binding. After a batch of passes (32, then 16 at a time) one
+//! small read-back asks whether the next pass lists any block, how many blocks each pass
+//! relaxed (the work model counts what those touched, not the whole windows bound) and whether
+//! the steps overflowed.
 //!
 //! How many passes a flood takes depends on what a block sees of the blocks run before it in
-//! the same pass: adapters that run workgroups in order (software ones) carry a front across
-//! many blocks a pass, GPUs running thousands at once about one.
-//! [`BlockVisibility::LastPass`] floods in the second regime on any adapter (each slice keeps
-//! a copy of its states from before the pass, from which blocks load their halo), so a
-//! software adapter can count, and the tests can check, a large GPU's behaviour.
+//! the same pass: a block that starts after its neighbour finished reads the neighbour's update.
+//! Blocks run only in passes that list them, so a front crosses about a block a pass on any
+//! adapter, a little more where workgroups run one after another (software adapters).
+//! [`BlockVisibility::LastPass`] gives exactly the regime of GPUs running all of a pass's
+//! blocks at once (each slice keeps a copy of its states from before the pass, from which
+//! blocks load their halo), so a software adapter can count, and the tests can check, a large
+//! GPU's behaviour.
 
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 use rayon::prelude::*;
@@ -54,7 +58,6 @@ crate::wgsl_constants!(pub(crate) WATERSHED_CONSTANTS: u32 {
     WATERSHED_UNREACHED = UNREACHED,
     WATERSHED_FLAG_SHIFT = FLAG_SHIFT,
     WATERSHED_LABEL_MASK = LABEL_MASK,
-    WATERSHED_PASSES_PER_CHECK = PASSES_PER_CHECK as u32,
 });
 
 /// State flags: a marker, a sample outside the mask; the cost of an unreached sample (+inf).
@@ -62,8 +65,15 @@ const FIXED: u32 = 1;
 const OUTSIDE: u32 = 2;
 const UNREACHED: u32 = 0x7f80_0000;
 
-/// Passes recorded between two convergence checks.
-const PASSES_PER_CHECK: usize = 8;
+/// Passes recorded before the first convergence check, and between later ones. An idle pass
+/// costs only its launch (its lists are empty), a check a submission and a read-back, about
+/// ten launches. A front crosses about a block a pass on a GPU running a pass's blocks at once:
+/// the first batch lets it cross 32 blocks (256 samples), and later checks come every 16
+/// passes, wasting at most 16 idle launches.
+const FIRST_BATCH: usize = 32;
+const LATER_BATCH: usize = 16;
+/// The longest batch (the work buffer's per-pass counters).
+const MAX_BATCH: usize = FIRST_BATCH;
 
 /// How a kernel tiles the samples into blocks: a workgroup's block (x, y, z) and the samples
 /// each invocation holds along z.
@@ -162,6 +172,13 @@ struct WatershedParams {
     /// 0, or the words from a sample's state to its copy from before the pass
     /// ([`BlockVisibility::LastPass`]).
     snapshot_words: u32,
+    /// Workgroups along x of every dispatch (lists fold into x · y workgroups).
+    fold_x: u32,
+    /// Blocks along z of a slab pair.
+    pair_bz: u32,
+    /// Where the work buffer holds the requests and the lists ([`WorkBuffer`]).
+    requests_at: u32,
+    lists_at: u32,
     steps: [[i32; 4]; 26],
 }
 
@@ -171,7 +188,12 @@ struct WatershedParams {
 struct PassParams {
     number: u32,
     max_steps: u32,
-    _pad: [u32; 2],
+    /// The words of this pass's schedule and the next one's in their buffers.
+    now_slot: u32,
+    next_slot: u32,
+    /// The work buffer's counter of the blocks this pass relaxes.
+    relaxed_counter: u32,
+    _pad: [u32; 3],
 }
 
 /// The relaxation kernel for one block shape.
@@ -187,9 +209,10 @@ macro_rules! relax_kernel {
                 Binding::Read,
                 Binding::ReadWrite,
                 Binding::ReadWrite,
-                Binding::ReadWrite,
+                Binding::Read,
                 uniform::<WatershedParams>(),
                 Binding::Read,
+                Binding::ReadWrite,
                 Binding::ReadWrite,
             ],
             constants: &[WATERSHED_CONSTANTS, $block],
@@ -236,14 +259,13 @@ pub fn watershed_on_gpu_traced<M: Copy + Ord + Default + Send + Sync>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BlockVisibility {
     /// Whatever the adapter's scheduling gives: a block that starts after its neighbour
-    /// finished reads its update. Adapters running workgroups in order (software ones) carry a
-    /// front across many blocks in a pass; GPUs running thousands at once, about one.
+    /// finished reads its update (a front crosses about a block a pass, a little more where
+    /// workgroups run one after another).
     #[default]
     AsScheduled,
     /// Only the states from before the pass, as if every block of a pass ran at once: the
-    /// regime of a large GPU, reproduced on any adapter (the states after each pass do not
-    /// depend on scheduling; the blocks relaxed may differ by a few, as a block asked for during
-    /// a pass may still run in it and find nothing to change). A diagnostic: each pass also
+    /// regime of a large GPU, reproduced on any adapter (neither the states after each pass
+    /// nor the blocks each pass relaxes depend on scheduling). A diagnostic: each pass also
     /// copies the state once (copies the work model does not count), and the state takes twice
     /// the memory.
     LastPass,
@@ -333,6 +355,10 @@ fn flood_on_gpu<M: Copy + Ord + Default + Send + Sync>(
         state_offset: 0,
         label_bits: 0,
         snapshot_words: 0,
+        fold_x: 1,
+        pair_bz: 0,
+        requests_at: 0,
+        lists_at: 0,
         steps: [[0; 4]; 26],
     };
     p.steps[..steps.len()].copy_from_slice(&steps);
@@ -493,10 +519,9 @@ fn footprint_steps(dims: &[usize], shape: [usize; 3], options: &WatershedOptions
         .collect())
 }
 
-/// A z-slab: its depth, the state buffer it is in, its parameters, heights, and its window of
-/// the state (its slices and one more either side).
+/// A z-slab: the state buffer it is in, its parameters, heights, and its window of the state
+/// (its slices and one more either side).
 struct Slab {
-    nz: usize,
     group: usize,
     params: wgpu::Buffer,
     heights: wgpu::Buffer,
@@ -532,6 +557,16 @@ fn relax(
         p.ny.div_ceil(block[1]),
         p.nz.div_ceil(block[2]),
     ];
+    // Slabs two to a dispatch (see the shader), each pair with its own lists of blocks, which
+    // fold into fold_x columns of workgroups (the GPU writes the rows).
+    let total_blocks = p.blocks.iter().map(|&b| b as usize).product::<usize>();
+    p.pair_bz = 2 * (slab_nz as u32).div_ceil(block[2]);
+    let most_listed = u64::from(p.blocks[0] * p.blocks[1]) * u64::from(p.pair_bz.min(p.blocks[2]));
+    p.fold_x = most_listed
+        .div_ceil(u64::from(ctx.limits.max_compute_workgroups_per_dimension))
+        .max(1) as u32;
+    let work_layout = WorkLayout::new(total_blocks);
+    (p.requests_at, p.lists_at) = (work_layout.requests_at as u32, work_layout.lists_at as u32);
     let mut rec = Recorder::new(ctx);
     // Per invocation: the halo's loads, then each step's neighbours, then the requests.
     let halo: u32 = (block[0] + 2) * (block[1] + 2) * (block[2] + if block[2] > 1 { 2 } else { 0 });
@@ -609,7 +644,6 @@ fn relax(
                 ..p
             };
             Slab {
-                nz: depth,
                 group,
                 params: rec.uniform(&params),
                 heights: rec.constants(&heights[z0 * plane..(z0 + depth) * plane]),
@@ -617,21 +651,36 @@ fn relax(
             }
         })
         .collect();
-    // Slabs two to a dispatch (see the shader), in fixed pairs; a lone slab's partner has no
-    // blocks.
+    // In fixed pairs; a lone slab's partner has no blocks.
     let no_slab = rec.uniform(&WatershedParams { slab_blocks_z: 0, ..p });
     let pairs: Vec<&[Slab]> = slabs.chunks(2).collect();
-    // The first pass asks for the blocks of the markers' footprints.
-    let requests = first_requests(&p, block, markers_at);
-    let requests = rec.storage_init(&requests);
-    // Whether a block asked for one, whether steps overflowed, and the blocks relaxed in each
-    // pass of a batch (see the shader).
-    let counters = rec.scratch(4 * (2 + PASSES_PER_CHECK as u64));
-    let zero = rec.scratch(4 * PASSES_PER_CHECK as u64);
-    let (r, flag) = (BufferWindow::whole(&requests), BufferWindow::whole(&counters));
-    // The work model's bound bytes (read, read-write) and relaxed blocks, for what the skipped
-    // blocks did not touch.
-    let (mut bound_read, mut bound_written, mut visits) = (0u64, 0u64, 0u64);
+    // The first pass lists the blocks of the markers' footprints.
+    let first = first_requests(&p, block, markers_at);
+    let pair_stride = p.pair_bz as usize * (p.blocks[0] * p.blocks[1]) as usize;
+    let (initial, first_listed) = work_layout.initial(&first, pair_stride, pairs.len());
+    let work = rec.storage_init(&initial);
+    // The schedules of passes of either parity: per pass and slab pair, the indirect arguments
+    // (fold_x, rows, 1) and the list's length. Slots are reused every `slots` passes of a
+    // parity, and cleared for a batch's passes before it runs from `template`.
+    let slots = MAX_BATCH / 2 + 1;
+    let slot_words = 4 * pairs.len();
+    let template: Vec<u32> = (0..slots * pairs.len()).flat_map(|_| [p.fold_x, 0, 1, 0]).collect();
+    let schedule_of = |pass: usize| (pass % 2, (pass / 2) % slots * slot_words);
+    let schedules = [rec.indirect_init(&template), rec.indirect_init(&template)];
+    let cleared = rec.storage_init(&template);
+    // Pass 1's schedule: its lists' lengths.
+    let first_slot: Vec<u32> = first_listed
+        .iter()
+        .flat_map(|&listed| [p.fold_x, listed.div_ceil(p.fold_x), 1, listed])
+        .collect();
+    let (parity, at) = schedule_of(1);
+    let staged = rec.storage_init(&first_slot);
+    rec.copy(&staged, 0, &schedules[parity], 4 * at as u64, 4 * slot_words as u64);
+    // What comes back after a batch: the counters, then the next batch's first schedule.
+    let report = rec.scratch(4 * (1 + MAX_BATCH + slot_words) as u64);
+    let zero = rec.scratch(4 * MAX_BATCH as u64);
+    // The work model's bound bytes (read, read-write), for what the relaxed blocks did not touch.
+    let (mut bound_read, mut bound_written, mut dispatches) = (0u64, 0u64, 0u64);
     let mut relaxed_per_pass = Vec::new();
     // Where the snapshot passes through (a buffer cannot be copied into itself).
     let through = snapshot.then(|| {
@@ -640,31 +689,33 @@ fn relax(
     });
     // Every pass relaxes at least one block by one sample until the fixed point; the bound
     // only guards against a kernel that never settles.
-    let limit = 4 * nz * plane + 4 * PASSES_PER_CHECK;
-    let mut passes = 0;
+    let limit = 4 * nz * plane + 4 * MAX_BATCH;
+    let (mut passes, mut batch) = (0, FIRST_BATCH);
     loop {
-        for k in 0..PASSES_PER_CHECK {
-            if k == 0 {
-                rec.copy(&zero, 0, &counters, 8, 4 * PASSES_PER_CHECK as u64);
-            }
-            if k == PASSES_PER_CHECK - 1 {
-                // Only the last pass of the batch is asked whether it asked for anything.
-                rec.copy(&zero, 0, &counters, 0, 4);
-            }
+        // The next batch's passes start with empty schedules and counters.
+        rec.copy(&zero, 0, &work, 4, 4 * batch as u64);
+        for m in passes + 2..=passes + batch + 1 {
+            let (parity, at) = schedule_of(m);
+            rec.copy(&cleared, 0, &schedules[parity], 4 * at as u64, 4 * slot_words as u64);
+        }
+        for k in 0..batch {
             passes += 1;
+            let ((now, now_slot), (next, next_slot)) = (schedule_of(passes), schedule_of(passes + 1));
             let pass = rec.uniform(&PassParams {
                 number: passes as u32,
                 max_steps,
-                _pad: [0; 2],
+                now_slot: now_slot as u32,
+                next_slot: next_slot as u32,
+                relaxed_counter: 1 + k as u32,
+                _pad: [0; 3],
             });
-            // Slabs in the order the blocks run in (see the shader): last to first in even passes,
-            // where the shader also takes a pair's second slab first.
-            let order: Vec<&[Slab]> = if passes % 2 == 0 {
-                pairs.iter().rev().copied().collect()
+            // Slabs in the order the blocks run in (see the shader): last to first in even passes.
+            let order: Vec<(usize, &[Slab])> = if passes % 2 == 0 {
+                pairs.iter().copied().enumerate().rev().collect()
             } else {
-                pairs.clone()
+                pairs.iter().copied().enumerate().collect()
             };
-            for pair in order {
+            for (q, pair) in order {
                 let window = |slab: &Slab| BufferWindow {
                     buffer: &groups[slab.group].buffer,
                     offset: slab.window.0,
@@ -676,22 +727,19 @@ fn relax(
                     BufferWindow::whole(&pass),
                     BufferWindow::whole(&a.heights),
                     window(a),
-                    r,
-                    flag,
+                    BufferWindow::whole(&work),
+                    BufferWindow::whole(&schedules[now]),
                     BufferWindow::whole(b.map_or(&no_slab, |b| &b.params)),
                     BufferWindow::whole(&b.unwrap_or(a).heights),
                     window(b.unwrap_or(a)),
+                    BufferWindow::whole(&schedules[next]),
                 ];
-                let groups: u64 = pair
-                    .iter()
-                    .map(|slab| u64::from(p.blocks[0] * p.blocks[1]) * slab.nz.div_ceil(block[2] as usize) as u64)
-                    .sum();
-                rec.dispatch_folded(kernel, &bindings, groups)?;
+                rec.dispatch_indirect(kernel, &bindings, &schedules[now], 4 * (now_slot + 4 * q) as u64)?;
                 // As the recorder counts the bindings (a lone slab's bound twice).
                 let second = b.unwrap_or(a);
-                bound_read += a.heights.size() + second.heights.size();
-                bound_written += a.window.1 + second.window.1 + requests.size() + counters.size();
-                visits += groups;
+                bound_read += a.heights.size() + second.heights.size() + schedules[now].size();
+                bound_written += a.window.1 + second.window.1 + work.size() + schedules[next].size();
+                dispatches += 1;
             }
             // Between buffers: each one's border slices into its neighbours' extra slices.
             for pair in groups.windows(2) {
@@ -711,15 +759,25 @@ fn relax(
                 }
             }
         }
-        let answer = rec.read_back(&counters, counters.size());
+        // The counters, and the schedule of the pass after the batch: whether it lists a block.
+        rec.copy(&work, 0, &report, 0, 4 * (1 + batch) as u64);
+        let (parity, at) = schedule_of(passes + 1);
+        rec.copy(
+            &schedules[parity],
+            4 * at as u64,
+            &report,
+            4 * (1 + MAX_BATCH) as u64,
+            4 * slot_words as u64,
+        );
+        let answer = rec.read_back(&report, report.size());
         rec.flush()?;
         let words: Vec<u32> = bytemuck::pod_collect_to_vec(&answer.read(ctx)?);
-        let (asked, overflow) = (words[0], words[1]);
-        relaxed_per_pass.extend_from_slice(&words[2..]);
-        if overflow != 0 {
+        if words[0] != 0 {
             return Ok(None);
         }
-        if asked == 0 {
+        relaxed_per_pass.extend_from_slice(&words[1..1 + batch]);
+        let listed = words[1 + MAX_BATCH..].chunks(4).any(|pair| pair[3] != 0);
+        if !listed {
             break;
         }
         if passes > limit {
@@ -727,13 +785,15 @@ fn relax(
                 "the GPU watershed did not settle in {passes} passes"
             )));
         }
+        batch = LATER_BATCH;
     }
-    // What the relaxed blocks touched: their halo of states, their heights, and up to 27
-    // requests; every block visited read its own request.
+    // What the relaxed blocks touched: their heights (the reads), their halo of states, their
+    // list entry and up to 27 requests, each with a list entry and its schedule's two words;
+    // every dispatch also read its arguments and its list's length (counted with the writes).
     let block_samples = u64::from(block.iter().product::<u32>());
     let relaxed: u64 = relaxed_per_pass.iter().map(|&n| u64::from(n)).sum();
     let touched_read = relaxed * block_samples * 4;
-    let touched_written = relaxed * (u64::from(halo) * sample_bytes + 27 * 4) + visits * 4;
+    let touched_written = relaxed * (u64::from(halo) * sample_bytes + 4 + 27 * 16) + dispatches * 16;
     rec.untouched(
         kernel,
         bound_read.saturating_sub(touched_read),
@@ -772,6 +832,44 @@ fn relax(
             relaxed_per_pass,
         },
     }))
+}
+
+/// Where the watershed's work buffer keeps what its passes share (words): [0] whether steps
+/// overflowed the packed layout, [1 + k] the blocks relaxed in a batch's pass k, then a request
+/// per block (the last pass it was asked for), then two lists of blocks to relax (for passes of
+/// either parity), each slab pair's from its own start.
+struct WorkLayout {
+    total_blocks: usize,
+    requests_at: usize,
+    lists_at: usize,
+}
+
+impl WorkLayout {
+    fn new(total_blocks: usize) -> Self {
+        let requests_at = 1 + MAX_BATCH;
+        WorkLayout {
+            total_blocks,
+            requests_at,
+            lists_at: requests_at + total_blocks,
+        }
+    }
+
+    /// The buffer before the first pass, which relaxes the blocks `first` flags (listed in
+    /// raster order, a pair's `pair_stride` blocks to a pair), and the length of each of the
+    /// `pairs` lists.
+    fn initial(&self, first: &[u32], pair_stride: usize, pairs: usize) -> (Vec<u32>, Vec<u32>) {
+        let mut words = vec![0u32; self.lists_at + 2 * self.total_blocks];
+        let mut listed = vec![0u32; pairs];
+        // Pass 1 is odd: the second list.
+        let list = self.lists_at + self.total_blocks;
+        for (b, _) in first.iter().enumerate().filter(|&(_, &asked)| asked != 0) {
+            words[self.requests_at + b] = 1;
+            let q = b / pair_stride;
+            words[list + q * pair_stride + listed[q] as usize] = b as u32;
+            listed[q] += 1;
+        }
+        (words, listed)
+    }
 }
 
 /// A finished flood: the label rank of every sample, and how it got there.
