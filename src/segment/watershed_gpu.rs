@@ -566,6 +566,14 @@ fn relax(
         .div_ceil(u64::from(ctx.limits.max_compute_workgroups_per_dimension))
         .max(1) as u32;
     let work_layout = WorkLayout::new(total_blocks);
+    // Bound whole in every dispatch: three words a block.
+    let work_bytes = 4 * work_layout.words() as u64;
+    if work_bytes > ctx.max_storage_binding() {
+        return Err(Error::TooLarge(format!(
+            "the GPU watershed keeps {work_bytes} bytes of requests and lists for {total_blocks} blocks in one storage binding, and this adapter binds {}: use the CPU watershed",
+            ctx.max_storage_binding()
+        )));
+    }
     (p.requests_at, p.lists_at) = (work_layout.requests_at as u32, work_layout.lists_at as u32);
     let mut rec = Recorder::new(ctx);
     // Per invocation: the halo's loads, then each step's neighbours, then the requests.
@@ -854,11 +862,15 @@ impl WorkLayout {
         }
     }
 
+    fn words(&self) -> usize {
+        self.lists_at + 2 * self.total_blocks
+    }
+
     /// The buffer before the first pass, which relaxes the blocks `first` flags (listed in
     /// raster order, a pair's `pair_stride` blocks to a pair), and the length of each of the
     /// `pairs` lists.
     fn initial(&self, first: &[u32], pair_stride: usize, pairs: usize) -> (Vec<u32>, Vec<u32>) {
-        let mut words = vec![0u32; self.lists_at + 2 * self.total_blocks];
+        let mut words = vec![0u32; self.words()];
         let mut listed = vec![0u32; pairs];
         // Pass 1 is odd: the second list.
         let list = self.lists_at + self.total_blocks;
