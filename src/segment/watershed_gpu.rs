@@ -667,25 +667,9 @@ fn relax(
     let pair_stride = p.pair_bz as usize * (p.blocks[0] * p.blocks[1]) as usize;
     let (initial, first_listed) = work_layout.initial(&first, pair_stride, pairs.len());
     let work = rec.storage_init(&initial);
-    // The schedules of passes of either parity: per pass and slab pair, the indirect arguments
-    // (fold_x, rows, 1) and the list's length. Slots are reused every `slots` passes of a
-    // parity, and cleared for a batch's passes before it runs from `template`.
-    let slots = MAX_BATCH / 2 + 1;
-    let slot_words = 4 * pairs.len();
-    let template: Vec<u32> = (0..slots * pairs.len()).flat_map(|_| [p.fold_x, 0, 1, 0]).collect();
-    let schedule_of = |pass: usize| (pass % 2, (pass / 2) % slots * slot_words);
-    let schedules = [rec.indirect_init(&template), rec.indirect_init(&template)];
-    let cleared = rec.storage_init(&template);
-    // Pass 1's schedule: its lists' lengths.
-    let first_slot: Vec<u32> = first_listed
-        .iter()
-        .flat_map(|&listed| [p.fold_x, listed.div_ceil(p.fold_x), 1, listed])
-        .collect();
-    let (parity, at) = schedule_of(1);
-    let staged = rec.storage_init(&first_slot);
-    rec.copy(&staged, 0, &schedules[parity], 4 * at as u64, 4 * slot_words as u64);
+    let schedules = Schedules::new(&mut rec, p.fold_x, &first_listed);
     // What comes back after a batch: the counters, then the next batch's first schedule.
-    let report = rec.scratch(4 * (1 + MAX_BATCH + slot_words) as u64);
+    let report = rec.scratch(4 * (1 + MAX_BATCH) as u64 + schedules.slot_bytes());
     let zero = rec.scratch(4 * MAX_BATCH as u64);
     // The work model's bound bytes (read, read-write), for what the relaxed blocks did not touch.
     let (mut bound_read, mut bound_written, mut dispatches) = (0u64, 0u64, 0u64);
@@ -702,13 +686,10 @@ fn relax(
     loop {
         // The next batch's passes start with empty schedules and counters.
         rec.copy(&zero, 0, &work, 4, 4 * batch as u64);
-        for m in passes + 2..=passes + batch + 1 {
-            let (parity, at) = schedule_of(m);
-            rec.copy(&cleared, 0, &schedules[parity], 4 * at as u64, 4 * slot_words as u64);
-        }
+        schedules.clear(&mut rec, passes + 2..=passes + batch + 1);
         for k in 0..batch {
             passes += 1;
-            let ((now, now_slot), (next, next_slot)) = (schedule_of(passes), schedule_of(passes + 1));
+            let ((now, now_slot), (next, next_slot)) = (schedules.of(passes), schedules.of(passes + 1));
             let pass = rec.uniform(&PassParams {
                 number: passes as u32,
                 max_steps,
@@ -736,17 +717,17 @@ fn relax(
                     BufferWindow::whole(&a.heights),
                     window(a),
                     BufferWindow::whole(&work),
-                    BufferWindow::whole(&schedules[now]),
+                    BufferWindow::whole(now),
                     BufferWindow::whole(b.map_or(&no_slab, |b| &b.params)),
                     BufferWindow::whole(&b.unwrap_or(a).heights),
                     window(b.unwrap_or(a)),
-                    BufferWindow::whole(&schedules[next]),
+                    BufferWindow::whole(next),
                 ];
-                rec.dispatch_indirect(kernel, &bindings, &schedules[now], 4 * (now_slot + 4 * q) as u64)?;
+                rec.dispatch_indirect(kernel, &bindings, now, 4 * (now_slot + 4 * q) as u64)?;
                 // As the recorder counts the bindings (a lone slab's bound twice).
                 let second = b.unwrap_or(a);
-                bound_read += a.heights.size() + second.heights.size() + schedules[now].size();
-                bound_written += a.window.1 + second.window.1 + work.size() + schedules[next].size();
+                bound_read += a.heights.size() + second.heights.size() + now.size();
+                bound_written += a.window.1 + second.window.1 + work.size() + next.size();
                 dispatches += 1;
             }
             // Between buffers: each one's border slices into its neighbours' extra slices.
@@ -769,14 +750,7 @@ fn relax(
         }
         // The counters, and the schedule of the pass after the batch: whether it lists a block.
         rec.copy(&work, 0, &report, 0, 4 * (1 + batch) as u64);
-        let (parity, at) = schedule_of(passes + 1);
-        rec.copy(
-            &schedules[parity],
-            4 * at as u64,
-            &report,
-            4 * (1 + MAX_BATCH) as u64,
-            4 * slot_words as u64,
-        );
+        schedules.copy(&mut rec, passes + 1, &report, 4 * (1 + MAX_BATCH) as u64);
         let answer = rec.read_back(&report, report.size());
         rec.flush()?;
         let words: Vec<u32> = bytemuck::pod_collect_to_vec(&answer.read(ctx)?);
@@ -840,6 +814,70 @@ fn relax(
             relaxed_per_pass,
         },
     }))
+}
+
+/// The passes' schedules: per pass and slab pair, the indirect arguments (fold_x, rows, 1) of
+/// the pair's dispatch and the length of its list. Two buffers, by the pass's parity: a pass's
+/// dispatches take their arguments from one while its blocks append to the other. A parity's
+/// slots are reused every `slots` passes, so each batch clears those of the passes it appends
+/// to before it runs.
+struct Schedules {
+    buffers: [wgpu::Buffer; 2],
+    /// Empty slots (no rows, no blocks), to clear from.
+    cleared: wgpu::Buffer,
+    /// Pass 1's schedule, copied into its slot when the recording runs.
+    first: wgpu::Buffer,
+    slots: usize,
+    slot_words: usize,
+}
+
+impl Schedules {
+    /// The schedules of a flood whose lists fold into `fold_x` columns, with pass 1's lists
+    /// `first_listed` blocks long (one a slab pair).
+    fn new(rec: &mut Recorder<'_>, fold_x: u32, first_listed: &[u32]) -> Self {
+        // Passes of one parity within a batch and the pass after it.
+        let slots = MAX_BATCH / 2 + 1;
+        let empty: Vec<u32> = (0..slots * first_listed.len())
+            .flat_map(|_| [fold_x, 0, 1, 0])
+            .collect();
+        let first: Vec<u32> = first_listed
+            .iter()
+            .flat_map(|&listed| [fold_x, listed.div_ceil(fold_x), 1, listed])
+            .collect();
+        let schedules = Schedules {
+            buffers: [rec.indirect_init(&empty), rec.indirect_init(&empty)],
+            cleared: rec.storage_init(&empty),
+            first: rec.storage_init(&first),
+            slots,
+            slot_words: 4 * first_listed.len(),
+        };
+        let (buffer, at) = schedules.of(1);
+        rec.copy(&schedules.first, 0, buffer, 4 * at as u64, schedules.slot_bytes());
+        schedules
+    }
+
+    /// The buffer holding `pass`'s schedule, and the word where it starts.
+    fn of(&self, pass: usize) -> (&wgpu::Buffer, usize) {
+        (&self.buffers[pass % 2], (pass / 2) % self.slots * self.slot_words)
+    }
+
+    fn slot_bytes(&self) -> u64 {
+        4 * self.slot_words as u64
+    }
+
+    /// Records the clearing of the schedules of `passes`.
+    fn clear(&self, rec: &mut Recorder<'_>, passes: std::ops::RangeInclusive<usize>) {
+        for pass in passes {
+            let (buffer, at) = self.of(pass);
+            rec.copy(&self.cleared, 0, buffer, 4 * at as u64, self.slot_bytes());
+        }
+    }
+
+    /// Records a copy of `pass`'s schedule into `dst` at byte `offset`.
+    fn copy(&self, rec: &mut Recorder<'_>, pass: usize, dst: &wgpu::Buffer, offset: u64) {
+        let (buffer, at) = self.of(pass);
+        rec.copy(buffer, 4 * at as u64, dst, offset, self.slot_bytes());
+    }
 }
 
 /// Where the watershed's work buffer keeps what its passes share (words): [0] whether steps
