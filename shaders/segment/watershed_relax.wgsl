@@ -26,7 +26,7 @@
 // improve a sample outside it (a free neighbour not yet reached, or reached at a cost no lower
 // than the changed sample's) asks for that sample's block in the next pass, and a block that did
 // not settle within its steps asks for itself: the first to ask appends the block to the next
-// pass's list (`requests` holds the last pass each block was asked for); the host lists the
+// pass's list (`work` holds, per block, the last pass it was asked for); the host lists the
 // blocks of the markers' footprints for the first pass. A block is thus relaxed about once per
 // front that reaches it, and blocks outside the mask never. Blocks write their samples while
 // neighbouring blocks may be reading them as halo; a block that read a stale or half-written
@@ -103,8 +103,8 @@ struct Pass {
 // pass's, which this pass's requests append to.
 @group(0) @binding(5) var<storage, read> now: array<u32>;
 @group(0) @binding(9) var<storage, read_write> next: array<atomic<u32>>;
-// A second slab in the same dispatch (its blocks after the first's; none where `params_b`'s
-// slab_bz is 0): its parameters, heights and state window. Two slabs a dispatch halve the
+// A second slab in the same dispatch (its blocks in the pair's list with the first's; none where
+// `params_b`'s slab_bz is 0): its parameters, heights and state window. Two slabs a dispatch halve the
 // dispatches of volumes larger than one binding; the fields other than z0, slab_bz and
 // state_offset are the same in both parameters.
 @group(0) @binding(6) var<uniform> params_b: Params;
