@@ -11,6 +11,11 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::kernel::{Binding, KernelSpec};
 use crate::gpu::volume::{GpuVolume, read_mapped};
 
+/// State kernels rewrite in place and the host may copy in or read back.
+const STATE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
 /// Timestamp queries per query set (two per pass).
 const QUERIES_PER_SET: u32 = 256;
 
@@ -228,20 +233,20 @@ impl<'c> Recorder<'c> {
 
     /// A small uniform buffer holding `value` (a kernel's parameter block).
     pub fn uniform<T: bytemuck::Pod>(&self, value: &T) -> wgpu::Buffer {
-        self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("hounsfield params"),
-            contents: bytemuck::bytes_of(value),
-            usage: wgpu::BufferUsages::UNIFORM,
-        })
+        self.buffer_init(
+            "hounsfield params",
+            bytemuck::bytes_of(value),
+            wgpu::BufferUsages::UNIFORM,
+        )
     }
 
     /// A small read-only storage buffer holding `values` (filter weights, lookup tables).
     pub fn constants<T: bytemuck::Pod>(&self, values: &[T]) -> wgpu::Buffer {
-        self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("hounsfield constants"),
-            contents: bytemuck::cast_slice(values),
-            usage: wgpu::BufferUsages::STORAGE,
-        })
+        self.buffer_init(
+            "hounsfield constants",
+            bytemuck::cast_slice(values),
+            wgpu::BufferUsages::STORAGE,
+        )
     }
 
     /// Records `kernel` over `items` invocations (folded into a 2D grid of one-dimensional
@@ -342,14 +347,11 @@ impl<'c> Recorder<'c> {
     /// A buffer holding `values` that kernels may rewrite and that can serve as the arguments
     /// of [`Recorder::dispatch_indirect`] (bound read-only in the same dispatch if need be).
     pub fn indirect_init<T: bytemuck::Pod>(&self, values: &[T]) -> wgpu::Buffer {
-        self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("hounsfield indirect arguments"),
-            contents: bytemuck::cast_slice(values),
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::INDIRECT
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-        })
+        self.buffer_init(
+            "hounsfield indirect arguments",
+            bytemuck::cast_slice(values),
+            STATE_USAGE | wgpu::BufferUsages::INDIRECT,
+        )
     }
 
     /// One compute pass of `kernel` with `bindings`, its dispatch recorded by `dispatch`, and
@@ -426,10 +428,15 @@ impl<'c> Recorder<'c> {
     /// A storage buffer holding `values` that kernels may rewrite and that can be read back
     /// (state a kernel iterates in place).
     pub fn storage_init<T: bytemuck::Pod>(&self, values: &[T]) -> wgpu::Buffer {
+        self.buffer_init("hounsfield state", bytemuck::cast_slice(values), STATE_USAGE)
+    }
+
+    /// A buffer of `usage` holding `contents`.
+    fn buffer_init(&self, label: &str, contents: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
         self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("hounsfield state"),
-            contents: bytemuck::cast_slice(values),
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            label: Some(label),
+            contents,
+            usage,
         })
     }
 
@@ -438,7 +445,7 @@ impl<'c> Recorder<'c> {
         self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("hounsfield scratch"),
             size: bytes.max(4),
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: STATE_USAGE,
             mapped_at_creation: false,
         })
     }
